@@ -1,0 +1,88 @@
+/**
+ * `demo`: the whole thing with no SkillBoss account. The simulator and the
+ * daemon on loopback, their own throwaway data dir, an in-memory key (the
+ * simulator's key is no secret), a demo token, one real call through the
+ * proxy, and copy-paste instructions.
+ */
+import type { Command } from 'commander';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createLogger } from '../../core/log.js';
+import { formatUsd, microsToUsd, usdToMicros } from '../../core/money.js';
+import { systemClock } from '../../core/time.js';
+import { memoryKeyStore } from '../../keychain/store.js';
+import { startDaemon } from '../../server/daemon.js';
+import { startSimulator } from '../../simulator/index.js';
+import { randomBase62 } from '../../tokens/format.js';
+import { scopesFromPreset } from '../../tokens/scopes.js';
+import { TokenStore } from '../../tokens/store.js';
+import { CliError } from '../context.js';
+import { runUntilSignal } from './serve.js';
+
+export function registerDemo(program: Command): void {
+  program
+    .command('demo')
+    .description('run the sidecar against the built-in SkillBoss simulator, with a demo token (no account needed)')
+    .option('--port <port>', 'port for the sidecar (0 picks a free one)', '7373')
+    .option('--exit', 'exit after the self-test instead of serving until Ctrl-C')
+    .action(async (o: { port: string; exit?: boolean }) => {
+      const port = Number(o.port);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError('--port takes a number from 0 to 65535');
+      const dataDir = mkdtempSync(join(tmpdir(), 'skillboss-sidecar-demo-'));
+      const simKey = `sk-demo-${randomBase62(24)}`;
+      const sim = await startSimulator({ apiKey: simKey, balanceUsd: 25 });
+      const log = createLogger({ pretty: process.stderr.isTTY, level: 'warn' });
+      const cleanup = async () => {
+        await sim.close();
+        rmSync(dataDir, { recursive: true, force: true });
+      };
+      let daemon;
+      try {
+        daemon = await startDaemon({ dataDir, port, upstreamUrl: sim.url, keyStore: memoryKeyStore(simKey), log });
+      } catch (err) {
+        await cleanup();
+        throw new CliError(`${(err as Error).message}${port !== 0 ? ' (try `skillboss-sidecar demo --port 0`)' : ''}`);
+      }
+      await daemon.sync();
+      const created = new TokenStore(daemon.db, systemClock).create(
+        { name: 'demo-agent', scopes: scopesFromPreset('write'), monthlyBudget: usdToMicros(5) },
+        'demo',
+      );
+      daemon.deps.principals.clear();
+      const base = `${daemon.url}/v1`;
+      const token = created.secret;
+
+      // One real call through the proxy, so the newcomer sees it work.
+      const res = await fetch(`${base}/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hello from the SkillBoss sidecar demo' }] }),
+      });
+      const body = (await res.json()) as { choices?: Array<{ message?: { content?: string } }>; usage?: { prompt_tokens: number; completion_tokens: number }; error?: { message: string } };
+      const spent = daemon.deps.budgets.spent(created.token.id, Date.now());
+      const out = process.stdout;
+      out.write(`SkillBoss sidecar demo (simulated upstream; nothing here costs money)\n\n`);
+      out.write(`  sidecar    ${base}\n  simulator  ${sim.url}\n  data dir   ${dataDir} (deleted on exit)\n\n`);
+      out.write(`Demo token (scopes: ${created.token.scopes.join(' ')}, budget ${formatUsd(created.token.monthlyBudget)}/month):\n\n  ${token}\n\n`);
+      if (res.ok) {
+        out.write(`Self-test: POST /v1/chat/completions -> ${res.status}, reply ${JSON.stringify(body.choices?.[0]?.message?.content)}\n`);
+        out.write(`           ${body.usage?.prompt_tokens} prompt + ${body.usage?.completion_tokens} completion tokens, charged $${microsToUsd(spent).toFixed(6)} to demo-agent\n\n`);
+      } else {
+        out.write(`Self-test failed: ${res.status} ${body.error?.message ?? ''}\n\n`);
+        process.exitCode = 1;
+      }
+      out.write(`Try it:\n\n`);
+      out.write(`  curl ${base}/chat/completions \\\n    -H "Authorization: Bearer ${token}" -H "Content-Type: application/json" \\\n    -d '{"model":"gemini/gemini-2.5-flash","messages":[{"role":"user","content":"Hello"}]}'\n\n`);
+      out.write(`  # Python (requests)\n  import requests\n  r = requests.post("${base}/chat/completions",\n      headers={"Authorization": "Bearer ${token}"},\n      json={"model": "gemini/gemini-2.5-flash", "messages": [{"role": "user", "content": "Hello"}]})\n  print(r.json())\n\n`);
+      out.write(`  # Python or TypeScript, any OpenAI SDK\n  export OPENAI_BASE_URL=${base}\n  export OPENAI_API_KEY=${token}\n\n`);
+      out.write(`  curl ${base}/balance -H "Authorization: Bearer ${token}"\n\n`);
+      if (o.exit) {
+        await daemon.close();
+        await cleanup();
+        return;
+      }
+      out.write('Serving until Ctrl-C.\n');
+      await runUntilSignal(daemon, cleanup);
+    });
+}

@@ -1,0 +1,113 @@
+/** `key set|status|remove`: the real SkillBoss key, in the OS keychain and nowhere else. */
+import type { Command } from 'commander';
+import { resolveUpstream } from '../../core/config.js';
+import { audit, bumpGeneration, getSetting } from '../../db/records.js';
+import { maskKey, validateUpstreamKey } from '../../keychain/store.js';
+import { UpstreamCallError, upstreamJson } from '../../upstream/client.js';
+import { CliError, keyStoreFor, openDb, printJson, readSecret, type GlobalOptions } from '../context.js';
+
+function signalDaemon(opts: GlobalOptions, event: string, detail: Record<string, unknown>): void {
+  const db = openDb(opts);
+  try {
+    db.transaction(() => {
+      audit(db, Date.now(), { actor: 'cli', event, detail });
+      bumpGeneration(db, 'key');
+    })();
+  } finally {
+    db.close();
+  }
+}
+
+export async function checkKey(upstreamUrl: string, key: string): Promise<{ valid: boolean | null; reason: string }> {
+  try {
+    await upstreamJson(upstreamUrl, key, 'GET', '/models');
+    return { valid: true, reason: 'SkillBoss accepted the key' };
+  } catch (err) {
+    if (err instanceof UpstreamCallError && err.status === 401) return { valid: false, reason: 'SkillBoss rejected the key (401)' };
+    return { valid: null, reason: `could not check the key: ${(err as Error).message}` };
+  }
+}
+
+function upstreamFor(opts: GlobalOptions & { upstream?: string }): string {
+  const db = openDb(opts);
+  try {
+    return opts.upstream ? resolveUpstream(opts.upstream) : (getSetting<string>(db, 'upstream_url') ?? resolveUpstream());
+  } finally {
+    db.close();
+  }
+}
+
+export function registerKey(program: Command, globals: () => GlobalOptions): void {
+  const key = program.command('key').description('the real SkillBoss API key (kept in the OS keychain)');
+
+  key
+    .command('set')
+    .description('store the SkillBoss key: piped on stdin, typed at a hidden prompt, or --from-env VAR (never as an argument)')
+    .option('--from-env <var>', 'read the key from this environment variable')
+    .option('--no-check', 'do not check the key against SkillBoss')
+    .option('--upstream <url>', 'the SkillBoss API to check against')
+    .action(async (o: { fromEnv?: string; check: boolean; upstream?: string }) => {
+      let raw: string;
+      if (o.fromEnv) {
+        const v = process.env[o.fromEnv];
+        if (!v) throw new CliError(`the environment variable ${o.fromEnv} is not set or empty`);
+        raw = v;
+      } else {
+        raw = await readSecret('Paste your SkillBoss API key (input hidden): ');
+      }
+      let k: string;
+      try {
+        k = validateUpstreamKey(raw);
+      } catch (err) {
+        throw new CliError((err as Error).message);
+      }
+      const g = globals();
+      keyStoreFor(g).set(k);
+      signalDaemon(g, 'key.set', { key: maskKey(k) });
+      process.stdout.write(`Stored ${maskKey(k)} in the OS keychain. A running daemon picks it up within a second.\n`);
+      if (o.check) {
+        const r = await checkKey(upstreamFor({ ...g, ...(o.upstream ? { upstream: o.upstream } : {}) }), k);
+        process.stdout.write(`${r.valid === false ? 'Warning: ' : ''}${r.reason}.\n`);
+        if (r.valid === false) process.exitCode = 2;
+      }
+    });
+
+  key
+    .command('status')
+    .description('whether a key is set, which store holds it, and whether SkillBoss accepts it')
+    .option('--no-check', 'do not ask SkillBoss')
+    .option('--upstream <url>', 'the SkillBoss API to check against')
+    .option('--json', 'print JSON only')
+    .action(async (o: { check: boolean; upstream?: string; json?: boolean }) => {
+      const g = globals();
+      const store = keyStoreFor(g);
+      let k: string | null = null;
+      let problem: string | null = null;
+      try {
+        k = store.get();
+      } catch (err) {
+        problem = (err as Error).message;
+      }
+      const check = k && o.check ? await checkKey(upstreamFor({ ...g, ...(o.upstream ? { upstream: o.upstream } : {}) }), k) : null;
+      const out = {
+        store: store.kind,
+        set: k !== null,
+        key: k ? maskKey(k) : null,
+        valid: check?.valid ?? null,
+        detail: problem ?? check?.reason ?? (k ? 'not checked' : 'no key set; run `skillboss-sidecar key set`'),
+      };
+      if (o.json) return printJson(out);
+      process.stdout.write(`store:  ${out.store}\nkey:    ${out.key ?? '(not set)'}\nvalid:  ${out.valid === null ? 'unknown' : out.valid ? 'yes' : 'NO'}\n${out.detail}\n`);
+      if (problem) process.exitCode = 1;
+    });
+
+  key
+    .command('remove')
+    .description('delete the key from the keychain; agents get 503 until a new one is set')
+    .action(() => {
+      const g = globals();
+      const removed = keyStoreFor(g).remove();
+      signalDaemon(g, 'key.remove', { removed });
+      process.stdout.write(removed ? 'Removed the SkillBoss key from the OS keychain.\n' : 'No key was set.\n');
+    });
+}

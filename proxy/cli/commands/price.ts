@@ -1,0 +1,76 @@
+/** `price list|set|default`: model prices (USD per million tokens), synced from SkillBoss, with local overrides. */
+import type { Command } from 'commander';
+import { PriceBook } from '../../pricing/prices.js';
+import { CliError, openDb, printJson, printTable, type GlobalOptions } from '../context.js';
+
+function perMillion(s: string, flag: string): number {
+  const n = Number(s);
+  if (!Number.isFinite(n) || n < 0) throw new CliError(`${flag} takes a price in USD per million tokens`);
+  return n;
+}
+
+export function registerPrice(program: Command, globals: () => GlobalOptions): void {
+  const price = program.command('price').description('model prices in USD per million tokens');
+
+  price
+    .command('list')
+    .option('--json', 'print JSON only')
+    .action((o: { json?: boolean }) => {
+      const db = openDb(globals());
+      try {
+        const book = new PriceBook(db);
+        const rows = book.list();
+        const fallback = book.priceFor(undefined);
+        if (o.json) return printJson({ models: rows, default: { prompt: fallback.prompt, completion: fallback.completion } });
+        printTable(rows.map((r) => ({ model: r.id, prompt: String(r.prompt), completion: String(r.completion), source: r.source })), ['model', 'prompt', 'completion', 'source']);
+        process.stdout.write(`\nUnknown models are charged ${fallback.prompt} / ${fallback.completion} (prompt / completion) and flagged.\n`);
+      } finally {
+        db.close();
+      }
+    });
+
+  price
+    .command('set <model>')
+    .description('override a model\'s price locally (wins over the synced one)')
+    .requiredOption('--prompt <usd>', 'USD per million prompt tokens')
+    .option('--completion <usd>', 'USD per million completion tokens (default: same as prompt)')
+    .action((model: string, o: { prompt: string; completion?: string }) => {
+      const p = perMillion(o.prompt, '--prompt');
+      const c = o.completion === undefined ? p : perMillion(o.completion, '--completion');
+      const db = openDb(globals());
+      try {
+        new PriceBook(db).setOverride(model, p, c);
+      } finally {
+        db.close();
+      }
+      process.stdout.write(`${model}: ${p} / ${c} USD per million tokens (local override).\n`);
+    });
+
+  price
+    .command('unset <model>')
+    .description('drop a local override')
+    .action((model: string) => {
+      const db = openDb(globals());
+      try {
+        new PriceBook(db).setOverride(model, null, null);
+      } finally {
+        db.close();
+      }
+      process.stdout.write(`${model}: local override removed.\n`);
+    });
+
+  price
+    .command('default')
+    .description('the price charged for models SkillBoss has not priced')
+    .requiredOption('--prompt <usd>', 'USD per million prompt tokens')
+    .requiredOption('--completion <usd>', 'USD per million completion tokens')
+    .action((o: { prompt: string; completion: string }) => {
+      const db = openDb(globals());
+      try {
+        new PriceBook(db).setDefault({ prompt: perMillion(o.prompt, '--prompt'), completion: perMillion(o.completion, '--completion') });
+      } finally {
+        db.close();
+      }
+      process.stdout.write('Default price for unknown models updated.\n');
+    });
+}

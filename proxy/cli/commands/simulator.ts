@@ -1,0 +1,27 @@
+/** `simulator`: the built-in SkillBoss stand-in, for offline demos, tests and benchmarks. */
+import type { Command } from 'commander';
+import { startSimulator } from '../../simulator/index.js';
+import { CliError } from '../context.js';
+
+export function registerSimulator(program: Command): void {
+  program
+    .command('simulator')
+    .description('run a local SkillBoss API simulator (fake models, prices, balance and key management)')
+    .option('--port <port>', 'port (0 picks a free one)', '0')
+    .option('--host <host>', 'address to bind', '127.0.0.1')
+    .requiredOption('--api-key <key>', 'the admin key the simulator accepts (made up; starts with sk-)')
+    .option('--balance <usd>', 'account balance in USD', '100')
+    .option('--report-cost', 'report each request\'s cost in the response (usage.cost and x-skillboss-cost)')
+    .action(async (o: { port: string; host: string; apiKey: string; balance: string; reportCost?: boolean }) => {
+      const balance = Number(o.balance);
+      if (!Number.isFinite(balance) || balance < 0) throw new CliError('--balance takes a non-negative amount in USD');
+      if (!o.apiKey.startsWith('sk-')) throw new CliError('--api-key must start with sk-');
+      const sim = await startSimulator({ apiKey: o.apiKey, balanceUsd: balance, host: o.host, port: Number(o.port), reportCost: o.reportCost ?? false });
+      process.stdout.write(`simulator ${sim.url}\n`);
+      await new Promise<void>((resolve) => {
+        const stop = () => void sim.close().finally(resolve);
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+    });
+}

@@ -1,0 +1,257 @@
+/** `token create|list|show|revoke|rotate|set-budget|set-limits|tree` */
+import type { Command } from 'commander';
+import { formatUsd, microsToUsd, usdToMicros } from '../../core/money.js';
+import { DEFAULT_BASE_PATH, localBaseUrl } from '../urls.js';
+import { parseDuration, periodOf, systemClock } from '../../core/time.js';
+import { Budgets } from '../../pipeline/budget.js';
+import { SidecarEvents } from '../../core/events.js';
+import { parseScopes, scopesFromPreset, type Scope } from '../../tokens/scopes.js';
+import { parseExpiry, type Token, type TokenStore } from '../../tokens/store.js';
+import { CliError, iso, printJson, printTable, withTokens, type GlobalOptions } from '../context.js';
+import type { DB } from '../../db/database.js';
+
+function tokenJson(t: Token, spentMicros?: number) {
+  return {
+    id: t.id,
+    name: t.name,
+    parent_id: t.parentId,
+    scopes: t.scopes,
+    monthly_budget: t.monthlyBudget === null ? null : microsToUsd(t.monthlyBudget),
+    ...(spentMicros === undefined ? {} : { spent_this_period: microsToUsd(spentMicros) }),
+    rpm: t.rpm,
+    max_concurrent: t.maxConcurrent,
+    expires_at: t.expiresAt === null ? null : new Date(t.expiresAt).toISOString(),
+    created_at: new Date(t.createdAt).toISOString(),
+    status: status(t),
+    revoked_at: t.revokedAt === null ? null : new Date(t.revokedAt).toISOString(),
+  };
+}
+
+function status(t: Token): 'active' | 'revoked' | 'expired' {
+  if (t.revokedAt !== null) return 'revoked';
+  if (t.expiresAt !== null && t.expiresAt <= Date.now()) return 'expired';
+  return 'active';
+}
+
+function parseUsd(s: string, flag: string): number | null {
+  if (s === 'none') return null;
+  const n = Number(s.replace(/^\$/, ''));
+  if (!Number.isFinite(n) || n < 0) throw new CliError(`${flag} takes an amount in USD (e.g. 25 or 2.50) or none, not ${JSON.stringify(s)}`);
+  return usdToMicros(n);
+}
+
+function parsePositiveInt(s: string, flag: string): number | null {
+  if (s === 'none') return null;
+  const n = Number(s);
+  if (!Number.isInteger(n) || n <= 0) throw new CliError(`${flag} takes a positive whole number or none`);
+  return n;
+}
+
+function spentNow(db: DB, id: string): number {
+  return new Budgets(db, new SidecarEvents()).spent(id, systemClock());
+}
+
+function resolveScopes(o: { scopes?: string; preset?: string }): Scope[] {
+  if (o.scopes && o.preset) throw new CliError('give either --scopes or --preset, not both');
+  if (!o.scopes && !o.preset) throw new CliError('give --scopes a,b or --preset read-only|write|admin');
+  try {
+    return o.scopes ? parseScopes(o.scopes) : scopesFromPreset(o.preset!);
+  } catch (err) {
+    throw new CliError((err as Error).message);
+  }
+}
+
+export function registerToken(program: Command, globals: () => GlobalOptions): void {
+  const token = program.command('token').description('create, list, rotate and revoke local agent tokens');
+
+  token
+    .command('create')
+    .description('create a token for an agent; its secret is printed once')
+    .requiredOption('--name <name>', 'who will use it (shown in listings and the dashboard)')
+    .option('--scopes <list>', 'comma-separated scopes: models:read,models:use,services:read,services:use,billing:read,billing:write,agents:create')
+    .option('--preset <preset>', 'read-only | write | admin')
+    .option('--budget <usd>', 'monthly budget in USD (resets on the 1st, UTC)')
+    .option('--expires <when>', 'never | 30d | 90d | 365d | a date (2027-01-31)', 'never')
+    .option('--parent <id>', 'make it a child of this token (its scopes, budget and expiry must fit inside the parent\'s)')
+    .option('--rpm <n>', 'requests per minute')
+    .option('--max-concurrent <n>', 'requests in flight at once')
+    .option('--json', 'print JSON only')
+    .action((o: { name: string; scopes?: string; preset?: string; budget?: string; expires: string; parent?: string; rpm?: string; maxConcurrent?: string; json?: boolean }) => {
+      const scopes = resolveScopes(o);
+      let expiresAt: number | null;
+      try {
+        expiresAt = parseExpiry(o.expires, Date.now());
+      } catch (err) {
+        throw new CliError((err as Error).message);
+      }
+      const created = withTokens(globals(), (tokens) =>
+        tokens.create(
+          {
+            name: o.name,
+            scopes,
+            monthlyBudget: o.budget === undefined ? null : parseUsd(o.budget, '--budget'),
+            expiresAt,
+            parentId: o.parent ?? null,
+            rpm: o.rpm === undefined ? null : parsePositiveInt(o.rpm, '--rpm'),
+            maxConcurrent: o.maxConcurrent === undefined ? null : parsePositiveInt(o.maxConcurrent, '--max-concurrent'),
+          },
+          'cli',
+        ),
+      );
+      const t = created.token;
+      if (o.json) {
+        printJson({
+          id: t.id,
+          api_key: created.secret,
+          name: t.name,
+          scopes: t.scopes,
+          monthly_budget: t.monthlyBudget === null ? null : microsToUsd(t.monthlyBudget),
+          expires_at: t.expiresAt === null ? null : new Date(t.expiresAt).toISOString(),
+          parent_id: t.parentId,
+        });
+        return;
+      }
+      const base = localBaseUrl(globals());
+      process.stdout.write(
+        `Created ${t.id} (${t.name}) with scopes ${t.scopes.join(' ')}; budget ${formatUsd(t.monthlyBudget)}; expires ${iso(t.expiresAt)}.\n\n` +
+          `  ${created.secret}\n\n` +
+          'This secret is shown once; the sidecar keeps only its hash. Give it to the agent as:\n\n' +
+          `  export OPENAI_BASE_URL=${base}${DEFAULT_BASE_PATH}\n  export OPENAI_API_KEY=${created.secret}\n`,
+      );
+    });
+
+  token
+    .command('list')
+    .description('list tokens with their spend this month')
+    .option('--all', 'include revoked and expired tokens')
+    .option('--json', 'print JSON only')
+    .action((o: { all?: boolean; json?: boolean }) => {
+      withTokens(globals(), (tokens, db) => {
+        const rows = tokens.list().filter((t) => o.all || status(t) === 'active');
+        const items = rows.map((t) => tokenJson(t, spentNow(db, t.id)));
+        if (o.json) return printJson({ tokens: items });
+        printTable(
+          items.map((t) => ({
+            id: t.id,
+            name: t.name,
+            scopes: t.scopes.join(','),
+            budget: t.monthly_budget === null ? 'none' : `$${t.monthly_budget.toFixed(2)}`,
+            spent: `$${t.spent_this_period!.toFixed(4)}`,
+            expires: t.expires_at ?? 'never',
+            status: t.status,
+            parent: t.parent_id ?? '',
+          })),
+          ['id', 'name', 'scopes', 'budget', 'spent', 'expires', 'status', 'parent'],
+        );
+      });
+    });
+
+  token
+    .command('show <id>')
+    .description('one token in full')
+    .option('--json', 'print JSON only')
+    .action((id: string, o: { json?: boolean }) => {
+      withTokens(globals(), (tokens, db) => {
+        const t = requireToken(tokens, id);
+        const item = { ...tokenJson(t, spentNow(db, t.id)), period: periodOf(Date.now()), children: tokens.subtree(t.id).filter((c) => c.parentId === t.id).map((c) => c.id) };
+        if (o.json) return printJson(item);
+        for (const [k, v] of Object.entries(item)) process.stdout.write(`${k.padEnd(18)} ${Array.isArray(v) ? v.join(' ') || '-' : String(v ?? '-')}\n`);
+      });
+    });
+
+  token
+    .command('revoke <id>')
+    .description('revoke a token and every token below it')
+    .option('--json', 'print JSON only')
+    .action((id: string, o: { json?: boolean }) => {
+      const revoked = withTokens(globals(), (tokens) => {
+        requireToken(tokens, id);
+        return tokens.revoke(id, 'cli', 'revoked from the CLI');
+      });
+      if (o.json) return printJson({ revoked });
+      process.stdout.write(revoked.length ? `Revoked ${revoked.join(', ')}.\n` : `${id} was already revoked.\n`);
+    });
+
+  token
+    .command('rotate <id>')
+    .description('issue a new secret for the same token; the old one keeps working for the grace period')
+    .option('--grace <duration>', 'how long the old secret keeps working (e.g. 7d, 12h, 0s)', '7d')
+    .option('--json', 'print JSON only')
+    .action((id: string, o: { grace: string; json?: boolean }) => {
+      let graceMs: number;
+      try {
+        graceMs = parseDuration(o.grace);
+      } catch (err) {
+        throw new CliError((err as Error).message);
+      }
+      const r = withTokens(globals(), (tokens) => tokens.rotate(id, graceMs, 'cli'));
+      const out = { id, new_api_key: r.secret, old_key_expires_at: new Date(r.oldSecretExpiresAt).toISOString() };
+      if (o.json) return printJson(out);
+      process.stdout.write(`New secret for ${id} (shown once):\n\n  ${r.secret}\n\nThe old secret works until ${out.old_key_expires_at}.\n`);
+    });
+
+  token
+    .command('set-budget <id> <usd>')
+    .description('change a token\'s monthly budget (USD, or none)')
+    .option('--json', 'print JSON only')
+    .action((id: string, usd: string, o: { json?: boolean }) => {
+      const t = withTokens(globals(), (tokens) => tokens.setBudget(id, parseUsd(usd, 'the budget'), 'cli'));
+      if (o.json) return printJson(tokenJson(t));
+      process.stdout.write(`${t.id} now has a monthly budget of ${formatUsd(t.monthlyBudget)}.\n`);
+    });
+
+  token
+    .command('set-limits <id>')
+    .description('change a token\'s rate limits')
+    .option('--rpm <n>', 'requests per minute, or none')
+    .option('--max-concurrent <n>', 'requests in flight, or none')
+    .option('--json', 'print JSON only')
+    .action((id: string, o: { rpm?: string; maxConcurrent?: string; json?: boolean }) => {
+      const t = withTokens(globals(), (tokens) => {
+        const cur = requireToken(tokens, id);
+        return tokens.setLimits(
+          id,
+          {
+            rpm: o.rpm === undefined ? cur.rpm : parsePositiveInt(o.rpm, '--rpm'),
+            maxConcurrent: o.maxConcurrent === undefined ? cur.maxConcurrent : parsePositiveInt(o.maxConcurrent, '--max-concurrent'),
+          },
+          'cli',
+        );
+      });
+      if (o.json) return printJson(tokenJson(t));
+      process.stdout.write(`${t.id}: rpm ${t.rpm ?? 'unlimited'}, max concurrent ${t.maxConcurrent ?? 'unlimited'}.\n`);
+    });
+
+  token
+    .command('tree')
+    .description('the token hierarchy with spend this month')
+    .option('--json', 'print JSON only')
+    .action((o: { json?: boolean }) => {
+      withTokens(globals(), (tokens, db) => {
+        const all = tokens.list();
+        type Node = ReturnType<typeof tokenJson> & { children: Node[] };
+        const nodes = new Map<string, Node>(all.map((t) => [t.id, { ...tokenJson(t, spentNow(db, t.id)), children: [] }]));
+        const roots: Node[] = [];
+        for (const t of all) {
+          const n = nodes.get(t.id)!;
+          const parent = t.parentId ? nodes.get(t.parentId) : undefined;
+          if (parent) parent.children.push(n);
+          else roots.push(n);
+        }
+        if (o.json) return printJson({ tokens: roots });
+        const walk = (n: Node, prefix: string, last: boolean, top: boolean) => {
+          const budget = n.monthly_budget === null ? '' : ` / $${n.monthly_budget.toFixed(2)}`;
+          process.stdout.write(`${top ? '' : prefix + (last ? '└─ ' : '├─ ')}${n.name} (${n.id}) $${n.spent_this_period!.toFixed(4)}${budget}${n.status === 'active' ? '' : ` [${n.status}]`}\n`);
+          n.children.forEach((c, i) => walk(c, top ? '' : prefix + (last ? '   ' : '│  '), i === n.children.length - 1, false));
+        };
+        if (roots.length === 0) process.stdout.write('(no tokens)\n');
+        for (const r of roots) walk(r, '', true, true);
+      });
+    });
+}
+
+function requireToken(tokens: TokenStore, id: string): Token {
+  const t = tokens.get(id);
+  if (!t) throw new CliError(`no token with id ${id} (see skillboss-sidecar token list)`);
+  return t;
+}

@@ -1,0 +1,96 @@
+/** What every CLI command shares: resolving the data dir, opening the database, printing. */
+import { resolveDataDir } from '../core/config.js';
+import { openDatabase, type DB } from '../db/database.js';
+import { osKeychain, type KeyStore } from '../keychain/store.js';
+import { TokenStore } from '../tokens/store.js';
+import { systemClock } from '../core/time.js';
+
+export interface GlobalOptions {
+  dataDir?: string;
+}
+
+export class CliError extends Error {
+  override name = 'CliError';
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+  }
+}
+
+export function dataDirOf(opts: GlobalOptions): string {
+  return resolveDataDir(opts.dataDir);
+}
+
+export function openDb(opts: GlobalOptions): DB {
+  return openDatabase(dataDirOf(opts));
+}
+
+export function withTokens<T>(opts: GlobalOptions, fn: (tokens: TokenStore, db: DB) => T): T {
+  const db = openDb(opts);
+  try {
+    return fn(new TokenStore(db, systemClock), db);
+  } finally {
+    db.close();
+  }
+}
+
+export function keyStoreFor(opts: GlobalOptions): KeyStore {
+  return osKeychain(dataDirOf(opts));
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** A plain aligned table for terminals. */
+export function printTable(rows: Array<Record<string, string>>, columns: string[]): void {
+  if (rows.length === 0) {
+    process.stdout.write('(none)\n');
+    return;
+  }
+  const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => (r[c] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  process.stdout.write(`${line(columns.map((c) => c.toUpperCase()))}\n`);
+  for (const r of rows) process.stdout.write(`${line(columns.map((c) => r[c] ?? ''))}\n`);
+}
+
+export function iso(ms: number | null | undefined): string {
+  return ms === null || ms === undefined ? 'never' : new Date(ms).toISOString().replace('.000Z', 'Z');
+}
+
+/** Reads a secret from stdin (never argv): piped, or typed at a prompt that does not echo. */
+export async function readSecret(prompt: string): Promise<string> {
+  if (process.stdin.isTTY) return promptHidden(prompt);
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function promptHidden(prompt: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const stdin = process.stdin;
+    process.stderr.write(prompt);
+    let value = '';
+    stdin.setRawMode(true);
+    stdin.resume();
+    const done = (err?: Error) => {
+      stdin.setRawMode(false);
+      stdin.pause();
+      stdin.off('data', onData);
+      process.stderr.write('\n');
+      if (err) reject(err);
+      else resolve(value);
+    };
+    const onData = (buf: Buffer) => {
+      for (const ch of buf.toString('utf8')) {
+        if (ch === '\r' || ch === '\n') return done();
+        if (ch === '\u0003') return done(new CliError('cancelled', 130));
+        if (ch === '\u007f' || ch === '\b') value = value.slice(0, -1);
+        else value += ch;
+      }
+    };
+    stdin.on('data', onData);
+  });
+}

@@ -1,0 +1,67 @@
+/**
+ * Where things live and what the defaults are. Precedence everywhere:
+ * command-line flag > environment variable > platform default.
+ */
+import { homedir, platform } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const APP_NAME = 'skillboss-sidecar';
+export const DEFAULT_PORT = 7373;
+export const DEFAULT_HOST = '127.0.0.1';
+export const DEFAULT_UPSTREAM = 'https://api.skillboss.co/v1';
+
+export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
+  switch (platform()) {
+    case 'darwin':
+      return join(homedir(), 'Library', 'Application Support', APP_NAME);
+    case 'win32':
+      return join(env.APPDATA ?? join(homedir(), 'AppData', 'Roaming'), APP_NAME);
+    default:
+      return join(env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), APP_NAME);
+  }
+}
+
+export function resolveDataDir(flag?: string, env: NodeJS.ProcessEnv = process.env): string {
+  return resolve(flag ?? env.SKILLBOSS_SIDECAR_DATA_DIR ?? defaultDataDir(env));
+}
+
+export function resolveUpstream(flag?: string, env: NodeJS.ProcessEnv = process.env): string {
+  const raw = flag ?? env.SKILLBOSS_UPSTREAM_URL ?? DEFAULT_UPSTREAM;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error(`upstream URL ${JSON.stringify(raw)} is not a URL (expected e.g. ${DEFAULT_UPSTREAM})`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error(`upstream URL must be http(s), got ${url.protocol}`);
+  if (url.username || url.password) throw new Error('upstream URL must not carry credentials; the key lives in the keychain');
+  return url.toString().replace(/\/+$/, '');
+}
+
+/** Limits on the agent-facing server; each can be changed by a flag of `serve`. */
+export interface Limits {
+  /** Largest request body accepted (bytes). */
+  maxBodyBytes: number;
+  /** Time allowed to receive the request headers (ms). */
+  headersTimeoutMs: number;
+  /** Time a request may take to arrive whole (ms). */
+  requestTimeoutMs: number;
+  /** Idle keep-alive connections are closed after this (ms). */
+  keepAliveTimeoutMs: number;
+  /** Time to wait for the upstream's response headers (ms). */
+  upstreamHeadersTimeoutMs: number;
+  /** Longest silence between two chunks of the upstream's body (ms). */
+  upstreamIdleTimeoutMs: number;
+  /** max_tokens reserved for a request that does not set one. */
+  defaultMaxTokens: number;
+}
+
+export const DEFAULT_LIMITS: Limits = {
+  maxBodyBytes: 32 * 1024 * 1024,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 120_000,
+  keepAliveTimeoutMs: 5_000,
+  upstreamHeadersTimeoutMs: 300_000,
+  upstreamIdleTimeoutMs: 120_000,
+  defaultMaxTokens: 4096,
+};

@@ -1,0 +1,28 @@
+/**
+ * In-process events for whoever is watching (the dashboard's live stream, the
+ * tray, the log). Emitting is cheap when nobody listens.
+ */
+import { EventEmitter } from 'node:events';
+
+export interface RequestEvent {
+  ts: number;
+  request_id: string;
+  token_id: string;
+  route: string;
+  model: string | null;
+  prompt_tokens: number;
+  completion_tokens: number;
+  cost_micros: number;
+  status: number;
+  latency_ms: number;
+  streamed: boolean;
+}
+
+export interface SidecarEventMap {
+  request: [RequestEvent];
+  budget: [{ kind: 'budget_80' | 'budget_100'; token_id: string; period: string; spent_micros: number; budget_micros: number }];
+  upstream: [{ kind: 'key_invalid' | 'credits_out' | 'ok' | 'unreachable' | 'key_missing'; detail?: string }];
+  rotation: [{ token_id: string; kind: 'manual' | 'auto' | 'upstream' }];
+}
+
+export class SidecarEvents extends EventEmitter<SidecarEventMap> {}

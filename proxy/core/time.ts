@@ -1,0 +1,27 @@
+/** Time, injectable so tests can move the clock across grace periods and month boundaries. */
+export type Clock = () => number;
+export const systemClock: Clock = () => Date.now();
+
+/** The budget period (calendar month, UTC) containing `ms`, as `YYYY-MM`. */
+export function periodOf(ms: number): string {
+  const d = new Date(ms);
+  return `${d.getUTCFullYear()}-${String(d.getUTCMonth() + 1).padStart(2, '0')}`;
+}
+
+/** Start of the next period after the one containing `ms` (ms since epoch). */
+export function periodResetAt(ms: number): number {
+  const d = new Date(ms);
+  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1);
+}
+
+const DURATION = /^(\d+)\s*(ms|s|m|h|d)$/;
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** Parses `7d`, `12h`, `30m`, `500ms` into milliseconds. */
+export function parseDuration(s: string): number {
+  const m = DURATION.exec(s.trim());
+  if (!m) throw new Error(`${JSON.stringify(s)} is not a duration (use e.g. 7d, 12h, 30m)`);
+  return Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS];
+}
+
+export const DAY_MS = 86_400_000;

@@ -1,0 +1,83 @@
+/**
+ * Opens the sidecar's SQLite file: WAL, pragmas set at open, migrations by
+ * `user_version`, and a startup integrity check. Every process (daemon, CLI,
+ * tray) opens the same file; SQLite's own locking arbitrates.
+ */
+import Database from 'better-sqlite3';
+import { chmodSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { MIGRATIONS } from './migrations.js';
+
+export type DB = Database.Database;
+
+export const DB_FILE = 'sidecar.db';
+
+export class DatabaseError extends Error {
+  override name = 'DatabaseError';
+}
+
+export interface OpenOptions {
+  readonly?: boolean;
+  /** How long a writer waits for another process's lock before failing. */
+  busyTimeoutMs?: number;
+}
+
+export function ensureDataDir(dataDir: string): void {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  try {
+    chmodSync(dataDir, 0o700);
+  } catch {
+    /* not ours to change (e.g. a shared mount); the files inside are still created owner-only */
+  }
+}
+
+export function openDatabase(dataDir: string, opts: OpenOptions = {}): DB {
+  ensureDataDir(dataDir);
+  const file = join(dataDir, DB_FILE);
+  let db: DB;
+  try {
+    db = new Database(file, { readonly: opts.readonly ?? false, timeout: opts.busyTimeoutMs ?? 5000 });
+  } catch (err) {
+    throw new DatabaseError(`cannot open the database at ${file}: ${(err as Error).message}`, { cause: err });
+  }
+  try {
+    for (const f of [file, `${file}-wal`, `${file}-shm`]) {
+      try {
+        chmodSync(f, 0o600);
+      } catch {
+        /* -wal/-shm appear only after the first write */
+      }
+    }
+    const check = db.pragma('quick_check', { simple: true });
+    if (check !== 'ok') {
+      throw new DatabaseError(`the database at ${file} failed its integrity check (${String(check)}); restore it from a backup or move it aside to start fresh`);
+    }
+    if (!opts.readonly) {
+      const mode = db.pragma('journal_mode = WAL', { simple: true });
+      if (mode !== 'wal') throw new DatabaseError(`the database at ${file} could not switch to WAL (journal mode is ${String(mode)})`);
+    }
+    // NORMAL in WAL mode survives a process crash (SIGKILL) with every committed transaction;
+    // only an OS crash or power loss can lose the last few, which FULL would cost a fsync per request to prevent.
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+    if (!opts.readonly) migrate(db);
+    return db;
+  } catch (err) {
+    db.close();
+    if (err instanceof DatabaseError) throw err;
+    throw new DatabaseError(`cannot use the database at ${file}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+export function migrate(db: DB): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > MIGRATIONS.length) {
+    throw new DatabaseError(`the database schema (version ${current}) is newer than this sidecar understands (${MIGRATIONS.length}); upgrade the sidecar`);
+  }
+  for (let v = current; v < MIGRATIONS.length; v++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[v]!);
+      db.pragma(`user_version = ${v + 1}`);
+    }).immediate();
+  }
+}

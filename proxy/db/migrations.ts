@@ -1,0 +1,100 @@
+/**
+ * Numbered schema migrations, applied in order by `user_version`.
+ * Append only: never edit a migration that has shipped.
+ * Money is integer micro-dollars (1 USD = 1_000_000); times are ms since epoch.
+ */
+export const MIGRATIONS: readonly string[] = [
+  /* 1: the core schema */ `
+  CREATE TABLE tokens (
+    id              TEXT PRIMARY KEY,             -- public id, tok_…
+    name            TEXT NOT NULL,
+    parent_id       TEXT REFERENCES tokens(id),
+    depth           INTEGER NOT NULL DEFAULT 0,
+    scopes          TEXT NOT NULL,                -- space-separated, canonical order
+    monthly_budget  INTEGER,                      -- micro-dollars; NULL = no budget of its own
+    rpm             INTEGER,                      -- requests per minute; NULL = unlimited
+    max_concurrent  INTEGER,                      -- in-flight requests; NULL = unlimited
+    expires_at      INTEGER,                      -- NULL = never
+    created_at      INTEGER NOT NULL,
+    revoked_at      INTEGER,
+    revoked_reason  TEXT,
+    upstream_key_id TEXT,                         -- set when the token is a real upstream child key
+    meta            TEXT NOT NULL DEFAULT '{}'    -- JSON: env sink path, auto-rotation, webhook settings
+  ) STRICT;
+  CREATE INDEX tokens_parent ON tokens(parent_id);
+
+  CREATE TABLE token_secrets (
+    hash        TEXT PRIMARY KEY,                 -- SHA-256 hex of the secret; the secret itself is never stored
+    token_id    TEXT NOT NULL REFERENCES tokens(id),
+    created_at  INTEGER NOT NULL,
+    superseded_at INTEGER,                        -- NULL for the newest secret
+    grace_until INTEGER                           -- an older secret works for ordinary calls until then
+  ) STRICT;
+  CREATE INDEX token_secrets_token ON token_secrets(token_id);
+
+  CREATE TABLE usage (
+    id                INTEGER PRIMARY KEY,
+    ts                INTEGER NOT NULL,
+    request_id        TEXT NOT NULL,
+    token_id          TEXT NOT NULL,
+    method            TEXT NOT NULL,
+    route             TEXT NOT NULL,
+    model             TEXT,
+    prompt_tokens     INTEGER NOT NULL DEFAULT 0,
+    completion_tokens INTEGER NOT NULL DEFAULT 0,
+    cost_micros       INTEGER NOT NULL DEFAULT 0,
+    status            INTEGER NOT NULL,
+    latency_ms        REAL NOT NULL,
+    streamed          INTEGER NOT NULL DEFAULT 0,
+    usage_source      TEXT NOT NULL DEFAULT 'none', -- upstream | counted | none
+    cost_source       TEXT NOT NULL DEFAULT 'none', -- upstream | price | default | none
+    error_code        TEXT
+  ) STRICT;
+  CREATE INDEX usage_token_ts ON usage(token_id, ts);
+  CREATE INDEX usage_ts ON usage(ts);
+
+  CREATE TABLE spend (
+    token_id     TEXT NOT NULL,
+    period       TEXT NOT NULL,                   -- YYYY-MM (UTC)
+    spent_micros INTEGER NOT NULL,
+    requests     INTEGER NOT NULL,
+    PRIMARY KEY (token_id, period)
+  ) STRICT, WITHOUT ROWID;
+
+  CREATE TABLE models (
+    id                TEXT PRIMARY KEY,
+    prompt_price      REAL,                       -- USD per 1M tokens, from upstream
+    completion_price  REAL,
+    override_prompt   REAL,                       -- local overrides win
+    override_completion REAL,
+    raw               TEXT,                       -- the upstream entry as JSON
+    synced_at         INTEGER
+  ) STRICT;
+
+  CREATE TABLE audit (
+    id        INTEGER PRIMARY KEY,
+    ts        INTEGER NOT NULL,
+    actor     TEXT NOT NULL,                      -- cli | admin | daemon | tok_…
+    event     TEXT NOT NULL,
+    token_id  TEXT,
+    detail    TEXT NOT NULL DEFAULT '{}'
+  ) STRICT;
+  CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
+  CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
+
+  CREATE TABLE settings (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL                           -- JSON
+  ) STRICT;
+
+  CREATE TABLE events (
+    id        INTEGER PRIMARY KEY,
+    ts        INTEGER NOT NULL,
+    kind      TEXT NOT NULL,                      -- budget_80 | budget_100 | upstream_credits_out | …
+    token_id  TEXT,
+    period    TEXT,
+    detail    TEXT NOT NULL DEFAULT '{}',
+    UNIQUE (kind, token_id, period)
+  ) STRICT;
+  `,
+];

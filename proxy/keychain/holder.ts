@@ -1,0 +1,46 @@
+/**
+ * The real key in memory: read from the key store at start and again whenever
+ * the CLI signals a change. `current()` is what the forwarding stage asks for;
+ * when there is no usable key it throws the 503 the agent should see.
+ */
+import { unavailable } from '../core/errors.js';
+import { KeyStoreUnavailable, maskKey, type KeyStore } from './store.js';
+
+export type KeyState = { state: 'set'; masked: string } | { state: 'missing' } | { state: 'unavailable'; reason: string };
+
+export class KeyHolder {
+  private key: string | null = null;
+  private problem: KeyState = { state: 'missing' };
+
+  constructor(readonly store: KeyStore) {}
+
+  /** Re-reads the store. Never throws: a store failure becomes the state agents are told about. */
+  reload(): KeyState {
+    try {
+      this.key = this.store.get();
+      this.problem = this.key ? { state: 'set', masked: maskKey(this.key) } : { state: 'missing' };
+    } catch (err) {
+      this.key = null;
+      this.problem = { state: 'unavailable', reason: err instanceof KeyStoreUnavailable ? err.message : String(err) };
+    }
+    return this.problem;
+  }
+
+  status(): KeyState {
+    return this.problem;
+  }
+
+  current(): string {
+    if (this.key) return this.key;
+    if (this.problem.state === 'unavailable') {
+      throw unavailable('keychain_unavailable', 'The sidecar cannot read its upstream key from the OS keychain, so it cannot forward requests. The human running the sidecar must fix the keychain (skillboss-sidecar doctor).', 30);
+    }
+    throw unavailable('upstream_key_missing', 'The sidecar has no SkillBoss API key yet. The human running it must run `skillboss-sidecar key set` once; no agent restart is needed after that.', 30);
+  }
+
+  /** Replaces every occurrence of the real key in `text` (an upstream error body that echoed it). */
+  redact(text: string): string {
+    if (!this.key || !text.includes(this.key)) return text;
+    return text.split(this.key).join(maskKey(this.key));
+  }
+}

@@ -1,0 +1,118 @@
+/**
+ * Where the real SkillBoss key lives. The OS keychain (through
+ * @napi-rs/keyring) is the default; the entry's account name is derived from
+ * the data dir so two data dirs never share or clobber a key. The demo uses
+ * an in-memory store. Nothing here ever writes the key anywhere else.
+ */
+import { createHash } from 'node:crypto';
+import { realpathSync } from 'node:fs';
+import { Entry } from '@napi-rs/keyring';
+import { APP_NAME } from '../core/config.js';
+
+export type KeyStoreKind = 'os-keychain' | 'memory';
+
+export class KeyStoreUnavailable extends Error {
+  override name = 'KeyStoreUnavailable';
+}
+
+export interface KeyStore {
+  readonly kind: KeyStoreKind;
+  /** The key, or null when none is set. Throws KeyStoreUnavailable when the store cannot be read. */
+  get(): string | null;
+  set(key: string): void;
+  /** True when a key was removed. */
+  remove(): boolean;
+}
+
+export function keychainAccount(dataDir: string): string {
+  let dir = dataDir;
+  try {
+    dir = realpathSync(dataDir);
+  } catch {
+    /* not created yet: the resolved path is as stable as it gets */
+  }
+  return `upstream-key:${createHash('sha256').update(dir).digest('hex').slice(0, 16)}`;
+}
+
+export const KEYCHAIN_HELP =
+  process.platform === 'linux'
+    ? 'No Secret Service (OS keychain) is reachable. On a desktop, unlock your login keyring; on a headless box install gnome-keyring and dbus ' +
+      '(apt-get install gnome-keyring dbus) and run the sidecar inside `dbus-run-session` with the keyring unlocked ' +
+      '(echo -n "$PASSPHRASE" | gnome-keyring-daemon --unlock --components=secrets).'
+    : 'The OS keychain could not be reached; make sure it is unlocked and that this program may use it.';
+
+function unavailable(err: unknown): KeyStoreUnavailable {
+  const reason = err instanceof Error ? err.message : String(err);
+  return new KeyStoreUnavailable(`the OS keychain is unavailable (${reason}). ${KEYCHAIN_HELP}`);
+}
+
+export function osKeychain(dataDir: string): KeyStore {
+  // Pinned to the Secret Service on Linux: the library's default silently falls back to the
+  // kernel keyring, which forgets the key at reboot (the safeStorage precedent in the checklist).
+  let entry: Entry;
+  try {
+    entry = new Entry(APP_NAME, keychainAccount(dataDir), { linux: { store: 'secret-service' } });
+  } catch (err) {
+    const reason = unavailable(err);
+    return {
+      kind: 'os-keychain',
+      get: () => { throw reason; },
+      set: () => { throw reason; },
+      remove: () => { throw reason; },
+    };
+  }
+  return {
+    kind: 'os-keychain',
+    get() {
+      try {
+        return entry.getPassword() ?? null;
+      } catch (err) {
+        throw unavailable(err);
+      }
+    },
+    set(key) {
+      try {
+        entry.setPassword(key);
+      } catch (err) {
+        throw unavailable(err);
+      }
+    },
+    remove() {
+      try {
+        return entry.deletePassword();
+      } catch (err) {
+        throw unavailable(err);
+      }
+    },
+  };
+}
+
+export function memoryKeyStore(initial: string | null = null): KeyStore {
+  let key = initial;
+  return {
+    kind: 'memory',
+    get: () => key,
+    set(k) {
+      key = k;
+    },
+    remove() {
+      const had = key !== null;
+      key = null;
+      return had;
+    },
+  };
+}
+
+/** `sk-…abcd`: all that is ever shown of the real key. */
+export function maskKey(key: string): string {
+  return `sk-…${key.slice(-4)}`;
+}
+
+/** A plausible SkillBoss key: `sk-` and at least 16 printable, non-space characters. */
+export function validateUpstreamKey(key: string): string {
+  const k = key.trim();
+  if (!/^sk-[\x21-\x7e]{16,512}$/.test(k)) {
+    throw new Error('that does not look like a SkillBoss API key (expected sk- followed by at least 16 characters, no spaces)');
+  }
+  return k;
+}

@@ -1,0 +1,102 @@
+/**
+ * Stage 1: who is calling. The bearer token is checked for shape and checksum
+ * before any lookup, then resolved once into a Principal that later stages use
+ * (no later stage re-reads headers). Principals are cached by secret hash and
+ * the cache is dropped whenever the token tables change (in this process or,
+ * through SQLite's data_version, in the CLI).
+ */
+import type { IncomingMessage } from 'node:http';
+import { unauthorized } from '../core/errors.js';
+import { hashToken, isWellFormedToken, TOKEN_PREFIX } from '../tokens/format.js';
+import type { Scope } from '../tokens/scopes.js';
+import type { Token, TokenStore } from '../tokens/store.js';
+
+export interface Principal {
+  readonly token: Token;
+  /** The token then its ancestors, root last. */
+  readonly chain: readonly Token[];
+  readonly scopes: ReadonlySet<Scope>;
+  /** False for a secret in its grace period after rotation: ordinary calls only. */
+  readonly isCurrentSecret: boolean;
+  readonly graceUntil: number | null;
+  readonly secretHash: string;
+}
+
+export class PrincipalCache {
+  private cache = new Map<string, Principal | null>();
+
+  constructor(private readonly tokens: TokenStore) {}
+
+  clear(): void {
+    this.cache.clear();
+  }
+
+  /** The principal for a secret hash, or null when no token has it. */
+  resolve(hash: string): Principal | null {
+    const hit = this.cache.get(hash);
+    if (hit !== undefined) return hit;
+    const secret = this.tokens.findSecret(hash);
+    let principal: Principal | null = null;
+    if (secret) {
+      const chain = this.tokens.chain(secret.token_id);
+      const token = chain[0];
+      if (token) {
+        principal = {
+          token,
+          chain,
+          scopes: new Set(token.scopes),
+          isCurrentSecret: secret.superseded_at === null,
+          graceUntil: secret.grace_until,
+          secretHash: hash,
+        };
+      }
+    }
+    // Unknown hashes are not cached: a flood of random well-formed tokens must not grow memory.
+    if (principal) this.cache.set(hash, principal);
+    return principal;
+  }
+}
+
+const HELP = 'Ask the human who runs the sidecar for a token (skillboss-sidecar token create), then send it as "Authorization: Bearer sk-sbl-…".';
+
+function bearer(req: IncomingMessage): string {
+  const header = req.headers.authorization;
+  if (header === undefined) throw unauthorized('missing_token', `No API key was sent. ${HELP}`);
+  // 512 is far above a token's length; anything longer is not one, and is not echoed.
+  if (header.length > 512 || !header.startsWith('Bearer ')) {
+    throw unauthorized('invalid_token', `The Authorization header must be "Bearer <token>". ${HELP}`);
+  }
+  return header.slice(7).trim();
+}
+
+export function authenticate(req: IncomingMessage, cache: PrincipalCache, now: number): Principal {
+  const secret = bearer(req);
+  if (!secret.startsWith(TOKEN_PREFIX)) {
+    throw unauthorized('invalid_token', `That is not a sidecar token (they start with ${TOKEN_PREFIX}); a real SkillBoss key must never be given to an agent. ${HELP}`);
+  }
+  if (!isWellFormedToken(secret)) throw unauthorized('invalid_token', `That token is malformed (its checksum does not match); check it was copied whole. ${HELP}`);
+  const principal = cache.resolve(hashToken(secret));
+  if (!principal) throw unauthorized('invalid_token', `That token is not known to this sidecar. ${HELP}`);
+  checkValid(principal, now);
+  return principal;
+}
+
+/** Revocation, expiry and rotation grace, for the token and every ancestor. Time-dependent, so never cached. */
+export function checkValid(p: Principal, now: number): void {
+  for (const t of p.chain) {
+    if (t.revokedAt !== null) {
+      const whose = t.id === p.token.id ? 'This token was revoked' : `This token's parent ${t.id} was revoked, and with it this token`;
+      throw unauthorized('token_revoked', `${whose} (${new Date(t.revokedAt).toISOString()}). ${HELP}`);
+    }
+    if (t.expiresAt !== null && t.expiresAt <= now) {
+      const whose = t.id === p.token.id ? 'This token expired' : `This token's parent ${t.id} expired`;
+      throw unauthorized('token_expired', `${whose} at ${new Date(t.expiresAt).toISOString()}. ${HELP}`);
+    }
+  }
+  if (!p.isCurrentSecret && (p.graceUntil === null || p.graceUntil <= now)) {
+    throw unauthorized(
+      'token_rotated',
+      `This key was rotated and its grace period ended${p.graceUntil ? ` at ${new Date(p.graceUntil).toISOString()}` : ''}; use the new key returned by the rotation.`,
+    );
+  }
+}

@@ -1,0 +1,170 @@
+/**
+ * Stage 3: budgets that cannot be overspent.
+ *
+ * `reserve` is one synchronous check-and-reserve against the token and every
+ * ancestor with a budget (Node runs it without interleaving, so concurrent
+ * requests cannot both take the last dollar). `settle` writes the ledger row
+ * and the spend totals of the whole chain in one SQLite transaction, then
+ * releases the reservation. Reservations live in memory only, so none can
+ * outlive its request or the daemon.
+ */
+import type { DB } from '../db/database.js';
+import { paymentRequired } from '../core/errors.js';
+import type { SidecarEvents } from '../core/events.js';
+import { formatUsd } from '../core/money.js';
+import { periodOf, periodResetAt } from '../core/time.js';
+import type { Token } from '../tokens/store.js';
+
+export interface Reservation {
+  readonly chain: readonly Token[];
+  readonly micros: number;
+  readonly period: string;
+  released: boolean;
+}
+
+export interface LedgerRow {
+  ts: number;
+  request_id: string;
+  token_id: string;
+  method: string;
+  route: string;
+  model: string | null;
+  prompt_tokens: number;
+  completion_tokens: number;
+  cost_micros: number;
+  status: number;
+  latency_ms: number;
+  streamed: number;
+  usage_source: 'upstream' | 'counted' | 'none';
+  cost_source: 'upstream' | 'price' | 'default' | 'override' | 'none';
+  error_code: string | null;
+}
+
+export interface Remaining {
+  /** The tightest limit in the chain, or null when nothing in it has a budget. */
+  tokenId: string | null;
+  remainingMicros: number | null;
+  budgetMicros: number | null;
+}
+
+export class Budgets {
+  private period = '';
+  private spentCache = new Map<string, number>();
+  private reserved = new Map<string, number>();
+  private readonly q;
+
+  constructor(
+    private readonly db: DB,
+    private readonly events: SidecarEvents,
+  ) {
+    this.q = {
+      spent: db.prepare('SELECT spent_micros FROM spend WHERE token_id = ? AND period = ?').pluck(),
+      insertUsage: db.prepare(`INSERT INTO usage (ts, request_id, token_id, method, route, model, prompt_tokens, completion_tokens, cost_micros, status, latency_ms, streamed, usage_source, cost_source, error_code)
+        VALUES (@ts, @request_id, @token_id, @method, @route, @model, @prompt_tokens, @completion_tokens, @cost_micros, @status, @latency_ms, @streamed, @usage_source, @cost_source, @error_code)`),
+      addSpend: db.prepare(`INSERT INTO spend (token_id, period, spent_micros, requests) VALUES (?, ?, ?, 1)
+        ON CONFLICT(token_id, period) DO UPDATE SET spent_micros = spent_micros + excluded.spent_micros, requests = requests + 1`),
+      event: db.prepare('INSERT OR IGNORE INTO events (ts, kind, token_id, period, detail) VALUES (?, ?, ?, ?, ?)'),
+    };
+  }
+
+  /** Spend of a token in the period containing `now` (cached; only this process writes spend). */
+  spent(tokenId: string, now: number): number {
+    this.roll(now);
+    let v = this.spentCache.get(tokenId);
+    if (v === undefined) {
+      v = (this.q.spent.get(tokenId, this.period) as number | undefined) ?? 0;
+      this.spentCache.set(tokenId, v);
+    }
+    return v;
+  }
+
+  reservedFor(tokenId: string): number {
+    return this.reserved.get(tokenId) ?? 0;
+  }
+
+  /** What is left for a principal: the tightest of itself and its ancestors. */
+  remaining(chain: readonly Token[], now: number): Remaining {
+    let best: Remaining = { tokenId: null, remainingMicros: null, budgetMicros: null };
+    for (const t of chain) {
+      if (t.monthlyBudget === null) continue;
+      const left = t.monthlyBudget - this.spent(t.id, now) - this.reservedFor(t.id);
+      if (best.remainingMicros === null || left < best.remainingMicros) best = { tokenId: t.id, remainingMicros: left, budgetMicros: t.monthlyBudget };
+    }
+    return best;
+  }
+
+  /**
+   * Reserves `micros` against every budget in the chain, or throws 402 naming
+   * the budget that cannot take it. A request whose worst case is unknown (0)
+   * still needs something left.
+   */
+  reserve(chain: readonly Token[], micros: number, now: number): Reservation {
+    this.roll(now);
+    for (const t of chain) {
+      if (t.monthlyBudget === null) continue;
+      const used = this.spent(t.id, now) + this.reservedFor(t.id);
+      const fits = micros > 0 ? used + micros <= t.monthlyBudget : used < t.monthlyBudget;
+      if (!fits) {
+        const whose = t.id === chain[0]!.id ? `this token's monthly budget (${t.id})` : `the monthly budget of its ancestor ${t.name} (${t.id})`;
+        const left = Math.max(0, t.monthlyBudget - used);
+        throw paymentRequired(
+          'budget_exhausted',
+          `Budget exhausted: ${whose} is ${formatUsd(t.monthlyBudget)} with ${formatUsd(left)} left, and this request may cost up to ${formatUsd(micros)}. ` +
+            `It resets at ${new Date(periodResetAt(now)).toISOString()}. Lower max_tokens, or ask the human to raise the budget.`,
+        );
+      }
+    }
+    const budgeted = chain.filter((t) => t.monthlyBudget !== null);
+    for (const t of budgeted) this.reserved.set(t.id, this.reservedFor(t.id) + micros);
+    return { chain: budgeted, micros, period: this.period, released: false };
+  }
+
+  release(r: Reservation | null): void {
+    if (!r || r.released) return;
+    r.released = true;
+    for (const t of r.chain) {
+      const left = this.reservedFor(t.id) - r.micros;
+      if (left <= 0) this.reserved.delete(t.id);
+      else this.reserved.set(t.id, left);
+    }
+  }
+
+  /** Writes the ledger row and charges the token and every ancestor, atomically; then releases the reservation. */
+  settle(r: Reservation | null, chain: readonly Token[], row: LedgerRow): void {
+    const period = periodOf(row.ts);
+    this.roll(row.ts);
+    const crossings: Array<{ t: Token; kind: 'budget_80' | 'budget_100'; after: number }> = [];
+    this.db.transaction(() => {
+      this.q.insertUsage.run(row);
+      if (row.cost_micros > 0) {
+        for (const t of chain) {
+          const before = this.spent(t.id, row.ts);
+          const after = before + row.cost_micros;
+          this.q.addSpend.run(t.id, period, row.cost_micros);
+          if (t.monthlyBudget !== null && t.monthlyBudget > 0) {
+            if (before < t.monthlyBudget * 0.8 && after >= t.monthlyBudget * 0.8) crossings.push({ t, kind: 'budget_80', after });
+            if (before < t.monthlyBudget && after >= t.monthlyBudget) crossings.push({ t, kind: 'budget_100', after });
+          }
+        }
+        for (const c of crossings) {
+          this.q.event.run(row.ts, c.kind, c.t.id, period, JSON.stringify({ spent_micros: c.after, budget_micros: c.t.monthlyBudget }));
+        }
+      }
+    })();
+    // Only after the commit: the cache never runs ahead of the database.
+    if (row.cost_micros > 0) for (const t of chain) this.spentCache.set(t.id, this.spent(t.id, row.ts) + row.cost_micros);
+    this.release(r);
+    for (const c of crossings) {
+      this.events.emit('budget', { kind: c.kind, token_id: c.t.id, period, spent_micros: c.after, budget_micros: c.t.monthlyBudget! });
+    }
+  }
+
+  /** A new month starts with empty caches (the database keeps every period). */
+  private roll(now: number): void {
+    const p = periodOf(now);
+    if (p !== this.period) {
+      this.period = p;
+      this.spentCache.clear();
+    }
+  }
+}

@@ -1,0 +1,154 @@
+/**
+ * The agent-facing route table: one list, matched after normalisation.
+ * Anything under /v1 not listed here is answered 404 locally and never
+ * forwarded. `upstreamPath` is the path below the upstream base URL.
+ */
+import { badRequest, notFound, SidecarError } from '../core/errors.js';
+import type { Scope } from '../tokens/scopes.js';
+
+/** How a forwarded request is metered: which usage fields and which body fields feed the estimate. */
+export type Meter = 'chat' | 'completion' | 'embedding' | 'responses' | 'reported';
+
+export type LocalHandler = 'balance' | 'create-key' | 'create-child' | 'revoke' | 'rotate' | 'auto-rotate';
+
+export interface RouteDef {
+  method: 'GET' | 'POST' | 'DELETE';
+  /** Exact path, or a prefix ending in `/*` that matches one or more further segments. */
+  path: string;
+  /** null: any valid token (rotation of one's own key). */
+  scope: Scope | null;
+  /** What the body must be: JSON, anything (multipart uploads), or nothing. */
+  body: 'json' | 'any' | 'none';
+  forward?: { meter: Meter };
+  local?: LocalHandler;
+}
+
+export const ROUTES: readonly RouteDef[] = [
+  { method: 'GET', path: '/v1/models', scope: 'models:read', body: 'none', forward: { meter: 'reported' } },
+  { method: 'GET', path: '/v1/models/*', scope: 'models:read', body: 'none', forward: { meter: 'reported' } },
+  { method: 'POST', path: '/v1/chat/completions', scope: 'models:use', body: 'json', forward: { meter: 'chat' } },
+  { method: 'POST', path: '/v1/completions', scope: 'models:use', body: 'json', forward: { meter: 'completion' } },
+  { method: 'POST', path: '/v1/embeddings', scope: 'models:use', body: 'json', forward: { meter: 'embedding' } },
+  { method: 'POST', path: '/v1/responses', scope: 'models:use', body: 'json', forward: { meter: 'responses' } },
+  { method: 'POST', path: '/v1/moderations', scope: 'models:use', body: 'json', forward: { meter: 'reported' } },
+  { method: 'POST', path: '/v1/images/*', scope: 'models:use', body: 'any', forward: { meter: 'reported' } },
+  { method: 'POST', path: '/v1/audio/*', scope: 'models:use', body: 'any', forward: { meter: 'reported' } },
+  { method: 'GET', path: '/v1/services', scope: 'services:read', body: 'none', forward: { meter: 'reported' } },
+  { method: 'POST', path: '/v1/services/*', scope: 'services:use', body: 'json', forward: { meter: 'reported' } },
+  { method: 'GET', path: '/v1/balance', scope: 'billing:read', body: 'none', local: 'balance' },
+  { method: 'POST', path: '/v1/api-keys', scope: 'agents:create', body: 'json', local: 'create-key' },
+  { method: 'POST', path: '/v1/agents/create-child', scope: 'agents:create', body: 'json', local: 'create-child' },
+  { method: 'DELETE', path: '/v1/agents/*/revoke', scope: 'agents:create', body: 'none', local: 'revoke' },
+  { method: 'POST', path: '/v1/api-keys/rotate', scope: null, body: 'any', local: 'rotate' },
+  { method: 'POST', path: '/v1/api-keys/auto-rotate', scope: null, body: 'json', local: 'auto-rotate' },
+];
+
+export interface MatchedRoute {
+  def: RouteDef;
+  /** The segments matched by `*`, decoded. */
+  params: string[];
+  /** Path (and query) to request below the upstream base, for forwarded routes. */
+  upstreamPath: string;
+}
+
+/** One segment as the upstream will see it: letters, digits and a few safe marks. */
+const SAFE_SEGMENT = /^[A-Za-z0-9._~:@+-]+$/;
+const SAFE_QUERY = /^[A-Za-z0-9._~:@+\-=&%]*$/;
+
+interface Compiled {
+  def: RouteDef;
+  parts: string[];
+}
+
+const EXACT = new Map<string, RouteDef>();
+const WILDCARD: Compiled[] = [];
+for (const def of ROUTES) {
+  if (def.path.includes('*')) WILDCARD.push({ def, parts: def.path.split('/').slice(1) });
+  else EXACT.set(`${def.method} ${def.path}`, def);
+}
+
+/**
+ * Splits the raw request target into path segments, refusing anything that
+ * could mean two things: dot segments (plain or encoded), empty segments,
+ * encoded slashes/backslashes/NULs outside a model id, `;` parameters,
+ * control characters. Smuggled routes die here, before any lookup.
+ */
+export function normalisePath(rawUrl: string): { segments: string[]; query: string } {
+  const q = rawUrl.indexOf('?');
+  const path = q === -1 ? rawUrl : rawUrl.slice(0, q);
+  const query = q === -1 ? '' : rawUrl.slice(q + 1);
+  if (!path.startsWith('/') || path.length > 2048) throw notFound('unknown_route', 'unknown route');
+  if (query && !SAFE_QUERY.test(query)) throw badRequest('invalid_query', 'the query string has characters the sidecar does not forward');
+  const raw = path.slice(1).split('/');
+  const segments: string[] = [];
+  for (const seg of raw) {
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(seg);
+    } catch {
+      throw badRequest('invalid_path', 'the path has an invalid percent-encoding');
+    }
+    if (decoded === '' || decoded === '.' || decoded === '..') throw notFound('unknown_route', 'unknown route (empty or dot path segments are not allowed)');
+    segments.push(decoded);
+  }
+  return { segments, query };
+}
+
+function isSafeParam(decoded: string, allowSlash: boolean): boolean {
+  const parts = allowSlash ? decoded.split('/') : [decoded];
+  return parts.every((p) => p !== '' && p !== '.' && p !== '..' && SAFE_SEGMENT.test(p));
+}
+
+export function matchRoute(method: string, rawUrl: string): MatchedRoute {
+  const { segments, query } = normalisePath(rawUrl);
+  const path = `/${segments.join('/')}`;
+  const suffix = query ? `?${query}` : '';
+  // Every decoded segment outside a wildcard must be plain; anything else cannot name a listed route.
+  const exact = EXACT.get(`${method} ${path}`);
+  if (exact && segments.every((s) => SAFE_SEGMENT.test(s))) {
+    return { def: exact, params: [], upstreamPath: path.slice(3) + suffix };
+  }
+  for (const c of WILDCARD) {
+    if (c.def.method !== method) continue;
+    const params = matchParts(c.parts, segments);
+    if (params) {
+      // A model id may contain `/` (gemini/gemini-2.5-flash) when sent encoded as %2F.
+      const allowSlash = c.def.path === '/v1/models/*';
+      if (!params.every((p) => isSafeParam(p, allowSlash))) {
+        throw notFound('unknown_route', 'unknown route (a path segment has characters no route allows)');
+      }
+      const upstreamSegments = segments.slice(1).map((s) => (allowSlash ? s : encodeURIComponent(s)));
+      return { def: c.def, params, upstreamPath: `/${upstreamSegments.join('/')}${suffix}` };
+    }
+  }
+  const known = ROUTES.some((r) => r.path === path || matchParts(r.path.split('/').slice(1), segments));
+  if (known) {
+    throw new SidecarError(405, 'invalid_request_error', 'method_not_allowed', `method ${method} is not allowed on ${describePath(segments)}`, {
+      headers: { allow: ROUTES.filter((r) => matchParts(r.path.split('/').slice(1), segments) || r.path === path).map((r) => r.method).join(', ') },
+    });
+  }
+  throw notFound('unknown_route', `unknown route ${method} ${describePath(segments)}; the sidecar serves the SkillBoss routes listed in its README`);
+}
+
+/** For a wildcard pattern's parts, the matched values, or null. `*` at the end takes the rest (one or more segments). */
+function matchParts(parts: string[], segments: string[]): string[] | null {
+  const params: string[] = [];
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i]!;
+    const s = segments[i];
+    if (s === undefined) return null;
+    if (p === '*') {
+      if (i === parts.length - 1) {
+        params.push(segments.slice(i).join('/'));
+        return params;
+      }
+      params.push(s);
+    } else if (p !== s) return null;
+  }
+  return segments.length === parts.length ? params : null;
+}
+
+/** A path safe to echo in an error: known segments as they are, anything else elided (it may hold a key). */
+function describePath(segments: string[]): string {
+  return `/${segments.slice(0, 4).map((s) => (SAFE_SEGMENT.test(s) && s.length <= 40 ? s : '…')).join('/')}`;
+}

@@ -1,0 +1,84 @@
+/**
+ * Token counting with a real BPE tokenizer (gpt-tokenizer, cl100k_base).
+ *
+ * The encoder costs ~130 ms and ~40 MB to load, so it is loaded lazily: the
+ * daemon starts serving at once and the first request that needs an estimate
+ * awaits `tokenizerReady()`. Counts for non-OpenAI models are estimates; the
+ * upstream's reported usage always wins at settlement.
+ */
+type Encoder = typeof import('gpt-tokenizer/encoding/cl100k_base');
+
+let encoder: Encoder | undefined;
+let loading: Promise<void> | undefined;
+
+export function tokenizerReady(): Promise<void> | undefined {
+  if (encoder) return undefined;
+  loading ??= import('gpt-tokenizer/encoding/cl100k_base').then((m) => {
+    encoder = m;
+  });
+  return loading;
+}
+
+/** Tokens in `text`. Before the encoder has loaded, a safe over-estimate (one token per UTF-8 byte). */
+export function countTokens(text: string): number {
+  if (text.length === 0) return 0;
+  if (!encoder) return Buffer.byteLength(text, 'utf8');
+  return encoder.countTokens(text);
+}
+
+/** Per-message overhead of the chat format (role markers), as OpenAI documents it. */
+const TOKENS_PER_MESSAGE = 4;
+const TOKENS_PER_REPLY = 3;
+/** Fixed allowance for an image part; high-detail images cost more upstream, the settlement corrects it. */
+const TOKENS_PER_IMAGE = 765;
+
+function contentText(content: unknown, images: { n: number }): string {
+  if (typeof content === 'string') return content;
+  if (Array.isArray(content)) {
+    let s = '';
+    for (const part of content) {
+      if (part && typeof part === 'object') {
+        const p = part as Record<string, unknown>;
+        if (typeof p.text === 'string') s += p.text;
+        else if (p.type === 'image_url' || p.type === 'input_image') images.n++;
+      } else if (typeof part === 'string') s += part;
+    }
+    return s;
+  }
+  if (content && typeof content === 'object') return JSON.stringify(content);
+  return '';
+}
+
+/** Prompt tokens of a chat `messages` array (plus tools and function definitions when given). */
+export function countChatPromptTokens(messages: unknown, extra?: unknown): number {
+  let total = TOKENS_PER_REPLY;
+  const images = { n: 0 };
+  if (Array.isArray(messages)) {
+    for (const m of messages) {
+      total += TOKENS_PER_MESSAGE;
+      if (!m || typeof m !== 'object') continue;
+      const msg = m as Record<string, unknown>;
+      if (typeof msg.role === 'string') total += countTokens(msg.role);
+      if (typeof msg.name === 'string') total += countTokens(msg.name);
+      total += countTokens(contentText(msg.content, images));
+      if (msg.tool_calls !== undefined) total += countTokens(JSON.stringify(msg.tool_calls));
+    }
+  }
+  if (extra !== undefined) total += countTokens(JSON.stringify(extra));
+  return total + images.n * TOKENS_PER_IMAGE;
+}
+
+/** Tokens of a prompt given as a string, an array of strings, or token arrays (completions, embeddings). */
+export function countInputTokens(input: unknown): number {
+  if (typeof input === 'string') return countTokens(input);
+  if (Array.isArray(input)) {
+    let total = 0;
+    for (const item of input) {
+      if (typeof item === 'number') total += 1;
+      else total += countInputTokens(item);
+    }
+    return total;
+  }
+  if (input && typeof input === 'object') return countTokens(JSON.stringify(input));
+  return 0;
+}

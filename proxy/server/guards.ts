@@ -1,0 +1,63 @@
+/**
+ * The first thing every request meets, before routing or auth: the Host
+ * header must name this server on a loopback name (DNS rebinding), and a
+ * browser Origin must be our own or one the human allowed (CSRF from any web
+ * page). Both are plain checks on strings computed once at start.
+ */
+import type { IncomingMessage } from 'node:http';
+import { forbidden, badRequest, type SidecarError } from '../core/errors.js';
+
+export interface GuardConfig {
+  port: number;
+  /** The bind address; a non-loopback bind adds itself to the allowed hosts. */
+  host: string;
+  /** Extra browser origins allowed to call (for browser-based agents), exact `scheme://host:port`. */
+  allowedOrigins?: readonly string[];
+}
+
+const LOOPBACK_NAMES = ['127.0.0.1', 'localhost', '[::1]'];
+
+export function isLoopbackHost(host: string): boolean {
+  return host === '127.0.0.1' || host === 'localhost' || host === '::1' || host === '[::1]';
+}
+
+export class Guards {
+  private readonly hosts: Set<string>;
+  private readonly origins: Set<string>;
+
+  constructor(cfg: GuardConfig) {
+    const names = new Set(LOOPBACK_NAMES);
+    if (!isLoopbackHost(cfg.host) && cfg.host !== '0.0.0.0' && cfg.host !== '::') names.add(cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host);
+    this.hosts = new Set([...names].map((n) => `${n}:${cfg.port}`));
+    this.origins = new Set([...[...names].map((n) => `http://${n}:${cfg.port}`), ...(cfg.allowedOrigins ?? [])]);
+  }
+
+  /** The refusal for this request, or null when it may proceed. */
+  check(req: IncomingMessage): SidecarError | null {
+    const host = req.headers.host;
+    if (host === undefined) return badRequest('missing_host', 'The request has no Host header.');
+    // rawHeaders catches a duplicated Host, which Node folds into one value.
+    if (countHeader(req.rawHeaders, 'host') > 1) return badRequest('duplicate_host', 'The request has more than one Host header.');
+    if (!this.hosts.has(host.toLowerCase())) {
+      return forbidden('forbidden_host', 'The Host header does not name this sidecar (it only answers to 127.0.0.1, localhost or [::1] with its port).');
+    }
+    const origin = req.headers.origin;
+    if (origin !== undefined && !this.origins.has(origin)) {
+      return forbidden('forbidden_origin', 'Requests from web pages on other origins are refused.');
+    }
+    if (origin === undefined && req.headers['sec-fetch-site'] === 'cross-site') {
+      return forbidden('forbidden_origin', 'Cross-site requests from browsers are refused.');
+    }
+    return null;
+  }
+
+  isOwnOrigin(origin: string): boolean {
+    return this.origins.has(origin);
+  }
+}
+
+function countHeader(raw: string[], name: string): number {
+  let n = 0;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === name) n++;
+  return n;
+}

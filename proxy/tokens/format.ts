@@ -1,0 +1,65 @@
+/**
+ * Local token format: `sk-sbl-` + 32 base62 characters of randomness (~190 bits)
+ * + a 6-character base62 CRC32 of everything before it.
+ *
+ * Like GitHub's token format, the prefix makes a leaked token recognisable to
+ * secret scanners and the checksum lets the daemon refuse a mistyped or forged
+ * token before any lookup. Tokens are stored only as their SHA-256.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { crc32 } from 'node:zlib';
+
+export const TOKEN_PREFIX = 'sk-sbl-';
+const BODY_LENGTH = 32;
+const CHECKSUM_LENGTH = 6;
+export const TOKEN_LENGTH = TOKEN_PREFIX.length + BODY_LENGTH + CHECKSUM_LENGTH;
+const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+/** One regex that finds local token secrets anywhere (logs, files, output). */
+export const TOKEN_PATTERN = /sk-sbl-[0-9A-Za-z]{38}/g;
+const SHAPE = /^sk-sbl-[0-9A-Za-z]{38}$/;
+
+/** Uniform base62 string from the CSPRNG (rejection sampling, no modulo bias). */
+export function randomBase62(length: number): string {
+  let out = '';
+  while (out.length < length) {
+    for (const byte of randomBytes(length * 2)) {
+      if (byte < 248) out += ALPHABET[byte % 62];
+      if (out.length === length) break;
+    }
+  }
+  return out;
+}
+
+function checksum(payload: string): string {
+  let n = crc32(payload) >>> 0;
+  let s = '';
+  for (let i = 0; i < CHECKSUM_LENGTH; i++) {
+    s = ALPHABET[n % 62] + s;
+    n = Math.floor(n / 62);
+  }
+  return s;
+}
+
+export function generateTokenSecret(): string {
+  const payload = TOKEN_PREFIX + randomBase62(BODY_LENGTH);
+  return payload + checksum(payload);
+}
+
+/** True when the string has the token's shape and a valid checksum. No lookup, constant work. */
+export function isWellFormedToken(s: string): boolean {
+  if (s.length !== TOKEN_LENGTH || !SHAPE.test(s)) return false;
+  return checksum(s.slice(0, -CHECKSUM_LENGTH)) === s.slice(-CHECKSUM_LENGTH);
+}
+
+export function hashToken(secret: string): string {
+  return createHash('sha256').update(secret).digest('hex');
+}
+
+export function newTokenId(): string {
+  return `tok_${randomBase62(16)}`;
+}
+
+/** What may be shown of a secret: its prefix and last four characters. */
+export function maskSecret(secret: string): string {
+  return `${secret.startsWith(TOKEN_PREFIX) ? TOKEN_PREFIX : secret.slice(0, 3)}…${secret.slice(-4)}`;
+}

@@ -1,0 +1,52 @@
+/**
+ * The delegation rules, as pure functions: a child never has more than its
+ * parent (scopes, budget, lifetime), and the tree has a depth limit.
+ * Violations are 403s whose message names the rule.
+ */
+import { forbidden } from '../core/errors.js';
+import type { Scope } from './scopes.js';
+import type { Token } from './store.js';
+
+export const MAX_DEPTH = 5;
+
+export interface ChildRequest {
+  scopes: readonly Scope[];
+  monthlyBudget: number | null;
+  expiresAt: number | null;
+}
+
+/** `chain` is the parent first, then its ancestors up to the root. */
+export function checkChildRules(chain: readonly Token[], child: ChildRequest): void {
+  const parent = chain[0];
+  if (!parent) return;
+  if (parent.depth + 1 > MAX_DEPTH) {
+    throw forbidden('depth_limit', `a token may have at most ${MAX_DEPTH} levels of ancestors; ${parent.id} is already at depth ${parent.depth}`);
+  }
+  const missing = child.scopes.filter((s) => !parent.scopes.includes(s));
+  if (missing.length > 0) {
+    throw forbidden('scope_exceeds_parent', `a child's scopes must be a subset of its parent's; the parent lacks ${missing.join(', ')}`);
+  }
+  const ceiling = tightestBudget(chain);
+  // A child without a budget of its own is still held by every ancestor's budget at reservation time.
+  if (ceiling !== null && child.monthlyBudget !== null && child.monthlyBudget > ceiling.micros) {
+    throw forbidden('budget_exceeds_parent', `a child's budget (${child.monthlyBudget / 1e6} USD) may not exceed its parent's (${ceiling.micros / 1e6} USD, ${ceiling.tokenId})`);
+  }
+  const parentExpiry = earliestExpiry(chain);
+  if (parentExpiry !== null && (child.expiresAt === null || child.expiresAt > parentExpiry)) {
+    throw forbidden('expiry_exceeds_parent', `a child may not outlive its parent; it must expire by ${new Date(parentExpiry).toISOString()}`);
+  }
+}
+
+export function tightestBudget(chain: readonly Token[]): { tokenId: string; micros: number } | null {
+  let best: { tokenId: string; micros: number } | null = null;
+  for (const t of chain) {
+    if (t.monthlyBudget !== null && (best === null || t.monthlyBudget < best.micros)) best = { tokenId: t.id, micros: t.monthlyBudget };
+  }
+  return best;
+}
+
+export function earliestExpiry(chain: readonly Token[]): number | null {
+  let best: number | null = null;
+  for (const t of chain) if (t.expiresAt !== null && (best === null || t.expiresAt < best)) best = t.expiresAt;
+  return best;
+}
