@@ -16,6 +16,7 @@ export interface RequestEvent {
   status: number;
   latency_ms: number;
   streamed: boolean;
+  error_code: string | null;
 }
 
 export interface SidecarEventMap {

@@ -154,6 +154,10 @@ export class Budgets {
     // Only after the commit: the cache never runs ahead of the database.
     if (row.cost_micros > 0) for (const t of chain) this.spentCache.set(t.id, this.spent(t.id, row.ts) + row.cost_micros);
     this.release(r);
+    if (this.events.listenerCount('request') > 0) {
+      const { method: _m, usage_source: _u, cost_source: _c, error_code: _e, ...rest } = row;
+      this.events.emit('request', { ...rest, streamed: row.streamed === 1, error_code: row.error_code });
+    }
     for (const c of crossings) {
       this.events.emit('budget', { kind: c.kind, token_id: c.t.id, period, spent_micros: c.after, budget_micros: c.t.monthlyBudget! });
     }

@@ -157,21 +157,6 @@ function settle(ctx: RequestContext, reservation: Reservation | null, est: Estim
     deps.log.error({ err, requestId: ctx.requestId, tokenId: row.token_id }, 'could not write the ledger row; the reservation is kept until restart');
     return;
   }
-  if (deps.events.listenerCount('request') > 0) {
-    deps.events.emit('request', {
-      ts: row.ts,
-      request_id: row.request_id,
-      token_id: row.token_id,
-      route: row.route,
-      model: row.model,
-      prompt_tokens: row.prompt_tokens,
-      completion_tokens: row.completion_tokens,
-      cost_micros: row.cost_micros,
-      status: row.status,
-      latency_ms: row.latency_ms,
-      streamed: o.streamed,
-    });
-  }
 }
 
 async function readCapped(body: Dispatcher.ResponseData['body'], cap: number): Promise<Buffer | null> {
