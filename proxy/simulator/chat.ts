@@ -1,0 +1,141 @@
+/**
+ * POST /v1/chat/completions: a deterministic echo model. The reply is
+ * "Echo: <last user message>", a tool call to the first tool when tools are
+ * given, or {"echo": ...} for JSON response formats.
+ */
+import { countChatPromptTokens } from '../pricing/tokenizer.js';
+import { costHeaders, nextSeq, nowSeconds, requireModel, usageOf, type Call } from './context.js';
+import { badRequest, optPositiveInt, parseObject, sendJson, type JsonObject } from './http.js';
+import { costMicros } from './models.js';
+import { SSE_DONE, sseData, startStream, type SseChunk } from './sse.js';
+import { buildReply, countTokens, splitPieces, type Piece } from './tok.js';
+
+/** Text of the last user message (string content or the text parts of an array). */
+export function lastUserText(messages: readonly unknown[]): string {
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const m = messages[i] as JsonObject | null;
+    if (!m || typeof m !== 'object' || m.role !== 'user') continue;
+    return contentText(m.content);
+  }
+  return '';
+}
+
+export function contentText(content: unknown): string {
+  if (typeof content === 'string') return content;
+  if (!Array.isArray(content)) return '';
+  let s = '';
+  for (const part of content) {
+    if (typeof part === 'string') s += part;
+    else if (part && typeof part === 'object' && typeof (part as JsonObject).text === 'string') s += (part as JsonObject).text as string;
+  }
+  return s;
+}
+
+interface ToolCall {
+  readonly name: string;
+  readonly arguments: string;
+}
+
+function toolCallFor(tools: readonly unknown[], choice: unknown): ToolCall {
+  const fnOf = (t: unknown): JsonObject | undefined => {
+    const f = t && typeof t === 'object' ? (t as JsonObject).function : undefined;
+    return f && typeof f === 'object' ? (f as JsonObject) : undefined;
+  };
+  let fn = fnOf(tools[0]);
+  const wanted = fnOf(choice)?.name;
+  if (typeof wanted === 'string') fn = tools.map(fnOf).find((f) => f?.name === wanted) ?? fn;
+  const name = typeof fn?.name === 'string' ? fn.name : 'tool';
+  const params = fn?.parameters as JsonObject | undefined;
+  const required = params && Array.isArray(params.required) ? params.required : [];
+  const args: Record<string, string> = {};
+  for (const p of required) if (typeof p === 'string') args[p] = `sim-${p}`;
+  return { name, arguments: JSON.stringify(args) };
+}
+
+export function handleChat(call: Call): void {
+  const { ctx } = call;
+  const b = parseObject(call.body);
+  if (typeof b.model !== 'string' || b.model === '') throw badRequest('model must be a non-empty string', 'invalid_model');
+  if (!Array.isArray(b.messages) || b.messages.length === 0) throw badRequest('messages must be a non-empty array', 'invalid_messages');
+  const model = requireModel(b).id;
+  const n = optPositiveInt(b, 'n', 128) ?? 1;
+  const maxTokens = optPositiveInt(b, 'max_completion_tokens') ?? optPositiveInt(b, 'max_tokens');
+  const tools = Array.isArray(b.tools) && b.tools.length > 0 ? (b.tools as unknown[]) : undefined;
+  const promptTokens = countChatPromptTokens(b.messages, b.tools);
+
+  const tool = tools && b.tool_choice !== 'none' ? toolCallFor(tools, b.tool_choice) : undefined;
+  const toolCall = tool && { id: 'call_sim_1', type: 'function', function: { name: tool.name, arguments: tool.arguments } };
+  let perChoice: number;
+  let finish: string;
+  let pieces: readonly Piece[];
+  let content: string | null;
+  let nameTokens = 0;
+  if (tool) {
+    pieces = splitPieces(tool.arguments);
+    nameTokens = countTokens(tool.name);
+    perChoice = nameTokens + countTokens(tool.arguments);
+    finish = 'tool_calls';
+    content = null;
+  } else {
+    const text = lastUserText(b.messages);
+    const rf = b.response_format as JsonObject | undefined;
+    const json = rf && (rf.type === 'json_object' || rf.type === 'json_schema');
+    const reply = buildReply(json ? JSON.stringify({ echo: text }) : `Echo: ${text}`, maxTokens);
+    pieces = reply.pieces;
+    perChoice = reply.tokens;
+    finish = reply.truncated ? 'length' : 'stop';
+    content = reply.content;
+  }
+  const completionTokens = perChoice * n;
+  const fullCost = costMicros(model, promptTokens, completionTokens);
+  ctx.state.checkSpend(call.caller.key, fullCost);
+
+  const id = `chatcmpl-sim-${nextSeq(ctx)}`;
+  const created = nowSeconds(ctx);
+  const usage = { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
+
+  if (b.stream !== true) {
+    ctx.state.charge(call.caller.key, fullCost);
+    const message = toolCall ? { role: 'assistant', content: null, tool_calls: [toolCall] } : { role: 'assistant', content };
+    const choices = [];
+    for (let i = 0; i < n; i++) choices.push({ index: i, message, finish_reason: finish, logprobs: null });
+    const u = usageOf(ctx, usage, fullCost);
+    const body: JsonObject = { id, object: 'chat.completion', created, model, choices };
+    if (u) body.usage = u;
+    sendJson(call.res, 200, body, costHeaders(ctx, fullCost));
+    return;
+  }
+
+  const chunk = (index: number, delta: unknown, finishReason: string | null, tokens: number): SseChunk =>
+    sseData({ id, object: 'chat.completion.chunk', created, model, choices: [{ index, delta, finish_reason: finishReason }] }, tokens);
+  const firstDelta = toolCall
+    ? { role: 'assistant', content: null, tool_calls: [{ index: 0, ...toolCall, function: { name: tool?.name, arguments: '' } }] }
+    : { role: 'assistant', content: '' };
+  const pieceDelta = (p: Piece) => (toolCall ? { tool_calls: [{ index: 0, function: { arguments: p.text } }] } : { content: p.text });
+  const streamOpts = b.stream_options as JsonObject | undefined;
+  const includeUsage = streamOpts?.include_usage === true;
+  const forever = ctx.faults.streamForever === true;
+
+  function* chunks(): Generator<SseChunk> {
+    if (forever) {
+      yield chunk(0, firstDelta, null, nameTokens);
+      const loop = pieces.length > 0 ? pieces : [{ text: ' ', tokens: 1 }];
+      for (;;) for (const p of loop) yield chunk(0, pieceDelta(p), null, p.tokens);
+    }
+    for (let i = 0; i < n; i++) {
+      yield chunk(i, firstDelta, null, nameTokens);
+      for (const p of pieces) yield chunk(i, pieceDelta(p), null, p.tokens);
+      yield chunk(i, {}, finish, 0);
+    }
+    const u = includeUsage ? usageOf(ctx, usage, fullCost) : undefined;
+    if (u) yield sseData({ id, object: 'chat.completion.chunk', created, model, choices: [], usage: u });
+    yield SSE_DONE;
+  }
+
+  startStream(call, {
+    chunks: chunks(),
+    minDelayMs: forever ? 10 : 0,
+    headers: costHeaders(ctx, fullCost),
+    onEnd: (delivered) => ctx.state.charge(call.caller.key, costMicros(model, promptTokens, delivered)),
+  });
+}

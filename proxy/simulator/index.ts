@@ -1,0 +1,6 @@
+/** SkillBoss upstream simulator: public API. */
+export { startSimulator, type Simulator, type SimulatorOptions } from './simulator.js';
+export type { RecordedRequest } from './context.js';
+export type { Faults, FailNextFault } from './faults.js';
+export { SIMULATOR_MODELS, costMicros as simulatorCostMicros, type SimModel } from './models.js';
+export { ALL_SCOPES as SIMULATOR_SCOPES } from './state.js';

@@ -1,0 +1,77 @@
+/** The simulator's route table: one list of (method, path, scope, handler). */
+import { handleChat } from './chat.js';
+import { handleCompletion } from './completions.js';
+import type { Call } from './context.js';
+import {
+  handleEmbeddings,
+  handleGetModel,
+  handleImages,
+  handleListModels,
+  handleListServices,
+  handleModerations,
+  handleService,
+  handleSpeech,
+} from './endpoints.js';
+import { handleAutoRotate, handleBalance, handleCreateChild, handleCreateKey, handleRevoke, handleRotate } from './keys.js';
+import { handleResponses } from './responses.js';
+
+export interface Route {
+  readonly method: string;
+  /** Exact path, or a pattern whose groups become `call.params` (URI-decoded). */
+  readonly path: string | RegExp;
+  /** Required scope; null = any valid key. */
+  readonly scope: string | null;
+  /** Key management: refused for a rotated secret still in its grace period. */
+  readonly manage?: boolean;
+  readonly handler: (call: Call) => void;
+}
+
+export const ROUTES: readonly Route[] = [
+  { method: 'GET', path: '/v1/models', scope: 'models:read', handler: handleListModels },
+  { method: 'GET', path: /^\/v1\/models\/(.+)$/, scope: 'models:read', handler: handleGetModel },
+  { method: 'POST', path: '/v1/chat/completions', scope: 'models:use', handler: handleChat },
+  { method: 'POST', path: '/v1/completions', scope: 'models:use', handler: handleCompletion },
+  { method: 'POST', path: '/v1/embeddings', scope: 'models:use', handler: handleEmbeddings },
+  { method: 'POST', path: '/v1/responses', scope: 'models:use', handler: handleResponses },
+  { method: 'POST', path: '/v1/moderations', scope: 'models:use', handler: handleModerations },
+  { method: 'POST', path: '/v1/images/generations', scope: 'models:use', handler: handleImages },
+  { method: 'POST', path: '/v1/audio/speech', scope: 'models:use', handler: handleSpeech },
+  { method: 'GET', path: '/v1/services', scope: 'services:read', handler: handleListServices },
+  { method: 'POST', path: /^\/v1\/services\/([^/]+)$/, scope: 'services:use', handler: handleService },
+  { method: 'GET', path: '/v1/balance', scope: 'billing:read', handler: handleBalance },
+  { method: 'POST', path: '/v1/api-keys', scope: 'agents:create', manage: true, handler: handleCreateKey },
+  { method: 'POST', path: '/v1/agents/create-child', scope: 'agents:create', manage: true, handler: handleCreateChild },
+  { method: 'DELETE', path: /^\/v1\/agents\/([^/]+)\/revoke$/, scope: 'agents:create', manage: true, handler: handleRevoke },
+  { method: 'POST', path: '/v1/api-keys/rotate', scope: null, manage: true, handler: handleRotate },
+  { method: 'POST', path: '/v1/api-keys/auto-rotate', scope: null, manage: true, handler: handleAutoRotate },
+];
+
+const exact = new Map<string, Route>();
+const patterns: Route[] = [];
+for (const r of ROUTES) {
+  if (typeof r.path === 'string') exact.set(`${r.method} ${r.path}`, r);
+  else patterns.push(r);
+}
+
+const NO_PARAMS: readonly string[] = [];
+
+export interface Match {
+  readonly route: Route;
+  readonly params: readonly string[];
+}
+
+export function matchRoute(method: string, path: string): Match | undefined {
+  const r = exact.get(`${method} ${path}`);
+  if (r) return { route: r, params: NO_PARAMS };
+  for (const p of patterns) {
+    if (p.method !== method) continue;
+    const m = (p.path as RegExp).exec(path);
+    if (!m) continue;
+    try {
+      return { route: p, params: m.slice(1).map((s) => decodeURIComponent(s ?? '')) };
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
+}
