@@ -49,9 +49,28 @@ export function listAudit(db: DB, opts: { limit?: number; tokenId?: string } = {
   return rows.map((r) => ({ ...r, detail: JSON.parse(r.detail) as Record<string, unknown> }));
 }
 
-/** Bumped whenever something the daemon caches changes, so a running daemon notices CLI writes. */
-export function bumpGeneration(db: DB, key: 'tokens' | 'key' | 'prices' | 'settings'): void {
+export type Generation = 'tokens' | 'key' | 'prices' | 'settings';
+
+const localListeners = new WeakMap<DB, Set<(kind: Generation) => void>>();
+
+/**
+ * Bumped whenever something the daemon caches changes. Other processes (the
+ * CLI) are noticed through SQLite's data_version; changes made through this
+ * same connection reach `onLocalChange` listeners right after the current
+ * synchronous work (and so after the enclosing transaction) finishes.
+ */
+export function bumpGeneration(db: DB, kind: Generation): void {
   db.prepare(
     "INSERT INTO settings (key, value) VALUES (?, '1') ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1",
-  ).run(`gen:${key}`);
+  ).run(`gen:${kind}`);
+  const listeners = localListeners.get(db);
+  if (listeners) for (const fn of listeners) queueMicrotask(() => fn(kind));
+}
+
+/** Calls `fn` after every in-process `bumpGeneration` on this connection; returns an unsubscribe function. */
+export function onLocalChange(db: DB, fn: (kind: Generation) => void): () => void {
+  let set = localListeners.get(db);
+  if (!set) localListeners.set(db, (set = new Set()));
+  set.add(fn);
+  return () => set.delete(fn);
 }

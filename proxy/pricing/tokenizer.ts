@@ -19,11 +19,21 @@ export function tokenizerReady(): Promise<void> | undefined {
   return loading;
 }
 
+/** Special-token markers in agent text (`<|endoftext|>`) are counted as plain text, never refused. */
+const ENCODE_OPTIONS = { disallowedSpecial: new Set<string>() };
+/** BPE merging is quadratic in the length of a run without whitespace; such runs are counted in slices. */
+const LONG_RUN = /\S{256}/;
+const SLICE = 256;
+
 /** Tokens in `text`. Before the encoder has loaded, a safe over-estimate (one token per UTF-8 byte). */
 export function countTokens(text: string): number {
   if (text.length === 0) return 0;
   if (!encoder) return Buffer.byteLength(text, 'utf8');
-  return encoder.countTokens(text);
+  if (text.length <= SLICE || !LONG_RUN.test(text)) return encoder.countTokens(text, ENCODE_OPTIONS);
+  // Linear time for adversarial input (base64, minified code, a 100 KB word); slicing can only add a token per cut.
+  let total = 0;
+  for (let i = 0; i < text.length; i += SLICE) total += encoder.countTokens(text.slice(i, i + SLICE), ENCODE_OPTIONS);
+  return total;
 }
 
 /** Per-message overhead of the chat format (role markers), as OpenAI documents it. */

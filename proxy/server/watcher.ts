@@ -4,18 +4,23 @@
  * the `gen:*` counters then say what changed. A poll costs one pragma.
  */
 import type { DB } from '../db/database.js';
+import { onLocalChange, type Generation } from '../db/records.js';
 
-type Kind = 'tokens' | 'key' | 'prices' | 'settings';
 
+/**
+ * Also hears this process's own changes (see `onLocalChange`), so caches are
+ * dropped at once whoever made the change.
+ */
 export class Watcher {
   private timer: NodeJS.Timeout | null = null;
   private dataVersion = -1;
   private gens = new Map<string, string>();
+  private unsubscribe: (() => void) | null = null;
 
   constructor(
     private readonly db: DB,
     private readonly intervalMs: number,
-    private readonly on: Record<Kind, () => void>,
+    private readonly on: Record<Generation, () => void>,
   ) {}
 
   start(): void {
@@ -23,11 +28,15 @@ export class Watcher {
     this.gens = this.readGens();
     this.timer = setInterval(() => this.poll(), this.intervalMs);
     this.timer.unref();
+    // Changes made in this process (admin API, local routes) take effect at once, not at the next poll.
+    this.unsubscribe = onLocalChange(this.db, (kind) => this.on[kind]());
   }
 
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    this.unsubscribe?.();
+    this.unsubscribe = null;
   }
 
   poll(): void {
