@@ -1,7 +1,8 @@
 /** What every CLI command shares: resolving the data dir, opening the database, printing. */
 import { resolveDataDir } from '../core/config.js';
 import { openDatabase, type DB } from '../db/database.js';
-import { osKeychain, type KeyStore } from '../keychain/store.js';
+import type { KeyStore } from '../keychain/store.js';
+import { selectKeyStore } from '../keychain/select.js';
 import { TokenStore } from '../tokens/store.js';
 import { systemClock } from '../core/time.js';
 
@@ -37,7 +38,7 @@ export function withTokens<T>(opts: GlobalOptions, fn: (tokens: TokenStore, db: 
 }
 
 export function keyStoreFor(opts: GlobalOptions): KeyStore {
-  return osKeychain(dataDirOf(opts));
+  return selectKeyStore(dataDirOf(opts));
 }
 
 export function printJson(value: unknown): void {

@@ -9,7 +9,7 @@ import { realpathSync } from 'node:fs';
 import { Entry } from '@napi-rs/keyring';
 import { APP_NAME } from '../core/config.js';
 
-export type KeyStoreKind = 'os-keychain' | 'memory';
+export type KeyStoreKind = 'os-keychain' | 'encrypted-file' | 'memory';
 
 export class KeyStoreUnavailable extends Error {
   override name = 'KeyStoreUnavailable';
@@ -38,7 +38,8 @@ export const KEYCHAIN_HELP =
   process.platform === 'linux'
     ? 'No Secret Service (OS keychain) is reachable. On a desktop, unlock your login keyring; on a headless box install gnome-keyring and dbus ' +
       '(apt-get install gnome-keyring dbus) and run the sidecar inside `dbus-run-session` with the keyring unlocked ' +
-      '(echo -n "$PASSPHRASE" | gnome-keyring-daemon --unlock --components=secrets).'
+      '(echo -n "$PASSPHRASE" | gnome-keyring-daemon --unlock --components=secrets). ' +
+      'Or opt in to the encrypted-file store: SKILLBOSS_SIDECAR_KEY_STORE=encrypted-file with the passphrase in SKILLBOSS_SIDECAR_KEY_PASSPHRASE.'
     : 'The OS keychain could not be reached; make sure it is unlocked and that this program may use it.';
 
 function unavailable(err: unknown): KeyStoreUnavailable {

@@ -14,7 +14,8 @@ import { VERSION } from '../core/version.js';
 import { openDatabase, type DB } from '../db/database.js';
 import { getSetting } from '../db/records.js';
 import { KeyHolder } from '../keychain/holder.js';
-import { osKeychain, type KeyStore } from '../keychain/store.js';
+import type { KeyStore } from '../keychain/store.js';
+import { selectKeyStore } from '../keychain/select.js';
 import { PrincipalCache } from '../pipeline/authenticate.js';
 import { Budgets } from '../pipeline/budget.js';
 import type { PipelineDeps } from '../pipeline/context.js';
@@ -81,7 +82,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const tokens = new TokenStore(db, clock);
   const principals = new PrincipalCache(tokens);
   const prices = new PriceBook(db);
-  const key = new KeyHolder(opts.keyStore ?? osKeychain(opts.dataDir));
+  const key = new KeyHolder(opts.keyStore ?? selectKeyStore(opts.dataDir));
   const upstreamState = new UpstreamState(db, events);
   const keyState = key.reload();
   if (keyState.state === 'unavailable') log.error(keyState.reason);

@@ -48,8 +48,9 @@ export function registerDoctor(program: Command, globals: () => GlobalOptions): 
 
       let key: string | null = null;
       try {
-        key = keyStoreFor(g).get();
-        checks.push({ name: 'keychain', ok: true, detail: 'the OS keychain is reachable' });
+        const store = keyStoreFor(g);
+        key = store.get();
+        checks.push({ name: 'keychain', ok: true, detail: store.kind === 'encrypted-file' ? 'the key is in the encrypted key file (opted in), which decrypts' : 'the OS keychain is reachable' });
         checks.push(key ? { name: 'key', ok: true, detail: `${maskKey(key)} is set` } : { name: 'key', ok: false, detail: 'no SkillBoss key is set: run `skillboss-sidecar key set`' });
       } catch (err) {
         checks.push({ name: 'keychain', ok: false, detail: (err as Error).message });

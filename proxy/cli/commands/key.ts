@@ -96,9 +96,9 @@ export function registerKey(program: Command, globals: () => GlobalOptions): voi
         valid: check?.valid ?? null,
         detail: problem ?? check?.reason ?? (k ? 'not checked' : 'no key set; run `skillboss-sidecar key set`'),
       };
+      if (problem) process.exitCode = 1;
       if (o.json) return printJson(out);
       process.stdout.write(`store:  ${out.store}\nkey:    ${out.key ?? '(not set)'}\nvalid:  ${out.valid === null ? 'unknown' : out.valid ? 'yes' : 'NO'}\n${out.detail}\n`);
-      if (problem) process.exitCode = 1;
     });
 
   key
