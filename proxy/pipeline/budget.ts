@@ -11,6 +11,7 @@
 import type { DB } from '../db/database.js';
 import { paymentRequired } from '../core/errors.js';
 import type { SidecarEvents } from '../core/events.js';
+import { silentLogger, type Logger } from '../core/log.js';
 import { formatUsd } from '../core/money.js';
 import { periodOf, periodResetAt } from '../core/time.js';
 import type { Token } from '../tokens/store.js';
@@ -47,15 +48,30 @@ export interface Remaining {
   budgetMicros: number | null;
 }
 
+interface Crossing {
+  t: Token;
+  kind: 'budget_80' | 'budget_100' | 'budget_overrun';
+  after: number;
+  recorded?: boolean;
+}
+
 export class Budgets {
   private period = '';
   private spentCache = new Map<string, number>();
   private reserved = new Map<string, number>();
+  /**
+   * Settlements whose write failed (disk full, read-only data dir): held with
+   * their reservations, retried before any new request may reserve, so the
+   * daemon fails closed (503) instead of forwarding requests it cannot meter,
+   * and loses none of these rows once the disk recovers.
+   */
+  private unwritten: Array<{ r: Reservation | null; chain: readonly Token[]; row: LedgerRow }> = [];
   private readonly q;
 
   constructor(
     private readonly db: DB,
     private readonly events: SidecarEvents,
+    private readonly log: Logger = silentLogger(),
   ) {
     this.q = {
       spent: db.prepare('SELECT spent_micros FROM spend WHERE token_id = ? AND period = ?').pluck(),
@@ -99,6 +115,7 @@ export class Budgets {
    * still needs something left.
    */
   reserve(chain: readonly Token[], micros: number, now: number): Reservation {
+    if (this.unwritten.length > 0) this.writeHeldRows();
     this.roll(now);
     for (const t of chain) {
       if (t.monthlyBudget === null) continue;
@@ -129,28 +146,52 @@ export class Budgets {
     }
   }
 
-  /** Writes the ledger row and charges the token and every ancestor, atomically; then releases the reservation. */
-  settle(r: Reservation | null, chain: readonly Token[], row: LedgerRow): void {
+  /**
+   * Writes the ledger row and charges the token and every ancestor, atomically;
+   * then releases the reservation. The actual cost is charged even when it
+   * exceeds the reservation (an upstream-reported cost, a prompt the
+   * tokenizer under-counted): hiding real spend would be worse. Such a
+   * settlement is logged, and since spend then stands at or past the budget,
+   * every later reservation against it is refused.
+   */
+  settle(r: Reservation | null, chain: readonly Token[], row: LedgerRow, held = false): void {
     const period = periodOf(row.ts);
     this.roll(row.ts);
-    const crossings: Array<{ t: Token; kind: 'budget_80' | 'budget_100'; after: number }> = [];
-    this.db.transaction(() => {
+    const crossings: Crossing[] = [];
+    const write = this.db.transaction(() => {
       this.q.insertUsage.run(row);
       if (row.cost_micros > 0) {
         for (const t of chain) {
           const before = this.spent(t.id, row.ts);
           const after = before + row.cost_micros;
           this.q.addSpend.run(t.id, period, row.cost_micros);
-          if (t.monthlyBudget !== null && t.monthlyBudget > 0) {
-            if (before < t.monthlyBudget * 0.8 && after >= t.monthlyBudget * 0.8) crossings.push({ t, kind: 'budget_80', after });
-            if (before < t.monthlyBudget && after >= t.monthlyBudget) crossings.push({ t, kind: 'budget_100', after });
+          const budget = t.monthlyBudget;
+          if (budget !== null && budget > 0) {
+            // after / budget >= 80%, in integers: 0.8 × budget is not exact in floating point.
+            if (before * 5 < budget * 4 && after * 5 >= budget * 4) crossings.push({ t, kind: 'budget_80', after });
+            if (before < budget && after >= budget) crossings.push({ t, kind: 'budget_100', after });
+            if (before <= budget && after > budget) crossings.push({ t, kind: 'budget_overrun', after });
           }
         }
+        // One event per kind, token and period (UNIQUE): only a row really inserted is announced.
         for (const c of crossings) {
-          this.q.event.run(row.ts, c.kind, c.t.id, period, JSON.stringify({ spent_micros: c.after, budget_micros: c.t.monthlyBudget }));
+          c.recorded = this.q.event.run(row.ts, c.kind, c.t.id, period, JSON.stringify({ spent_micros: c.after, budget_micros: c.t.monthlyBudget })).changes === 1;
         }
       }
-    })();
+    });
+    try {
+      write();
+    } catch (err) {
+      // A refusal that cost nothing and reserved nothing is not worth holding; anything else is.
+      if (!held && (r !== null || row.cost_micros > 0) && this.unwritten.length < 100_000) this.unwritten.push({ r, chain, row });
+      throw err;
+    }
+    if (r && r.micros > 0 && row.cost_micros > r.micros) {
+      this.log.warn(
+        { requestId: row.request_id, tokenId: row.token_id, reservedMicros: r.micros, costMicros: row.cost_micros, model: row.model },
+        'a request cost more than its reservation; the actual cost was charged',
+      );
+    }
     // Only after the commit: the cache never runs ahead of the database.
     if (row.cost_micros > 0) for (const t of chain) this.spentCache.set(t.id, this.spent(t.id, row.ts) + row.cost_micros);
     this.release(r);
@@ -159,8 +200,25 @@ export class Budgets {
       this.events.emit('request', { ...rest, streamed: row.streamed === 1, error_code: row.error_code });
     }
     for (const c of crossings) {
+      if (!c.recorded) continue;
+      const fields = { tokenId: c.t.id, period, spentMicros: c.after, budgetMicros: c.t.monthlyBudget };
+      if (c.kind === 'budget_overrun') {
+        this.log.warn(fields, `spend of ${c.t.id} passed its monthly budget (${formatUsd(c.after)} of ${formatUsd(c.t.monthlyBudget)}); further requests are refused`);
+        continue;
+      }
+      this.log.warn(fields, `token ${c.t.id} reached ${c.kind === 'budget_80' ? '80%' : '100%'} of its monthly budget (${formatUsd(c.after)} of ${formatUsd(c.t.monthlyBudget)})`);
       this.events.emit('budget', { kind: c.kind, token_id: c.t.id, period, spent_micros: c.after, budget_micros: c.t.monthlyBudget! });
     }
+  }
+
+  /** Writes the held settlements in order; throws (the storage error, a 503 to the agent) while the disk still refuses. */
+  private writeHeldRows(): void {
+    while (this.unwritten.length > 0) {
+      const u = this.unwritten[0]!;
+      this.settle(u.r, u.chain, u.row, true);
+      this.unwritten.shift();
+    }
+    this.log.info('the ledger is writable again; held requests were recorded');
   }
 
   /** A new month starts with empty caches (the database keeps every period). */

@@ -24,18 +24,19 @@ const base = z.looseObject({
   model: z.string().min(1).max(256).optional(),
   stream: z.boolean().nullish(),
   n: z.number().int().min(1).max(128).nullish(),
+  best_of: z.number().int().min(1).max(128).nullish(),
   max_tokens: count.nullish(),
   max_completion_tokens: count.nullish(),
   max_output_tokens: count.nullish(),
 });
-const SCHEMAS: Record<Exclude<Meter, 'reported'>, z.ZodType<Record<string, unknown>>> = {
+const SCHEMAS: Record<Exclude<Meter, 'reported' | 'call'>, z.ZodType<Record<string, unknown>>> = {
   chat: base.extend({ model: z.string().min(1).max(256), messages: z.array(z.unknown()).min(1) }),
   completion: base.extend({ model: z.string().min(1).max(256), prompt: z.unknown() }),
   embedding: base.extend({ model: z.string().min(1).max(256), input: z.unknown() }),
   responses: base.extend({ model: z.string().min(1).max(256), input: z.unknown() }),
 };
 
-function validate(meter: Exclude<Meter, 'reported'>, json: Record<string, unknown>): Record<string, unknown> {
+function validate(meter: Exclude<Meter, 'reported' | 'call'>, json: Record<string, unknown>): Record<string, unknown> {
   const r = SCHEMAS[meter].safeParse(json);
   if (r.success) return r.data;
   const details: Record<string, string> = {};
@@ -45,9 +46,11 @@ function validate(meter: Exclude<Meter, 'reported'>, json: Record<string, unknow
 }
 
 export function estimate(meter: Meter, json: Record<string, unknown> | undefined, prices: PriceBook, defaultMaxTokens: number): Estimate {
-  if (meter === 'reported' || !json) {
+  if (meter === 'reported' || meter === 'call' || !json) {
     const model = typeof json?.model === 'string' ? json.model : undefined;
-    return { model, promptTokens: 0, maxCompletionTokens: 0, worstCaseMicros: 0, stream: false };
+    // A per-call route reserves the default call price: what it is charged when the upstream reports no cost.
+    const worst = meter === 'call' ? prices.callPriceMicros() : 0;
+    return { model, promptTokens: 0, maxCompletionTokens: 0, worstCaseMicros: worst, stream: false };
   }
   const body = validate(meter, json);
   const model = body.model as string;
@@ -58,11 +61,12 @@ export function estimate(meter: Meter, json: Record<string, unknown> | undefined
   switch (meter) {
     case 'chat':
       promptTokens = countChatPromptTokens(body.messages, body.tools ?? body.functions);
-      maxOut = ((body.max_completion_tokens ?? body.max_tokens ?? defaultMaxTokens) as number) * n;
+      maxOut = maxTokensOf(body, defaultMaxTokens) * n;
       break;
     case 'completion':
       promptTokens = countInputTokens(body.prompt);
-      maxOut = ((body.max_tokens ?? defaultMaxTokens) as number) * n * promptCount(body.prompt);
+      // best_of completions are generated (and billed) upstream even though only n come back.
+      maxOut = maxTokensOf(body, defaultMaxTokens) * Math.max(n, (body.best_of as number | null | undefined) ?? 1) * promptCount(body.prompt);
       break;
     case 'embedding':
       promptTokens = countInputTokens(body.input);
@@ -75,6 +79,18 @@ export function estimate(meter: Meter, json: Record<string, unknown> | undefined
   }
   const { micros } = prices.cost(model, promptTokens, maxOut);
   return { model, promptTokens, maxCompletionTokens: maxOut, worstCaseMicros: micros, stream };
+}
+
+/**
+ * The most completion tokens one choice may produce. When a body sets both
+ * `max_tokens` and `max_completion_tokens`, the larger counts: an upstream
+ * that honours the other field must not be able to outrun the reservation.
+ */
+function maxTokensOf(body: Record<string, unknown>, defaultMaxTokens: number): number {
+  const a = body.max_completion_tokens as number | null | undefined;
+  const b = body.max_tokens as number | null | undefined;
+  if (a == null && b == null) return defaultMaxTokens;
+  return Math.max(a ?? 0, b ?? 0);
 }
 
 /** How many prompts a completions request carries (an array of token ids is one prompt). */

@@ -20,8 +20,13 @@ function int(v: unknown): number | null {
 
 /** A USD amount reported by the upstream (`usage.cost` or the x-skillboss-cost header), in micro-dollars. */
 export function reportedCost(v: unknown): number | null {
-  const n = typeof v === 'string' ? Number(v) : v;
-  return typeof n === 'number' && Number.isFinite(n) && n >= 0 ? Math.ceil(n * 1_000_000) : null;
+  const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
+  if (typeof n !== 'number' || !Number.isFinite(n) || n < 0) return null;
+  // 0.000003 * 1e6 is 2.9999999999999996 in binary floating point: a whole
+  // number of micro-dollars is taken as it is; only a real fraction rounds up.
+  const x = n * 1_000_000;
+  const whole = Math.round(x);
+  return Math.abs(x - whole) <= Math.max(1e-6, x * 1e-12) ? whole : Math.ceil(x);
 }
 
 /** Usage fields of one response object (chat, completions, embeddings, responses). */
@@ -60,9 +65,21 @@ export function deliveredText(meter: Meter, obj: Record<string, unknown>): strin
  * the client (the usage-only chunk is hidden from a client that did not ask
  * for it), and keeps what is needed for metering. Events are forwarded as soon
  * as they are complete; nothing waits for the end of the stream.
+ *
+ * Events may arrive split anywhere across TCP chunks (even inside a CRLF or a
+ * multi-byte character) and lines may end in LF, CRLF or CR, as the SSE spec
+ * allows; they are re-emitted with LF endings.
+ *
+ * The final `data: [DONE]` is held back (`sawDone` is set, and the caller
+ * writes `DONE_EVENT` after it has settled the request), so a client that saw
+ * the end of a stream can rely on its request being in the ledger.
  */
+export const DONE_EVENT = 'data: [DONE]\n\n';
+
 export class SseTap {
   private buffer = '';
+  /** A CR at the very end of a chunk may be the first half of a CRLF: kept until the next chunk says. */
+  private pendingCr = false;
   private readonly decoder = new TextDecoder();
   usage: Usage | null = null;
   model: string | null = null;
@@ -80,42 +97,51 @@ export class SseTap {
 
   /** Feeds upstream bytes; returns the text to write to the client now ('' when no event is complete yet). */
   push(chunk: Buffer): string {
-    this.buffer += this.decoder.decode(chunk, { stream: true });
-    let out = '';
-    let start = 0;
-    for (;;) {
-      const [end, sepLength] = this.findEventEnd(start);
-      if (end === -1) break;
-      const event = this.buffer.slice(start, end);
-      start = end + sepLength;
-      if (this.keep(event)) out += event + '\n\n';
-    }
-    this.buffer = this.buffer.slice(start);
+    this.append(this.decoder.decode(chunk, { stream: true }));
+    return this.drain();
+  }
+
+  /** Whatever is left when the stream ends: complete events, then an unterminated last one. */
+  flush(): string {
+    this.append(this.decoder.decode());
+    if (this.pendingCr) this.buffer += '\n';
+    this.pendingCr = false;
+    let out = this.drain();
+    const rest = this.buffer.replace(/\n+$/, '');
+    this.buffer = '';
+    if (rest.trim() !== '' && this.keep(rest)) out += rest + '\n\n';
     return out;
   }
 
-  /** Whatever incomplete event is left when the stream ends. */
-  flush(): string {
-    const rest = this.buffer + this.decoder.decode();
-    this.buffer = '';
-    if (rest.trim() === '') return '';
-    return this.keep(rest) ? rest : '';
+  private append(text: string): void {
+    if (text === '') return;
+    let t = this.pendingCr ? '\r' + text : text;
+    this.pendingCr = t.endsWith('\r');
+    if (this.pendingCr) t = t.slice(0, -1);
+    this.buffer += t.indexOf('\r') === -1 ? t : t.replace(/\r\n?/g, '\n');
   }
 
-  /** Where the next event ends, and the length of the blank line that ends it. */
-  private findEventEnd(from: number): [number, number] {
-    const lf = this.buffer.indexOf('\n\n', from);
-    const crlf = this.buffer.indexOf('\r\n\r\n', from);
-    if (crlf !== -1 && (lf === -1 || crlf < lf)) return [crlf, 4];
-    return [lf, 2];
+  private drain(): string {
+    let out = '';
+    let start = 0;
+    for (;;) {
+      const end = this.buffer.indexOf('\n\n', start);
+      if (end === -1) break;
+      const event = this.buffer.slice(start, end);
+      start = end + 2;
+      if (event !== '' && this.keep(event)) out += event + '\n\n';
+    }
+    if (start > 0) this.buffer = this.buffer.slice(start);
+    return out;
   }
 
   private keep(event: string): boolean {
     const data = dataOf(event);
     if (data === null) return true;
     if (data === '[DONE]') {
+      // Held back: the caller writes DONE_EVENT once the request is settled.
       this.sawDone = true;
-      return true;
+      return false;
     }
     if (data.includes('"usage"') && !/"usage"\s*:\s*null/.test(data)) {
       try {

@@ -5,14 +5,15 @@
  * once, and the reservation is released on every path.
  */
 import type { Dispatcher } from 'undici';
+import type { Limits } from '../core/config.js';
 import { badGateway, paymentRequired, rateLimited, SidecarError, type ErrorType } from '../core/errors.js';
 import { countTokens, tokenizerReady } from '../pricing/tokenizer.js';
 import type { RequestBody } from './body.js';
 import type { LedgerRow, Reservation } from './budget.js';
 import { estimate, type Estimate } from './estimate.js';
-import { responseHeaders } from './forward.js';
+import { mapTransportError, responseHeaders } from './forward.js';
 import type { RequestContext } from './handler.js';
-import { deliveredText, reportedCost, SseTap, usageOf, type Usage } from './meter.js';
+import { deliveredText, DONE_EVENT, reportedCost, SseTap, usageOf, type Usage } from './meter.js';
 import type { Meter } from './routes.js';
 import { sendError } from './respond.js';
 
@@ -29,6 +30,12 @@ interface Outcome {
   reportedCostMicros: number | null;
   streamed: boolean;
   errorCode: string | null;
+  /**
+   * What the client gets last, written only after the request is settled (a
+   * JSON body, or a stream's `[DONE]`): whoever saw the end of a response can
+   * rely on it being in the ledger, even if the daemon dies a moment later.
+   */
+  trailer?: Buffer | string | null;
 }
 
 export async function forwardRoute(ctx: RequestContext, body: RequestBody): Promise<void> {
@@ -38,7 +45,7 @@ export async function forwardRoute(ctx: RequestContext, body: RequestBody): Prom
   let est: Estimate | null = null;
   try {
     const meter = route.def.forward!.meter;
-    if (meter !== 'reported') await tokenizerReady();
+    if (meter !== 'reported' && meter !== 'call') await tokenizerReady();
     est = estimate(meter, body.json, deps.prices, deps.limits.defaultMaxTokens);
     reservation = deps.budgets.reserve(principal.chain, est.worstCaseMicros, ctx.now);
     const key = deps.key.current();
@@ -80,18 +87,27 @@ export async function forwardRoute(ctx: RequestContext, body: RequestBody): Prom
       throw err;
     }
 
-    const outcome =
-      up.statusCode >= 400
-        ? await relayUpstreamError(ctx, up)
-        : isEventStream(up.headers['content-type'])
-          ? await relayStream(ctx, up, new SseTap(hideUsage), abort.signal)
-          : isJson(up.headers['content-type'])
-            ? await relayJson(ctx, up, meter)
-            : await relayOpaque(ctx, up, abort.signal);
+    const cap = new ResponseCap(up.body, deps.limits);
+    let outcome: Outcome;
+    try {
+      outcome =
+        up.statusCode >= 400
+          ? await relayUpstreamError(ctx, up)
+          : isEventStream(up.headers['content-type'])
+            ? await relayStream(ctx, up, new SseTap(hideUsage), abort.signal, cap)
+            : isJson(up.headers['content-type'])
+              ? await relayJson(ctx, up, meter, cap)
+              : await relayOpaque(ctx, up, abort.signal, cap);
+    } finally {
+      cap.done();
+    }
     res.off('close', onClose);
     settle(ctx, reservation, est, outcome);
     reservation = null;
-    if (!res.writableEnded && !res.destroyed) res.end();
+    if (!res.writableEnded && !res.destroyed) {
+      if (outcome.trailer) res.end(outcome.trailer);
+      else res.end();
+    }
   } finally {
     deps.budgets.release(reservation);
     release();
@@ -115,8 +131,8 @@ function settle(ctx: RequestContext, reservation: Reservation | null, est: Estim
     prompt = o.usage.promptTokens;
     completion = o.usage.completionTokens;
     usageSource = 'upstream';
-  } else if (o.countedCompletion !== null && (o.countedCompletion > 0 || o.status === 499 || o.status < 400)) {
-    // Usage never arrived: charge the prompt and what was actually delivered.
+  } else if (o.countedCompletion !== null) {
+    // Usage never arrived (or the client or upstream left first): charge the prompt and what was actually delivered.
     prompt = est.promptTokens;
     completion = o.countedCompletion;
     usageSource = prompt + completion > 0 ? 'counted' : 'none';
@@ -124,7 +140,8 @@ function settle(ctx: RequestContext, reservation: Reservation | null, est: Estim
   const model = o.usage?.model ?? est.model ?? null;
   let cost = 0;
   let costSource: LedgerRow['cost_source'] = 'none';
-  const reported = o.reportedCostMicros ?? o.usage?.reportedCostMicros ?? null;
+  // The cost in the response's own usage is the most specific figure; a header cost comes next.
+  const reported = o.usage?.reportedCostMicros ?? o.reportedCostMicros ?? null;
   if (reported !== null) {
     cost = reported;
     costSource = 'upstream';
@@ -132,6 +149,10 @@ function settle(ctx: RequestContext, reservation: Reservation | null, est: Estim
     const c = deps.prices.cost(est.model ?? model ?? undefined, prompt, completion);
     cost = c.micros;
     costSource = c.source === 'upstream' ? 'price' : c.source;
+  } else if (ctx.route.def.forward?.meter === 'call' && o.status < 400) {
+    // Images, audio and services the upstream did not price: the default call price, flagged, never free.
+    cost = deps.prices.callPriceMicros();
+    costSource = 'default';
   }
   const row: LedgerRow = {
     ts: deps.clock(),
@@ -154,8 +175,59 @@ function settle(ctx: RequestContext, reservation: Reservation | null, est: Estim
     deps.budgets.settle(reservation, ctx.principal.chain, row);
   } catch (err) {
     // The response is already on its way; keep the reservation so the money stays counted, and say so loudly.
-    deps.log.error({ err, requestId: ctx.requestId, tokenId: row.token_id }, 'could not write the ledger row; the reservation is kept until restart');
+    deps.log.error({ err, requestId: ctx.requestId, tokenId: row.token_id }, 'could not write the ledger row; it and its reservation are held until the disk accepts writes again');
     return;
+  }
+}
+
+/** Why a response was cut off by ResponseCap. */
+class ResponseCutOff extends Error {
+  constructor(readonly reason: 'time' | 'size') {
+    super(reason === 'time' ? 'the upstream response ran past the time limit' : 'the upstream response ran past the size limit');
+  }
+}
+
+/**
+ * Bounds one upstream response in time and bytes, whatever its kind. The idle
+ * timeout only catches silence; an upstream that keeps streaming (a loop, a
+ * fault, a hostile endpoint) would otherwise hold the socket, the
+ * reservation and the agent's concurrency slot forever.
+ */
+class ResponseCap {
+  reason: 'time' | 'size' | null = null;
+  private bytes = 0;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly body: Dispatcher.ResponseData['body'],
+    private readonly limits: Limits,
+  ) {
+    this.timer = setTimeout(() => this.cut('time'), limits.maxResponseMs);
+  }
+
+  count(n: number): void {
+    this.bytes += n;
+    if (this.bytes > this.limits.maxResponseBytes) this.cut('size');
+  }
+
+  done(): void {
+    clearTimeout(this.timer);
+  }
+
+  get code(): string {
+    return this.reason === 'time' ? 'upstream_response_too_long' : 'upstream_response_too_large';
+  }
+
+  get message(): string {
+    return this.reason === 'time'
+      ? `SkillBoss kept sending past the sidecar's limit of ${Math.round(this.limits.maxResponseMs / 1000)} s per response; it was cut off, and what was delivered is charged.`
+      : `SkillBoss sent more than the sidecar's limit of ${this.limits.maxResponseBytes} bytes per response; it was cut off, and what was delivered is charged.`;
+  }
+
+  private cut(reason: 'time' | 'size'): void {
+    if (this.reason) return;
+    this.reason = reason;
+    this.body.destroy(new ResponseCutOff(reason));
   }
 }
 
@@ -174,8 +246,15 @@ async function readCapped(body: Dispatcher.ResponseData['body'], cap: number): P
 }
 
 /** A non-streamed JSON answer: read whole (it is atomic for the client anyway), meter, then send. */
-async function relayJson(ctx: RequestContext, up: Dispatcher.ResponseData, meter: Meter): Promise<Outcome> {
-  const buf = await readCapped(up.body, MAX_JSON_RESPONSE_BYTES);
+async function relayJson(ctx: RequestContext, up: Dispatcher.ResponseData, meter: Meter, cap: ResponseCap): Promise<Outcome> {
+  let buf: Buffer | null;
+  try {
+    buf = await readCapped(up.body, Math.min(MAX_JSON_RESPONSE_BYTES, ctx.deps.limits.maxResponseBytes));
+  } catch (err) {
+    // A body that stalls, breaks or runs too long is the upstream's failure (502/504), not an internal error.
+    if (cap.reason) throw badGateway(cap.code, cap.message);
+    throw mapTransportError(err, ctx.deps.upstream().opts);
+  }
   if (buf === null) throw badGateway('upstream_response_too_large', 'SkillBoss sent a response larger than the sidecar relays.');
   let obj: Record<string, unknown> | null = null;
   try {
@@ -187,7 +266,6 @@ async function relayJson(ctx: RequestContext, up: Dispatcher.ResponseData, meter
   const usage = obj ? usageOf(obj) : null;
   const counted = !usage && obj && meter !== 'reported' && meter !== 'embedding' ? countTokens(deliveredText(meter, obj)) : null;
   ctx.res.writeHead(up.statusCode, { ...responseHeaders(up.headers), 'content-length': buf.length });
-  ctx.res.write(buf);
   return {
     status: up.statusCode,
     usage,
@@ -195,12 +273,13 @@ async function relayJson(ctx: RequestContext, up: Dispatcher.ResponseData, meter
     reportedCostMicros: reportedCost(up.headers['x-skillboss-cost']),
     streamed: false,
     errorCode: null,
+    trailer: buf,
   };
 }
 
 
 /** A streamed answer: forwarded event by event as it arrives, metered by the tap. */
-async function relayStream(ctx: RequestContext, up: Dispatcher.ResponseData, tap: SseTap, signal: AbortSignal): Promise<Outcome> {
+async function relayStream(ctx: RequestContext, up: Dispatcher.ResponseData, tap: SseTap, signal: AbortSignal, cap: ResponseCap): Promise<Outcome> {
   const { res } = ctx;
   const headers = responseHeaders(up.headers);
   res.writeHead(up.statusCode, { ...headers, 'cache-control': 'no-cache', 'x-accel-buffering': 'no' });
@@ -209,6 +288,7 @@ async function relayStream(ctx: RequestContext, up: Dispatcher.ResponseData, tap
   let status = up.statusCode;
   try {
     for await (const chunk of up.body) {
+      cap.count((chunk as Buffer).length);
       const out = tap.push(chunk as Buffer);
       if (out && !res.write(out)) await drained(res, signal);
     }
@@ -219,9 +299,17 @@ async function relayStream(ctx: RequestContext, up: Dispatcher.ResponseData, tap
       errorCode = 'upstream_stream_incomplete';
     }
   } catch (err) {
-    if (signal.aborted) {
+    if (tap.sawDone && !signal.aborted) {
+      // The stream was finished; only the connection's close was untidy.
+    } else if (signal.aborted) {
       status = 499;
       errorCode = 'client_closed';
+    } else if (cap.reason) {
+      status = 502;
+      errorCode = cap.code;
+      const e = { error: { message: cap.message, type: 'upstream_error', code: errorCode } };
+      if (!res.destroyed) res.write(`data: ${JSON.stringify(e)}\n\n`);
+      ctx.deps.log.warn({ requestId: ctx.requestId, code: errorCode }, 'upstream response cut off');
     } else {
       status = 502;
       errorCode = 'upstream_stream_broken';
@@ -231,13 +319,16 @@ async function relayStream(ctx: RequestContext, up: Dispatcher.ResponseData, tap
       ctx.deps.log.warn({ requestId: ctx.requestId, err: (err as Error).message }, 'upstream stream broke');
     }
   }
+  // A cost header is sent before the stream starts, so it can only be trusted for a stream that finished.
+  const finished = tap.sawDone || tap.usage !== null;
   return {
     status,
     usage: tap.usage,
     countedCompletion: tap.usage ? null : tap.countDelivered(),
-    reportedCostMicros: reportedCost(up.headers['x-skillboss-cost']),
+    reportedCostMicros: finished ? reportedCost(up.headers['x-skillboss-cost']) : null,
     streamed: true,
     errorCode,
+    trailer: tap.sawDone ? DONE_EVENT : null,
   };
 }
 
@@ -258,18 +349,25 @@ function drained(res: RequestContext['res'], signal: AbortSignal): Promise<void>
 }
 
 /** Anything else (audio bytes, images): piped through untouched; metered by a reported cost only. */
-async function relayOpaque(ctx: RequestContext, up: Dispatcher.ResponseData, signal: AbortSignal): Promise<Outcome> {
+async function relayOpaque(ctx: RequestContext, up: Dispatcher.ResponseData, signal: AbortSignal, cap: ResponseCap): Promise<Outcome> {
   const { res } = ctx;
   const headers = responseHeaders(up.headers);
   const len = up.headers['content-length'];
   res.writeHead(up.statusCode, typeof len === 'string' ? { ...headers, 'content-length': len } : headers);
   let status = up.statusCode;
+  let errorCode: string | null = null;
   try {
-    for await (const chunk of up.body) if (!res.write(chunk)) await drained(res, signal);
+    for await (const chunk of up.body) {
+      cap.count((chunk as Buffer).length);
+      if (!res.write(chunk)) await drained(res, signal);
+    }
   } catch {
     status = signal.aborted ? 499 : 502;
+    if (!signal.aborted && cap.reason) errorCode = cap.code;
+    // Bytes already sent cannot be taken back; ending short (not "finishing") tells the client it is incomplete.
+    if (!signal.aborted) res.destroy();
   }
-  return { status, usage: null, countedCompletion: null, reportedCostMicros: reportedCost(up.headers['x-skillboss-cost']), streamed: false, errorCode: null };
+  return { status, usage: null, countedCompletion: null, reportedCostMicros: reportedCost(up.headers['x-skillboss-cost']), streamed: false, errorCode };
 }
 
 /**

@@ -40,14 +40,15 @@ export class RateLimiter {
   private takeRpm(id: string, rpm: number, now: number): void {
     const perMs = rpm / 60_000;
     const b = this.buckets.get(id) ?? { tokens: rpm, updatedAt: now };
-    b.tokens = Math.min(rpm, b.tokens + (now - b.updatedAt) * perMs);
+    b.tokens = Math.min(rpm, b.tokens + Math.max(0, now - b.updatedAt) * perMs);
     b.updatedAt = now;
-    if (b.tokens < 1) {
+    // The tolerance keeps float drift from refusing a client that waited exactly as long as Retry-After said.
+    if (b.tokens < 1 - 1e-9) {
       this.buckets.set(id, b);
       const waitMs = (1 - b.tokens) / perMs;
       throw rateLimited('rate_limit_exceeded', `This token is limited to ${rpm} requests per minute; retry after ${Math.ceil(waitMs / 1000)} s.`, waitMs / 1000);
     }
-    b.tokens -= 1;
+    b.tokens = Math.max(0, b.tokens - 1);
     this.buckets.set(id, b);
   }
 }

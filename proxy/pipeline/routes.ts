@@ -6,10 +6,14 @@
 import { badRequest, notFound, SidecarError } from '../core/errors.js';
 import type { Scope } from '../tokens/scopes.js';
 
-/** How a forwarded request is metered: which usage fields and which body fields feed the estimate. */
-export type Meter = 'chat' | 'completion' | 'embedding' | 'responses' | 'reported';
+/**
+ * How a forwarded request is metered: which usage fields and which body fields feed the estimate.
+ * `call`: priced per call (images, audio, services) by the cost the upstream reports, else the default
+ * call price, never free. `reported`: free unless the upstream reports a cost (listings, moderations).
+ */
+export type Meter = 'chat' | 'completion' | 'embedding' | 'responses' | 'call' | 'reported';
 
-export type LocalHandler = 'balance' | 'create-key' | 'create-child' | 'revoke' | 'rotate' | 'auto-rotate';
+export type LocalHandler = 'balance' | 'create-key' | 'create-child' | 'revoke' | 'rotate' | 'auto-rotate' | 'request-access' | 'poll-access';
 
 export interface RouteDef {
   method: 'GET' | 'POST' | 'DELETE';
@@ -21,6 +25,8 @@ export interface RouteDef {
   body: 'json' | 'any' | 'none';
   forward?: { meter: Meter };
   local?: LocalHandler;
+  /** false: called by agents that have no token yet (access requests); no authentication, no ledger row. */
+  auth?: false;
 }
 
 export const ROUTES: readonly RouteDef[] = [
@@ -31,16 +37,18 @@ export const ROUTES: readonly RouteDef[] = [
   { method: 'POST', path: '/v1/embeddings', scope: 'models:use', body: 'json', forward: { meter: 'embedding' } },
   { method: 'POST', path: '/v1/responses', scope: 'models:use', body: 'json', forward: { meter: 'responses' } },
   { method: 'POST', path: '/v1/moderations', scope: 'models:use', body: 'json', forward: { meter: 'reported' } },
-  { method: 'POST', path: '/v1/images/*', scope: 'models:use', body: 'any', forward: { meter: 'reported' } },
-  { method: 'POST', path: '/v1/audio/*', scope: 'models:use', body: 'any', forward: { meter: 'reported' } },
+  { method: 'POST', path: '/v1/images/*', scope: 'models:use', body: 'any', forward: { meter: 'call' } },
+  { method: 'POST', path: '/v1/audio/*', scope: 'models:use', body: 'any', forward: { meter: 'call' } },
   { method: 'GET', path: '/v1/services', scope: 'services:read', body: 'none', forward: { meter: 'reported' } },
-  { method: 'POST', path: '/v1/services/*', scope: 'services:use', body: 'json', forward: { meter: 'reported' } },
+  { method: 'POST', path: '/v1/services/*', scope: 'services:use', body: 'json', forward: { meter: 'call' } },
   { method: 'GET', path: '/v1/balance', scope: 'billing:read', body: 'none', local: 'balance' },
   { method: 'POST', path: '/v1/api-keys', scope: 'agents:create', body: 'json', local: 'create-key' },
   { method: 'POST', path: '/v1/agents/create-child', scope: 'agents:create', body: 'json', local: 'create-child' },
   { method: 'DELETE', path: '/v1/agents/*/revoke', scope: 'agents:create', body: 'none', local: 'revoke' },
   { method: 'POST', path: '/v1/api-keys/rotate', scope: null, body: 'any', local: 'rotate' },
   { method: 'POST', path: '/v1/api-keys/auto-rotate', scope: null, body: 'json', local: 'auto-rotate' },
+  { method: 'POST', path: '/v1/agents/request-access', scope: null, auth: false, body: 'json', local: 'request-access' },
+  { method: 'GET', path: '/v1/agents/request-access/*', scope: null, auth: false, body: 'none', local: 'poll-access' },
 ];
 
 export interface MatchedRoute {

@@ -17,6 +17,8 @@ export interface Price {
 }
 
 export const DEFAULT_UNKNOWN_PRICE = { prompt: 15, completion: 75 } as const;
+/** What a per-call route (images, audio, services) costs when the upstream reports nothing: USD. */
+export const DEFAULT_CALL_PRICE_USD = 0.05;
 
 interface ModelRow {
   id: string;
@@ -46,9 +48,32 @@ export function parseUpstreamPrice(entry: Record<string, unknown>): { prompt: nu
   return null;
 }
 
+/** Prices are held to a millionth of a dollar per million tokens (pico-dollars per token). */
+const SCALE = 1_000_000;
+
+/**
+ * ceil(prompt × promptPrice + completion × completionPrice) in exact integer
+ * arithmetic: in floating point 599 × 0.1 + 7 × 0.3 comes out a hair above 62
+ * and would charge 63. Beyond 2^53 (a worst case of billions of tokens) BigInt
+ * keeps it exact.
+ */
+export function costMicros(price: { prompt: number; completion: number }, promptTokens: number, completionTokens: number): number {
+  const ps = Math.round(price.prompt * SCALE);
+  const cs = Math.round(price.completion * SCALE);
+  const scaled = promptTokens * ps + completionTokens * cs;
+  if (Number.isSafeInteger(scaled)) {
+    const rem = scaled % SCALE;
+    return (scaled - rem) / SCALE + (rem > 0 ? 1 : 0);
+  }
+  const big = BigInt(promptTokens) * BigInt(ps) + BigInt(completionTokens) * BigInt(cs);
+  const S = BigInt(SCALE);
+  return Number(big / S + (big % S > 0n ? 1n : 0n));
+}
+
 export class PriceBook {
   private prices = new Map<string, Price>();
   private fallback: Price = { ...DEFAULT_UNKNOWN_PRICE, source: 'default' };
+  private callPrice = Math.round(DEFAULT_CALL_PRICE_USD * 1_000_000);
 
   constructor(private readonly db: DB) {
     this.reload();
@@ -70,6 +95,8 @@ export class PriceBook {
     const d = getSetting<{ prompt: number; completion: number }>(this.db, 'default_price');
     this.fallback = { ...(d ?? DEFAULT_UNKNOWN_PRICE), source: 'default' };
     this.prices = next;
+    const call = getSetting<number>(this.db, 'default_call_price');
+    this.callPrice = Math.round((typeof call === 'number' && call >= 0 ? call : DEFAULT_CALL_PRICE_USD) * 1_000_000);
   }
 
   priceFor(model: string | undefined): Price {
@@ -79,7 +106,7 @@ export class PriceBook {
   /** Cost in micro-dollars, rounded up so metering never under-charges. */
   cost(model: string | undefined, promptTokens: number, completionTokens: number): { micros: number; source: Price['source'] } {
     const p = this.priceFor(model);
-    return { micros: Math.ceil(promptTokens * p.prompt + completionTokens * p.completion), source: p.source };
+    return { micros: costMicros(p, promptTokens, completionTokens), source: p.source };
   }
 
   known(model: string): boolean {
@@ -114,6 +141,17 @@ export class PriceBook {
       .prepare(`INSERT INTO models (id, override_prompt, override_completion) VALUES (?, ?, ?)
         ON CONFLICT(id) DO UPDATE SET override_prompt = excluded.override_prompt, override_completion = excluded.override_completion`)
       .run(model, prompt, completion);
+    bumpGeneration(this.db, 'prices');
+    this.reload();
+  }
+
+  /** The default call price in micro-dollars (setting `default_call_price`, USD). */
+  callPriceMicros(): number {
+    return this.callPrice;
+  }
+
+  setDefaultCall(usd: number): void {
+    setSetting(this.db, 'default_call_price', usd);
     bumpGeneration(this.db, 'prices');
     this.reload();
   }

@@ -21,9 +21,10 @@ export function registerPrice(program: Command, globals: () => GlobalOptions): v
         const book = new PriceBook(db);
         const rows = book.list();
         const fallback = book.priceFor(undefined);
-        if (o.json) return printJson({ models: rows, default: { prompt: fallback.prompt, completion: fallback.completion } });
+        if (o.json) return printJson({ models: rows, default: { prompt: fallback.prompt, completion: fallback.completion, call_usd: book.callPriceMicros() / 1e6 } });
         printTable(rows.map((r) => ({ model: r.id, prompt: String(r.prompt), completion: String(r.completion), source: r.source })), ['model', 'prompt', 'completion', 'source']);
         process.stdout.write(`\nUnknown models are charged ${fallback.prompt} / ${fallback.completion} (prompt / completion) and flagged.\n`);
+        process.stdout.write(`Images, audio and services calls SkillBoss does not price are charged $${book.callPriceMicros() / 1e6} each, flagged.\n`);
       } finally {
         db.close();
       }
@@ -61,16 +62,21 @@ export function registerPrice(program: Command, globals: () => GlobalOptions): v
 
   price
     .command('default')
-    .description('the price charged for models SkillBoss has not priced')
-    .requiredOption('--prompt <usd>', 'USD per million prompt tokens')
-    .requiredOption('--completion <usd>', 'USD per million completion tokens')
-    .action((o: { prompt: string; completion: string }) => {
+    .description('what is charged when SkillBoss gives no price: unknown models (per million tokens), and images/audio/services calls (per call)')
+    .option('--prompt <usd>', 'USD per million prompt tokens, for unknown models')
+    .option('--completion <usd>', 'USD per million completion tokens, for unknown models')
+    .option('--call <usd>', 'USD per images/audio/services call whose cost SkillBoss does not report')
+    .action((o: { prompt?: string; completion?: string; call?: string }) => {
+      if ((o.prompt === undefined) !== (o.completion === undefined)) throw new CliError('give --prompt and --completion together');
+      if (o.prompt === undefined && o.call === undefined) throw new CliError('give --prompt and --completion, and/or --call');
       const db = openDb(globals());
       try {
-        new PriceBook(db).setDefault({ prompt: perMillion(o.prompt, '--prompt'), completion: perMillion(o.completion, '--completion') });
+        const book = new PriceBook(db);
+        if (o.prompt !== undefined) book.setDefault({ prompt: perMillion(o.prompt, '--prompt'), completion: perMillion(o.completion!, '--completion') });
+        if (o.call !== undefined) book.setDefaultCall(perMillion(o.call, '--call'));
       } finally {
         db.close();
       }
-      process.stdout.write('Default price for unknown models updated.\n');
+      process.stdout.write('Default prices updated.\n');
     });
 }
