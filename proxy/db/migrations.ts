@@ -97,4 +97,42 @@ export const MIGRATIONS: readonly string[] = [
     UNIQUE (kind, token_id, period)
   ) STRICT;
   `,
+  /* 2: real SkillBoss child keys provisioned for agents off this machine (issue 4); their secrets are never stored */ `
+  CREATE TABLE upstream_children (
+    id              TEXT PRIMARY KEY,             -- the upstream key id, as SkillBoss names it
+    name            TEXT NOT NULL,
+    scopes          TEXT NOT NULL,                -- space-separated, canonical order
+    monthly_budget  INTEGER,                      -- micro-dollars
+    expires_at      INTEGER,
+    created_at      INTEGER NOT NULL,
+    revoked_at      INTEGER,
+    revoked_reason  TEXT
+  ) STRICT;
+  `,
+  /* 3: access requests from agents without a token (issue 9). No secret is stored: the poll secret only as
+        its hash, and the token is minted at the agent's first poll after approval and shown once. */ `
+  CREATE TABLE access_requests (
+    id               TEXT PRIMARY KEY,            -- areq_…: public, shown to the human and in the audit log
+    poll_hash        TEXT NOT NULL,               -- SHA-256 hex of the poll secret, which only the agent holds
+    user_code        TEXT NOT NULL,               -- e.g. WDJB-MJHT, for the human to compare with the agent's
+    name             TEXT NOT NULL,
+    reason           TEXT,
+    scopes           TEXT NOT NULL,               -- requested; space-separated, canonical order
+    monthly_budget   INTEGER NOT NULL,            -- requested; micro-dollars
+    expiration_days  INTEGER NOT NULL,            -- requested
+    status           TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'delivered', 'denied', 'expired')),
+    created_at       INTEGER NOT NULL,
+    expires_at       INTEGER NOT NULL,            -- deadline to answer (pending) or to collect the token (approved)
+    decided_at       INTEGER,
+    decided_by       TEXT,                        -- cli | admin
+    approved_scopes  TEXT,                        -- what the human granted: never more than requested
+    approved_budget  INTEGER,
+    approved_expiration_days INTEGER,
+    deny_reason      TEXT,
+    answered_at      INTEGER,                     -- when the agent collected the outcome (its token, or the denial)
+    token_id         TEXT REFERENCES tokens(id)   -- the token minted at that moment
+  ) STRICT;
+  CREATE INDEX access_requests_open ON access_requests(status, expires_at);
+  CREATE INDEX access_requests_created ON access_requests(created_at);
+  `,
 ];

@@ -3,16 +3,19 @@
  * balance, minting children, revoking descendants, rotating one's own key.
  */
 import { z } from 'zod';
-import { badRequest, forbidden, notFound, SidecarError } from '../core/errors.js';
+import { badRequest, forbidden, notFound } from '../core/errors.js';
 import { microsToUsd, usdToMicros } from '../core/money.js';
 import { DAY_MS, periodOf, periodResetAt } from '../core/time.js';
 import { hashToken, isWellFormedToken } from '../tokens/format.js';
 import { parseScopes, type Scope } from '../tokens/scopes.js';
 import { DEFAULT_GRACE_MS, type Created, type Token } from '../tokens/store.js';
+import { autoRotate } from '../lifecycle/http.js';
+import { lifecycleOf } from '../lifecycle/scheduler.js';
+import { handlePollAccess, handleRequestAccess } from '../access/http.js';
 import { requireCurrentSecret } from './authorize.js';
 import type { RequestBody } from './body.js';
 import type { LedgerRow } from './budget.js';
-import type { RequestContext } from './handler.js';
+import type { OpenRequestContext, RequestContext } from './handler.js';
 import { sendJson } from './respond.js';
 
 const scopesField = z.array(z.string()).min(1).max(7);
@@ -58,8 +61,23 @@ export async function handleLocal(ctx: RequestContext, body: RequestBody): Promi
       return revoke(ctx);
     case 'rotate':
       return rotate(ctx, parse(rotateSchema, body.json));
-    case 'auto-rotate':
-      throw new SidecarError(501, 'invalid_request_error', 'not_implemented', 'Automatic rotation is not available in this version of the sidecar; rotate with POST /v1/api-keys/rotate.');
+    case 'auto-rotate': {
+      const out = await autoRotate(ctx.deps, ctx.principal, body.json);
+      record(ctx, 200);
+      return sendJson(ctx.res, 200, out);
+    }
+    default:
+      throw notFound('unknown_route', 'unknown route');
+  }
+}
+
+/** Routes for agents without a token (`auth: false`): asking for access and collecting the answer. */
+export async function handleOpen(ctx: OpenRequestContext, body: RequestBody): Promise<void> {
+  switch (ctx.route.def.local) {
+    case 'request-access':
+      return handleRequestAccess(ctx, body);
+    case 'poll-access':
+      return handlePollAccess(ctx);
     default:
       throw notFound('unknown_route', 'unknown route');
   }
@@ -180,6 +198,8 @@ function rotate(ctx: RequestContext, b: { grace_days?: number | undefined }): vo
   const r = deps.tokens.rotate(principal.token.id, graceMs, principal.token.id);
   deps.principals.clear();
   deps.events.emit('rotation', { token_id: principal.token.id, kind: 'manual' });
+  // The env sink is rewritten now; a registered webhook hears of it too.
+  void lifecycleOf(deps)?.delivered(r.token, r.secret, r.oldSecretExpiresAt);
   record(ctx, 200);
   sendJson(ctx.res, 200, {
     id: principal.token.id,

@@ -1,10 +1,12 @@
-/** `key set|status|remove`: the real SkillBoss key, in the OS keychain and nowhere else. */
+/** `key set|status|rotate|remove`: the real SkillBoss key, in the OS keychain and nowhere else. */
 import type { Command } from 'commander';
 import { resolveUpstream } from '../../core/config.js';
 import { audit, bumpGeneration, getSetting } from '../../db/records.js';
 import { maskKey, validateUpstreamKey } from '../../keychain/store.js';
 import { UpstreamCallError, upstreamJson } from '../../upstream/client.js';
-import { CliError, keyStoreFor, openDb, printJson, readSecret, type GlobalOptions } from '../context.js';
+import { CliError, dataDirOf, iso, keyStoreFor, openDb, printJson, readSecret, type GlobalOptions } from '../context.js';
+import { vaultFor } from '../../lifecycle/vault.js';
+import { KeyRotationError, rotateUpstreamKey } from '../../upstream/rotate.js';
 
 function signalDaemon(opts: GlobalOptions, event: string, detail: Record<string, unknown>): void {
   const db = openDb(opts);
@@ -62,9 +64,10 @@ export function registerKey(program: Command, globals: () => GlobalOptions): voi
         throw new CliError((err as Error).message);
       }
       const g = globals();
-      keyStoreFor(g).set(k);
+      const store = keyStoreFor(g);
+      store.set(k);
       signalDaemon(g, 'key.set', { key: maskKey(k) });
-      process.stdout.write(`Stored ${maskKey(k)} in the OS keychain. A running daemon picks it up within a second.\n`);
+      process.stdout.write(`Stored ${maskKey(k)} in ${store.kind === 'encrypted-file' ? 'the encrypted key file' : 'the OS keychain'}. A running daemon picks it up within a second.\n`);
       if (o.check) {
         const r = await checkKey(upstreamFor({ ...g, ...(o.upstream ? { upstream: o.upstream } : {}) }), k);
         process.stdout.write(`${r.valid === false ? 'Warning: ' : ''}${r.reason}.\n`);
@@ -109,5 +112,29 @@ export function registerKey(program: Command, globals: () => GlobalOptions): voi
       const removed = keyStoreFor(g).remove();
       signalDaemon(g, 'key.remove', { removed });
       process.stdout.write(removed ? 'Removed the SkillBoss key from the OS keychain.\n' : 'No key was set.\n');
+    });
+
+  key
+    .command('rotate')
+    .description('rotate the key at SkillBoss, check the new one, and switch to it; the old one is kept until its grace ends')
+    .option('--upstream <url>', 'the SkillBoss API')
+    .option('--json', 'print JSON only')
+    .action(async (o: { upstream?: string; json?: boolean }) => {
+      const g = globals();
+      const primary = keyStoreFor(g);
+      const db = openDb(g);
+      try {
+        const baseUrl = o.upstream ? resolveUpstream(o.upstream) : (getSetting<string>(db, 'upstream_url') ?? resolveUpstream());
+        const r = await rotateUpstreamKey({ db, primary, vault: vaultFor(primary.kind, dataDirOf(g)), baseUrl, clock: Date.now, actor: 'cli' }).catch((err: unknown) => {
+          throw err instanceof KeyRotationError ? new CliError(err.message) : err;
+        });
+        if (o.json) return printJson({ key: r.key, previous: r.previous, previous_kept_until: r.oldKeyExpiresAt === null ? null : new Date(r.oldKeyExpiresAt).toISOString(), resumed: r.resumed });
+        process.stdout.write(
+          `${r.resumed ? 'Checked the new key from the earlier attempt and switched' : 'Rotated the SkillBoss key'}: ${r.previous} → ${r.key}. ` +
+            `The previous key stays in the keychain until ${iso(r.oldKeyExpiresAt)}. A running daemon switches within a second; agents notice nothing.\n`,
+        );
+      } finally {
+        db.close();
+      }
     });
 }

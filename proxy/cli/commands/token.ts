@@ -6,9 +6,13 @@ import { parseDuration, periodOf, systemClock } from '../../core/time.js';
 import { Budgets } from '../../pipeline/budget.js';
 import { SidecarEvents } from '../../core/events.js';
 import { parseScopes, scopesFromPreset, type Scope } from '../../tokens/scopes.js';
-import { parseExpiry, type Token, type TokenStore } from '../../tokens/store.js';
-import { CliError, iso, printJson, printTable, withTokens, type GlobalOptions } from '../context.js';
+import { parseExpiry, TokenStore, type Token } from '../../tokens/store.js';
+import { CliError, iso, openDb, printJson, printTable, withTokens, type GlobalOptions } from '../context.js';
 import type { DB } from '../../db/database.js';
+import { writeEnvSink } from '../../lifecycle/envsink.js';
+import { rotateToken, setEnvSink } from '../../lifecycle/rotation.js';
+import { cliLifecycle, envSinkPath, registerTokenAutoRotate } from './rotation.js';
+import { createUpstreamChildCli, revokeUpstreamChildCli, upstreamChildRows } from './token-upstream.js';
 
 function tokenJson(t: Token, spentMicros?: number) {
   return {
@@ -75,8 +79,11 @@ export function registerToken(program: Command, globals: () => GlobalOptions): v
     .option('--parent <id>', 'make it a child of this token (its scopes, budget and expiry must fit inside the parent\'s)')
     .option('--rpm <n>', 'requests per minute')
     .option('--max-concurrent <n>', 'requests in flight at once')
+    .option('--write-env <path>', 'write the secret to this .env file (OPENAI_API_KEY, OPENAI_BASE_URL, SKILLBOSS_API_KEY; 0600), rewritten at every rotation')
+    .option('--upstream', 'make a real SkillBoss child key (for an agent on another machine) instead of a local token; needs --budget')
+    .option('--upstream-url <url>', 'with --upstream: the SkillBoss API (default: the saved setting, SKILLBOSS_UPSTREAM_URL, or api.skillboss.co)')
     .option('--json', 'print JSON only')
-    .action((o: { name: string; scopes?: string; preset?: string; budget?: string; expires: string; parent?: string; rpm?: string; maxConcurrent?: string; json?: boolean }) => {
+    .action(async (o: { name: string; scopes?: string; preset?: string; budget?: string; expires: string; parent?: string; rpm?: string; maxConcurrent?: string; writeEnv?: string; upstream?: boolean; upstreamUrl?: string; json?: boolean }) => {
       const scopes = resolveScopes(o);
       let expiresAt: number | null;
       try {
@@ -84,8 +91,14 @@ export function registerToken(program: Command, globals: () => GlobalOptions): v
       } catch (err) {
         throw new CliError((err as Error).message);
       }
-      const created = withTokens(globals(), (tokens) =>
-        tokens.create(
+      if (o.upstream) {
+        if (o.parent || o.rpm || o.maxConcurrent || o.writeEnv) throw new CliError('--upstream keys are children of the real key: --parent, --rpm, --max-concurrent and --write-env do not apply');
+        const budgetMicros = o.budget === undefined ? null : parseUsd(o.budget, '--budget');
+        return createUpstreamChildCli(globals(), { name: o.name, scopes, budgetMicros, expiresAt, ...(o.upstreamUrl ? { upstreamUrl: o.upstreamUrl } : {}), ...(o.json ? { json: true } : {}) });
+      }
+      const sink = o.writeEnv === undefined ? undefined : envSinkPath(o.writeEnv);
+      const created = withTokens(globals(), (tokens, db) => {
+        const c = tokens.create(
           {
             name: o.name,
             scopes,
@@ -96,8 +109,14 @@ export function registerToken(program: Command, globals: () => GlobalOptions): v
             maxConcurrent: o.maxConcurrent === undefined ? null : parsePositiveInt(o.maxConcurrent, '--max-concurrent'),
           },
           'cli',
-        ),
-      );
+        );
+        if (sink) {
+          const ctx = cliLifecycle(globals(), db, tokens);
+          setEnvSink(ctx, c.token.id, sink, 'cli');
+          writeEnvSink(sink, { secret: c.secret, baseUrl: ctx.agentBaseUrl(), tokenId: c.token.id, tokenName: c.token.name });
+        }
+        return c;
+      });
       const t = created.token;
       if (o.json) {
         printJson({
@@ -108,6 +127,7 @@ export function registerToken(program: Command, globals: () => GlobalOptions): v
           monthly_budget: t.monthlyBudget === null ? null : microsToUsd(t.monthlyBudget),
           expires_at: t.expiresAt === null ? null : new Date(t.expiresAt).toISOString(),
           parent_id: t.parentId,
+          env_file: sink ?? null,
         });
         return;
       }
@@ -116,7 +136,8 @@ export function registerToken(program: Command, globals: () => GlobalOptions): v
         `Created ${t.id} (${t.name}) with scopes ${t.scopes.join(' ')}; budget ${formatUsd(t.monthlyBudget)}; expires ${iso(t.expiresAt)}.\n\n` +
           `  ${created.secret}\n\n` +
           'This secret is shown once; the sidecar keeps only its hash. Give it to the agent as:\n\n' +
-          `  export OPENAI_BASE_URL=${base}${DEFAULT_BASE_PATH}\n  export OPENAI_API_KEY=${created.secret}\n`,
+          `  export OPENAI_BASE_URL=${base}${DEFAULT_BASE_PATH}\n  export OPENAI_API_KEY=${created.secret}\n` +
+          (sink ? `\nAlso written to ${sink} (0600), and rewritten there at every rotation.\n` : ''),
       );
     });
 
@@ -129,9 +150,10 @@ export function registerToken(program: Command, globals: () => GlobalOptions): v
       withTokens(globals(), (tokens, db) => {
         const rows = tokens.list().filter((t) => o.all || status(t) === 'active');
         const items = rows.map((t) => tokenJson(t, spentNow(db, t.id)));
-        if (o.json) return printJson({ tokens: items });
+        const upstream = upstreamChildRows(db, o.all === true);
+        if (o.json) return printJson({ tokens: items, upstream_keys: upstream });
         printTable(
-          items.map((t) => ({
+          [...items.map((t) => ({
             id: t.id,
             name: t.name,
             scopes: t.scopes.join(','),
@@ -141,6 +163,8 @@ export function registerToken(program: Command, globals: () => GlobalOptions): v
             status: t.status,
             parent: t.parent_id ?? '',
           })),
+          // Real SkillBoss child keys: their spend is on the SkillBoss account, not metered here.
+          ...upstream.map((c) => ({ id: c.id, name: c.name, scopes: c.scopes.join(','), budget: c.monthly_budget === null ? 'none' : `$${c.monthly_budget.toFixed(2)}`, spent: '-', expires: c.expires_at ?? 'never', status: c.status, parent: '(SkillBoss)' }))],
           ['id', 'name', 'scopes', 'budget', 'spent', 'expires', 'status', 'parent'],
         );
       });
@@ -161,9 +185,11 @@ export function registerToken(program: Command, globals: () => GlobalOptions): v
 
   token
     .command('revoke <id>')
-    .description('revoke a token and every token below it')
+    .description('revoke a token and every token below it (an upstream child key is revoked at SkillBoss)')
+    .option('--upstream-url <url>', 'for an upstream child key: the SkillBoss API')
     .option('--json', 'print JSON only')
-    .action((id: string, o: { json?: boolean }) => {
+    .action(async (id: string, o: { json?: boolean; upstreamUrl?: string }) => {
+      if (!id.startsWith('tok_') && (await revokeUpstreamChildCli(globals(), id, o.json, o.upstreamUrl))) return;
       const revoked = withTokens(globals(), (tokens) => {
         requireToken(tokens, id);
         return tokens.revoke(id, 'cli', 'revoked from the CLI');
@@ -176,18 +202,43 @@ export function registerToken(program: Command, globals: () => GlobalOptions): v
     .command('rotate <id>')
     .description('issue a new secret for the same token; the old one keeps working for the grace period')
     .option('--grace <duration>', 'how long the old secret keeps working (e.g. 7d, 12h, 0s)', '7d')
+    .option('--write-env <path>', 'from now on, rewrite this .env file at every rotation (this one included)')
     .option('--json', 'print JSON only')
-    .action((id: string, o: { grace: string; json?: boolean }) => {
+    .action(async (id: string, o: { grace: string; writeEnv?: string; json?: boolean }) => {
       let graceMs: number;
       try {
         graceMs = parseDuration(o.grace);
       } catch (err) {
         throw new CliError((err as Error).message);
       }
-      const r = withTokens(globals(), (tokens) => tokens.rotate(id, graceMs, 'cli'));
-      const out = { id, new_api_key: r.secret, old_key_expires_at: new Date(r.oldSecretExpiresAt).toISOString() };
+      const sink = o.writeEnv === undefined ? undefined : envSinkPath(o.writeEnv);
+      const g = globals();
+      const db = openDb(g);
+      let out;
+      try {
+        const tokens = new TokenStore(db, systemClock);
+        requireToken(tokens, id);
+        const ctx = cliLifecycle(g, db, tokens);
+        if (sink) setEnvSink(ctx, id, sink, 'cli');
+        // The env sink is rewritten and the webhook (if any) is sent, as for any rotation.
+        const r = rotateToken(ctx, id, graceMs, 'cli', 'manual');
+        const delivery = await r.delivery;
+        out = {
+          id,
+          new_api_key: r.secret,
+          old_key_expires_at: new Date(r.oldSecretExpiresAt).toISOString(),
+          env_file: r.token.meta.envSink ?? null,
+          webhook: delivery === null ? null : { delivered: delivery.ok, attempts: delivery.attempts, detail: delivery.reason },
+        };
+      } finally {
+        db.close();
+      }
       if (o.json) return printJson(out);
-      process.stdout.write(`New secret for ${id} (shown once):\n\n  ${r.secret}\n\nThe old secret works until ${out.old_key_expires_at}.\n`);
+      process.stdout.write(
+        `New secret for ${id} (shown once):\n\n  ${out.new_api_key}\n\nThe old secret works until ${out.old_key_expires_at}.\n` +
+          (out.env_file ? `Written to ${out.env_file}.\n` : '') +
+          (out.webhook ? `Webhook: ${out.webhook.delivered ? 'delivered' : `NOT delivered (${out.webhook.detail})`}.\n` : ''),
+      );
     });
 
   token
@@ -248,6 +299,8 @@ export function registerToken(program: Command, globals: () => GlobalOptions): v
         for (const r of roots) walk(r, '', true, true);
       });
     });
+
+  registerTokenAutoRotate(token, globals);
 }
 
 function requireToken(tokens: TokenStore, id: string): Token {

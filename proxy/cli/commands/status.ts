@@ -1,0 +1,114 @@
+/**
+ * `status`: one screen that says whether things work — the daemon, the key,
+ * what the last sync with SkillBoss found (with its age), tokens, spend this
+ * month, rotation — and, for anything wrong, what to do about it. It reads
+ * what the daemon recorded; it does not call SkillBoss itself (`doctor` does).
+ */
+import type { Command } from 'commander';
+import { microsToUsd } from '../../core/money.js';
+import { DAY_MS, periodOf } from '../../core/time.js';
+import { getSetting } from '../../db/records.js';
+import { maskKey } from '../../keychain/store.js';
+import { isLocked, readRuntime } from '../../server/lock.js';
+import { nextRotationAt, rotationState } from '../../upstream/rotate.js';
+import type { UpstreamStatus } from '../../upstream/status.js';
+import { dataDirOf, keyStoreFor, openDb, printJson, type GlobalOptions } from '../context.js';
+
+export function age(ms: number | null | undefined, now = Date.now()): string {
+  if (ms === null || ms === undefined) return 'never';
+  const d = Math.max(0, now - ms);
+  if (d < 60_000) return 'just now';
+  if (d < 3_600_000) return `${Math.floor(d / 60_000)} min ago`;
+  if (d < DAY_MS) return `${Math.floor(d / 3_600_000)} h ago`;
+  return `${Math.floor(d / DAY_MS)} d ago`;
+}
+
+const when = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
+
+export function registerStatus(program: Command, globals: () => GlobalOptions): void {
+  program
+    .command('status')
+    .description('daemon, key, SkillBoss sync (with ages), tokens, spend this month, rotation; and what to fix')
+    .option('--json', 'print JSON only')
+    .action((o: { json?: boolean }) => {
+      const g = globals();
+      const dataDir = dataDirOf(g);
+      const now = Date.now();
+      const runtime = readRuntime(dataDir);
+      const running = runtime !== null && isLocked(dataDir);
+
+      const store = keyStoreFor(g);
+      let key: { state: 'set' | 'missing' | 'unavailable'; masked: string | null; detail: string | null };
+      try {
+        const k = store.get();
+        key = k ? { state: 'set', masked: maskKey(k), detail: null } : { state: 'missing', masked: null, detail: null };
+      } catch (err) {
+        key = { state: 'unavailable', masked: null, detail: (err as Error).message };
+      }
+
+      const db = openDb(g);
+      let out;
+      try {
+        const up = getSetting<Partial<UpstreamStatus>>(db, 'upstream_status') ?? {};
+        const models = db.prepare('SELECT count(*) AS n, max(synced_at) AS at FROM models WHERE synced_at IS NOT NULL').get() as { n: number; at: number | null };
+        const tokens = db.prepare('SELECT count(*) AS total, sum(revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)) AS active FROM tokens').get(now) as { total: number; active: number | null };
+        const children = db.prepare('SELECT count(*) AS n FROM upstream_children WHERE revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)').get(now) as { n: number };
+        const d = new Date(now);
+        const spend = db.prepare('SELECT coalesce(sum(cost_micros), 0) AS micros, count(*) AS requests FROM usage WHERE ts >= ?').get(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1)) as { micros: number; requests: number };
+        const rot = rotationState(db);
+        const nextKey = nextRotationAt(db, now, false);
+        const schedules = db.prepare("SELECT count(*) AS n FROM tokens WHERE revoked_at IS NULL AND json_extract(meta, '$.autoRotate') IS NOT NULL").get() as { n: number };
+        const failedHooks = db.prepare("SELECT count(*) AS n FROM audit WHERE event = 'webhook.failed' AND ts >= ?").get(now - 7 * DAY_MS) as { n: number };
+
+        const todo: string[] = [];
+        if (!running) todo.push('The daemon is not running: start it with `skillboss-sidecar serve` (or the tray app). What follows is from its last run.');
+        if (key.state === 'missing') todo.push('No SkillBoss key is set: run `skillboss-sidecar key set`.');
+        if (key.state === 'unavailable') todo.push(`The key store cannot be read: ${key.detail} Then run \`skillboss-sidecar doctor\`.`);
+        if (key.state === 'set' && up.key === 'invalid') {
+          todo.push('SkillBoss rejected the key (401): it is invalid, revoked or expired. Create a new key at https://skillboss.co/console (API Keys) and run `skillboss-sidecar key set`; agents keep their tokens.');
+        }
+        if (up.credits === 'out') todo.push('The SkillBoss account is out of credits: agents get 402. Add credits (or enable auto-recharge) at https://skillboss.co/console.');
+        if (up.reachable === false) todo.push(`SkillBoss was unreachable at the last sync (${up.lastError ?? 'no answer'}): check the network or the upstream URL.`);
+        if (rot.pending_since) todo.push('A rotated SkillBoss key is waiting to be checked: run `skillboss-sidecar key rotate` to finish.');
+        if (rot.last_error) todo.push(`The last rotation of the SkillBoss key failed at ${rot.last_error.step}: ${rot.last_error.reason}`);
+        if (failedHooks.n > 0) todo.push(`${failedHooks.n} rotation webhook deliver${failedHooks.n === 1 ? 'y' : 'ies'} failed in the last 7 days: see \`skillboss-sidecar audit\`.`);
+
+        out = {
+          ok: running && key.state === 'set' && up.key !== 'invalid' && up.credits !== 'out' && up.reachable !== false,
+          daemon: { running, pid: running ? runtime!.pid : null, url: running ? runtime!.url : null, started_at: running ? runtime!.started_at : null },
+          key: { store: store.kind, state: key.state, key: key.masked, valid: up.key === 'valid' ? true : up.key === 'invalid' ? false : null, checked_at: when(up.checkedAt) },
+          upstream: {
+            reachable: up.reachable ?? null,
+            credits: up.credits ?? 'unknown',
+            balance_usd: up.balanceUsd ?? null,
+            balance_synced_at: when(up.balanceSyncedAt),
+            last_error: up.lastError ?? null,
+            checked_at: when(up.checkedAt),
+          },
+          models: { count: models.n, synced_at: when(models.at) },
+          tokens: { active: tokens.active ?? 0, total: tokens.total, upstream_child_keys: children.n, auto_rotating: schedules.n },
+          spend: { period: periodOf(now), usd: microsToUsd(spend.micros), requests: spend.requests },
+          key_rotation: { next_at: when(nextKey), last_rotated_at: when(rot.rotated_at), previous_kept_until: when(rot.previous_expires_at), pending: Boolean(rot.pending_since) },
+          todo,
+          ages: { checked: age(up.checkedAt, now), balance: age(up.balanceSyncedAt, now), models: age(models.at, now) },
+        };
+      } finally {
+        db.close();
+      }
+      if (!out.ok) process.exitCode = 1;
+      if (o.json) return printJson(out);
+      const validity = out.key.valid === true ? 'valid' : out.key.valid === false ? 'INVALID (SkillBoss answered 401)' : 'not checked yet';
+      const lines = [
+        `daemon    ${running ? `running (pid ${out.daemon.pid}) at ${out.daemon.url}` : 'NOT running'}`,
+        `key       ${key.state === 'set' ? `${key.masked} in the ${store.kind}: ${validity}, checked ${out.ages.checked}` : key.state === 'missing' ? 'NOT set' : 'UNAVAILABLE'}`,
+        `upstream  ${out.upstream.reachable === null ? 'not contacted yet' : out.upstream.reachable ? 'reachable' : 'UNREACHABLE'}, checked ${out.ages.checked}`,
+        `credits   ${out.upstream.balance_usd === null ? 'unknown' : `$${out.upstream.balance_usd.toFixed(2)}`}${out.upstream.credits === 'out' ? ' (OUT)' : ''}, synced ${out.ages.balance}`,
+        `models    ${out.models.count} with prices, synced ${out.ages.models}`,
+        `tokens    ${out.tokens.active} active of ${out.tokens.total}; ${out.tokens.auto_rotating} rotating on a schedule; ${out.tokens.upstream_child_keys} SkillBoss child key(s)`,
+        `spend     $${out.spend.usd.toFixed(4)} in ${out.spend.period} (${out.spend.requests} requests)`,
+        `rotation  SkillBoss key ${out.key_rotation.next_at ? `next rotated ${out.key_rotation.next_at}` : 'not rotated on a schedule'}`,
+      ];
+      process.stdout.write(`${lines.join('\n')}\n`);
+      if (out.todo.length) process.stdout.write(`\nTo do:\n${out.todo.map((t) => `  - ${t}`).join('\n')}\n`);
+    });
+}

@@ -1,0 +1,64 @@
+/**
+ * `POST /v1/api-keys/auto-rotate` for local tokens, SkillBoss-compatible:
+ * `{rotation_interval_days, webhook_url?}` schedules rotation of the calling
+ * token; `{enabled: false}` turns it off. The webhook's signing secret is in
+ * the answer, once.
+ */
+import { z } from 'zod';
+import { badRequest, unavailable } from '../core/errors.js';
+import type { PipelineDeps } from '../pipeline/context.js';
+import type { Principal } from '../pipeline/authenticate.js';
+import { requireCurrentSecret } from '../pipeline/authorize.js';
+import { disableAutoRotation, setAutoRotation } from './rotation.js';
+import { lifecycleOf } from './scheduler.js';
+import { SIGNATURE_HEADER, TIMESTAMP_HEADER } from './webhook.js';
+
+const schema = z.strictObject({
+  rotation_interval_days: z.number().int().min(1).max(3650).optional(),
+  webhook_url: z.string().max(2048).nullish(),
+  enabled: z.boolean().optional(),
+});
+
+const HINT = 'Send {"rotation_interval_days": 90, "webhook_url": "http://127.0.0.1:PORT/path"}, or {"enabled": false} to stop.';
+
+function parse(json: unknown): { off: true } | { off: false; days: number; webhookUrl: string | null } {
+  const r = schema.safeParse(json ?? {});
+  if (!r.success) {
+    const i = r.error.issues[0]!;
+    const field = i.path.join('.') || 'body';
+    throw badRequest('invalid_request', `Invalid request body: ${field}: ${i.message}. ${HINT}`, { [field]: i.message });
+  }
+  if (r.data.enabled === false) return { off: true };
+  if (r.data.rotation_interval_days === undefined) {
+    throw badRequest('invalid_request', `Invalid request body: rotation_interval_days is required. ${HINT}`, { rotation_interval_days: 'required' });
+  }
+  return { off: false, days: r.data.rotation_interval_days, webhookUrl: r.data.webhook_url ?? null };
+}
+
+export async function autoRotate(deps: PipelineDeps, principal: Principal, json: unknown): Promise<Record<string, unknown>> {
+  requireCurrentSecret(principal, 'set up automatic rotation');
+  const lc = lifecycleOf(deps);
+  if (!lc) throw unavailable('lifecycle_unavailable', 'Automatic rotation is not running in this sidecar.');
+  const b = parse(json);
+  const id = principal.token.id;
+  if (b.off) {
+    disableAutoRotation(lc.ctx, id, id);
+    return { object: 'auto_rotation', id, enabled: false };
+  }
+  const r = await setAutoRotation(lc.ctx, id, { intervalDays: b.days, webhookUrl: b.webhookUrl }, id);
+  return {
+    object: 'auto_rotation',
+    id,
+    enabled: true,
+    rotation_interval_days: r.schedule.intervalDays,
+    next_rotation_at: new Date(r.schedule.nextAt).toISOString(),
+    webhook_url: r.schedule.webhookUrl,
+    env_file: r.token.meta.envSink ? true : false,
+    ...(r.signingSecret
+      ? {
+          webhook_signing_secret: r.signingSecret,
+          signature: `${SIGNATURE_HEADER}: sha256=HMAC_SHA256(webhook_signing_secret, ${TIMESTAMP_HEADER} + "." + raw body), hex`,
+        }
+      : {}),
+  };
+}
