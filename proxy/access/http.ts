@@ -1,0 +1,127 @@
+/**
+ * The two agent routes that need no token (issue 9):
+ *   POST /v1/agents/request-access      {name, scopes, monthly_budget, expiration_days?, reason?} → 201
+ *   GET  /v1/agents/request-access/{id}?secret=…   (the poll_url)
+ * Poll answers: 200 pending (+ Retry-After), 200 approved with the token
+ * (once), 200 denied (once), then 410; 410 expired; 429 slow_down; 404 for an
+ * unknown id or a wrong secret alike.
+ */
+import { z } from 'zod';
+import { badRequest } from '../core/errors.js';
+import { microsToUsd, usdToMicros } from '../core/money.js';
+import type { RequestBody } from '../pipeline/body.js';
+import type { OpenRequestContext } from '../pipeline/handler.js';
+import { sendJson } from '../pipeline/respond.js';
+import { SCOPES, isScope, type Scope } from '../tokens/scopes.js';
+import { DEFAULT_EXPIRATION_DAYS, MAX_EXPIRATION_DAYS, type AccessRequest } from './model.js';
+import { accessOf } from './requests.js';
+
+/** Names and reasons are shown to the human (terminal, tray, dashboard): no control or bidi/format characters that could disguise them. */
+const PRINTABLE = /^[^\p{Cc}\p{Cf}\u2028\u2029]*$/u;
+const printable = 'must be plain printable text (no control or formatting characters)';
+
+export const requestAccessSchema = z.strictObject({
+  name: z.string({ error: 'required: a short name for this agent' }).trim().min(1, 'required: a short name for this agent').max(64).regex(PRINTABLE, printable),
+  scopes: z
+    .array(z.string(), { error: `required: a list of scopes from ${SCOPES.join(', ')}` })
+    .min(1, 'ask for at least one scope')
+    .max(SCOPES.length)
+    .refine((list) => list.every(isScope), { error: (iss) => `unknown scope ${(iss.input as string[]).filter((s) => !isScope(s)).map((s) => JSON.stringify(s.slice(0, 40))).join(', ')}; valid scopes: ${SCOPES.join(', ')}` }),
+  monthly_budget: z
+    .number({ error: (iss) => (iss.input === undefined ? 'required: the most this agent may spend a month, in USD' : 'must be a number of USD') })
+    .positive('must be more than 0 USD')
+    .max(1_000_000),
+  expiration_days: z.number().int('must be a whole number of days').min(1).max(MAX_EXPIRATION_DAYS, `at most ${MAX_EXPIRATION_DAYS} days`).optional(),
+  reason: z.string().trim().max(500).regex(PRINTABLE, printable).nullish(),
+});
+
+function parseBody(json: unknown): z.infer<typeof requestAccessSchema> {
+  const r = requestAccessSchema.safeParse(json ?? {});
+  if (r.success) return r.data;
+  const details: Record<string, string> = {};
+  for (const i of r.error.issues) details[i.path.join('.') || 'body'] ??= i.message;
+  const [field, msg] = Object.entries(details)[0]!;
+  throw badRequest(
+    'invalid_request',
+    `Invalid access request: ${field}: ${msg}. Send {"name": "my-agent", "scopes": ["models:read", "models:use"], "monthly_budget": 5, "expiration_days": 30, "reason": "why"}.`,
+    details,
+  );
+}
+
+const NO_STORE = { 'cache-control': 'no-store' };
+
+export function handleRequestAccess(ctx: OpenRequestContext, body: RequestBody): void {
+  const b = parseBody(body.json);
+  const access = accessOf(ctx.deps);
+  const { request, pollSecret } = access.create({
+    name: b.name,
+    scopes: b.scopes as Scope[],
+    monthlyBudget: usdToMicros(b.monthly_budget),
+    expirationDays: b.expiration_days ?? DEFAULT_EXPIRATION_DAYS,
+    reason: b.reason ?? null,
+  });
+  ctx.deps.log.info({ event: 'access.create', name: request.name, scopes: request.requested.scopes }, 'an agent asked for access');
+  const interval = access.options.pollIntervalS;
+  // The Host header was checked by the guards to name this sidecar on loopback, so it is safe to build the URL from.
+  const pollUrl = `http://${ctx.req.headers.host}/v1/agents/request-access/${request.id}?secret=${pollSecret}`;
+  sendJson(
+    ctx.res,
+    201,
+    {
+      object: 'access_request',
+      request_id: request.id,
+      status: 'pending',
+      name: request.name,
+      user_code: request.userCode,
+      poll_url: pollUrl,
+      expires_at: new Date(request.expiresAt).toISOString(),
+      interval,
+      message:
+        `Tell the human: "Please approve SkillBoss access request ${request.userCode} for ${request.name}" ` +
+        `(sidecar dashboard, tray, or \`skillboss-sidecar requests approve ${request.userCode}\`). ` +
+        `Then GET poll_url every ${interval} seconds until status is not pending. Keep poll_url private: it collects your key.`,
+    },
+    { ...NO_STORE, location: `/v1/agents/request-access/${request.id}` },
+  );
+}
+
+export function handlePollAccess(ctx: OpenRequestContext): void {
+  const id = ctx.route.params[0] ?? '';
+  const q = (ctx.req.url ?? '').indexOf('?');
+  const secret = q === -1 ? '' : (new URLSearchParams((ctx.req.url ?? '').slice(q + 1)).get('secret') ?? '');
+  const access = accessOf(ctx.deps);
+  const r = access.poll(id, secret);
+  const interval = access.options.pollIntervalS;
+  switch (r.status) {
+    case 'pending':
+      return sendJson(ctx.res, 200, { ...common(r.request), status: 'pending', interval }, { ...NO_STORE, 'retry-after': String(interval) });
+    case 'denied':
+      ctx.deps.log.info({ event: 'access.collect', name: r.request.name, state: 'denied' }, 'an agent learnt its access request was denied');
+      return sendJson(ctx.res, 200, { ...common(r.request), status: 'denied', reason: r.request.denyReason }, NO_STORE);
+    case 'approved': {
+      const t = r.token;
+      ctx.deps.log.info({ event: 'access.collect', name: t.name, token_id: t.id }, 'an agent collected its token');
+      return sendJson(
+        ctx.res,
+        200,
+        {
+          ...common(r.request),
+          status: 'approved',
+          api_key: r.secret,
+          token_id: t.id,
+          name: t.name,
+          scopes: t.scopes,
+          monthly_budget: t.monthlyBudget === null ? null : microsToUsd(t.monthlyBudget),
+          expires_at: t.expiresAt === null ? null : new Date(t.expiresAt).toISOString(),
+          base_url: `http://${ctx.req.headers.host}/v1`,
+          message: 'This key is shown once: store it now (e.g. as OPENAI_API_KEY with OPENAI_BASE_URL set to base_url). Later polls get 410.',
+        },
+        NO_STORE,
+      );
+    }
+  }
+}
+
+function common(r: AccessRequest) {
+  return { object: 'access_request', request_id: r.id, user_code: r.userCode, expires_at: new Date(r.expiresAt).toISOString() };
+}

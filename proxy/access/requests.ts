@@ -1,0 +1,349 @@
+/**
+ * Access requests (issue 9): an agent without a token asks for one, the human
+ * approves (possibly with less) or denies, the agent collects the outcome by
+ * polling. One service over SQLite, used by the daemon (agent routes, admin
+ * API) and by the CLI (`requests list|approve|deny`) alike.
+ *
+ * Where the token secret lives: nowhere. Approval stores only the granted
+ * terms; the token is minted inside the agent's first poll after approval, in
+ * one transaction with the request's move to `delivered`, and its secret goes
+ * straight into that one HTTP answer. So no secret is ever at rest — not in
+ * plain text, not encrypted — and a daemon restart between approval and poll
+ * loses nothing (the next poll mints). The poll secret that authorises
+ * collecting it is held by the agent only; we keep its SHA-256.
+ *
+ * Flooding the human is bounded from the database (so it holds across
+ * restarts and for every loopback client alike): at most `maxPending` open
+ * requests, `maxPendingPerName` per agent name, `maxPerMinute` new ones.
+ */
+import type { DB } from '../db/database.js';
+import { audit } from '../db/records.js';
+import { notFound, rateLimited, SidecarError } from '../core/errors.js';
+import type { SidecarEvents } from '../core/events.js';
+import { DAY_MS, type Clock } from '../core/time.js';
+import type { PipelineDeps } from '../pipeline/context.js';
+import { normalizeScopes } from '../tokens/scopes.js';
+import type { Token, TokenStore } from '../tokens/store.js';
+import { hashPollSecret, isPollSecret, isRequestId, newPollSecret, newRequestId, newUserCode, normalizeUserCode, pollSecretMatches } from './codes.js';
+import { checkGrant, DEFAULT_ACCESS_OPTIONS, fromRow, type AccessOptions, type AccessRequest, type Approval, type NewAccessRequest, type PollResult, type Row } from './model.js';
+import { AccessNotifier } from './notify.js';
+
+const gone = (code: string, message: string) => new SidecarError(410, 'invalid_request_error', code, message);
+const conflict = (code: string, message: string) => new SidecarError(409, 'invalid_request_error', code, message);
+const NOT_FOUND = 'No access request with that id and secret. Poll the poll_url exactly as POST /v1/agents/request-access returned it.';
+
+const REGISTRY = new WeakMap<PipelineDeps, AccessRequests>();
+
+/** The service behind these pipeline deps (the agent routes reach it through here; the daemon registers it). */
+export function accessOf(deps: PipelineDeps): AccessRequests {
+  const a = REGISTRY.get(deps);
+  if (!a) throw new SidecarError(503, 'service_unavailable', 'access_requests_unavailable', 'Access requests are not available in this sidecar.');
+  return a;
+}
+
+export interface AccessServiceOptions {
+  options?: Partial<AccessOptions>;
+  /** Given in the daemon: changes (from any process) are published as 'access_request' events. */
+  events?: SidecarEvents;
+  /** Real elapsed time for poll pacing, which is about load, not deadlines (tests move `clock`, not this). */
+  monotonic?: () => number;
+}
+
+export class AccessRequests {
+  readonly options: AccessOptions;
+  private readonly q;
+  private readonly notifier: AccessNotifier | null;
+  private readonly monotonic: () => number;
+  /** Monotonic time of each request's last poll that found it pending. */
+  private readonly lastPoll = new Map<string, number>();
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly db: DB,
+    private readonly tokens: TokenStore,
+    private readonly clock: Clock,
+    opts: AccessServiceOptions = {},
+  ) {
+    this.options = { ...DEFAULT_ACCESS_OPTIONS, ...opts.options };
+    this.notifier = opts.events ? new AccessNotifier(db, opts.events) : null;
+    this.monotonic = opts.monotonic ?? (() => performance.now());
+    this.q = {
+      get: db.prepare('SELECT * FROM access_requests WHERE id = ?'),
+      byCode: db.prepare("SELECT * FROM access_requests WHERE user_code = ? AND status IN ('pending', 'approved') ORDER BY created_at DESC"),
+      list: db.prepare('SELECT * FROM access_requests ORDER BY created_at DESC, id LIMIT ?'),
+      open: db.prepare("SELECT * FROM access_requests WHERE status = 'pending' AND expires_at > ? ORDER BY created_at, id"),
+      overdue: db.prepare("SELECT * FROM access_requests WHERE status IN ('pending', 'approved') AND expires_at <= ?"),
+      openCodes: db.prepare("SELECT user_code FROM access_requests WHERE status IN ('pending', 'approved')"),
+      pendingAll: db.prepare("SELECT expires_at FROM access_requests WHERE status = 'pending' AND expires_at > ? ORDER BY expires_at"),
+      pendingName: db.prepare("SELECT expires_at FROM access_requests WHERE status = 'pending' AND expires_at > ? AND lower(name) = lower(?) ORDER BY expires_at"),
+      recent: db.prepare('SELECT created_at FROM access_requests WHERE created_at > ? ORDER BY created_at'),
+      insert: db.prepare(`INSERT INTO access_requests (id, poll_hash, user_code, name, reason, scopes, monthly_budget, expiration_days, status, created_at, expires_at)
+        VALUES (@id, @poll_hash, @user_code, @name, @reason, @scopes, @monthly_budget, @expiration_days, 'pending', @created_at, @expires_at)`),
+      approve: db.prepare(`UPDATE access_requests SET status = 'approved', decided_at = ?, decided_by = ?, approved_scopes = ?, approved_budget = ?,
+        approved_expiration_days = ?, expires_at = ? WHERE id = ? AND status = 'pending'`),
+      deny: db.prepare("UPDATE access_requests SET status = 'denied', decided_at = ?, decided_by = ?, deny_reason = ? WHERE id = ? AND status = 'pending'"),
+      expire: db.prepare("UPDATE access_requests SET status = 'expired' WHERE id = ? AND status IN ('pending', 'approved')"),
+      deliver: db.prepare("UPDATE access_requests SET status = 'delivered', answered_at = ?, token_id = ? WHERE id = ? AND status = 'approved'"),
+      denialSeen: db.prepare("UPDATE access_requests SET answered_at = ? WHERE id = ? AND status = 'denied' AND answered_at IS NULL"),
+    };
+  }
+
+  // ---- the agent's side -------------------------------------------------------------------
+
+  /** A new pending request; the poll secret is returned here once and stored only as its hash. */
+  create(input: NewAccessRequest): { request: AccessRequest; pollSecret: string } {
+    const now = this.clock();
+    this.expireDue(now);
+    const o = this.options;
+    const result = this.db
+      .transaction(() => {
+        const recent = this.q.recent.all(now - 60_000) as Array<{ created_at: number }>;
+        if (recent.length >= o.maxPerMinute) {
+          throw rateLimited('too_many_access_requests', `At most ${o.maxPerMinute} access requests a minute reach the human; try again later.`, (recent[0]!.created_at + 60_000 - now) / 1000);
+        }
+        const pending = this.q.pendingAll.all(now) as Array<{ expires_at: number }>;
+        if (pending.length >= o.maxPending) {
+          throw rateLimited('too_many_pending_requests', `${pending.length} access requests are already waiting for the human; try again when one is answered or expires.`, (pending[0]!.expires_at - now) / 1000);
+        }
+        const mine = this.q.pendingName.all(now, input.name) as Array<{ expires_at: number }>;
+        if (mine.length >= o.maxPendingPerName) {
+          throw rateLimited('too_many_pending_for_name', `${mine.length} access requests named ${JSON.stringify(input.name)} are already waiting; poll the one you have instead of asking again.`, (mine[0]!.expires_at - now) / 1000);
+        }
+        const taken = new Set((this.q.openCodes.all() as Array<{ user_code: string }>).map((r) => r.user_code));
+        let userCode = newUserCode();
+        while (taken.has(userCode)) userCode = newUserCode();
+        const id = newRequestId();
+        const pollSecret = newPollSecret();
+        const scopes = normalizeScopes(input.scopes);
+        this.q.insert.run({
+          id,
+          poll_hash: hashPollSecret(pollSecret),
+          user_code: userCode,
+          name: input.name,
+          reason: input.reason,
+          scopes: scopes.join(' '),
+          monthly_budget: input.monthlyBudget,
+          expiration_days: input.expirationDays,
+          created_at: now,
+          expires_at: now + o.ttlMs,
+        });
+        audit(this.db, now, {
+          actor: 'agent',
+          event: 'access.create',
+          detail: { request_id: id, name: input.name, user_code: userCode, scopes, monthly_budget_micros: input.monthlyBudget, expiration_days: input.expirationDays, reason: input.reason },
+        });
+        return { request: this.require(id, now), pollSecret };
+      })
+      .immediate();
+    this.notifier?.soon();
+    return result;
+  }
+
+  /**
+   * The agent's poll. Pending: the request (pace with `options.pollIntervalS`).
+   * Approved: the token, minted now and returned once. Denied: said once.
+   * Anything later, or expired: 410. Unknown id or wrong secret: 404 alike.
+   */
+  poll(id: string, pollSecret: string): PollResult {
+    const now = this.clock();
+    const row = isRequestId(id) && isPollSecret(pollSecret) ? (this.q.get.get(id) as Row | undefined) : undefined;
+    if (!row || !pollSecretMatches(pollSecret, row.poll_hash)) throw notFound('access_request_not_found', NOT_FOUND);
+    let r = fromRow(row, now);
+    if (r.status === 'expired') {
+      if (row.status !== 'expired') this.expireDue(now);
+      this.lastPoll.delete(id);
+      throw gone('access_request_expired', 'This access request expired before it was answered or collected. Ask again with POST /v1/agents/request-access.');
+    }
+    switch (r.status) {
+      case 'pending': {
+        const t = this.monotonic();
+        const last = this.lastPoll.get(id);
+        const intervalMs = this.options.pollIntervalS * 1000;
+        // A little slack: a client that sleeps `interval` seconds between polls must never be told to slow down.
+        if (last !== undefined && t - last < intervalMs * 0.8) {
+          throw rateLimited('slow_down', `Poll at most every ${this.options.pollIntervalS} seconds; the human has not answered yet.`, (last + intervalMs - t) / 1000);
+        }
+        this.lastPoll.set(id, t);
+        return { status: 'pending', request: r };
+      }
+      case 'approved': {
+        const minted = this.deliver(row, now);
+        this.lastPoll.delete(id);
+        return { status: 'approved', request: minted.request, token: minted.token, secret: minted.secret };
+      }
+      case 'denied': {
+        this.lastPoll.delete(id);
+        if (row.answered_at !== null) throw gone('access_request_closed', 'This access request was denied, and that answer was already given. Ask the human before asking again.');
+        this.db.transaction(() => {
+          this.q.denialSeen.run(now, id);
+          audit(this.db, now, { actor: 'agent', event: 'access.collect', detail: { request_id: id, name: r.name, outcome: 'denied' } });
+        })();
+        r = this.require(id, now);
+        return { status: 'denied', request: r };
+      }
+      case 'delivered':
+      default:
+        this.lastPoll.delete(id);
+        throw gone('access_request_used', 'The token for this request was handed out on an earlier poll; it is shown only once. If it was lost, ask the human to revoke it and request access again.');
+    }
+  }
+
+  /** Mints the granted token and marks the request delivered, in one transaction. */
+  private deliver(row: Row, now: number): { request: AccessRequest; token: Token; secret: string } {
+    return this.db
+      .transaction(() => {
+        const grant = fromRow(row, now).approved!;
+        // The human who approved is the author of the token; the audit says so.
+        const created = this.tokens.create(
+          { name: row.name, scopes: grant.scopes, monthlyBudget: grant.monthlyBudget, expiresAt: now + grant.expirationDays * DAY_MS, parentId: null },
+          row.decided_by ?? 'admin',
+        );
+        if (this.q.deliver.run(now, created.token.id, row.id).changes !== 1) throw gone('access_request_used', 'This access request was collected by another poll at the same moment.');
+        audit(this.db, now, { actor: 'agent', event: 'access.collect', tokenId: created.token.id, detail: { request_id: row.id, name: row.name, outcome: 'approved' } });
+        return { request: this.require(row.id, now), token: created.token, secret: created.secret };
+      })
+      .immediate();
+  }
+
+  // ---- the human's side --------------------------------------------------------------------
+
+  get(id: string): AccessRequest | undefined {
+    const row = this.q.get.get(id) as Row | undefined;
+    return row ? fromRow(row, this.clock()) : undefined;
+  }
+
+  /**
+   * A request by its id (`areq_…`) or by the user code the agent showed
+   * (`WDJB-MJHT`, any case, dash optional; only open requests have one in use).
+   */
+  find(ref: string): AccessRequest {
+    const now = this.clock();
+    const trimmed = ref.trim();
+    let row: Row | undefined;
+    if (trimmed.startsWith('areq_')) row = this.q.get.get(trimmed) as Row | undefined;
+    else {
+      const code = normalizeUserCode(trimmed);
+      if (code) row = this.q.byCode.get(code) as Row | undefined;
+    }
+    if (!row) throw notFound('access_request_not_found', `No access request ${JSON.stringify(trimmed.slice(0, 40))}; give its id (areq_…) or the code the agent showed (e.g. WDJB-MJHT).`);
+    return fromRow(row, now);
+  }
+
+  /** Requests waiting for the human, oldest first. */
+  listPending(): AccessRequest[] {
+    const now = this.clock();
+    return (this.q.open.all(now) as Row[]).map((r) => fromRow(r, now));
+  }
+
+  /** Every request, newest first. */
+  list(limit = 200): AccessRequest[] {
+    const now = this.clock();
+    return (this.q.list.all(limit) as Row[]).map((r) => fromRow(r, now));
+  }
+
+  /** Approves a pending request, granting what it asked for or less (never more: 400 naming the field). */
+  approve(ref: string, approval: Approval, actor: string): AccessRequest {
+    const now = this.clock();
+    this.expireDue(now);
+    const result = this.db
+      .transaction(() => {
+        const r = this.requirePending(this.find(ref));
+        const grant = checkGrant(r.requested, approval);
+        this.q.approve.run(now, actor, grant.scopes.join(' '), grant.monthlyBudget, grant.expirationDays, now + this.options.ttlMs, r.id);
+        const reduced = grant.scopes.length < r.requested.scopes.length || grant.monthlyBudget < r.requested.monthlyBudget || grant.expirationDays < r.requested.expirationDays;
+        audit(this.db, now, {
+          actor,
+          event: 'access.approve',
+          detail: {
+            request_id: r.id,
+            name: r.name,
+            user_code: r.userCode,
+            scopes: grant.scopes,
+            monthly_budget_micros: grant.monthlyBudget,
+            expiration_days: grant.expirationDays,
+            ...(reduced ? { requested: { scopes: r.requested.scopes, monthly_budget_micros: r.requested.monthlyBudget, expiration_days: r.requested.expirationDays } } : {}),
+          },
+        });
+        return this.require(r.id, now);
+      })
+      .immediate();
+    this.notifier?.soon();
+    return result;
+  }
+
+  deny(ref: string, opts: { reason?: string | null }, actor: string): AccessRequest {
+    const now = this.clock();
+    this.expireDue(now);
+    const reason = opts.reason?.trim() ? opts.reason.trim().slice(0, 500) : null;
+    const result = this.db
+      .transaction(() => {
+        const r = this.requirePending(this.find(ref));
+        this.q.deny.run(now, actor, reason, r.id);
+        audit(this.db, now, { actor, event: 'access.deny', detail: { request_id: r.id, name: r.name, user_code: r.userCode, reason } });
+        return this.require(r.id, now);
+      })
+      .immediate();
+    this.notifier?.soon();
+    return result;
+  }
+
+  /** Writes `expired` on every open request past its deadline (audited); returns how many. */
+  expireDue(now = this.clock()): number {
+    const due = this.q.overdue.all(now) as Row[];
+    if (due.length === 0) return 0;
+    const n = this.db
+      .transaction(() => {
+        let count = 0;
+        for (const r of due) {
+          if (this.q.expire.run(r.id).changes === 0) continue;
+          count++;
+          this.lastPoll.delete(r.id);
+          audit(this.db, now, { actor: 'daemon', event: 'access.expire', detail: { request_id: r.id, name: r.name, user_code: r.user_code, was: r.status } });
+        }
+        return count;
+      })
+      .immediate();
+    if (n > 0) this.notifier?.soon();
+    return n;
+  }
+
+  // ---- the daemon's wiring -------------------------------------------------------------------
+
+  /** Registers this service for the agent routes of `deps` and starts the sweep (expiry, events from other processes). */
+  attach(deps: PipelineDeps): void {
+    REGISTRY.set(deps, this);
+  }
+
+  start(): void {
+    if (this.timer || this.options.sweepIntervalMs <= 0) return;
+    this.timer = setInterval(() => this.sweep(), this.options.sweepIntervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** One sweep: expire what is overdue, publish what other processes (the CLI) changed. */
+  sweep(): void {
+    try {
+      this.expireDue();
+      this.notifier?.poll();
+    } catch {
+      /* a busy or closing database: the next sweep tries again */
+    }
+  }
+
+  private require(id: string, now: number): AccessRequest {
+    const row = this.q.get.get(id) as Row | undefined;
+    if (!row) throw notFound('access_request_not_found', `no access request ${id}`);
+    return fromRow(row, now);
+  }
+
+  private requirePending(r: AccessRequest): AccessRequest {
+    if (r.status === 'pending') return r;
+    const what = r.status === 'delivered' ? 'approved and collected' : r.status;
+    throw conflict('access_request_not_pending', `Access request ${r.id} (${r.userCode}) is already ${what}; only pending requests can be approved or denied.`);
+  }
+}

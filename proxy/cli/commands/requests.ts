@@ -1,0 +1,111 @@
+/** `requests list|approve|deny`: the human's side of agents' access requests (proxy/access). */
+import type { Command } from 'commander';
+import { formatUsd, usdToMicros } from '../../core/money.js';
+import { systemClock } from '../../core/time.js';
+import { accessRequestJson, type AccessRequest, type Approval } from '../../access/model.js';
+import { AccessRequests } from '../../access/requests.js';
+import { parseScopes } from '../../tokens/scopes.js';
+import { TokenStore } from '../../tokens/store.js';
+import type { DB } from '../../db/database.js';
+import { CliError, openDb, printJson, printTable, type GlobalOptions } from '../context.js';
+
+function withAccess<T>(opts: GlobalOptions, fn: (access: AccessRequests, db: DB) => T): T {
+  const db = openDb(opts);
+  try {
+    return fn(new AccessRequests(db, new TokenStore(db, systemClock), systemClock), db);
+  } finally {
+    db.close();
+  }
+}
+
+function age(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m`;
+  if (s < 86_400) return `${Math.floor(s / 3600)}h`;
+  return `${Math.floor(s / 86_400)}d`;
+}
+
+function parseApproval(o: { budget?: string; scopes?: string; expires?: string }): Approval {
+  const approval: Approval = {};
+  if (o.budget !== undefined) {
+    const n = Number(o.budget.replace(/^\$/, ''));
+    if (!Number.isFinite(n) || n <= 0) throw new CliError(`--budget takes an amount in USD above 0 (e.g. 5 or 2.50), not ${JSON.stringify(o.budget)}`);
+    approval.monthlyBudget = usdToMicros(n);
+  }
+  if (o.scopes !== undefined) {
+    try {
+      approval.scopes = parseScopes(o.scopes);
+    } catch (err) {
+      throw new CliError((err as Error).message);
+    }
+  }
+  if (o.expires !== undefined) {
+    const m = /^(\d+)d?$/.exec(o.expires.trim());
+    if (!m || Number(m[1]) < 1) throw new CliError(`--expires takes a number of days (e.g. 30d), not ${JSON.stringify(o.expires)}`);
+    approval.expirationDays = Number(m[1]);
+  }
+  return approval;
+}
+
+function describe(r: AccessRequest): string {
+  const g = r.approved ?? r.requested;
+  return `scopes ${g.scopes.join(' ')}; budget ${formatUsd(g.monthlyBudget)}/month; expires ${g.expirationDays} days after collection`;
+}
+
+export function registerRequests(program: Command, globals: () => GlobalOptions): void {
+  const requests = program.command('requests').description('access requests from agents without a token: list, approve (possibly with less), deny');
+
+  requests
+    .command('list')
+    .description('requests waiting for you; compare each CODE with the one the agent shows')
+    .option('--all', 'include answered and expired requests')
+    .option('--json', 'print JSON only')
+    .action((o: { all?: boolean; json?: boolean }) => {
+      const now = systemClock();
+      const items = withAccess(globals(), (access) => (o.all ? access.list() : access.listPending()));
+      if (o.json) return printJson({ requests: items.map((r) => accessRequestJson(r, now)) });
+      printTable(
+        items.map((r) => ({
+          code: r.userCode,
+          name: r.name,
+          scopes: r.requested.scopes.join(','),
+          budget: `${formatUsd(r.requested.monthlyBudget)}/mo`,
+          expires: `${r.requested.expirationDays}d`,
+          reason: r.reason ?? '',
+          age: age(now - r.createdAt),
+          status: r.status,
+          id: r.id,
+        })),
+        o.all ? ['code', 'name', 'scopes', 'budget', 'expires', 'reason', 'age', 'status', 'id'] : ['code', 'name', 'scopes', 'budget', 'expires', 'reason', 'age', 'id'],
+      );
+    });
+
+  requests
+    .command('approve <id-or-code>')
+    .description('approve a request by its code (WDJB-MJHT) or id; grant less with the options, never more')
+    .option('--budget <usd>', 'a smaller monthly budget in USD')
+    .option('--scopes <list>', 'fewer scopes, comma-separated (a subset of those asked for)')
+    .option('--expires <days>', 'a shorter lifetime, e.g. 30d')
+    .option('--json', 'print JSON only')
+    .action((ref: string, o: { budget?: string; scopes?: string; expires?: string; json?: boolean }) => {
+      const approval = parseApproval(o);
+      const r = withAccess(globals(), (access) => access.approve(ref, approval, 'cli'));
+      if (o.json) return printJson(accessRequestJson(r, systemClock()));
+      process.stdout.write(
+        `Approved ${r.id} (${r.userCode}) for ${r.name}: ${describe(r)}.\n` +
+          `The agent receives its key on its next poll (until ${new Date(r.expiresAt).toISOString()}); it then appears in \`skillboss-sidecar token list\`.\n`,
+      );
+    });
+
+  requests
+    .command('deny <id-or-code>')
+    .description('deny a request by its code or id')
+    .option('--reason <text>', 'told to the agent')
+    .option('--json', 'print JSON only')
+    .action((ref: string, o: { reason?: string; json?: boolean }) => {
+      const r = withAccess(globals(), (access) => access.deny(ref, { reason: o.reason ?? null }, 'cli'));
+      if (o.json) return printJson(accessRequestJson(r, systemClock()));
+      process.stdout.write(`Denied ${r.id} (${r.userCode}) for ${r.name}.\n`);
+    });
+}

@@ -1,0 +1,127 @@
+/**
+ * The MCP server's way to the daemon: plain HTTP to the agent API, with the
+ * agent's own local token (never the real key). Holds the current token in
+ * memory so a key collected by request_access or minted by rotate_key is used
+ * by the next tool call.
+ */
+import { DEFAULT_HOST, DEFAULT_PORT } from '../core/config.js';
+import { isLoopbackHost } from '../server/guards.js';
+import { readRuntime } from '../server/lock.js';
+import { TOKEN_PREFIX } from '../tokens/format.js';
+
+export class SidecarApiError extends Error {
+  override name = 'SidecarApiError';
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    /** Seconds, from Retry-After. */
+    readonly retryAfter: number | null,
+  ) {
+    super(message);
+  }
+}
+
+export interface ClientConfig {
+  /** The agent API base, ending in /v1. */
+  baseUrl: string;
+  token: string | null;
+}
+
+/** `http://127.0.0.1:7373`, `…/v1` or `…/v1/` → `http://127.0.0.1:7373/v1`; only loopback http(s). */
+export function normaliseBaseUrl(raw: string): string {
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    throw new Error(`${JSON.stringify(raw)} is not a URL (expected e.g. http://127.0.0.1:${DEFAULT_PORT}/v1)`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`the sidecar URL must be http(s), not ${u.protocol}`);
+  if (!isLoopbackHost(u.hostname)) throw new Error(`the sidecar listens on this machine only; ${u.host} is not a loopback address, and the agent's key is not sent elsewhere`);
+  if (u.username || u.password || u.search || u.hash) throw new Error('the sidecar URL must be a plain base URL (no credentials, query or fragment)');
+  const path = u.pathname.replace(/\/+$/, '');
+  return `${u.origin}${path.endsWith('/v1') ? path : `${path}/v1`}`;
+}
+
+/**
+ * Precedence: --base-url > OPENAI_BASE_URL (when it points at this machine;
+ * a global one aimed at OpenAI itself is ignored) > the running daemon's
+ * daemon.json in the data dir > http://127.0.0.1:7373/v1.
+ * The key: SKILLBOSS_API_KEY, else OPENAI_API_KEY, and only when it is a
+ * sidecar token (a real provider key is never sent to the sidecar).
+ */
+export function resolveClientConfig(opts: { baseUrl?: string; dataDir: string; env?: NodeJS.ProcessEnv; warn?: (msg: string) => void }): ClientConfig {
+  const env = opts.env ?? process.env;
+  let baseUrl: string | undefined;
+  if (opts.baseUrl) baseUrl = normaliseBaseUrl(opts.baseUrl);
+  else if (env.OPENAI_BASE_URL) {
+    try {
+      baseUrl = normaliseBaseUrl(env.OPENAI_BASE_URL);
+    } catch (err) {
+      opts.warn?.(`ignoring OPENAI_BASE_URL: ${(err as Error).message}`);
+    }
+  }
+  baseUrl ??= normaliseBaseUrl(readRuntime(opts.dataDir)?.url ?? `http://${DEFAULT_HOST}:${DEFAULT_PORT}`);
+  const candidates = [env.SKILLBOSS_API_KEY, env.OPENAI_API_KEY].map((k) => k?.trim()).filter((k): k is string => Boolean(k));
+  const token = candidates.find((k) => k.startsWith(TOKEN_PREFIX)) ?? null;
+  if (!token && candidates.length > 0) opts.warn?.(`ignoring SKILLBOSS_API_KEY/OPENAI_API_KEY: not a sidecar token (${TOKEN_PREFIX}…); use request_access to get one`);
+  return { baseUrl, token };
+}
+
+type Json = Record<string, unknown>;
+
+export class SidecarClient {
+  constructor(private readonly config: ClientConfig) {}
+
+  get baseUrl(): string {
+    return this.config.baseUrl;
+  }
+
+  get token(): string | null {
+    return this.config.token;
+  }
+
+  /** Switches to another key (collected, or rotated). */
+  useToken(token: string): void {
+    this.config.token = token;
+  }
+
+  /** An agent API call; `auth: false` for the access-request routes. */
+  async call(method: string, path: string, opts: { body?: unknown; auth?: boolean; signal?: AbortSignal } = {}): Promise<Json> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (opts.auth !== false) {
+      if (!this.config.token) throw new SidecarApiError(401, 'no_key', 'This MCP server has no sidecar key yet: call request_access first, or start it with SKILLBOSS_API_KEY set.', null);
+      headers.authorization = `Bearer ${this.config.token}`;
+    }
+    if (opts.body !== undefined) headers['content-type'] = 'application/json';
+    const url = path.startsWith('http') ? path : `${this.config.baseUrl}${path}`;
+    let res: Response;
+    try {
+      res = await fetch(url, { method, headers, body: opts.body === undefined ? null : JSON.stringify(opts.body), signal: opts.signal ?? null, redirect: 'error' });
+    } catch (err) {
+      if (opts.signal?.aborted) throw err;
+      throw new SidecarApiError(0, 'unreachable', `The sidecar at ${this.config.baseUrl} did not answer (${(err as Error).message}); is it running (skillboss-sidecar serve, or the tray app)?`, null);
+    }
+    const text = await res.text();
+    let json: Json = {};
+    try {
+      json = text ? (JSON.parse(text) as Json) : {};
+    } catch {
+      /* not JSON: described below by status */
+    }
+    if (!res.ok) {
+      const e = (json.error ?? {}) as { code?: string; message?: string };
+      const ra = res.headers.get('retry-after');
+      throw new SidecarApiError(res.status, e.code ?? `http_${res.status}`, e.message ?? `HTTP ${res.status}`, ra === null ? null : Number(ra));
+    }
+    return json;
+  }
+
+  /** Fetches a poll_url, but only one on this same sidecar (the poll secret is not sent anywhere else). */
+  poll(pollUrl: string, signal?: AbortSignal): Promise<Json> {
+    if (new URL(pollUrl).origin !== new URL(this.config.baseUrl).origin) {
+      throw new SidecarApiError(0, 'foreign_poll_url', 'The poll_url does not point at this sidecar.', null);
+    }
+    return this.call('GET', pollUrl, { auth: false, ...(signal ? { signal } : {}) });
+  }
+}

@@ -1,0 +1,242 @@
+/**
+ * `skillboss-sidecar mcp`: a Model Context Protocol server (official SDK,
+ * stdio) that gives an agent its sidecar as tools. It talks to the running
+ * daemon over the same agent API any agent uses, with the agent's own local
+ * token, so it can do nothing an agent could not do with curl.
+ *
+ *   request_access      ask the human for a key and wait for the answer (the key is then used by the other tools)
+ *   check_balance       GET /v1/balance
+ *   list_models         GET /v1/models, with prices
+ *   rotate_key          POST /v1/api-keys/rotate (the new key is then used)
+ *   create_child_agent  POST /v1/agents/create-child
+ *   revoke_child_agent  DELETE /v1/agents/{id}/revoke
+ */
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
+import type { CallToolResult, ServerNotification, ServerRequest } from '@modelcontextprotocol/sdk/types.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { z } from 'zod';
+import { VERSION } from '../core/version.js';
+import { parseUpstreamPrice } from '../pricing/prices.js';
+import { SCOPES } from '../tokens/scopes.js';
+import { SidecarApiError, type SidecarClient } from './client.js';
+
+type Json = Record<string, unknown>;
+
+interface Pending {
+  pollUrl: string;
+  userCode: string;
+  name: string;
+  interval: number;
+  expiresAt: number;
+}
+
+const scopeList = z.array(z.enum(SCOPES)).min(1).describe(`Scopes, from: ${SCOPES.join(', ')}. Ask for no more than the task needs.`);
+
+const INSTRUCTIONS = `Tools for using the SkillBoss API through the SkillBoss Sidecar on this machine.
+Without a key, call request_access first: the human approves it (comparing the user_code), and the key is then used by the other tools.
+Use the key with any OpenAI SDK: base URL and key are in request_access's answer.`;
+
+const ADVICE: Record<number, string> = {
+  401: ' The key is not valid (revoked, expired or rotated): call request_access for a new one.',
+  402: ' The monthly budget is used up (or the account is out of credits): check_balance shows what is left; ask the human for more.',
+  403: ' The key lacks a scope this needs: do without, or ask the human (request_access with that scope).',
+  429: ' Too many requests: wait and retry.',
+};
+
+function text(value: unknown): CallToolResult {
+  return { content: [{ type: 'text', text: typeof value === 'string' ? value : JSON.stringify(value, null, 2) }] };
+}
+
+function failure(err: unknown): CallToolResult {
+  const message =
+    err instanceof SidecarApiError
+      ? `${err.status ? `HTTP ${err.status} ` : ''}${err.code}: ${err.message}${ADVICE[err.status] ?? ''}${err.retryAfter ? ` (Retry-After: ${err.retryAfter}s)` : ''}`
+      : `${(err as Error)?.message ?? String(err)}`;
+  return { isError: true, content: [{ type: 'text', text: message }] };
+}
+
+/** Runs a tool body, turning every failure into an MCP tool error the model can read. */
+async function tool(fn: () => Promise<unknown>): Promise<CallToolResult> {
+  try {
+    return text(await fn());
+  } catch (err) {
+    return failure(err);
+  }
+}
+
+export function createMcpServer(client: SidecarClient): McpServer {
+  const server = new McpServer({ name: 'skillboss-sidecar', version: VERSION }, { capabilities: { logging: {} }, instructions: INSTRUCTIONS });
+  /** Requests this process created, by id: their poll URLs (with the poll secret) never leave this process. */
+  const pending = new Map<string, Pending>();
+
+  server.registerTool(
+    'request_access',
+    {
+      title: 'Request a SkillBoss key from the human',
+      description:
+        'Asks the human who runs the sidecar for a key with these scopes and monthly budget, then waits (up to wait_seconds) for the answer. ' +
+        'The human compares the user_code; tell them it if the call returns still pending, then call again with request_id to keep waiting. ' +
+        'On approval the key (shown once) is returned and used by the other tools from then on. The human may grant less than asked.',
+      inputSchema: {
+        name: z.string().min(1).max(64).optional().describe('A short name for this agent (shown to the human). Required unless request_id is given.'),
+        scopes: scopeList.optional().describe('Scopes to ask for. Required unless request_id is given.'),
+        monthly_budget: z.number().positive().max(1_000_000).optional().describe('Most this agent may spend per calendar month, in USD. Required unless request_id is given.'),
+        expiration_days: z.number().int().min(1).max(365).optional().describe('How long the key should live (default 90 days).'),
+        reason: z.string().max(500).optional().describe('Why this agent needs it (shown to the human).'),
+        request_id: z.string().optional().describe('Keep waiting on a request made earlier by this tool, instead of asking again.'),
+        wait_seconds: z.number().int().min(0).max(600).optional().describe('How long to wait for the human (default 50).'),
+      },
+    },
+    (args, extra) =>
+      tool(async () => {
+        let id = args.request_id;
+        let req = id ? pending.get(id) : undefined;
+        if (id && !req) throw new Error(`No request ${id} was made by this MCP server (or it was already answered); call request_access without request_id.`);
+        if (!req) {
+          if (!args.name || !args.scopes || args.monthly_budget === undefined) throw new Error('Give name, scopes and monthly_budget (or request_id to keep waiting on an earlier request).');
+          const created = await client.call('POST', '/agents/request-access', {
+            auth: false,
+            body: { name: args.name, scopes: args.scopes, monthly_budget: args.monthly_budget, expiration_days: args.expiration_days, reason: args.reason },
+          });
+          id = String(created.request_id);
+          req = { pollUrl: String(created.poll_url), userCode: String(created.user_code), name: args.name, interval: Number(created.interval) || 5, expiresAt: Date.parse(String(created.expires_at)) };
+          pending.set(id, req);
+        }
+        const say = `Ask the human to approve SkillBoss access request ${req.userCode} for ${req.name} (sidecar dashboard or tray, or: skillboss-sidecar requests approve ${req.userCode}).`;
+        await notify(server, extra, say, 0);
+        let answer: Json | 'pending';
+        try {
+          answer = await waitForAnswer(client, req, (args.wait_seconds ?? 50) * 1000, extra.signal, (n) => notify(server, extra, `Still waiting for the human to approve ${req.userCode}…`, n));
+        } catch (err) {
+          // Expired, or already answered: nothing left to wait for.
+          if (err instanceof SidecarApiError && (err.status === 410 || err.status === 404)) pending.delete(id!);
+          throw err;
+        }
+        if (answer === 'pending') {
+          return { status: 'pending', request_id: id, user_code: req.userCode, expires_at: new Date(req.expiresAt).toISOString(), next: `${say} Then call request_access with request_id "${id}" to keep waiting.` };
+        }
+        pending.delete(id!);
+        if (answer.status === 'approved') {
+          client.useToken(String(answer.api_key));
+          const { object: _o, message: _m, ...rest } = answer;
+          return { ...rest, note: 'This key is shown once and is now used by this MCP server\'s other tools. To use it in code: OPENAI_BASE_URL=base_url, OPENAI_API_KEY=api_key.' };
+        }
+        return { status: answer.status, request_id: id, reason: answer.reason ?? null, note: 'The human denied this request. Ask them before asking again.' };
+      }),
+  );
+
+  server.registerTool(
+    'check_balance',
+    {
+      title: 'Check balance and budget',
+      description: 'This key\'s monthly budget, spend this month, what remains (the tightest of its own and its parents\' budgets) and when it resets. Needs billing:read.',
+      annotations: { readOnlyHint: true },
+    },
+    () => tool(() => client.call('GET', '/balance')),
+  );
+
+  server.registerTool(
+    'list_models',
+    {
+      title: 'List models with prices',
+      description: 'The models this sidecar serves, with prices in USD per million tokens (prompt and completion). Needs models:read.',
+      annotations: { readOnlyHint: true },
+    },
+    () =>
+      tool(async () => {
+        const r = await client.call('GET', '/models');
+        const data = Array.isArray(r.data) ? (r.data as Json[]) : [];
+        return {
+          models: data.map((m) => {
+            const p = parseUpstreamPrice(m);
+            return { id: m.id, owned_by: m.owned_by ?? null, prompt_usd_per_million_tokens: p?.prompt ?? null, completion_usd_per_million_tokens: p?.completion ?? null };
+          }),
+        };
+      }),
+  );
+
+  server.registerTool(
+    'rotate_key',
+    {
+      title: 'Rotate this key',
+      description: 'Issues a new secret for this key (same budget, scopes and children) and uses it from now on. The old one keeps working for grace_days (default 7) for ordinary calls; update your configuration with new_api_key.',
+      inputSchema: { grace_days: z.number().min(0).max(30).optional().describe('How long the old key keeps working (default 7 days).') },
+    },
+    (args) =>
+      tool(async () => {
+        const r = await client.call('POST', '/api-keys/rotate', { body: args.grace_days === undefined ? {} : { grace_days: args.grace_days } });
+        client.useToken(String(r.new_api_key));
+        return { ...r, note: 'The new key is shown once and is now used by this MCP server.' };
+      }),
+  );
+
+  server.registerTool(
+    'create_child_agent',
+    {
+      title: 'Create a key for a child agent',
+      description: 'Mints a key for a sub-agent, within this key\'s own scopes, budget and expiry; its spend also counts against this key. Returns the child\'s api_key (shown once) and id. Needs agents:create.',
+      inputSchema: {
+        name: z.string().min(1).max(100).describe('The child agent\'s name.'),
+        scopes: scopeList,
+        monthly_budget: z.number().nonnegative().max(1_000_000).optional().describe('The child\'s monthly budget in USD (at most this key\'s).'),
+        expiration_days: z.number().int().min(1).max(36_500).optional().describe('Days until the child key expires (default: when this key does).'),
+      },
+    },
+    (args) =>
+      tool(() =>
+        client.call('POST', '/agents/create-child', {
+          body: { child_name: args.name, scopes: args.scopes, child_budget: args.monthly_budget ?? null, expiration_days: args.expiration_days ?? null },
+        }),
+      ),
+  );
+
+  server.registerTool(
+    'revoke_child_agent',
+    {
+      title: 'Revoke a child agent\'s key',
+      description: 'Revokes a key this key created (directly or further down), and every key below it. Give its id (tok_…). Needs agents:create.',
+      inputSchema: { id: z.string().min(1).max(200).describe('The child\'s id (tok_…) or its key.') },
+      annotations: { destructiveHint: true },
+    },
+    (args) => tool(() => client.call('DELETE', `/agents/${encodeURIComponent(args.id)}/revoke`)),
+  );
+
+  return server;
+}
+
+type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
+
+/** Tells the client what is going on: a progress notification when it asked for them, and a log message. */
+async function notify(server: McpServer, extra: Extra, message: string, progress: number): Promise<void> {
+  const token = extra._meta?.progressToken;
+  try {
+    if (token !== undefined) await extra.sendNotification({ method: 'notifications/progress', params: { progressToken: token, progress, message } });
+    await server.sendLoggingMessage({ level: 'info', logger: 'skillboss-sidecar', data: message });
+  } catch {
+    /* a client that cannot take notifications still gets the tool's answer */
+  }
+}
+
+/** Polls at the sidecar's interval until approved or denied, or until `waitMs` passes ('pending'). */
+async function waitForAnswer(client: SidecarClient, req: Pending, waitMs: number, signal: AbortSignal, onWait: (n: number) => Promise<void>): Promise<Json | 'pending'> {
+  const deadline = Date.now() + waitMs;
+  let delay = req.interval * 1000;
+  for (let n = 1; ; n++) {
+    const left = deadline - Date.now();
+    if (left <= 0) return 'pending';
+    await sleep(Math.min(delay, left), undefined, { signal });
+    try {
+      const r = await client.poll(req.pollUrl, signal);
+      if (r.status !== 'pending') return r;
+      delay = req.interval * 1000;
+      await onWait(n);
+    } catch (err) {
+      if (err instanceof SidecarApiError && err.status === 429) {
+        delay = Math.max(1, err.retryAfter ?? req.interval) * 1000;
+        continue;
+      }
+      throw err;
+    }
+  }
+}
