@@ -1,0 +1,83 @@
+/**
+ * `/admin/api/access-requests` (issue 9): the human's side of self-provisioning.
+ *
+ *   GET  /admin/api/access-requests[?all=1]     pending (oldest first), or every request (newest first)
+ *   GET  /admin/api/access-requests/:ref        one, by id (areq_…) or by the user code the agent shows
+ *   POST /admin/api/access-requests/:ref/approve  {monthly_budget?, scopes?, expiration_days?}  (USD, ≤ what was asked)
+ *   POST /admin/api/access-requests/:ref/deny     {reason?}
+ *
+ * The rules (never more than requested, only pending requests) are the
+ * service's (proxy/access); here the body's shape is checked field by field.
+ * No token secret passes through here: the agent collects it on its next poll.
+ */
+import { Router, type Request } from 'express';
+import { z } from 'zod';
+import { usdToMicros } from '../core/money.js';
+import { accessRequestJson, MAX_EXPIRATION_DAYS, type AccessRequest } from '../access/model.js';
+import { accessOf } from '../access/requests.js';
+import { SCOPES } from '../tokens/scopes.js';
+import { ADMIN_ACTOR, type AdminContext } from './context.js';
+import { parseInput } from './validate.js';
+
+const listQuery = z.strictObject({ all: z.enum(['0', '1', 'true', 'false'], { message: 'expected 1 or 0' }).optional() });
+// An id (areq_ + 20 base62) or a user code (8 letters, dash optional, any case): nothing longer is worth a lookup.
+const refParam = z.string().trim().min(1).max(40, 'expected an access request id (areq_…) or its code (e.g. WDJB-MJHT)');
+
+const approveSchema = z.strictObject({
+  monthly_budget: z.number({ message: 'must be a number of USD' }).positive('must be more than 0 USD').max(1_000_000, 'must be at most 1,000,000 USD').optional(),
+  scopes: z
+    .array(z.enum(SCOPES, { message: `each scope must be one of ${SCOPES.join(', ')}` }))
+    .min(1, 'grant at least one scope, or deny the request')
+    .max(SCOPES.length)
+    .optional(),
+  expiration_days: z.number().int('must be a whole number of days').min(1, 'must be at least 1 day').max(MAX_EXPIRATION_DAYS, `at most ${MAX_EXPIRATION_DAYS} days`).optional(),
+});
+const denySchema = z.strictObject({ reason: z.string().trim().max(500, 'at most 500 characters').optional() });
+
+/** The CLI's JSON shape plus what a countdown needs without trusting the browser's clock. */
+export function accessView(r: AccessRequest, now: number) {
+  const open = r.status === 'pending' || r.status === 'approved';
+  return { ...accessRequestJson(r, now), expires_in_seconds: open ? Math.max(0, Math.floor((r.expiresAt - now) / 1000)) : 0 };
+}
+
+export function accessRouter(ctx: AdminContext): Router {
+  const r = Router();
+  const { deps } = ctx;
+  const ref = (req: Request) => parseInput(refParam, req.params.ref, 'access request');
+
+  r.get('/', (req, res) => {
+    const q = parseInput(listQuery, req.query, 'query');
+    const access = accessOf(deps);
+    const all = q.all === '1' || q.all === 'true';
+    const now = deps.clock();
+    const pending = access.listPending();
+    res.json({ data: (all ? access.list(200) : pending).map((a) => accessView(a, now)), pending: pending.length });
+  });
+
+  r.get('/:ref', (req, res) => {
+    res.json(accessView(accessOf(deps).find(ref(req)), deps.clock()));
+  });
+
+  r.post('/:ref/approve', (req, res) => {
+    const id = ref(req);
+    const b = parseInput(approveSchema, req.body);
+    const approved = accessOf(deps).approve(
+      id,
+      {
+        ...(b.scopes ? { scopes: b.scopes } : {}),
+        ...(b.monthly_budget !== undefined ? { monthlyBudget: usdToMicros(b.monthly_budget) } : {}),
+        ...(b.expiration_days !== undefined ? { expirationDays: b.expiration_days } : {}),
+      },
+      ADMIN_ACTOR,
+    );
+    res.json(accessView(approved, deps.clock()));
+  });
+
+  r.post('/:ref/deny', (req, res) => {
+    const id = ref(req);
+    const b = parseInput(denySchema, req.body);
+    res.json(accessView(accessOf(deps).deny(id, { reason: b.reason ?? null }, ADMIN_ACTOR), deps.clock()));
+  });
+
+  return r;
+}

@@ -1,0 +1,129 @@
+/**
+ * Who may use the admin API, and from where.
+ *
+ * - Scripts: `Authorization: Bearer <admin secret>` (the file in the data dir).
+ * - Browsers: an HttpOnly, SameSite=Strict session cookie, set by a one-time
+ *   login link (`skillboss-sidecar open`).
+ * - Agent tokens never grant admin access (403), whatever their scopes.
+ *
+ * SameSite is not enough on loopback: cookies are not scoped by port, so a
+ * page served from 127.0.0.1:<any other port> is "same-site" and its requests
+ * carry the cookie. The daemon's Guards refuse foreign Origin/Host on every
+ * route; this module checks again for the admin API, stricter: a cookie
+ * request must come from the dashboard's own origin (not the agents' origin
+ * allowlist), and a state-changing one must say so with its Origin header and
+ * a JSON content type (which no cross-origin form or no-cors fetch can send).
+ */
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { forbidden, SidecarError, unauthorized } from '../core/errors.js';
+import type { Clock } from '../core/time.js';
+import { TOKEN_PREFIX } from '../tokens/format.js';
+import { secretMatches } from './secret.js';
+import type { Sessions } from './sessions.js';
+
+export type AdminVia = 'bearer' | 'session';
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    adminVia?: AdminVia;
+    adminSession?: string;
+  }
+}
+
+export interface AuthConfig {
+  secret: string;
+  sessions: Sessions;
+  clock: Clock;
+  port: number;
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+export function cookieName(port: number): string {
+  // Cookies are shared across ports on one host; the port in the name keeps two daemons apart.
+  return `sbs_admin_${port}`;
+}
+
+/** The dashboard's own origins: the loopback names with our port. */
+export function ownOrigins(port: number): Set<string> {
+  return new Set(['127.0.0.1', 'localhost', '[::1]'].map((h) => `http://${h}:${port}`));
+}
+
+/** The Host values the admin API answers to: loopback names with our port, even when the daemon binds another address. */
+export function ownHosts(port: number): Set<string> {
+  return new Set(['127.0.0.1', 'localhost', '[::1]'].map((h) => `${h}:${port}`));
+}
+
+/** Refuses any Host but our loopback names (DNS rebinding), before anything else of the admin app runs. */
+export function loopbackOnly(port: number): RequestHandler {
+  const hosts = ownHosts(port);
+  return function adminLoopbackOnly(req, _res, next) {
+    if (!hosts.has((req.headers.host ?? '').toLowerCase())) {
+      throw forbidden('forbidden_host', 'The admin API and login links only answer on 127.0.0.1, localhost or [::1] with the sidecar\'s port.');
+    }
+    next();
+  };
+}
+
+export function readCookie(header: string | undefined, name: string): string | undefined {
+  if (!header) return undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}
+
+export function sessionCookie(port: number, id: string, maxAgeMs: number): string {
+  return `${cookieName(port)}=${id}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${Math.floor(maxAgeMs / 1000)}`;
+}
+
+export function clearedCookie(port: number): string {
+  return `${cookieName(port)}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0`;
+}
+
+const LOGIN_HELP = 'Sign in with a one-time link from `skillboss-sidecar open`, or send the admin secret (the admin-secret file in the data dir) as "Authorization: Bearer …".';
+
+export function requireAdmin(cfg: AuthConfig): RequestHandler {
+  const origins = ownOrigins(cfg.port);
+  const name = cookieName(cfg.port);
+
+  return function requireAdminAuth(req: Request, _res: Response, next: NextFunction): void {
+    const origin = req.headers.origin;
+    // Checked before credentials, so a foreign page learns nothing, not even whether it is signed in.
+    if (origin !== undefined && !origins.has(origin)) throw forbidden('forbidden_origin', 'The admin API only answers the dashboard\'s own origin.');
+    const fetchSite = req.headers['sec-fetch-site'];
+    if (fetchSite !== undefined && fetchSite !== 'same-origin' && fetchSite !== 'none') {
+      throw forbidden('forbidden_origin', 'The admin API refuses cross-site and same-site requests from other origins.');
+    }
+
+    const header = req.headers.authorization;
+    if (header !== undefined) {
+      const m = /^Bearer (.{1,512})$/.exec(header);
+      const presented = m?.[1]?.trim() ?? '';
+      if (presented.startsWith(TOKEN_PREFIX)) {
+        throw forbidden('agent_token_not_admin', 'Agent tokens never grant access to the admin API; use the admin secret or a dashboard session.');
+      }
+      if (!presented || !secretMatches(presented, cfg.secret)) throw unauthorized('invalid_admin_secret', `That is not this sidecar's admin secret. ${LOGIN_HELP}`);
+      req.adminVia = 'bearer';
+      return checkUnsafe(req, next);
+    }
+
+    const session = readCookie(req.headers.cookie, name);
+    if (session === undefined || !cfg.sessions.valid(session, cfg.clock())) throw unauthorized('login_required', `Not signed in, or the session ended. ${LOGIN_HELP}`);
+    if (!SAFE_METHODS.has(req.method) && (origin === undefined || !origins.has(origin))) {
+      // Every browser sends Origin on state-changing requests; one without it did not come from the dashboard.
+      throw forbidden('origin_required', 'State-changing admin requests from a browser must come from the dashboard\'s own origin.');
+    }
+    req.adminVia = 'session';
+    req.adminSession = session;
+    return checkUnsafe(req, next);
+  };
+}
+
+function checkUnsafe(req: Request, next: NextFunction): void {
+  if (!SAFE_METHODS.has(req.method) && req.headers['content-length'] !== '0' && (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined)) {
+    if (!req.is('application/json')) throw new SidecarError(415, 'invalid_request_error', 'unsupported_media_type', 'Admin requests with a body must send Content-Type: application/json.');
+  }
+  next();
+}

@@ -1,0 +1,31 @@
+/** What the admin API needs from the daemon, built once by `createAdminApp`. */
+import type { DB } from '../db/database.js';
+import type { PipelineDeps } from '../pipeline/context.js';
+import type { Sessions } from './sessions.js';
+import type { TokenEditor } from './token-edit.js';
+import type { TokenViews } from './views.js';
+
+export interface AdminHooks {
+  /** Runs a sync with the upstream now (models, prices, balance, key validity). */
+  sync(): Promise<void>;
+  /** Points forwarding at another upstream base URL. */
+  setUpstreamUrl(url: string): void;
+  /** Browser origins (besides the dashboard's own) allowed to call the agent API. */
+  allowedOrigins(): string[];
+  setAllowedOrigins(origins: string[]): void;
+  paused(): boolean;
+}
+
+export interface AdminContext extends AdminHooks {
+  db: DB;
+  deps: PipelineDeps;
+  dataDir: string;
+  port: number;
+  startedAt: number;
+  views: TokenViews;
+  editor: TokenEditor;
+  sessions: Sessions;
+}
+
+/** The audit actor for changes made through the admin API. */
+export const ADMIN_ACTOR = 'admin';

@@ -1,0 +1,170 @@
+/**
+ * `/admin/api/settings` and `/admin/api/key`.
+ *
+ * Settings are stored in the settings table and applied to the running
+ * daemon at once. The upstream key is write-only: it goes into the key store
+ * (the OS keychain) and only `sk-…` plus its last four characters ever come
+ * back out, here or anywhere.
+ */
+import { Router } from 'express';
+import { z } from 'zod';
+import { resolveUpstream } from '../core/config.js';
+import { badRequest, unavailable } from '../core/errors.js';
+import { audit, bumpGeneration, getSetting, setSetting } from '../db/records.js';
+import { KeyStoreUnavailable, maskKey, validateUpstreamKey } from '../keychain/store.js';
+import { normaliseAllowedHost } from '../lifecycle/outbound.js';
+import { WEBHOOK_HOSTS_SETTING } from '../lifecycle/rotation.js';
+import { ROTATION_DAYS_SETTING, rotationDays } from '../upstream/rotate.js';
+import { ADMIN_ACTOR, type AdminContext } from './context.js';
+import { parseInput, positiveInt } from './validate.js';
+
+const price = z.number().nonnegative('must be 0 or more').max(1_000_000, 'at most 1,000,000 USD per million tokens');
+// The same rule as `skillboss-sidecar rotation webhook-hosts` and the sender (lifecycle/outbound.ts).
+const hostName = z.string().max(253, 'too long for a host name').transform((h, ctx) => {
+  try {
+    return normaliseAllowedHost(h);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    return z.NEVER;
+  }
+});
+const origin = z
+  .string()
+  .trim()
+  .max(300)
+  .refine((s) => {
+    try {
+      const u = new URL(s);
+      return (u.protocol === 'http:' || u.protocol === 'https:') && u.origin === s.replace(/\/$/, '') && !u.username && !u.password;
+    } catch {
+      return false;
+    }
+  }, 'expected an origin such as http://localhost:5173 (scheme, host and port only)')
+  .transform((s) => new URL(s).origin);
+
+const settingsPatch = z
+  .strictObject({
+    upstream_url: z.string().trim().max(500).optional(),
+    key_rotation_days: positiveInt(3650).nullable().optional(),
+    webhook_allowed_hosts: z.array(hostName).max(100, 'at most 100 hosts').optional(),
+    default_max_tokens: positiveInt(1_000_000).optional(),
+    allowed_origins: z.array(origin).max(50, 'at most 50 origins').optional(),
+    default_price: z.strictObject({ prompt: price, completion: price }).optional(),
+    price_overrides: z
+      .record(z.string().trim().min(1).max(200), z.strictObject({ prompt: price.nullable(), completion: price.nullable() }).nullable())
+      .refine((r) => Object.keys(r).length <= 500, 'at most 500 models at once')
+      .optional(),
+  })
+  .refine((b) => Object.keys(b).length > 0, { message: 'nothing to change', path: ['body'] });
+
+// Only the key's shape is checked here; the message never contains what was sent.
+const keyBody = z.strictObject({ key: z.string().max(1024, 'too long to be a SkillBoss key') });
+
+interface ModelRow {
+  id: string;
+  prompt_price: number | null;
+  completion_price: number | null;
+  override_prompt: number | null;
+  override_completion: number | null;
+  synced_at: number | null;
+}
+
+export function settingsRouter(ctx: AdminContext): Router {
+  const r = Router();
+  const { db, deps } = ctx;
+
+  const current = () => {
+    const key = deps.key.status();
+    const eff = new Map(deps.prices.list().map((p) => [p.id, p]));
+    const fallback = deps.prices.priceFor(undefined);
+    return {
+      upstream_url: deps.upstream().baseUrl,
+      key: { state: key.state, masked: key.state === 'set' ? key.masked : null, store: deps.key.store.kind },
+      key_rotation_days: rotationDays(db),
+      webhook_allowed_hosts: getSetting<string[]>(db, WEBHOOK_HOSTS_SETTING) ?? [],
+      default_max_tokens: deps.limits.defaultMaxTokens,
+      allowed_origins: ctx.allowedOrigins(),
+      default_price: { prompt: fallback.prompt, completion: fallback.completion },
+      prices: (db.prepare('SELECT id, prompt_price, completion_price, override_prompt, override_completion, synced_at FROM models ORDER BY id').all() as ModelRow[]).map((m) => ({
+        id: m.id,
+        upstream: m.prompt_price === null && m.completion_price === null ? null : { prompt: m.prompt_price, completion: m.completion_price },
+        override: m.override_prompt === null && m.override_completion === null ? null : { prompt: m.override_prompt, completion: m.override_completion },
+        effective: eff.get(m.id) ? { prompt: eff.get(m.id)!.prompt, completion: eff.get(m.id)!.completion, source: eff.get(m.id)!.source } : { prompt: fallback.prompt, completion: fallback.completion, source: 'default' },
+      })),
+    };
+  };
+
+  r.get('/settings', (_req, res) => {
+    res.json(current());
+  });
+
+  r.patch('/settings', (req, res) => {
+    const b = parseInput(settingsPatch, req.body);
+    let upstreamUrl: string | undefined;
+    if (b.upstream_url !== undefined) {
+      try {
+        upstreamUrl = resolveUpstream(b.upstream_url);
+      } catch (err) {
+        throw badRequest('invalid_request', `Invalid request body: upstream_url: ${(err as Error).message}.`, { upstream_url: (err as Error).message });
+      }
+    }
+    const now = deps.clock();
+    const changed: Record<string, unknown> = {};
+    db.transaction(() => {
+      if (upstreamUrl !== undefined) setSetting(db, 'upstream_url', (changed.upstream_url = upstreamUrl));
+      if (b.key_rotation_days !== undefined) setSetting(db, ROTATION_DAYS_SETTING, (changed.key_rotation_days = b.key_rotation_days));
+      if (b.webhook_allowed_hosts !== undefined) setSetting(db, WEBHOOK_HOSTS_SETTING, (changed.webhook_allowed_hosts = [...new Set(b.webhook_allowed_hosts)]));
+      if (b.default_max_tokens !== undefined) setSetting(db, 'default_max_tokens', (changed.default_max_tokens = b.default_max_tokens));
+      if (b.allowed_origins !== undefined) setSetting(db, 'allowed_origins', (changed.allowed_origins = [...new Set(b.allowed_origins)]));
+      if (b.default_price !== undefined) deps.prices.setDefault((changed.default_price = b.default_price));
+      if (b.price_overrides !== undefined) {
+        for (const [model, p] of Object.entries(b.price_overrides)) deps.prices.setOverride(model, p?.prompt ?? null, p?.completion ?? null);
+        changed.price_overrides = b.price_overrides;
+      }
+      audit(db, now, { actor: ADMIN_ACTOR, event: 'settings.change', detail: changed });
+      bumpGeneration(db, 'settings');
+    })();
+    // Applied to this daemon only after the commit.
+    if (b.default_max_tokens !== undefined) deps.limits.defaultMaxTokens = b.default_max_tokens;
+    if (b.allowed_origins !== undefined) ctx.setAllowedOrigins(changed.allowed_origins as string[]);
+    if (upstreamUrl !== undefined) {
+      ctx.setUpstreamUrl(upstreamUrl);
+      void ctx.sync();
+    }
+    res.json(current());
+  });
+
+  r.put('/key', async (req, res) => {
+    const b = parseInput(keyBody, req.body);
+    let key: string;
+    try {
+      key = validateUpstreamKey(b.key);
+    } catch (err) {
+      throw badRequest('invalid_request', `Invalid request body: key: ${(err as Error).message}.`, { key: (err as Error).message });
+    }
+    try {
+      deps.key.store.set(key);
+    } catch (err) {
+      if (err instanceof KeyStoreUnavailable) throw unavailable('keychain_unavailable', err.message);
+      throw err;
+    }
+    const state = deps.key.reload();
+    const now = deps.clock();
+    db.transaction(() => {
+      audit(db, now, { actor: ADMIN_ACTOR, event: 'key.set', detail: { key: maskKey(key), store: deps.key.store.kind } });
+      bumpGeneration(db, 'key');
+    })();
+    // The answer says whether SkillBoss accepts the new key, so the human knows at once.
+    await ctx.sync();
+    const up = deps.upstreamState.get();
+    res.json({ key: { state: state.state, masked: state.state === 'set' ? state.masked : null, store: deps.key.store.kind }, upstream: { key: up.key, reachable: up.reachable, last_error: up.lastError } });
+  });
+
+  return r;
+}
+
+/** The default max_tokens reservation saved in settings, if any (read by the daemon at start). */
+export function savedDefaultMaxTokens(db: AdminContext['db']): number | undefined {
+  const v = getSetting<number>(db, 'default_max_tokens');
+  return typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : undefined;
+}

@@ -1,0 +1,155 @@
+/**
+ * `/admin/api/tokens`: list (with spend this period), tree, create, rotate,
+ * revoke, edit. The hierarchy rules are the store's (tokens/rules.ts); a rule
+ * broken is a 403 naming it, a malformed field a 400 naming the field.
+ */
+import { Router, type Request } from 'express';
+import { z } from 'zod';
+import { badRequest } from '../core/errors.js';
+import { usdToMicros } from '../core/money.js';
+import { DAY_MS } from '../core/time.js';
+import { lifecycleOf } from '../lifecycle/scheduler.js';
+import { PRESETS, SCOPES, type Scope } from '../tokens/scopes.js';
+import { DEFAULT_GRACE_MS, type Token } from '../tokens/store.js';
+import { ADMIN_ACTOR, type AdminContext } from './context.js';
+import { instant, parseInput, positiveInt, usdAmount } from './validate.js';
+import { toTree, type TokenView } from './views.js';
+
+const scopeList = z.array(z.enum(SCOPES, { message: `each scope must be one of ${SCOPES.join(', ')}` })).min(1, 'pick at least one scope').max(SCOPES.length);
+const expiresField = z
+  .string()
+  .max(40)
+  .refine((s) => s === 'never' || /^\d{1,5}d$/.test(s) || !Number.isNaN(Date.parse(s)), 'expected never, a number of days such as 30d, or a date such as 2027-01-31');
+
+const createSchema = z
+  .strictObject({
+    name: z.string().trim().min(1, 'a token needs a name').max(100, 'at most 100 characters'),
+    preset: z.enum(Object.keys(PRESETS) as [keyof typeof PRESETS, ...Array<keyof typeof PRESETS>], { message: `expected one of ${Object.keys(PRESETS).join(', ')}` }).optional(),
+    scopes: scopeList.optional(),
+    monthly_budget_usd: usdAmount.nullable().optional(),
+    expires: expiresField.optional(),
+    parent_id: z.string().regex(/^tok_[0-9A-Za-z]{16}$/, 'expected a token id (tok_…)').nullable().optional(),
+    rpm: positiveInt(1_000_000).nullable().optional(),
+    max_concurrent: positiveInt(10_000).nullable().optional(),
+  })
+  .superRefine((b, ctx) => {
+    if ((b.preset === undefined) === (b.scopes === undefined)) ctx.addIssue({ code: 'custom', path: ['scopes'], message: 'give either a preset or a list of scopes' });
+  });
+
+const rotateSchema = z.strictObject({ grace_days: z.number().min(0, 'must be 0 or more').max(30, 'at most 30 days').optional() });
+const revokeSchema = z.strictObject({ reason: z.string().trim().min(1).max(200, 'at most 200 characters').optional() });
+const patchSchema = z
+  .strictObject({
+    name: z.string().trim().min(1, 'a token needs a name').max(100, 'at most 100 characters').optional(),
+    scopes: scopeList.optional(),
+    monthly_budget_usd: usdAmount.nullable().optional(),
+    expires_at: instant.nullable().optional(),
+    rpm: positiveInt(1_000_000).nullable().optional(),
+    max_concurrent: positiveInt(10_000).nullable().optional(),
+  })
+  .refine((b) => Object.keys(b).length > 0, { message: 'nothing to change', path: ['body'] });
+
+const idParam = z.string().regex(/^tok_[0-9A-Za-z]{16}$/, 'expected a token id (tok_…)');
+
+function expiryFrom(input: string | undefined, now: number, chain: readonly Token[]): number | null {
+  if (input === undefined) {
+    // Like minting through /v1: a child asking for no expiry inherits its ancestors' earliest.
+    return chain.reduce<number | null>((m, t) => (t.expiresAt !== null && (m === null || t.expiresAt < m) ? t.expiresAt : m), null);
+  }
+  if (input === 'never') return null;
+  const days = /^(\d+)d$/.exec(input);
+  const at = days ? now + Number(days[1]) * DAY_MS : Date.parse(input);
+  if (at <= now) throw badRequest('invalid_expiry', 'Invalid request body: expires: the expiry must be in the future.', { expires: 'must be in the future' });
+  return at;
+}
+
+export function tokensRouter(ctx: AdminContext): Router {
+  const r = Router();
+  const { deps } = ctx;
+
+  const view = (id: string): TokenView => {
+    const now = deps.clock();
+    const chain = deps.tokens.chain(id);
+    return ctx.views.build(chain.length ? [...chain].reverse() : [deps.tokens.require(id)], now).at(-1)!;
+  };
+  const tokenParam = (req: Request): Token => deps.tokens.require(parseInput(idParam, req.params.id, 'token id'));
+  const changed = () => deps.principals.clear();
+
+  r.get('/', (_req, res) => {
+    const now = deps.clock();
+    res.json({ data: ctx.views.build(deps.tokens.list(), now) });
+  });
+
+  r.get('/tree', (_req, res) => {
+    res.json({ data: toTree(ctx.views.build(deps.tokens.list(), deps.clock())) });
+  });
+
+  r.get('/:id', (req, res) => {
+    const t = tokenParam(req);
+    res.json({ ...view(t.id), subtree: deps.tokens.subtree(t.id).map((d) => ({ id: d.id, name: d.name, revoked: d.revokedAt !== null })) });
+  });
+
+  r.post('/', (req, res) => {
+    const b = parseInput(createSchema, req.body);
+    const now = deps.clock();
+    const chain = b.parent_id ? deps.tokens.chain(b.parent_id) : [];
+    if (b.parent_id && chain.length === 0) throw badRequest('invalid_parent', 'Invalid request body: parent_id: no such token.', { parent_id: 'no such token' });
+    const scopes: Scope[] = b.scopes ?? [...PRESETS[b.preset!]];
+    const created = deps.tokens.create(
+      {
+        name: b.name,
+        scopes,
+        monthlyBudget: b.monthly_budget_usd === undefined || b.monthly_budget_usd === null ? null : usdToMicros(b.monthly_budget_usd),
+        expiresAt: expiryFrom(b.expires, now, chain),
+        parentId: b.parent_id ?? null,
+        rpm: b.rpm ?? null,
+        maxConcurrent: b.max_concurrent ?? null,
+      },
+      ADMIN_ACTOR,
+    );
+    changed();
+    res.status(201).json({ token: view(created.token.id), secret: created.secret });
+  });
+
+  r.post('/:id/rotate', (req, res) => {
+    const t = tokenParam(req);
+    const b = parseInput(rotateSchema, req.body);
+    const rot = deps.tokens.rotate(t.id, b.grace_days === undefined ? DEFAULT_GRACE_MS : b.grace_days * DAY_MS, ADMIN_ACTOR);
+    changed();
+    deps.events.emit('rotation', { token_id: t.id, kind: 'manual' });
+    // Like the CLI and the agent's own rotate: the env sink is rewritten now, a registered webhook hears of it.
+    void lifecycleOf(deps)?.delivered(rot.token, rot.secret, rot.oldSecretExpiresAt);
+    res.json({ token: view(t.id), secret: rot.secret, old_secret_expires_at: new Date(rot.oldSecretExpiresAt).toISOString() });
+  });
+
+  r.post('/:id/revoke', (req, res) => {
+    const t = tokenParam(req);
+    const b = parseInput(revokeSchema, req.body);
+    const revoked = deps.tokens.revoke(t.id, ADMIN_ACTOR, b.reason ?? 'revoked from the dashboard');
+    changed();
+    res.json({ revoked });
+  });
+
+  r.patch('/:id', (req, res) => {
+    const t = tokenParam(req);
+    const b = parseInput(patchSchema, req.body);
+    if (t.revokedAt !== null) throw badRequest('token_revoked', `Token ${t.id} is revoked; a revoked token cannot be edited.`);
+    const now = deps.clock();
+    let narrowed: string[] = [];
+    // One transaction: a PATCH that breaks a rule in its last field changes nothing.
+    ctx.db.transaction(() => {
+      if (b.name !== undefined && b.name !== t.name) ctx.editor.rename(t, b.name, ADMIN_ACTOR, now);
+      if (b.scopes !== undefined) narrowed = ctx.editor.setScopes(deps.tokens.require(t.id), b.scopes, ADMIN_ACTOR, now);
+      if (b.expires_at !== undefined) ctx.editor.setExpiry(deps.tokens.require(t.id), b.expires_at, ADMIN_ACTOR, now);
+      if (b.monthly_budget_usd !== undefined) deps.tokens.setBudget(t.id, b.monthly_budget_usd === null ? null : usdToMicros(b.monthly_budget_usd), ADMIN_ACTOR);
+      if (b.rpm !== undefined || b.max_concurrent !== undefined) {
+        const cur = deps.tokens.require(t.id);
+        deps.tokens.setLimits(t.id, { rpm: b.rpm === undefined ? cur.rpm : b.rpm, maxConcurrent: b.max_concurrent === undefined ? cur.maxConcurrent : b.max_concurrent }, ADMIN_ACTOR);
+      }
+    }).immediate();
+    changed();
+    res.json({ token: view(t.id), narrowed });
+  });
+
+  return r;
+}

@@ -1,0 +1,122 @@
+/**
+ * How tokens look in the admin API: each with its spend this period, last
+ * use and status, computed for the whole list in a few indexed queries.
+ * Never a secret or a secret's hash.
+ */
+import type { DB } from '../db/database.js';
+import { microsToUsd } from '../core/money.js';
+import { periodOf } from '../core/time.js';
+import type { Token } from '../tokens/store.js';
+
+export type TokenStatus = 'active' | 'revoked' | 'expired' | 'parent_revoked' | 'parent_expired';
+
+export interface TokenView {
+  id: string;
+  name: string;
+  parent_id: string | null;
+  depth: number;
+  scopes: string[];
+  monthly_budget_usd: number | null;
+  spent_usd: number;
+  requests: number;
+  rpm: number | null;
+  max_concurrent: number | null;
+  expires_at: string | null;
+  created_at: string;
+  revoked_at: string | null;
+  revoked_reason: string | null;
+  status: TokenStatus;
+  last_used_at: string | null;
+  rotated_at: string | null;
+  old_secret_valid_until: string | null;
+  auto_rotate: { interval_days: number; next_at: string | null; webhook: boolean } | null;
+  upstream_key_id: string | null;
+  children: number;
+}
+
+const iso = (ms: number | null | undefined): string | null => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
+
+export class TokenViews {
+  private readonly q;
+
+  constructor(db: DB) {
+    this.q = {
+      spend: db.prepare('SELECT token_id, spent_micros, requests FROM spend WHERE period = ?'),
+      lastUsed: db.prepare('SELECT max(ts) FROM usage WHERE token_id = ?').pluck(),
+      secrets: db.prepare('SELECT token_id, created_at, superseded_at, grace_until FROM token_secrets'),
+    };
+  }
+
+  /** Views of `tokens` (which must include every ancestor of each, e.g. the whole list). */
+  build(tokens: readonly Token[], now: number): TokenView[] {
+    const byId = new Map(tokens.map((t) => [t.id, t]));
+    const spend = new Map(
+      (this.q.spend.all(periodOf(now)) as Array<{ token_id: string; spent_micros: number; requests: number }>).map((r) => [r.token_id, r]),
+    );
+    const current = new Map<string, number>();
+    const rotatedIds = new Set<string>();
+    const grace = new Map<string, number>();
+    for (const s of this.q.secrets.all() as Array<{ token_id: string; created_at: number; superseded_at: number | null; grace_until: number | null }>) {
+      if (s.superseded_at === null) current.set(s.token_id, s.created_at);
+      else {
+        rotatedIds.add(s.token_id);
+        if (s.grace_until !== null && s.grace_until > now) grace.set(s.token_id, Math.max(grace.get(s.token_id) ?? 0, s.grace_until));
+      }
+    }
+    const children = new Map<string, number>();
+    for (const t of tokens) if (t.parentId) children.set(t.parentId, (children.get(t.parentId) ?? 0) + 1);
+
+    return tokens.map((t) => {
+      const sp = spend.get(t.id);
+      const auto = t.meta.autoRotate;
+      return {
+        id: t.id,
+        name: t.name,
+        parent_id: t.parentId,
+        depth: t.depth,
+        scopes: [...t.scopes],
+        monthly_budget_usd: t.monthlyBudget === null ? null : microsToUsd(t.monthlyBudget),
+        spent_usd: microsToUsd(sp?.spent_micros ?? 0),
+        requests: sp?.requests ?? 0,
+        rpm: t.rpm,
+        max_concurrent: t.maxConcurrent,
+        expires_at: iso(t.expiresAt),
+        created_at: iso(t.createdAt)!,
+        revoked_at: iso(t.revokedAt),
+        revoked_reason: t.revokedReason,
+        status: statusOf(t, byId, now),
+        last_used_at: iso(this.q.lastUsed.get(t.id) as number | null),
+        rotated_at: rotatedIds.has(t.id) ? iso(current.get(t.id)) : null,
+        old_secret_valid_until: iso(grace.get(t.id)),
+        auto_rotate: auto ? { interval_days: auto.intervalDays, next_at: iso(auto.nextAt), webhook: auto.webhookUrl !== null } : null,
+        upstream_key_id: t.upstreamKeyId,
+        children: children.get(t.id) ?? 0,
+      };
+    });
+  }
+}
+
+export function statusOf(t: Token, byId: ReadonlyMap<string, Token>, now: number): TokenStatus {
+  if (t.revokedAt !== null) return 'revoked';
+  if (t.expiresAt !== null && t.expiresAt <= now) return 'expired';
+  for (let p = t.parentId ? byId.get(t.parentId) : undefined; p; p = p.parentId ? byId.get(p.parentId) : undefined) {
+    if (p.revokedAt !== null) return 'parent_revoked';
+    if (p.expiresAt !== null && p.expiresAt <= now) return 'parent_expired';
+  }
+  return 'active';
+}
+
+export interface TreeNode extends TokenView {
+  tree: TreeNode[];
+}
+
+export function toTree(views: readonly TokenView[]): TreeNode[] {
+  const nodes = new Map<string, TreeNode>(views.map((v) => [v.id, { ...v, tree: [] }]));
+  const roots: TreeNode[] = [];
+  for (const n of nodes.values()) {
+    const parent = n.parent_id ? nodes.get(n.parent_id) : undefined;
+    if (parent) parent.tree.push(n);
+    else roots.push(n);
+  }
+  return roots;
+}

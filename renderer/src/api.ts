@@ -1,0 +1,222 @@
+/**
+ * The admin API, from the dashboard's side: same-origin fetch with the
+ * session cookie, JSON both ways, errors as ApiError with per-field details.
+ * The shapes mirror proxy/admin (kept separate: the renderer never imports
+ * daemon code).
+ */
+export interface ApiErrorBody {
+  error: { message: string; type: string; code: string; param: string | null; details?: Record<string, string> };
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+type Listener = () => void;
+const signedOutListeners = new Set<Listener>();
+/** Called whenever the API answers 401: the session ended. */
+export function onSignedOut(fn: Listener): () => void {
+  signedOutListeners.add(fn);
+  return () => signedOutListeners.delete(fn);
+}
+
+export async function api<T>(method: 'GET' | 'POST' | 'PATCH' | 'PUT', path: string, body?: unknown): Promise<T> {
+  const res = await fetch(`/admin/api${path}`, {
+    method,
+    credentials: 'same-origin',
+    cache: 'no-store',
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? null : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let json: unknown = null;
+  try {
+    json = text ? JSON.parse(text) : null;
+  } catch {
+    /* not JSON */
+  }
+  if (!res.ok) {
+    const e = (json as ApiErrorBody | null)?.error;
+    if (res.status === 401) for (const fn of signedOutListeners) fn();
+    throw new ApiError(res.status, e?.code ?? 'http_error', e?.message ?? `The sidecar answered ${res.status}.`, e?.details ?? {});
+  }
+  return json as T;
+}
+
+export type Scope = 'models:read' | 'models:use' | 'services:read' | 'services:use' | 'billing:read' | 'billing:write' | 'agents:create';
+export const SCOPES: Scope[] = ['models:read', 'models:use', 'services:read', 'services:use', 'billing:read', 'billing:write', 'agents:create'];
+export const PRESETS: Record<'read-only' | 'write' | 'admin', Scope[]> = {
+  'read-only': ['models:read', 'services:read', 'billing:read'],
+  write: ['models:read', 'services:read', 'billing:read', 'models:use', 'services:use'],
+  admin: [...SCOPES],
+};
+
+export type TokenStatus = 'active' | 'revoked' | 'expired' | 'parent_revoked' | 'parent_expired';
+
+export interface TokenView {
+  id: string;
+  name: string;
+  parent_id: string | null;
+  depth: number;
+  scopes: Scope[];
+  monthly_budget_usd: number | null;
+  spent_usd: number;
+  requests: number;
+  rpm: number | null;
+  max_concurrent: number | null;
+  expires_at: string | null;
+  created_at: string;
+  revoked_at: string | null;
+  revoked_reason: string | null;
+  status: TokenStatus;
+  last_used_at: string | null;
+  rotated_at: string | null;
+  old_secret_valid_until: string | null;
+  auto_rotate: { interval_days: number; next_at: string | null; webhook: boolean } | null;
+  upstream_key_id: string | null;
+  children: number;
+}
+
+export interface TokenDetail extends TokenView {
+  subtree: Array<{ id: string; name: string; revoked: boolean }>;
+}
+
+export interface Alert {
+  kind: string;
+  severity: 'error' | 'warning';
+  message: string;
+  token_id?: string;
+}
+
+export interface Status {
+  version: string;
+  started_at: string;
+  uptime_s: number;
+  url: string;
+  paused: boolean;
+  key: { state: 'set' | 'missing' | 'unavailable'; masked: string | null; store: string; reason: string | null };
+  upstream: {
+    url: string;
+    key: 'unknown' | 'valid' | 'invalid' | 'missing' | 'unavailable';
+    credits: 'unknown' | 'ok' | 'out';
+    reachable: boolean | null;
+    balance_usd: number | null;
+    balance_synced_at: string | null;
+    models_synced_at: string | null;
+    model_count: number;
+    last_error: string | null;
+    checked_at: string | null;
+  };
+  period: string;
+  period_resets_at: string;
+  spend: { this_period_usd: number; budgets_usd: number; unbudgeted_roots: number };
+  tokens: { active: number; total: number };
+  access_requests?: { pending: number };
+  alerts: Alert[];
+}
+
+export type AccessStatus = 'pending' | 'approved' | 'delivered' | 'denied' | 'expired';
+
+/** An agent's request for a token (proxy/admin/access.ts); amounts in USD. */
+export interface AccessRequestView {
+  id: string;
+  user_code: string;
+  name: string;
+  reason: string | null;
+  status: AccessStatus;
+  scopes: Scope[];
+  monthly_budget: number;
+  expiration_days: number;
+  approved: { scopes: Scope[]; monthly_budget: number; expiration_days: number } | null;
+  created_at: string;
+  age_seconds: number;
+  expires_at: string;
+  expires_in_seconds: number;
+  decided_at: string | null;
+  decided_by: string | null;
+  deny_reason: string | null;
+  token_id: string | null;
+}
+
+export interface UsageRow {
+  day?: string;
+  token_id?: string;
+  token_name?: string | null;
+  model?: string | null;
+  requests: number;
+  errors: number;
+  prompt_tokens: number;
+  completion_tokens: number;
+  cost_usd: number;
+}
+
+export interface UsageResponse {
+  from: string;
+  to: string;
+  by: string;
+  data: UsageRow[];
+  total_cost_usd: number;
+}
+
+export interface RequestRow {
+  id?: number;
+  ts: string;
+  request_id: string;
+  token_id: string;
+  token_name: string | null;
+  route: string;
+  model: string | null;
+  prompt_tokens: number;
+  completion_tokens: number;
+  cost_usd: number;
+  status: number;
+  latency_ms: number;
+  streamed: boolean;
+  error_code: string | null;
+}
+
+export interface Page<T> {
+  data: T[];
+  next_before: number | null;
+}
+
+export interface AuditRow {
+  id: number;
+  ts: string;
+  actor: string;
+  event: string;
+  token_id: string | null;
+  detail: Record<string, unknown>;
+}
+
+export interface PriceRow {
+  id: string;
+  upstream: { prompt: number | null; completion: number | null } | null;
+  override: { prompt: number | null; completion: number | null } | null;
+  effective: { prompt: number; completion: number; source: string };
+}
+
+export interface Settings {
+  upstream_url: string;
+  key: { state: string; masked: string | null; store: string };
+  key_rotation_days: number | null;
+  webhook_allowed_hosts: string[];
+  default_max_tokens: number;
+  allowed_origins: string[];
+  default_price: { prompt: number; completion: number };
+  prices: PriceRow[];
+}
+
+/** A secret just issued: shown once, then dropped. */
+export interface Issued {
+  token: TokenView;
+  secret: string;
+  old_secret_expires_at?: string;
+}

@@ -1,0 +1,147 @@
+/**
+ * Requests: the ledger, newest first, with rows arriving live from the event
+ * stream. Rows have a fixed height and the table a fixed layout, so arrivals
+ * never reflow the columns; the browser's scroll anchoring keeps the reader's
+ * place when rows are added above.
+ */
+import { useEffect, useState } from 'react';
+import { api, type Page, type RequestRow, type TokenView } from '../api';
+import { Empty, ErrorNote, HttpStatus } from '../components/bits';
+import { clock, int, usd, when } from '../format';
+import { useLoad } from '../hooks';
+import { useLive, useLiveConnected } from '../live';
+
+const MAX_ROWS = 500;
+type StatusFilter = 'all' | 'ok' | 'error';
+
+export function Requests() {
+  const [token, setToken] = useState('');
+  const [model, setModel] = useState('');
+  const [status, setStatus] = useState<StatusFilter>('all');
+  const [rows, setRows] = useState<RequestRow[]>([]);
+  const [cursor, setCursor] = useState<number | null>(null);
+  const [fresh, setFresh] = useState<Set<string>>(new Set());
+  const connected = useLiveConnected();
+  const tokens = useLoad(() => api<{ data: TokenView[] }>('GET', '/tokens'), []);
+  const models = useLoad(() => api<{ data: string[] }>('GET', '/models'), []);
+
+  const query = (before?: number) => {
+    const q = new URLSearchParams({ limit: '50', status });
+    if (token) q.set('token', token);
+    if (model) q.set('model', model);
+    if (before !== undefined) q.set('before', String(before));
+    return `/requests?${q.toString()}`;
+  };
+  const first = useLoad(() => api<Page<RequestRow>>('GET', query()), [token, model, status]);
+  useEffect(() => {
+    if (!first.data) return;
+    setRows(first.data.data);
+    setCursor(first.data.next_before);
+    setFresh(new Set());
+  }, [first.data]);
+
+  useLive((kind, data) => {
+    if (kind !== 'request') return;
+    const r = data as RequestRow;
+    if (token && r.token_id !== token) return;
+    if (model && r.model !== model) return;
+    if (status === 'ok' && r.status >= 400) return;
+    if (status === 'error' && r.status < 400) return;
+    setRows((prev) => (prev.some((p) => p.request_id === r.request_id) ? prev : [r, ...prev].slice(0, MAX_ROWS)));
+    setFresh((prev) => new Set(prev).add(r.request_id));
+  });
+
+  const older = async () => {
+    if (cursor === null) return;
+    const page = await api<Page<RequestRow>>('GET', query(cursor));
+    setRows((prev) => [...prev, ...page.data.filter((r) => !prev.some((p) => p.request_id === r.request_id))]);
+    setCursor(page.next_before);
+  };
+
+  return (
+    <div className="page">
+      <div className="toolbar">
+        <h1>Requests</h1>
+        <span className={`live ${connected ? 'on' : 'off'}`} aria-live="polite">
+          {connected ? 'live' : 'reconnecting…'}
+        </span>
+        <span className="spacer" />
+        <label className="inline">
+          <span>Token</span>
+          <select value={token} onChange={(e) => setToken(e.target.value)}>
+            <option value="">All tokens</option>
+            {(tokens.data?.data ?? []).map((t) => (
+              <option key={t.id} value={t.id}>
+                {t.name}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label className="inline">
+          <span>Model</span>
+          <select value={model} onChange={(e) => setModel(e.target.value)}>
+            <option value="">All models</option>
+            {(models.data?.data ?? []).map((m) => (
+              <option key={m} value={m}>
+                {m}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label className="inline">
+          <span>Status</span>
+          <select value={status} onChange={(e) => setStatus(e.target.value as StatusFilter)}>
+            <option value="all">All</option>
+            <option value="ok">Succeeded</option>
+            <option value="error">Failed</option>
+          </select>
+        </label>
+      </div>
+      <ErrorNote error={first.error} />
+      <div className="table-wrap">
+        <table className="table requests" aria-label="Requests">
+          <thead>
+            <tr>
+              <th className="col-time">Time</th>
+              <th className="col-token">Token</th>
+              <th className="col-model">Model</th>
+              <th className="num col-n hide-narrow">In</th>
+              <th className="num col-n hide-narrow">Out</th>
+              <th className="num col-cost">Cost</th>
+              <th className="col-code">Status</th>
+              <th className="num col-n hide-narrow">Latency</th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((r) => (
+              <tr key={r.request_id} className={fresh.has(r.request_id) ? 'fresh' : ''} data-request-id={r.request_id}>
+                <td className="col-time" title={when(r.ts)}>
+                  {clock(r.ts)}
+                </td>
+                <td className="col-token ellipsis" title={r.token_id}>
+                  {r.token_name ?? r.token_id}
+                </td>
+                <td className="col-model ellipsis" title={r.route}>
+                  {r.model ?? r.route.replace('/v1/', '')}
+                </td>
+                <td className="num col-n hide-narrow">{int(r.prompt_tokens)}</td>
+                <td className="num col-n hide-narrow">{int(r.completion_tokens)}</td>
+                <td className="num col-cost">{usd(r.cost_usd)}</td>
+                <td className="col-code" title={r.error_code ?? ''}>
+                  <HttpStatus status={r.status} />
+                </td>
+                <td className="num col-n hide-narrow">{Math.round(r.latency_ms)} ms</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      {first.data && rows.length === 0 ? <Empty>No requests match. They appear here the moment an agent calls.</Empty> : null}
+      {cursor !== null ? (
+        <button type="button" className="button more" onClick={() => void older()}>
+          Load older requests
+        </button>
+      ) : null}
+    </div>
+  );
+}

@@ -1,0 +1,219 @@
+/**
+ * First run (issue 8): a short guided setup at `#/setup`, where the tray
+ * opens the window while no SkillBoss key is set. Three steps: paste the key
+ * (into the OS keychain, checked against SkillBoss; only `sk-…` and the last
+ * four come back), create a first token (its secret shown once in the
+ * SecretDialog, then dropped), and point an agent at the sidecar.
+ */
+import { useState, type FormEvent, type ReactNode } from 'react';
+import { api, ApiError, type Issued, type Status, type TokenView } from '../api';
+import { CopyButton, ErrorNote, FieldError } from '../components/bits';
+import { SecretDialog } from '../components/SecretDialog';
+import { useLoad } from '../hooks';
+
+type KeyCheck = Status['upstream']['key'];
+
+function Step({ n, title, done, children }: { n: number; title: string; done: boolean; children: ReactNode }) {
+  return (
+    <section className={`card step ${done ? 'done' : ''}`} aria-label={title}>
+      <h2 className="step-title">
+        <span className="step-n" aria-hidden="true">
+          {done ? '✓' : n}
+        </span>
+        {title}
+        {done ? <span className="sr-only"> (done)</span> : null}
+      </h2>
+      {children}
+    </section>
+  );
+}
+
+export function Setup() {
+  const status = useLoad(() => api<Status>('GET', '/status'), []);
+  const s = status.data;
+  const [created, setCreated] = useState<TokenView | null>(null);
+  const keyOk = s?.key.state === 'set' && s.upstream.key !== 'invalid';
+  const base = `${window.location.origin}/v1`;
+
+  return (
+    <div className="page setup">
+      <h1>Set up the sidecar</h1>
+      <p className="muted">Agents on this machine will use SkillBoss through the sidecar, each with its own token, budget and expiry. The real key stays in the OS keychain.</p>
+      <ErrorNote error={status.error} />
+      {s ? (
+        <>
+          <Step n={1} title="Your SkillBoss API key" done={keyOk}>
+            <KeyStep status={s} onSaved={() => status.reload()} />
+          </Step>
+          <Step n={2} title="A token for your first agent" done={created !== null}>
+            <TokenStep created={created} onCreated={setCreated} />
+          </Step>
+          <Step n={3} title="Point your agent at the sidecar" done={false}>
+            <p>Agents use the OpenAI API shape. Give yours the base URL and the token you copied in step 2:</p>
+            <div className="secret-row">
+              <code className="secret" data-testid="base-url">
+                {base}
+              </code>
+              <CopyButton text={() => base} label="Copy base URL" />
+            </div>
+            <pre className="snippet-plain">
+              <code>{`export OPENAI_BASE_URL=${base}\nexport OPENAI_API_KEY=<the token from step 2>`}</code>
+            </pre>
+            <p>
+              Or let an agent set itself up: tell it to follow <a href="/skill.md">{`${window.location.origin}/skill.md`}</a>. It asks for access, and its request appears under{' '}
+              <a href="#/access">Access</a> with a code to compare before you approve.
+            </p>
+            <div className="actions">
+              <a className="button primary" href="#/overview">
+                Go to the overview
+              </a>
+            </div>
+          </Step>
+        </>
+      ) : null}
+    </div>
+  );
+}
+
+const CHECK_TEXT: Record<KeyCheck, string> = {
+  valid: 'SkillBoss accepted the key.',
+  invalid: 'SkillBoss rejected this key (401). Check it and paste it again.',
+  missing: 'No key is set.',
+  unavailable: 'The OS keychain could not be read.',
+  unknown: 'Saved. SkillBoss could not be reached to check it yet.',
+};
+
+function KeyStep({ status, onSaved }: { status: Status; onSaved: () => void }) {
+  const [key, setKey] = useState('');
+  const [error, setError] = useState<ApiError | null>(null);
+  const [result, setResult] = useState<KeyCheck | null>(null);
+  const [busy, setBusy] = useState(false);
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    setResult(null);
+    try {
+      const r = await api<{ upstream: { key: KeyCheck } }>('PUT', '/key', { key });
+      setError(null);
+      setResult(r.upstream.key);
+      onSaved();
+    } catch (err) {
+      setError(err as ApiError);
+    } finally {
+      // Write-only: the typed key never stays in the page.
+      setKey('');
+      setBusy(false);
+    }
+  };
+  if (status.key.state === 'unavailable') {
+    return (
+      <p className="notice error" role="alert">
+        {status.key.reason ?? 'The OS keychain is unavailable.'}
+      </p>
+    );
+  }
+  return (
+    <form className="form" onSubmit={(e) => void submit(e)} noValidate>
+      {status.key.masked ? (
+        <p>
+          Key set: <strong className="mono">{status.key.masked}</strong>
+          {status.upstream.key === 'valid' ? ' · accepted by SkillBoss' : status.upstream.key === 'invalid' ? ' · rejected by SkillBoss' : ''}. Paste another only to replace it.
+        </p>
+      ) : (
+        <p>Paste the API key from your SkillBoss account. It goes into the OS keychain; this page and the sidecar's files never show it again, only its last four characters.</p>
+      )}
+      <label className="field">
+        <span>SkillBoss API key</span>
+        <input type="password" autoComplete="off" spellCheck={false} value={key} onChange={(e) => setKey(e.target.value)} placeholder="sk-…" data-autofocus />
+        <FieldError error={error} field="key" />
+      </label>
+      {error && Object.keys(error.details).length === 0 ? <ErrorNote error={error} /> : null}
+      {result ? (
+        <p className={result === 'valid' ? 'notice' : 'notice error'} role={result === 'valid' ? 'status' : 'alert'}>
+          {CHECK_TEXT[result]}
+        </p>
+      ) : null}
+      <div className="actions">
+        <button type="submit" className="button primary" disabled={busy || key.trim() === ''}>
+          Save key
+        </button>
+      </div>
+    </form>
+  );
+}
+
+function TokenStep({ created, onCreated }: { created: TokenView | null; onCreated: (t: TokenView) => void }) {
+  const [name, setName] = useState('my-agent');
+  const [budget, setBudget] = useState('10');
+  const [expires, setExpires] = useState('90d');
+  const [error, setError] = useState<ApiError | null>(null);
+  const [busy, setBusy] = useState(false);
+  // The secret just issued; dropped the moment its dialog closes.
+  const [issued, setIssued] = useState<Issued | null>(null);
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    try {
+      const body: Record<string, unknown> = { name, preset: 'write', expires };
+      if (budget.trim() !== '') body.monthly_budget_usd = Number(budget);
+      const i = await api<Issued>('POST', '/tokens', body);
+      setError(null);
+      setIssued(i);
+    } catch (err) {
+      setError(err as ApiError);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const closeSecret = () => {
+    if (!issued) return;
+    onCreated(issued.token);
+    // As on the Tokens page: wiping the object the closing dialog's props share drops the secret from memory too.
+    issued.secret = '';
+    setIssued(null);
+  };
+
+  return (
+    <>
+      {created ? (
+        <p role="status">
+          Created <strong>{created.name}</strong> <span className="mono small muted">{created.id}</span>. Its secret was shown once; if it is lost, rotate the token on the <a href="#/tokens">Tokens</a> page.
+        </p>
+      ) : (
+        <form className="form" onSubmit={(e) => void submit(e)} noValidate>
+          <p>Each agent gets its own token, so you can see what it spends and cut it off alone. This one may call models and services.</p>
+          <div className="row">
+            <label className="field">
+              <span>Name</span>
+              <input value={name} onChange={(e) => setName(e.target.value)} maxLength={100} />
+              <FieldError error={error} field="name" />
+            </label>
+            <label className="field">
+              <span>Monthly budget (USD)</span>
+              <input inputMode="decimal" value={budget} onChange={(e) => setBudget(e.target.value)} placeholder="none" />
+              <FieldError error={error} field="monthly_budget_usd" />
+            </label>
+            <label className="field">
+              <span>Expires</span>
+              <select value={expires} onChange={(e) => setExpires(e.target.value)}>
+                <option value="30d">In 30 days</option>
+                <option value="90d">In 90 days</option>
+                <option value="365d">In 365 days</option>
+                <option value="never">Never</option>
+              </select>
+              <FieldError error={error} field="expires" />
+            </label>
+          </div>
+          {error && Object.keys(error.details).length === 0 ? <ErrorNote error={error} /> : null}
+          <div className="actions">
+            <button type="submit" className="button primary" disabled={busy}>
+              Create token
+            </button>
+          </div>
+        </form>
+      )}
+      {issued ? <SecretDialog issued={issued} onClose={closeSecret} /> : null}
+    </>
+  );
+}

@@ -1,0 +1,106 @@
+/** Usage: spend per day by token or by model over a chosen range, with totals and a CSV export. */
+import { useState } from 'react';
+import { api, type UsageResponse, type UsageRow } from '../api';
+import { BarChart, toSeries } from '../components/BarChart';
+import { Card, Empty, ErrorNote, FieldError } from '../components/bits';
+import { daysBetween, int, monthRange, usd } from '../format';
+import { useLoad } from '../hooks';
+
+type By = 'token' | 'model';
+
+export function Usage() {
+  const initial = monthRange();
+  const [from, setFrom] = useState(initial.from);
+  const [to, setTo] = useState(initial.to);
+  const [by, setBy] = useState<By>('token');
+  const q = `from=${from}&to=${to}`;
+  const daily = useLoad(() => api<UsageResponse>('GET', `/usage?by=day_${by}&${q}`), [by, q]);
+  const totals = useLoad(() => api<UsageResponse>('GET', `/usage?by=${by}&${q}`), [by, q]);
+  const keyOf = (r: UsageRow) => (by === 'token' ? (r.token_name ?? r.token_id ?? '?') : (r.model ?? '(no model)'));
+  const days = daysBetween(from, to);
+  const error = daily.error ?? totals.error;
+
+  return (
+    <div className="page">
+      <div className="toolbar">
+        <h1>Usage</h1>
+        <span className="spacer" />
+        <label className="inline">
+          <span>From</span>
+          <input type="date" value={from} max={to} onChange={(e) => e.target.value && setFrom(e.target.value)} />
+        </label>
+        <label className="inline">
+          <span>To</span>
+          <input type="date" value={to} min={from} onChange={(e) => e.target.value && setTo(e.target.value)} />
+        </label>
+        <div className="segmented" role="group" aria-label="Group by">
+          {(['token', 'model'] as const).map((b) => (
+            <button key={b} type="button" aria-pressed={by === b} className={by === b ? 'seg active' : 'seg'} onClick={() => setBy(b)}>
+              By {b}
+            </button>
+          ))}
+        </div>
+        <a className="button" href={`/admin/api/usage?by=day_${by}&${q}&format=csv`} download>
+          Export CSV
+        </a>
+      </div>
+      {error && Object.keys(error.details).length ? (
+        <p className="notice error" role="alert">
+          <FieldError error={error} field="from" /> <FieldError error={error} field="to" />
+        </p>
+      ) : (
+        <ErrorNote error={error} />
+      )}
+      <Card title={`Spend per day by ${by}`} className="wide">
+        <BarChart days={days} series={daily.data ? toSeries(days, daily.data.data, keyOf) : []} label={`Spend per day by ${by}`} />
+      </Card>
+      <Card title={`Totals, ${from} to ${to}`} className="wide">
+        {totals.data && totals.data.data.length === 0 ? (
+          <Empty>No requests in this range.</Empty>
+        ) : (
+          <div className="table-wrap">
+            <table className="table usage">
+              <thead>
+                <tr>
+                  <th className="col-key">{by === 'token' ? 'Token' : 'Model'}</th>
+                  <th className="num">Requests</th>
+                  <th className="num hide-narrow">Failed</th>
+                  <th className="num hide-narrow">Tokens in</th>
+                  <th className="num hide-narrow">Tokens out</th>
+                  <th className="num">Cost</th>
+                </tr>
+              </thead>
+              <tbody>
+                {(totals.data?.data ?? []).map((r) => (
+                  <tr key={by === 'token' ? r.token_id : (r.model ?? '')}>
+                    <td className="col-key ellipsis">
+                      {keyOf(r)}
+                      {by === 'token' ? <span className="mono muted small"> {r.token_id}</span> : null}
+                    </td>
+                    <td className="num">{int(r.requests)}</td>
+                    <td className="num hide-narrow">{int(r.errors)}</td>
+                    <td className="num hide-narrow">{int(r.prompt_tokens)}</td>
+                    <td className="num hide-narrow">{int(r.completion_tokens)}</td>
+                    <td className="num">{usd(r.cost_usd)}</td>
+                  </tr>
+                ))}
+              </tbody>
+              {totals.data ? (
+                <tfoot>
+                  <tr>
+                    <th>Total</th>
+                    <td className="num">{int(totals.data.data.reduce((a, r) => a + r.requests, 0))}</td>
+                    <td className="num hide-narrow">{int(totals.data.data.reduce((a, r) => a + r.errors, 0))}</td>
+                    <td className="num hide-narrow">{int(totals.data.data.reduce((a, r) => a + r.prompt_tokens, 0))}</td>
+                    <td className="num hide-narrow">{int(totals.data.data.reduce((a, r) => a + r.completion_tokens, 0))}</td>
+                    <td className="num">{usd(totals.data.total_cost_usd)}</td>
+                  </tr>
+                </tfoot>
+              ) : null}
+            </table>
+          </div>
+        )}
+      </Card>
+    </div>
+  );
+}
