@@ -1,0 +1,2 @@
+curl "$OPENAI_BASE_URL/models" \
+  -H "Authorization: Bearer $SKILLBOSS_API_KEY"

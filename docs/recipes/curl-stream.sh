@@ -1,0 +1,8 @@
+curl -N "$OPENAI_BASE_URL/chat/completions" \
+  -H "Authorization: Bearer $SKILLBOSS_API_KEY" \
+  -H "Content-Type: application/json" \
+  -d '{
+    "model": "gemini/gemini-2.5-flash",
+    "messages": [{"role": "user", "content": "one two three four five"}],
+    "stream": true
+  }'

@@ -1,0 +1,87 @@
+/**
+ * `GET /metrics`: the Prometheus exposition, for a scraper on this machine.
+ * Off unless the human turned it on (`serve --metrics`, or the setting
+ * `metrics_enabled`); answered only to loopback peers; admin-authenticated
+ * with the admin secret as a bearer token (Prometheus: `authorization:
+ * { credentials_file: <dataDir>/admin-secret }`). Agent tokens never work here.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { forbidden, notFound, SidecarError, unauthorized } from '../core/errors.js';
+import { readAdminSecret, secretMatches } from '../admin/secret.js';
+import { sendError } from '../pipeline/respond.js';
+import { TOKEN_PREFIX } from '../tokens/format.js';
+import { SidecarMetrics, type MetricsDeps } from './registry.js';
+
+export const METRICS_SETTING = 'metrics_enabled';
+
+export interface MetricsRouteOptions {
+  enabled: boolean;
+  dataDir: string;
+  deps: MetricsDeps;
+}
+
+export interface MetricsRoute {
+  /** True for the request targets this route answers. */
+  matches(url: string): boolean;
+  handle(req: IncomingMessage, res: ServerResponse): void;
+  close(): void;
+}
+
+export function isLoopbackPeer(address: string | undefined): boolean {
+  if (!address) return false;
+  const a = address.startsWith('::ffff:') ? address.slice(7) : address;
+  return a === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(a);
+}
+
+function checkAdmin(req: IncomingMessage, dataDir: string): SidecarError | null {
+  const header = req.headers.authorization;
+  const m = header === undefined ? null : /^Bearer (.{1,512})$/.exec(header);
+  const presented = m?.[1]?.trim() ?? '';
+  if (presented.startsWith(TOKEN_PREFIX)) return forbidden('agent_token_not_admin', 'Agent tokens never grant access to /metrics; send the admin secret.');
+  let secret: string;
+  try {
+    // Read per scrape: cheap, and a replaced secret file takes effect at once.
+    secret = readAdminSecret(dataDir);
+  } catch {
+    return unauthorized('admin_secret_missing', 'This sidecar has no admin secret yet; start the daemon once to create <data dir>/admin-secret.');
+  }
+  if (!presented || !secretMatches(presented, secret)) {
+    return unauthorized('invalid_admin_secret', 'Send the admin secret (the admin-secret file in the data dir) as "Authorization: Bearer …".');
+  }
+  return null;
+}
+
+export function createMetricsRoute(opts: MetricsRouteOptions): MetricsRoute {
+  // Nothing listens to the events while metrics are off, so the request path pays nothing for them.
+  const metrics = opts.enabled ? new SidecarMetrics(opts.deps) : null;
+  return {
+    matches: (url) => url === '/metrics' || url.startsWith('/metrics?'),
+    handle(req, res) {
+      if (!metrics) {
+        return sendError(res, notFound('metrics_disabled', 'Metrics are off. Start the daemon with `skillboss-sidecar serve --metrics` to serve /metrics.'));
+      }
+      if (!isLoopbackPeer(req.socket.remoteAddress)) return sendError(res, forbidden('metrics_loopback_only', '/metrics is only served to this machine.'));
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        return sendError(res, new SidecarError(405, 'invalid_request_error', 'method_not_allowed', 'Use GET /metrics.', { headers: { allow: 'GET, HEAD' } }));
+      }
+      const refusal = checkAdmin(req, opts.dataDir);
+      if (refusal) {
+        if (refusal.status === 401) res.setHeader('www-authenticate', 'Bearer realm="skillboss-sidecar"');
+        return sendError(res, refusal);
+      }
+      metrics.text().then(
+        (text) => {
+          res.writeHead(200, { 'content-type': metrics.contentType, 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+          res.end(req.method === 'HEAD' ? undefined : text);
+        },
+        (err: unknown) => {
+          opts.deps.log.error({ err }, 'collecting metrics failed');
+          sendError(res, new SidecarError(500, 'upstream_error', 'metrics_failed', 'Could not collect metrics; see the daemon log.'));
+        },
+      );
+    },
+    close() {
+      metrics?.close();
+    },
+  };
+}
