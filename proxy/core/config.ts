@@ -54,6 +54,14 @@ export interface Limits {
   upstreamIdleTimeoutMs: number;
   /** max_tokens reserved for a request that does not set one. */
   defaultMaxTokens: number;
+  /** Longest an upstream response may take to relay whole, streams included (ms); then it is cut off. */
+  maxResponseMs: number;
+  /** Most bytes relayed from one upstream response, streams included; then it is cut off. */
+  maxResponseBytes: number;
+  /** Deepest nesting of arrays and objects accepted in a JSON request body. */
+  maxJsonDepth: number;
+  /** Failed authentications one client address may make per minute before it gets 429s; 0 turns the limit off. */
+  authFailuresPerMinute: number;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -64,4 +72,8 @@ export const DEFAULT_LIMITS: Limits = {
   upstreamHeadersTimeoutMs: 300_000,
   upstreamIdleTimeoutMs: 120_000,
   defaultMaxTokens: 4096,
+  maxResponseMs: 60 * 60_000,
+  maxResponseBytes: 256 * 1024 * 1024,
+  maxJsonDepth: 64,
+  authFailuresPerMinute: 60,
 };

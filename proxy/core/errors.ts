@@ -79,6 +79,44 @@ export function toOpenAIBody(err: SidecarError): OpenAIErrorBody {
 /** Any thrown value as a SidecarError; unknown errors become a generic 500 without leaking their text. */
 export function asSidecarError(err: unknown): SidecarError {
   if (err instanceof SidecarError) return err;
+  const storage = storageError(err);
+  if (storage) return storage;
   return new SidecarError(500, 'upstream_error', 'internal_error',
     'The sidecar hit an internal error. The request was not forwarded; check the daemon log.', { cause: err });
+}
+
+const STORAGE_CODES = ['SQLITE_FULL', 'SQLITE_READONLY', 'SQLITE_CANTOPEN', 'SQLITE_IOERR', 'SQLITE_PERM', 'SQLITE_CORRUPT', 'SQLITE_NOTADB', 'SQLITE_BUSY', 'SQLITE_LOCKED'];
+
+/**
+ * SQLite failures the human can fix (disk full, read-only or vanished data
+ * dir, a damaged file) as a 503 that says so. The request is refused either
+ * way: nothing is forwarded that could not be metered.
+ */
+function storageError(err: unknown): SidecarError | null {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string' || !code.startsWith('SQLITE_')) return null;
+  // Extended codes (SQLITE_IOERR_WRITE, SQLITE_READONLY_DBMOVED, …) belong to their primary code's family.
+  const base = STORAGE_CODES.find((c) => code === c || code.startsWith(`${c}_`));
+  const say = (c: string, what: string) =>
+    new SidecarError(503, 'service_unavailable', c, `The sidecar cannot record usage (${what}), so it refuses requests rather than forward them unmetered. The human running it must fix this (skillboss-sidecar doctor).`, {
+      headers: { 'retry-after': '30' },
+      cause: err,
+    });
+  switch (base) {
+    case 'SQLITE_FULL':
+      return say('storage_full', 'the disk holding its data dir is full');
+    case 'SQLITE_READONLY':
+    case 'SQLITE_CANTOPEN':
+    case 'SQLITE_IOERR':
+    case 'SQLITE_PERM':
+      return say('storage_unavailable', 'its data dir cannot be written');
+    case 'SQLITE_CORRUPT':
+    case 'SQLITE_NOTADB':
+      return say('storage_corrupt', 'its database file is damaged');
+    case 'SQLITE_BUSY':
+    case 'SQLITE_LOCKED':
+      return say('storage_busy', 'its database is locked by another program');
+    default:
+      return null;
+  }
 }

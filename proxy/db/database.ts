@@ -4,7 +4,7 @@
  * tray) opens the same file; SQLite's own locking arbitrates.
  */
 import Database from 'better-sqlite3';
-import { chmodSync, mkdirSync } from 'node:fs';
+import { accessSync, chmodSync, constants, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { MIGRATIONS } from './migrations.js';
 
@@ -23,7 +23,11 @@ export interface OpenOptions {
 }
 
 export function ensureDataDir(dataDir: string): void {
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  try {
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    throw new DatabaseError(`cannot create the data dir ${dataDir} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); check the permissions of its parent, or pick another with --data-dir`, { cause: err });
+  }
   try {
     chmodSync(dataDir, 0o700);
   } catch {
@@ -31,14 +35,47 @@ export function ensureDataDir(dataDir: string): void {
   }
 }
 
+/**
+ * Fails closed, with a message that says what to fix, when the data dir (or
+ * the database in it) cannot be written: a daemon that cannot record a
+ * request must not serve it.
+ */
+export function checkWritable(dataDir: string): void {
+  const file = join(dataDir, DB_FILE);
+  for (const path of existsSync(file) ? [dataDir, file] : [dataDir]) {
+    try {
+      accessSync(path, constants.W_OK);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      const why = code === 'EROFS' ? 'it is on a read-only file system' : `this user may not write it (${code})`;
+      throw new DatabaseError(`cannot write ${path}: ${why}. The sidecar records every request there and will not run without it; fix the permissions, or pick another data dir with --data-dir`, { cause: err });
+    }
+  }
+}
+
+/** A SQLite failure at open, in words that say what to do. */
+function describeOpenFailure(file: string, err: unknown): string {
+  const code = String((err as { code?: unknown }).code ?? '');
+  const msg = (err as Error).message;
+  if (code.startsWith('SQLITE_NOTADB') || code.startsWith('SQLITE_CORRUPT')) {
+    return `the database at ${file} is damaged (${msg}); the sidecar will not run on it. Restore it from a backup, or move it aside to start fresh (its tokens and ledger would be lost)`;
+  }
+  if (code.startsWith('SQLITE_FULL')) return `the disk holding ${file} is full (${msg}); free some space, then start the sidecar again`;
+  if (code.startsWith('SQLITE_READONLY') || code.startsWith('SQLITE_CANTOPEN') || code.startsWith('SQLITE_PERM')) {
+    return `cannot write the database at ${file} (${msg}); check the permissions of the data dir and the files in it`;
+  }
+  return `cannot use the database at ${file}: ${msg}`;
+}
+
 export function openDatabase(dataDir: string, opts: OpenOptions = {}): DB {
   ensureDataDir(dataDir);
+  if (!opts.readonly) checkWritable(dataDir);
   const file = join(dataDir, DB_FILE);
   let db: DB;
   try {
     db = new Database(file, { readonly: opts.readonly ?? false, timeout: opts.busyTimeoutMs ?? 5000 });
   } catch (err) {
-    throw new DatabaseError(`cannot open the database at ${file}: ${(err as Error).message}`, { cause: err });
+    throw new DatabaseError(describeOpenFailure(file, err), { cause: err });
   }
   try {
     for (const f of [file, `${file}-wal`, `${file}-shm`]) {
@@ -65,7 +102,7 @@ export function openDatabase(dataDir: string, opts: OpenOptions = {}): DB {
   } catch (err) {
     db.close();
     if (err instanceof DatabaseError) throw err;
-    throw new DatabaseError(`cannot use the database at ${file}: ${(err as Error).message}`, { cause: err });
+    throw new DatabaseError(describeOpenFailure(file, err), { cause: err });
   }
 }
 

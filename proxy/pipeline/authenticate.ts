@@ -6,7 +6,7 @@
  * through SQLite's data_version, in the CLI).
  */
 import type { IncomingMessage } from 'node:http';
-import { unauthorized } from '../core/errors.js';
+import { rateLimited, SidecarError, unauthorized } from '../core/errors.js';
 import { hashToken, isWellFormedToken, TOKEN_PREFIX } from '../tokens/format.js';
 import type { Scope } from '../tokens/scopes.js';
 import type { Token, TokenStore } from '../tokens/store.js';
@@ -69,7 +69,77 @@ function bearer(req: IncomingMessage): string {
   return header.slice(7).trim();
 }
 
-export function authenticate(req: IncomingMessage, cache: PrincipalCache, now: number): Principal {
+/**
+ * Failed-authentication limiting per client address (the socket's, never a
+ * header's). After `perMinute` 401s in a minute an address gets 429 with
+ * Retry-After for the rest of that minute, answered from memory before any
+ * lookup — except for a secret that authenticated before, so one agent's
+ * broken token on this machine does not lock out its neighbours (every local
+ * agent shares 127.0.0.1). Brute force is hopeless against 190 bits anyway;
+ * this keeps a flood of guesses off the database and out of the ledger.
+ */
+export class FailedAuthLimiter {
+  private readonly windows = new Map<string, { start: number; failures: number }>();
+  private readonly trusted = new Set<string>();
+
+  constructor(
+    private readonly perMinute: number,
+    private readonly maxEntries = 10_000,
+  ) {}
+
+  /** Seconds until `address` may try again, or 0. */
+  blockedFor(address: string, now: number): number {
+    if (this.perMinute <= 0) return 0;
+    const w = this.windows.get(address);
+    if (!w || now - w.start >= 60_000 || w.failures < this.perMinute) return 0;
+    return (w.start + 60_000 - now) / 1000;
+  }
+
+  failed(address: string, now: number): void {
+    if (this.perMinute <= 0) return;
+    let w = this.windows.get(address);
+    if (!w || now - w.start >= 60_000) {
+      // Bounded memory whatever the number of addresses (only with --allow-remote can there be many).
+      if (this.windows.size >= this.maxEntries) this.windows.clear();
+      w = { start: now, failures: 0 };
+      this.windows.set(address, w);
+    }
+    w.failures++;
+  }
+
+  isTrusted(hash: string): boolean {
+    return this.trusted.has(hash);
+  }
+
+  succeeded(hash: string): void {
+    if (this.trusted.has(hash)) return;
+    if (this.trusted.size >= this.maxEntries) this.trusted.clear();
+    this.trusted.add(hash);
+  }
+}
+
+export function authenticate(req: IncomingMessage, cache: PrincipalCache, now: number, limiter?: FailedAuthLimiter): Principal {
+  if (!limiter) return authenticateToken(req, cache, now);
+  const address = req.socket.remoteAddress ?? '';
+  const wait = limiter.blockedFor(address, now);
+  if (wait > 0) {
+    const header = req.headers.authorization;
+    const secret = header !== undefined && header.length <= 512 && header.startsWith('Bearer ') ? header.slice(7).trim() : '';
+    if (!isWellFormedToken(secret) || !limiter.isTrusted(hashToken(secret))) {
+      throw rateLimited('auth_rate_limited', `Too many requests with invalid API keys from this address; retry after ${Math.ceil(wait)} s. ${HELP}`, wait);
+    }
+  }
+  try {
+    const principal = authenticateToken(req, cache, now);
+    limiter.succeeded(principal.secretHash);
+    return principal;
+  } catch (err) {
+    if (err instanceof SidecarError && err.status === 401) limiter.failed(address, now);
+    throw err;
+  }
+}
+
+function authenticateToken(req: IncomingMessage, cache: PrincipalCache, now: number): Principal {
   const secret = bearer(req);
   if (!secret.startsWith(TOKEN_PREFIX)) {
     throw unauthorized('invalid_token', `That is not a sidecar token (they start with ${TOKEN_PREFIX}); a real SkillBoss key must never be given to an agent. ${HELP}`);

@@ -52,7 +52,7 @@ function isJsonType(contentType: string | undefined): boolean {
   return base === 'application/json' || (base.startsWith('application/') && base.endsWith('+json'));
 }
 
-export async function readBody(req: IncomingMessage, kind: 'json' | 'any' | 'none', maxBytes: number): Promise<RequestBody> {
+export async function readBody(req: IncomingMessage, kind: 'json' | 'any' | 'none', maxBytes: number, maxDepth = DEFAULT_MAX_DEPTH): Promise<RequestBody> {
   if (kind === 'none') {
     // GET/DELETE routes carry no body; drain whatever was sent so the connection stays usable.
     if (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined) return EMPTY;
@@ -61,17 +61,43 @@ export async function readBody(req: IncomingMessage, kind: 'json' | 'any' | 'non
   }
   const raw = await readRaw(req, maxBytes);
   if (kind === 'any') {
-    if (raw.length > 0 && isJsonType(req.headers['content-type'])) return { raw, json: parseJsonObject(raw) };
+    if (raw.length > 0 && isJsonType(req.headers['content-type'])) return { raw, json: parseJsonObject(raw, maxDepth) };
     return { raw, json: undefined };
   }
   if (raw.length === 0) throw badRequest('missing_body', 'This route needs a JSON body.');
   if (!isJsonType(req.headers['content-type'])) {
     throw badRequest('unsupported_content_type', `This route takes a JSON body; send it with "Content-Type: application/json" (got ${JSON.stringify(String(req.headers['content-type'] ?? 'none').slice(0, 60))}).`);
   }
-  return { raw, json: parseJsonObject(raw) };
+  return { raw, json: parseJsonObject(raw, maxDepth) };
 }
 
-export function parseJsonObject(raw: Buffer): Record<string, unknown> {
+/** Nesting deeper than any real request; a body that goes deeper is an attack on the parser or what walks the result. */
+export const DEFAULT_MAX_DEPTH = 64;
+
+/**
+ * True when arrays/objects nest deeper than `max`. One pass over the bytes,
+ * before JSON.parse: V8 parses millions of `[` happily (seconds of CPU, all
+ * other agents stalled), and a later recursive walk or JSON.stringify of the
+ * result would then overflow the stack.
+ */
+export function nestedDeeperThan(raw: Buffer, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw[i];
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped byte
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
+}
+
+export function parseJsonObject(raw: Buffer, maxDepth = DEFAULT_MAX_DEPTH): Record<string, unknown> {
+  if (nestedDeeperThan(raw, maxDepth)) throw badRequest('invalid_json', `The request body nests arrays or objects more than ${maxDepth} levels deep.`);
   let value: unknown;
   try {
     value = JSON.parse(raw.toString('utf8'));

@@ -7,7 +7,7 @@ import type { KeyHolder } from '../keychain/holder.js';
 import type { PriceBook } from '../pricing/prices.js';
 import type { TokenStore } from '../tokens/store.js';
 import type { UpstreamState } from '../upstream/status.js';
-import type { PrincipalCache } from './authenticate.js';
+import type { FailedAuthLimiter, PrincipalCache } from './authenticate.js';
 import type { Budgets } from './budget.js';
 import type { Upstream } from './forward.js';
 import type { RateLimiter } from './ratelimit.js';
@@ -27,4 +27,6 @@ export interface PipelineDeps {
   log: Logger;
   /** The human's kill switch: when set, every agent call is refused with 503. */
   paused: () => boolean;
+  /** Failed-authentication limiting per client address (absent: no limit). */
+  authLimiter?: FailedAuthLimiter;
 }

@@ -14,7 +14,7 @@ import { readBody } from './body.js';
 import type { LedgerRow } from './budget.js';
 import type { PipelineDeps } from './context.js';
 import { forwardRoute } from './proxy.js';
-import { handleLocal } from './local.js';
+import { handleLocal, handleOpen } from './local.js';
 import { sendError } from './respond.js';
 import { matchRoute, type MatchedRoute } from './routes.js';
 
@@ -30,6 +30,14 @@ export interface RequestContext {
   principal: Principal;
 }
 
+/** The context of a route that needs no token (`auth: false`): there is no principal. */
+export type OpenRequestContext = Omit<RequestContext, 'principal'>;
+
+/** Access requests are small; their bodies are held to this whatever the general limit. */
+const OPEN_BODY_LIMIT = 16 * 1024;
+
+const pausedError = () => unavailable('sidecar_paused', 'The human has paused all agents in the SkillBoss sidecar. Wait until they resume it.', 60);
+
 export async function handleAgentRequest(req: IncomingMessage, res: ServerResponse, deps: PipelineDeps): Promise<void> {
   const startedAt = performance.now();
   const now = deps.clock();
@@ -38,19 +46,27 @@ export async function handleAgentRequest(req: IncomingMessage, res: ServerRespon
   const requestId = randomUUID();
   try {
     route = matchRoute(req.method ?? 'GET', req.url ?? '/');
-    principal = authenticate(req, deps.principals, now);
-    if (deps.paused()) throw unavailable('sidecar_paused', 'The human has paused all agents in the SkillBoss sidecar. Wait until they resume it.', 60);
+    if (route.def.auth === false) return await handleOpenRoute({ req, res, deps, requestId, startedAt, now, route });
+    principal = authenticate(req, deps.principals, now, deps.authLimiter);
+    if (deps.paused()) throw pausedError();
     authorize(principal, route.def);
-    const body = await readBody(req, route.def.body, deps.limits.maxBodyBytes);
+    const body = await readBody(req, route.def.body, deps.limits.maxBodyBytes, deps.limits.maxJsonDepth);
     const ctx: RequestContext = { req, res, deps, requestId, startedAt, now, route, principal };
     if (route.def.local) await handleLocal(ctx, body);
     else await forwardRoute(ctx, body);
   } catch (err) {
     const e = asSidecarError(err);
-    if (e.status >= 500 && e.code === 'internal_error') deps.log.error({ err: e.cause, requestId }, 'internal error in the agent pipeline');
+    if (e.status >= 500 && (e.code === 'internal_error' || e.code.startsWith('storage_'))) deps.log.error({ err: e.cause, requestId }, 'internal error in the agent pipeline');
     sendError(res, e);
     if (principal && route) recordRefusal(deps, principal, route, requestId, startedAt, now, e, req.method ?? 'GET');
   }
+}
+
+/** Agents without a token asking for one (issue 9): nothing to authenticate, authorize or meter. */
+async function handleOpenRoute(ctx: OpenRequestContext): Promise<void> {
+  if (ctx.deps.paused()) throw pausedError();
+  const body = await readBody(ctx.req, ctx.route.def.body, Math.min(ctx.deps.limits.maxBodyBytes, OPEN_BODY_LIMIT), ctx.deps.limits.maxJsonDepth);
+  await handleOpen(ctx, body);
 }
 
 function recordRefusal(

@@ -4,7 +4,7 @@
  * is never a stale lock to clean up. `daemon.json` beside it says who holds it.
  */
 import Database from 'better-sqlite3';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const LOCK_FILE = 'daemon.lock';
@@ -49,6 +49,8 @@ export function readRuntime(dataDir: string): RuntimeInfo | null {
 export function acquireLock(dataDir: string): DataDirLock {
   const db = new Database(join(dataDir, LOCK_FILE), { timeout: 0 });
   try {
+    // Owner-only like everything else in the data dir (SQLite creates it with the umask's mode).
+    chmodSync(join(dataDir, LOCK_FILE), 0o600);
     db.pragma('locking_mode = EXCLUSIVE');
     db.exec('BEGIN EXCLUSIVE');
   } catch (err) {
