@@ -8,17 +8,35 @@ import { VERSION } from '../core/version.js';
 import { DatabaseError } from '../db/database.js';
 import { KeyStoreUnavailable } from '../keychain/store.js';
 import { DataDirLocked } from '../server/lock.js';
-import { registerDemo } from './commands/demo.js';
-import { registerDoctor } from './commands/doctor.js';
-import { registerKey } from './commands/key.js';
-import { registerPrice } from './commands/price.js';
-import { registerServe } from './commands/serve.js';
-import { registerSimulator } from './commands/simulator.js';
-import { registerToken } from './commands/token.js';
-import { registerUsage } from './commands/usage.js';
 import { CliError, type GlobalOptions } from './context.js';
 
-export function buildProgram(): Command {
+type Registrar = (program: Command, globals: () => GlobalOptions) => void;
+
+/**
+ * Each command group, loaded only when needed: `serve` should not pay for the
+ * MCP SDK or the simulator at start-up. Order is the order of `--help`.
+ */
+const COMMANDS: Record<string, () => Promise<Registrar>> = {
+  demo: async () => (await import('./commands/demo.js')).registerDemo,
+  serve: async () => (await import('./commands/serve.js')).registerServe,
+  simulator: async () => (await import('./commands/simulator.js')).registerSimulator,
+  key: async () => (await import('./commands/key.js')).registerKey,
+  token: async () => (await import('./commands/token.js')).registerToken,
+  requests: async () => (await import('./commands/requests.js')).registerRequests,
+  usage: async () => (await import('./commands/usage.js')).registerUsage,
+  price: async () => (await import('./commands/price.js')).registerPrice,
+  doctor: async () => (await import('./commands/doctor.js')).registerDoctor,
+  status: async () => (await import('./commands/status.js')).registerStatus,
+  audit: async () => (await import('./commands/audit.js')).registerAudit,
+  rotation: async () => (await import('./commands/rotation.js')).registerRotation,
+  env: async () => (await import('./commands/env.js')).registerEnv,
+  completion: async () => (await import('./commands/completion.js')).registerCompletion,
+  open: async () => (await import('./commands/open.js')).registerOpen,
+  mcp: async () => (await import('./commands/mcp.js')).registerMcp,
+};
+
+/** The program with every command, with just `only` (what `main` runs), or with none (`''`, for --version). */
+export async function buildProgram(only?: string): Promise<Command> {
   const program = new Command();
   program
     .name('skillboss-sidecar')
@@ -28,19 +46,28 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   const globals = (): GlobalOptions => program.opts<GlobalOptions>();
-  registerDemo(program);
-  registerServe(program, globals);
-  registerSimulator(program);
-  registerKey(program, globals);
-  registerToken(program, globals);
-  registerUsage(program, globals);
-  registerPrice(program, globals);
-  registerDoctor(program, globals);
+  const names = only === '' ? [] : only && only in COMMANDS ? [only] : Object.keys(COMMANDS);
+  const registrars = await Promise.all(names.map((n) => COMMANDS[n]!()));
+  for (const register of registrars) register(program, globals);
   return program;
 }
 
+/** The command named on the command line (the first word that is not an option or its value). */
+function commandOf(args: string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--data-dir') i++;
+    else if (!a.startsWith('-')) return a;
+  }
+  return undefined;
+}
+
 export async function main(argv: string[]): Promise<void> {
-  const program = buildProgram();
+  const args = argv.slice(2);
+  const cmd = commandOf(args);
+  const versionOnly = cmd === undefined && (args.includes('--version') || args.includes('-V'));
+  // `completion` walks the whole command tree, and an unknown word needs every command for suggestions.
+  const program = await buildProgram(versionOnly ? '' : cmd === 'completion' ? undefined : cmd);
   try {
     await program.parseAsync(argv);
   } catch (err) {

@@ -16,7 +16,7 @@ import { getSetting } from '../db/records.js';
 import { KeyHolder } from '../keychain/holder.js';
 import type { KeyStore } from '../keychain/store.js';
 import { selectKeyStore } from '../keychain/select.js';
-import { PrincipalCache } from '../pipeline/authenticate.js';
+import { FailedAuthLimiter, PrincipalCache } from '../pipeline/authenticate.js';
 import { Budgets } from '../pipeline/budget.js';
 import type { PipelineDeps } from '../pipeline/context.js';
 import { Upstream } from '../pipeline/forward.js';
@@ -30,7 +30,12 @@ import { syncOnce } from '../upstream/sync.js';
 import { Guards, isLoopbackHost } from './guards.js';
 import { acquireLock, type DataDirLock } from './lock.js';
 import { Watcher } from './watcher.js';
-import { notFound } from '../core/errors.js';
+import { DEFAULT_LIFECYCLE_OPTIONS, Lifecycle, type LifecycleOptions } from '../lifecycle/scheduler.js';
+import { createAdminApp, savedDefaultMaxTokens, type AdminApp } from '../admin/index.js';
+import type { AccessOptions } from '../access/model.js';
+import { AccessRequests } from '../access/requests.js';
+import { sendSkill } from '../access/skill.js';
+import { createMetricsRoute, METRICS_SETTING } from '../metrics/route.js';
 
 export interface DaemonOptions {
   dataDir: string;
@@ -47,6 +52,12 @@ export interface DaemonOptions {
   /** How often to look for changes made by the CLI (ms). */
   watchIntervalMs?: number;
   allowedOrigins?: string[];
+  /** Scheduled rotations and webhook delivery (proxy/lifecycle). */
+  lifecycle?: Partial<LifecycleOptions>;
+  /** Serve GET /metrics (loopback, admin secret); default: the metrics_enabled setting, else off. */
+  metrics?: boolean;
+  /** Access requests from agents without a token (proxy/access): deadline, poll interval, flood limits. */
+  access?: Partial<AccessOptions>;
 }
 
 export interface Daemon {
@@ -57,6 +68,10 @@ export interface Daemon {
   readonly db: DB;
   readonly deps: PipelineDeps;
   readonly events: SidecarEvents;
+  /** Scheduled rotations; `tick()` runs whatever is due now. */
+  readonly lifecycle: Lifecycle;
+  /** Access requests (issue 9): list, approve, deny; the agent routes and the admin API use this one. */
+  readonly access: AccessRequests;
   /** Runs a sync with the upstream now. */
   sync(): Promise<void>;
   /** Points forwarding at another upstream base URL (settings change). */
@@ -78,6 +93,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     throw err;
   }
 
+  // The human's saved default max_tokens reservation (dashboard settings) unless a flag set one.
+  if (opts.limits?.defaultMaxTokens === undefined) limits.defaultMaxTokens = savedDefaultMaxTokens(db) ?? limits.defaultMaxTokens;
   const events = new SidecarEvents();
   const tokens = new TokenStore(db, clock);
   const principals = new PrincipalCache(tokens);
@@ -97,7 +114,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     limits,
     tokens,
     principals,
-    budgets: new Budgets(db, events),
+    budgets: new Budgets(db, events, log),
     limiter: new RateLimiter(),
     prices,
     upstream: () => upstream,
@@ -106,7 +123,12 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     events,
     log,
     paused: () => paused,
+    authLimiter: new FailedAuthLimiter(limits.authFailuresPerMinute),
   };
+  const access = new AccessRequests(db, tokens, clock, { options: opts.access, events });
+  access.attach(deps);
+
+  const metrics = createMetricsRoute({ enabled: opts.metrics ?? getSetting<boolean>(db, METRICS_SETTING) === true, dataDir: opts.dataDir, deps });
 
   const syncDeps = { baseUrl: () => upstream.baseUrl, key, prices, state: upstreamState, clock, log };
   const sync = () => syncOnce(syncDeps).catch((err: unknown) => log.error({ err }, 'sync failed'));
@@ -126,14 +148,24 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   });
 
   let guards: Guards;
+  let admin: AdminApp;
   const server: Server = createServer(
-    { requestTimeout: limits.requestTimeoutMs, headersTimeout: limits.headersTimeoutMs, keepAliveTimeout: limits.keepAliveTimeoutMs, maxHeaderSize: 16 * 1024 },
+    {
+      requestTimeout: limits.requestTimeoutMs,
+      headersTimeout: limits.headersTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      maxHeaderSize: 16 * 1024,
+      // Node checks the two timeouts above only every 30 s by default, which lets a slowloris client hold a socket for
+      // up to 30 s past them; check at a quarter of the shorter one (at most once a second).
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs) / 4))),
+    },
     (req: IncomingMessage, res: ServerResponse) => {
       const refusal = guards.check(req);
       if (refusal) {
         res.setHeader('connection', 'close');
         return sendError(res, refusal);
       }
+      if (guards.cors(req, res)) return;
       const url = req.url ?? '/';
       if (url.startsWith('/v1/') || url === '/v1') {
         handleAgentRequest(req, res, deps).catch((err: unknown) => {
@@ -145,7 +177,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       if (url === '/healthz' && req.method === 'GET') {
         return sendJson(res, 200, { ok: true, version: VERSION, key: key.status().state, paused });
       }
-      sendError(res, notFound('unknown_route', 'unknown route'));
+      if (url === '/skill.md' && (req.method === 'GET' || req.method === 'HEAD')) return sendSkill(req, res);
+      if (metrics.matches(url)) return metrics.handle(req, res);
+      // Everything else (the admin API, the dashboard, and 404s) goes to the admin app.
+      admin.handle(req, res);
     },
   );
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
@@ -169,11 +204,45 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     }
     throw err;
   });
-  guards = new Guards({ port, host, allowedOrigins: opts.allowedOrigins ?? getSetting<string[]>(db, 'allowed_origins') ?? [] });
+  // Origins from flags and from the dashboard's settings both apply; the settings can change at run time.
+  let savedOrigins = getSetting<string[]>(db, 'allowed_origins') ?? [];
+  const makeGuards = () => new Guards({ port, host, allowedOrigins: [...new Set([...(opts.allowedOrigins ?? []), ...savedOrigins])] });
+  guards = makeGuards();
+  const setUpstreamUrl = (next: string) => {
+    const old = upstream;
+    upstream = new Upstream({ baseUrl: next, headersTimeoutMs: limits.upstreamHeadersTimeoutMs, idleTimeoutMs: limits.upstreamIdleTimeoutMs });
+    void old.close();
+  };
+  try {
+    admin = createAdminApp({
+      db,
+      deps,
+      dataDir: opts.dataDir,
+      port,
+      sync,
+      setUpstreamUrl,
+      paused: () => paused,
+      allowedOrigins: () => savedOrigins,
+      setAllowedOrigins(origins) {
+        savedOrigins = origins;
+        guards = makeGuards();
+      },
+    });
+  } catch (err) {
+    // E.g. an unreadable admin secret file: fail closed, leaving nothing bound or locked.
+    server.close();
+    lock.release();
+    db.close();
+    throw err;
+  }
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   if (!isLoopbackHost(host)) log.warn({ host }, 'listening on a non-loopback address: anything that can reach it can try tokens');
   lock.writeRuntime({ pid: process.pid, url, host, port, started_at: new Date().toISOString(), version: VERSION });
   watcher.start();
+  // A first tick now: whatever fell due while the daemon was down (or the machine slept) happens at start.
+  const lifecycle = new Lifecycle(db, deps, opts.dataDir, `${url}/v1`, { ...DEFAULT_LIFECYCLE_OPTIONS, ...opts.lifecycle });
+  lifecycle.start();
+  access.start();
 
   void sync();
   const syncTimer = (opts.syncIntervalMs ?? 10 * 60_000) > 0 ? setInterval(() => void sync(), opts.syncIntervalMs ?? 10 * 60_000) : null;
@@ -189,15 +258,16 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     deps,
     events,
     sync,
-    setUpstreamUrl(next: string) {
-      const old = upstream;
-      upstream = new Upstream({ baseUrl: next, headersTimeoutMs: limits.upstreamHeadersTimeoutMs, idleTimeoutMs: limits.upstreamIdleTimeoutMs });
-      void old.close();
-    },
+    lifecycle,
+    access,
+    setUpstreamUrl,
     async close() {
       if (closed) return;
       closed = true;
       watcher.stop();
+      access.stop();
+      await lifecycle.stop();
+      metrics.close();
       if (syncTimer) clearInterval(syncTimer);
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

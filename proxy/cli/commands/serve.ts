@@ -1,7 +1,9 @@
 /** `serve`: the headless daemon. */
+import { once } from 'node:events';
 import type { Command } from 'commander';
-import { DEFAULT_HOST, DEFAULT_PORT, resolveUpstream } from '../../core/config.js';
-import { createLogger } from '../../core/log.js';
+import { DEFAULT_HOST, DEFAULT_LIMITS, DEFAULT_PORT, resolveUpstream } from '../../core/config.js';
+import { checkWritable, ensureDataDir } from '../../db/database.js';
+import { createLogger, logRequests, openLogFile } from '../../core/log.js';
 import { isLoopbackHost } from '../../server/guards.js';
 import { startDaemon, type Daemon } from '../../server/daemon.js';
 import { CliError, dataDirOf, type GlobalOptions } from '../context.js';
@@ -14,6 +16,20 @@ export interface ServeFlags {
   allowRemote?: boolean;
   maxBodyMb?: string;
   upstreamTimeout?: string;
+  headersTimeout: string;
+  requestTimeout: string;
+  upstreamIdleTimeout: string;
+  maxResponseMinutes: string;
+  authFailuresPerMinute: string;
+  metrics?: boolean;
+  logFile: boolean;
+}
+
+/** A positive number of seconds (or minutes) from a flag, in ms. */
+function duration(flag: string, s: string, unitMs = 1000): number {
+  const n = Number(s);
+  if (!(n > 0) || !Number.isFinite(n)) throw new CliError(`${flag} takes a positive number, not ${JSON.stringify(s)}`);
+  return Math.round(n * unitMs);
 }
 
 function parsePort(s: string): number {
@@ -50,6 +66,13 @@ export function registerServe(program: Command, globals: () => GlobalOptions): v
     .option('--allow-origin <origin>', 'a browser origin allowed to call the API (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--max-body-mb <n>', 'largest request body accepted, in MiB', '32')
     .option('--upstream-timeout <seconds>', 'how long to wait for SkillBoss to start answering', '300')
+    .option('--upstream-idle-timeout <seconds>', 'longest silence allowed in the middle of an answer from SkillBoss', String(DEFAULT_LIMITS.upstreamIdleTimeoutMs / 1000))
+    .option('--max-response-minutes <n>', 'longest one answer (a stream included) may run before it is cut off', String(DEFAULT_LIMITS.maxResponseMs / 60_000))
+    .option('--headers-timeout <seconds>', 'time a client has to send its request headers', String(DEFAULT_LIMITS.headersTimeoutMs / 1000))
+    .option('--request-timeout <seconds>', 'time a client has to send its whole request, body included', String(DEFAULT_LIMITS.requestTimeoutMs / 1000))
+    .option('--auth-failures-per-minute <n>', 'failed authentications one address may make per minute before it gets 429s (0: no limit)', String(DEFAULT_LIMITS.authFailuresPerMinute))
+    .option('--metrics', 'serve Prometheus metrics at /metrics (loopback only; bearer: the admin-secret file in the data dir)')
+    .option('--no-log-file', 'do not write JSON logs to <data dir>/logs (stderr only)')
     .action(async (o: ServeFlags) => {
       const port = parsePort(o.port);
       if (!isLoopbackHost(o.host) && !o.allowRemote) {
@@ -59,21 +82,46 @@ export function registerServe(program: Command, globals: () => GlobalOptions): v
       const upTimeout = Number(o.upstreamTimeout);
       if (!(maxBodyMb > 0)) throw new CliError('--max-body-mb takes a positive number');
       if (!(upTimeout > 0)) throw new CliError('--upstream-timeout takes a positive number of seconds');
-      const log = createLogger({ pretty: process.stderr.isTTY });
+      const headersTimeoutMs = duration('--headers-timeout', o.headersTimeout);
+      const requestTimeoutMs = duration('--request-timeout', o.requestTimeout);
+      if (headersTimeoutMs > requestTimeoutMs) throw new CliError('--headers-timeout must not be longer than --request-timeout');
+      const authFailures = Number(o.authFailuresPerMinute);
+      if (!Number.isInteger(authFailures) || authFailures < 0) throw new CliError('--auth-failures-per-minute takes a whole number (0 turns the limit off)');
       const dataDir = dataDirOf(globals());
+      // Before anything is written there (the log file): a data dir the daemon cannot write is a clear refusal.
+      ensureDataDir(dataDir);
+      checkWritable(dataDir);
+      const file = o.logFile ? await openLogFile(dataDir) : undefined;
+      const log = createLogger({ pretty: process.stderr.isTTY, file });
       const daemon = await startDaemon({
         dataDir,
         host: o.host,
         port,
         upstreamUrl: resolveUpstream(o.upstream),
         allowedOrigins: o.allowOrigin,
-        limits: { maxBodyBytes: Math.round(maxBodyMb * 1024 * 1024), upstreamHeadersTimeoutMs: upTimeout * 1000 },
+        limits: {
+          maxBodyBytes: Math.round(maxBodyMb * 1024 * 1024),
+          upstreamHeadersTimeoutMs: upTimeout * 1000,
+          upstreamIdleTimeoutMs: duration('--upstream-idle-timeout', o.upstreamIdleTimeout),
+          maxResponseMs: duration('--max-response-minutes', o.maxResponseMinutes, 60_000),
+          headersTimeoutMs,
+          requestTimeoutMs,
+          authFailuresPerMinute: authFailures,
+        },
         log,
+        ...(o.metrics ? { metrics: true } : {}),
       });
+      logRequests(daemon.events, log);
       log.info({ url: daemon.url, dataDir }, 'skillboss-sidecar is serving');
       // One plain line on stdout for scripts and tests: where agents should point.
       process.stdout.write(`listening ${daemon.url}/v1\n`);
       await runUntilSignal(daemon);
       log.info('stopped');
+      if (file) {
+        // end() writes what is buffered, in order, then closes.
+        const closed = once(file, 'close');
+        file.end();
+        await closed;
+      }
     });
 }
