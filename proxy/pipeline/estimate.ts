@@ -8,12 +8,14 @@
 import { z } from 'zod';
 import { badRequest } from '../core/errors.js';
 import type { PriceBook } from '../pricing/prices.js';
-import { countChatPromptTokens, countInputTokens, countTokens } from '../pricing/tokenizer.js';
+import { countChatPromptTokens, countInputTokens, countTokens, upperBoundTokens, type Counter } from '../pricing/tokenizer.js';
 import type { Meter } from './routes.js';
 
 export interface Estimate {
   model: string | undefined;
+  /** Counted with the tokenizer when `exact`; otherwise an upper bound (UTF-8 bytes). */
   promptTokens: number;
+  exact: boolean;
   maxCompletionTokens: number;
   worstCaseMicros: number;
   stream: boolean;
@@ -45,13 +47,25 @@ function validate(meter: Exclude<Meter, 'reported' | 'call'>, json: Record<strin
   throw badRequest('invalid_request', `Invalid request body: ${first[0]}: ${first[1]}.`, details);
 }
 
-export function estimate(meter: Meter, json: Record<string, unknown> | undefined, prices: PriceBook, defaultMaxTokens: number): Estimate {
+/**
+ * `precision: 'upper'` bounds the prompt by its UTF-8 length without loading
+ * the tokenizer: a safe worst case whenever the budget has plenty of room,
+ * which is most requests. `'exact'` needs `await tokenizerReady()` first.
+ */
+export function estimate(
+  meter: Meter,
+  json: Record<string, unknown> | undefined,
+  prices: PriceBook,
+  defaultMaxTokens: number,
+  precision: 'exact' | 'upper' = 'exact',
+): Estimate {
   if (meter === 'reported' || meter === 'call' || !json) {
     const model = typeof json?.model === 'string' ? json.model : undefined;
     // A per-call route reserves the default call price: what it is charged when the upstream reports no cost.
     const worst = meter === 'call' ? prices.callPriceMicros() : 0;
-    return { model, promptTokens: 0, maxCompletionTokens: 0, worstCaseMicros: worst, stream: false };
+    return { model, promptTokens: 0, exact: true, maxCompletionTokens: 0, worstCaseMicros: worst, stream: false };
   }
+  const count: Counter = precision === 'exact' ? countTokens : upperBoundTokens;
   const body = validate(meter, json);
   const model = body.model as string;
   const n = (body.n as number | null | undefined) ?? 1;
@@ -60,25 +74,25 @@ export function estimate(meter: Meter, json: Record<string, unknown> | undefined
   let maxOut: number;
   switch (meter) {
     case 'chat':
-      promptTokens = countChatPromptTokens(body.messages, body.tools ?? body.functions);
+      promptTokens = countChatPromptTokens(body.messages, body.tools ?? body.functions, count);
       maxOut = maxTokensOf(body, defaultMaxTokens) * n;
       break;
     case 'completion':
-      promptTokens = countInputTokens(body.prompt);
+      promptTokens = countInputTokens(body.prompt, count);
       // best_of completions are generated (and billed) upstream even though only n come back.
       maxOut = maxTokensOf(body, defaultMaxTokens) * Math.max(n, (body.best_of as number | null | undefined) ?? 1) * promptCount(body.prompt);
       break;
     case 'embedding':
-      promptTokens = countInputTokens(body.input);
+      promptTokens = countInputTokens(body.input, count);
       maxOut = 0;
       break;
     case 'responses':
-      promptTokens = countInputTokens(body.input) + (typeof body.instructions === 'string' ? countTokens(body.instructions) : 0);
+      promptTokens = countInputTokens(body.input, count) + (typeof body.instructions === 'string' ? count(body.instructions) : 0);
       maxOut = (body.max_output_tokens ?? defaultMaxTokens) as number;
       break;
   }
   const { micros } = prices.cost(model, promptTokens, maxOut);
-  return { model, promptTokens, maxCompletionTokens: maxOut, worstCaseMicros: micros, stream };
+  return { model, promptTokens, exact: precision === 'exact', maxCompletionTokens: maxOut, worstCaseMicros: micros, stream };
 }
 
 /**

@@ -45,8 +45,12 @@ export async function forwardRoute(ctx: RequestContext, body: RequestBody): Prom
   let est: Estimate | null = null;
   try {
     const meter = route.def.forward!.meter;
-    if (meter !== 'reported' && meter !== 'call') await tokenizerReady();
-    est = estimate(meter, body.json, deps.prices, deps.limits.defaultMaxTokens);
+    // Without a budget anywhere in the chain nothing needs the prompt counted up front: an upper bound
+    // validates the body and the upstream's usage settles it. With one, count exactly, since reserving
+    // an upper bound would refuse concurrent requests that fit.
+    const budgeted = principal.chain.some((t) => t.monthlyBudget !== null);
+    if (budgeted && meter !== 'reported' && meter !== 'call') await tokenizerReady();
+    est = estimate(meter, body.json, deps.prices, deps.limits.defaultMaxTokens, budgeted ? 'exact' : 'upper');
     reservation = deps.budgets.reserve(principal.chain, est.worstCaseMicros, ctx.now);
     const key = deps.key.current();
 
@@ -80,6 +84,7 @@ export async function forwardRoute(ctx: RequestContext, body: RequestBody): Prom
       });
     } catch (err) {
       if (abort.signal.aborted) {
+        if (!est.exact) est = await exactEstimate(ctx, body, est);
         settle(ctx, reservation, est, { status: 499, usage: null, countedCompletion: 0, reportedCostMicros: null, streamed: est.stream, errorCode: 'client_closed' });
         reservation = null;
         return;
@@ -102,6 +107,8 @@ export async function forwardRoute(ctx: RequestContext, body: RequestBody): Prom
       cap.done();
     }
     res.off('close', onClose);
+    // Usage never came: the prompt is charged as counted, not as its upper bound.
+    if (!outcome.usage && outcome.countedCompletion !== null && !est.exact) est = await exactEstimate(ctx, body, est);
     settle(ctx, reservation, est, outcome);
     reservation = null;
     if (!res.writableEnded && !res.destroyed) {
@@ -112,6 +119,12 @@ export async function forwardRoute(ctx: RequestContext, body: RequestBody): Prom
     deps.budgets.release(reservation);
     release();
   }
+}
+
+async function exactEstimate(ctx: RequestContext, body: RequestBody, est: Estimate): Promise<Estimate> {
+  await tokenizerReady();
+  const exact = estimate(ctx.route.def.forward!.meter, body.json, ctx.deps.prices, ctx.deps.limits.defaultMaxTokens, 'exact');
+  return { ...est, promptTokens: exact.promptTokens, exact: true };
 }
 
 function isEventStream(ct: unknown): boolean {
@@ -264,7 +277,9 @@ async function relayJson(ctx: RequestContext, up: Dispatcher.ResponseData, meter
     throw badGateway('upstream_invalid_response', 'SkillBoss sent a response that is not valid JSON.');
   }
   const usage = obj ? usageOf(obj) : null;
-  const counted = !usage && obj && meter !== 'reported' && meter !== 'embedding' ? countTokens(deliveredText(meter, obj)) : null;
+  const countable = !usage && obj && meter !== 'reported' && meter !== 'call' && meter !== 'embedding';
+  if (countable) await tokenizerReady();
+  const counted = countable && obj ? countTokens(deliveredText(meter, obj)) : null;
   ctx.res.writeHead(up.statusCode, { ...responseHeaders(up.headers), 'content-length': buf.length });
   return {
     status: up.statusCode,
@@ -324,7 +339,7 @@ async function relayStream(ctx: RequestContext, up: Dispatcher.ResponseData, tap
   return {
     status,
     usage: tap.usage,
-    countedCompletion: tap.usage ? null : tap.countDelivered(),
+    countedCompletion: tap.usage ? null : (await tokenizerReady(), tap.countDelivered()),
     reportedCostMicros: finished ? reportedCost(up.headers['x-skillboss-cost']) : null,
     streamed: true,
     errorCode,

@@ -36,6 +36,13 @@ export function countTokens(text: string): number {
   return total;
 }
 
+/** A token covers at least one byte, so the UTF-8 length bounds the count from above without loading anything. */
+export function upperBoundTokens(text: string): number {
+  return Buffer.byteLength(text, 'utf8');
+}
+
+export type Counter = (text: string) => number;
+
 /** Per-message overhead of the chat format (role markers), as OpenAI documents it. */
 const TOKENS_PER_MESSAGE = 4;
 const TOKENS_PER_REPLY = 3;
@@ -60,7 +67,7 @@ function contentText(content: unknown, images: { n: number }): string {
 }
 
 /** Prompt tokens of a chat `messages` array (plus tools and function definitions when given). */
-export function countChatPromptTokens(messages: unknown, extra?: unknown): number {
+export function countChatPromptTokens(messages: unknown, extra?: unknown, count: Counter = countTokens): number {
   let total = TOKENS_PER_REPLY;
   const images = { n: 0 };
   if (Array.isArray(messages)) {
@@ -68,27 +75,27 @@ export function countChatPromptTokens(messages: unknown, extra?: unknown): numbe
       total += TOKENS_PER_MESSAGE;
       if (!m || typeof m !== 'object') continue;
       const msg = m as Record<string, unknown>;
-      if (typeof msg.role === 'string') total += countTokens(msg.role);
-      if (typeof msg.name === 'string') total += countTokens(msg.name);
-      total += countTokens(contentText(msg.content, images));
-      if (msg.tool_calls !== undefined) total += countTokens(JSON.stringify(msg.tool_calls));
+      if (typeof msg.role === 'string') total += count(msg.role);
+      if (typeof msg.name === 'string') total += count(msg.name);
+      total += count(contentText(msg.content, images));
+      if (msg.tool_calls !== undefined) total += count(JSON.stringify(msg.tool_calls));
     }
   }
-  if (extra !== undefined) total += countTokens(JSON.stringify(extra));
+  if (extra !== undefined) total += count(JSON.stringify(extra));
   return total + images.n * TOKENS_PER_IMAGE;
 }
 
 /** Tokens of a prompt given as a string, an array of strings, or token arrays (completions, embeddings). */
-export function countInputTokens(input: unknown): number {
-  if (typeof input === 'string') return countTokens(input);
+export function countInputTokens(input: unknown, count: Counter = countTokens): number {
+  if (typeof input === 'string') return count(input);
   if (Array.isArray(input)) {
     let total = 0;
     for (const item of input) {
       if (typeof item === 'number') total += 1;
-      else total += countInputTokens(item);
+      else total += countInputTokens(item, count);
     }
     return total;
   }
-  if (input && typeof input === 'object') return countTokens(JSON.stringify(input));
+  if (input && typeof input === 'object') return count(JSON.stringify(input));
   return 0;
 }
