@@ -14,9 +14,9 @@ export function isPaused(db: DB): boolean {
 
 /**
  * Pauses or resumes all agents. Returns false when nothing changed (no audit
- * row for a no-op). The daemon only notices writes made on another connection
- * (SQLite's data_version), so callers in the daemon's own process should use
- * a connection of their own.
+ * row for a no-op). A running daemon notices at once when this runs on its
+ * own connection (onLocalChange), and within its watch interval from another
+ * process (SQLite's data_version).
  */
 export function setPaused(db: DB, paused: boolean, by: { actor: string; now: number }): boolean {
   return db

@@ -78,7 +78,7 @@ export function Access() {
     pending.reload();
     history.reload();
   };
-  const elapsed = pending.data ? Math.floor((now - pending.data.at) / 1000) : 0;
+  const elapsed = pending.data ? Math.max(0, Math.floor((now - pending.data.at) / 1000)) : 0;
   const past = (history.data?.data ?? []).filter((r) => r.status !== 'pending').slice(0, 50);
 
   return (
@@ -86,7 +86,7 @@ export function Access() {
       <div className="toolbar">
         <h1>Access requests</h1>
       </div>
-      <p className="muted">
+      <p className="muted intro">
         Agents without a token can ask for one (<a href="/skill.md">skill.md</a> tells them how). Approve a request only when the agent shows you the same code. You can grant less than it asked for; the agent
         receives its token at its next poll.
       </p>
@@ -149,22 +149,20 @@ function RequestCard({ r, elapsed, onApprove, onDeny }: { r: AccessRequestView; 
   const left = Math.max(0, r.expires_in_seconds - elapsed);
   return (
     <section className="card access-card" aria-label={`Access request from ${r.name}`} data-request-id={r.id}>
-      <div className="access-head">
-        <div className="access-who">
-          <h2 className="access-name">{r.name}</h2>
-          <p className="muted small">
-            asked {duration(r.age_seconds + elapsed)} ago ·{' '}
-            <span className={left < 60 ? 'bad-text' : ''} data-testid="time-left">
-              {left > 0 ? `${duration(left)} left to answer` : 'expired'}
-            </span>
-          </p>
-        </div>
-        <div className="user-code-box">
-          <span className="muted small">Code</span>
-          <code className="user-code" data-testid="user-code">
-            {r.user_code}
-          </code>
-        </div>
+      <div className="access-who">
+        <h2 className="access-name">{r.name}</h2>
+        <p className="muted small">
+          asked {r.age_seconds + elapsed < 5 ? 'just now' : `${duration(r.age_seconds + elapsed)} ago`} ·{' '}
+          <span className={left < 60 ? 'bad-text' : ''} data-testid="time-left">
+            {left > 0 ? `${duration(left)} left to answer` : 'expired'}
+          </span>
+        </p>
+      </div>
+      <div className="user-code-box">
+        <span className="muted small">Code: compare it with the one the agent shows</span>
+        <code className="user-code" data-testid="user-code">
+          {r.user_code}
+        </code>
       </div>
       {r.reason ? <p className="access-reason">“{r.reason}”</p> : null}
       <dl className="facts">
