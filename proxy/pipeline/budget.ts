@@ -48,6 +48,14 @@ export interface Remaining {
   budgetMicros: number | null;
 }
 
+interface Settlement {
+  r: Reservation | null;
+  chain: readonly Token[];
+  row: LedgerRow;
+  resolve?: () => void;
+  reject?: (err: unknown) => void;
+}
+
 interface Crossing {
   t: Token;
   kind: 'budget_80' | 'budget_100' | 'budget_overrun';
@@ -65,7 +73,9 @@ export class Budgets {
    * daemon fails closed (503) instead of forwarding requests it cannot meter,
    * and loses none of these rows once the disk recovers.
    */
-  private unwritten: Array<{ r: Reservation | null; chain: readonly Token[]; row: LedgerRow }> = [];
+  private unwritten: Settlement[] = [];
+  /** Settlements waiting for this turn's group commit. */
+  private pending: Settlement[] = [];
   private readonly q;
 
   constructor(
@@ -147,77 +157,132 @@ export class Budgets {
   }
 
   /**
-   * Writes the ledger row and charges the token and every ancestor, atomically;
-   * then releases the reservation. The actual cost is charged even when it
-   * exceeds the reservation (an upstream-reported cost, a prompt the
-   * tokenizer under-counted): hiding real spend would be worse. Such a
-   * settlement is logged, and since spend then stands at or past the budget,
-   * every later reservation against it is refused.
+   * Writes the ledger row and charges the token and every ancestor; resolves
+   * once that is committed, and only then is the reservation released (so the
+   * in-memory spend never runs ahead of the database). Settlements arriving in
+   * the same turn of the event loop share one transaction (group commit): one
+   * WAL write for a burst instead of one per request. The caller sends the
+   * end of the response only after this resolves, so an acknowledged request
+   * is always in the ledger.
+   *
+   * The actual cost is charged even when it exceeds the reservation (an
+   * upstream-reported cost, a prompt the tokenizer under-counted): hiding real
+   * spend would be worse. Such a settlement is logged, and since spend then
+   * stands at or past the budget, every later reservation against it is refused.
    */
-  settle(r: Reservation | null, chain: readonly Token[], row: LedgerRow, held = false): void {
-    const period = periodOf(row.ts);
-    this.roll(row.ts);
-    const crossings: Crossing[] = [];
-    const write = this.db.transaction(() => {
-      this.q.insertUsage.run(row);
-      if (row.cost_micros > 0) {
+  settle(r: Reservation | null, chain: readonly Token[], row: LedgerRow): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ r, chain, row, resolve, reject });
+      if (this.pending.length === 1) setImmediate(() => this.flush());
+    });
+  }
+
+  private flush(): void {
+    const batch = this.pending;
+    this.pending = [];
+    if (batch.length === 0) return;
+    try {
+      this.commit(batch);
+    } catch (err) {
+      // Hold what cost or reserved something (with its reservation) until the disk takes it; refusals that cost nothing are dropped.
+      for (const u of batch) {
+        if ((u.r !== null || u.row.cost_micros > 0) && this.unwritten.length < 100_000) this.unwritten.push({ r: u.r, chain: u.chain, row: u.row });
+        u.reject?.(err);
+      }
+      return;
+    }
+    for (const u of batch) u.resolve?.();
+  }
+
+  /** One transaction for all of `batch`; after the commit, caches, reservations, logs and events follow. Throws if the write fails. */
+  private commit(batch: readonly Settlement[]): void {
+    const crossings: Array<Crossing & { period: string; ts: number }> = [];
+    const delta = new Map<string, number>();
+    this.db.transaction(() => {
+      for (const { chain, row } of batch) {
+        this.q.insertUsage.run(row);
+        if (row.cost_micros <= 0) continue;
+        const period = periodOf(row.ts);
         for (const t of chain) {
-          const before = this.spent(t.id, row.ts);
+          const k = `${period} ${t.id}`;
+          const before = this.spentIn(t.id, period) + (delta.get(k) ?? 0);
           const after = before + row.cost_micros;
+          delta.set(k, after - this.spentIn(t.id, period));
           this.q.addSpend.run(t.id, period, row.cost_micros);
           const budget = t.monthlyBudget;
           if (budget !== null && budget > 0) {
             // after / budget >= 80%, in integers: 0.8 × budget is not exact in floating point.
-            if (before * 5 < budget * 4 && after * 5 >= budget * 4) crossings.push({ t, kind: 'budget_80', after });
-            if (before < budget && after >= budget) crossings.push({ t, kind: 'budget_100', after });
-            if (before <= budget && after > budget) crossings.push({ t, kind: 'budget_overrun', after });
+            if (before * 5 < budget * 4 && after * 5 >= budget * 4) crossings.push({ t, kind: 'budget_80', after, period, ts: row.ts });
+            if (before < budget && after >= budget) crossings.push({ t, kind: 'budget_100', after, period, ts: row.ts });
+            if (before <= budget && after > budget) crossings.push({ t, kind: 'budget_overrun', after, period, ts: row.ts });
           }
         }
-        // One event per kind, token and period (UNIQUE): only a row really inserted is announced.
-        for (const c of crossings) {
-          c.recorded = this.q.event.run(row.ts, c.kind, c.t.id, period, JSON.stringify({ spent_micros: c.after, budget_micros: c.t.monthlyBudget })).changes === 1;
-        }
       }
-    });
-    try {
-      write();
-    } catch (err) {
-      // A refusal that cost nothing and reserved nothing is not worth holding; anything else is.
-      if (!held && (r !== null || row.cost_micros > 0) && this.unwritten.length < 100_000) this.unwritten.push({ r, chain, row });
-      throw err;
+      // One event per kind, token and period (UNIQUE): only a row really inserted is announced.
+      for (const c of crossings) {
+        c.recorded = this.q.event.run(c.ts, c.kind, c.t.id, c.period, JSON.stringify({ spent_micros: c.after, budget_micros: c.t.monthlyBudget })).changes === 1;
+      }
+    })();
+    // Committed: now the cache, then the reservations.
+    for (const [k, d] of delta) {
+      const [period, id] = k.split(' ') as [string, string];
+      if (period === this.period) this.spentCache.set(id, this.spentIn(id, period) + d);
     }
-    if (r && r.micros > 0 && row.cost_micros > r.micros) {
-      this.log.warn(
-        { requestId: row.request_id, tokenId: row.token_id, reservedMicros: r.micros, costMicros: row.cost_micros, model: row.model },
-        'a request cost more than its reservation; the actual cost was charged',
-      );
-    }
-    // Only after the commit: the cache never runs ahead of the database.
-    if (row.cost_micros > 0) for (const t of chain) this.spentCache.set(t.id, this.spent(t.id, row.ts) + row.cost_micros);
-    this.release(r);
-    if (this.events.listenerCount('request') > 0) {
-      const { method: _m, usage_source: _u, cost_source: _c, error_code: _e, ...rest } = row;
-      this.events.emit('request', { ...rest, streamed: row.streamed === 1, error_code: row.error_code });
+    const emitRequests = this.events.listenerCount('request') > 0;
+    for (const { r, row } of batch) {
+      if (r && r.micros > 0 && row.cost_micros > r.micros) {
+        this.log.warn(
+          { requestId: row.request_id, tokenId: row.token_id, reservedMicros: r.micros, costMicros: row.cost_micros, model: row.model },
+          'a request cost more than its reservation; the actual cost was charged',
+        );
+      }
+      this.release(r);
+      if (emitRequests) {
+        this.events.emit('request', {
+          ts: row.ts,
+          request_id: row.request_id,
+          token_id: row.token_id,
+          route: row.route,
+          model: row.model,
+          prompt_tokens: row.prompt_tokens,
+          completion_tokens: row.completion_tokens,
+          cost_micros: row.cost_micros,
+          status: row.status,
+          latency_ms: row.latency_ms,
+          streamed: row.streamed === 1,
+          error_code: row.error_code,
+        });
+      }
     }
     for (const c of crossings) {
       if (!c.recorded) continue;
-      const fields = { tokenId: c.t.id, period, spentMicros: c.after, budgetMicros: c.t.monthlyBudget };
+      const fields = { tokenId: c.t.id, period: c.period, spentMicros: c.after, budgetMicros: c.t.monthlyBudget };
       if (c.kind === 'budget_overrun') {
         this.log.warn(fields, `spend of ${c.t.id} passed its monthly budget (${formatUsd(c.after)} of ${formatUsd(c.t.monthlyBudget)}); further requests are refused`);
         continue;
       }
       this.log.warn(fields, `token ${c.t.id} reached ${c.kind === 'budget_80' ? '80%' : '100%'} of its monthly budget (${formatUsd(c.after)} of ${formatUsd(c.t.monthlyBudget)})`);
-      this.events.emit('budget', { kind: c.kind, token_id: c.t.id, period, spent_micros: c.after, budget_micros: c.t.monthlyBudget! });
+      this.events.emit('budget', { kind: c.kind, token_id: c.t.id, period: c.period, spent_micros: c.after, budget_micros: c.t.monthlyBudget! });
     }
+  }
+
+  /** Spend of a token in `period` as committed (the cache for the current period, else the database). */
+  private spentIn(tokenId: string, period: string): number {
+    if (period === this.period) {
+      let v = this.spentCache.get(tokenId);
+      if (v === undefined) {
+        v = (this.q.spent.get(tokenId, period) as number | undefined) ?? 0;
+        this.spentCache.set(tokenId, v);
+      }
+      return v;
+    }
+    return (this.q.spent.get(tokenId, period) as number | undefined) ?? 0;
   }
 
   /** Writes the held settlements in order; throws (the storage error, a 503 to the agent) while the disk still refuses. */
   private writeHeldRows(): void {
-    while (this.unwritten.length > 0) {
-      const u = this.unwritten[0]!;
-      this.settle(u.r, u.chain, u.row, true);
-      this.unwritten.shift();
-    }
+    this.commit(this.unwritten.map((u) => ({ ...u })));
+    this.unwritten = [];
     this.log.info('the ledger is writable again; held requests were recorded');
   }
 

@@ -96,9 +96,7 @@ function recordRefusal(
     cost_source: 'none',
     error_code: e.code,
   };
-  try {
-    deps.budgets.settle(null, principal.chain, row);
-  } catch (err) {
+  deps.budgets.settle(null, principal.chain, row).catch((err: unknown) => {
     deps.log.error({ err, requestId }, 'could not record a refused request in the ledger');
-  }
+  });
 }

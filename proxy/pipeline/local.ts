@@ -101,7 +101,10 @@ function record(ctx: RequestContext, status: number): void {
     cost_source: 'none',
     error_code: null,
   };
-  ctx.deps.budgets.settle(null, ctx.principal.chain, row);
+  // Nothing was charged: the answer need not wait for the commit.
+  ctx.deps.budgets.settle(null, ctx.principal.chain, row).catch((err: unknown) => {
+    ctx.deps.log.error({ err, requestId: ctx.requestId }, 'could not record a local request in the ledger');
+  });
 }
 
 function balance(ctx: RequestContext) {

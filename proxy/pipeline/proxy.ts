@@ -85,7 +85,7 @@ export async function forwardRoute(ctx: RequestContext, body: RequestBody): Prom
     } catch (err) {
       if (abort.signal.aborted) {
         if (!est.exact) est = await exactEstimate(ctx, body, est);
-        settle(ctx, reservation, est, { status: 499, usage: null, countedCompletion: 0, reportedCostMicros: null, streamed: est.stream, errorCode: 'client_closed' });
+        await settle(ctx, reservation, est, { status: 499, usage: null, countedCompletion: 0, reportedCostMicros: null, streamed: est.stream, errorCode: 'client_closed' });
         reservation = null;
         return;
       }
@@ -109,7 +109,7 @@ export async function forwardRoute(ctx: RequestContext, body: RequestBody): Prom
     res.off('close', onClose);
     // Usage never came: the prompt is charged as counted, not as its upper bound.
     if (!outcome.usage && outcome.countedCompletion !== null && !est.exact) est = await exactEstimate(ctx, body, est);
-    settle(ctx, reservation, est, outcome);
+    await settle(ctx, reservation, est, outcome);
     reservation = null;
     if (!res.writableEnded && !res.destroyed) {
       if (outcome.trailer) res.end(outcome.trailer);
@@ -135,7 +135,7 @@ function isJson(ct: unknown): boolean {
 }
 
 /** Settles the request: one ledger row, spend charged to the whole chain, reservation released. */
-function settle(ctx: RequestContext, reservation: Reservation | null, est: Estimate, o: Outcome): void {
+async function settle(ctx: RequestContext, reservation: Reservation | null, est: Estimate, o: Outcome): Promise<void> {
   const { deps } = ctx;
   let prompt = 0;
   let completion = 0;
@@ -185,7 +185,7 @@ function settle(ctx: RequestContext, reservation: Reservation | null, est: Estim
     error_code: o.errorCode,
   };
   try {
-    deps.budgets.settle(reservation, ctx.principal.chain, row);
+    await deps.budgets.settle(reservation, ctx.principal.chain, row);
   } catch (err) {
     // The response is already on its way; keep the reservation so the money stays counted, and say so loudly.
     deps.log.error({ err, requestId: ctx.requestId, tokenId: row.token_id }, 'could not write the ledger row; it and its reservation are held until the disk accepts writes again');

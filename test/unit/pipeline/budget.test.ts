@@ -120,9 +120,9 @@ describe('reserve', () => {
     expect(budgets.reservedFor(leafA.id)).toBe(0);
   });
 
-  it('needs something left even for a request whose cost is unknown up front', () => {
+  it('needs something left even for a request whose cost is unknown up front', async () => {
     const t = token(100);
-    budgets.settle(null, tokens.chain(t.id), row(t.id, 100));
+    await budgets.settle(null, tokens.chain(t.id), row(t.id, 100));
     expect(refusal(() => budgets.reserve(tokens.chain(t.id), 0, JAN)).status).toBe(402);
     const free = token(null);
     budgets.release(budgets.reserve(tokens.chain(free.id), 10 ** 12, JAN));
@@ -130,14 +130,14 @@ describe('reserve', () => {
 });
 
 describe('settle', () => {
-  it('writes the ledger row and charges the whole chain in one transaction, then releases', () => {
+  it('writes the ledger row and charges the whole chain in one transaction, then releases', async () => {
     const root = token(10_000);
     const leaf = token(5_000, root.id);
     const chain = tokens.chain(leaf.id);
     const r = budgets.reserve(chain, 700, JAN);
     const seen: unknown[] = [];
     events.on('request', (e) => seen.push(e));
-    budgets.settle(r, chain, row(leaf.id, 650));
+    await budgets.settle(r, chain, row(leaf.id, 650));
     expect(budgets.reservedFor(leaf.id)).toBe(0);
     expect(budgets.reservedFor(root.id)).toBe(0);
     expect(spendRow(leaf.id)).toEqual({ spent_micros: 650, requests: 1 });
@@ -147,34 +147,34 @@ describe('settle', () => {
     expect(budgets.spent(root.id, JAN)).toBe(650);
   });
 
-  it('records nothing when the transaction fails, and the reservation is kept', () => {
+  it('records nothing when the transaction fails, and the reservation is kept', async () => {
     const t = token(1000);
     const chain = tokens.chain(t.id);
     const r = budgets.reserve(chain, 500, JAN);
     db.exec("CREATE TRIGGER fail_usage BEFORE INSERT ON usage BEGIN SELECT RAISE(ABORT, 'disk full'); END");
-    expect(() => budgets.settle(r, chain, row(t.id, 400))).toThrow(/disk full/);
+    await expect(budgets.settle(r, chain, row(t.id, 400))).rejects.toThrow(/disk full/);
     expect(spendRow(t.id)).toBeUndefined();
     expect(budgets.spent(t.id, JAN)).toBe(0);
     expect(budgets.reservedFor(t.id)).toBe(500);
   });
 
-  it('records and logs the 80% and 100% warnings once per token and period', () => {
+  it('records and logs the 80% and 100% warnings once per token and period', async () => {
     const root = token(1000);
     const leaf = token(null, root.id);
     const chain = tokens.chain(leaf.id);
     const announced: string[] = [];
     events.on('budget', (e) => announced.push(`${e.kind}:${e.token_id}:${e.period}`));
-    budgets.settle(null, chain, row(leaf.id, 790));
+    await budgets.settle(null, chain, row(leaf.id, 790));
     expect(announced).toEqual([]);
-    budgets.settle(null, chain, row(leaf.id, 10));
+    await budgets.settle(null, chain, row(leaf.id, 10));
     expect(announced).toEqual([`budget_80:${root.id}:2031-01`]);
-    budgets.settle(null, chain, row(leaf.id, 200));
+    await budgets.settle(null, chain, row(leaf.id, 200));
     expect(announced).toEqual([`budget_80:${root.id}:2031-01`, `budget_100:${root.id}:2031-01`]);
     // Raising the budget and crossing again in the same period announces nothing new.
     tokens.setBudget(root.id, 10_000, 'test');
     const raised = tokens.chain(leaf.id);
-    budgets.settle(null, raised, row(leaf.id, 7_000));
-    budgets.settle(null, raised, row(leaf.id, 2_000));
+    await budgets.settle(null, raised, row(leaf.id, 7_000));
+    await budgets.settle(null, raised, row(leaf.id, 2_000));
     expect(announced).toHaveLength(2);
     const rows = db.prepare('SELECT kind, token_id, period FROM events ORDER BY id').all();
     expect(rows).toEqual([
@@ -184,15 +184,15 @@ describe('settle', () => {
     expect(logLines.filter((l) => l.msg.includes('80%')).map((l) => l.tokenId)).toEqual([root.id]);
     expect(logLines.filter((l) => l.msg.includes('100%')).map((l) => l.tokenId)).toEqual([root.id]);
     // A new period warns again.
-    budgets.settle(null, raised, row(leaf.id, 8_000, FEB));
+    await budgets.settle(null, raised, row(leaf.id, 8_000, FEB));
     expect(announced.at(-1)).toBe(`budget_80:${root.id}:2031-02`);
   });
 
-  it('charges an actual cost above the reservation, logs it, and refuses everything after', () => {
+  it('charges an actual cost above the reservation, logs it, and refuses everything after', async () => {
     const t = token(1000);
     const chain = tokens.chain(t.id);
     const r = budgets.reserve(chain, 900, JAN);
-    budgets.settle(r, chain, row(t.id, 1200));
+    await budgets.settle(r, chain, row(t.id, 1200));
     expect(spendRow(t.id)!.spent_micros).toBe(1200);
     expect(logLines.some((l) => l.level === 40 && l.msg.includes('cost more than its reservation'))).toBe(true);
     expect(logLines.some((l) => l.level === 40 && l.msg.includes('passed its monthly budget'))).toBe(true);
@@ -204,24 +204,63 @@ describe('settle', () => {
 });
 
 describe('periods', () => {
-  it('starts each calendar month (UTC) from zero and keeps the old one', () => {
+  it('starts each calendar month (UTC) from zero and keeps the old one', async () => {
     const t = token(1000);
     const chain = tokens.chain(t.id);
-    budgets.settle(null, chain, row(t.id, 1000));
+    await budgets.settle(null, chain, row(t.id, 1000));
     expect(refusal(() => budgets.reserve(chain, 1, FEB - 1) /* the last millisecond of January */).message).toContain('It resets at 2031-02-01T00:00:00.000Z');
     const r = budgets.reserve(chain, 1000, FEB);
-    budgets.settle(r, chain, row(t.id, 10, FEB));
+    await budgets.settle(r, chain, row(t.id, 10, FEB));
     expect(spendRow(t.id, '2031-01')!.spent_micros).toBe(1000);
     expect(spendRow(t.id, '2031-02')!.spent_micros).toBe(10);
     expect(budgets.spent(t.id, FEB)).toBe(10);
   });
 
-  it('reads spend of the current period from the database after a restart', () => {
+  it('reads spend of the current period from the database after a restart', async () => {
     const t = token(1000);
-    budgets.settle(null, tokens.chain(t.id), row(t.id, 600));
+    await budgets.settle(null, tokens.chain(t.id), row(t.id, 600));
     const fresh = new Budgets(db, new SidecarEvents());
     expect(fresh.spent(t.id, JAN)).toBe(600);
     expect(fresh.reservedFor(t.id)).toBe(0);
     expect(refusal(() => fresh.reserve(tokens.chain(t.id), 401, JAN)).status).toBe(402);
+  });
+});
+
+describe('group commit', () => {
+  it('commits the settlements of one turn in one transaction, each charged in order', async () => {
+    const root = token(1_000_000);
+    const chain = tokens.chain(root.id);
+    const before = db.prepare('SELECT count(*) FROM usage').pluck().get() as number;
+    const rs = Array.from({ length: 50 }, () => budgets.reserve(chain, 10, JAN));
+    const transaction = db.transaction.bind(db);
+    let transactions = 0;
+    db.transaction = ((fn: Parameters<typeof transaction>[0]) => {
+      transactions++;
+      return transaction(fn);
+    }) as typeof db.transaction;
+    try {
+      await Promise.all(rs.map((r) => budgets.settle(r, chain, row(root.id, 7))));
+    } finally {
+      db.transaction = transaction;
+    }
+    expect(transactions).toBe(1);
+    expect((db.prepare('SELECT count(*) FROM usage').pluck().get() as number) - before).toBe(50);
+    expect(spendRow(root.id)).toEqual({ spent_micros: 350, requests: 50 });
+    expect(budgets.reservedFor(root.id)).toBe(0);
+    expect(budgets.spent(root.id, JAN)).toBe(350);
+  });
+
+  it('holds a reservation until its row is committed', async () => {
+    const t = token(1000);
+    const chain = tokens.chain(t.id);
+    const r = budgets.reserve(chain, 600, JAN);
+    const done = budgets.settle(r, chain, row(t.id, 500));
+    // Not yet committed: the money is still held by the reservation, not yet spent.
+    expect(budgets.reservedFor(t.id)).toBe(600);
+    expect(budgets.spent(t.id, JAN)).toBe(0);
+    expect(refusal(() => budgets.reserve(chain, 500, JAN)).status).toBe(402);
+    await done;
+    expect(budgets.reservedFor(t.id)).toBe(0);
+    expect(budgets.spent(t.id, JAN)).toBe(500);
   });
 });
