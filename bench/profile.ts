@@ -1,0 +1,185 @@
+/**
+ * `node dist/bench/run.js --profile [--target sidecar|bare] [--duration 10] [--connections 50]`:
+ * runs one target under `node --cpu-prof` with 50-connection load, then walks
+ * the .cpuprofile and prints where the time went: self time per function,
+ * inclusive time per function of ours, and self time per package/module.
+ * The profile and its summary are kept under bench/results/profiles/.
+ */
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { argOf, ensureResultsDir, log, round, timestamp, type Child } from './common.js';
+import { latency, load } from './measure.js';
+import { table } from './report.js';
+import { addBenchToken, startPassthrough, startSidecar, startUpstream, tempDataDir } from './targets.js';
+
+interface CallFrame {
+  functionName: string;
+  url: string;
+  lineNumber: number;
+}
+interface ProfileNode {
+  id: number;
+  callFrame: CallFrame;
+  children?: number[];
+}
+interface CpuProfile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+  startTime: number;
+  endTime: number;
+}
+
+/** Which package or module a frame belongs to: our files by name, dependencies by package, node internals as `node:…`. */
+export function moduleOf(url: string, functionName: string): string {
+  if (url === '') return functionName.startsWith('(') ? functionName : '(native/builtin)';
+  const nm = url.lastIndexOf('node_modules/');
+  if (nm !== -1) {
+    const rest = url.slice(nm + 'node_modules/'.length).split('/');
+    return rest[0]!.startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0]!;
+  }
+  const dist = url.indexOf('/dist/');
+  if (dist !== -1) return url.slice(dist + 1).replace(/^dist\//, '');
+  if (url.startsWith('node:')) {
+    const m = /^node:(internal\/)?([^/]+)/.exec(url);
+    return `node:${m?.[2] ?? url}`;
+  }
+  return url;
+}
+
+function keyOf(f: CallFrame): string {
+  const name = (f.functionName || '(anonymous)').slice(0, 60);
+  return `${name} ${moduleOf(f.url, f.functionName)}:${f.lineNumber + 1}`;
+}
+
+export interface ProfileSummary {
+  totalMs: number;
+  idleMs: number;
+  busyMs: number;
+  selfByFunction: Array<{ fn: string; ms: number; pct: number }>;
+  selfByModule: Array<{ module: string; ms: number; pct: number }>;
+  inclusiveOurs: Array<{ fn: string; ms: number; pct: number }>;
+}
+
+/**
+ * Self time per function and module, and inclusive time of our own functions
+ * (each sample counted once per function on its stack). `window` keeps only
+ * samples taken between two CLOCK_MONOTONIC instants in µs (V8 stamps
+ * samples with the same clock as process.hrtime), i.e. the load run without
+ * start-up and warm-up.
+ */
+export function summarise(p: CpuProfile, window?: { fromUs: number; toUs: number }, top = 25): ProfileSummary {
+  const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const selfFn = new Map<string, number>();
+  const selfMod = new Map<string, number>();
+  const incl = new Map<string, number>();
+  let total = 0;
+  let idle = 0;
+  let at = p.startTime;
+  for (let i = 0; i < p.samples.length; i++) {
+    at += p.timeDeltas[i] ?? 0;
+    if (window && (at < window.fromUs || at > window.toUs)) continue;
+    const dt = (p.timeDeltas[i] ?? 0) / 1000;
+    const node = byId.get(p.samples[i]!);
+    if (!node) continue;
+    total += dt;
+    const f = node.callFrame;
+    if (f.functionName === '(idle)') {
+      idle += dt;
+      continue;
+    }
+    selfFn.set(keyOf(f), (selfFn.get(keyOf(f)) ?? 0) + dt);
+    const mod = moduleOf(f.url, f.functionName);
+    selfMod.set(mod, (selfMod.get(mod) ?? 0) + dt);
+    const seen = new Set<string>();
+    for (let id: number | undefined = node.id; id !== undefined; id = parent.get(id)) {
+      const cf = byId.get(id)!.callFrame;
+      if (!cf.url.includes('/dist/proxy/')) continue;
+      const k = keyOf(cf);
+      if (seen.has(k)) continue;
+      seen.add(k);
+      incl.set(k, (incl.get(k) ?? 0) + dt);
+    }
+  }
+  const busy = total - idle;
+  const rank = (m: Map<string, number>) =>
+    [...m.entries()].sort((a, b) => b[1] - a[1]).slice(0, top).map(([k, v]) => ({ k, ms: round(v, 1), pct: round((100 * v) / busy, 1) }));
+  return {
+    totalMs: round(total, 1),
+    idleMs: round(idle, 1),
+    busyMs: round(busy, 1),
+    selfByFunction: rank(selfFn).map(({ k, ms, pct }) => ({ fn: k, ms, pct })),
+    selfByModule: rank(selfMod).map(({ k, ms, pct }) => ({ module: k, ms, pct })),
+    inclusiveOurs: rank(incl).map(({ k, ms, pct }) => ({ fn: k, ms, pct })),
+  };
+}
+
+/**
+ * The profiler samples wall time: a thread waiting for a core (or in a
+ * syscall) still collects samples, so on a busy machine the sampled "busy" time
+ * exceeds the CPU the process really used. The last column rescales each
+ * share to the CPU time per request read from /proc.
+ */
+export function printSummary(s: ProfileSummary, requests: number, cpuUsPerReq: number): string {
+  const perReq = (msv: number) => round((msv * 1000) / Math.max(1, requests), 1);
+  const cpu = (pct: number) => round((pct * cpuUsPerReq) / 100, 1);
+  const head =
+    `CPU profile of the load run: ${s.totalMs} ms sampled, ${s.busyMs} ms busy (${s.idleMs} ms idle); ${requests} requests → ` +
+    `${perReq(s.busyMs)} µs sampled/request, ${cpuUsPerReq} µs CPU/request (from /proc)`;
+  const cols = ['ms', '% busy', 'sampled µs/req', 'CPU µs/req'];
+  return [
+    head,
+    '',
+    'Self time by package/module',
+    table(['module', ...cols], s.selfByModule.map((r) => [r.module, r.ms, r.pct, perReq(r.ms), cpu(r.pct)])),
+    '',
+    'Self time by function',
+    table(['function', ...cols], s.selfByFunction.map((r) => [r.fn, r.ms, r.pct, perReq(r.ms), cpu(r.pct)])),
+    '',
+    'Inclusive time of the sidecar’s own functions (dist/proxy)',
+    table(['function', ...cols], s.inclusiveOurs.map((r) => [r.fn, r.ms, r.pct, perReq(r.ms), cpu(r.pct)])),
+  ].join('\n');
+}
+
+export async function runProfile(): Promise<void> {
+  const target = argOf('target', 'sidecar');
+  const durationS = Number(argOf('duration', '10'));
+  const connections = Number(argOf('connections', '50'));
+  const dir = ensureResultsDir('profiles');
+  const name = `${target}-${timestamp()}`;
+  const execArgv = ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${name}.cpuprofile`];
+  const children: Child[] = [];
+  const dataDir = tempDataDir();
+  try {
+    const upstream = await startUpstream({ chunks: 10, chunkDelayMs: 20 });
+    children.push(upstream);
+    const tok = addBenchToken(dataDir);
+    let child: Child;
+    if (target === 'sidecar') child = await startSidecar(dataDir, upstream, { execArgv });
+    else if (target === 'bare') child = await startPassthrough('bare', upstream, execArgv);
+    else throw new Error(`--target must be sidecar or bare, not ${target}`);
+    children.push(child);
+    await latency(child.url, tok.secret, 300, 200);
+    log(`profiling ${target} (pid ${child.pid}) under ${connections} connections for ${durationS} s`);
+    const fromUs = Number(process.hrtime.bigint() / 1000n);
+    const res = await load(child.url, tok.secret, connections, durationS, child.pid);
+    const toUs = Number(process.hrtime.bigint() / 1000n);
+    await child.stop();
+    const file = readdirSync(dir).find((f) => f === `${name}.cpuprofile`);
+    if (!file) throw new Error(`no profile was written to ${dir}`);
+    const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile;
+    const requests = res.requests;
+    const s = summarise(profile, { fromUs, toUs });
+    const text = printSummary(s, requests, res.cpuUsPerReq);
+    process.stdout.write(
+      `\n${target}: ${res.rps} req/s at ${connections} connections, ${res.failures} failed, ${res.cpuUsPerReq} µs CPU/request (from /proc)\n${text}\n`,
+    );
+    writeFileSync(join(dir, `${name}.summary.json`), `${JSON.stringify({ target, load: res, requests, ...s }, null, 2)}\n`);
+    process.stdout.write(`\nprofile: ${join(dir, file)}\nsummary: ${join(dir, `${name}.summary.json`)}\n`);
+  } finally {
+    for (const c of children.reverse()) await c.stop().catch(() => {});
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * Starting the processes under test: the fake upstream, the reference
+ * pass-through proxies, and the sidecar on a data dir that already holds a
+ * bench token (budget that never runs out, rpm and concurrency limits that
+ * never trigger, so every stage runs and none refuses).
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { usdToMicros } from '../proxy/core/money.js';
+import { DB_FILE, openDatabase } from '../proxy/db/database.js';
+import { scopesFromPreset } from '../proxy/tokens/scopes.js';
+import { TokenStore } from '../proxy/tokens/store.js';
+import { startChild, type Child } from './common.js';
+
+/** Not a secret: the fake upstream accepts anything. */
+const UPSTREAM_KEY = 'sk-bench-upstream-key-0000000000';
+
+export interface StreamShape {
+  chunks: number;
+  chunkDelayMs: number;
+}
+
+export function startUpstream(shape: StreamShape): Promise<Child> {
+  return startChild('upstream', 'upstream.js', { args: ['--chunks', String(shape.chunks), '--chunk-delay', String(shape.chunkDelayMs)] });
+}
+
+export type PassMode = 'bare' | 'http-proxy' | 'undici';
+
+export function startPassthrough(mode: PassMode, upstream: Child, execArgv: string[] = []): Promise<Child> {
+  return startChild(mode, 'passthrough.js', { execArgv, args: ['--mode', mode, '--upstream', upstream.url] });
+}
+
+export function tempDataDir(): string {
+  return mkdtempSync(join(tmpdir(), 'sbs-bench-'));
+}
+
+/**
+ * Adds a bench token to the data dir (creating the database if needed) the
+ * way `skillboss-sidecar token create` would, and returns its secret. The
+ * secret lives only in this process's memory.
+ */
+export function addBenchToken(dataDir: string): { tokenId: string; secret: string } {
+  const db = openDatabase(dataDir);
+  try {
+    const store = new TokenStore(db, Date.now);
+    const { token, secret } = store.create(
+      {
+        name: `bench-${Date.now()}`,
+        scopes: scopesFromPreset('write'),
+        monthlyBudget: usdToMicros(1_000_000),
+        rpm: 1_000_000_000,
+        maxConcurrent: 100_000,
+      },
+      'cli',
+    );
+    return { tokenId: token.id, secret };
+  } finally {
+    db.close();
+  }
+}
+
+export interface SidecarStart {
+  execArgv?: string[];
+  readyTimeoutMs?: number;
+  name?: string;
+}
+
+export function startSidecar(dataDir: string, upstream: Child, opts: SidecarStart = {}): Promise<Child> {
+  return startChild(opts.name ?? 'sidecar', 'sidecar.js', {
+    execArgv: opts.execArgv ?? [],
+    readyTimeoutMs: opts.readyTimeoutMs ?? 30_000,
+    env: { BENCH_DATA_DIR: dataDir, BENCH_UPSTREAM_URL: `${upstream.url}/v1`, BENCH_UPSTREAM_KEY: UPSTREAM_KEY },
+  });
+}
+
+/** Ledger rows the sidecar wrote for one token (read-only; safe while the daemon runs, WAL). */
+export function ledgerRows(dataDir: string, tokenId: string): { rows: number; ok: number; costMicros: number } {
+  const db = new Database(join(dataDir, DB_FILE), { readonly: true });
+  try {
+    const r = db
+      .prepare('SELECT count(*) AS rows, sum(status = 200) AS ok, coalesce(sum(cost_micros), 0) AS cost FROM usage WHERE token_id = ?')
+      .get(tokenId) as { rows: number; ok: number | null; cost: number };
+    return { rows: r.rows, ok: r.ok ?? 0, costMicros: r.cost };
+  } finally {
+    db.close();
+  }
+}
