@@ -15,9 +15,15 @@ import { once } from 'node:events';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import pino, { type DestinationStream, type Logger, type StreamEntry } from 'pino';
-import pretty from 'pino-pretty';
+import type PinoPretty from 'pino-pretty';
 import type { SonicBoom } from 'sonic-boom';
 import type { RequestEvent, SidecarEvents } from './events.js';
+
+// Loaded on first use: together ~150 ms of start-up (pino-roll pulls in date-fns) that `serve` without a
+// terminal or a log file, the tests and the tray's attach mode never need.
+const requireHere = createRequire(import.meta.url);
+const loadPretty = (): typeof PinoPretty => requireHere('pino-pretty') as typeof PinoPretty;
+const loadPinoRoll = () => requireHere('pino-roll') as (opts: Record<string, unknown>) => Promise<SonicBoom>;
 
 export type { Logger };
 
@@ -113,7 +119,7 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   if (opts.destination !== false) {
     const dest = opts.destination ?? 2;
     const terminal: DestinationStream = opts.pretty
-      ? pretty({
+      ? loadPretty()({
           colorize: true,
           translateTime: 'SYS:HH:MM:ss',
           ignore: 'pid,hostname',
@@ -142,7 +148,6 @@ export interface LogFileOptions {
 
 export type LogFile = SonicBoom;
 
-const pinoRoll = createRequire(import.meta.url)('pino-roll') as (opts: Record<string, unknown>) => Promise<SonicBoom>;
 
 /** The directory the daemon's JSON log files go to. */
 export function logDir(dataDir: string): string {
@@ -158,7 +163,7 @@ export async function openLogFile(dataDir: string, opts: LogFileOptions = {}): P
   const dir = logDir(dataDir);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   chmodSync(dir, 0o700);
-  const stream = await pinoRoll({
+  const stream = await loadPinoRoll()({
     file: join(dir, 'sidecar'),
     extension: '.log',
     size: opts.maxSize ?? '10m',

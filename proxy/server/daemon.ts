@@ -6,12 +6,14 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DEFAULT_HOST, DEFAULT_LIMITS, DEFAULT_PORT, type Limits } from '../core/config.js';
-import { asSidecarError } from '../core/errors.js';
+import { asSidecarError, unavailable } from '../core/errors.js';
 import { SidecarEvents } from '../core/events.js';
 import { silentLogger, type Logger } from '../core/log.js';
 import { systemClock, type Clock } from '../core/time.js';
 import { VERSION } from '../core/version.js';
-import { openDatabase, type DB } from '../db/database.js';
+import { DB_FILE, fileSize, INLINE_CHECK_MAX_BYTES, openDatabase, type DB } from '../db/database.js';
+import { startMaintenance } from '../db/maintenance.js';
+import { join } from 'node:path';
 import { getSetting } from '../db/records.js';
 import { KeyHolder } from '../keychain/holder.js';
 import type { KeyStore } from '../keychain/store.js';
@@ -85,6 +87,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const clock = opts.clock ?? systemClock;
   const limits: Limits = { ...DEFAULT_LIMITS, ...opts.limits };
   const db = openDatabase(opts.dataDir);
+  const dbFile = join(opts.dataDir, DB_FILE);
+  const checkLater = fileSize(dbFile) > INLINE_CHECK_MAX_BYTES;
+  let storageProblem: string | null = null;
   let lock: DataDirLock;
   try {
     lock = acquireLock(opts.dataDir);
@@ -168,6 +173,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       if (guards.cors(req, res)) return;
       const url = req.url ?? '/';
       if (url.startsWith('/v1/') || url === '/v1') {
+        // A database that failed its background integrity check is not trusted with metering.
+        if (storageProblem) return sendError(res, unavailable('storage_corrupt', 'The sidecar\'s database is damaged, so it will not meter or forward requests. The human running it must restore the data dir (skillboss-sidecar doctor).'));
         handleAgentRequest(req, res, deps).catch((err: unknown) => {
           log.error({ err }, 'unhandled error in the agent pipeline');
           sendError(res, asSidecarError(err));
@@ -239,6 +246,19 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   if (!isLoopbackHost(host)) log.warn({ host }, 'listening on a non-loopback address: anything that can reach it can try tokens');
   lock.writeRuntime({ pid: process.pid, url, host, port, started_at: new Date().toISOString(), version: VERSION });
   watcher.start();
+  // Checkpoints (and the integrity check of a large file) run in a worker, off the request path.
+  const maintenance = startMaintenance(db, {
+    file: dbFile,
+    check: checkLater,
+    onIntegrity(ok, detail) {
+      if (ok) return log.info('the database passed its integrity check');
+      storageProblem = `the database at ${dbFile} failed its integrity check (${detail}); restore it from a backup or move it aside`;
+      log.error(storageProblem);
+    },
+    onProblem(detail) {
+      log.warn({ reason: detail }, 'database maintenance worker unavailable; checkpointing on the main connection');
+    },
+  });
   // A first tick now: whatever fell due while the daemon was down (or the machine slept) happens at start.
   const lifecycle = new Lifecycle(db, deps, opts.dataDir, `${url}/v1`, { ...DEFAULT_LIFECYCLE_OPTIONS, ...opts.lifecycle });
   lifecycle.start();
@@ -274,6 +294,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         server.closeAllConnections();
       });
       await upstream.destroy();
+      await maintenance.stop();
       lock.release();
       db.close();
     },
