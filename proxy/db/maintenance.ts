@@ -50,9 +50,14 @@ export function startMaintenance(db: DB, opts: MaintenanceOptions): Maintenance 
   return {
     async stop() {
       stopping = true;
+      // Referenced while stopping: with nothing else left in the event loop, an unreferenced worker and timer
+      // would let Node exit mid-shutdown (exit code 13, a pending top-level await in the CLI).
+      worker.ref();
       const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
       worker.postMessage('stop');
-      await Promise.race([exited, new Promise<void>((r) => setTimeout(r, 2000).unref())]);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([exited, new Promise<void>((r) => (timer = setTimeout(r, 2000)))]);
+      clearTimeout(timer);
       await worker.terminate();
       try {
         db.pragma('wal_autocheckpoint = 1000');
