@@ -47,7 +47,7 @@ export function unseal(s: Sealed, passphrase: string): string {
 }
 
 /** Write to a temp file, fsync, rename: a crash leaves the old file or the new one, never half of one. */
-function writeAtomic(path: string, data: string): void {
+export function writeAtomic(path: string, data: string): void {
   const tmp = `${path}.${process.pid}.tmp`;
   const fd = openSync(tmp, 'w', 0o600);
   try {

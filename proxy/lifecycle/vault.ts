@@ -8,11 +8,11 @@
  * key store (the demo) they are in memory too.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, readFileSync, realpathSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { readFileSync, realpathSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Entry } from '@napi-rs/keyring';
 import { APP_NAME } from '../core/config.js';
-import { PASSPHRASE_ENV, seal, unseal } from '../keychain/encrypted-file.js';
+import { PASSPHRASE_ENV, seal, unseal, writeAtomic } from '../keychain/encrypted-file.js';
 import { KEYCHAIN_HELP, KeyStoreUnavailable, type KeyStoreKind } from '../keychain/store.js';
 
 export interface SecretVault {
@@ -123,16 +123,7 @@ export function encryptedFileVault(dataDir: string, passphrase: string | undefin
     },
     set(name, secret) {
       const path = pathOf(name);
-      const data = JSON.stringify(seal(secret, need()));
-      const tmp = `${path}.${process.pid}.tmp`;
-      const fd = openSync(tmp, 'w', 0o600);
-      try {
-        writeSync(fd, data);
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-      renameSync(tmp, path);
+      writeAtomic(path, JSON.stringify(seal(secret, need())));
     },
     remove(name) {
       try {
