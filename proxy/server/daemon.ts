@@ -33,7 +33,8 @@ import { Guards, isLoopbackHost } from './guards.js';
 import { acquireLock, type DataDirLock } from './lock.js';
 import { Watcher } from './watcher.js';
 import { DEFAULT_LIFECYCLE_OPTIONS, Lifecycle, type LifecycleOptions } from '../lifecycle/scheduler.js';
-import { createAdminApp, savedDefaultMaxTokens, type AdminApp } from '../admin/index.js';
+import type { AdminApp, AdminOptions } from '../admin/index.js';
+import { ensureAdminSecret } from '../admin/secret.js';
 import type { AccessOptions } from '../access/model.js';
 import { AccessRequests } from '../access/requests.js';
 import { sendSkill } from '../access/skill.js';
@@ -99,7 +100,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   }
 
   // The human's saved default max_tokens reservation (dashboard settings) unless a flag set one.
-  if (opts.limits?.defaultMaxTokens === undefined) limits.defaultMaxTokens = savedDefaultMaxTokens(db) ?? limits.defaultMaxTokens;
+  if (opts.limits?.defaultMaxTokens === undefined) {
+    const saved = getSetting<number>(db, 'default_max_tokens');
+    if (typeof saved === 'number' && Number.isInteger(saved) && saved > 0) limits.defaultMaxTokens = saved;
+  }
   const events = new SidecarEvents();
   const tokens = new TokenStore(db, clock);
   const principals = new PrincipalCache(tokens);
@@ -133,7 +137,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const access = new AccessRequests(db, tokens, clock, { options: opts.access, events });
   access.attach(deps);
 
-  const metrics = createMetricsRoute({ enabled: opts.metrics ?? getSetting<boolean>(db, METRICS_SETTING) === true, dataDir: opts.dataDir, deps });
+  const metrics = await createMetricsRoute({ enabled: opts.metrics ?? getSetting<boolean>(db, METRICS_SETTING) === true, dataDir: opts.dataDir, deps });
 
   const syncDeps = { baseUrl: () => upstream.baseUrl, key, prices, state: upstreamState, clock, log };
   const sync = () => syncOnce(syncDeps).catch((err: unknown) => log.error({ err }, 'sync failed'));
@@ -153,7 +157,12 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   });
 
   let guards: Guards;
-  let admin: AdminApp;
+  // The admin API and dashboard (express and everything behind it, ~40% of start-up) load on their first request.
+  let adminOptions: AdminOptions;
+  let admin: AdminApp | null = null;
+  let adminLoading: Promise<AdminApp> | null = null;
+  const loadAdmin = (): Promise<AdminApp> =>
+    (adminLoading ??= import('../admin/index.js').then((m) => (admin = m.createAdminApp(adminOptions))));
   const server: Server = createServer(
     {
       requestTimeout: limits.requestTimeoutMs,
@@ -187,7 +196,14 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       if (url === '/skill.md' && (req.method === 'GET' || req.method === 'HEAD')) return sendSkill(req, res);
       if (metrics.matches(url)) return metrics.handle(req, res);
       // Everything else (the admin API, the dashboard, and 404s) goes to the admin app.
-      admin.handle(req, res);
+      if (admin) return admin.handle(req, res);
+      loadAdmin().then(
+        (a) => a.handle(req, res),
+        (err: unknown) => {
+          log.error({ err }, 'the admin API could not be loaded');
+          sendError(res, asSidecarError(err));
+        },
+      );
     },
   );
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
@@ -221,7 +237,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     void old.close();
   };
   try {
-    admin = createAdminApp({
+    // The admin secret exists from the first start (scripts and the CLI read it), whether or not the admin API has loaded.
+    ensureAdminSecret(opts.dataDir);
+    adminOptions = {
       db,
       deps,
       dataDir: opts.dataDir,
@@ -234,7 +252,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         savedOrigins = origins;
         guards = makeGuards();
       },
-    });
+    };
   } catch (err) {
     // E.g. an unreadable admin secret file: fail closed, leaving nothing bound or locked.
     server.close();
