@@ -36,17 +36,9 @@ const requestsQuery = z.strictObject({
   limit: z.coerce.number().int().min(1, 'at least 1').max(500, 'at most 500').default(50),
 });
 
-export interface UsageRow {
-  day?: string;
-  token_id?: string;
-  token_name?: string | null;
-  model?: string | null;
-  requests: number;
-  errors: number;
-  prompt_tokens: number;
-  completion_tokens: number;
-  cost_usd: number;
-}
+import type { UsageRow } from './wire.js';
+
+export type { UsageRow };
 
 /** The start of `day` (UTC) in ms, or of today / the first of this month. */
 function rangeOf(q: { from?: string | undefined; to?: string | undefined }, now: number): { from: string; to: string; fromMs: number; toMs: number } {

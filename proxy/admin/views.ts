@@ -8,31 +8,9 @@ import { microsToUsd } from '../core/money.js';
 import { periodOf } from '../core/time.js';
 import type { Token } from '../tokens/store.js';
 
-export type TokenStatus = 'active' | 'revoked' | 'expired' | 'parent_revoked' | 'parent_expired';
+import type { TokenStatus, TokenView } from './wire.js';
 
-export interface TokenView {
-  id: string;
-  name: string;
-  parent_id: string | null;
-  depth: number;
-  scopes: string[];
-  monthly_budget_usd: number | null;
-  spent_usd: number;
-  requests: number;
-  rpm: number | null;
-  max_concurrent: number | null;
-  expires_at: string | null;
-  created_at: string;
-  revoked_at: string | null;
-  revoked_reason: string | null;
-  status: TokenStatus;
-  last_used_at: string | null;
-  rotated_at: string | null;
-  old_secret_valid_until: string | null;
-  auto_rotate: { interval_days: number; next_at: string | null; webhook: boolean } | null;
-  upstream_key_id: string | null;
-  children: number;
-}
+export type { TokenStatus, TokenView };
 
 const iso = (ms: number | null | undefined): string | null => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
 

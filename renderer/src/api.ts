@@ -1,8 +1,8 @@
 /**
  * The admin API, from the dashboard's side: same-origin fetch with the
  * session cookie, JSON both ways, errors as ApiError with per-field details.
- * The shapes mirror proxy/admin (kept separate: the renderer never imports
- * daemon code).
+ * Shared shapes come from proxy/admin/wire.ts (types only) and the scope
+ * list from proxy/tokens/scopes.ts (pure data); nothing else of the daemon.
  */
 export interface ApiErrorBody {
   error: { message: string; type: string; code: string; param: string | null; details?: Record<string, string> };
@@ -50,39 +50,12 @@ export async function api<T>(method: 'GET' | 'POST' | 'PATCH' | 'PUT', path: str
   return json as T;
 }
 
-export type Scope = 'models:read' | 'models:use' | 'services:read' | 'services:use' | 'billing:read' | 'billing:write' | 'agents:create';
-export const SCOPES: Scope[] = ['models:read', 'models:use', 'services:read', 'services:use', 'billing:read', 'billing:write', 'agents:create'];
-export const PRESETS: Record<'read-only' | 'write' | 'admin', Scope[]> = {
-  'read-only': ['models:read', 'services:read', 'billing:read'],
-  write: ['models:read', 'services:read', 'billing:read', 'models:use', 'services:use'],
-  admin: [...SCOPES],
-};
+// The scope list and presets are the daemon's own (pure data, no Node), so they cannot drift apart.
+export { PRESETS, SCOPES, type Scope } from '../../proxy/tokens/scopes';
+import type { Scope } from '../../proxy/tokens/scopes';
 
-export type TokenStatus = 'active' | 'revoked' | 'expired' | 'parent_revoked' | 'parent_expired';
-
-export interface TokenView {
-  id: string;
-  name: string;
-  parent_id: string | null;
-  depth: number;
-  scopes: Scope[];
-  monthly_budget_usd: number | null;
-  spent_usd: number;
-  requests: number;
-  rpm: number | null;
-  max_concurrent: number | null;
-  expires_at: string | null;
-  created_at: string;
-  revoked_at: string | null;
-  revoked_reason: string | null;
-  status: TokenStatus;
-  last_used_at: string | null;
-  rotated_at: string | null;
-  old_secret_valid_until: string | null;
-  auto_rotate: { interval_days: number; next_at: string | null; webhook: boolean } | null;
-  upstream_key_id: string | null;
-  children: number;
-}
+export type { TokenStatus, TokenView, UsageRow } from '../../proxy/admin/wire';
+import type { TokenView, UsageRow } from '../../proxy/admin/wire';
 
 export interface TokenDetail extends TokenView {
   subtree: Array<{ id: string; name: string; revoked: boolean }>;
@@ -143,18 +116,6 @@ export interface AccessRequestView {
   decided_by: string | null;
   deny_reason: string | null;
   token_id: string | null;
-}
-
-export interface UsageRow {
-  day?: string;
-  token_id?: string;
-  token_name?: string | null;
-  model?: string | null;
-  requests: number;
-  errors: number;
-  prompt_tokens: number;
-  completion_tokens: number;
-  cost_usd: number;
 }
 
 export interface UsageResponse {
