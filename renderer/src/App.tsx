@@ -1,6 +1,7 @@
 /** The shell: header with navigation and live status, the current page, and the signed-out screen. */
 import { useEffect, useState } from 'react';
 import { api, onSignedOut, type Status } from './api';
+import { DaemonDown, probe } from './components/DaemonDown';
 import { HIDDEN_ROUTES, ROUTES, useRoute, type Route } from './hooks';
 import { stopLive, useLiveConnected } from './live';
 import { Access, usePendingAccess } from './pages/Access';
@@ -31,6 +32,10 @@ function Shell() {
   const connected = useLiveConnected();
   const pending = usePendingAccess();
   const Page = PAGES[route];
+  // The live stream dropping is the first sign the daemon may be gone: ask, so the page says so at once.
+  useEffect(() => {
+    if (!connected) void probe();
+  }, [connected]);
   useEffect(() => {
     document.title = `${[...ROUTES, ...HIDDEN_ROUTES].find((r) => r.id === route)?.label ?? ''} · SkillBoss Sidecar`;
   }, [route]);
@@ -73,6 +78,7 @@ function Shell() {
         </button>
       </header>
       <main>
+        <DaemonDown />
         <Page key={route} />
       </main>
     </>

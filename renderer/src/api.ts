@@ -19,6 +19,9 @@ export class ApiError extends Error {
   }
 }
 
+/** The code of an ApiError for a call the daemon never answered (it is not running, or restarting). */
+export const UNREACHABLE = 'sidecar_unreachable';
+
 type Listener = () => void;
 const signedOutListeners = new Set<Listener>();
 /** Called whenever the API answers 401: the session ended. */
@@ -27,14 +30,38 @@ export function onSignedOut(fn: Listener): () => void {
   return () => signedOutListeners.delete(fn);
 }
 
+const reachListeners = new Set<(up: boolean) => void>();
+let reachable = true;
+/** Whether the daemon answered the last admin call (any status) or did not answer at all. */
+export function isReachable(): boolean {
+  return reachable;
+}
+export function onReachability(fn: (up: boolean) => void): () => void {
+  reachListeners.add(fn);
+  return () => reachListeners.delete(fn);
+}
+function setReachable(up: boolean): void {
+  if (up === reachable) return;
+  reachable = up;
+  for (const fn of reachListeners) fn(up);
+}
+
+/** Every admin call goes through here (one place for headers, errors, and knowing the daemon is gone). */
 export async function api<T>(method: 'GET' | 'POST' | 'PATCH' | 'PUT', path: string, body?: unknown): Promise<T> {
-  const res = await fetch(`/admin/api${path}`, {
-    method,
-    credentials: 'same-origin',
-    cache: 'no-store',
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? null : JSON.stringify(body),
-  });
+  let res: Response;
+  try {
+    res = await fetch(`/admin/api${path}`, {
+      method,
+      credentials: 'same-origin',
+      cache: 'no-store',
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? null : JSON.stringify(body),
+    });
+  } catch {
+    setReachable(false);
+    throw new ApiError(0, UNREACHABLE, 'The sidecar is not answering.');
+  }
+  setReachable(true);
   const text = await res.text();
   let json: unknown = null;
   try {

@@ -6,7 +6,8 @@ import { SecretDialog } from '../components/SecretDialog';
 import { ago, when } from '../format';
 import { useDebounced, useHashQuery, useLoad } from '../hooks';
 import { useLive } from '../live';
-import { CreateDialog, EditDialog, expiryText, RevokeDialog, RotateDialog } from './TokenDialogs';
+import { RevokeDialog, RotateDialog } from './TokenActions';
+import { CreateDialog, EditDialog, expiryText } from './TokenDialogs';
 
 type Open = { kind: 'create' } | { kind: 'edit' | 'rotate' | 'revoke'; token: TokenView } | null;
 

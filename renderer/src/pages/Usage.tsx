@@ -17,6 +17,11 @@ export function Usage() {
   const daily = useLoad(() => api<UsageResponse>('GET', `/usage?by=day_${by}&${q}`), [by, q]);
   const totals = useLoad(() => api<UsageResponse>('GET', `/usage?by=${by}&${q}`), [by, q]);
   const keyOf = (r: UsageRow) => (by === 'token' ? (r.token_name ?? r.token_id ?? '?') : (r.model ?? '(no model)'));
+  // Rows are keyed by what the answer was grouped by, never by what the toolbar says now: while the by-model answer is
+  // on its way the by-token rows are still shown, and a key that means something else would leave ghosts behind.
+  const shownBy = totals.data?.by === 'model' ? 'model' : 'token';
+  const rowKey = (r: UsageRow) => (shownBy === 'token' ? `token:${r.token_id ?? ''}` : `model:${r.model ?? ''}`);
+  const rowName = (r: UsageRow) => (shownBy === 'token' ? (r.token_name ?? r.token_id ?? '?') : (r.model ?? '(no model)'));
   const days = daysBetween(from, to);
   const error = daily.error ?? totals.error;
 
@@ -62,7 +67,7 @@ export function Usage() {
             <table className="table usage">
               <thead>
                 <tr>
-                  <th className="col-key">{by === 'token' ? 'Token' : 'Model'}</th>
+                  <th className="col-key">{shownBy === 'token' ? 'Token' : 'Model'}</th>
                   <th className="num">Requests</th>
                   <th className="num hide-narrow">Failed</th>
                   <th className="num hide-narrow">Tokens in</th>
@@ -72,16 +77,17 @@ export function Usage() {
               </thead>
               <tbody>
                 {(totals.data?.data ?? []).map((r) => (
-                  <tr key={by === 'token' ? r.token_id : (r.model ?? '')}>
+                  <tr key={rowKey(r)}>
                     <td className="col-key ellipsis">
-                      {keyOf(r)}
-                      {by === 'token' ? <span className="mono muted small"> {r.token_id}</span> : null}
+                      {shownBy === 'token' && r.token_id ? <a href={`#/token/${r.token_id}`}>{rowName(r)}</a> : rowName(r)}
                     </td>
                     <td className="num">{int(r.requests)}</td>
                     <td className="num hide-narrow">{int(r.errors)}</td>
                     <td className="num hide-narrow">{int(r.prompt_tokens)}</td>
                     <td className="num hide-narrow">{int(r.completion_tokens)}</td>
-                    <td className="num">{usd(r.cost_usd)}</td>
+                    <td className="num" data-usd={r.cost_usd}>
+                      {usd(r.cost_usd)}
+                    </td>
                   </tr>
                 ))}
               </tbody>
@@ -93,7 +99,9 @@ export function Usage() {
                     <td className="num hide-narrow">{int(totals.data.data.reduce((a, r) => a + r.errors, 0))}</td>
                     <td className="num hide-narrow">{int(totals.data.data.reduce((a, r) => a + r.prompt_tokens, 0))}</td>
                     <td className="num hide-narrow">{int(totals.data.data.reduce((a, r) => a + r.completion_tokens, 0))}</td>
-                    <td className="num">{usd(totals.data.total_cost_usd)}</td>
+                    <td className="num" data-usd={totals.data.total_cost_usd}>
+                      {usd(totals.data.total_cost_usd)}
+                    </td>
                   </tr>
                 </tfoot>
               ) : null}
