@@ -88,6 +88,7 @@ export function ledgerRow(s: RowSubject, ts: number, f: RowFigures): LedgerRow {
     usage_source: f.usage_source ?? 'none',
     cost_source: f.cost_source ?? 'none',
     error_code: f.error_code ?? null,
+    error_message: f.error_message ?? null,
   };
 }
 

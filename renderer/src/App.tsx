@@ -10,10 +10,11 @@ import { Overview } from './pages/Overview';
 import { Requests } from './pages/Requests';
 import { Settings } from './pages/Settings';
 import { Setup } from './pages/Setup';
+import { Token } from './pages/Token';
 import { Tokens } from './pages/Tokens';
 import { Usage } from './pages/Usage';
 
-const PAGES: Record<Route, () => React.JSX.Element> = { overview: Overview, tokens: Tokens, access: Access, requests: Requests, usage: Usage, audit: Audit, settings: Settings, setup: Setup };
+const PAGES: Record<Route, () => React.JSX.Element> = { overview: Overview, tokens: Tokens, access: Access, requests: Requests, usage: Usage, audit: Audit, settings: Settings, setup: Setup, token: Token };
 
 function SignedOut() {
   return (
@@ -61,7 +62,7 @@ function Shell() {
         </a>
         <nav aria-label="Pages">
           {ROUTES.map((r) => (
-            <a key={r.id} href={`#/${r.id}`} className={r.id === route ? 'nav active' : 'nav'} aria-current={r.id === route ? 'page' : undefined}>
+            <a key={r.id} href={`#/${r.id}`} className={r.id === route || (route === 'token' && r.id === 'tokens') ? 'nav active' : 'nav'} aria-current={r.id === route ? 'page' : undefined}>
               {r.label}
               {r.id === 'access' && pending > 0 ? (
                 <span className="nav-badge">
@@ -79,7 +80,7 @@ function Shell() {
       </header>
       <main>
         <DaemonDown />
-        <Page key={route} />
+        <Page key={route === 'token' ? window.location.hash.split('?')[0] : route} />
       </main>
     </>
   );

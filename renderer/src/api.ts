@@ -81,10 +81,12 @@ export async function api<T>(method: 'GET' | 'POST' | 'PATCH' | 'PUT', path: str
 export { PRESETS, SCOPES, type Scope } from '../../proxy/tokens/scopes';
 import type { Scope } from '../../proxy/tokens/scopes';
 
-export type { TokenStatus, TokenView, UsageRow } from '../../proxy/admin/wire';
+export type { SeriesRange, SeriesResponse, TokenStatus, TokenView, UsageRow } from '../../proxy/admin/wire';
 import type { TokenView, UsageRow } from '../../proxy/admin/wire';
 
 export interface TokenDetail extends TokenView {
+  /** This token's own calls this month; spent_usd includes its subtree's. */
+  own_spent_usd: number;
   subtree: Array<{ id: string; name: string; revoked: boolean }>;
 }
 
@@ -168,6 +170,8 @@ export interface RequestRow {
   latency_ms: number;
   streamed: boolean;
   error_code: string | null;
+  /** The message the agent got with a refusal (null for answers, and for rows older than the column). */
+  error_message?: string | null;
 }
 
 export interface Page<T> {

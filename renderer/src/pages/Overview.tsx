@@ -5,7 +5,7 @@ import { Unavailable } from '../components/DaemonDown';
 import { KEY_SHORT, keyCondition, keyTone } from '../keystate';
 import { BarChart, toSeries } from '../components/BarChart';
 import { BudgetBar, Card, Empty, ErrorNote } from '../components/bits';
-import { ago, daysBetween, int, monthRange, usd, when } from '../format';
+import { ago, daysBetween, int, monthRange, usd, utc } from '../format';
 import { useDebounced, useLoad } from '../hooks';
 import { useLive } from '../live';
 
@@ -101,7 +101,7 @@ export function Overview() {
               <p className="big">{usd(s.spend.this_period_usd)}</p>
               <BudgetBar spent={s.spend.this_period_usd} budget={s.spend.budgets_usd > 0 ? s.spend.budgets_usd : null} />
               <p className="muted small">
-                against the sum of top-level budgets{s.spend.unbudgeted_roots ? ` (${s.spend.unbudgeted_roots} top-level token${s.spend.unbudgeted_roots > 1 ? 's have' : ' has'} no budget)` : ''}; resets {when(s.period_resets_at)}
+                against the sum of top-level budgets{s.spend.unbudgeted_roots ? ` (${s.spend.unbudgeted_roots} top-level token${s.spend.unbudgeted_roots > 1 ? 's have' : ' has'} no budget)` : ''}; resets {utc(s.period_resets_at)}
               </p>
             </>
           ) : (
@@ -142,7 +142,9 @@ export function Overview() {
         {!byToken.data ? (
           none
         ) : top.length === 0 ? (
-          <Empty>No requests this month yet.</Empty>
+          <Empty>
+            No requests this month yet. <a href="#/tokens?create=1">Create a token</a> and point an agent at <code>{`${window.location.origin}/v1`}</code>.
+          </Empty>
         ) : (
           <table className="table">
             <thead>
@@ -158,9 +160,9 @@ export function Overview() {
                 const t = names.get(r.token_id ?? '');
                 return (
                   <tr key={r.token_id}>
-                    <td>
-                      {r.token_name ?? r.token_id}
-                      <span className="muted mono small"> {r.token_id}</span>
+                    <td className="name-cell">
+                      <a href={`#/token/${r.token_id}`}>{r.token_name ?? r.token_id}</a>
+                      <span className="muted mono small hide-narrow"> {r.token_id}</span>
                     </td>
                     <td className="num">{int(r.requests)}</td>
                     <td className="num">{usd(r.cost_usd)}</td>
