@@ -287,5 +287,6 @@ async function relayUpstreamError(ctx: RequestContext, up: Dispatcher.ResponseDa
     err = new SidecarError(status, type, status === 403 ? 'upstream_forbidden' : 'upstream_rejected', upstreamMessage || `SkillBoss answered ${status}.`);
   }
   sendError(ctx.res, err);
-  return { status: err.status, usage: null, countedCompletion: null, reportedCostMicros: null, streamed: false, errorCode: err.code };
+  // The message as the agent got it (key already scrubbed), for the dashboard's request drawer.
+  return { status: err.status, usage: null, countedCompletion: null, reportedCostMicros: null, streamed: false, errorCode: err.code, errorMessage: err.message };
 }

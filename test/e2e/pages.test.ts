@@ -36,7 +36,7 @@ beforeAll(async () => {
   leadId = lead.token.id;
   const crawler = s.token({ name: 'crawler', budgetUsd: 10, parentId: lead.token.id });
   const writer = s.token({ name: 'writer-with-a-rather-long-descriptive-name-for-phones', budgetUsd: 20, parentId: lead.token.id });
-  const ci = s.token({ name: 'ci-bot', budgetUsd: 0.02, expires: '30d' });
+  const ci = s.token({ name: 'ci-bot', budgetUsd: 0.0006, expires: '30d' });
   const plan: Array<[typeof lead, string, number]> = [
     [writer, 'claude-4-5-sonnet', 1500],
     [crawler, 'gpt-4o', 2500],
@@ -59,7 +59,7 @@ beforeAll(async () => {
     body: JSON.stringify({ name: 'docs-helper', scopes: ['models:read', 'models:use'], monthly_budget: 5, expiration_days: 30, reason: 'Summarise the team docs nightly' }),
   });
   await s.daemon.sync();
-  browser = await launch();
+  browser = await launch({ bypassCSP: true });
   page = await browser.context.newPage();
   await page.goto(await loginLink(s.dataDir));
   await page.getByRole('navigation', { name: 'Pages' }).waitFor();

@@ -12,7 +12,7 @@ export interface Series {
 }
 
 export const HEIGHT = 180;
-export const PAD = { top: 10, right: 8, bottom: 22, left: 52 };
+export const PAD = { top: 10, right: 8, bottom: 22, left: 66 };
 
 export function niceMax(v: number): number {
   if (v <= 0) return 1;
