@@ -46,6 +46,8 @@ export interface RequestEvent {
   latency_ms: number;
   streamed: boolean;
   error_code: string | null;
+  /** For the dashboard's live feed only; the access log does not carry it. */
+  error_message?: string | null;
 }
 
 export function requestEvent(row: LedgerRow): RequestEvent {
@@ -62,5 +64,6 @@ export function requestEvent(row: LedgerRow): RequestEvent {
     latency_ms: row.latency_ms,
     streamed: row.streamed === 1,
     error_code: row.error_code,
+    error_message: row.error_message ?? null,
   };
 }

@@ -7,7 +7,7 @@
 import type { ReactNode } from 'react';
 import { api, type SeriesRange, type SeriesResponse } from '../api';
 import { usd } from '../format';
-import { setHashQuery, useHashQuery, useLoad } from '../hooks';
+import { setHashQuery, useDebounced, useHashQuery, useLoad } from '../hooks';
 import { useLive } from '../live';
 import { BarChart } from './BarChart';
 import { Card } from './bits';
@@ -48,8 +48,10 @@ export function SeriesCharts({ token, showSplit = true }: { token?: string; show
   const view = useChartView(token ? 'model' : 'token');
   const q = new URLSearchParams({ range: view.range, by: view.by, ...(token ? { token } : {}) }).toString();
   const data = useLoad(() => api<SeriesResponse>('GET', `/series?${q}`), [q]);
+  // Live, but at most once a second: a busy agent must not turn every call into a chart query.
+  const refresh = useDebounced(() => data.reload(), 1000);
   useLive((kind) => {
-    if (kind === 'request') data.reload();
+    if (kind === 'request') refresh();
   });
   const d = data.data;
   const tick = tickOf(d?.step ?? 'day');

@@ -10,7 +10,7 @@ import { api, ApiError, type AccessRequestView, type AccessStatus, type Scope } 
 import { Card, Empty, ErrorNote, FieldError } from '../components/bits';
 import { Dialog } from '../components/Dialog';
 import { detail, Field, FormFooter, useCount, useMoney } from '../components/Field';
-import { stamp, usd } from '../format';
+import { stamp, usd, zoneName } from '../format';
 import { useDebounced, useLoad } from '../hooks';
 import { useLive } from '../live';
 
@@ -97,7 +97,11 @@ export function Access() {
         </p>
       ) : null}
       <ErrorNote error={pending.error} />
-      {pending.data && pending.data.data.length === 0 ? <Empty>No requests are waiting.</Empty> : null}
+      {pending.data && pending.data.data.length === 0 ? (
+        <Empty>
+          No requests are waiting. An agent asks by following <a href="/skill.md">{`${window.location.origin}/skill.md`}</a>; or <a href="#/tokens?create=1">create a token</a> for it yourself.
+        </Empty>
+      ) : null}
       <div className="access-list">
         {(pending.data?.data ?? []).map((r) => (
           <RequestCard key={r.id} r={r} elapsed={elapsed} onApprove={() => setOpen({ kind: 'approve', request: r })} onDeny={() => setOpen({ kind: 'deny', request: r })} />
@@ -111,7 +115,7 @@ export function Access() {
             <table className="table access-history">
               <thead>
                 <tr>
-                  <th className="col-when">Asked</th>
+                  <th className="col-when">Asked ({zoneName()})</th>
                   <th>Agent</th>
                   <th className="col-code">Code</th>
                   <th>Outcome</th>
