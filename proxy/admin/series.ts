@@ -15,7 +15,7 @@ import { microsToUsd } from '../core/money.js';
 import { DAY_MS } from '../core/time.js';
 import type { AdminContext } from './context.js';
 import { parseInput } from './validate.js';
-import type { SeriesRange, SeriesResponse } from './wire.js';
+import type { SeriesRange, SeriesResponse } from '../../wire/admin.js';
 
 const HOUR_MS = 3_600_000;
 const RANGES: Record<SeriesRange, { step: number; n: number }> = { '24h': { step: HOUR_MS, n: 24 }, '7d': { step: DAY_MS, n: 7 }, '30d': { step: DAY_MS, n: 30 }, '90d': { step: DAY_MS, n: 90 } } as const;

@@ -2,11 +2,11 @@
  * Form pieces every dialog shares: <Field> (label + input + error, wired for
  * screen readers), <FormFooter> (the general error and the buttons), and the
  * typed-number state behind money and count inputs. Parsing is
- * proxy/core/amounts.ts's, the same the admin API applies, so the page refuses
+ * wire/amounts.ts's, the same the admin API applies, so the page refuses
  * exactly what the daemon would — as the user types, not after a round trip.
  */
 import { cloneElement, useId, useState, type ReactElement, type ReactNode } from 'react';
-import { parseCount, parseUsd, type Parsed } from '../../../proxy/core/amounts';
+import { parseCount, parseUsd, type Parsed } from '../../../wire/amounts';
 import { ApiError as ApiErrorClass, type ApiError } from '../api';
 import { ErrorNote } from './bits';
 

@@ -1,6 +1,6 @@
 /** The one parser for typed money and counts (dashboard, admin API, CLI): what it takes, what it refuses and why. */
 import { describe, expect, it } from 'vitest';
-import { parseCount, parseUsd } from '../../../proxy/core/amounts.js';
+import { parseCount, parseUsd } from '../../../wire/amounts.js';
 import { percentile } from '../../../proxy/admin/series.js';
 
 describe('parseUsd', () => {
