@@ -172,6 +172,10 @@ export interface RequestRow {
   error_code: string | null;
   /** The message the agent got with a refusal (null for answers, and for rows older than the column). */
   error_message?: string | null;
+  /** Token classes, where the ledger has them: parts of prompt_tokens / completion_tokens. */
+  cached_tokens?: number;
+  cache_write_tokens?: number;
+  reasoning_tokens?: number;
 }
 
 export interface Page<T> {

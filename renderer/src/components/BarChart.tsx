@@ -30,9 +30,11 @@ interface BarProps {
   format?: (v: number) => string;
   /** Axis text under a bar (default MM-DD). */
   tick?: (d: string) => string;
+  /** Counts: no "2.5 requests" gridline. */
+  integer?: boolean;
 }
 
-export function BarChart({ days, series, label, format = usd, tick = (d) => d.slice(5, 10) }: BarProps) {
+export function BarChart({ days, series, label, format = usd, tick = (d) => d.slice(5, 10), integer = false }: BarProps) {
   const [ref, width] = useWidth<HTMLDivElement>();
   const totals = days.map((_, i) => series.reduce((a, s) => a + (s.values[i] ?? 0), 0));
   const max = niceMax(Math.max(0, ...totals));
@@ -42,7 +44,7 @@ export function BarChart({ days, series, label, format = usd, tick = (d) => d.sl
   const slot = days.length ? plotW / days.length : plotW;
   const bar = Math.max(1, Math.min(28, slot * 0.7));
   const y = (v: number) => PAD.top + plotH - (v / max) * plotH;
-  const ticks = [0, max / 2, max];
+  const ticks = [0, max / 2, max].filter((t) => !integer || Number.isInteger(t));
   const labelEvery = Math.max(1, Math.ceil(days.length / Math.max(1, Math.floor(plotW / 56))));
 
   return (

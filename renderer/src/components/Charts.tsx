@@ -73,7 +73,7 @@ export function SeriesCharts({ token, showSplit = true }: { token?: string; show
           {body(<BarChart days={d?.buckets ?? []} series={(d?.split ?? []).map((s) => ({ name: s.name, values: s.cost_usd }))} label={`Spend per ${unit}`} tick={tick} />)}
         </Card>
         <Card title={`Requests per ${unit}`}>
-          {body(<BarChart days={d?.buckets ?? []} series={[{ name: 'requests', values: d?.requests ?? [] }]} label={`Requests per ${unit}`} format={count} tick={tick} />)}
+          {body(<BarChart days={d?.buckets ?? []} series={[{ name: 'requests', values: d?.requests ?? [] }]} label={`Requests per ${unit}`} format={count} tick={tick} integer />)}
         </Card>
         <Card title="Error rate">
           {body(<LineChart buckets={d?.buckets ?? []} lines={[{ name: 'error rate', values: d?.error_rate ?? [] }]} label="Error rate" format={pct} tick={tick} />)}

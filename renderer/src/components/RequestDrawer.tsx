@@ -40,7 +40,9 @@ export function RequestDrawer({ row, onClose }: { row: RequestRow; onClose: () =
         <dd>{row.streamed ? 'yes' : 'no'}</dd>
         <dt>Tokens</dt>
         <dd>
-          {int(row.prompt_tokens)} prompt · {int(row.completion_tokens)} completion
+          {int(row.prompt_tokens)} prompt{row.cached_tokens ? ` (${int(row.cached_tokens)} from cache)` : ''}
+          {row.cache_write_tokens ? ` (${int(row.cache_write_tokens)} written to cache)` : ''} · {int(row.completion_tokens)} completion
+          {row.reasoning_tokens ? ` (${int(row.reasoning_tokens)} reasoning)` : ''}
         </dd>
         <dt>Cost</dt>
         <dd data-usd={row.cost_usd}>{usd(row.cost_usd)}</dd>
