@@ -6,12 +6,10 @@
  * may predate it). Combining them in one place means no page can say
  * "sk-…1234 · not set".
  */
-import type { Status } from './api';
-
 export type KeyCondition = 'missing' | 'unavailable' | 'valid' | 'invalid' | 'unchecked';
 
-export function keyCondition(s: Pick<Status, 'key' | 'upstream'>): KeyCondition {
-  if (s.key.state !== 'set') return s.key.state;
+export function keyCondition(s: { key: { state: string }; upstream: { key: string } }): KeyCondition {
+  if (s.key.state !== 'set') return s.key.state === 'unavailable' ? 'unavailable' : 'missing';
   if (s.upstream.key === 'valid' || s.upstream.key === 'invalid') return s.upstream.key;
   return 'unchecked';
 }

@@ -9,6 +9,7 @@ import { parseCount, parseUsd, type Parsed } from '../../../wire/amounts';
 import { Card, ErrorNote } from '../components/bits';
 import { Field, FormFooter, refusal } from '../components/Field';
 import { useLoad } from '../hooks';
+import { KEY_SENTENCE, keyCondition } from '../keystate';
 
 /** The API's (or the page's own) messages for a field and its items (`webhook_allowed_hosts.1` is line 2). */
 function errorsOf(error: ApiError | null, prefix: string): string | null {
@@ -104,7 +105,8 @@ function KeySection({ data, onChange }: { data: SettingsData; onChange: (s: Sett
       const r = await api<{ key: SettingsData['key']; upstream: { key: string } }>('PUT', '/key', { key });
       onChange({ ...data, key: r.key });
       setError(null);
-      setResult(r.upstream.key === 'valid' ? 'Saved. SkillBoss accepted the key.' : r.upstream.key === 'invalid' ? 'Saved, but SkillBoss rejected this key (401).' : 'Saved. It could not be checked with SkillBoss yet.');
+      // The same words as everywhere else the key's state is shown (keystate.ts).
+      setResult(KEY_SENTENCE[keyCondition(r)]);
     } catch (e) {
       setError(e as ApiError);
     } finally {
