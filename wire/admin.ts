@@ -28,6 +28,10 @@ export interface TokenView {
   auto_rotate: { interval_days: number; next_at: string | null; webhook: boolean } | null;
   upstream_key_id: string | null;
   children: number;
+  /** Paused from the dashboard (it or an ancestor): its calls get 503 until resumed. */
+  paused: boolean;
+  /** Paused itself, not only through an ancestor: what "Resume" on this token undoes. */
+  paused_self: boolean;
 }
 
 export interface UsageRow {
@@ -40,4 +44,27 @@ export interface UsageRow {
   prompt_tokens: number;
   completion_tokens: number;
   cost_usd: number;
+}
+
+export type SeriesRange = '24h' | '7d' | '30d' | '90d';
+
+/** `/admin/api/series`: the dashboard's charts (proxy/admin/series.ts). */
+export interface SeriesResponse {
+  range: SeriesRange;
+  step: 'hour' | 'day';
+  zone: 'UTC';
+  by: 'token' | 'model';
+  /** Start of each bucket, ISO (UTC). */
+  buckets: string[];
+  requests: number[];
+  errors: number[];
+  /** errors / requests; null where there were no requests. */
+  error_rate: Array<number | null>;
+  p50_ms: Array<number | null>;
+  p95_ms: Array<number | null>;
+  cost_usd: number[];
+  /** Spend per bucket of the biggest few tokens or models, then the rest as one. */
+  split: Array<{ key: string; name: string; cost_usd: number[] }>;
+  total_cost_usd: number;
+  total_requests: number;
 }

@@ -6,8 +6,8 @@
  *   GET  /admin/login?nonce=…      one-time login link → session cookie → /
  *   GET  /admin/api/status          overview and alerts
  *   GET  /admin/api/tokens[/tree|/:id], POST /admin/api/tokens,
- *        POST /admin/api/tokens/:id/rotate|revoke, PATCH /admin/api/tokens/:id
- *   GET  /admin/api/usage, /admin/api/requests, /admin/api/models, /admin/api/audit
+ *        POST /admin/api/tokens/:id/rotate|revoke|pause, PATCH /admin/api/tokens/:id
+ *   GET  /admin/api/usage, /admin/api/series, /admin/api/requests, /admin/api/models, /admin/api/audit
  *   GET  /admin/api/events          server-sent events
  *   GET|PATCH /admin/api/settings, PUT /admin/api/key (write-only), POST /admin/api/pause
  *   GET  /admin/api/access-requests[/:ref], POST /admin/api/access-requests/:ref/approve|deny
@@ -27,6 +27,7 @@ import { ADMIN_ACTOR, type AdminContext, type AdminHooks } from './context.js';
 import { LiveHub, liveRouter } from './live.js';
 import { ensureAdminSecret } from './secret.js';
 import { consumeLoginNonce, createLoginNonce, Sessions, SESSION_TTL_MS } from './sessions.js';
+import { seriesRouter } from './series.js';
 import { settingsRouter } from './settings.js';
 import { dashboard, findDashboardDir, securityHeaders } from './static.js';
 import { statusRouter } from './status.js';
@@ -120,6 +121,7 @@ export function createAdminApp(opts: AdminOptions): AdminApp {
   api.use('/tokens', tokensRouter(ctx));
   api.use('/access-requests', accessRouter(ctx));
   api.use(usageRouter(ctx));
+  api.use(seriesRouter(ctx));
   api.use(auditRouter(ctx));
   api.use(liveRouter(hub));
   api.use(settingsRouter(ctx));

@@ -6,7 +6,8 @@
 import { Router, type Request } from 'express';
 import { z } from 'zod';
 import { badRequest } from '../core/errors.js';
-import { usdToMicros } from '../core/money.js';
+import { microsToUsd, usdToMicros } from '../core/money.js';
+import { audit } from '../db/records.js';
 import { DAY_MS } from '../core/time.js';
 import { PRESETS, SCOPES, type Scope } from '../tokens/scopes.js';
 import { DEFAULT_GRACE_MS, type Token } from '../tokens/store.js';
@@ -36,6 +37,7 @@ const createSchema = z
   });
 
 const rotateSchema = z.strictObject({ grace_days: z.number().min(0, 'must be 0 or more').max(30, 'at most 30 days').optional() });
+const pauseSchema = z.strictObject({ paused: z.boolean({ message: 'expected true or false' }) });
 const revokeSchema = z.strictObject({ reason: z.string().trim().min(1).max(200, 'at most 200 characters').optional() });
 const patchSchema = z
   .strictObject({
@@ -73,6 +75,7 @@ export function tokensRouter(ctx: AdminContext): Router {
   };
   const tokenParam = (req: Request): Token => deps.tokens.require(parseInput(idParam, req.params.id, 'token id'));
   const changed = () => deps.principals.clear();
+  const ownSpend = ctx.db.prepare('SELECT coalesce(sum(cost_micros), 0) FROM usage WHERE token_id = ? AND ts >= ?').pluck();
 
   r.get('/', (_req, res) => {
     const now = deps.clock();
@@ -85,7 +88,31 @@ export function tokensRouter(ctx: AdminContext): Router {
 
   r.get('/:id', (req, res) => {
     const t = tokenParam(req);
-    res.json({ ...view(t.id), subtree: deps.tokens.subtree(t.id).map((d) => ({ id: d.id, name: d.name, revoked: d.revokedAt !== null })) });
+    const now = deps.clock();
+    const monthStart = Date.parse(`${new Date(now).toISOString().slice(0, 7)}-01T00:00:00Z`);
+    // spent_usd counts the whole subtree (spend is charged up the chain); own_spent_usd is this token's calls alone.
+    const own = ownSpend.get(t.id, monthStart) as number;
+    res.json({
+      ...view(t.id),
+      own_spent_usd: microsToUsd(own),
+      subtree: deps.tokens.subtree(t.id).map((d) => ({ id: d.id, name: d.name, revoked: d.revokedAt !== null })),
+    });
+  });
+
+  r.post('/:id/pause', (req, res) => {
+    const t = tokenParam(req);
+    const b = parseInput(pauseSchema, req.body);
+    if (t.revokedAt !== null) throw badRequest('token_revoked', `Token ${t.id} is revoked; there is nothing to pause.`);
+    const { pausedAt: _was, ...rest } = t.meta;
+    const now = deps.clock();
+    if (b.paused !== (t.meta.pausedAt !== undefined)) {
+      ctx.db.transaction(() => {
+        deps.tokens.setMeta(t.id, b.paused ? { ...rest, pausedAt: now } : rest);
+        audit(ctx.db, now, { actor: ADMIN_ACTOR, event: b.paused ? 'token.pause' : 'token.resume', tokenId: t.id, detail: {} });
+      })();
+      changed();
+    }
+    res.json({ token: view(t.id) });
   });
 
   r.post('/', (req, res) => {

@@ -101,8 +101,8 @@ export function usageRouter(ctx: AdminContext): Router {
     }
     const rows = db
       .prepare(
-        `SELECT u.id, u.ts, u.request_id, u.token_id, t.name AS token_name, u.method, u.route, u.model, u.prompt_tokens, u.completion_tokens,
-           u.cost_micros, u.status, u.latency_ms, u.streamed, u.error_code
+        // Every ledger column (token classes and whatever a later migration adds reach the request drawer as they are).
+        `SELECT u.*, t.name AS token_name
          FROM usage u LEFT JOIN tokens t ON t.id = u.token_id ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY u.id DESC LIMIT ?`,
       )
       .all(...args, q.limit + 1) as Array<{ id: number; cost_micros: number; streamed: number; ts: number }>;

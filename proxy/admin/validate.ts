@@ -3,6 +3,7 @@
  * (core/validate.ts) and the field types admin requests use.
  */
 import { z } from 'zod';
+import { parseCount, parseUsd, type Parsed } from '../../wire/amounts.js';
 
 export { parseInput } from '../core/validate.js';
 
@@ -16,5 +17,15 @@ export const instant = z
   .refine((s) => !Number.isNaN(Date.parse(s)), 'expected an ISO date such as 2027-01-31 or 2027-01-31T12:00:00Z')
   .transform((s) => Date.parse(s));
 
-export const usdAmount = z.number().nonnegative('must be 0 or more').max(1_000_000, 'must be at most 1,000,000 USD');
-export const positiveInt = (max: number) => z.number().int('must be a whole number').positive('must be more than 0').max(max, `must be at most ${max}`);
+/** A value through one of wire/amounts.ts's parsers: a typed string or a number, refused with its reason, never null. */
+const parsedBy = (parse: (v: string | number) => Parsed<number>) =>
+  z.union([z.number(), z.string().max(40)], { message: 'expected a number' }).transform((v, ctx) => {
+    const r = parse(v);
+    if (r.ok) return r.value;
+    ctx.addIssue({ code: 'custom', message: r.error });
+    return z.NEVER;
+  });
+
+/** USD as a number or as typed ("5", "5.00", "$5"); `null` (no budget) is allowed only where a schema adds `.nullable()`. */
+export const usdAmount = parsedBy((v) => parseUsd(v));
+export const positiveInt = (max: number) => parsedBy((v) => parseCount(v, 1, max));

@@ -69,9 +69,16 @@ export class TokenViews {
         auto_rotate: auto ? { interval_days: auto.intervalDays, next_at: iso(auto.nextAt), webhook: auto.webhookUrl !== null } : null,
         upstream_key_id: t.upstreamKeyId,
         children: children.get(t.id) ?? 0,
+        paused: pausedInChain(t, byId),
+        paused_self: t.meta.pausedAt !== undefined,
       };
     });
   }
+}
+
+function pausedInChain(t: Token, byId: ReadonlyMap<string, Token>): boolean {
+  for (let cur: Token | undefined = t; cur; cur = cur.parentId ? byId.get(cur.parentId) : undefined) if (cur.meta.pausedAt !== undefined) return true;
+  return false;
 }
 
 export function statusOf(t: Token, byId: ReadonlyMap<string, Token>, now: number): TokenStatus {

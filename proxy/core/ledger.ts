@@ -28,6 +28,8 @@ export interface LedgerRow {
   usage_source: UsageSource;
   cost_source: CostSource;
   error_code: string | null;
+  /** The message the agent got with a refusal (the OpenAI error body's `message`), for the dashboard. */
+  error_message?: string | null;
 }
 
 /** A committed ledger row as the live feed, the metrics and the tray see it: a boolean `streamed`, no sources. */
@@ -47,5 +49,6 @@ export function requestEvent(row: LedgerRow): RequestEvent {
     latency_ms: row.latency_ms,
     streamed: row.streamed === 1,
     error_code: row.error_code,
+    error_message: row.error_message ?? null,
   };
 }

@@ -135,4 +135,7 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX access_requests_open ON access_requests(status, expires_at);
   CREATE INDEX access_requests_created ON access_requests(created_at);
   `,
+  /* 4: the message an agent got with a refusal, for the dashboard's request drawer (issue 19) */ `
+  ALTER TABLE usage ADD COLUMN error_message TEXT;              -- NULL for answered requests and rows from before this migration
+  `,
 ];

@@ -68,8 +68,8 @@ export class Budgets {
   ) {
     this.q = {
       spent: db.prepare('SELECT spent_micros FROM spend WHERE token_id = ? AND period = ?').pluck(),
-      insertUsage: db.prepare(`INSERT INTO usage (ts, request_id, token_id, method, route, model, prompt_tokens, completion_tokens, cost_micros, status, latency_ms, streamed, usage_source, cost_source, error_code)
-        VALUES (@ts, @request_id, @token_id, @method, @route, @model, @prompt_tokens, @completion_tokens, @cost_micros, @status, @latency_ms, @streamed, @usage_source, @cost_source, @error_code)`),
+      insertUsage: db.prepare(`INSERT INTO usage (ts, request_id, token_id, method, route, model, prompt_tokens, completion_tokens, cost_micros, status, latency_ms, streamed, usage_source, cost_source, error_code, error_message)
+        VALUES (@ts, @request_id, @token_id, @method, @route, @model, @prompt_tokens, @completion_tokens, @cost_micros, @status, @latency_ms, @streamed, @usage_source, @cost_source, @error_code, @error_message)`),
       addSpend: db.prepare(`INSERT INTO spend (token_id, period, spent_micros, requests) VALUES (?, ?, ?, 1)
         ON CONFLICT(token_id, period) DO UPDATE SET spent_micros = spent_micros + excluded.spent_micros, requests = requests + 1`),
       event: db.prepare('INSERT OR IGNORE INTO events (ts, kind, token_id, period, detail) VALUES (?, ?, ?, ?, ?)'),
@@ -183,7 +183,7 @@ export class Budgets {
     const delta = new Map<string, number>();
     this.db.transaction(() => {
       for (const { chain, row } of batch) {
-        this.q.insertUsage.run(row);
+        this.q.insertUsage.run({ ...row, error_message: row.error_message ?? null });
         if (row.cost_micros <= 0) continue;
         const period = periodOf(row.ts);
         for (const t of chain) {

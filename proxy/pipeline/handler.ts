@@ -30,6 +30,8 @@ import { matchRoute, type MatchedRoute } from './routes.js';
 /** Access requests are small; their bodies are held to this whatever the general limit. */
 const OPEN_BODY_LIMIT = 16 * 1024;
 
+/** A token (or an ancestor) paused from the dashboard: like the kill switch, for its subtree only. */
+const tokenPausedError = (who: string) => unavailable('token_paused', `${who} is paused in the SkillBoss sidecar by the human. Wait until they resume it.`, 60);
 const pausedError = () => unavailable('sidecar_paused', 'The human has paused all agents in the SkillBoss sidecar. Wait until they resume it.', 60);
 
 export async function handleAgentRequest(req: IncomingMessage, res: ServerResponse, deps: PipelineDeps): Promise<void> {
@@ -38,13 +40,16 @@ export async function handleAgentRequest(req: IncomingMessage, res: ServerRespon
   const requestId = randomUUID();
   let route: MatchedRoute | undefined;
   let principal: Principal | undefined;
+  let body: RequestBody | undefined;
   try {
     route = matchRoute(req.method ?? 'GET', req.url ?? '/');
     if (route.def.auth === false) return await handleOpenRoute({ req, res, deps, requestId, startedAt, now, route });
     principal = authenticate(req, deps.principals, now, deps.authLimiter);
     if (deps.paused()) throw pausedError();
+    const pausedBy = principal.chain.find((t) => t.meta.pausedAt !== undefined);
+    if (pausedBy) throw tokenPausedError(pausedBy.id === principal.token.id ? 'This token' : `Its parent token ${pausedBy.id}`);
     authorize(principal, route.def);
-    const body = await readBody(req, route.def.body, deps.limits.maxBodyBytes, deps.limits.maxJsonDepth);
+    body = await readBody(req, route.def.body, deps.limits.maxBodyBytes, deps.limits.maxJsonDepth);
     const ctx: RequestContext = { req, res, deps, requestId, startedAt, now, route, principal };
     if (route.def.local) await answerLocal(ctx, body);
     else await forwardRoute(ctx, body);
@@ -54,7 +59,9 @@ export async function handleAgentRequest(req: IncomingMessage, res: ServerRespon
     sendError(res, e);
     if (principal && route) {
       // A refusal after authentication is in the ledger too; nothing was charged, so the answer does not wait for it.
-      const row = ledgerRow({ req, requestId, startedAt, route, principal }, now, { status: e.status, error_code: e.code });
+      // With the model asked for and the message the agent got, so the dashboard can show what happened.
+      const model = typeof body?.json?.model === 'string' ? body.json.model.slice(0, 200) : null;
+      const row = ledgerRow({ req, requestId, startedAt, route, principal }, now, { status: e.status, error_code: e.code, error_message: e.message, model });
       deps.budgets.settle(null, principal.chain, row).catch((err: unknown) => {
         deps.log.error({ err, requestId }, 'could not record a refused request in the ledger');
       });

@@ -19,6 +19,8 @@ export interface Outcome {
   reportedCostMicros: number | null;
   streamed: boolean;
   errorCode: string | null;
+  /** The error message the agent got, where the relay built one. */
+  errorMessage?: string | null;
   /**
    * What the client gets last, written only after the request is settled (a
    * JSON body, or a stream's `[DONE]`): whoever saw the end of a response can
@@ -88,6 +90,7 @@ export function ledgerRow(s: RowSubject, ts: number, f: RowFigures): LedgerRow {
     usage_source: f.usage_source ?? 'none',
     cost_source: f.cost_source ?? 'none',
     error_code: f.error_code ?? null,
+    error_message: f.error_message ?? null,
   };
 }
 
@@ -134,6 +137,7 @@ export function meter(ctx: RequestContext, est: Estimate, o: Outcome): LedgerRow
     usage_source: usageSource,
     cost_source: costSource,
     error_code: o.errorCode,
+    error_message: o.errorMessage ?? null,
   });
 }
 

@@ -172,6 +172,7 @@ async function relayStream(ctx: RequestContext, up: Dispatcher.ResponseData, tap
   res.writeHead(up.statusCode, { ...headers, 'cache-control': 'no-cache', 'x-accel-buffering': 'no' });
   res.flushHeaders();
   let errorCode: string | null = null;
+  let errorMessage: string | null = null;
   let status = up.statusCode;
   try {
     for await (const chunk of up.body) {
@@ -194,13 +195,15 @@ async function relayStream(ctx: RequestContext, up: Dispatcher.ResponseData, tap
     } else if (cap.reason) {
       status = 502;
       errorCode = cap.code;
+      errorMessage = cap.message;
       if (!res.destroyed) res.write(sseError(badGateway(errorCode, cap.message)));
       ctx.deps.log.warn({ requestId: ctx.requestId, code: errorCode }, 'upstream response cut off');
     } else {
       status = 502;
       errorCode = 'upstream_stream_broken';
+      errorMessage = 'The upstream connection broke in the middle of the stream; what was delivered is charged.';
       // Tell SDKs the stream failed (they raise on an error object) rather than let it look complete.
-      if (!res.destroyed) res.write(sseError(badGateway(errorCode, 'The upstream connection broke in the middle of the stream; what was delivered is charged.')));
+      if (!res.destroyed) res.write(sseError(badGateway(errorCode, errorMessage)));
       ctx.deps.log.warn({ requestId: ctx.requestId, err: (err as Error).message }, 'upstream stream broke');
     }
   }
@@ -213,6 +216,7 @@ async function relayStream(ctx: RequestContext, up: Dispatcher.ResponseData, tap
     reportedCostMicros: finished ? reportedCost(up.headers['x-skillboss-cost']) : null,
     streamed: true,
     errorCode,
+    errorMessage,
     trailer: tap.sawDone ? DONE_EVENT : null,
   };
 }
@@ -290,5 +294,6 @@ async function relayUpstreamError(ctx: RequestContext, up: Dispatcher.ResponseDa
     err = new SidecarError(status, type, status === 403 ? 'upstream_forbidden' : 'upstream_rejected', upstreamMessage || `SkillBoss answered ${status}.`);
   }
   sendError(ctx.res, err);
-  return { status: err.status, usage: null, countedCompletion: null, reportedCostMicros: null, streamed: false, errorCode: err.code };
+  // The message as the agent got it (key already scrubbed), for the dashboard's request drawer.
+  return { status: err.status, usage: null, countedCompletion: null, reportedCostMicros: null, streamed: false, errorCode: err.code, errorMessage: err.message };
 }

@@ -9,6 +9,8 @@ export interface TokenMeta {
   /** Path of a .env file rewritten at every rotation. */
   envSink?: string;
   autoRotate?: { intervalDays: number; webhookUrl: string | null; nextAt: number; signingSecretRef?: string };
+  /** Paused from the dashboard at (ms): its calls and its subtree's get 503 until resumed. */
+  pausedAt?: number;
 }
 
 export interface Token {

@@ -1,6 +1,7 @@
 /** The shell: header with navigation and live status, the current page, and the signed-out screen. */
 import { useEffect, useState } from 'react';
 import { api, onSignedOut, type Status } from './api';
+import { DaemonDown, probe } from './components/DaemonDown';
 import { HIDDEN_ROUTES, ROUTES, useRoute, type Route } from './hooks';
 import { stopLive, useLiveConnected } from './live';
 import { Access, usePendingAccess } from './pages/Access';
@@ -9,10 +10,11 @@ import { Overview } from './pages/Overview';
 import { Requests } from './pages/Requests';
 import { Settings } from './pages/Settings';
 import { Setup } from './pages/Setup';
+import { Token } from './pages/Token';
 import { Tokens } from './pages/Tokens';
 import { Usage } from './pages/Usage';
 
-const PAGES: Record<Route, () => React.JSX.Element> = { overview: Overview, tokens: Tokens, access: Access, requests: Requests, usage: Usage, audit: Audit, settings: Settings, setup: Setup };
+const PAGES: Record<Route, () => React.JSX.Element> = { overview: Overview, tokens: Tokens, access: Access, requests: Requests, usage: Usage, audit: Audit, settings: Settings, setup: Setup, token: Token };
 
 function SignedOut() {
   return (
@@ -31,6 +33,10 @@ function Shell() {
   const connected = useLiveConnected();
   const pending = usePendingAccess();
   const Page = PAGES[route];
+  // The live stream dropping is the first sign the daemon may be gone: ask, so the page says so at once.
+  useEffect(() => {
+    if (!connected) void probe();
+  }, [connected]);
   useEffect(() => {
     document.title = `${[...ROUTES, ...HIDDEN_ROUTES].find((r) => r.id === route)?.label ?? ''} · SkillBoss Sidecar`;
   }, [route]);
@@ -56,7 +62,7 @@ function Shell() {
         </a>
         <nav aria-label="Pages">
           {ROUTES.map((r) => (
-            <a key={r.id} href={`#/${r.id}`} className={r.id === route ? 'nav active' : 'nav'} aria-current={r.id === route ? 'page' : undefined}>
+            <a key={r.id} href={`#/${r.id}`} className={r.id === route || (route === 'token' && r.id === 'tokens') ? 'nav active' : 'nav'} aria-current={r.id === route ? 'page' : undefined}>
               {r.label}
               {r.id === 'access' && pending > 0 ? (
                 <span className="nav-badge">
@@ -73,7 +79,8 @@ function Shell() {
         </button>
       </header>
       <main>
-        <Page key={route} />
+        <DaemonDown />
+        <Page key={route === 'token' ? window.location.hash.split('?')[0] : route} />
       </main>
     </>
   );

@@ -19,6 +19,9 @@ export class ApiError extends Error {
   }
 }
 
+/** The code of an ApiError for a call the daemon never answered (it is not running, or restarting). */
+export const UNREACHABLE = 'sidecar_unreachable';
+
 type Listener = () => void;
 const signedOutListeners = new Set<Listener>();
 /** Called whenever the API answers 401: the session ended. */
@@ -27,14 +30,38 @@ export function onSignedOut(fn: Listener): () => void {
   return () => signedOutListeners.delete(fn);
 }
 
+const reachListeners = new Set<(up: boolean) => void>();
+let reachable = true;
+/** Whether the daemon answered the last admin call (any status) or did not answer at all. */
+export function isReachable(): boolean {
+  return reachable;
+}
+export function onReachability(fn: (up: boolean) => void): () => void {
+  reachListeners.add(fn);
+  return () => reachListeners.delete(fn);
+}
+function setReachable(up: boolean): void {
+  if (up === reachable) return;
+  reachable = up;
+  for (const fn of reachListeners) fn(up);
+}
+
+/** Every admin call goes through here (one place for headers, errors, and knowing the daemon is gone). */
 export async function api<T>(method: 'GET' | 'POST' | 'PATCH' | 'PUT', path: string, body?: unknown): Promise<T> {
-  const res = await fetch(`/admin/api${path}`, {
-    method,
-    credentials: 'same-origin',
-    cache: 'no-store',
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? null : JSON.stringify(body),
-  });
+  let res: Response;
+  try {
+    res = await fetch(`/admin/api${path}`, {
+      method,
+      credentials: 'same-origin',
+      cache: 'no-store',
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? null : JSON.stringify(body),
+    });
+  } catch {
+    setReachable(false);
+    throw new ApiError(0, UNREACHABLE, 'The sidecar is not answering.');
+  }
+  setReachable(true);
   const text = await res.text();
   let json: unknown = null;
   try {
@@ -54,10 +81,12 @@ export async function api<T>(method: 'GET' | 'POST' | 'PATCH' | 'PUT', path: str
 export { PRESETS, SCOPES, type Scope } from '../../wire/scopes';
 import type { Scope } from '../../wire/scopes';
 
-export type { TokenStatus, TokenView, UsageRow } from '../../wire/admin';
+export type { SeriesRange, SeriesResponse, TokenStatus, TokenView, UsageRow } from '../../wire/admin';
 import type { TokenView, UsageRow } from '../../wire/admin';
 
 export interface TokenDetail extends TokenView {
+  /** This token's own calls this month; spent_usd includes its subtree's. */
+  own_spent_usd: number;
   subtree: Array<{ id: string; name: string; revoked: boolean }>;
 }
 
@@ -141,6 +170,12 @@ export interface RequestRow {
   latency_ms: number;
   streamed: boolean;
   error_code: string | null;
+  /** The message the agent got with a refusal (null for answers, and for rows older than the column). */
+  error_message?: string | null;
+  /** Token classes, where the ledger has them: parts of prompt_tokens / completion_tokens. */
+  cached_tokens?: number;
+  cache_write_tokens?: number;
+  reasoning_tokens?: number;
 }
 
 export interface Page<T> {

@@ -1,6 +1,6 @@
 /** Small hooks the pages share: loading a resource, the hash route, the element width. */
 import { useCallback, useEffect, useRef, useState, type RefObject } from 'react';
-import { ApiError } from './api';
+import { ApiError, onReachability, UNREACHABLE } from './api';
 
 export interface Loaded<T> {
   data: T | null;
@@ -26,7 +26,10 @@ export function useLoad<T>(load: () => Promise<T>, deps: unknown[]): Loaded<T> {
       })
       .catch((e: unknown) => {
         if (n !== seq.current) return;
-        setError(e instanceof ApiError ? e : new ApiError(0, 'network', 'Could not reach the sidecar.'));
+        const err = e instanceof ApiError ? e : new ApiError(0, UNREACHABLE, 'The sidecar is not answering.');
+        // With the daemon gone what was shown is no longer known: drop it, so pages say "unavailable", not stale numbers.
+        if (err.code === UNREACHABLE) setData(null);
+        setError(err);
       })
       .finally(() => {
         if (n === seq.current) setLoading(false);
@@ -34,6 +37,22 @@ export function useLoad<T>(load: () => Promise<T>, deps: unknown[]): Loaded<T> {
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, deps);
   useEffect(run, [run]);
+  // The daemon gone (any call found out): what every page shows is no longer known, so it goes, badges included.
+  // The daemon back (see DaemonDown's retries): load again what was dropped.
+  const failed = error?.code === UNREACHABLE;
+  useEffect(
+    () =>
+      onReachability((up) => {
+        if (up && failed) run();
+        if (!up) {
+          seq.current++;
+          setData(null);
+          setError(new ApiError(0, UNREACHABLE, 'The sidecar is not answering.'));
+          setLoading(false);
+        }
+      }),
+    [failed, run],
+  );
   return { data, error, loading, reload: run };
 }
 
@@ -54,7 +73,7 @@ export function useDebounced(fn: () => void, ms: number): () => void {
   }, [ms]);
 }
 
-export type Route = 'overview' | 'tokens' | 'access' | 'requests' | 'usage' | 'audit' | 'settings' | 'setup';
+export type Route = 'overview' | 'tokens' | 'access' | 'requests' | 'usage' | 'audit' | 'settings' | 'setup' | 'token';
 /** The pages in the navigation, in order. */
 export const ROUTES: Array<{ id: Exclude<Route, 'setup'>; label: string }> = [
   { id: 'overview', label: 'Overview' },
@@ -65,12 +84,37 @@ export const ROUTES: Array<{ id: Exclude<Route, 'setup'>; label: string }> = [
   { id: 'audit', label: 'Audit' },
   { id: 'settings', label: 'Settings' },
 ];
-/** Reached by link only (the tray opens `#/setup` on first run), not shown in the navigation. */
-export const HIDDEN_ROUTES: Array<{ id: Route; label: string }> = [{ id: 'setup', label: 'Setup' }];
+/** Reached by link only (the tray opens `#/setup` on first run; `#/token/<id>` from a token's name), not in the navigation. */
+export const HIDDEN_ROUTES: Array<{ id: Route; label: string }> = [
+  { id: 'setup', label: 'Setup' },
+  { id: 'token', label: 'Token' },
+];
+
+/** `#/token/tok_…?x=y` → ['token', 'tok_…']. */
+const segments = (hash: string): string[] => (hash.replace(/^#\/?/, '').split('?')[0] ?? '').split('/');
 
 function routeOf(hash: string): Route {
-  const id = hash.replace(/^#\/?/, '').split('?')[0] as Route;
+  const id = segments(hash)[0] as Route;
   return [...ROUTES, ...HIDDEN_ROUTES].some((r) => r.id === id) ? id : 'overview';
+}
+
+/** What follows the route in the hash (`#/token/<id>` → the id), kept current. */
+export function useRouteParam(): string {
+  const [p, setP] = useState(() => segments(window.location.hash)[1] ?? '');
+  useEffect(() => {
+    const on = () => setP(segments(window.location.hash)[1] ?? '');
+    window.addEventListener('hashchange', on);
+    return () => window.removeEventListener('hashchange', on);
+  }, []);
+  return p;
+}
+
+/** Replaces the hash query (the view a page shows, e.g. `range=7d`) without a new history entry. */
+export function setHashQuery(q: Record<string, string>): void {
+  const base = window.location.hash.split('?')[0] ?? '#/';
+  const qs = new URLSearchParams(q).toString();
+  window.history.replaceState(null, '', qs ? `${base}?${qs}` : base);
+  window.dispatchEvent(new HashChangeEvent('hashchange'));
 }
 
 /** The `?a=b` part of the hash route (`#/tokens?create=1`), kept current. */

@@ -21,7 +21,8 @@ export interface Browser {
   close(): Promise<void>;
 }
 
-export async function launch(opts: { colorScheme?: 'light' | 'dark' } = {}): Promise<Browser> {
+/** `bypassCSP` only to inject test tooling (axe-core) into a page whose CSP rightly forbids inline scripts. */
+export async function launch(opts: { colorScheme?: 'light' | 'dark'; bypassCSP?: boolean } = {}): Promise<Browser> {
   const profile = mkdtempSync(join(tmpdir(), 'sbs-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
@@ -32,6 +33,7 @@ export async function launch(opts: { colorScheme?: 'light' | 'dark' } = {}): Pro
     reducedMotion: 'reduce',
     locale: 'en-US',
     timezoneId: 'UTC',
+    bypassCSP: opts.bypassCSP ?? false,
   });
   return {
     context,

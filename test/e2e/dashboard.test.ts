@@ -120,8 +120,9 @@ describe('a token from the UI, used by an agent', () => {
     const ledger = s.daemon.db.prepare('SELECT cost_micros, request_id FROM usage WHERE token_id = ? ORDER BY id DESC').get(tokenId) as { cost_micros: number; request_id: string };
     expect(ledger.cost_micros).toBeGreaterThan(0);
     expect(await row.getAttribute('data-request-id')).toBe(ledger.request_id);
-    const cost = (await row.locator('td.col-cost').textContent())!;
-    expect(Number(cost.replace('$', ''))).toBe(ledger.cost_micros / 1e6);
+    // The exact amount is on the cell; its text is the one money format (three significant digits under a dollar).
+    expect(Number(await row.locator('td.col-cost').getAttribute('data-usd'))).toBe(ledger.cost_micros / 1e6);
+    expect(await row.locator('td.col-cost').textContent()).toMatch(/^\$\d/);
     expect(await row.locator('td.col-model').textContent()).toBe('gpt-4o-mini');
     expect(await row.locator('td.col-code').textContent()).toBe('200');
 

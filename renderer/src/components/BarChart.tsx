@@ -11,17 +11,30 @@ export interface Series {
   values: number[];
 }
 
-const HEIGHT = 180;
-const PAD = { top: 10, right: 8, bottom: 22, left: 52 };
+export const HEIGHT = 180;
+export const PAD = { top: 10, right: 8, bottom: 22, left: 66 };
 
-function niceMax(v: number): number {
+export function niceMax(v: number): number {
   if (v <= 0) return 1;
   const exp = 10 ** Math.floor(Math.log10(v));
   const f = v / exp;
   return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * exp;
 }
 
-export function BarChart({ days, series, label }: { days: string[]; series: Series[]; label: string }) {
+interface BarProps {
+  /** One bar per entry: YYYY-MM-DD days, or ISO bucket starts with `tick`. */
+  days: string[];
+  series: Series[];
+  label: string;
+  /** Axis and tooltip text for a value (default USD). */
+  format?: (v: number) => string;
+  /** Axis text under a bar (default MM-DD). */
+  tick?: (d: string) => string;
+  /** Counts: no "2.5 requests" gridline. */
+  integer?: boolean;
+}
+
+export function BarChart({ days, series, label, format = usd, tick = (d) => d.slice(5, 10), integer = false }: BarProps) {
   const [ref, width] = useWidth<HTMLDivElement>();
   const totals = days.map((_, i) => series.reduce((a, s) => a + (s.values[i] ?? 0), 0));
   const max = niceMax(Math.max(0, ...totals));
@@ -31,7 +44,7 @@ export function BarChart({ days, series, label }: { days: string[]; series: Seri
   const slot = days.length ? plotW / days.length : plotW;
   const bar = Math.max(1, Math.min(28, slot * 0.7));
   const y = (v: number) => PAD.top + plotH - (v / max) * plotH;
-  const ticks = [0, max / 2, max];
+  const ticks = [0, max / 2, max].filter((t) => !integer || Number.isInteger(t));
   const labelEvery = Math.max(1, Math.ceil(days.length / Math.max(1, Math.floor(plotW / 56))));
 
   return (
@@ -42,7 +55,7 @@ export function BarChart({ days, series, label }: { days: string[]; series: Seri
             <g key={t}>
               <line className="grid" x1={PAD.left} x2={w - PAD.right} y1={y(t)} y2={y(t)} />
               <text className="axis" x={PAD.left - 6} y={y(t) + 4} textAnchor="end">
-                {usd(t)}
+                {format(t)}
               </text>
             </g>
           ))}
@@ -51,7 +64,7 @@ export function BarChart({ days, series, label }: { days: string[]; series: Seri
             const x = PAD.left + i * slot + (slot - bar) / 2;
             return (
               <g key={d}>
-                <title>{`${d}: ${usd(totals[i] ?? 0)}`}</title>
+                <title>{`${tick(d)}: ${format(totals[i] ?? 0)}`}</title>
                 {series.map((s, si) => {
                   const v = s.values[i] ?? 0;
                   if (v <= 0) return null;
@@ -62,7 +75,7 @@ export function BarChart({ days, series, label }: { days: string[]; series: Seri
                 })}
                 {i % labelEvery === 0 ? (
                   <text className="axis" x={x + bar / 2} y={HEIGHT - 6} textAnchor="middle">
-                    {d.slice(5)}
+                    {tick(d)}
                   </text>
                 ) : null}
               </g>

@@ -7,7 +7,7 @@ import { useEffect, useId, useRef, type ReactNode } from 'react';
 
 const FOCUSABLE = 'a[href], button, input, select, textarea, [tabindex]:not([tabindex="-1"])';
 
-export function Dialog(props: { title: string; onClose: () => void; children: ReactNode; wide?: boolean; footer?: ReactNode }) {
+export function Dialog(props: { title: string; onClose: () => void; children: ReactNode; wide?: boolean; drawer?: boolean; footer?: ReactNode }) {
   const ref = useRef<HTMLDialogElement>(null);
   const titleId = useId();
   const onClose = useRef(props.onClose);
@@ -48,7 +48,7 @@ export function Dialog(props: { title: string; onClose: () => void; children: Re
   }, []);
 
   return (
-    <dialog ref={ref} className={props.wide ? 'dialog wide' : 'dialog'} aria-labelledby={titleId}>
+    <dialog ref={ref} className={`dialog${props.wide ? ' wide' : ''}${props.drawer ? ' drawer' : ''}`} aria-labelledby={titleId}>
       <header className="dialog-head">
         <h2 id={titleId}>{props.title}</h2>
         <button type="button" className="dialog-x" aria-label="Close" onClick={() => props.onClose()}>

@@ -1,6 +1,6 @@
 /** Small shared pieces: budget bar, status badge, field errors, notices, copy button. */
 import { useEffect, useRef, useState, type ReactNode } from 'react';
-import type { ApiError, TokenStatus } from '../api';
+import { UNREACHABLE, type ApiError, type TokenStatus } from '../api';
 import { usd } from '../format';
 
 export function BudgetBar({ spent, budget }: { spent: number; budget: number | null }) {
@@ -42,7 +42,8 @@ export function HttpStatus({ status }: { status: number }) {
 }
 
 export function ErrorNote({ error }: { error: ApiError | null }) {
-  if (!error) return null;
+  // A daemon that does not answer is said once, for the whole page, by <DaemonDown>.
+  if (!error || error.code === UNREACHABLE) return null;
   return (
     <p className="notice error" role="alert">
       {error.message}

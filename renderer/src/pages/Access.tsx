@@ -9,7 +9,8 @@ import { useEffect, useState, type FormEvent } from 'react';
 import { api, ApiError, type AccessRequestView, type AccessStatus, type Scope } from '../api';
 import { Card, Empty, ErrorNote, FieldError } from '../components/bits';
 import { Dialog } from '../components/Dialog';
-import { stamp, usd } from '../format';
+import { detail, Field, FormFooter, useCount, useMoney } from '../components/Field';
+import { stamp, usd, zoneName } from '../format';
 import { useDebounced, useLoad } from '../hooks';
 import { useLive } from '../live';
 
@@ -96,7 +97,11 @@ export function Access() {
         </p>
       ) : null}
       <ErrorNote error={pending.error} />
-      {pending.data && pending.data.data.length === 0 ? <Empty>No requests are waiting.</Empty> : null}
+      {pending.data && pending.data.data.length === 0 ? (
+        <Empty>
+          No requests are waiting. An agent asks by following <a href="/skill.md">{`${window.location.origin}/skill.md`}</a>; or <a href="#/tokens?create=1">create a token</a> for it yourself.
+        </Empty>
+      ) : null}
       <div className="access-list">
         {(pending.data?.data ?? []).map((r) => (
           <RequestCard key={r.id} r={r} elapsed={elapsed} onApprove={() => setOpen({ kind: 'approve', request: r })} onDeny={() => setOpen({ kind: 'deny', request: r })} />
@@ -110,7 +115,7 @@ export function Access() {
             <table className="table access-history">
               <thead>
                 <tr>
-                  <th className="col-when">Asked</th>
+                  <th className="col-when">Asked ({zoneName()})</th>
                   <th>Agent</th>
                   <th className="col-code">Code</th>
                   <th>Outcome</th>
@@ -187,17 +192,19 @@ function RequestCard({ r, elapsed, onApprove, onDeny }: { r: AccessRequestView; 
 
 function ApproveDialog({ r, onClose, onDone }: { r: AccessRequestView; onClose: () => void; onDone: (m: string) => void }) {
   const [scopes, setScopes] = useState<Scope[]>(r.scopes);
-  const [budget, setBudget] = useState(String(r.monthly_budget));
-  const [days, setDays] = useState(String(r.expiration_days));
+  const budget = useMoney(r.monthly_budget, false);
+  const days = useCount(r.expiration_days, 1, 3650, false);
   const [error, setError] = useState<ApiError | null>(null);
+  const [submitted, setSubmitted] = useState(false);
   const [busy, setBusy] = useState(false);
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
+    setSubmitted(true);
+    if (!budget.parsed.ok || !days.parsed.ok) return;
     setBusy(true);
-    const n = (s: string) => (s.trim() === '' ? null : Number(s));
     try {
-      const a = await api<AccessRequestView>('POST', `/access-requests/${r.id}/approve`, { scopes, monthly_budget: n(budget), expiration_days: n(days) });
+      const a = await api<AccessRequestView>('POST', `/access-requests/${r.id}/approve`, { scopes, monthly_budget: budget.parsed.value, expiration_days: days.parsed.value });
       const g = a.approved!;
       onDone(`Approved ${r.name} (${r.user_code}): ${usd(g.monthly_budget)} a month, ${g.scopes.join(', ')}, for ${g.expiration_days} days. The agent receives its token at its next poll.`);
     } catch (err) {
@@ -224,28 +231,14 @@ function ApproveDialog({ r, onClose, onDone }: { r: AccessRequestView; onClose: 
         </fieldset>
         <FieldError error={error} field="scopes" />
         <div className="row">
-          <label className="field">
-            <span>Monthly budget (USD)</span>
-            <input inputMode="decimal" value={budget} onChange={(e) => setBudget(e.target.value)} data-autofocus />
-            <span className="muted small">asked for {usd(r.monthly_budget)}</span>
-            <FieldError error={error} field="monthly_budget" />
-          </label>
-          <label className="field">
-            <span>Valid for (days)</span>
-            <input inputMode="numeric" value={days} onChange={(e) => setDays(e.target.value)} />
-            <span className="muted small">asked for {r.expiration_days}</span>
-            <FieldError error={error} field="expiration_days" />
-          </label>
+          <Field label="Monthly budget (USD)" hint={`asked for ${usd(r.monthly_budget)}`} error={budget.shown(submitted) ?? detail(error, 'monthly_budget')}>
+            <input inputMode="decimal" value={budget.text} onChange={(e) => budget.setText(e.target.value)} data-autofocus />
+          </Field>
+          <Field label="Valid for (days)" hint={`asked for ${r.expiration_days}`} error={days.shown(submitted) ?? detail(error, 'expiration_days')}>
+            <input inputMode="numeric" value={days.text} onChange={(e) => days.setText(e.target.value)} />
+          </Field>
         </div>
-        {error && Object.keys(error.details).length === 0 ? <ErrorNote error={error} /> : null}
-        <div className="actions">
-          <button type="button" className="button" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" className="button primary" disabled={busy || scopes.length === 0}>
-            Approve
-          </button>
-        </div>
+        <FormFooter error={error} onCancel={onClose} submitLabel="Approve" busy={busy} disabled={scopes.length === 0} />
       </form>
     </Dialog>
   );
@@ -273,20 +266,10 @@ function DenyDialog({ r, onClose, onDone }: { r: AccessRequestView; onClose: () 
         <p>
           The agent gets no token and is told its request <code className="user-code inline-code">{r.user_code}</code> was denied.
         </p>
-        <label className="field">
-          <span>Reason (optional, shown to the agent)</span>
+        <Field label="Reason (optional, shown to the agent)" error={detail(error, 'reason')}>
           <textarea rows={2} maxLength={500} value={reason} onChange={(e) => setReason(e.target.value)} data-autofocus />
-          <FieldError error={error} field="reason" />
-        </label>
-        {error && Object.keys(error.details).length === 0 ? <ErrorNote error={error} /> : null}
-        <div className="actions">
-          <button type="button" className="button" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" className="button danger" disabled={busy}>
-            Deny request
-          </button>
-        </div>
+        </Field>
+        <FormFooter error={error} onCancel={onClose} submitLabel="Deny request" busy={busy} tone="danger" />
       </form>
     </Dialog>
   );

@@ -2,7 +2,7 @@
 import { useEffect, useState } from 'react';
 import { api, type AuditRow, type Page } from '../api';
 import { Empty, ErrorNote } from '../components/bits';
-import { stamp } from '../format';
+import { stamp, zoneName } from '../format';
 import { useLoad } from '../hooks';
 
 const FAMILIES = [
@@ -59,7 +59,7 @@ export function Audit() {
         <table className="table audit">
           <thead>
             <tr>
-              <th className="col-when">When</th>
+              <th className="col-when">When ({zoneName()})</th>
               <th className="col-event">Event</th>
               <th className="col-actor hide-narrow">By</th>
               <th className="col-token">Token</th>

@@ -1,19 +1,13 @@
 /** Overview: the upstream, this month's spend against budgets, spend per day, top tokens, alerts, the pause switch. */
 import { useState } from 'react';
-import { api, ApiError, type Status, type TokenView, type UsageResponse } from '../api';
+import { api, ApiError, UNREACHABLE, type Status, type TokenView, type UsageResponse } from '../api';
+import { Unavailable } from '../components/DaemonDown';
+import { KEY_SHORT, keyCondition, keyTone } from '../keystate';
 import { BarChart, toSeries } from '../components/BarChart';
 import { BudgetBar, Card, Empty, ErrorNote } from '../components/bits';
-import { ago, daysBetween, int, monthRange, usd, when } from '../format';
+import { ago, daysBetween, int, monthRange, usd, utc } from '../format';
 import { useDebounced, useLoad } from '../hooks';
 import { useLive } from '../live';
-
-const KEY_TEXT: Record<Status['upstream']['key'], string> = {
-  valid: 'valid',
-  invalid: 'rejected by SkillBoss',
-  missing: 'not set',
-  unavailable: 'keychain unavailable',
-  unknown: 'not checked yet',
-};
 
 export function Overview() {
   const range = monthRange();
@@ -41,6 +35,9 @@ export function Overview() {
   };
 
   const s = status.data;
+  // Without the daemon nothing here is known: say so in each place a number would be, never show an empty state.
+  const down = [status, daily, byToken].some((l) => l.error?.code === UNREACHABLE);
+  const none = down ? <Unavailable /> : null;
   const days = daysBetween(range.from, range.to);
   const top = (byToken.data?.data ?? []).slice(0, 5);
   const names = new Map((tokens.data?.data ?? []).map((t) => [t.id, t]));
@@ -78,8 +75,9 @@ export function Overview() {
             <dl className="facts">
               <dt>Key</dt>
               <dd>
-                <span className={`dot ${s.upstream.key === 'valid' ? 'good' : s.upstream.key === 'unknown' ? 'warn' : 'bad'}`} aria-hidden="true" />
-                {s.key.masked ?? 'none'} · {KEY_TEXT[s.upstream.key]}
+                <span className={`dot ${keyTone(keyCondition(s))}`} aria-hidden="true" />
+                {s.key.masked ? `${s.key.masked} · ` : ''}
+                {KEY_SHORT[keyCondition(s)]}
               </dd>
               <dt>Balance</dt>
               <dd className={s.upstream.credits === 'out' ? 'bad-text' : ''}>
@@ -93,7 +91,9 @@ export function Overview() {
               <dt>API</dt>
               <dd className="mono small wrap">{s.upstream.url}</dd>
             </dl>
-          ) : null}
+          ) : (
+            none
+          )}
         </Card>
         <Card title={`Spend in ${s?.period ?? 'this month'}`}>
           {s ? (
@@ -101,10 +101,12 @@ export function Overview() {
               <p className="big">{usd(s.spend.this_period_usd)}</p>
               <BudgetBar spent={s.spend.this_period_usd} budget={s.spend.budgets_usd > 0 ? s.spend.budgets_usd : null} />
               <p className="muted small">
-                against the sum of top-level budgets{s.spend.unbudgeted_roots ? ` (${s.spend.unbudgeted_roots} top-level token${s.spend.unbudgeted_roots > 1 ? 's have' : ' has'} no budget)` : ''}; resets {when(s.period_resets_at)}
+                against the sum of top-level budgets{s.spend.unbudgeted_roots ? ` (${s.spend.unbudgeted_roots} top-level token${s.spend.unbudgeted_roots > 1 ? 's have' : ' has'} no budget)` : ''}; resets {utc(s.period_resets_at)}
               </p>
             </>
-          ) : null}
+          ) : (
+            none
+          )}
         </Card>
         <Card title="Sidecar">
           {s ? (
@@ -127,16 +129,22 @@ export function Overview() {
                 {s.version} · up {Math.round(s.uptime_s / 60)} min
               </dd>
             </dl>
-          ) : null}
+          ) : (
+            none
+          )}
           <ErrorNote error={pauseError} />
         </Card>
       </div>
       <Card title="Spend per day" className="wide">
-        <BarChart days={days} series={daily.data ? toSeries(days, daily.data.data, () => 'spend') : []} label="Spend per day this month" />
+        {down && !daily.data ? none : <BarChart days={days} series={daily.data ? toSeries(days, daily.data.data, () => 'spend') : []} label="Spend per day this month" />}
       </Card>
       <Card title="Top tokens this month" className="wide">
-        {top.length === 0 ? (
-          <Empty>No requests this month yet.</Empty>
+        {!byToken.data ? (
+          none
+        ) : top.length === 0 ? (
+          <Empty>
+            No requests this month yet. <a href="#/tokens?create=1">Create a token</a> and point an agent at <code>{`${window.location.origin}/v1`}</code>.
+          </Empty>
         ) : (
           <table className="table">
             <thead>
@@ -152,9 +160,9 @@ export function Overview() {
                 const t = names.get(r.token_id ?? '');
                 return (
                   <tr key={r.token_id}>
-                    <td>
-                      {r.token_name ?? r.token_id}
-                      <span className="muted mono small"> {r.token_id}</span>
+                    <td className="name-cell">
+                      <a href={`#/token/${r.token_id}`}>{r.token_name ?? r.token_id}</a>
+                      <span className="muted mono small hide-narrow"> {r.token_id}</span>
                     </td>
                     <td className="num">{int(r.requests)}</td>
                     <td className="num">{usd(r.cost_usd)}</td>

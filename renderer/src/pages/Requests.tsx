@@ -6,8 +6,9 @@
  */
 import { useEffect, useState } from 'react';
 import { api, type Page, type RequestRow, type TokenView } from '../api';
-import { Empty, ErrorNote, HttpStatus } from '../components/bits';
-import { clock, int, usd, when } from '../format';
+import { Empty, ErrorNote } from '../components/bits';
+import { RequestDrawer, StatusCell } from '../components/RequestDrawer';
+import { clock, int, usd, when, zoneName } from '../format';
 import { useLoad } from '../hooks';
 import { useLive, useLiveConnected } from '../live';
 
@@ -21,6 +22,7 @@ export function Requests() {
   const [rows, setRows] = useState<RequestRow[]>([]);
   const [cursor, setCursor] = useState<number | null>(null);
   const [fresh, setFresh] = useState<Set<string>>(new Set());
+  const [drawer, setDrawer] = useState<RequestRow | null>(null);
   const connected = useLiveConnected();
   const tokens = useLoad(() => api<{ data: TokenView[] }>('GET', '/tokens'), []);
   const models = useLoad(() => api<{ data: string[] }>('GET', '/models'), []);
@@ -102,7 +104,7 @@ export function Requests() {
         <table className="table requests" aria-label="Requests">
           <thead>
             <tr>
-              <th className="col-time">Time</th>
+              <th className="col-time">Time ({zoneName()})</th>
               <th className="col-token">Token</th>
               <th className="col-model">Model</th>
               <th className="num col-n hide-narrow">In</th>
@@ -116,19 +118,23 @@ export function Requests() {
             {rows.map((r) => (
               <tr key={r.request_id} className={fresh.has(r.request_id) ? 'fresh' : ''} data-request-id={r.request_id}>
                 <td className="col-time" title={when(r.ts)}>
-                  {clock(r.ts)}
+                  <button type="button" className="linklike" onClick={() => setDrawer(r)} aria-label={`Details of the request at ${clock(r.ts)}`}>
+                    {clock(r.ts)}
+                  </button>
                 </td>
-                <td className="col-token ellipsis" title={r.token_id}>
-                  {r.token_name ?? r.token_id}
+                <td className="col-token ellipsis" title={r.token_name ?? r.token_id}>
+                  <a href={`#/token/${r.token_id}`}>{r.token_name ?? r.token_id}</a>
                 </td>
                 <td className="col-model ellipsis" title={r.route}>
                   {r.model ?? r.route.replace('/v1/', '')}
                 </td>
                 <td className="num col-n hide-narrow">{int(r.prompt_tokens)}</td>
                 <td className="num col-n hide-narrow">{int(r.completion_tokens)}</td>
-                <td className="num col-cost">{usd(r.cost_usd)}</td>
-                <td className="col-code" title={r.error_code ?? ''}>
-                  <HttpStatus status={r.status} />
+                <td className="num col-cost" data-usd={r.cost_usd}>
+                  {usd(r.cost_usd)}
+                </td>
+                <td className="col-code" title={r.error_message ?? r.error_code ?? ''}>
+                  <StatusCell row={r} />
                 </td>
                 <td className="num col-n hide-narrow">{Math.round(r.latency_ms)} ms</td>
               </tr>
@@ -136,7 +142,12 @@ export function Requests() {
           </tbody>
         </table>
       </div>
-      {first.data && rows.length === 0 ? <Empty>No requests match. They appear here the moment an agent calls.</Empty> : null}
+      {first.data && rows.length === 0 ? (
+        <Empty>
+          No requests match. They appear here the moment an agent calls — <a href="#/tokens?create=1">create a token</a> for one if it has none.
+        </Empty>
+      ) : null}
+      {drawer ? <RequestDrawer row={drawer} onClose={() => setDrawer(null)} /> : null}
       {cursor !== null ? (
         <button type="button" className="button more" onClick={() => void older()}>
           Load older requests

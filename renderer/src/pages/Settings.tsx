@@ -5,18 +5,25 @@
  */
 import { useEffect, useState, type FormEvent, type ReactNode } from 'react';
 import { api, ApiError, type Settings as SettingsData } from '../api';
+import { parseCount, parseUsd, type Parsed } from '../../../wire/amounts';
 import { Card, ErrorNote } from '../components/bits';
+import { Field, FormFooter, refusal } from '../components/Field';
 import { useLoad } from '../hooks';
+import { KEY_SENTENCE, keyCondition } from '../keystate';
+
+/** The API's (or the page's own) messages for a field and its items (`webhook_allowed_hosts.1` is line 2). */
+function errorsOf(error: ApiError | null, prefix: string): string | null {
+  const msgs = Object.entries(error?.details ?? {}).filter(([k]) => k === prefix || k.startsWith(`${prefix}.`));
+  return msgs.length ? msgs.map(([k, m]) => (k === prefix ? m : `line ${Number(k.split('.')[1] ?? 0) + 1}: ${m}`)).join('; ') : null;
+}
 
 function Errors({ error, prefix }: { error: ApiError | null; prefix: string }) {
-  if (!error) return null;
-  const msgs = Object.entries(error.details).filter(([k]) => k === prefix || k.startsWith(`${prefix}.`));
-  if (!msgs.length) return null;
-  return (
+  const msg = errorsOf(error, prefix);
+  return msg ? (
     <span className="field-error" role="alert">
-      {msgs.map(([k, m]) => (k === prefix ? m : `line ${Number(k.split('.')[1] ?? 0) + 1}: ${m}`)).join('; ')}
+      {msg}
     </span>
-  );
+  ) : null;
 }
 
 function Section({ title, children, onSubmit, saved, error }: { title: string; children: ReactNode; onSubmit: () => Promise<void>; saved: boolean; error: ApiError | null }) {
@@ -28,17 +35,17 @@ function Section({ title, children, onSubmit, saved, error }: { title: string; c
     <Card title={title} className="wide">
       <form className="form" onSubmit={submit} noValidate>
         {children}
-        {error && Object.keys(error.details).length === 0 ? <ErrorNote error={error} /> : null}
-        <div className="actions">
-          {saved ? (
-            <span className="saved" role="status">
-              Saved
-            </span>
-          ) : null}
-          <button type="submit" className="button primary">
-            Save
-          </button>
-        </div>
+        <FormFooter
+          error={error}
+          submitLabel="Save"
+          status={
+            saved ? (
+              <span className="saved" role="status">
+                Saved
+              </span>
+            ) : null
+          }
+        />
       </form>
     </Card>
   );
@@ -58,7 +65,12 @@ function useSave(after: (s: SettingsData) => void) {
       setError(e as ApiError);
     }
   };
-  return { error, saved, save };
+  /** Refused on the page (a field that does not parse): shown like the API's refusal, nothing sent. */
+  const fail = async (e: ApiError | null) => {
+    setSaved(false);
+    setError(e);
+  };
+  return { error, saved, save, fail };
 }
 
 const lines = (s: string) =>
@@ -93,7 +105,8 @@ function KeySection({ data, onChange }: { data: SettingsData; onChange: (s: Sett
       const r = await api<{ key: SettingsData['key']; upstream: { key: string } }>('PUT', '/key', { key });
       onChange({ ...data, key: r.key });
       setError(null);
-      setResult(r.upstream.key === 'valid' ? 'Saved. SkillBoss accepted the key.' : r.upstream.key === 'invalid' ? 'Saved, but SkillBoss rejected this key (401).' : 'Saved. It could not be checked with SkillBoss yet.');
+      // The same words as everywhere else the key's state is shown (keystate.ts).
+      setResult(KEY_SENTENCE[keyCondition(r)]);
     } catch (e) {
       setError(e as ApiError);
     } finally {
@@ -106,11 +119,9 @@ function KeySection({ data, onChange }: { data: SettingsData; onChange: (s: Sett
       <p>
         Current key: <strong className="mono">{data.key.masked ?? 'none'}</strong> <span className="muted">(kept in the {data.key.store === 'os-keychain' ? 'OS keychain' : data.key.store}; it never leaves it except to call SkillBoss)</span>
       </p>
-      <label className="field">
-        <span>{data.key.masked ? 'Replace with' : 'Set the key'}</span>
+      <Field label={data.key.masked ? 'Replace with' : 'Set the key'} error={errorsOf(error, 'key')}>
         <input type="password" autoComplete="off" spellCheck={false} value={key} onChange={(e) => setKey(e.target.value)} placeholder="sk-…" />
-        <Errors error={error} prefix="key" />
-      </label>
+      </Field>
       {result ? (
         <p className="notice" role="status">
           {result}
@@ -124,30 +135,30 @@ function UpstreamSection({ data, onChange }: { data: SettingsData; onChange: (s:
   const [url, setUrl] = useState(data.upstream_url);
   const [days, setDays] = useState(data.key_rotation_days === null ? '' : String(data.key_rotation_days));
   const [maxTokens, setMaxTokens] = useState(String(data.default_max_tokens));
-  const { error, saved, save } = useSave(onChange);
+  const { error, saved, save, fail } = useSave(onChange);
   return (
     <Section
       title="Upstream and limits"
       saved={saved}
       error={error}
-      onSubmit={() => save({ upstream_url: url, key_rotation_days: days.trim() === '' ? null : Number(days), default_max_tokens: Number(maxTokens) })}
+      onSubmit={() => {
+        const rotation: Parsed<number | null> = days.trim() === '' ? { ok: true, value: null } : parseCount(days, 1, 3650);
+        const maxTok = parseCount(maxTokens, 1, 1_000_000);
+        const bad = refusal({ key_rotation_days: rotation, default_max_tokens: maxTok });
+        if (bad || !rotation.ok || !maxTok.ok) return fail(bad);
+        return save({ upstream_url: url, key_rotation_days: rotation.value, default_max_tokens: maxTok.value });
+      }}
     >
-      <label className="field">
-        <span>SkillBoss API URL</span>
+      <Field label="SkillBoss API URL" error={errorsOf(error, 'upstream_url')}>
         <input value={url} onChange={(e) => setUrl(e.target.value)} spellCheck={false} />
-        <Errors error={error} prefix="upstream_url" />
-      </label>
+      </Field>
       <div className="row">
-        <label className="field">
-          <span>Rotate the SkillBoss key every (days; empty = never)</span>
+        <Field label="Rotate the SkillBoss key every (days; empty = never)" error={errorsOf(error, 'key_rotation_days')}>
           <input inputMode="numeric" value={days} onChange={(e) => setDays(e.target.value)} />
-          <Errors error={error} prefix="key_rotation_days" />
-        </label>
-        <label className="field">
-          <span>max_tokens reserved when a request sets none</span>
+        </Field>
+        <Field label="max_tokens reserved when a request sets none" error={errorsOf(error, 'default_max_tokens')}>
           <input inputMode="numeric" value={maxTokens} onChange={(e) => setMaxTokens(e.target.value)} />
-          <Errors error={error} prefix="default_max_tokens" />
-        </label>
+        </Field>
       </div>
     </Section>
   );
@@ -159,16 +170,12 @@ function AccessSection({ data, onChange }: { data: SettingsData; onChange: (s: S
   const { error, saved, save } = useSave(onChange);
   return (
     <Section title="Webhooks and browser agents" saved={saved} error={error} onSubmit={() => save({ webhook_allowed_hosts: lines(hosts), allowed_origins: lines(origins) })}>
-      <label className="field">
-        <span>Hosts rotation webhooks may go to, besides this machine (one per line)</span>
+      <Field label="Hosts rotation webhooks may go to, besides this machine (one per line)" error={errorsOf(error, 'webhook_allowed_hosts')}>
         <textarea rows={3} value={hosts} onChange={(e) => setHosts(e.target.value)} spellCheck={false} placeholder="hooks.example.com" />
-        <Errors error={error} prefix="webhook_allowed_hosts" />
-      </label>
-      <label className="field">
-        <span>Browser origins allowed to call the agent API (one per line; never the admin API)</span>
+      </Field>
+      <Field label="Browser origins allowed to call the agent API (one per line; never the admin API)" error={errorsOf(error, 'allowed_origins')}>
         <textarea rows={3} value={origins} onChange={(e) => setOrigins(e.target.value)} spellCheck={false} placeholder="http://localhost:5173" />
-        <Errors error={error} prefix="allowed_origins" />
-      </label>
+      </Field>
     </Section>
   );
 }
@@ -178,32 +185,35 @@ function PricesSection({ data, onChange }: { data: SettingsData; onChange: (s: S
   const [edits, setEdits] = useState<Record<string, { prompt: string; completion: string }>>(initial);
   const [defPrompt, setDefPrompt] = useState(String(data.default_price.prompt));
   const [defCompletion, setDefCompletion] = useState(String(data.default_price.completion));
-  const { error, saved, save } = useSave(onChange);
+  const { error, saved, save, fail } = useSave(onChange);
   const submit = () => {
     const overrides: Record<string, { prompt: number | null; completion: number | null } | null> = {};
+    // Empty override = the SkillBoss price; anything else must be an amount, or nothing is saved.
+    const checks: Record<string, Parsed<number | null>> = { 'default_price.prompt': parseUsd(defPrompt), 'default_price.completion': parseUsd(defCompletion) };
+    const optional = (t: string): Parsed<number | null> => (t.trim() === '' ? { ok: true, value: null } : parseUsd(t));
     for (const p of data.prices) {
       const e = edits[p.id] ?? { prompt: '', completion: '' };
-      const prompt = e.prompt.trim() === '' ? null : Number(e.prompt);
-      const completion = e.completion.trim() === '' ? null : Number(e.completion);
+      const prompt = (checks[`price_overrides.${p.id}.prompt`] = optional(e.prompt));
+      const completion = (checks[`price_overrides.${p.id}.completion`] = optional(e.completion));
+      if (!prompt.ok || !completion.ok) continue;
       const was = p.override;
-      if ((was?.prompt ?? null) !== prompt || (was?.completion ?? null) !== completion) overrides[p.id] = prompt === null && completion === null ? null : { prompt, completion };
+      if ((was?.prompt ?? null) !== prompt.value || (was?.completion ?? null) !== completion.value) overrides[p.id] = prompt.value === null && completion.value === null ? null : { prompt: prompt.value, completion: completion.value };
     }
-    return save({ default_price: { prompt: Number(defPrompt), completion: Number(defCompletion) }, ...(Object.keys(overrides).length ? { price_overrides: overrides } : {}) });
+    const bad = refusal(checks);
+    if (bad) return fail(bad);
+    const value = (k: string) => (checks[k] as { value: number }).value;
+    return save({ default_price: { prompt: value('default_price.prompt'), completion: value('default_price.completion') }, ...(Object.keys(overrides).length ? { price_overrides: overrides } : {}) });
   };
   const set = (id: string, k: 'prompt' | 'completion', v: string) => setEdits((prev) => ({ ...prev, [id]: { ...(prev[id] ?? { prompt: '', completion: '' }), [k]: v } }));
   return (
     <Section title="Prices (USD per million tokens)" saved={saved} error={error} onSubmit={submit}>
       <div className="row">
-        <label className="field">
-          <span>Unknown models: prompt</span>
+        <Field label="Unknown models: prompt" error={errorsOf(error, 'default_price.prompt')}>
           <input inputMode="decimal" value={defPrompt} onChange={(e) => setDefPrompt(e.target.value)} />
-          <Errors error={error} prefix="default_price.prompt" />
-        </label>
-        <label className="field">
-          <span>Unknown models: completion</span>
+        </Field>
+        <Field label="Unknown models: completion" error={errorsOf(error, 'default_price.completion')}>
           <input inputMode="decimal" value={defCompletion} onChange={(e) => setDefCompletion(e.target.value)} />
-          <Errors error={error} prefix="default_price.completion" />
-        </label>
+        </Field>
       </div>
       <div className="table-wrap">
         <table className="table prices">

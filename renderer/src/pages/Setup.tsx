@@ -7,11 +7,11 @@
  */
 import { useState, type FormEvent, type ReactNode } from 'react';
 import { api, ApiError, type Issued, type Status, type TokenView } from '../api';
-import { CopyButton, ErrorNote, FieldError } from '../components/bits';
+import { CopyButton, ErrorNote } from '../components/bits';
+import { detail, Field, FormFooter, MoneyField, useMoney } from '../components/Field';
 import { SecretDialog } from '../components/SecretDialog';
 import { useLoad } from '../hooks';
-
-type KeyCheck = Status['upstream']['key'];
+import { KEY_SENTENCE, keyCondition } from '../keystate';
 
 function Step({ n, title, done, children }: { n: number; title: string; done: boolean; children: ReactNode }) {
   return (
@@ -32,7 +32,8 @@ export function Setup() {
   const status = useLoad(() => api<Status>('GET', '/status'), []);
   const s = status.data;
   const [created, setCreated] = useState<TokenView | null>(null);
-  const keyOk = s?.key.state === 'set' && s.upstream.key !== 'invalid';
+  // Saved counts as done even when SkillBoss could not check it yet; the step says which.
+  const keyOk = s !== null && (keyCondition(s) === 'valid' || keyCondition(s) === 'unchecked');
   const base = `${window.location.origin}/v1`;
 
   return (
@@ -75,27 +76,16 @@ export function Setup() {
   );
 }
 
-const CHECK_TEXT: Record<KeyCheck, string> = {
-  valid: 'SkillBoss accepted the key.',
-  invalid: 'SkillBoss rejected this key (401). Check it and paste it again.',
-  missing: 'No key is set.',
-  unavailable: 'The OS keychain could not be read.',
-  unknown: 'Saved. SkillBoss could not be reached to check it yet.',
-};
-
 function KeyStep({ status, onSaved }: { status: Status; onSaved: () => void }) {
   const [key, setKey] = useState('');
   const [error, setError] = useState<ApiError | null>(null);
-  const [result, setResult] = useState<KeyCheck | null>(null);
   const [busy, setBusy] = useState(false);
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     setBusy(true);
-    setResult(null);
     try {
-      const r = await api<{ upstream: { key: KeyCheck } }>('PUT', '/key', { key });
+      await api('PUT', '/key', { key });
       setError(null);
-      setResult(r.upstream.key);
       onSaved();
     } catch (err) {
       setError(err as ApiError);
@@ -105,6 +95,7 @@ function KeyStep({ status, onSaved }: { status: Status; onSaved: () => void }) {
       setBusy(false);
     }
   };
+  const condition = keyCondition(status);
   if (status.key.state === 'unavailable') {
     return (
       <p className="notice error" role="alert">
@@ -115,48 +106,38 @@ function KeyStep({ status, onSaved }: { status: Status; onSaved: () => void }) {
   return (
     <form className="form" onSubmit={(e) => void submit(e)} noValidate>
       {status.key.masked ? (
-        <p>
-          Key set: <strong className="mono">{status.key.masked}</strong>
-          {status.upstream.key === 'valid' ? ' · accepted by SkillBoss' : status.upstream.key === 'invalid' ? ' · rejected by SkillBoss' : ''}. Paste another only to replace it.
+        // One state, from the status the daemon reports now: the key as stored and what SkillBoss said of it.
+        <p className={condition === 'valid' ? 'notice' : 'notice error'} role={condition === 'valid' ? 'status' : 'alert'}>
+          <strong className="mono">{status.key.masked}</strong>: <span>{KEY_SENTENCE[condition]}</span> Paste another only to replace it.
         </p>
       ) : (
         <p>Paste the API key from your SkillBoss account. It goes into the OS keychain; this page and the sidecar's files never show it again, only its last four characters.</p>
       )}
-      <label className="field">
-        <span>SkillBoss API key</span>
+      <Field label="SkillBoss API key" error={detail(error, 'key')}>
         <input type="password" autoComplete="off" spellCheck={false} value={key} onChange={(e) => setKey(e.target.value)} placeholder="sk-…" data-autofocus />
-        <FieldError error={error} field="key" />
-      </label>
-      {error && Object.keys(error.details).length === 0 ? <ErrorNote error={error} /> : null}
-      {result ? (
-        <p className={result === 'valid' ? 'notice' : 'notice error'} role={result === 'valid' ? 'status' : 'alert'}>
-          {CHECK_TEXT[result]}
-        </p>
-      ) : null}
-      <div className="actions">
-        <button type="submit" className="button primary" disabled={busy || key.trim() === ''}>
-          Save key
-        </button>
-      </div>
+      </Field>
+      <FormFooter error={error} submitLabel="Save key" busy={busy} disabled={key.trim() === ''} />
     </form>
   );
 }
 
 function TokenStep({ created, onCreated }: { created: TokenView | null; onCreated: (t: TokenView) => void }) {
   const [name, setName] = useState('my-agent');
-  const [budget, setBudget] = useState('10');
+  const budget = useMoney(10, false);
   const [expires, setExpires] = useState('90d');
   const [error, setError] = useState<ApiError | null>(null);
+  const [submitted, setSubmitted] = useState(false);
   const [busy, setBusy] = useState(false);
   // The secret just issued; dropped the moment its dialog closes.
   const [issued, setIssued] = useState<Issued | null>(null);
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
+    setSubmitted(true);
+    if (!budget.parsed.ok) return;
     setBusy(true);
     try {
-      const body: Record<string, unknown> = { name, preset: 'write', expires };
-      if (budget.trim() !== '') body.monthly_budget_usd = Number(budget);
+      const body: Record<string, unknown> = { name, preset: 'write', expires, monthly_budget_usd: budget.parsed.value };
       const i = await api<Issued>('POST', '/tokens', body);
       setError(null);
       setIssued(i);
@@ -184,33 +165,20 @@ function TokenStep({ created, onCreated }: { created: TokenView | null; onCreate
         <form className="form" onSubmit={(e) => void submit(e)} noValidate>
           <p>Each agent gets its own token, so you can see what it spends and cut it off alone. This one may call models and services.</p>
           <div className="row">
-            <label className="field">
-              <span>Name</span>
+            <Field label="Name" error={detail(error, 'name')}>
               <input value={name} onChange={(e) => setName(e.target.value)} maxLength={100} />
-              <FieldError error={error} field="name" />
-            </label>
-            <label className="field">
-              <span>Monthly budget (USD)</span>
-              <input inputMode="decimal" value={budget} onChange={(e) => setBudget(e.target.value)} placeholder="none" />
-              <FieldError error={error} field="monthly_budget_usd" />
-            </label>
-            <label className="field">
-              <span>Expires</span>
+            </Field>
+            <MoneyField label="Monthly budget (USD)" money={budget} submitted={submitted} serverError={detail(error, 'monthly_budget_usd')} />
+            <Field label="Expires" error={detail(error, 'expires')}>
               <select value={expires} onChange={(e) => setExpires(e.target.value)}>
                 <option value="30d">In 30 days</option>
                 <option value="90d">In 90 days</option>
                 <option value="365d">In 365 days</option>
                 <option value="never">Never</option>
               </select>
-              <FieldError error={error} field="expires" />
-            </label>
+            </Field>
           </div>
-          {error && Object.keys(error.details).length === 0 ? <ErrorNote error={error} /> : null}
-          <div className="actions">
-            <button type="submit" className="button primary" disabled={busy}>
-              Create token
-            </button>
-          </div>
+          <FormFooter error={error} submitLabel="Create token" busy={busy} />
         </form>
       )}
       {issued ? <SecretDialog issued={issued} onClose={closeSecret} /> : null}

@@ -1,10 +1,10 @@
-/** The dialogs of the Tokens page: create, edit, rotate, revoke. Each calls the admin API and reports back. */
+/** The Tokens page's create and edit dialogs (rotate, revoke, pause: TokenActions.tsx). Each calls the admin API and reports back. */
 import { useState, type FormEvent } from 'react';
-import { api, ApiError, PRESETS, SCOPES, type Issued, type Scope, type TokenDetail, type TokenView } from '../api';
-import { ErrorNote, FieldError } from '../components/bits';
+import { api, ApiError, PRESETS, SCOPES, type Issued, type Scope, type TokenView } from '../api';
+import { FieldError } from '../components/bits';
 import { Dialog } from '../components/Dialog';
+import { detail, Field, FormFooter, MoneyField, useCount, useMoney } from '../components/Field';
 import { day } from '../format';
-import { useLoad } from '../hooks';
 
 type PresetChoice = keyof typeof PRESETS | 'custom';
 
@@ -30,38 +30,36 @@ function ScopePicker({ value, onChange, allowed }: { value: Scope[]; onChange: (
   );
 }
 
-function num(s: string): number | null {
-  return s.trim() === '' ? null : Number(s);
-}
-
 export function CreateDialog({ tokens, onClose, onCreated }: { tokens: TokenView[]; onClose: () => void; onCreated: (i: Issued) => void }) {
   const [name, setName] = useState('');
   const [preset, setPreset] = useState<PresetChoice>('write');
   const [scopes, setScopes] = useState<Scope[]>([...PRESETS.write]);
-  const [budget, setBudget] = useState('');
+  // Not pre-ticked: a token without a budget is a choice made here, never what a blank field turns into.
+  const budget = useMoney(null, false);
+  const rpm = useCount(null, 1, 1_000_000, true);
   const [expiry, setExpiry] = useState('never');
   const [date, setDate] = useState('');
   const [parent, setParent] = useState('');
-  const [rpm, setRpm] = useState('');
   const [error, setError] = useState<ApiError | null>(null);
+  const [submitted, setSubmitted] = useState(false);
   const [busy, setBusy] = useState(false);
   const parents = tokens.filter((t) => t.status === 'active');
   const parentScopes = parents.find((t) => t.id === parent)?.scopes;
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
+    setSubmitted(true);
+    if (!budget.parsed.ok || !rpm.parsed.ok) return;
     setBusy(true);
-    const body: Record<string, unknown> = { name };
+    const body: Record<string, unknown> = { name, monthly_budget_usd: budget.parsed.value };
     if (preset === 'custom') body.scopes = scopes;
     else body.preset = preset;
-    if (budget.trim() !== '') body.monthly_budget_usd = num(budget);
     if (parent) body.parent_id = parent;
     if (expiry === 'date') body.expires = date;
     else if (expiry !== 'inherit') body.expires = expiry;
-    if (rpm.trim() !== '') body.rpm = num(rpm);
+    if (rpm.parsed.value !== null) body.rpm = rpm.parsed.value;
     try {
-      const issued = await api<Issued>('POST', '/tokens', body);
-      onCreated(issued);
+      onCreated(await api<Issued>('POST', '/tokens', body));
     } catch (err) {
       setError(err as ApiError);
     } finally {
@@ -72,38 +70,27 @@ export function CreateDialog({ tokens, onClose, onCreated }: { tokens: TokenView
   return (
     <Dialog title="New token" onClose={onClose}>
       <form className="form" onSubmit={(e) => void submit(e)} noValidate>
-        <label className="field">
-          <span>Name</span>
+        <Field label="Name" error={detail(error, 'name')}>
           <input value={name} onChange={(e) => setName(e.target.value)} placeholder="e.g. research-agent" maxLength={100} required data-autofocus />
-          <FieldError error={error} field="name" />
-        </label>
-        <label className="field">
-          <span>Permissions</span>
+        </Field>
+        <Field label="Permissions" error={detail(error, 'preset')}>
           <select value={preset} onChange={(e) => setPreset(e.target.value as PresetChoice)}>
             <option value="read-only">Read-only (list models and services, read balance)</option>
             <option value="write">Write (read-only + call models and services)</option>
             <option value="admin">Admin (all seven scopes)</option>
             <option value="custom">Custom scopes…</option>
           </select>
-          <FieldError error={error} field="preset" />
-        </label>
+        </Field>
         {preset === 'custom' ? <ScopePicker value={scopes} onChange={setScopes} {...(parentScopes ? { allowed: parentScopes } : {})} /> : null}
         <FieldError error={error} field="scopes" />
         <div className="row">
-          <label className="field">
-            <span>Monthly budget (USD)</span>
-            <input inputMode="decimal" value={budget} onChange={(e) => setBudget(e.target.value)} placeholder="none" />
-            <FieldError error={error} field="monthly_budget_usd" />
-          </label>
-          <label className="field">
-            <span>Requests per minute</span>
-            <input inputMode="numeric" value={rpm} onChange={(e) => setRpm(e.target.value)} placeholder="unlimited" />
-            <FieldError error={error} field="rpm" />
-          </label>
+          <MoneyField label="Monthly budget (USD)" money={budget} submitted={submitted} serverError={detail(error, 'monthly_budget_usd')} />
+          <Field label="Requests per minute" hint="empty: no limit" error={rpm.shown(submitted) ?? detail(error, 'rpm')}>
+            <input inputMode="numeric" value={rpm.text} onChange={(e) => rpm.setText(e.target.value)} placeholder="no limit" />
+          </Field>
         </div>
         <div className="row">
-          <label className="field">
-            <span>Expires</span>
+          <Field label="Expires" error={detail(error, 'expires')}>
             <select value={expiry} onChange={(e) => setExpiry(e.target.value)}>
               {parent ? <option value="inherit">With its parent</option> : null}
               <option value="never">Never</option>
@@ -112,17 +99,14 @@ export function CreateDialog({ tokens, onClose, onCreated }: { tokens: TokenView
               <option value="365d">In 365 days</option>
               <option value="date">On a date…</option>
             </select>
-            <FieldError error={error} field="expires" />
-          </label>
+          </Field>
           {expiry === 'date' ? (
-            <label className="field">
-              <span>Date</span>
+            <Field label="Date (UTC)" error={submitted && !date ? 'pick a date' : null}>
               <input type="date" value={date} onChange={(e) => setDate(e.target.value)} />
-            </label>
+            </Field>
           ) : null}
         </div>
-        <label className="field">
-          <span>Parent</span>
+        <Field label="Parent" error={detail(error, 'parent_id')}>
           <select
             value={parent}
             onChange={(e) => {
@@ -138,17 +122,8 @@ export function CreateDialog({ tokens, onClose, onCreated }: { tokens: TokenView
               </option>
             ))}
           </select>
-          <FieldError error={error} field="parent_id" />
-        </label>
-        {error && Object.keys(error.details).length === 0 ? <ErrorNote error={error} /> : null}
-        <div className="actions">
-          <button type="button" className="button" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" className="button primary" disabled={busy}>
-            Create token
-          </button>
-        </div>
+        </Field>
+        <FormFooter error={error} onCancel={onClose} submitLabel="Create token" busy={busy} />
       </form>
     </Dialog>
   );
@@ -156,20 +131,23 @@ export function CreateDialog({ tokens, onClose, onCreated }: { tokens: TokenView
 
 export function EditDialog({ token, onClose, onSaved }: { token: TokenView; onClose: () => void; onSaved: () => void }) {
   const [name, setName] = useState(token.name);
-  const [budget, setBudget] = useState(token.monthly_budget_usd === null ? '' : String(token.monthly_budget_usd));
-  const [rpm, setRpm] = useState(token.rpm === null ? '' : String(token.rpm));
+  const budget = useMoney(token.monthly_budget_usd);
+  const rpm = useCount(token.rpm, 1, 1_000_000, true);
   const [expires, setExpires] = useState(token.expires_at ? token.expires_at.slice(0, 10) : '');
   const [scopes, setScopes] = useState<Scope[]>(token.scopes);
   const [error, setError] = useState<ApiError | null>(null);
+  const [submitted, setSubmitted] = useState(false);
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
+    setSubmitted(true);
+    // A field that does not parse stops the save: nothing is sent, so nothing (a budget least of all) is lost.
+    if (!budget.parsed.ok || !rpm.parsed.ok) return;
     const body: Record<string, unknown> = {};
     if (name !== token.name) body.name = name;
-    const b = num(budget);
-    if (b !== token.monthly_budget_usd) body.monthly_budget_usd = b;
-    const r = num(rpm);
-    if (r !== token.rpm) body.rpm = r;
+    const b = budget.parsed.value;
+    if ((b === null ? null : Math.round(b * 1e6)) !== (token.monthly_budget_usd === null ? null : Math.round(token.monthly_budget_usd * 1e6))) body.monthly_budget_usd = b;
+    if (rpm.parsed.value !== token.rpm) body.rpm = rpm.parsed.value;
     const exp = expires ? new Date(`${expires}T23:59:59Z`).toISOString() : null;
     if ((token.expires_at?.slice(0, 10) ?? '') !== expires) body.expires_at = exp;
     if (scopes.slice().sort().join() !== token.scopes.slice().sort().join()) body.scopes = scopes;
@@ -185,122 +163,23 @@ export function EditDialog({ token, onClose, onSaved }: { token: TokenView; onCl
   return (
     <Dialog title={`Edit ${token.name}`} onClose={onClose}>
       <form className="form" onSubmit={(e) => void submit(e)} noValidate>
-        <label className="field">
-          <span>Name</span>
+        <Field label="Name" error={detail(error, 'name')}>
           <input value={name} onChange={(e) => setName(e.target.value)} maxLength={100} />
-          <FieldError error={error} field="name" />
-        </label>
+        </Field>
         <div className="row">
-          <label className="field">
-            <span>Monthly budget (USD)</span>
-            <input inputMode="decimal" value={budget} onChange={(e) => setBudget(e.target.value)} placeholder="none" data-autofocus />
-            <FieldError error={error} field="monthly_budget_usd" />
-          </label>
-          <label className="field">
-            <span>Requests per minute</span>
-            <input inputMode="numeric" value={rpm} onChange={(e) => setRpm(e.target.value)} placeholder="unlimited" />
-            <FieldError error={error} field="rpm" />
-          </label>
+          <MoneyField label="Monthly budget (USD)" money={budget} submitted={submitted} serverError={detail(error, 'monthly_budget_usd')} autoFocus />
+          <Field label="Requests per minute" hint="empty: no limit" error={rpm.shown(submitted) ?? detail(error, 'rpm')}>
+            <input inputMode="numeric" value={rpm.text} onChange={(e) => rpm.setText(e.target.value)} placeholder="no limit" />
+          </Field>
         </div>
-        <label className="field">
-          <span>Expires (end of day, UTC; empty = never)</span>
+        <Field label="Expires (end of day, UTC; empty = never)" error={detail(error, 'expires_at')}>
           <input type="date" value={expires} onChange={(e) => setExpires(e.target.value)} />
-          <FieldError error={error} field="expires_at" />
-        </label>
+        </Field>
         <ScopePicker value={scopes} onChange={setScopes} />
         <p className="muted small">Removing a scope removes it from every token under this one too.</p>
         <FieldError error={error} field="scopes" />
-        {error && Object.keys(error.details).length === 0 ? <ErrorNote error={error} /> : null}
-        <div className="actions">
-          <button type="button" className="button" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" className="button primary">
-            Save
-          </button>
-        </div>
+        <FormFooter error={error} onCancel={onClose} submitLabel="Save" />
       </form>
-    </Dialog>
-  );
-}
-
-export function RotateDialog({ token, onClose, onRotated }: { token: TokenView; onClose: () => void; onRotated: (i: Issued) => void }) {
-  const [grace, setGrace] = useState('7');
-  const [error, setError] = useState<ApiError | null>(null);
-  const rotate = async () => {
-    try {
-      onRotated(await api<Issued>('POST', `/tokens/${token.id}/rotate`, { grace_days: Number(grace) }));
-    } catch (err) {
-      setError(err as ApiError);
-    }
-  };
-  return (
-    <Dialog title={`Rotate ${token.name}`} onClose={onClose}>
-      <p>A new secret replaces the current one. The token keeps its id, budget, spend and children.</p>
-      <label className="field">
-        <span>The old secret keeps working for</span>
-        <select value={grace} onChange={(e) => setGrace(e.target.value)} data-autofocus>
-          <option value="0">No time (stops at once)</option>
-          <option value="1">1 day</option>
-          <option value="7">7 days</option>
-          <option value="30">30 days</option>
-        </select>
-      </label>
-      <ErrorNote error={error} />
-      <div className="actions">
-        <button type="button" className="button" onClick={onClose}>
-          Cancel
-        </button>
-        <button type="button" className="button primary" onClick={() => void rotate()}>
-          Rotate
-        </button>
-      </div>
-    </Dialog>
-  );
-}
-
-export function RevokeDialog({ token, onClose, onRevoked }: { token: TokenView; onClose: () => void; onRevoked: (ids: string[]) => void }) {
-  const detail = useLoad(() => api<TokenDetail>('GET', `/tokens/${token.id}`), [token.id]);
-  const [error, setError] = useState<ApiError | null>(null);
-  const live = (detail.data?.subtree ?? []).filter((t) => !t.revoked);
-  const under = live.filter((t) => t.id !== token.id);
-  const revoke = async () => {
-    try {
-      onRevoked((await api<{ revoked: string[] }>('POST', `/tokens/${token.id}/revoke`, {})).revoked);
-    } catch (err) {
-      setError(err as ApiError);
-    }
-  };
-  return (
-    <Dialog title={`Revoke ${token.name}?`} onClose={onClose}>
-      <p>
-        Agents using <strong>{token.name}</strong> get 401 from their next call. This cannot be undone.
-      </p>
-      {under.length > 0 ? (
-        <>
-          <p>
-            It also revokes the {under.length} token{under.length > 1 ? 's' : ''} under it:
-          </p>
-          <ul className="subtree-list">
-            {under.map((t) => (
-              <li key={t.id}>
-                {t.name} <span className="mono muted small">{t.id}</span>
-              </li>
-            ))}
-          </ul>
-        </>
-      ) : detail.data ? (
-        <p className="muted">No tokens are under it.</p>
-      ) : null}
-      <ErrorNote error={error ?? detail.error} />
-      <div className="actions">
-        <button type="button" className="button" onClick={onClose} data-autofocus>
-          Cancel
-        </button>
-        <button type="button" className="button danger" onClick={() => void revoke()} disabled={!detail.data}>
-          Revoke {live.length > 1 ? `${live.length} tokens` : token.name}
-        </button>
-      </div>
     </Dialog>
   );
 }

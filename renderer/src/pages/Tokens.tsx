@@ -6,7 +6,8 @@ import { SecretDialog } from '../components/SecretDialog';
 import { ago, when } from '../format';
 import { useDebounced, useHashQuery, useLoad } from '../hooks';
 import { useLive } from '../live';
-import { CreateDialog, EditDialog, expiryText, RevokeDialog, RotateDialog } from './TokenDialogs';
+import { RevokeDialog, RotateDialog } from './TokenActions';
+import { CreateDialog, EditDialog, expiryText } from './TokenDialogs';
 
 type Open = { kind: 'create' } | { kind: 'edit' | 'rotate' | 'revoke'; token: TokenView } | null;
 
@@ -43,7 +44,9 @@ function Tree({ tokens, parent }: { tokens: TokenView[]; parent: string | null }
       {kids.map((t) => (
         <li key={t.id}>
           <div className={`tree-node ${t.status === 'active' ? '' : 'dim'}`}>
-            <span className="tree-name">{t.name}</span>
+            <a className="tree-name" href={`#/token/${t.id}`}>
+              {t.name}
+            </a>
             <span className="mono muted small">{t.id}</span>
             <StatusBadge status={t.status} />
             <BudgetBar spent={t.spent_usd} budget={t.monthly_budget_usd} />
@@ -123,8 +126,11 @@ export function Tokens() {
               <tr key={t.id} data-token-id={t.id}>
                 <td className="col-name">
                   <span className="indent" data-depth={Math.min(t.depth, 5)}>
-                    {t.name}
+                    <a href={`#/token/${t.id}`} title={t.name}>
+                      {t.name}
+                    </a>
                   </span>
+                  {t.paused ? <span className="badge warn small">paused</span> : null}
                   <span className="show-narrow">
                     <StatusBadge status={t.status} />
                   </span>
@@ -163,7 +169,14 @@ export function Tokens() {
           </tbody>
         </table>
       </div>
-      {list.data && shown.length === 0 ? <Empty>No tokens yet. Create one for each agent: it gets its own scopes, budget and expiry.</Empty> : null}
+      {list.data && shown.length === 0 ? (
+        <Empty>
+          No tokens yet. Create one for each agent: it gets its own scopes, budget and expiry.{' '}
+          <button type="button" className="button primary small" onClick={() => setOpen({ kind: 'create' })}>
+            Create token
+          </button>
+        </Empty>
+      ) : null}
       {shown.some((t) => t.parent_id !== null) ? (
         <Card title="Hierarchy" className="wide">
           <Tree tokens={shown} parent={null} />

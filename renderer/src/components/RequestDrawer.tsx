@@ -1,0 +1,66 @@
+/**
+ * One request, in full, from the Requests feed or a token's page: the model
+ * the agent asked for, the status with its error code and the message the
+ * agent got, streamed or not, tokens, cost, latency and the request id to
+ * grep the logs for.
+ */
+import type { RequestRow } from '../api';
+import { int, usd, when } from '../format';
+import { HttpStatus } from './bits';
+import { Dialog } from './Dialog';
+
+export function RequestDrawer({ row, onClose }: { row: RequestRow; onClose: () => void }) {
+  const failed = row.status >= 400;
+  return (
+    <Dialog title={`Request ${row.model ?? row.route}`} onClose={onClose} drawer>
+      <dl className="facts drawer-facts">
+        <dt>Status</dt>
+        <dd>
+          <HttpStatus status={row.status} /> {row.error_code ? <code>{row.error_code}</code> : failed ? null : 'answered'}
+        </dd>
+        {failed ? (
+          <>
+            <dt>Message</dt>
+            <dd className="wrap" data-testid="error-message">
+              {row.error_message ?? (row.error_code ? 'Not recorded (the request is older than the dashboard’s message column, or the error came from SkillBoss).' : '—')}
+            </dd>
+          </>
+        ) : null}
+        <dt>Model asked for</dt>
+        <dd className="mono">{row.model ?? '— (none in the request)'}</dd>
+        <dt>Route</dt>
+        <dd className="mono small">{row.route}</dd>
+        <dt>Token</dt>
+        <dd>
+          <a href={`#/token/${row.token_id}`}>{row.token_name ?? row.token_id}</a> <span className="mono muted small">{row.token_id}</span>
+        </dd>
+        <dt>When</dt>
+        <dd>{when(row.ts)}</dd>
+        <dt>Streamed</dt>
+        <dd>{row.streamed ? 'yes' : 'no'}</dd>
+        <dt>Tokens</dt>
+        <dd>
+          {int(row.prompt_tokens)} prompt{row.cached_tokens ? ` (${int(row.cached_tokens)} from cache)` : ''}
+          {row.cache_write_tokens ? ` (${int(row.cache_write_tokens)} written to cache)` : ''} · {int(row.completion_tokens)} completion
+          {row.reasoning_tokens ? ` (${int(row.reasoning_tokens)} reasoning)` : ''}
+        </dd>
+        <dt>Cost</dt>
+        <dd data-usd={row.cost_usd}>{usd(row.cost_usd)}</dd>
+        <dt>Latency</dt>
+        <dd>{Math.round(row.latency_ms).toLocaleString('en-US')} ms</dd>
+        <dt>Request id</dt>
+        <dd className="mono small wrap">{row.request_id}</dd>
+      </dl>
+    </Dialog>
+  );
+}
+
+/** The status cell of a request row: the HTTP status and, for a refusal, its error code. */
+export function StatusCell({ row }: { row: RequestRow }) {
+  return (
+    <span className="status-cell">
+      <HttpStatus status={row.status} />
+      {row.error_code ? <span className="mono small err-code">{row.error_code}</span> : null}
+    </span>
+  );
+}
