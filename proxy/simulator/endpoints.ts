@@ -87,7 +87,10 @@ export function handleImages(call: Call): void {
   const b = parseObject(call.body);
   if (typeof b.prompt !== 'string' || b.prompt === '') throw badRequest('prompt must be a non-empty string', 'invalid_prompt');
   const n = optPositiveInt(b, 'n', 10) ?? 1;
-  const cost = IMAGE_COST_MICROS * n;
+  // Billed per image, and a large or high-quality image as two (as SkillBoss prices image models).
+  const large = typeof b.size === 'string' && b.size !== '1024x1024' && b.size !== '512x512' && b.size !== '256x256';
+  const fine = b.quality === 'hd' || b.quality === 'high';
+  const cost = IMAGE_COST_MICROS * n * (large ? 2 : 1) * (fine ? 2 : 1);
   ctx.state.checkSpend(call.caller.key, cost);
   ctx.state.charge(call.caller.key, cost);
   const data = [];
