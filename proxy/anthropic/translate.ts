@@ -90,13 +90,13 @@ function chatBody(b: z.infer<typeof countSchema>, maxTokens: number | null): Jso
   return chat;
 }
 
-function systemText(system: string | unknown[] | null | undefined): string | null {
+function systemText(system: string | unknown[] | null | undefined, field = 'system'): string | null {
   if (system == null) return null;
   if (typeof system === 'string') return system === '' ? null : system;
   const parts: string[] = [];
   system.forEach((blk, i) => {
     const block = blk as Json | null;
-    if (block?.type !== 'text' || typeof block.text !== 'string') throw invalidBlock(`system.${i}`, 'system blocks must be text blocks');
+    if (block?.type !== 'text' || typeof block.text !== 'string') throw invalidBlock(`${field}.${i}`, 'system blocks must be text blocks');
     parts.push(block.text);
   });
   return parts.length > 0 ? parts.join('\n\n') : null;
@@ -133,7 +133,13 @@ function imagePart(block: Json, field: string): Json {
 function pushMessage(out: Json[], m: unknown, i: number): void {
   const msg = m as Json | null;
   const field = `messages.${i}`;
-  if (!msg || typeof msg !== 'object' || (msg.role !== 'user' && msg.role !== 'assistant')) throw invalidBlock(`${field}.role`, 'must be "user" or "assistant"');
+  if (msg?.role === 'system') {
+    // Claude Code's mid-conversation system messages (a beta): text, kept where they stand.
+    const text = typeof msg.content === 'string' ? msg.content : systemText(Array.isArray(msg.content) ? msg.content : [msg.content], `${field}.content`);
+    if (text) out.push({ role: 'system', content: text });
+    return;
+  }
+  if (!msg || typeof msg !== 'object' || (msg.role !== 'user' && msg.role !== 'assistant')) throw invalidBlock(`${field}.role`, 'must be "user", "assistant" or "system"');
   if (typeof msg.content === 'string') {
     out.push({ role: msg.role, content: msg.content });
     return;

@@ -128,7 +128,12 @@ describe('toChatRequest', () => {
     expect(server.message).toContain('web_search_20250305');
     const doc = refusal(() => toChatRequest({ ...base, messages: [{ role: 'user', content: [{ type: 'document', source: {} }] }] }));
     expect(doc.details).toHaveProperty('messages.0.content.0.type');
-    expect(refusal(() => toChatRequest({ ...base, messages: [{ role: 'system', content: 'x' }] })).details).toHaveProperty('messages.0.role');
+    expect(refusal(() => toChatRequest({ ...base, messages: [{ role: 'tool', content: 'x' }] })).details).toHaveProperty('messages.0.role');
+  });
+
+  it("keeps Claude Code's mid-conversation system messages where they stand", () => {
+    const { chat } = toChatRequest({ ...base, messages: [{ role: 'user', content: 'x' }, { role: 'system', content: 'Agents: …' }, { role: 'system', content: [{ type: 'text', text: 'More.' }] }] });
+    expect(chat.messages).toEqual([{ role: 'user', content: 'x' }, { role: 'system', content: 'Agents: …' }, { role: 'system', content: 'More.' }]);
   });
 
   it('count_tokens takes the same prompt without max_tokens', () => {
