@@ -6,12 +6,13 @@
  * parsed once and answered at once; nothing waits for the end of the stream.
  *
  * `AnthropicSseTap` has the shape of the pipeline's `SseTap` (push, flush,
- * usage, sawDone, countDelivered) so the relay meters it the same way; like
- * `[DONE]` there, the closing events are held back (`trailer()`) until the
- * request is settled, so a client that saw message_stop can rely on the ledger.
+ * usage, sawDone, countDelivered, trailer, failure) so the relay meters it the
+ * same way; like `[DONE]` there, the closing events are held back
+ * (`trailer()`) until the request is settled, so a client that saw
+ * message_stop can rely on the ledger. It reads usage with the pipeline's own
+ * reader, handed in, so this module depends on nothing above it.
  */
 import { countTokens } from '../pricing/tokenizer.js';
-import { usageOf as chatUsage, type Usage } from '../pipeline/meter.js';
 import { anthropicErrorType } from './errors.js';
 import { messageId, stopReason, usageOf, type AnthropicUsage } from './translate.js';
 
@@ -161,10 +162,10 @@ function dataOf(event: string): string | null {
 }
 
 /** Meters an upstream chat stream while translating it; the relay writes what `push` returns as it comes. */
-export class AnthropicSseTap {
+export class AnthropicSseTap<U> {
   private readonly framer = new SseFramer();
   readonly translator: MessagesStream;
-  usage: Usage | null = null;
+  usage: U | null = null;
   sawDone = false;
   /** Text and tool arguments delivered, kept (to a cap) to count when the upstream sends no usage. */
   private delivered: string[] = [];
@@ -173,8 +174,16 @@ export class AnthropicSseTap {
   private counted: number | null = null;
   /** An error the upstream sent inside the stream; the stream ends there. */
   upstreamError: string | null = null;
+  /** An error event was written: nothing may follow it. */
+  private failed = false;
 
-  constructor(model: string, inputTokensHint: number, private readonly maxKeptBytes = 8 * 1024 * 1024) {
+  constructor(
+    model: string,
+    inputTokensHint: number,
+    /** Reads the usage of one chat chunk (the pipeline's reader). */
+    private readonly readUsage: (chunk: Json) => U | null,
+    private readonly maxKeptBytes = 8 * 1024 * 1024,
+  ) {
     this.translator = new MessagesStream(model, inputTokensHint);
   }
 
@@ -202,11 +211,11 @@ export class AnthropicSseTap {
       }
       if (obj.error && typeof obj.error === 'object') {
         const m = (obj.error as Json).message;
-        this.upstreamError = typeof m === 'string' ? m.slice(0, 500) : 'SkillBoss reported an error in the middle of the stream.';
-        out += this.translator.start() + errorEvent(502, `SkillBoss reported an error in the middle of the stream: ${this.upstreamError}`);
+        this.upstreamError = typeof m === 'string' ? m.slice(0, 500) : 'no message';
+        out += this.failure(`SkillBoss reported an error in the middle of the stream: ${this.upstreamError}`);
         break;
       }
-      const u = chatUsage(obj);
+      const u = this.readUsage(obj);
       if (u) this.usage = u;
       this.keep(obj);
       out += this.translator.chunk(obj);
@@ -244,13 +253,21 @@ export class AnthropicSseTap {
     return this.upstreamError === null && (this.sawDone || this.usage !== null);
   }
 
-  /** The closing events, written after the request is settled. */
-  trailer(): string {
-    return this.translator.end(this.counted);
+  /**
+   * The closing events, written after the request is settled; for a stream
+   * the upstream left unfinished, an error event instead, so the client does
+   * not take a cut-off answer for a whole one.
+   */
+  trailer(): string | null {
+    if (this.failed) return null;
+    if (this.finished) return this.translator.end(this.counted);
+    return this.failure('The upstream ended the stream before finishing it; what was delivered is charged.');
   }
 
-  /** What the client sees when the stream fails after the 200 went out. */
-  failure(status: number, message: string): string {
-    return this.translator.start() + errorEvent(status, message);
+  /** What the client sees when the stream fails after the 200 went out (an Anthropic `error` event). */
+  failure(message: string): string {
+    if (this.failed) return '';
+    this.failed = true;
+    return this.translator.start() + errorEvent(502, message);
   }
 }

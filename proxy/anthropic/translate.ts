@@ -13,6 +13,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { badRequest } from '../core/errors.js';
+import { countChatPromptTokens } from '../pricing/tokenizer.js';
 
 type Json = Record<string, unknown>;
 
@@ -54,6 +55,16 @@ function parse<T>(schema: z.ZodType<T>, json: unknown): T {
 export function toChatRequest(json: Json | undefined): TranslatedRequest {
   const b = parse(requestSchema, json);
   return { chat: chatBody(b, b.max_tokens), model: b.model, stream: b.stream === true };
+}
+
+/**
+ * A parsed Messages request body as the chat completions body the upstream
+ * gets, already serialised: the one stringify of the translation, which the
+ * forward stage then sends as it is (it asks for streamed usage itself).
+ */
+export function chatBodyOf(json: Json | undefined): { raw: Buffer; json: Json } {
+  const { chat } = toChatRequest(json);
+  return { raw: Buffer.from(JSON.stringify(chat)), json: chat };
 }
 
 /** The chat messages and tools a count_tokens request stands for (counted like a chat prompt). */
@@ -303,4 +314,14 @@ export function toMessage(chat: Json, model: string): Json {
     stop_sequence: null,
     usage: usageOf(chat.usage),
   };
+}
+
+/**
+ * count_tokens: the prompt counted as the sidecar counts a chat prompt for
+ * its estimates (the same translation, the same tokenizer), so it matches
+ * what the reservation assumes. Needs `await tokenizerReady()` first.
+ */
+export function countMessagesTokens(json: Json | undefined): { input_tokens: number } {
+  const p = toChatPrompt(json);
+  return { input_tokens: countChatPromptTokens(p.messages, p.tools) };
 }

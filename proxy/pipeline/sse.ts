@@ -22,7 +22,23 @@ import { usageOf, type Usage } from './meter.js';
  */
 export const DONE_EVENT = 'data: [DONE]\n\n';
 
-export class SseTap {
+/**
+ * What the relay needs of a tap: this pass-through one, or one that
+ * translates the stream into another dialect (proxy/anthropic/stream.ts).
+ */
+export interface StreamTap {
+  push(chunk: Buffer): string;
+  flush(): string;
+  readonly usage: Usage | null;
+  readonly sawDone: boolean;
+  countDelivered(): number;
+  /** The end of the stream, written once the request is settled (null: nothing). */
+  trailer(): string | null;
+  /** The event that tells the client the stream failed after its 200 went out. */
+  failure(message: string, code: string): string;
+}
+
+export class SseTap implements StreamTap {
   private buffer = '';
   /** A CR at the very end of a chunk may be the first half of a CRLF: kept until the next chunk says. */
   private pendingCr = false;
@@ -113,6 +129,15 @@ export class SseTap {
       this.overflowBytes += data.length;
     }
     return true;
+  }
+
+  trailer(): string | null {
+    return this.sawDone ? DONE_EVENT : null;
+  }
+
+  /** An error object as a data event: the OpenAI SDKs raise on it rather than take the stream for complete. */
+  failure(message: string, code: string): string {
+    return `data: ${JSON.stringify({ error: { message, type: 'upstream_error', code } })}\n\n`;
   }
 
   /** Completion tokens actually delivered, counted with the tokenizer (bytes past the cap count one token each, never less). */

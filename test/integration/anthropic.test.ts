@@ -5,7 +5,7 @@
  * trip and count_tokens, the sidecar's refusals as the SDK's own error
  * classes, and one ledger row per request with the upstream's figures.
  */
-import Anthropic from '@anthropic-ai/sdk';
+import Anthropic, { APIError } from '@anthropic-ai/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type Stack } from '../helpers/stack.js';
 
@@ -179,8 +179,8 @@ describe("the sidecar's refusals as Anthropic errors", () => {
     for (const as of ['apiKey', 'authToken'] as const) {
       const err = await client(bad, as).messages.create({ model: MODEL, max_tokens: 8, messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(Anthropic.AuthenticationError);
-      expect((err as Anthropic.APIError).status).toBe(401);
-      expect((err as Anthropic.APIError).error).toMatchObject({ type: 'error', error: { type: 'authentication_error', code: 'invalid_token' } });
+      expect((err as APIError).status).toBe(401);
+      expect((err as APIError).error).toMatchObject({ type: 'error', error: { type: 'authentication_error', code: 'invalid_token' } });
     }
   });
 
@@ -188,7 +188,7 @@ describe("the sidecar's refusals as Anthropic errors", () => {
     const { token, secret } = s.token({ preset: 'read-only' });
     const err = await client(secret).messages.create({ model: MODEL, max_tokens: 8, messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Anthropic.PermissionDeniedError);
-    expect((err as Anthropic.APIError).error).toMatchObject({ type: 'error', error: { type: 'permission_error', code: 'insufficient_scope' } });
+    expect((err as APIError).error).toMatchObject({ type: 'error', error: { type: 'permission_error', code: 'insufficient_scope' } });
     expect(rows(token.id).at(-1)).toMatchObject({ route: '/v1/messages', status: 403, cost_micros: 0 });
   });
 
@@ -197,8 +197,8 @@ describe("the sidecar's refusals as Anthropic errors", () => {
     s.sim.clearRequests();
     const err = await client(secret).messages.create({ model: MODEL, max_tokens: 4096, messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Anthropic.APIError);
-    expect((err as Anthropic.APIError).status).toBe(402);
-    expect((err as Anthropic.APIError).error).toMatchObject({ type: 'error', error: { type: 'billing_error', code: 'budget_exhausted' } });
+    expect((err as APIError).status).toBe(402);
+    expect((err as APIError).error).toMatchObject({ type: 'error', error: { type: 'billing_error', code: 'budget_exhausted' } });
     expect(s.sim.requests).toHaveLength(0);
     expect(rows(token.id).at(-1)).toMatchObject({ status: 402, error_code: 'budget_exhausted' });
   });
@@ -209,6 +209,6 @@ describe("the sidecar's refusals as Anthropic errors", () => {
       .messages.create({ model: MODEL, max_tokens: 8, messages: [{ role: 'user', content: [{ type: 'document', source: { type: 'text', media_type: 'text/plain', data: 'x' } }] }] })
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Anthropic.BadRequestError);
-    expect((err as Anthropic.APIError).message).toContain('messages.0.content.0.type');
+    expect((err as APIError).message).toContain('messages.0.content.0.type');
   });
 });

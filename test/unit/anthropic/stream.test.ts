@@ -5,7 +5,8 @@
  * trailer.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { AnthropicSseTap } from '../../../proxy/anthropic/stream.js';
+import { AnthropicSseTap as Tap } from '../../../proxy/anthropic/stream.js';
+import { usageOf } from '../../../proxy/pipeline/meter.js';
 import { tokenizerReady } from '../../../proxy/pricing/tokenizer.js';
 
 type Ev = { event: string; data: Record<string, unknown> };
@@ -22,6 +23,12 @@ function events(text: string): Ev[] {
 
 const chunk = (delta: unknown, finish: string | null = null) => `data: ${JSON.stringify({ id: 'c1', model: 'x', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
 const usage = (p: number, c: number) => `data: ${JSON.stringify({ id: 'c1', model: 'x', choices: [], usage: { prompt_tokens: p, completion_tokens: c } })}\n\n`;
+
+class AnthropicSseTap extends Tap<ReturnType<typeof usageOf>> {
+  constructor(model: string, hint: number) {
+    super(model, hint, usageOf);
+  }
+}
 
 beforeAll(async () => {
   await tokenizerReady();
@@ -41,7 +48,7 @@ describe('AnthropicSseTap', () => {
     expect(tap.push(Buffer.from(chunk({}, 'stop') + usage(20, 2) + 'data: [DONE]\n\n'))).toBe('');
     expect(tap.sawDone).toBe(true);
     expect(tap.usage).toMatchObject({ promptTokens: 20, completionTokens: 2 });
-    const end = events(tap.trailer());
+    const end = events(tap.trailer()!);
     expect(end.map((e) => e.event)).toEqual(['content_block_stop', 'message_delta', 'message_stop']);
     expect(end[1]!.data).toEqual({ type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { input_tokens: 20, output_tokens: 2 } });
   });
@@ -91,7 +98,7 @@ describe('AnthropicSseTap', () => {
     expect(tap.usage).toBeNull();
     const counted = tap.countDelivered();
     expect(counted).toBeGreaterThan(0);
-    const delta = events(tap.trailer()).find((e) => e.event === 'message_delta')!;
+    const delta = events(tap.trailer()!).find((e) => e.event === 'message_delta')!;
     expect(delta.data.usage).toEqual({ input_tokens: 4, output_tokens: counted });
   });
 
@@ -102,5 +109,14 @@ describe('AnthropicSseTap', () => {
     expect(ev.at(-1)).toEqual({ event: 'error', data: { type: 'error', error: { type: 'api_error', message: expect.stringContaining('boom') } } });
     expect(ev.some((e) => (e.data.delta as { text?: string } | undefined)?.text === 'b')).toBe(false);
     expect(tap.finished).toBe(false);
+    expect(tap.trailer()).toBeNull(); // nothing may follow the error event
+  });
+
+  it('ends an unfinished stream with an error event, not message_stop', () => {
+    const tap = new AnthropicSseTap('m', 0);
+    tap.push(Buffer.from(chunk({ content: 'cut' })));
+    tap.flush();
+    const ev = events(tap.trailer()!);
+    expect(ev.map((e) => e.event)).toEqual(['error']);
   });
 });
