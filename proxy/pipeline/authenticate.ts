@@ -61,24 +61,29 @@ const HELP = 'Ask the human who runs the sidecar for a token (skillboss-sidecar 
 
 /**
  * The token the request carries: `Authorization: Bearer …`, or `x-api-key`
- * as Anthropic clients send it. Both at once must agree: two different
- * credentials on one request are refused, never chosen between.
+ * as Anthropic clients send it (Claude Code may send both). When both hold a
+ * sidecar token they must agree: two different tokens on one request are
+ * refused, never chosen between. A sidecar token beside something else (an
+ * Anthropic key left in the environment) is the one used; the other is
+ * never forwarded.
  */
 function credential(req: IncomingMessage): string {
   const header = req.headers.authorization;
-  const apiKey = req.headers['x-api-key'];
+  const rawKey = req.headers['x-api-key'];
   // 512 is far above a token's length; anything longer is not one, and is not echoed.
-  if (apiKey !== undefined && (typeof apiKey !== 'string' || apiKey.length > 512)) throw unauthorized('invalid_token', `The x-api-key header must hold one token. ${HELP}`);
+  if (rawKey !== undefined && (typeof rawKey !== 'string' || rawKey.length > 512)) throw unauthorized('invalid_token', `The x-api-key header must hold one token. ${HELP}`);
+  const apiKey = rawKey?.trim() || undefined;
   if (header === undefined) {
     if (apiKey === undefined) throw unauthorized('missing_token', `No API key was sent. ${HELP}`);
-    return apiKey.trim();
+    return apiKey;
   }
   if (header.length > 512 || !header.startsWith('Bearer ')) {
     throw unauthorized('invalid_token', `The Authorization header must be "Bearer <token>". ${HELP}`);
   }
-  const secret = header.slice(7).trim();
-  if (apiKey !== undefined && apiKey.trim() !== secret) throw unauthorized('invalid_token', `The request carries two different API keys (Authorization and x-api-key); send one. ${HELP}`);
-  return secret;
+  const bearer = header.slice(7).trim();
+  if (apiKey === undefined || apiKey === bearer || !apiKey.startsWith(TOKEN_PREFIX)) return bearer;
+  if (bearer.startsWith(TOKEN_PREFIX)) throw unauthorized('invalid_token', `The request carries two different sidecar tokens (Authorization and x-api-key); send one. ${HELP}`);
+  return apiKey;
 }
 
 /**

@@ -184,6 +184,21 @@ describe("the sidecar's refusals as Anthropic errors", () => {
     }
   });
 
+  it('takes the token from x-api-key and Authorization alike, and refuses two different tokens', async () => {
+    const a = s.token().secret;
+    const b = s.token().secret;
+    const send = (headers: Record<string, string>) =>
+      fetch(`${s.daemon.url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01', ...headers }, body: JSON.stringify({ model: MODEL, max_tokens: 8, messages: [{ role: 'user', content: 'x' }] }) });
+    // Claude Code's apiKeyHelper sends the same token both ways; an Anthropic key left in the environment is not ours and is ignored.
+    expect((await send({ 'x-api-key': a, authorization: `Bearer ${a}` })).status).toBe(200);
+    expect((await send({ 'x-api-key': 'sk-ant-api03-elsewhere', authorization: `Bearer ${a}` })).status).toBe(200);
+    expect((await send({ 'x-api-key': a, authorization: 'Bearer sk-ant-api03-elsewhere' })).status).toBe(200);
+    const two = await send({ 'x-api-key': a, authorization: `Bearer ${b}` });
+    expect(two.status).toBe(401);
+    expect(await two.json()).toMatchObject({ type: 'error', error: { type: 'authentication_error', message: expect.stringContaining('two different') } });
+    expect(JSON.stringify(s.sim.requests.at(-1)!.headers)).not.toContain('sk-ant-api03-elsewhere');
+  });
+
   it('403 without models:use, as PermissionDeniedError', async () => {
     const { token, secret } = s.token({ preset: 'read-only' });
     const err = await client(secret).messages.create({ model: MODEL, max_tokens: 8, messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);
