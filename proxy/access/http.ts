@@ -7,8 +7,8 @@
  * unknown id or a wrong secret alike.
  */
 import { z } from 'zod';
-import { badRequest } from '../core/errors.js';
 import { microsToUsd, usdToMicros } from '../core/money.js';
+import { parseInput } from '../core/validate.js';
 import type { RequestBody } from '../pipeline/body.js';
 import type { LocalAnswer, LocalRoutes, OpenRequestContext } from '../pipeline/context.js';
 import { SCOPES, isScope, type Scope } from '../tokens/scopes.js';
@@ -34,18 +34,7 @@ export const requestAccessSchema = z.strictObject({
   reason: z.string().trim().max(500).regex(PRINTABLE, printable).nullish(),
 });
 
-function parseBody(json: unknown): z.infer<typeof requestAccessSchema> {
-  const r = requestAccessSchema.safeParse(json ?? {});
-  if (r.success) return r.data;
-  const details: Record<string, string> = {};
-  for (const i of r.error.issues) details[i.path.join('.') || 'body'] ??= i.message;
-  const [field, msg] = Object.entries(details)[0]!;
-  throw badRequest(
-    'invalid_request',
-    `Invalid access request: ${field}: ${msg}. Send {"name": "my-agent", "scopes": ["models:read", "models:use"], "monthly_budget": 5, "expiration_days": 30, "reason": "why"}.`,
-    details,
-  );
-}
+const EXAMPLE = 'Send {"name": "my-agent", "scopes": ["models:read", "models:use"], "monthly_budget": 5, "expiration_days": 30, "reason": "why"}.';
 
 const NO_STORE = { 'cache-control': 'no-store' };
 
@@ -58,7 +47,7 @@ export function accessRoutes(access: AccessRequests): Pick<LocalRoutes, 'request
 }
 
 function requestAccess(access: AccessRequests, ctx: OpenRequestContext, body: RequestBody): LocalAnswer {
-  const b = parseBody(body.json);
+  const b = parseInput(requestAccessSchema, body.json, 'access request', EXAMPLE);
   const { request, pollSecret } = access.create({
     name: b.name,
     scopes: b.scopes as Scope[],
