@@ -5,6 +5,8 @@
  * events and the admin live feed alike. Build errors with the constructors
  * below rather than `new SidecarError`, so a status always has its type.
  */
+import type { ErrorBody } from '../../wire/errors.js';
+
 export type ErrorType =
   | 'invalid_request_error'
   | 'authentication_error'
@@ -76,9 +78,8 @@ export const unavailable = (code: string, message: string, retryAfterSeconds?: n
   new SidecarError(503, 'service_unavailable', code, message,
     retryAfterSeconds ? { headers: { 'retry-after': String(retryAfterSeconds) } } : {});
 
-export interface OpenAIErrorBody {
-  error: { message: string; type: string; code: string; param: string | null; details?: Record<string, string> };
-}
+/** The envelope's shape is the wire project's, so the dashboard and CLI read what this writes. */
+export type OpenAIErrorBody = ErrorBody;
 
 export function toOpenAIBody(err: SidecarError): OpenAIErrorBody {
   const body: OpenAIErrorBody = { error: { message: err.message, type: err.type, code: err.code, param: null } };

@@ -13,7 +13,7 @@ import { DAY_MS, periodOf, periodResetAt } from '../core/time.js';
 import { hashToken, isWellFormedToken } from '../tokens/format.js';
 import { parseScopes, type Scope } from '../tokens/scopes.js';
 import { DEFAULT_GRACE_MS, type Created } from '../tokens/store.js';
-import type { Token } from '../tokens/token.js';
+import { tokenJson } from '../../wire/tokens.js';
 import { requireCurrentSecret } from './authorize.js';
 import type { RequestBody } from './body.js';
 import type { LocalAnswer, LocalRoute, LocalRoutes, OpenRequestContext, OpenRoute, RequestContext } from './context.js';
@@ -105,18 +105,6 @@ function balance(ctx: RequestContext) {
     resets_at: new Date(periodResetAt(now)).toISOString(),
     auto_recharge_enabled: false,
     upstream: { balance: up.balanceUsd, synced_at: up.balanceSyncedAt === null ? null : new Date(up.balanceSyncedAt).toISOString() },
-  };
-}
-
-function tokenJson(t: Token) {
-  return {
-    id: t.id,
-    name: t.name,
-    scopes: t.scopes,
-    monthly_budget: t.monthlyBudget === null ? null : microsToUsd(t.monthlyBudget),
-    expires_at: t.expiresAt === null ? null : new Date(t.expiresAt).toISOString(),
-    parent_id: t.parentId,
-    created_at: new Date(t.createdAt).toISOString(),
   };
 }
 
