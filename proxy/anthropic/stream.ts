@@ -265,9 +265,9 @@ export class AnthropicSseTap<U> {
   }
 
   /** What the client sees when the stream fails after the 200 went out (an Anthropic `error` event). */
-  failure(message: string): string {
+  failure(err: { status: number; message: string } | string): string {
     if (this.failed) return '';
     this.failed = true;
-    return this.translator.start() + errorEvent(502, message);
+    return this.translator.start() + (typeof err === 'string' ? errorEvent(502, err) : errorEvent(err.status, err.message));
   }
 }

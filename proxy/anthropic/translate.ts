@@ -13,6 +13,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { badRequest } from '../core/errors.js';
+import { parseInput } from '../core/validate.js';
 import { countChatPromptTokens } from '../pricing/tokenizer.js';
 
 type Json = Record<string, unknown>;
@@ -42,18 +43,9 @@ export interface TranslatedRequest {
   stream: boolean;
 }
 
-function parse<T>(schema: z.ZodType<T>, json: unknown): T {
-  const r = schema.safeParse(json ?? {});
-  if (r.success) return r.data;
-  const details: Record<string, string> = {};
-  for (const i of r.error.issues) details[i.path.join('.') || 'body'] = i.message;
-  const [field, msg] = Object.entries(details)[0]!;
-  throw badRequest('invalid_request', `Invalid request body: ${field}: ${msg}.`, details);
-}
-
 /** A Messages request as a chat completions request. Throws 400 on anything it cannot carry faithfully. */
 export function toChatRequest(json: Json | undefined): TranslatedRequest {
-  const b = parse(requestSchema, json);
+  const b = parseInput(requestSchema, json);
   return { chat: chatBody(b, b.max_tokens), model: b.model, stream: b.stream === true };
 }
 
@@ -69,7 +61,7 @@ export function chatBodyOf(json: Json | undefined): { raw: Buffer; json: Json } 
 
 /** The chat messages and tools a count_tokens request stands for (counted like a chat prompt). */
 export function toChatPrompt(json: Json | undefined): { messages: Json[]; tools: unknown; model: string } {
-  const b = parse(countSchema, json);
+  const b = parseInput(countSchema, json);
   const chat = chatBody(b, null);
   return { messages: chat.messages as Json[], tools: chat.tools, model: b.model };
 }

@@ -201,13 +201,13 @@ async function relayStream(ctx: RequestContext, up: Dispatcher.ResponseData, tap
     } else if (cap.reason) {
       status = 502;
       errorCode = cap.code;
-      if (!res.destroyed) res.write(tap.failure(cap.message, errorCode));
+      if (!res.destroyed) res.write(tap.failure(badGateway(errorCode, cap.message)));
       ctx.deps.log.warn({ requestId: ctx.requestId, code: errorCode }, 'upstream response cut off');
     } else {
       status = 502;
       errorCode = 'upstream_stream_broken';
       // Tell SDKs the stream failed (they raise on an error event) rather than let it look complete.
-      if (!res.destroyed) res.write(tap.failure('The upstream connection broke in the middle of the stream; what was delivered is charged.', errorCode));
+      if (!res.destroyed) res.write(tap.failure(badGateway(errorCode, 'The upstream connection broke in the middle of the stream; what was delivered is charged.')));
       ctx.deps.log.warn({ requestId: ctx.requestId, err: (err as Error).message }, 'upstream stream broke');
     }
   }

@@ -3,6 +3,7 @@
  * meet here): it sees every event on its way to the client and keeps what the
  * meter needs.
  */
+import { toOpenAIBody, type SidecarError } from '../core/errors.js';
 import { countTokens } from '../pricing/tokenizer.js';
 import { usageOf, type Usage } from './meter.js';
 
@@ -35,7 +36,7 @@ export interface StreamTap {
   /** The end of the stream, written once the request is settled (null: nothing). */
   trailer(): string | null;
   /** The event that tells the client the stream failed after its 200 went out. */
-  failure(message: string, code: string): string;
+  failure(err: SidecarError): string;
 }
 
 export class SseTap implements StreamTap {
@@ -135,9 +136,9 @@ export class SseTap implements StreamTap {
     return this.sawDone ? DONE_EVENT : null;
   }
 
-  /** An error object as a data event: the OpenAI SDKs raise on it rather than take the stream for complete. */
-  failure(message: string, code: string): string {
-    return `data: ${JSON.stringify({ error: { message, type: 'upstream_error', code } })}\n\n`;
+  /** An error in the middle of a stream, as the event SDKs raise on: the same envelope as any error answer. */
+  failure(err: SidecarError): string {
+    return `data: ${JSON.stringify(toOpenAIBody(err))}\n\n`;
   }
 
   /** Completion tokens actually delivered, counted with the tokenizer (bytes past the cap count one token each, never less). */
