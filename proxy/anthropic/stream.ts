@@ -14,7 +14,7 @@
  */
 import { countTokens } from '../pricing/tokenizer.js';
 import { anthropicErrorType } from './errors.js';
-import { messageId, stopReason, usageOf, type AnthropicUsage } from './translate.js';
+import { messageId, stopReason, usageOf, type AnthropicUsage } from './response.js';
 
 type Json = Record<string, unknown>;
 
@@ -115,11 +115,6 @@ export class MessagesStream {
     const usage: AnthropicUsage = this.rawUsage ? usageOf(this.rawUsage) : { input_tokens: this.inputTokensHint, output_tokens: countedOutputTokens ?? 0 };
     out += sseEvent('message_delta', { type: 'message_delta', delta: { stop_reason: stopReason(this.finish, this.sawTool), stop_sequence: null }, usage });
     return out + sseEvent('message_stop', { type: 'message_stop' });
-  }
-
-  /** Whether a tool call was streamed (for tests and logs). */
-  get hadToolCall(): boolean {
-    return this.sawTool;
   }
 }
 

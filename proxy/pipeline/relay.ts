@@ -8,7 +8,7 @@
  */
 import type { Dispatcher } from 'undici';
 import { AnthropicSseTap } from '../anthropic/stream.js';
-import { toMessage } from '../anthropic/translate.js';
+import { toMessage } from '../anthropic/response.js';
 import type { Limits } from '../core/config.js';
 import { badGateway, paymentRequired, rateLimited, SidecarError, type ErrorType } from '../core/errors.js';
 import { countTokens, tokenizerReady } from '../pricing/tokenizer.js';

@@ -24,24 +24,18 @@ const MAX_QUALITY_FACTOR = 2;
 
 export interface CallUnits {
   units: number;
-  /** How the units were made up, for the 402 message. */
-  what: string;
 }
 
 type Fields = Record<string, unknown>;
 
 /** Billed units of a per-call route's body; 1 for anything without a multiplier (speech, services). */
 export function callUnits(path: string, json: Fields | undefined, raw: Buffer, contentType: string | undefined): CallUnits {
-  if (!path.startsWith('/v1/images/')) return { units: 1, what: 'one call' };
+  if (!path.startsWith('/v1/images/')) return { units: 1 };
   const fields = json ?? multipartFields(raw, contentType, ['n', 'size', 'quality']);
   const n = imageCount(fields.n, json === undefined);
   const size = sizeFactor(fields.size);
   const quality = qualityFactor(fields.quality);
-  const units = n * size * quality;
-  const parts = [`${n} image${n === 1 ? '' : 's'}`];
-  if (size > 1) parts.push(`×${size} for size ${String(fields.size)}`);
-  if (quality > 1) parts.push(`×${quality} for quality ${String(fields.quality ?? 'auto')}`);
-  return { units, what: parts.join(' ') };
+  return { units: n * size * quality };
 }
 
 function imageCount(v: unknown, fromForm: boolean): number {

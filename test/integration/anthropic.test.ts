@@ -218,6 +218,23 @@ describe("the sidecar's refusals as Anthropic errors", () => {
     expect(rows(token.id).at(-1)).toMatchObject({ status: 402, error_code: 'budget_exhausted' });
   });
 
+  it('429 past the rate limit, as RateLimitError with Retry-After', async () => {
+    const { secret } = s.token({ rpm: 1 });
+    const c = client(secret);
+    await c.messages.create({ model: MODEL, max_tokens: 8, messages: [{ role: 'user', content: 'x' }] });
+    const err = await c.messages.create({ model: MODEL, max_tokens: 8, messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Anthropic.RateLimitError);
+    expect((err as APIError).error).toMatchObject({ type: 'error', error: { type: 'rate_limit_error', code: 'rate_limit_exceeded' } });
+    expect(Number((err as APIError).headers?.get('retry-after'))).toBeGreaterThan(0);
+  });
+
+  it("404 for a model SkillBoss does not serve (Claude Code's own default names), as NotFoundError", async () => {
+    const { secret } = s.token();
+    const err = await client(secret).messages.create({ model: 'claude-sonnet-4-5-20250929', max_tokens: 8, messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Anthropic.NotFoundError);
+    expect((err as APIError).error).toMatchObject({ type: 'error', error: { type: 'not_found_error', message: expect.stringContaining('claude-sonnet-4-5-20250929') } });
+  });
+
   it('400 for a request the translation cannot carry, naming the field', async () => {
     const { secret } = s.token();
     const err = await client(secret)

@@ -6,7 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { SidecarError } from '../../../proxy/core/errors.js';
 import { anthropicErrorType, toAnthropicBody } from '../../../proxy/anthropic/errors.js';
-import { stopReason, toChatPrompt, toChatRequest, toMessage, toolInput, usageOf } from '../../../proxy/anthropic/translate.js';
+import { stopReason, toMessage, toolInput, usageOf } from '../../../proxy/anthropic/response.js';
+import { toChatPrompt, toChatRequest } from '../../../proxy/anthropic/translate.js';
 
 const base = { model: 'claude-4-5-sonnet', max_tokens: 256 };
 
