@@ -103,4 +103,22 @@ describe('per-call pricing', () => {
     expect((await image(s, secret, { n: 11 })).status).toBe(400);
     expect((await image(s, secret, { n: '10' })).status).toBe(400);
   });
+
+  it('counts n in a multipart image edit too, before it goes upstream', async () => {
+    s = await startStack();
+    const { secret } = s.token({ budgetUsd: 0.1 });
+    const edit = (n: string) => {
+      const form = new FormData();
+      form.append('image', new Blob([Buffer.from('89504e470d0a1a0a', 'hex')], { type: 'image/png' }), 'a.png');
+      form.append('prompt', 'add a hat');
+      form.append('n', n);
+      return fetch(`${s!.baseURL}/images/edits`, { method: 'POST', headers: { authorization: `Bearer ${secret}` }, body: form });
+    };
+    s.sim.clearRequests();
+    const res = await edit('4');
+    expect(res.status).toBe(402);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toContain('may cost up to $0.2.');
+    expect((await edit('abc')).status).toBe(400);
+    expect(s.sim.requests).toHaveLength(0);
+  });
 });
