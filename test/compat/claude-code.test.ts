@@ -44,8 +44,12 @@ interface Run {
   stderr: string;
 }
 
-/** `claude -p PROMPT …`; the prompt comes first, since --tools and --allowedTools take every word after them. */
-function claude(secret: string, prompt: string, args: string[]): Promise<Run> {
+/**
+ * `claude -p PROMPT …`; the prompt comes first, since --tools and
+ * --allowedTools take every word after them. `secret: null`: the token comes
+ * from the settings' apiKeyHelper instead, as `connect claude` writes it.
+ */
+function claude(secret: string | null, prompt: string, args: string[]): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(BIN, ['-p', prompt, '--model', MODEL, '--max-turns', '4', '--output-format', 'json', ...args], {
       cwd: work,
@@ -54,7 +58,7 @@ function claude(secret: string, prompt: string, args: string[]): Promise<Run> {
         HOME: home,
         // What `skillboss-sidecar connect claude` prints, plus the model SkillBoss calls Sonnet 4.5 for the background model too.
         ANTHROPIC_BASE_URL: s.daemon.url,
-        ANTHROPIC_AUTH_TOKEN: secret,
+        ...(secret === null ? {} : { ANTHROPIC_AUTH_TOKEN: secret }),
         ANTHROPIC_SMALL_FAST_MODEL: MODEL,
         ANTHROPIC_DEFAULT_HAIKU_MODEL: MODEL,
         // Loopback only: no telemetry, update checks or other traffic to Anthropic.
@@ -126,5 +130,15 @@ describe.skipIf(!installed)('Claude Code through the sidecar', () => {
     const sent = s.sim.requests.filter((q) => q.path === '/v1/chat/completions').map((q) => JSON.parse(q.body) as { messages: Array<{ role: string; content: unknown }> });
     expect(sent.some((b) => b.messages.some((m) => m.role === 'tool' && JSON.stringify(m.content).includes(marker)))).toBe(true);
     expect(messageRows(token.id).filter((r) => r.status === 200).length).toBeGreaterThanOrEqual(2);
+  }, 180_000);
+
+  it('takes the token from an apiKeyHelper, as `connect claude` configures Claude Code', async () => {
+    const { token, secret } = s.token({ budgetUsd: 20 });
+    const settings = JSON.stringify({ apiKeyHelper: `echo ${secret}` });
+    const run = await claude(null, 'Hello through the key helper', ['--settings', settings, '--tools', 'Read']);
+    const out = resultOf(run);
+    expect(out.is_error, run.stdout + run.stderr).toBe(false);
+    expect(out.result).toContain('Hello through the key helper');
+    expect(messageRows(token.id).length).toBeGreaterThan(0);
   }, 180_000);
 });
