@@ -6,19 +6,22 @@
  * A chat, and a tool round trip in which Claude Code really runs its Read
  * tool on a file and the simulator answers from the tool's result.
  *
- * The CLI is installed by `.ci/run` (npm, then its install.cjs, which npm 11
- * does not run by itself); elsewhere set CLAUDE_CODE_BIN or install it the
- * same way. Without it these tests are skipped, and say so.
+ * The CLI is installed by `.ci/run` into `.ci/agent-clis` (or the directory
+ * SKILLBOSS_AGENT_CLIS names), beside the other agent CLIs: npm, then its
+ * install.cjs, which npm 11 does not run by itself. Without it these tests are
+ * skipped locally and fail in CI.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, tempDir, type Stack } from '../helpers/stack.js';
 
-const BIN = process.env.CLAUDE_CODE_BIN ?? join(homedir(), '.cache/skillboss-sidecar-test/agent-clis/node_modules/@anthropic-ai/claude-code/bin/claude.exe');
+const CLI_DIR = process.env.SKILLBOSS_AGENT_CLIS || fileURLToPath(new URL('../../.ci/agent-clis', import.meta.url));
+const BIN = join(CLI_DIR, 'node_modules', '.bin', 'claude');
 const installed = existsSync(BIN);
+if (!installed && process.env.CI) throw new Error(`Claude Code is not installed in ${CLI_DIR}; .ci/run installs it`);
 if (!installed) console.warn(`Claude Code tests skipped: no CLI at ${BIN} (see .ci/run)`);
 
 const MODEL = 'claude-4-5-sonnet';
