@@ -45,12 +45,12 @@ export const ROUTES: readonly RouteDef[] = [
   { method: 'POST', path: '/v1/completions', scope: 'models:use', body: 'json', forward: { meter: 'completion' } },
   { method: 'POST', path: '/v1/embeddings', scope: 'models:use', body: 'json', forward: { meter: 'embedding' } },
   { method: 'POST', path: '/v1/responses', scope: 'models:use', body: 'json', forward: { meter: 'responses' } },
-  // Claude Code and the Anthropic SDKs, translated to the upstream's chat completions.
-  { method: 'POST', path: '/v1/messages', scope: 'models:use', body: 'json', dialect: 'anthropic', forward: { meter: 'chat', path: '/chat/completions' } },
-  { method: 'POST', path: '/v1/messages/count_tokens', scope: 'models:use', body: 'json', dialect: 'anthropic', local: 'count-tokens' },
   { method: 'POST', path: '/v1/moderations', scope: 'models:use', body: 'json', forward: { meter: 'reported' } },
   { method: 'POST', path: '/v1/images/*', scope: 'models:use', body: 'any', forward: { meter: 'call' } },
   { method: 'POST', path: '/v1/audio/*', scope: 'models:use', body: 'any', forward: { meter: 'call' } },
+  // Claude Code and the Anthropic SDKs, translated to the upstream's chat completions.
+  { method: 'POST', path: '/v1/messages', scope: 'models:use', body: 'json', dialect: 'anthropic', forward: { meter: 'chat', path: '/chat/completions' } },
+  { method: 'POST', path: '/v1/messages/count_tokens', scope: 'models:use', body: 'json', dialect: 'anthropic', local: 'count-tokens' },
   { method: 'GET', path: '/v1/services', scope: 'services:read', body: 'none', forward: { meter: 'reported' } },
   { method: 'POST', path: '/v1/services/*', scope: 'services:use', body: 'json', forward: { meter: 'call' } },
   { method: 'GET', path: '/v1/balance', scope: 'billing:read', body: 'none', local: 'balance' },
