@@ -294,7 +294,9 @@ async function relayUpstreamError(ctx: RequestContext, up: Dispatcher.ResponseDa
     err = badGateway('upstream_error', `SkillBoss answered ${status}.${said}`);
   } else {
     const type: ErrorType = status === 403 ? 'permission_error' : status === 404 ? 'not_found_error' : 'invalid_request_error';
-    err = new SidecarError(status, type, status === 403 ? 'upstream_forbidden' : 'upstream_rejected', upstreamMessage || `SkillBoss answered ${status}.`);
+    // Claude Code asks for Anthropic's own model names by default; SkillBoss may call them otherwise.
+    const hint = status === 404 && ctx.route.def.dialect === 'anthropic' ? ' Use a model SkillBoss serves (GET /v1/models lists them): claude --model ID, or ANTHROPIC_MODEL.' : '';
+    err = new SidecarError(status, type, status === 403 ? 'upstream_forbidden' : 'upstream_rejected', (upstreamMessage || `SkillBoss answered ${status}.`) + hint);
   }
   sendError(ctx.res, err, ctx.route.def.dialect);
   return { status: err.status, usage: null, countedCompletion: null, reportedCostMicros: null, streamed: false, errorCode: err.code };

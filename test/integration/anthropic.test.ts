@@ -233,6 +233,7 @@ describe("the sidecar's refusals as Anthropic errors", () => {
     const err = await client(secret).messages.create({ model: 'claude-sonnet-4-5-20250929', max_tokens: 8, messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Anthropic.NotFoundError);
     expect((err as APIError).error).toMatchObject({ type: 'error', error: { type: 'not_found_error', message: expect.stringContaining('claude-sonnet-4-5-20250929') } });
+    expect((err as APIError).message).toContain('ANTHROPIC_MODEL');
   });
 
   it('400 for a request the translation cannot carry, naming the field', async () => {
