@@ -11,7 +11,7 @@ import { audit, bumpGeneration, getSetting, setSetting } from '../../db/records.
 import { validateEnvSinkPath, EnvSinkError } from '../../lifecycle/envsink.js';
 import { describeUrl, normaliseAllowedHost } from '../../lifecycle/outbound.js';
 import { disableAutoRotation, setAutoRotation, setEnvSink, WEBHOOK_HOSTS_SETTING, type LifecycleContext } from '../../lifecycle/rotation.js';
-import { vaultFor } from '../../lifecycle/vault.js';
+import { vaultFor } from '../../keychain/vault.js';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER } from '../../lifecycle/webhook.js';
 import { SidecarError } from '../../core/errors.js';
 import { TokenStore } from '../../tokens/store.js';
