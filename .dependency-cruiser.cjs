@@ -4,8 +4,8 @@
  * pointing down the layers, and each process boundary held.
  *
  * Layers, bottom up: wire (shared shapes) → core, db → tokens, pricing,
- * keychain → upstream → pipeline → features (access, lifecycle, mcp,
- * metrics) → admin, server → cli, main.
+ * keychain, anthropic (the Messages API translation) → upstream → pipeline →
+ * features (access, lifecycle, mcp, metrics) → admin, server → cli, main.
  */
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
@@ -49,7 +49,7 @@ module.exports = {
       name: 'pipeline-below-features',
       comment: 'The agent pipeline imports no feature above it; the daemon hands it the features\' local routes.',
       severity: 'error',
-      from: { path: '^proxy/(pipeline|tokens|pricing|keychain|upstream)/' },
+      from: { path: '^proxy/(pipeline|tokens|pricing|keychain|upstream|anthropic)/' },
       to: { path: '^proxy/(access|lifecycle|mcp|metrics|admin|server|cli|simulator)/' },
     },
     {

@@ -57,16 +57,33 @@ export class PrincipalCache {
   }
 }
 
-const HELP = 'Ask the human who runs the sidecar for a token (skillboss-sidecar token create), then send it as "Authorization: Bearer sk-sbl-…".';
+const HELP = 'Ask the human who runs the sidecar for a token (skillboss-sidecar token create), then send it as "Authorization: Bearer sk-sbl-…" (or "x-api-key: sk-sbl-…").';
 
-function bearer(req: IncomingMessage): string {
+/**
+ * The token the request carries: `Authorization: Bearer …`, or `x-api-key`
+ * as Anthropic clients send it (Claude Code may send both). When both hold a
+ * sidecar token they must agree: two different tokens on one request are
+ * refused, never chosen between. A sidecar token beside something else (an
+ * Anthropic key left in the environment) is the one used; the other is
+ * never forwarded.
+ */
+function credential(req: IncomingMessage): string {
   const header = req.headers.authorization;
-  if (header === undefined) throw unauthorized('missing_token', `No API key was sent. ${HELP}`);
+  const rawKey = req.headers['x-api-key'];
   // 512 is far above a token's length; anything longer is not one, and is not echoed.
+  if (rawKey !== undefined && (typeof rawKey !== 'string' || rawKey.length > 512)) throw unauthorized('invalid_token', `The x-api-key header must hold one token. ${HELP}`);
+  const apiKey = rawKey?.trim() || undefined;
+  if (header === undefined) {
+    if (apiKey === undefined) throw unauthorized('missing_token', `No API key was sent. ${HELP}`);
+    return apiKey;
+  }
   if (header.length > 512 || !header.startsWith('Bearer ')) {
     throw unauthorized('invalid_token', `The Authorization header must be "Bearer <token>". ${HELP}`);
   }
-  return header.slice(7).trim();
+  const bearer = header.slice(7).trim();
+  if (apiKey === undefined || apiKey === bearer || !apiKey.startsWith(TOKEN_PREFIX)) return bearer;
+  if (bearer.startsWith(TOKEN_PREFIX)) throw unauthorized('invalid_token', `The request carries two different sidecar tokens (Authorization and x-api-key); send one. ${HELP}`);
+  return apiKey;
 }
 
 /**
@@ -123,8 +140,12 @@ export function authenticate(req: IncomingMessage, cache: PrincipalCache, now: n
   const address = req.socket.remoteAddress ?? '';
   const wait = limiter.blockedFor(address, now);
   if (wait > 0) {
-    const header = req.headers.authorization;
-    const secret = header !== undefined && header.length <= 512 && header.startsWith('Bearer ') ? header.slice(7).trim() : '';
+    let secret = '';
+    try {
+      secret = credential(req);
+    } catch {
+      /* no usable credential: blocked like any other */
+    }
     if (!isWellFormedToken(secret) || !limiter.isTrusted(hashToken(secret))) {
       throw rateLimited('auth_rate_limited', `Too many requests with invalid API keys from this address; retry after ${Math.ceil(wait)} s. ${HELP}`, wait);
     }
@@ -140,7 +161,7 @@ export function authenticate(req: IncomingMessage, cache: PrincipalCache, now: n
 }
 
 function authenticateToken(req: IncomingMessage, cache: PrincipalCache, now: number): Principal {
-  const secret = bearer(req);
+  const secret = credential(req);
   if (!secret.startsWith(TOKEN_PREFIX)) {
     throw unauthorized('invalid_token', `That is not a sidecar token (they start with ${TOKEN_PREFIX}); a real SkillBoss key must never be given to an agent. ${HELP}`);
   }

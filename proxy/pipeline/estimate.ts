@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { parseInput } from '../core/validate.js';
+import { callUnits } from '../pricing/calls.js';
 import type { PriceBook } from '../pricing/prices.js';
 import { countChatPromptTokens, countInputTokens, countTokens, tokenizerReady, upperBoundTokens, type Counter } from '../pricing/tokenizer.js';
 import type { RequestBody } from './body.js';
@@ -21,6 +22,8 @@ export interface Estimate {
   maxCompletionTokens: number;
   worstCaseMicros: number;
   stream: boolean;
+  /** Billed calls of a per-call route (n images, large or fine ones counted more; pricing/calls.ts); 1 elsewhere. */
+  units: number;
 }
 
 const count = z.number().int().positive().max(10_000_000);
@@ -49,7 +52,11 @@ export async function estimateRequest(ctx: RequestContext, body: RequestBody): P
   // an upper bound would refuse concurrent requests that fit.
   const budgeted = principal.chain.some((t) => t.monthlyBudget !== null);
   if (budgeted && meter !== 'reported' && meter !== 'call') await tokenizerReady();
-  return estimate(meter, body.json, deps.prices, deps.limits.defaultMaxTokens, budgeted ? 'exact' : 'upper');
+  const est = estimate(meter, body.json, deps.prices, deps.limits.defaultMaxTokens, budgeted ? 'exact' : 'upper');
+  if (meter !== 'call') return est;
+  // A per-call route reserves its price for every call the upstream will bill (issue 17: n = 10 is ten images).
+  const { units } = callUnits(ctx.route.def.path, body.json, body.raw, ctx.req.headers['content-type']);
+  return { ...est, units, worstCaseMicros: est.worstCaseMicros * units };
 }
 
 /** The same estimate with the prompt counted exactly, for charging a prompt whose usage never came. */
@@ -76,7 +83,7 @@ export function estimate(
     const model = typeof json?.model === 'string' ? json.model : undefined;
     // A per-call route reserves the default call price: what it is charged when the upstream reports no cost.
     const worst = meter === 'call' ? prices.callPriceMicros() : 0;
-    return { model, promptTokens: 0, exact: true, maxCompletionTokens: 0, worstCaseMicros: worst, stream: false };
+    return { model, promptTokens: 0, exact: true, maxCompletionTokens: 0, worstCaseMicros: worst, stream: false, units: 1 };
   }
   const count: Counter = precision === 'exact' ? countTokens : upperBoundTokens;
   const body = parseInput(SCHEMAS[meter], json);
@@ -105,7 +112,7 @@ export function estimate(
       break;
   }
   const { micros } = prices.cost(model, promptTokens, maxOut);
-  return { model, promptTokens, exact: precision === 'exact', maxCompletionTokens: maxOut, worstCaseMicros: micros, stream };
+  return { model, promptTokens, exact: precision === 'exact', maxCompletionTokens: maxOut, worstCaseMicros: micros, stream, units: 1 };
 }
 
 /**

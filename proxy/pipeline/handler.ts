@@ -1,7 +1,7 @@
 /**
  * The agent request path, in order (the numbers are the stages' file headers):
  *
- *   1 route → 2 authenticate → (paused) → 3 authorize → 4 body →
+ *   1 route → 2 authenticate → (paused) → 3 authorize → 4 body (translated, on an Anthropic route) →
  *     5 local answer, or
  *     5 rate limit → 6 estimate → 7 reserve → 8 forward → 9 relay → 10 meter → 11 settle
  *
@@ -12,6 +12,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
+import { chatBodyOf } from '../anthropic/translate.js';
 import type { LedgerRow } from '../core/ledger.js';
 import { asSidecarError, unavailable } from '../core/errors.js';
 import { authenticate, type Principal } from './authenticate.js';
@@ -50,13 +51,15 @@ export async function handleAgentRequest(req: IncomingMessage, res: ServerRespon
     if (pausedBy) throw tokenPausedError(pausedBy.id === principal.token.id ? 'This token' : `Its parent token ${pausedBy.id}`);
     authorize(principal, route.def);
     body = await readBody(req, route.def.body, deps.limits.maxBodyBytes, deps.limits.maxJsonDepth);
+    // A translated route's request becomes the upstream's before anything is estimated or sent.
+    if (route.def.dialect === 'anthropic' && route.def.forward) body = chatBodyOf(body.json);
     const ctx: RequestContext = { req, res, deps, requestId, startedAt, now, route, principal };
     if (route.def.local) await answerLocal(ctx, body);
     else await forwardRoute(ctx, body);
   } catch (err) {
     const e = asSidecarError(err);
     if (e.status >= 500 && (e.code === 'internal_error' || e.code.startsWith('storage_'))) deps.log.error({ err: e.cause, requestId }, 'internal error in the agent pipeline');
-    sendError(res, e);
+    sendError(res, e, route?.def.dialect);
     if (principal && route) {
       // A refusal after authentication is in the ledger too; nothing was charged, so the answer does not wait for it.
       // With the model asked for and the message the agent got, so the dashboard can show what happened.
@@ -85,7 +88,7 @@ async function forwardRoute(ctx: RequestContext, body: RequestBody): Promise<voi
     let est = await estimateRequest(ctx, body);
     reservation = deps.budgets.reserve(principal.chain, est.worstCaseMicros, ctx.now);
     const sent = await forward(ctx, body, est);
-    const outcome = sent ? await relay(ctx, sent) : clientLeft(est.stream);
+    const outcome = sent ? await relay(ctx, sent, est) : clientLeft(est.stream);
     // Usage never came: the prompt is charged as counted, not as its upper bound.
     if (!outcome.usage && outcome.countedCompletion !== null) est = await exactEstimate(ctx, body, est);
     await settle(ctx, reservation, meter(ctx, est, outcome));

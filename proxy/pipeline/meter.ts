@@ -123,8 +123,8 @@ export function meter(ctx: RequestContext, est: Estimate, o: Outcome): LedgerRow
     cost = c.micros;
     costSource = c.source === 'upstream' ? 'price' : c.source;
   } else if (ctx.route.def.forward?.meter === 'call' && o.status < 400) {
-    // Images, audio and services the upstream did not price: the default call price, flagged, never free.
-    cost = deps.prices.callPriceMicros();
+    // Images, audio and services the upstream did not price: the default call price per billed call, flagged, never free.
+    cost = deps.prices.callPriceMicros() * est.units;
     costSource = 'default';
   }
   return ledgerRow(ctx, deps.clock(), {

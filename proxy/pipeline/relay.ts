@@ -7,15 +7,18 @@
  * prices.
  */
 import type { Dispatcher } from 'undici';
+import { AnthropicSseTap } from '../anthropic/stream.js';
+import { toMessage } from '../anthropic/response.js';
 import type { Limits } from '../core/config.js';
-import { badGateway, paymentRequired, rateLimited, SidecarError, toOpenAIBody, type ErrorType } from '../core/errors.js';
+import { badGateway, paymentRequired, rateLimited, SidecarError, type ErrorType } from '../core/errors.js';
 import { countTokens, tokenizerReady } from '../pricing/tokenizer.js';
 import type { RequestContext } from './context.js';
+import type { Estimate } from './estimate.js';
 import type { Sent } from './forward.js';
 import { deliveredText, reportedCost, usageOf, type Outcome } from './meter.js';
 import { sendError } from './respond.js';
 import type { Meter } from './routes.js';
-import { DONE_EVENT, SseTap } from './sse.js';
+import { SseTap, type StreamTap } from './sse.js';
 import { mapTransportError, responseHeaders } from './upstream.js';
 
 /** Cap on a buffered JSON response (non-streamed answers are small; a larger one is an upstream fault). */
@@ -23,17 +26,25 @@ const MAX_JSON_RESPONSE_BYTES = 64 * 1024 * 1024;
 /** Cap on an upstream error body we read to relay. */
 const MAX_ERROR_BODY_BYTES = 64 * 1024;
 
-/** Passes the upstream's answer to the client by its kind; the end of it (`trailer`) waits for the settlement. */
-export async function relay(ctx: RequestContext, sent: Sent): Promise<Outcome> {
+/**
+ * Passes the upstream's answer to the client by its kind; the end of it
+ * (`trailer`) waits for the settlement. On a translated route the answer is
+ * translated on its way: JSON from the object already parsed for metering,
+ * streams event by event by a translating tap.
+ */
+export async function relay(ctx: RequestContext, sent: Sent, est: Estimate): Promise<Outcome> {
   const { up, signal } = sent;
   const cap = new ResponseCap(up.body, ctx.deps.limits);
+  const anthropic = ctx.route.def.dialect === 'anthropic';
+  // The model the client asked for is echoed back; the prompt as counted stands in message_start until the upstream's usage comes.
+  const model = est.model ?? '';
   try {
     return up.statusCode >= 400
       ? await relayUpstreamError(ctx, up)
       : isEventStream(up.headers['content-type'])
-        ? await relayStream(ctx, up, new SseTap(sent.hideUsage), signal, cap)
+        ? await relayStream(ctx, up, anthropic ? new AnthropicSseTap(model, est.exact ? est.promptTokens : 0, usageOf) : new SseTap(sent.hideUsage), signal, cap)
         : isJson(up.headers['content-type'])
-          ? await relayJson(ctx, up, ctx.route.def.forward!.meter, cap)
+          ? await relayJson(ctx, up, ctx.route.def.forward!.meter, cap, anthropic ? (obj) => toMessage(obj, model) : null)
           : await relayOpaque(ctx, up, signal, cap);
   } finally {
     cap.done();
@@ -52,11 +63,6 @@ export function finish(ctx: RequestContext, outcome: Outcome): void {
   if (res.writableEnded || res.destroyed) return;
   if (outcome.trailer) res.end(outcome.trailer);
   else res.end();
-}
-
-/** An error in the middle of a stream, as the event SDKs raise on: the same envelope as any error answer. */
-function sseError(err: SidecarError): string {
-  return `data: ${JSON.stringify(toOpenAIBody(err))}\n\n`;
 }
 
 function isEventStream(ct: unknown): boolean {
@@ -132,7 +138,7 @@ async function readCapped(body: Dispatcher.ResponseData['body'], cap: number): P
 }
 
 /** A non-streamed JSON answer: read whole (it is atomic for the client anyway), meter, then send. */
-async function relayJson(ctx: RequestContext, up: Dispatcher.ResponseData, meter: Meter, cap: ResponseCap): Promise<Outcome> {
+async function relayJson(ctx: RequestContext, up: Dispatcher.ResponseData, meter: Meter, cap: ResponseCap, translate: ((obj: Record<string, unknown>) => unknown) | null): Promise<Outcome> {
   let buf: Buffer | null;
   try {
     buf = await readCapped(up.body, Math.min(MAX_JSON_RESPONSE_BYTES, ctx.deps.limits.maxResponseBytes));
@@ -153,6 +159,7 @@ async function relayJson(ctx: RequestContext, up: Dispatcher.ResponseData, meter
   const countable = !usage && obj && meter !== 'reported' && meter !== 'call' && meter !== 'embedding';
   if (countable) await tokenizerReady();
   const counted = countable && obj ? countTokens(deliveredText(meter, obj)) : null;
+  if (translate && obj) buf = Buffer.from(JSON.stringify(translate(obj)));
   ctx.res.writeHead(up.statusCode, { ...responseHeaders(up.headers), 'content-length': buf.length });
   return {
     status: up.statusCode,
@@ -166,7 +173,7 @@ async function relayJson(ctx: RequestContext, up: Dispatcher.ResponseData, meter
 }
 
 /** A streamed answer: forwarded event by event as it arrives, metered by the tap. */
-async function relayStream(ctx: RequestContext, up: Dispatcher.ResponseData, tap: SseTap, signal: AbortSignal, cap: ResponseCap): Promise<Outcome> {
+async function relayStream(ctx: RequestContext, up: Dispatcher.ResponseData, tap: StreamTap, signal: AbortSignal, cap: ResponseCap): Promise<Outcome> {
   const { res } = ctx;
   const headers = responseHeaders(up.headers);
   res.writeHead(up.statusCode, { ...headers, 'cache-control': 'no-cache', 'x-accel-buffering': 'no' });
@@ -196,14 +203,14 @@ async function relayStream(ctx: RequestContext, up: Dispatcher.ResponseData, tap
       status = 502;
       errorCode = cap.code;
       errorMessage = cap.message;
-      if (!res.destroyed) res.write(sseError(badGateway(errorCode, cap.message)));
+      if (!res.destroyed) res.write(tap.failure(badGateway(errorCode, cap.message)));
       ctx.deps.log.warn({ requestId: ctx.requestId, code: errorCode }, 'upstream response cut off');
     } else {
       status = 502;
       errorCode = 'upstream_stream_broken';
       errorMessage = 'The upstream connection broke in the middle of the stream; what was delivered is charged.';
-      // Tell SDKs the stream failed (they raise on an error object) rather than let it look complete.
-      if (!res.destroyed) res.write(sseError(badGateway(errorCode, errorMessage)));
+      // Tell SDKs the stream failed (they raise on an error event) rather than let it look complete.
+      if (!res.destroyed) res.write(tap.failure(badGateway(errorCode, errorMessage)));
       ctx.deps.log.warn({ requestId: ctx.requestId, err: (err as Error).message }, 'upstream stream broke');
     }
   }
@@ -217,7 +224,7 @@ async function relayStream(ctx: RequestContext, up: Dispatcher.ResponseData, tap
     streamed: true,
     errorCode,
     errorMessage,
-    trailer: tap.sawDone ? DONE_EVENT : null,
+    trailer: status === 499 ? null : tap.trailer(),
   };
 }
 
@@ -291,9 +298,11 @@ async function relayUpstreamError(ctx: RequestContext, up: Dispatcher.ResponseDa
     err = badGateway('upstream_error', `SkillBoss answered ${status}.${said}`);
   } else {
     const type: ErrorType = status === 403 ? 'permission_error' : status === 404 ? 'not_found_error' : 'invalid_request_error';
-    err = new SidecarError(status, type, status === 403 ? 'upstream_forbidden' : 'upstream_rejected', upstreamMessage || `SkillBoss answered ${status}.`);
+    // Claude Code asks for Anthropic's own model names by default; SkillBoss may call them otherwise.
+    const hint = status === 404 && ctx.route.def.dialect === 'anthropic' ? ' Use a model SkillBoss serves (GET /v1/models lists them): claude --model ID, or ANTHROPIC_MODEL.' : '';
+    err = new SidecarError(status, type, status === 403 ? 'upstream_forbidden' : 'upstream_rejected', (upstreamMessage || `SkillBoss answered ${status}.`) + hint);
   }
-  sendError(ctx.res, err);
+  sendError(ctx.res, err, ctx.route.def.dialect);
   // The message as the agent got it (key already scrubbed), for the dashboard's request drawer.
   return { status: err.status, usage: null, countedCompletion: null, reportedCostMicros: null, streamed: false, errorCode: err.code, errorMessage: err.message };
 }

@@ -15,7 +15,7 @@ export type Meter = 'chat' | 'completion' | 'embedding' | 'responses' | 'call' |
 
 /** Local routes for agents without a token (`auth: false`). */
 export type OpenLocalHandler = 'request-access' | 'poll-access';
-export type LocalHandler = 'balance' | 'create-key' | 'create-child' | 'revoke' | 'rotate' | 'auto-rotate' | OpenLocalHandler;
+export type LocalHandler = 'balance' | 'create-key' | 'create-child' | 'revoke' | 'rotate' | 'auto-rotate' | 'count-tokens' | OpenLocalHandler;
 
 export interface RouteDef {
   method: 'GET' | 'POST' | 'DELETE';
@@ -25,8 +25,15 @@ export interface RouteDef {
   scope: Scope | null;
   /** What the body must be: JSON, anything (multipart uploads), or nothing. */
   body: 'json' | 'any' | 'none';
-  forward?: { meter: Meter };
+  /** `path`: the upstream path when it is not the agent's own (a translated route). */
+  forward?: { meter: Meter; path?: string };
   local?: LocalHandler;
+  /**
+   * The API the agent speaks here when it is not the upstream's: its request
+   * is translated before the estimate, the answer back on the way out, and
+   * every refusal on the route takes its error shape (proxy/anthropic/).
+   */
+  dialect?: 'anthropic';
   /** false: called by agents that have no token yet (access requests); no authentication, no ledger row. */
   auth?: false;
 }
@@ -41,6 +48,9 @@ export const ROUTES: readonly RouteDef[] = [
   { method: 'POST', path: '/v1/moderations', scope: 'models:use', body: 'json', forward: { meter: 'reported' } },
   { method: 'POST', path: '/v1/images/*', scope: 'models:use', body: 'any', forward: { meter: 'call' } },
   { method: 'POST', path: '/v1/audio/*', scope: 'models:use', body: 'any', forward: { meter: 'call' } },
+  // Claude Code and the Anthropic SDKs, translated to the upstream's chat completions.
+  { method: 'POST', path: '/v1/messages', scope: 'models:use', body: 'json', dialect: 'anthropic', forward: { meter: 'chat', path: '/chat/completions' } },
+  { method: 'POST', path: '/v1/messages/count_tokens', scope: 'models:use', body: 'json', dialect: 'anthropic', local: 'count-tokens' },
   { method: 'GET', path: '/v1/services', scope: 'services:read', body: 'none', forward: { meter: 'reported' } },
   { method: 'POST', path: '/v1/services/*', scope: 'services:use', body: 'json', forward: { meter: 'call' } },
   { method: 'GET', path: '/v1/balance', scope: 'billing:read', body: 'none', local: 'balance' },
@@ -116,7 +126,8 @@ export function matchRoute(method: string, rawUrl: string): MatchedRoute {
   // Every decoded segment outside a wildcard must be plain; anything else cannot name a listed route.
   const exact = EXACT.get(`${method} ${path}`);
   if (exact && segments.every((s) => SAFE_SEGMENT.test(s))) {
-    return { def: exact, params: [], upstreamPath: path.slice(3) + suffix };
+    // A translated route's query (Claude Code's `?beta=true`) is its own dialect's, not the upstream's.
+    return { def: exact, params: [], upstreamPath: exact.forward?.path ?? path.slice(3) + suffix };
   }
   for (const c of WILDCARD) {
     if (c.def.method !== method) continue;

@@ -3,6 +3,7 @@
  * meet here): it sees every event on its way to the client and keeps what the
  * meter needs.
  */
+import { toOpenAIBody, type SidecarError } from '../core/errors.js';
 import { countTokens } from '../pricing/tokenizer.js';
 import { usageOf, type Usage } from './meter.js';
 
@@ -22,7 +23,23 @@ import { usageOf, type Usage } from './meter.js';
  */
 export const DONE_EVENT = 'data: [DONE]\n\n';
 
-export class SseTap {
+/**
+ * What the relay needs of a tap: this pass-through one, or one that
+ * translates the stream into another dialect (proxy/anthropic/stream.ts).
+ */
+export interface StreamTap {
+  push(chunk: Buffer): string;
+  flush(): string;
+  readonly usage: Usage | null;
+  readonly sawDone: boolean;
+  countDelivered(): number;
+  /** The end of the stream, written once the request is settled (null: nothing). */
+  trailer(): string | null;
+  /** The event that tells the client the stream failed after its 200 went out. */
+  failure(err: SidecarError): string;
+}
+
+export class SseTap implements StreamTap {
   private buffer = '';
   /** A CR at the very end of a chunk may be the first half of a CRLF: kept until the next chunk says. */
   private pendingCr = false;
@@ -113,6 +130,15 @@ export class SseTap {
       this.overflowBytes += data.length;
     }
     return true;
+  }
+
+  trailer(): string | null {
+    return this.sawDone ? DONE_EVENT : null;
+  }
+
+  /** An error in the middle of a stream, as the event SDKs raise on: the same envelope as any error answer. */
+  failure(err: SidecarError): string {
+    return `data: ${JSON.stringify(toOpenAIBody(err))}\n\n`;
   }
 
   /** Completion tokens actually delivered, counted with the tokenizer (bytes past the cap count one token each, never less). */

@@ -21,11 +21,11 @@ function lastRow(stack: Stack, tokenId: string) {
   };
 }
 
-const image = (stack: Stack, secret: string) =>
+const image = (stack: Stack, secret: string, extra: Record<string, unknown> = {}) =>
   fetch(`${stack.baseURL}/images/generations`, {
     method: 'POST',
     headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ model: 'gpt-image-1', prompt: 'a lighthouse' }),
+    body: JSON.stringify({ model: 'gpt-image-1', prompt: 'a lighthouse', ...extra }),
   });
 
 describe('per-call pricing', () => {
@@ -63,5 +63,62 @@ describe('per-call pricing', () => {
     const { token, secret } = s.token();
     expect((await image(s, secret)).status).toBe(200);
     expect(lastRow(s, token.id)).toMatchObject({ cost_micros: 2_000, cost_source: 'default' });
+  });
+
+  // Issue 17 item 4: n = 10 on a $0.05 token answered 200 with ten images; the upstream charged $0.40 and the ledger $0.05.
+  it('refuses n = 10 images on a $0.05 budget before anything goes upstream', async () => {
+    s = await startStack({ sim: { reportCost: true } });
+    const { token, secret } = s.token({ budgetUsd: 0.05 });
+    s.sim.clearRequests();
+    const balance = s.sim.balanceMicros();
+    const res = await image(s, secret, { n: 10 });
+    expect(res.status).toBe(402);
+    expect(((await res.json()) as { error: { code: string; message: string } }).error).toMatchObject({ code: 'budget_exhausted', message: expect.stringContaining('may cost up to $0.5.') });
+    expect(s.sim.requests).toHaveLength(0);
+    expect(s.sim.balanceMicros()).toBe(balance);
+    expect(lastRow(s, token.id)).toMatchObject({ status: 402, cost_micros: 0 });
+    // One image still fits.
+    expect((await image(s, secret)).status).toBe(200);
+  });
+
+  it('charges what the upstream billed for n images, large and fine ones, and never less than it', async () => {
+    s = await startStack({ sim: { reportCost: true } });
+    const { token, secret } = s.token({ budgetUsd: 5 });
+    for (const extra of [{ n: 10 }, { n: 3, size: '1792x1024', quality: 'hd' }]) {
+      const before = s.sim.balanceMicros();
+      expect((await image(s, secret, extra)).status).toBe(200);
+      const charged = before - s.sim.balanceMicros();
+      expect(lastRow(s, token.id)).toMatchObject({ status: 200, cost_micros: charged, cost_source: 'upstream' });
+    }
+    expect(s.daemon.db.prepare('SELECT SUM(cost_micros) FROM usage WHERE token_id = ?').pluck().get(token.id)).toBe(400_000 + 480_000);
+  });
+
+  it('charges the default call price per image when the upstream reports no cost', async () => {
+    s = await startStack();
+    const { token, secret } = s.token({ budgetUsd: 1 });
+    expect((await image(s, secret, { n: 10 })).status).toBe(200);
+    expect(lastRow(s, token.id)).toMatchObject({ status: 200, cost_micros: 500_000, cost_source: 'default' });
+    // Only $0.50 is left: the next ten do not fit, eleven are refused as malformed, and "10" as a string is not one image.
+    expect((await image(s, secret, { n: 10, size: '1792x1024' })).status).toBe(402);
+    expect((await image(s, secret, { n: 11 })).status).toBe(400);
+    expect((await image(s, secret, { n: '10' })).status).toBe(400);
+  });
+
+  it('counts n in a multipart image edit too, before it goes upstream', async () => {
+    s = await startStack();
+    const { secret } = s.token({ budgetUsd: 0.1 });
+    const edit = (n: string) => {
+      const form = new FormData();
+      form.append('image', new Blob([Buffer.from('89504e470d0a1a0a', 'hex')], { type: 'image/png' }), 'a.png');
+      form.append('prompt', 'add a hat');
+      form.append('n', n);
+      return fetch(`${s!.baseURL}/images/edits`, { method: 'POST', headers: { authorization: `Bearer ${secret}` }, body: form });
+    };
+    s.sim.clearRequests();
+    const res = await edit('4');
+    expect(res.status).toBe(402);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toContain('may cost up to $0.2.');
+    expect((await edit('abc')).status).toBe(400);
+    expect(s.sim.requests).toHaveLength(0);
   });
 });

@@ -19,6 +19,7 @@ import { openDatabase, type DB } from '../../../proxy/db/database.js';
 import { KeyHolder } from '../../../proxy/keychain/holder.js';
 import type { Principal } from '../../../proxy/pipeline/authenticate.js';
 import type { PipelineDeps, RequestContext } from '../../../proxy/pipeline/context.js';
+import type { Estimate } from '../../../proxy/pipeline/estimate.js';
 import type { Outcome } from '../../../proxy/pipeline/meter.js';
 import { finish, relay } from '../../../proxy/pipeline/relay.js';
 import { sendError } from '../../../proxy/pipeline/respond.js';
@@ -27,6 +28,8 @@ import { Upstream } from '../../../proxy/pipeline/upstream.js';
 import { UpstreamState } from '../../../proxy/upstream/status.js';
 
 const KEY = 'sk-real-key-0123456789abcdef';
+/** The estimate the relay is handed (it reads the model from it on translated routes). */
+const EST: Estimate = { model: 'gpt-4o-mini', promptTokens: 0, exact: true, maxCompletionTokens: 0, worstCaseMicros: 0, stream: false, units: 1 };
 
 let dir: string;
 let db: DB;
@@ -65,7 +68,7 @@ beforeAll(async () => {
     const abort = new AbortController();
     upstream
       .request({ method: 'POST', path: '/chat/completions', headers: {}, body: '{}', key: KEY, requestId: 'req-1', signal: abort.signal })
-      .then((up) => relay(ctx, { up, hideUsage, signal: abort.signal, detach: () => undefined }))
+      .then((up) => relay(ctx, { up, hideUsage, signal: abort.signal, detach: () => undefined }, EST))
       .then((o) => {
         outcome = o;
         finish(ctx, o);
