@@ -12,6 +12,7 @@ import { DAY_MS } from '../core/time.js';
 import { generateTokenSecret, hashToken, newTokenId } from './format.js';
 import { checkChildRules } from './rules.js';
 import { normalizeScopes, type Scope } from './scopes.js';
+import { DEFAULT_PERIOD, type BudgetPeriod } from '../spend/period.js';
 
 export const DEFAULT_GRACE_MS = 7 * DAY_MS;
 
@@ -27,7 +28,19 @@ export interface Token {
   parentId: string | null;
   depth: number;
   scopes: Scope[];
+  /** The budget in micro-dollars per `budgetPeriod` (named from when every budget was monthly). */
   monthlyBudget: number | null;
+  budgetPeriod: BudgetPeriod;
+  /** Micro-dollars added to a `total` budget by top-ups (already included in monthlyBudget). */
+  toppedUp: number;
+  /** Spend per period (µ$) / per rolling hour (µ$) past which the token waits for a human. */
+  holdAbove: number | null;
+  holdRate: number | null;
+  hold: TokenHold | null;
+  /** +1 at every trip, approval, denial or threshold change: orders stored state against what the daemon tripped in memory. */
+  holdVersion: number;
+  /** An approval without a new threshold waives `holdAbove` for this period key. */
+  holdWaivedPeriod: string | null;
   rpm: number | null;
   maxConcurrent: number | null;
   expiresAt: number | null;
@@ -38,6 +51,12 @@ export interface Token {
   meta: TokenMeta;
 }
 
+export interface TokenHold {
+  state: 'held' | 'denied';
+  since: number;
+  reason: string;
+}
+
 interface TokenRow {
   id: string;
   name: string;
@@ -45,6 +64,15 @@ interface TokenRow {
   depth: number;
   scopes: string;
   monthly_budget: number | null;
+  budget_period: BudgetPeriod;
+  topped_up: number;
+  hold_above: number | null;
+  hold_rate: number | null;
+  hold_state: 'held' | 'denied' | null;
+  held_at: number | null;
+  held_reason: string | null;
+  hold_version: number;
+  hold_waived_period: string | null;
   rpm: number | null;
   max_concurrent: number | null;
   expires_at: number | null;
@@ -67,6 +95,9 @@ export interface CreateTokenInput {
   name: string;
   scopes: readonly Scope[];
   monthlyBudget?: number | null;
+  budgetPeriod?: BudgetPeriod;
+  holdAbove?: number | null;
+  holdRate?: number | null;
   expiresAt?: number | null;
   parentId?: string | null;
   rpm?: number | null;
@@ -87,6 +118,13 @@ function fromRow(r: TokenRow): Token {
     depth: r.depth,
     scopes: r.scopes ? (r.scopes.split(' ') as Scope[]) : [],
     monthlyBudget: r.monthly_budget,
+    budgetPeriod: r.budget_period,
+    toppedUp: r.topped_up,
+    holdAbove: r.hold_above,
+    holdRate: r.hold_rate,
+    hold: r.hold_state ? { state: r.hold_state, since: r.held_at ?? 0, reason: r.held_reason ?? '' } : null,
+    holdVersion: r.hold_version,
+    holdWaivedPeriod: r.hold_waived_period,
     rpm: r.rpm,
     maxConcurrent: r.max_concurrent,
     expiresAt: r.expires_at,
@@ -108,8 +146,8 @@ export class TokenStore {
     this.q = {
       get: db.prepare('SELECT * FROM tokens WHERE id = ?'),
       list: db.prepare('SELECT * FROM tokens ORDER BY created_at, id'),
-      insert: db.prepare(`INSERT INTO tokens (id, name, parent_id, depth, scopes, monthly_budget, rpm, max_concurrent, expires_at, created_at, meta)
-        VALUES (@id, @name, @parent_id, @depth, @scopes, @monthly_budget, @rpm, @max_concurrent, @expires_at, @created_at, @meta)`),
+      insert: db.prepare(`INSERT INTO tokens (id, name, parent_id, depth, scopes, monthly_budget, budget_period, hold_above, hold_rate, rpm, max_concurrent, expires_at, created_at, meta)
+        VALUES (@id, @name, @parent_id, @depth, @scopes, @monthly_budget, @budget_period, @hold_above, @hold_rate, @rpm, @max_concurrent, @expires_at, @created_at, @meta)`),
       insertSecret: db.prepare('INSERT INTO token_secrets (hash, token_id, created_at) VALUES (?, ?, ?)'),
       secretByHash: db.prepare('SELECT * FROM token_secrets WHERE hash = ?'),
       currentSecret: db.prepare('SELECT * FROM token_secrets WHERE token_id = ? AND superseded_at IS NULL'),
@@ -117,7 +155,7 @@ export class TokenStore {
       subtree: db.prepare(`WITH RECURSIVE sub(id) AS (SELECT id FROM tokens WHERE id = ? UNION ALL SELECT t.id FROM tokens t JOIN sub ON t.parent_id = sub.id)
         SELECT tokens.* FROM tokens JOIN sub USING (id)`),
       revoke: db.prepare('UPDATE tokens SET revoked_at = ?, revoked_reason = ? WHERE id = ? AND revoked_at IS NULL'),
-      setBudget: db.prepare('UPDATE tokens SET monthly_budget = ? WHERE id = ?'),
+      setBudget: db.prepare('UPDATE tokens SET monthly_budget = ?, budget_period = ? WHERE id = ?'),
       setLimits: db.prepare('UPDATE tokens SET rpm = ?, max_concurrent = ? WHERE id = ?'),
       setMeta: db.prepare('UPDATE tokens SET meta = ? WHERE id = ?'),
     };
@@ -191,6 +229,9 @@ export class TokenStore {
           depth,
           scopes: scopes.join(' '),
           monthly_budget: monthlyBudget,
+          budget_period: input.budgetPeriod ?? DEFAULT_PERIOD,
+          hold_above: input.holdAbove ?? null,
+          hold_rate: input.holdRate ?? null,
           rpm: input.rpm ?? null,
           max_concurrent: input.maxConcurrent ?? null,
           expires_at: expiresAt,
@@ -202,7 +243,7 @@ export class TokenStore {
           actor,
           event: 'token.create',
           tokenId: id,
-          detail: { name, scopes, monthly_budget_micros: monthlyBudget, expires_at: expiresAt, parent_id: input.parentId ?? null },
+          detail: { name, scopes, monthly_budget_micros: monthlyBudget, budget_period: input.budgetPeriod ?? DEFAULT_PERIOD, hold_above_micros: input.holdAbove ?? null, hold_rate_micros: input.holdRate ?? null, expires_at: expiresAt, parent_id: input.parentId ?? null },
         });
         bumpGeneration(this.db, 'tokens');
         return { token: this.require(id), secret };
@@ -245,8 +286,8 @@ export class TokenStore {
       .immediate();
   }
 
-  /** Sets (or with null, removes) a token's own monthly budget, within its parent's. */
-  setBudget(id: string, monthlyBudget: number | null, actor: string): Token {
+  /** Sets (or with null, removes) a token's own budget, within its parent's; `period` changes what it is per. */
+  setBudget(id: string, monthlyBudget: number | null, actor: string, period?: BudgetPeriod): Token {
     const now = this.clock();
     return this.db
       .transaction(() => {
@@ -254,8 +295,8 @@ export class TokenStore {
         const token = chain[0];
         if (!token) throw notFound('token_not_found', `no token with id ${id}`);
         checkChildRules(chain.slice(1), { scopes: token.scopes, monthlyBudget, expiresAt: token.expiresAt });
-        this.q.setBudget.run(monthlyBudget, id);
-        audit(this.db, now, { actor, event: 'token.budget', tokenId: id, detail: { from_micros: token.monthlyBudget, to_micros: monthlyBudget } });
+        this.q.setBudget.run(monthlyBudget, period ?? token.budgetPeriod, id);
+        audit(this.db, now, { actor, event: 'token.budget', tokenId: id, detail: { from_micros: token.monthlyBudget, to_micros: monthlyBudget, period: period ?? token.budgetPeriod } });
         bumpGeneration(this.db, 'tokens');
         return this.require(id);
       })
