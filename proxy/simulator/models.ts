@@ -11,8 +11,10 @@ export interface SimModel {
   readonly owned_by: string;
   /** Flat price, USD per 1M tokens, prompt and completion alike. */
   readonly cost?: number;
-  /** Split price, USD per 1M tokens. */
-  readonly pricing?: { readonly prompt: number; readonly completion: number };
+  /** Split price, USD per 1M tokens; cached prompt and reasoning tokens have their own rates where listed (see classes.ts). */
+  readonly pricing?: { readonly prompt: number; readonly completion: number; readonly cached_prompt?: number; readonly reasoning?: number };
+  /** A reasoning model: part of its completion tokens are reported as `reasoning_tokens`. */
+  readonly reasoning?: boolean;
 }
 
 const CREATED = 1_735_689_600; // 2025-01-01T00:00:00Z
@@ -20,8 +22,9 @@ const CREATED = 1_735_689_600; // 2025-01-01T00:00:00Z
 export const SIMULATOR_MODELS: readonly SimModel[] = Object.freeze([
   { id: 'gemini/gemini-2.5-flash', object: 'model', created: CREATED, owned_by: 'google', cost: 0.075 },
   { id: 'claude-4-5-sonnet', object: 'model', created: CREATED, owned_by: 'anthropic', cost: 15.0 },
-  { id: 'gpt-4o-mini', object: 'model', created: CREATED, owned_by: 'openai', pricing: { prompt: 0.15, completion: 0.6 } },
-  { id: 'gpt-4o', object: 'model', created: CREATED, owned_by: 'openai', pricing: { prompt: 2.5, completion: 10 } },
+  { id: 'gpt-4o-mini', object: 'model', created: CREATED, owned_by: 'openai', pricing: { prompt: 0.15, completion: 0.6, cached_prompt: 0.075 } },
+  { id: 'gpt-4o', object: 'model', created: CREATED, owned_by: 'openai', pricing: { prompt: 2.5, completion: 10, cached_prompt: 1.25 } },
+  { id: 'o4-mini', object: 'model', created: CREATED, owned_by: 'openai', reasoning: true, pricing: { prompt: 1.1, completion: 4.4, cached_prompt: 0.275, reasoning: 4.4 } },
   {
     id: 'text-embedding-3-small',
     object: 'model',

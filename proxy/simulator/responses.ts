@@ -3,7 +3,7 @@ import { countChatPromptTokens, countTokens } from '../pricing/tokenizer.js';
 import { lastUserText } from './chat.js';
 import { costHeaders, nextSeq, nowSeconds, requireModel, usageOf, type Call } from './context.js';
 import { badRequest, optPositiveInt, parseObject, sendJson, type JsonObject } from './http.js';
-import { costMicros } from './models.js';
+import { classCostMicros, classify, isReasoningModel, responsesDetails } from './classes.js';
 import { sseEvent, startStream, type SseChunk } from './sse.js';
 import { buildReply } from './tok.js';
 
@@ -18,8 +18,11 @@ export function handleResponses(call: Call): void {
   const instructions = typeof b.instructions === 'string' ? b.instructions : '';
   const promptTokens = (typeof input === 'string' ? countTokens(input) : countChatPromptTokens(input)) + countTokens(instructions);
   const text = typeof input === 'string' ? input : lastUserText(input);
-  const reply = buildReply(`Echo: ${text}`, optPositiveInt(b, 'max_output_tokens'));
-  const fullCost = costMicros(model, promptTokens, reply.tokens);
+  const maxOutput = optPositiveInt(b, 'max_output_tokens');
+  const reply = buildReply(`Echo: ${text}`, maxOutput);
+  const cls = classify(ctx, model, { instructions, input }, promptTokens, reply.tokens, maxOutput);
+  const outputTokens = reply.tokens + cls.reasoning;
+  const fullCost = classCostMicros(model, promptTokens, outputTokens, cls);
   ctx.state.checkSpend(call.caller.key, fullCost);
 
   const seq = nextSeq(ctx);
@@ -29,7 +32,7 @@ export function handleResponses(call: Call): void {
   const status = reply.truncated ? 'incomplete' : 'completed';
   const part = { type: 'output_text', text: reply.content, annotations: [] };
   const item = { type: 'message', id: msgId, status, role: 'assistant', content: [part] };
-  const usage = { input_tokens: promptTokens, output_tokens: reply.tokens, total_tokens: promptTokens + reply.tokens };
+  const usage = { input_tokens: promptTokens, output_tokens: outputTokens, total_tokens: promptTokens + outputTokens, ...responsesDetails(cls, isReasoningModel(model)) };
   const response = (final: boolean): JsonObject => {
     const r: JsonObject = {
       id,
@@ -73,6 +76,6 @@ export function handleResponses(call: Call): void {
     chunks: chunks(),
     minDelayMs: forever ? 10 : 0,
     headers: costHeaders(ctx, fullCost),
-    onEnd: (delivered) => ctx.state.charge(call.caller.key, costMicros(model, promptTokens, delivered)),
+    onEnd: (delivered) => ctx.state.charge(call.caller.key, classCostMicros(model, promptTokens, delivered + cls.reasoning, cls)),
   });
 }
