@@ -5,7 +5,7 @@
  */
 import type { DB } from '../db/database.js';
 import { microsToUsd } from '../core/money.js';
-import type { Token } from '../tokens/store.js';
+import type { Token } from '../tokens/token.js';
 import { windowOf } from '../spend/period.js';
 import { budgetFields, spendByWindow } from '../spend/views.js';
 

@@ -12,50 +12,12 @@ import { DAY_MS } from '../core/time.js';
 import { generateTokenSecret, hashToken, newTokenId } from './format.js';
 import { checkChildRules } from './rules.js';
 import { normalizeScopes, type Scope } from './scopes.js';
+import type { Token, TokenMeta } from './token.js';
 import { DEFAULT_PERIOD, type BudgetPeriod } from '../spend/period.js';
 
+export type { Token, TokenHold, TokenMeta } from './token.js';
+
 export const DEFAULT_GRACE_MS = 7 * DAY_MS;
-
-export interface TokenMeta {
-  /** Path of a .env file rewritten at every rotation. */
-  envSink?: string;
-  autoRotate?: { intervalDays: number; webhookUrl: string | null; nextAt: number; signingSecretRef?: string };
-}
-
-export interface Token {
-  id: string;
-  name: string;
-  parentId: string | null;
-  depth: number;
-  scopes: Scope[];
-  /** The budget in micro-dollars per `budgetPeriod` (named from when every budget was monthly). */
-  monthlyBudget: number | null;
-  budgetPeriod: BudgetPeriod;
-  /** Micro-dollars added to a `total` budget by top-ups (already included in monthlyBudget). */
-  toppedUp: number;
-  /** Spend per period (µ$) / per rolling hour (µ$) past which the token waits for a human. */
-  holdAbove: number | null;
-  holdRate: number | null;
-  hold: TokenHold | null;
-  /** +1 at every trip, approval, denial or threshold change: orders stored state against what the daemon tripped in memory. */
-  holdVersion: number;
-  /** An approval without a new threshold waives `holdAbove` for this period key. */
-  holdWaivedPeriod: string | null;
-  rpm: number | null;
-  maxConcurrent: number | null;
-  expiresAt: number | null;
-  createdAt: number;
-  revokedAt: number | null;
-  revokedReason: string | null;
-  upstreamKeyId: string | null;
-  meta: TokenMeta;
-}
-
-export interface TokenHold {
-  state: 'held' | 'denied';
-  since: number;
-  reason: string;
-}
 
 interface TokenRow {
   id: string;

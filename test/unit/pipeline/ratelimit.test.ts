@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { SidecarError } from '../../../proxy/core/errors.js';
 import { RateLimiter } from '../../../proxy/pipeline/ratelimit.js';
-import type { Token } from '../../../proxy/tokens/store.js';
+import type { Token } from '../../../proxy/tokens/token.js';
 
 const T0 = 1_900_000_000_000;
 
@@ -14,6 +14,13 @@ function tok(rpm: number | null, maxConcurrent: number | null, id = 'tok_a'): To
     depth: 0,
     scopes: [],
     monthlyBudget: null,
+    budgetPeriod: 'month',
+    toppedUp: 0,
+    holdAbove: null,
+    holdRate: null,
+    hold: null,
+    holdVersion: 0,
+    holdWaivedPeriod: null,
     rpm,
     maxConcurrent,
     expiresAt: null,
