@@ -20,6 +20,10 @@ export interface LedgerRow {
   model: string | null;
   prompt_tokens: number;
   completion_tokens: number;
+  /** Of prompt_tokens: read from the upstream's prompt cache / written to it; of completion_tokens: spent reasoning. */
+  cached_tokens: number;
+  cache_write_tokens: number;
+  reasoning_tokens: number;
   cost_micros: number;
   status: number;
   latency_ms: number;
@@ -39,6 +43,10 @@ export interface RequestEvent {
   model: string | null;
   prompt_tokens: number;
   completion_tokens: number;
+  /** Token classes (issue 16); absent where a producer predates them. */
+  cached_tokens?: number;
+  cache_write_tokens?: number;
+  reasoning_tokens?: number;
   cost_micros: number;
   status: number;
   latency_ms: number;
@@ -55,6 +63,9 @@ export function requestEvent(row: LedgerRow): RequestEvent {
     model: row.model,
     prompt_tokens: row.prompt_tokens,
     completion_tokens: row.completion_tokens,
+    cached_tokens: row.cached_tokens,
+    cache_write_tokens: row.cache_write_tokens,
+    reasoning_tokens: row.reasoning_tokens,
     cost_micros: row.cost_micros,
     status: row.status,
     latency_ms: row.latency_ms,
