@@ -69,7 +69,8 @@ export function usageRouter(ctx: AdminContext): Router {
       args.push(q.token);
     }
     const sql = `SELECT ${select.join(', ')}, count(*) AS requests, sum(u.status >= 400) AS errors,
-        sum(u.prompt_tokens) AS prompt_tokens, sum(u.completion_tokens) AS completion_tokens, sum(u.cost_micros) AS cost_micros
+        sum(u.prompt_tokens) AS prompt_tokens, sum(u.completion_tokens) AS completion_tokens,
+        sum(u.cached_tokens) AS cached_tokens, sum(u.reasoning_tokens) AS reasoning_tokens, sum(u.cost_micros) AS cost_micros
       FROM usage u LEFT JOIN tokens t ON t.id = u.token_id
       WHERE ${where.join(' AND ')} GROUP BY ${cols.join(', ')} ORDER BY ${cols.map((c) => (c === 'day' ? 'day' : `cost_micros DESC, ${c}`)).join(', ')}`;
     const rows: UsageRow[] = (db.prepare(sql).all(...args) as Array<UsageRow & { cost_micros: number }>).map(({ cost_micros, ...rest }) => ({
@@ -102,7 +103,7 @@ export function usageRouter(ctx: AdminContext): Router {
     const rows = db
       .prepare(
         `SELECT u.id, u.ts, u.request_id, u.token_id, t.name AS token_name, u.method, u.route, u.model, u.prompt_tokens, u.completion_tokens,
-           u.cost_micros, u.status, u.latency_ms, u.streamed, u.error_code
+           u.cached_tokens, u.cache_write_tokens, u.reasoning_tokens, u.cost_micros, u.status, u.latency_ms, u.streamed, u.error_code
          FROM usage u LEFT JOIN tokens t ON t.id = u.token_id ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY u.id DESC LIMIT ?`,
       )
       .all(...args, q.limit + 1) as Array<{ id: number; cost_micros: number; streamed: number; ts: number }>;

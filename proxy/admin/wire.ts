@@ -58,5 +58,8 @@ export interface UsageRow {
   errors: number;
   prompt_tokens: number;
   completion_tokens: number;
+  /** Parts of prompt / completion tokens priced at their own rates (issue 16). */
+  cached_tokens?: number;
+  reasoning_tokens?: number;
   cost_usd: number;
 }
