@@ -174,13 +174,13 @@ export class SidecarMetrics {
     });
     new Gauge({
       name: `${PREFIX}period_spend_dollars`,
-      help: 'Spend charged to each token (its own and its descendants\') in the current month, USD.',
+      help: 'Spend charged to each token (its own and its descendants\') in its current budget period (the month by default), USD.',
       labelNames: ['token'] as const,
       registers,
       collect() {
         this.reset();
         const now = deps.clock();
-        for (const t of activeTokens()) this.set({ token: t.id }, usd(deps.budgets.spent(t.id, now)));
+        for (const t of activeTokens()) this.set({ token: t.id }, usd(deps.budgets.periodSpent(t, now)));
       },
     });
     new Gauge({
