@@ -3,12 +3,13 @@ import { useEffect, useState } from 'react';
 import { api, PRESETS, type Issued, type TokenView } from '../api';
 import { BudgetBar, Card, Empty, ErrorNote, StatusBadge } from '../components/bits';
 import { SecretDialog } from '../components/SecretDialog';
+import { BudgetDialog, ForecastCell, HeldBanner, HoldBadge } from '../components/Spend';
 import { ago, when } from '../format';
 import { useDebounced, useHashQuery, useLoad } from '../hooks';
 import { useLive } from '../live';
 import { CreateDialog, EditDialog, expiryText, RevokeDialog, RotateDialog } from './TokenDialogs';
 
-type Open = { kind: 'create' } | { kind: 'edit' | 'rotate' | 'revoke'; token: TokenView } | null;
+type Open = { kind: 'create' } | { kind: 'edit' | 'rotate' | 'revoke' | 'budget'; token: TokenView } | null;
 
 function scopeSummary(scopes: string[]): string {
   const key = scopes.slice().sort().join(' ');
@@ -71,7 +72,7 @@ export function Tokens() {
     window.history.replaceState(null, '', '#/tokens');
   }, [query]);
   useLive((kind) => {
-    if (kind === 'request' || kind === 'rotation' || kind === 'budget') refresh();
+    if (kind === 'request' || kind === 'rotation' || kind === 'budget' || kind === 'hold') refresh();
   });
 
   const tokens = list.data?.data ?? [];
@@ -102,6 +103,7 @@ export function Tokens() {
         </button>
       </div>
       <ErrorNote error={list.error} />
+      <HeldBanner onChange={() => list.reload()} />
       <div className="table-wrap">
         <table className="table tokens">
           <thead>
@@ -109,7 +111,8 @@ export function Tokens() {
               <th className="col-name">Name</th>
               <th className="col-id hide-narrow">ID</th>
               <th className="col-scopes">Scopes</th>
-              <th className="col-budget">Budget this month</th>
+              <th className="col-budget">Budget this period</th>
+              <th className="col-forecast hide-narrow">Forecast</th>
               <th className="col-expires hide-narrow">Expires</th>
               <th className="col-date hide-narrow">Last used</th>
               <th className="col-status hide-narrow">Status</th>
@@ -127,7 +130,8 @@ export function Tokens() {
                   </span>
                   <span className="show-narrow">
                     <StatusBadge status={t.status} />
-                  </span>
+                  </span>{' '}
+                  <HoldBadge t={t} />
                 </td>
                 <td className="col-id hide-narrow mono small">{t.id}</td>
                 <td className="col-scopes" title={t.scopes.join(', ')}>
@@ -135,6 +139,9 @@ export function Tokens() {
                 </td>
                 <td className="col-budget">
                   <BudgetBar spent={t.spent_usd} budget={t.monthly_budget_usd} />
+                </td>
+                <td className="col-forecast hide-narrow">
+                  <ForecastCell t={t} />
                 </td>
                 <td className="col-expires hide-narrow">{expiryText(t)}</td>
                 <td className="col-date hide-narrow" title={when(t.last_used_at)}>
@@ -148,6 +155,9 @@ export function Tokens() {
                     <div className="row-actions">
                       <button type="button" className="button small" onClick={() => setOpen({ kind: 'edit', token: t })} aria-label={`Edit ${t.name}`}>
                         Edit
+                      </button>
+                      <button type="button" className="button small" onClick={() => setOpen({ kind: 'budget', token: t })} aria-label={`Budget and holds of ${t.name}`}>
+                        Budget
                       </button>
                       <button type="button" className="button small" onClick={() => setOpen({ kind: 'rotate', token: t })} aria-label={`Rotate ${t.name}`}>
                         Rotate
@@ -181,6 +191,7 @@ export function Tokens() {
           }}
         />
       ) : null}
+      {open?.kind === 'budget' ? <BudgetDialog token={open.token} onClose={() => setOpen(null)} onSaved={done} /> : null}
       {open?.kind === 'edit' ? <EditDialog token={open.token} onClose={() => setOpen(null)} onSaved={done} /> : null}
       {open?.kind === 'rotate' ? (
         <RotateDialog
