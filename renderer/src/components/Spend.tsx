@@ -73,15 +73,20 @@ export function HoldBadge({ t }: { t: TokenView }) {
 
 const PERIOD_LABEL = { day: 'today', week: 'this week', month: 'this month', total: 'prepaid' } as const;
 
-/** Spend rate, projected spend at the period's end, and when the budget runs out at that rate. */
+/** Spend rate, projected spend at the period's end, and when the budget runs out at that rate: short, with the full sentence as its title. */
 export function ForecastCell({ t }: { t: TokenView }) {
   const f = t.forecast;
+  const short = (iso: string | null) => (iso ? new Date(iso).toLocaleDateString('en-US', { month: 'short', day: 'numeric', timeZone: 'UTC' }) : '');
+  const runs = t.monthly_budget_usd === null ? '' : f.runs_out_at ? `runs out ${when(f.runs_out_at)}` : 'lasts the period';
+  const title =
+    `${usd(f.spend_rate_usd_per_hour)} per hour on average ${PERIOD_LABEL[t.budget_period]}` +
+    (f.projected_period_spend_usd === null ? '' : `; ${usd(f.projected_period_spend_usd)} by ${day(f.period_ends_at)} at that rate`) +
+    (runs ? `; ${runs}` : '');
   return (
-    <span className="small" data-forecast={t.id}>
+    <span className="small muted forecast" data-forecast={t.id} title={title}>
       {usd(f.spend_rate_usd_per_hour)}/h
-      {f.projected_period_spend_usd === null ? '' : ` · ${usd(f.projected_period_spend_usd)} by ${day(f.period_ends_at)}`}
-      {t.monthly_budget_usd === null ? '' : f.runs_out_at ? ` · runs out ${when(f.runs_out_at)}` : ' · lasts the period'}
-      <span className="muted"> ({PERIOD_LABEL[t.budget_period]})</span>
+      {f.projected_period_spend_usd === null ? ' · prepaid' : ` → ${usd(f.projected_period_spend_usd)} by ${short(f.period_ends_at)}`}
+      {f.runs_out_at ? ` · out ${short(f.runs_out_at)}` : ''}
     </span>
   );
 }

@@ -111,8 +111,7 @@ export function Tokens() {
               <th className="col-name">Name</th>
               <th className="col-id hide-narrow">ID</th>
               <th className="col-scopes">Scopes</th>
-              <th className="col-budget">Budget this period</th>
-              <th className="col-forecast hide-narrow">Forecast</th>
+              <th className="col-budget">Budget this period · forecast</th>
               <th className="col-expires hide-narrow">Expires</th>
               <th className="col-date hide-narrow">Last used</th>
               <th className="col-status hide-narrow">Status</th>
@@ -126,21 +125,20 @@ export function Tokens() {
               <tr key={t.id} data-token-id={t.id}>
                 <td className="col-name">
                   <span className="indent" data-depth={Math.min(t.depth, 5)}>
-                    {t.name}
+                    <HoldBadge t={t} /> {t.name}
                   </span>
                   <span className="show-narrow">
                     <StatusBadge status={t.status} />
-                  </span>{' '}
-                  <HoldBadge t={t} />
+                  </span>
                 </td>
                 <td className="col-id hide-narrow mono small">{t.id}</td>
                 <td className="col-scopes" title={t.scopes.join(', ')}>
                   {scopeSummary(t.scopes)}
                 </td>
                 <td className="col-budget">
-                  <BudgetBar spent={t.spent_usd} budget={t.monthly_budget_usd} />
-                </td>
-                <td className="col-forecast hide-narrow">
+                  <button type="button" className="budget-open" onClick={() => setOpen({ kind: 'budget', token: t })} disabled={t.status !== 'active'} aria-label={`Budget and holds of ${t.name}`}>
+                    <BudgetBar spent={t.spent_usd} budget={t.monthly_budget_usd} />
+                  </button>
                   <ForecastCell t={t} />
                 </td>
                 <td className="col-expires hide-narrow">{expiryText(t)}</td>
@@ -155,9 +153,6 @@ export function Tokens() {
                     <div className="row-actions">
                       <button type="button" className="button small" onClick={() => setOpen({ kind: 'edit', token: t })} aria-label={`Edit ${t.name}`}>
                         Edit
-                      </button>
-                      <button type="button" className="button small" onClick={() => setOpen({ kind: 'budget', token: t })} aria-label={`Budget and holds of ${t.name}`}>
-                        Budget
                       </button>
                       <button type="button" className="button small" onClick={() => setOpen({ kind: 'rotate', token: t })} aria-label={`Rotate ${t.name}`}>
                         Rotate
