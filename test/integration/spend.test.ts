@@ -50,6 +50,11 @@ const rows = (tokenId: string) => s.daemon.db.prepare('SELECT * FROM usage WHERE
 const monthSpent = (tokenId: string) =>
   (s.daemon.db.prepare('SELECT spent_micros FROM spend WHERE token_id = ? AND period = ?').pluck().get(tokenId, new Date(s.clock.now).toISOString().slice(0, 7)) as number | undefined) ?? 0;
 
+/** Long enough that every reply is cut at max_tokens: the actual cost then equals the worst case. */
+const LONG = Array.from({ length: 80 }, (_, i) => `word${i}`).join(' ');
+const small = { model: 'claude-4-5-sonnet', messages: [{ role: 'user', content: LONG }], max_tokens: 16 };
+const worst = () => estimate('chat', small, s.daemon.deps.prices, s.daemon.deps.limits.defaultMaxTokens).worstCaseMicros;
+
 /** A prompt of about 2,000 tokens: past the 1,024-token caching minimum. */
 const SYSTEM = Array.from({ length: 400 }, (_, i) => `Rule ${i}: answer briefly.`).join(' ');
 
@@ -96,10 +101,25 @@ describe('every token class priced', () => {
   });
 });
 
-/** Long enough that every reply is cut at max_tokens: the actual cost then equals the worst case. */
-const LONG = Array.from({ length: 80 }, (_, i) => `word${i}`).join(' ');
-const small = { model: 'claude-4-5-sonnet', messages: [{ role: 'user', content: LONG }], max_tokens: 16 };
-const worst = () => estimate('chat', small, s.daemon.deps.prices, s.daemon.deps.limits.defaultMaxTokens).worstCaseMicros;
+
+describe('forecasts (on the real clock: the CLI has no injected one, so before the tests that move it)', () => {
+  it('token list and status show the spend rate, the projection at the period end and the run-out time', async () => {
+    const w = worst();
+    const { token: t, secret } = token({ monthlyBudget: 10 * w });
+    expect((await call(secret, '/chat/completions', small)).status).toBe(200);
+    type F = { id: string; budget_period: string; spent_this_period: number; forecast: { spend_rate_usd_per_hour: number; projected_period_spend_usd: number; period_ends_at: string; runs_out_at: string | null } };
+    const listed = (JSON.parse((await cli('token', 'list', '--json')).stdout) as { tokens: F[] }).tokens.find((x) => x.id === t.id)!;
+    // One request in a token less than an hour old: the rate is that spend per hour (the elapsed time counts as at least an hour).
+    expect(listed).toMatchObject({ budget_period: 'month', spent_this_period: w / 1e6, forecast: { spend_rate_usd_per_hour: w / 1e6 } });
+    expect(listed.forecast.projected_period_spend_usd).toBeGreaterThan(w / 1e6);
+    expect(Date.parse(listed.forecast.period_ends_at)).toBe(Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth() + 1, 1));
+    const status = JSON.parse((await cli('status', '--json')).stdout) as { budgets: F[] };
+    const mine = status.budgets.find((b) => b.id === t.id)!;
+    expect(mine.forecast.spend_rate_usd_per_hour).toBe(w / 1e6);
+    if (mine.forecast.runs_out_at !== null) expect(Date.parse(mine.forecast.runs_out_at)).toBeLessThanOrEqual(Date.now() + 9 * 3_600_000 + 60_000);
+    expect((await cli('status')).stdout).toMatch(new RegExp(`${t.id}\\): \\$[\\d.]+ of \\$[\\d.]+ per month; \\$[\\d.]+/h, projected`));
+  });
+});
 
 describe('budgets that fit how people pay', () => {
   it('a daily budget refuses with its reset time, and resets at 00:00 UTC on the injected clock', async () => {

@@ -10,6 +10,7 @@ import type { DB } from '../../db/database.js';
 import { setHoldLimits, topUp } from '../../spend/holds.js';
 import { parseBudgetPeriod, type BudgetPeriod } from '../../spend/period.js';
 import { budgetFields, periodSpend } from '../../spend/views.js';
+import { TokenStore } from '../../tokens/store.js';
 import type { Token } from '../../tokens/token.js';
 import { CliError, printJson, withTokens, type GlobalOptions } from '../context.js';
 
@@ -71,6 +72,26 @@ export function spendColumns(j: ReturnType<typeof spendJson>): Record<string, st
     projected: f.projected_period_spend_usd === null ? '-' : `$${f.projected_period_spend_usd.toFixed(2)}`,
     'runs out': day(f.runs_out_at),
   };
+}
+
+/** Active tokens with a budget or a hold threshold: spend this period, forecast and hold, for `status`. */
+export function spendForecasts(db: DB, now: number) {
+  return new TokenStore(db, () => now)
+    .list()
+    .filter((t) => t.revokedAt === null && (t.expiresAt === null || t.expiresAt > now) && (t.monthlyBudget !== null || t.holdAbove !== null || t.holdRate !== null || t.hold !== null))
+    .map((t) => ({ id: t.id, name: t.name, budget: t.monthlyBudget === null ? null : microsToUsd(t.monthlyBudget), ...spendJson(db, t, now) }));
+}
+
+/** One line per token for `status`: spend against budget, rate, projection, run-out, hold. */
+export function forecastLine(f: ReturnType<typeof spendForecasts>[number]): string {
+  const fc = f.forecast;
+  const per = f.budget_period === 'total' ? 'prepaid' : `per ${f.budget_period}`;
+  return (
+    `  ${f.name} (${f.id}): $${f.spent_this_period.toFixed(4)}${f.budget === null ? '' : ` of $${f.budget.toFixed(2)} ${per}`}; $${fc.spend_rate_usd_per_hour.toFixed(4)}/h` +
+    (fc.projected_period_spend_usd === null ? '' : `, projected $${fc.projected_period_spend_usd.toFixed(2)} by ${fc.period_ends_at}`) +
+    (fc.runs_out_at ? `, runs out ${fc.runs_out_at}` : f.budget === null ? '' : ', lasts the period') +
+    (f.hold ? ` [${f.hold.state === 'denied' ? 'HELD, denied' : 'ON HOLD'}]` : '')
+  );
 }
 
 export function registerTokenSpend(token: Command, globals: () => GlobalOptions): void {
