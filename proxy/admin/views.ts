@@ -9,7 +9,7 @@ import type { Token } from '../tokens/token.js';
 import { windowOf } from '../spend/period.js';
 import { budgetFields, spendByWindow } from '../spend/views.js';
 
-import type { TokenStatus, TokenView } from './wire.js';
+import type { TokenStatus, TokenView } from '../../wire/admin.js';
 
 export type { TokenStatus, TokenView };
 

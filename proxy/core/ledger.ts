@@ -34,25 +34,10 @@ export interface LedgerRow {
   error_code: string | null;
 }
 
-/** A committed ledger row as the live feed, the metrics and the tray see it. */
-export interface RequestEvent {
-  ts: number;
-  request_id: string;
-  token_id: string;
-  route: string;
-  model: string | null;
-  prompt_tokens: number;
-  completion_tokens: number;
-  /** Token classes (issue 16); absent where a producer predates them. */
-  cached_tokens?: number;
-  cache_write_tokens?: number;
-  reasoning_tokens?: number;
-  cost_micros: number;
-  status: number;
-  latency_ms: number;
-  streamed: boolean;
-  error_code: string | null;
-}
+/** A committed ledger row as the live feed, the metrics and the tray see it: a boolean `streamed`, no sources. */
+export type RequestEvent = Omit<LedgerRow, 'method' | 'streamed' | 'usage_source' | 'cost_source' | TokenClassField> & { streamed: boolean } & Partial<Pick<LedgerRow, TokenClassField>>;
+/** Token classes (issue 16): optional in events, where a producer may predate them. */
+type TokenClassField = 'cached_tokens' | 'cache_write_tokens' | 'reasoning_tokens';
 
 export function requestEvent(row: LedgerRow): RequestEvent {
   return {

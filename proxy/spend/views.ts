@@ -9,7 +9,7 @@ import { microsToUsd } from '../core/money.js';
 import type { Token } from '../tokens/store.js';
 import { forecast, forecastJson } from './forecast.js';
 import { windowOf } from './period.js';
-import type { BudgetFields } from '../admin/wire.js';
+import type { BudgetFields } from '../../wire/admin.js';
 
 export type { BudgetFields };
 

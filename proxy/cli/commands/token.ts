@@ -5,6 +5,7 @@ import { DEFAULT_BASE_PATH, localBaseUrl } from '../urls.js';
 import { parseDuration, systemClock } from '../../core/time.js';
 import { parseScopes, scopesFromPreset, type Scope } from '../../tokens/scopes.js';
 import { parseExpiry, TokenStore, type Token } from '../../tokens/store.js';
+import { tokenJson } from '../../../wire/tokens.js';
 import { CliError, iso, openDb, printJson, printTable, withTokens, type GlobalOptions } from '../context.js';
 import type { DB } from '../../db/database.js';
 import { writeEnvSink } from '../../lifecycle/envsink.js';
@@ -13,18 +14,13 @@ import { cliLifecycle, envSinkPath, registerTokenAutoRotate } from './rotation.j
 import { createUpstreamChildCli, revokeUpstreamChildCli, upstreamChildRows } from './token-upstream.js';
 import { addSpendOptions, parsePeriodFlag, registerTokenSpend, spendColumns, spendInput, spendJson, type SpendOptions } from './token-spend.js';
 
-function tokenJson(t: Token, db?: DB) {
+/** A token in the CLI's --json output: the shared token JSON plus the limits, state, and (given the db) spend, period, holds and forecast. */
+function tokenListJson(t: Token, db?: DB) {
   return {
-    id: t.id,
-    name: t.name,
-    parent_id: t.parentId,
-    scopes: t.scopes,
-    monthly_budget: t.monthlyBudget === null ? null : microsToUsd(t.monthlyBudget),
+    ...tokenJson(t),
     ...(db === undefined ? {} : spendJson(db, t)),
     rpm: t.rpm,
     max_concurrent: t.maxConcurrent,
-    expires_at: t.expiresAt === null ? null : new Date(t.expiresAt).toISOString(),
-    created_at: new Date(t.createdAt).toISOString(),
     status: status(t),
     revoked_at: t.revokedAt === null ? null : new Date(t.revokedAt).toISOString(),
   };
@@ -116,16 +112,11 @@ export function registerToken(program: Command, globals: () => GlobalOptions): v
       const t = created.token;
       if (o.json) {
         printJson({
-          id: t.id,
-          api_key: created.secret,
-          name: t.name,
-          scopes: t.scopes,
-          monthly_budget: t.monthlyBudget === null ? null : microsToUsd(t.monthlyBudget),
+          ...tokenJson(t),
           budget_period: t.budgetPeriod,
           hold_above: t.holdAbove === null ? null : microsToUsd(t.holdAbove),
           hold_rate: t.holdRate === null ? null : microsToUsd(t.holdRate),
-          expires_at: t.expiresAt === null ? null : new Date(t.expiresAt).toISOString(),
-          parent_id: t.parentId,
+          api_key: created.secret,
           env_file: sink ?? null,
         });
         return;
@@ -148,7 +139,7 @@ export function registerToken(program: Command, globals: () => GlobalOptions): v
     .action((o: { all?: boolean; json?: boolean }) => {
       withTokens(globals(), (tokens, db) => {
         const rows = tokens.list().filter((t) => o.all || status(t) === 'active');
-        const items = rows.map((t) => tokenJson(t, db));
+        const items = rows.map((t) => tokenListJson(t, db));
         const upstream = upstreamChildRows(db, o.all === true);
         if (o.json) return printJson({ tokens: items, upstream_keys: upstream });
         printTable(
@@ -158,7 +149,7 @@ export function registerToken(program: Command, globals: () => GlobalOptions): v
             scopes: t.scopes.join(','),
             budget: t.monthly_budget === null ? 'none' : `$${t.monthly_budget.toFixed(2)}`,
             spent: `$${t.spent_this_period!.toFixed(4)}`,
-            ...spendColumns(t as ReturnType<typeof tokenJson> & ReturnType<typeof spendJson>),
+            ...spendColumns(t as ReturnType<typeof tokenListJson> & ReturnType<typeof spendJson>),
             expires: t.expires_at ?? 'never',
             status: t.status,
             parent: t.parent_id ?? '',
@@ -177,7 +168,7 @@ export function registerToken(program: Command, globals: () => GlobalOptions): v
     .action((id: string, o: { json?: boolean }) => {
       withTokens(globals(), (tokens, db) => {
         const t = requireToken(tokens, id);
-        const item = { ...tokenJson(t, db), children: tokens.subtree(t.id).filter((c) => c.parentId === t.id).map((c) => c.id) };
+        const item = { ...tokenListJson(t, db), children: tokens.subtree(t.id).filter((c) => c.parentId === t.id).map((c) => c.id) };
         if (o.json) return printJson(item);
         for (const [k, v] of Object.entries(item)) process.stdout.write(`${k.padEnd(18)} ${Array.isArray(v) ? v.join(' ') || '-' : String(v ?? '-')}\n`);
       });
@@ -248,7 +239,7 @@ export function registerToken(program: Command, globals: () => GlobalOptions): v
     .option('--json', 'print JSON only')
     .action((id: string, usd: string, o: { period?: string; json?: boolean }) => {
       const t = withTokens(globals(), (tokens) => tokens.setBudget(id, parseUsd(usd, 'the budget'), 'cli', parsePeriodFlag(o.period)));
-      if (o.json) return printJson(tokenJson(t));
+      if (o.json) return printJson(tokenListJson(t));
       process.stdout.write(`${t.id} now has a budget of ${formatUsd(t.monthlyBudget)} per ${t.budgetPeriod}.\n`);
     });
 
@@ -270,7 +261,7 @@ export function registerToken(program: Command, globals: () => GlobalOptions): v
           'cli',
         );
       });
-      if (o.json) return printJson(tokenJson(t));
+      if (o.json) return printJson(tokenListJson(t));
       process.stdout.write(`${t.id}: rpm ${t.rpm ?? 'unlimited'}, max concurrent ${t.maxConcurrent ?? 'unlimited'}.\n`);
     });
 
@@ -281,8 +272,8 @@ export function registerToken(program: Command, globals: () => GlobalOptions): v
     .action((o: { json?: boolean }) => {
       withTokens(globals(), (tokens, db) => {
         const all = tokens.list();
-        type Node = ReturnType<typeof tokenJson> & { children: Node[] };
-        const nodes = new Map<string, Node>(all.map((t) => [t.id, { ...tokenJson(t, db), children: [] }]));
+        type Node = ReturnType<typeof tokenListJson> & { children: Node[] };
+        const nodes = new Map<string, Node>(all.map((t) => [t.id, { ...tokenListJson(t, db), children: [] }]));
         const roots: Node[] = [];
         for (const t of all) {
           const n = nodes.get(t.id)!;
