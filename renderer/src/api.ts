@@ -136,6 +136,9 @@ export interface RequestRow {
   model: string | null;
   prompt_tokens: number;
   completion_tokens: number;
+  /** Parts of the two counts above priced at their own rates (issue 16). */
+  cached_tokens?: number;
+  reasoning_tokens?: number;
   cost_usd: number;
   status: number;
   latency_ms: number;

@@ -40,6 +40,24 @@ const chat = (secret: string) =>
     body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hello' }], max_tokens: 20 }),
   });
 
+describe('token classes', () => {
+  it('marks a request whose prompt was partly cached in the requests list', async () => {
+    const t = token('cache-user');
+    const long = Array.from({ length: 400 }, (_, i) => `Rule ${i}: answer briefly.`).join(' ');
+    const body = JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'system', content: long }, { role: 'user', content: 'go' }] });
+    for (let i = 0; i < 2; i++) {
+      const r = await fetch(`${s.baseURL}/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${t.secret}`, 'content-type': 'application/json' }, body });
+      expect(r.status).toBe(200);
+    }
+    await page.goto(`${s.daemon.url}/#/requests`);
+    const cell = page.locator('td[data-cached]:not([data-cached="0"])').first();
+    await cell.waitFor();
+    expect(Number(await cell.getAttribute('data-cached'))).toBeGreaterThanOrEqual(1024);
+    expect(await cell.getAttribute('title')).toContain('cached, charged at the cached rate');
+    expect(await cell.innerText()).toMatch(/\*$/);
+  });
+});
+
 describe('held tokens and forecasts', () => {
   it('shows a held token in a banner and a badge, approves it from the banner, and shows forecasts', async () => {
     const spender = token('steady-spender', { monthlyBudget: 5_000_000 });
