@@ -19,9 +19,9 @@ import type { Logger } from '../core/log.js';
 import { formatUsd } from '../core/money.js';
 import type { Token, TokenHold } from '../tokens/store.js';
 import { tripHold, type HoldKind } from './holds.js';
-import { windowOf } from './period.js';
+import { HOUR_MS, windowOf } from './period.js';
 
-export const HOUR_MS = 3_600_000;
+export { HOUR_MS };
 
 interface Hour {
   version: number;

@@ -12,6 +12,7 @@ import { DAY_MS } from '../core/time.js';
 export const BUDGET_PERIODS = ['day', 'week', 'month', 'total'] as const;
 export type BudgetPeriod = (typeof BUDGET_PERIODS)[number];
 export const DEFAULT_PERIOD: BudgetPeriod = 'month';
+export const HOUR_MS = 3_600_000;
 
 export interface Window {
   key: string;

@@ -213,5 +213,7 @@ describe('a human in the loop', () => {
     expect(denied.message).toContain('denied');
     const view = (await (await fetch(`${s.daemon.url}/admin/api/tokens/${t.id}`, { headers: { authorization: `Bearer ${admin}` } })).json()) as { held: boolean; hold: { state: string } };
     expect(view).toMatchObject({ held: true, hold: { state: 'denied' } });
+    const status = (await (await fetch(`${s.daemon.url}/admin/api/status`, { headers: { authorization: `Bearer ${admin}` } })).json()) as { alerts: Array<{ kind: string; token_id?: string }> };
+    expect(status.alerts).toContainEqual(expect.objectContaining({ kind: 'spend_hold', token_id: t.id }));
   });
 });
