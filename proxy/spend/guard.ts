@@ -126,7 +126,7 @@ export class HoldGuard {
     this.memo.set(t.id, { version, hold });
     const h = this.hours.get(t.id);
     if (h) h.version = version;
-    this.log.warn({ tokenId: t.id, kind, spentMicros: used, thresholdMicros: threshold }, `token ${t.id} is on hold until a person approves it: ${reason}`);
+    this.log.warn({ tokenId: t.id, kind, spent_micros: used, threshold_micros: threshold }, `token ${t.id} is on hold until a person approves it: ${reason}`);
     this.events.emit('hold', { kind: 'held', token_id: t.id, name: t.name, reason, ts: now });
     throw approvalRequired(t, hold, chain[0]!);
   }
