@@ -122,6 +122,30 @@ describe('forecasts (on the real clock: the CLI has no injected one, so before t
 });
 
 describe('budgets that fit how people pay', () => {
+  it('refuses bad period, hold and top-up input with a clear message and changes nothing', async () => {
+    const before = s.tokens.list().length;
+    const bad = [
+      [['token', 'create', '--name', 'x', '--preset', 'write', '--budget', '5', '--period', 'yearly'], 'day, week, month, total'],
+      [['token', 'create', '--name', 'x', '--preset', 'write', '--hold-above', '0'], '--hold-above takes an amount in USD above 0'],
+      [['token', 'create', '--name', 'x', '--preset', 'write', '--upstream', '--budget', '5', '--period', 'day'], 'apply to local tokens only'],
+      [['token', 'topup', 'tok_nonexistent00000', '5'], 'no token with id'],
+    ] as const;
+    for (const [args, message] of bad) {
+      const r = await cli(...args);
+      expect(r.code, args.join(' ')).not.toBe(0);
+      expect(r.stderr).toContain(message);
+    }
+    expect(s.tokens.list()).toHaveLength(before);
+    const res = await fetch(`${s.daemon.url}/admin/api/tokens`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'x', preset: 'write', budget_period: 'yearly', hold_rate_usd: -1 }),
+    });
+    expect(res.status).toBe(400);
+    const details = ((await res.json()) as { error: { details: Record<string, string> } }).error.details;
+    expect(Object.keys(details).sort()).toEqual(['budget_period', 'hold_rate_usd']);
+  });
+
   it('a daily budget refuses with its reset time, and resets at 00:00 UTC on the injected clock', async () => {
     const w = worst();
     const parent = token({ monthlyBudget: 100 * w });

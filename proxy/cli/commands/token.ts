@@ -84,6 +84,7 @@ export function registerToken(program: Command, globals: () => GlobalOptions): v
       }
       if (o.upstream) {
         if (o.parent || o.rpm || o.maxConcurrent || o.writeEnv) throw new CliError('--upstream keys are children of the real key: --parent, --rpm, --max-concurrent and --write-env do not apply');
+        if ((o.period && o.period !== 'month') || o.holdAbove || o.holdRate) throw new CliError('--upstream keys are budgeted by SkillBoss per month: --period, --hold-above and --hold-rate apply to local tokens only');
         const budgetMicros = o.budget === undefined ? null : parseUsd(o.budget, '--budget');
         return createUpstreamChildCli(globals(), { name: o.name, scopes, budgetMicros, expiresAt, ...(o.upstreamUrl ? { upstreamUrl: o.upstreamUrl } : {}), ...(o.json ? { json: true } : {}) });
       }
