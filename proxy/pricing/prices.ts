@@ -78,11 +78,11 @@ export function parseUpstreamPrice(entry: Record<string, unknown>): ({ prompt: n
     cacheWrite: num(pr.cache_write ?? pr.input_cache_write ?? pr.cache_creation),
     reasoning: num(pr.reasoning ?? pr.internal_reasoning),
   };
-  if (single !== null) return { prompt: single, completion: single, ...classes };
+  // A split price is the more precise of the two when an entry carries both.
   const prompt = num(pr.prompt ?? pr.input);
   const completion = num(pr.completion ?? pr.output);
   if (prompt !== null || completion !== null) return { prompt: prompt ?? completion ?? 0, completion: completion ?? prompt ?? 0, ...classes };
-  return null;
+  return single === null ? null : { prompt: single, completion: single, ...classes };
 }
 
 /** Class rates for a plain price: each listed one, else the documented fallback. */
