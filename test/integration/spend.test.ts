@@ -16,6 +16,7 @@ import type { HoldEvent } from '../../proxy/core/events.js';
 import { scopesFromPreset } from '../../proxy/tokens/scopes.js';
 import type { CreateTokenInput } from '../../proxy/tokens/store.js';
 import { runCli } from '../helpers/cli.js';
+import { sseReader } from '../helpers/sse.js';
 import { errorOf, startStack, type Stack } from '../helpers/stack.js';
 
 let s: Stack;
@@ -223,13 +224,21 @@ describe('a human in the loop', () => {
     expect(audit).toEqual(expect.arrayContaining([{ event: 'token.hold', actor: 'daemon' }, { event: 'token.hold_approved', actor: 'cli' }]));
   });
 
-  it('a denied token stays held and its agents are told not to retry; a rate hold trips on the rolling hour', async () => {
+  it('a rate hold trips on the rolling hour and reaches the live feed; a denied token stays held and its agents are told not to retry', async () => {
     const w = worst();
     const { token: t, secret } = token({ holdRate: 2 * w + Math.floor(w / 2) });
+    const ac = new AbortController();
+    const feed = await fetch(`${s.daemon.url}/admin/api/events`, { headers: { authorization: `Bearer ${admin}` }, signal: ac.signal });
+    const { until } = sseReader(feed);
+    await until(/: connected\n\n/);
     expect((await call(secret, '/chat/completions', small)).status).toBe(200);
     expect((await call(secret, '/chat/completions', small)).status).toBe(200);
     const tripped = await errorOf(await call(secret, '/chat/completions', small));
     expect(tripped.message).toContain('in the last hour');
+    const live = JSON.parse((await until(/event: hold\ndata: (.*)\n\n/))[1]!) as { kind: string; token_id: string; reason: string };
+    expect(live).toMatchObject({ kind: 'held', token_id: t.id });
+    expect(live.reason).toContain('in the last hour');
+    ac.abort();
     const res = await fetch(`${s.daemon.url}/admin/api/tokens/${t.id}/hold/deny`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: '{}' });
     expect(res.status).toBe(200);
     const denied = await errorOf(await call(secret, '/chat/completions', small));
