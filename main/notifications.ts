@@ -26,7 +26,7 @@ export class Notifier {
   show(n: Pick<Notice, 'title' | 'body'> & { target?: NoticeTarget; kind?: Notice['kind'] }): void {
     if (!Notification.isSupported()) return;
     // An agent's access request expires in minutes: it stays on screen until the human acts (Linux, Windows).
-    const waiting = n.kind === 'access_request' ? ({ timeoutType: 'never' } as const) : {};
+    const waiting = n.kind === 'access_request' || n.kind === 'spend_hold' ? ({ timeoutType: 'never' } as const) : {};
     const note = new Notification({ title: n.title, body: n.body, ...waiting, ...(this.iconPath ? { icon: this.iconPath } : {}) });
     this.live.add(note);
     const forget = () => this.live.delete(note);

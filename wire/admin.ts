@@ -6,7 +6,7 @@ import type { Scope } from './scopes.js';
 
 export type TokenStatus = 'active' | 'revoked' | 'expired' | 'parent_revoked' | 'parent_expired';
 
-export interface TokenView {
+export interface TokenView extends BudgetFields {
   id: string;
   name: string;
   parent_id: string | null;
@@ -34,6 +34,24 @@ export interface TokenView {
   paused_self: boolean;
 }
 
+/** A token's budget period, holds and forecast (issue 16); part of every token view. `spent_usd` is spend in this period. */
+export interface BudgetFields {
+  budget_period: 'day' | 'week' | 'month' | 'total';
+  /** When the period's spend starts again from zero; null for a `total` budget, which never resets. */
+  resets_at: string | null;
+  topped_up_usd: number;
+  hold_above_usd: number | null;
+  hold_rate_usd: number | null;
+  held: boolean;
+  hold: { state: 'held' | 'denied'; since: string; reason: string } | null;
+  forecast: {
+    spend_rate_usd_per_hour: number;
+    projected_period_spend_usd: number | null;
+    period_ends_at: string | null;
+    runs_out_at: string | null;
+  };
+}
+
 export interface UsageRow {
   day?: string;
   token_id?: string;
@@ -43,6 +61,9 @@ export interface UsageRow {
   errors: number;
   prompt_tokens: number;
   completion_tokens: number;
+  /** Parts of prompt / completion tokens priced at their own rates (issue 16). */
+  cached_tokens?: number;
+  reasoning_tokens?: number;
   cost_usd: number;
 }
 

@@ -8,7 +8,7 @@
  */
 import type { DB } from '../../proxy/db/database.js';
 import { DAY_MS } from '../../proxy/core/time.js';
-import { EXPIRY_THRESHOLDS_DAYS, type AuditObservation, type BudgetObservation, type ExpiringToken, type Observation, type PendingAccess } from './notify-rules.js';
+import { EXPIRY_THRESHOLDS_DAYS, type AuditObservation, type BudgetObservation, type ExpiringToken, type HeldToken, type Observation, type PendingAccess } from './notify-rules.js';
 import { readStoredState } from './state.js';
 
 export interface FeedCursors {
@@ -38,6 +38,7 @@ export class Feed {
       audit: db.prepare('SELECT a.id, a.ts, a.actor, a.event, a.token_id, t.name FROM audit a LEFT JOIN tokens t ON t.id = a.token_id WHERE a.id > ? ORDER BY a.id LIMIT ?'),
       expiring: db.prepare('SELECT id, name, expires_at FROM tokens WHERE revoked_at IS NULL AND expires_at > ? AND expires_at <= ? ORDER BY expires_at'),
       // The daemon caps open requests (5 by default); the limit only guards against a damaged table.
+      held: db.prepare("SELECT id, name, held_at, held_reason FROM tokens WHERE hold_state = 'held' AND revoked_at IS NULL ORDER BY held_at LIMIT 50"),
       access: db.prepare("SELECT id, name, user_code, scopes, monthly_budget, expires_at FROM access_requests WHERE status = 'pending' AND expires_at > ? ORDER BY created_at, id LIMIT 50"),
     };
     this.cur = saved ?? { eventId: this.q.maxEvent.get() as number, auditId: this.q.maxAudit.get() as number };
@@ -71,8 +72,14 @@ export class Feed {
       monthlyBudgetMicros: r.monthly_budget,
       expiresAt: r.expires_at,
     }));
+    const held: HeldToken[] = (this.q.held.all() as Array<{ id: string; name: string; held_at: number; held_reason: string | null }>).map((t) => ({
+      tokenId: t.id,
+      tokenName: t.name,
+      since: t.held_at,
+      reason: t.held_reason ?? 'its spend passed a threshold',
+    }));
     this.cur = { eventId: Math.max(this.cur.eventId, lastEvent), auditId: auditRows.at(-1)?.id ?? this.cur.auditId };
     const s = readStoredState(this.db, now);
-    return { upstream: { key: s.upstreamKey, credits: s.credits }, budgets, audit, expiring, access };
+    return { upstream: { key: s.upstreamKey, credits: s.credits }, budgets, audit, expiring, access, held };
   }
 }

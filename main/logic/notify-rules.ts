@@ -10,7 +10,7 @@ import { formatUsd } from '../../proxy/core/money.js';
 import { DAY_MS, periodOf, periodResetAt } from '../../proxy/core/time.js';
 import type { UpstreamStatus } from '../../proxy/upstream/status.js';
 
-export type NoticeKind = 'budget_80' | 'budget_100' | 'key_invalid' | 'credits_out' | 'rotation' | 'webhook_failed' | 'expiry' | 'access_request' | 'summary';
+export type NoticeKind = 'spend_hold' | 'budget_80' | 'budget_100' | 'key_invalid' | 'credits_out' | 'rotation' | 'webhook_failed' | 'expiry' | 'access_request' | 'summary';
 
 /** Where clicking the notification leads in the dashboard. */
 export type NoticeTarget = 'overview' | 'tokens' | 'setup' | 'audit' | 'access';
@@ -58,7 +58,16 @@ export interface PendingAccess {
   expiresAt: number;
 }
 
+/** A token on hold for the human's approval (issue 16): its agents get 402 until approved. */
+export interface HeldToken {
+  tokenId: string;
+  tokenName: string;
+  since: number;
+  reason: string;
+}
+
 export interface Observation {
+  held?: readonly HeldToken[];
   upstream?: { key: UpstreamStatus['key']; credits: UpstreamStatus['credits'] };
   budgets?: readonly BudgetObservation[];
   audit?: readonly AuditObservation[];
@@ -112,6 +121,8 @@ export class NotifyRules {
     };
 
     // Access requests first: they wait minutes, not days, so they are the last to be folded into a summary.
+    // Holds first of all: an agent is stopped until the human answers.
+    if (o.held) this.held(o.held, fire);
     if (o.access) this.access(o.access, now, fire);
     if (o.upstream) this.upstream(o.upstream, fire);
     if (o.budgets) this.budgets(o.budgets, now, fire);
@@ -170,6 +181,22 @@ export class NotifyRules {
           (day + 2) * DAY_MS,
         );
       }
+    }
+  }
+
+  private held(tokens: readonly HeldToken[], fire: (n: Notice, until: number) => void): void {
+    for (const t of tokens) {
+      fire(
+        {
+          key: `hold:${t.tokenId}:${t.since}`,
+          kind: 'spend_hold',
+          title: `Spend on hold: “${t.tokenName}” needs your approval`,
+          body: `Its agents get 402 until you approve or deny it: ${t.reason}.`,
+          target: 'tokens',
+        },
+        // Keyed by when it tripped: each hold is announced once, a later one again.
+        t.since + 30 * DAY_MS,
+      );
     }
   }
 

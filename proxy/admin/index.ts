@@ -33,6 +33,7 @@ import { dashboard, findDashboardDir, securityHeaders } from './static.js';
 import { statusRouter } from './status.js';
 import { TokenEditor } from './token-edit.js';
 import { tokensRouter } from './tokens.js';
+import { spendRouter } from './spend.js';
 import { usageRouter } from './usage.js';
 import { TokenViews } from './views.js';
 
@@ -118,6 +119,7 @@ export function createAdminApp(opts: AdminOptions): AdminApp {
     res.status(201).json({ url: `http://127.0.0.1:${port}/admin/login?nonce=${nonce}`, expires_at: new Date(expiresAt).toISOString() });
   });
   api.use(statusRouter(ctx));
+  api.use(spendRouter(ctx));
   api.use('/tokens', tokensRouter(ctx));
   api.use('/access-requests', accessRouter(ctx));
   api.use(usageRouter(ctx));

@@ -17,7 +17,7 @@ const HEARTBEAT_MS = 15_000;
 const MAX_STREAMS = 32;
 
 /** The kinds the dashboard shows; other kinds on the emitter are not forwarded until listed here. */
-type Kind = Extract<keyof SidecarEventMap, 'request' | 'budget' | 'upstream' | 'rotation' | 'access_request'>;
+type Kind = Extract<keyof SidecarEventMap, 'request' | 'budget' | 'upstream' | 'rotation' | 'access_request' | 'hold'>;
 
 export class LiveHub {
   private readonly streams = new Set<Response>();
@@ -32,6 +32,7 @@ export class LiveHub {
       rotation: (e) => this.send('rotation', { ...e, token_name: this.nameOf(e.token_id) }),
       // Ids, the agent's name and the code to compare: nothing that collects a token (the poll secret is never in the event).
       access_request: (e) => this.send('access_request', e),
+      hold: (e) => this.send('hold', { ...e, ts: new Date(e.ts).toISOString() }),
     };
   }
 

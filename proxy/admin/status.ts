@@ -15,7 +15,7 @@ import { parseInput } from './validate.js';
 import type { TokenView } from './views.js';
 
 export interface Alert {
-  kind: 'key_missing' | 'key_unavailable' | 'key_invalid' | 'credits_out' | 'upstream_unreachable' | 'budget_100' | 'budget_80' | 'webhook_failed' | 'expiring' | 'paused' | 'access_pending';
+  kind: 'key_missing' | 'key_unavailable' | 'key_invalid' | 'credits_out' | 'upstream_unreachable' | 'budget_100' | 'budget_80' | 'spend_hold' | 'webhook_failed' | 'expiring' | 'paused' | 'access_pending';
   severity: 'error' | 'warning';
   message: string;
   token_id?: string;
@@ -109,10 +109,13 @@ function alertsFor(ctx: AdminContext, views: TokenView[], now: number, webhooks:
   if (up.reachable === false) out.push({ kind: 'upstream_unreachable', severity: 'warning', message: `SkillBoss could not be reached at the last check${up.lastError ? ` (${up.lastError})` : ''}.` });
   for (const v of views) {
     if (v.status !== 'active') continue;
+    if (v.hold) out.push({ kind: 'spend_hold', severity: 'error', token_id: v.id, message: `${v.name} is on hold for your approval (${v.hold.reason}); its calls get 402 until you approve it on the Tokens page.` });
     if (v.monthly_budget_usd !== null && v.monthly_budget_usd >= 0) {
+      const per = v.budget_period === 'total' ? 'prepaid' : v.budget_period === 'day' ? 'daily' : `${v.budget_period}ly`;
+      const until = v.budget_period === 'total' ? 'until you top it up' : `until the ${v.budget_period} ends or you raise it`;
       const ratio = v.monthly_budget_usd === 0 ? 1 : v.spent_usd / v.monthly_budget_usd;
-      if (ratio >= 1) out.push({ kind: 'budget_100', severity: 'error', token_id: v.id, message: `${v.name} has used its whole monthly budget (${formatUsd(usdToMicros(v.monthly_budget_usd))}); its calls get 402 until the month ends or you raise it.` });
-      else if (ratio >= 0.8) out.push({ kind: 'budget_80', severity: 'warning', token_id: v.id, message: `${v.name} has used ${Math.floor(ratio * 100)}% of its monthly budget (${formatUsd(usdToMicros(v.spent_usd))} of ${formatUsd(usdToMicros(v.monthly_budget_usd))}).` });
+      if (ratio >= 1) out.push({ kind: 'budget_100', severity: 'error', token_id: v.id, message: `${v.name} has used its whole ${per} budget (${formatUsd(usdToMicros(v.monthly_budget_usd))}); its calls get 402 ${until}.` });
+      else if (ratio >= 0.8) out.push({ kind: 'budget_80', severity: 'warning', token_id: v.id, message: `${v.name} has used ${Math.floor(ratio * 100)}% of its ${per} budget (${formatUsd(usdToMicros(v.spent_usd))} of ${formatUsd(usdToMicros(v.monthly_budget_usd))}).` });
     }
     if (v.expires_at !== null && Date.parse(v.expires_at) - now < 7 * DAY_MS) {
       out.push({ kind: 'expiring', severity: 'warning', token_id: v.id, message: `${v.name} expires ${v.expires_at.slice(0, 10)}.` });

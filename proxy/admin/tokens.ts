@@ -14,6 +14,8 @@ import { DEFAULT_GRACE_MS, type Token } from '../tokens/store.js';
 import { ADMIN_ACTOR, type AdminContext } from './context.js';
 import { instant, parseInput, positiveInt, usdAmount } from './validate.js';
 import { toTree, type TokenView } from './views.js';
+import { windowOf } from '../spend/period.js';
+import { budgetPeriodField, holdFields, applyBudgetPatch } from './spend.js';
 
 const scopeList = z.array(z.enum(SCOPES, { message: `each scope must be one of ${SCOPES.join(', ')}` })).min(1, 'pick at least one scope').max(SCOPES.length);
 const expiresField = z
@@ -27,6 +29,8 @@ const createSchema = z
     preset: z.enum(Object.keys(PRESETS) as [keyof typeof PRESETS, ...Array<keyof typeof PRESETS>], { message: `expected one of ${Object.keys(PRESETS).join(', ')}` }).optional(),
     scopes: scopeList.optional(),
     monthly_budget_usd: usdAmount.nullable().optional(),
+    budget_period: budgetPeriodField.optional(),
+    ...holdFields,
     expires: expiresField.optional(),
     parent_id: z.string().regex(/^tok_[0-9A-Za-z]{16}$/, 'expected a token id (tok_…)').nullable().optional(),
     rpm: positiveInt(1_000_000).nullable().optional(),
@@ -44,6 +48,8 @@ const patchSchema = z
     name: z.string().trim().min(1, 'a token needs a name').max(100, 'at most 100 characters').optional(),
     scopes: scopeList.optional(),
     monthly_budget_usd: usdAmount.nullable().optional(),
+    budget_period: budgetPeriodField.optional(),
+    ...holdFields,
     expires_at: instant.nullable().optional(),
     rpm: positiveInt(1_000_000).nullable().optional(),
     max_concurrent: positiveInt(10_000).nullable().optional(),
@@ -89,9 +95,9 @@ export function tokensRouter(ctx: AdminContext): Router {
   r.get('/:id', (req, res) => {
     const t = tokenParam(req);
     const now = deps.clock();
-    const monthStart = Date.parse(`${new Date(now).toISOString().slice(0, 7)}-01T00:00:00Z`);
-    // spent_usd counts the whole subtree (spend is charged up the chain); own_spent_usd is this token's calls alone.
-    const own = ownSpend.get(t.id, monthStart) as number;
+    // spent_usd counts the whole subtree (spend is charged up the chain); own_spent_usd is this token's calls alone,
+    // over the same window (the token's budget period; a prepaid budget's window is all time).
+    const own = ownSpend.get(t.id, windowOf(t.budgetPeriod, now).start ?? 0) as number;
     res.json({
       ...view(t.id),
       own_spent_usd: microsToUsd(own),
@@ -126,6 +132,9 @@ export function tokensRouter(ctx: AdminContext): Router {
         name: b.name,
         scopes,
         monthlyBudget: b.monthly_budget_usd === undefined || b.monthly_budget_usd === null ? null : usdToMicros(b.monthly_budget_usd),
+        ...(b.budget_period ? { budgetPeriod: b.budget_period } : {}),
+        holdAbove: b.hold_above_usd == null ? null : usdToMicros(b.hold_above_usd),
+        holdRate: b.hold_rate_usd == null ? null : usdToMicros(b.hold_rate_usd),
         expiresAt: expiryFrom(b.expires, now, chain),
         parentId: b.parent_id ?? null,
         rpm: b.rpm ?? null,
@@ -167,7 +176,7 @@ export function tokensRouter(ctx: AdminContext): Router {
       if (b.name !== undefined && b.name !== t.name) ctx.editor.rename(t, b.name, ADMIN_ACTOR, now);
       if (b.scopes !== undefined) narrowed = ctx.editor.setScopes(deps.tokens.require(t.id), b.scopes, ADMIN_ACTOR, now);
       if (b.expires_at !== undefined) ctx.editor.setExpiry(deps.tokens.require(t.id), b.expires_at, ADMIN_ACTOR, now);
-      if (b.monthly_budget_usd !== undefined) deps.tokens.setBudget(t.id, b.monthly_budget_usd === null ? null : usdToMicros(b.monthly_budget_usd), ADMIN_ACTOR);
+      applyBudgetPatch(ctx, t.id, b, now);
       if (b.rpm !== undefined || b.max_concurrent !== undefined) {
         const cur = deps.tokens.require(t.id);
         deps.tokens.setLimits(t.id, { rpm: b.rpm === undefined ? cur.rpm : b.rpm, maxConcurrent: b.max_concurrent === undefined ? cur.maxConcurrent : b.max_concurrent }, ADMIN_ACTOR);

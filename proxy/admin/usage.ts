@@ -69,7 +69,8 @@ export function usageRouter(ctx: AdminContext): Router {
       args.push(q.token);
     }
     const sql = `SELECT ${select.join(', ')}, count(*) AS requests, sum(u.status >= 400) AS errors,
-        sum(u.prompt_tokens) AS prompt_tokens, sum(u.completion_tokens) AS completion_tokens, sum(u.cost_micros) AS cost_micros
+        sum(u.prompt_tokens) AS prompt_tokens, sum(u.completion_tokens) AS completion_tokens,
+        sum(u.cached_tokens) AS cached_tokens, sum(u.reasoning_tokens) AS reasoning_tokens, sum(u.cost_micros) AS cost_micros
       FROM usage u LEFT JOIN tokens t ON t.id = u.token_id
       WHERE ${where.join(' AND ')} GROUP BY ${cols.join(', ')} ORDER BY ${cols.map((c) => (c === 'day' ? 'day' : `cost_micros DESC, ${c}`)).join(', ')}`;
     const rows: UsageRow[] = (db.prepare(sql).all(...args) as Array<UsageRow & { cost_micros: number }>).map(({ cost_micros, ...rest }) => ({

@@ -5,8 +5,9 @@
  */
 import type { DB } from '../db/database.js';
 import { microsToUsd } from '../core/money.js';
-import { periodOf } from '../core/time.js';
 import type { Token } from '../tokens/token.js';
+import { windowOf } from '../spend/period.js';
+import { budgetFields, spendByWindow } from '../spend/views.js';
 
 import type { TokenStatus, TokenView } from '../../wire/admin.js';
 
@@ -17,9 +18,8 @@ const iso = (ms: number | null | undefined): string | null => (ms === null || ms
 export class TokenViews {
   private readonly q;
 
-  constructor(db: DB) {
+  constructor(private readonly db: DB) {
     this.q = {
-      spend: db.prepare('SELECT token_id, spent_micros, requests FROM spend WHERE period = ?'),
       lastUsed: db.prepare('SELECT max(ts) FROM usage WHERE token_id = ?').pluck(),
       secrets: db.prepare('SELECT token_id, created_at, superseded_at, grace_until FROM token_secrets'),
     };
@@ -28,9 +28,7 @@ export class TokenViews {
   /** Views of `tokens` (which must include every ancestor of each, e.g. the whole list). */
   build(tokens: readonly Token[], now: number): TokenView[] {
     const byId = new Map(tokens.map((t) => [t.id, t]));
-    const spend = new Map(
-      (this.q.spend.all(periodOf(now)) as Array<{ token_id: string; spent_micros: number; requests: number }>).map((r) => [r.token_id, r]),
-    );
+    const spend = spendByWindow(this.db, now);
     const current = new Map<string, number>();
     const rotatedIds = new Set<string>();
     const grace = new Map<string, number>();
@@ -45,7 +43,8 @@ export class TokenViews {
     for (const t of tokens) if (t.parentId) children.set(t.parentId, (children.get(t.parentId) ?? 0) + 1);
 
     return tokens.map((t) => {
-      const sp = spend.get(t.id);
+      // Spend in the token's own budget period (the month for tokens without a budget).
+      const sp = spend.get(`${t.id} ${windowOf(t.budgetPeriod, now).key}`);
       const auto = t.meta.autoRotate;
       return {
         id: t.id,
@@ -71,6 +70,7 @@ export class TokenViews {
         children: children.get(t.id) ?? 0,
         paused: pausedInChain(t, byId),
         paused_self: t.meta.pausedAt !== undefined,
+        ...budgetFields(t, sp?.spent_micros ?? 0, now),
       };
     });
   }

@@ -22,6 +22,16 @@ export interface SidecarEventMap {
   rotation: [{ token_id: string; kind: 'manual' | 'auto' | 'upstream' }];
   /** An agent's access request changed (issue 9): for the tray's notification and the dashboard's list. */
   access_request: [AccessRequestEvent];
+  /** A token was put on hold for a person's approval, or the person decided (issue 16). */
+  hold: [HoldEvent];
+}
+
+export interface HoldEvent {
+  kind: 'held' | 'approved' | 'denied';
+  token_id: string;
+  name: string;
+  reason: string;
+  ts: number;
 }
 
 export class SidecarEvents extends EventEmitter<SidecarEventMap> {}

@@ -20,6 +20,10 @@ export interface LedgerRow {
   model: string | null;
   prompt_tokens: number;
   completion_tokens: number;
+  /** Of prompt_tokens: read from the upstream's prompt cache / written to it; of completion_tokens: spent reasoning. */
+  cached_tokens: number;
+  cache_write_tokens: number;
+  reasoning_tokens: number;
   cost_micros: number;
   status: number;
   latency_ms: number;
@@ -33,7 +37,9 @@ export interface LedgerRow {
 }
 
 /** A committed ledger row as the live feed, the metrics and the tray see it: a boolean `streamed`, no sources. */
-export type RequestEvent = Omit<LedgerRow, 'method' | 'streamed' | 'usage_source' | 'cost_source'> & { streamed: boolean };
+export type RequestEvent = Omit<LedgerRow, 'method' | 'streamed' | 'usage_source' | 'cost_source' | TokenClassField> & { streamed: boolean } & Partial<Pick<LedgerRow, TokenClassField>>;
+/** Token classes (issue 16): optional in events, where a producer may predate them. */
+type TokenClassField = 'cached_tokens' | 'cache_write_tokens' | 'reasoning_tokens';
 
 export function requestEvent(row: LedgerRow): RequestEvent {
   return {
@@ -44,6 +50,9 @@ export function requestEvent(row: LedgerRow): RequestEvent {
     model: row.model,
     prompt_tokens: row.prompt_tokens,
     completion_tokens: row.completion_tokens,
+    cached_tokens: row.cached_tokens,
+    cache_write_tokens: row.cache_write_tokens,
+    reasoning_tokens: row.reasoning_tokens,
     cost_micros: row.cost_micros,
     status: row.status,
     latency_ms: row.latency_ms,

@@ -44,6 +44,8 @@ export const LOG_FIELDS: ReadonlySet<string> = new Set([
   // requests (the access log and pipeline errors)
   'requestId', 'request_id', 'tokenId', 'token_id', 'route', 'method', 'status', 'model', 'latency_ms', 'cost_micros',
   'prompt_tokens', 'completion_tokens', 'streamed', 'error_code', 'code', 'reason',
+  // spend control (amounts and counts; never secrets)
+  'cached_tokens', 'reasoning_tokens', 'threshold_micros',
   // the daemon and its upstream
   'url', 'host', 'port', 'dataDir', 'version', 'state', 'kind', 'detail', 'period', 'budget_micros', 'spent_micros',
   'upstream', 'reachable', 'balanceUsd', 'modelCount', 'attempt', 'delay_ms', 'duration_ms', 'count', 'signal',

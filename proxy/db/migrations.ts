@@ -135,7 +135,46 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX access_requests_open ON access_requests(status, expires_at);
   CREATE INDEX access_requests_created ON access_requests(created_at);
   `,
-  /* 4: the message an agent got with a refusal, for the dashboard's request drawer (issue 19) */ `
+  /* 4: budgets that fit how people pay, holds for a human's approval, and every token class in the ledger (issue 16) */ `
+  ALTER TABLE tokens ADD COLUMN budget_period TEXT NOT NULL DEFAULT 'month'
+    CHECK (budget_period IN ('day', 'week', 'month', 'total'));  -- what monthly_budget is per; total = prepaid, never resets
+  ALTER TABLE tokens ADD COLUMN hold_above INTEGER;              -- micro-dollars per budget period; NULL = no hold
+  ALTER TABLE tokens ADD COLUMN hold_rate INTEGER;               -- micro-dollars per rolling hour; NULL = no hold
+  ALTER TABLE tokens ADD COLUMN hold_state TEXT
+    CHECK (hold_state IN ('held', 'denied'));                    -- NULL = not held
+  ALTER TABLE tokens ADD COLUMN held_at INTEGER;                 -- when the current hold began
+  ALTER TABLE tokens ADD COLUMN held_reason TEXT;                -- what tripped it, for the human
+  ALTER TABLE tokens ADD COLUMN hold_version INTEGER NOT NULL DEFAULT 0; -- +1 at every trip, approval, denial or threshold change
+  ALTER TABLE tokens ADD COLUMN hold_waived_period TEXT;         -- an approval without a new threshold waives hold_above for this period key
+  ALTER TABLE tokens ADD COLUMN topped_up INTEGER NOT NULL DEFAULT 0; -- micro-dollars added to a total budget by top-ups (already in monthly_budget)
+
+  CREATE TABLE holds (
+    id            INTEGER PRIMARY KEY,
+    token_id      TEXT NOT NULL REFERENCES tokens(id),
+    held_at       INTEGER NOT NULL,
+    kind          TEXT NOT NULL CHECK (kind IN ('above', 'rate')),
+    reason        TEXT NOT NULL,
+    spent_micros  INTEGER NOT NULL,                 -- settled + in flight when it tripped
+    threshold_micros INTEGER NOT NULL,
+    decision      TEXT CHECK (decision IN ('approved', 'denied')),
+    decided_at    INTEGER,
+    decided_by    TEXT,
+    new_hold_above INTEGER
+  ) STRICT;
+  CREATE INDEX holds_token ON holds(token_id, held_at);
+
+  ALTER TABLE usage ADD COLUMN cached_tokens INTEGER NOT NULL DEFAULT 0;      -- part of prompt_tokens read from the upstream's cache
+  ALTER TABLE usage ADD COLUMN cache_write_tokens INTEGER NOT NULL DEFAULT 0; -- part of prompt_tokens written to it
+  ALTER TABLE usage ADD COLUMN reasoning_tokens INTEGER NOT NULL DEFAULT 0;   -- part of completion_tokens spent reasoning
+
+  ALTER TABLE models ADD COLUMN cached_price REAL;       -- USD per 1M tokens, from upstream; NULL = fall back (see prices.ts)
+  ALTER TABLE models ADD COLUMN cache_write_price REAL;
+  ALTER TABLE models ADD COLUMN reasoning_price REAL;
+  ALTER TABLE models ADD COLUMN override_cached REAL;
+  ALTER TABLE models ADD COLUMN override_cache_write REAL;
+  ALTER TABLE models ADD COLUMN override_reasoning REAL;
+  `,
+  /* 5: the message an agent got with a refusal, for the dashboard's request drawer (issue 19) */ `
   ALTER TABLE usage ADD COLUMN error_message TEXT;              -- NULL for answered requests and rows from before this migration
   `,
 ];

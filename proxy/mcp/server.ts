@@ -39,7 +39,7 @@ Use the key with any OpenAI SDK: base URL and key are in request_access's answer
 
 const ADVICE: Record<number, string> = {
   401: ' The key is not valid (revoked, expired or rotated): call request_access for a new one.',
-  402: ' The monthly budget is used up (or the account is out of credits): check_balance shows what is left; ask the human for more.',
+  402: ' A budget is used up, the key is on hold waiting for the human\'s approval (spend_approval_required), or the account is out of credits: check_balance shows what is left, when it resets and whether the key is held; tell the human.',
   403: ' The key lacks a scope this needs: do without, or ask the human (request_access with that scope).',
   429: ' Too many requests: wait and retry.',
 };
@@ -130,7 +130,8 @@ export function createMcpServer(client: SidecarClient): McpServer {
     'check_balance',
     {
       title: 'Check balance and budget',
-      description: 'This key\'s monthly budget, spend this month, what remains (the tightest of its own and its parents\' budgets) and when it resets. Needs billing:read.',
+      description:
+        'This key\'s budget and its period (day, week, month, or total = prepaid), spend this period, what remains (the tightest of its own and its parents\' budgets), when it resets (null: never), and whether it is held waiting for the human\'s approval. Needs billing:read.',
       annotations: { readOnlyHint: true },
     },
     () => tool(() => client.call('GET', '/balance')),
@@ -179,14 +180,15 @@ export function createMcpServer(client: SidecarClient): McpServer {
       inputSchema: {
         name: z.string().min(1).max(100).describe('The child agent\'s name.'),
         scopes: scopeList,
-        monthly_budget: z.number().nonnegative().max(1_000_000).optional().describe('The child\'s monthly budget in USD (at most this key\'s).'),
+        monthly_budget: z.number().nonnegative().max(1_000_000).optional().describe('The child\'s budget in USD per budget_period (at most this key\'s).'),
+        budget_period: z.enum(['day', 'week', 'month', 'total']).optional().describe('What the budget is per: day, week, month (default) or total (prepaid, never resets).'),
         expiration_days: z.number().int().min(1).max(36_500).optional().describe('Days until the child key expires (default: when this key does).'),
       },
     },
     (args) =>
       tool(() =>
         client.call('POST', '/agents/create-child', {
-          body: { child_name: args.name, scopes: args.scopes, child_budget: args.monthly_budget ?? null, expiration_days: args.expiration_days ?? null },
+          body: { child_name: args.name, scopes: args.scopes, child_budget: args.monthly_budget ?? null, budget_period: args.budget_period ?? null, expiration_days: args.expiration_days ?? null },
         }),
       ),
   );

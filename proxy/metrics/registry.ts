@@ -120,6 +120,10 @@ export class SidecarMetrics {
       if (ev.cost_micros > 0) this.spend.inc({ token, model }, usd(ev.cost_micros));
       if (ev.prompt_tokens > 0) this.llmTokens.inc({ token, model, kind: 'prompt' }, ev.prompt_tokens);
       if (ev.completion_tokens > 0) this.llmTokens.inc({ token, model, kind: 'completion' }, ev.completion_tokens);
+      // Parts of the two above, priced at their own rates: a second long prompt shows up as cached.
+      if (ev.cached_tokens) this.llmTokens.inc({ token, model, kind: 'cached' }, ev.cached_tokens);
+      if (ev.cache_write_tokens) this.llmTokens.inc({ token, model, kind: 'cache_write' }, ev.cache_write_tokens);
+      if (ev.reasoning_tokens) this.llmTokens.inc({ token, model, kind: 'reasoning' }, ev.reasoning_tokens);
     }
   }
 
@@ -170,13 +174,13 @@ export class SidecarMetrics {
     });
     new Gauge({
       name: `${PREFIX}period_spend_dollars`,
-      help: 'Spend charged to each token (its own and its descendants\') in the current month, USD.',
+      help: 'Spend charged to each token (its own and its descendants\') in its current budget period (the month by default), USD.',
       labelNames: ['token'] as const,
       registers,
       collect() {
         this.reset();
         const now = deps.clock();
-        for (const t of activeTokens()) this.set({ token: t.id }, usd(deps.budgets.spent(t.id, now)));
+        for (const t of activeTokens()) this.set({ token: t.id }, usd(deps.budgets.periodSpent(t, now)));
       },
     });
     new Gauge({

@@ -2,8 +2,11 @@
  * Stages 7 and 11, reserve and settle: budgets that cannot be overspent.
  *
  * `reserve` is one synchronous check-and-reserve against the token and every
- * ancestor with a budget (Node runs it without interleaving, so concurrent
- * requests cannot both take the last dollar). `settle` writes the ledger row
+ * ancestor with a budget or a hold threshold (Node runs it without
+ * interleaving, so concurrent requests cannot both take the last dollar, and
+ * a hold trips exactly: see spend/guard.ts). Each budget is per its own period
+ * (day, week, month, or total: prepaid, never reset); spend is kept per
+ * token for its period and, for every token, per month. `settle` writes the ledger row
  * and the spend totals of the whole chain in one SQLite transaction, then
  * releases the reservation. Reservations live in memory only, so none can
  * outlive its request or the daemon.
@@ -14,8 +17,9 @@ import type { SidecarEvents } from '../core/events.js';
 import { requestEvent, type LedgerRow } from '../core/ledger.js';
 import { silentLogger, type Logger } from '../core/log.js';
 import { formatUsd } from '../core/money.js';
-import { periodOf, periodResetAt } from '../core/time.js';
-import type { Token } from '../tokens/token.js';
+import { HoldGuard } from '../spend/guard.js';
+import { periodAdjective, resetSentence, windowOf, type BudgetPeriod } from '../spend/period.js';
+import type { Token, TokenHold } from '../tokens/token.js';
 
 export interface Reservation {
   readonly chain: readonly Token[];
@@ -29,6 +33,9 @@ export interface Remaining {
   tokenId: string | null;
   remainingMicros: number | null;
   budgetMicros: number | null;
+  /** The tightest budget's period and when it resets (null for `total`, or without a budget). */
+  period: BudgetPeriod | null;
+  resetsAt: number | null;
 }
 
 interface Settlement {
@@ -47,8 +54,11 @@ interface Crossing {
 }
 
 export class Budgets {
-  private period = '';
+  /** The UTC day the cache belongs to: every period boundary is a day boundary. */
+  private day = '';
+  /** Committed spend by `period-key token-id`. */
   private spentCache = new Map<string, number>();
+  private readonly guard: HoldGuard;
   private reserved = new Map<string, number>();
   /**
    * Settlements whose write failed (disk full, read-only data dir): held with
@@ -66,25 +76,33 @@ export class Budgets {
     private readonly events: SidecarEvents,
     private readonly log: Logger = silentLogger(),
   ) {
+    this.guard = new HoldGuard(db, events, log);
     this.q = {
       spent: db.prepare('SELECT spent_micros FROM spend WHERE token_id = ? AND period = ?').pluck(),
-      insertUsage: db.prepare(`INSERT INTO usage (ts, request_id, token_id, method, route, model, prompt_tokens, completion_tokens, cost_micros, status, latency_ms, streamed, usage_source, cost_source, error_code, error_message)
-        VALUES (@ts, @request_id, @token_id, @method, @route, @model, @prompt_tokens, @completion_tokens, @cost_micros, @status, @latency_ms, @streamed, @usage_source, @cost_source, @error_code, @error_message)`),
+      insertUsage: db.prepare(`INSERT INTO usage (ts, request_id, token_id, method, route, model, prompt_tokens, completion_tokens, cached_tokens, cache_write_tokens, reasoning_tokens,
+          cost_micros, status, latency_ms, streamed, usage_source, cost_source, error_code, error_message)
+        VALUES (@ts, @request_id, @token_id, @method, @route, @model, @prompt_tokens, @completion_tokens, @cached_tokens, @cache_write_tokens, @reasoning_tokens,
+          @cost_micros, @status, @latency_ms, @streamed, @usage_source, @cost_source, @error_code, @error_message)`),
       addSpend: db.prepare(`INSERT INTO spend (token_id, period, spent_micros, requests) VALUES (?, ?, ?, 1)
         ON CONFLICT(token_id, period) DO UPDATE SET spent_micros = spent_micros + excluded.spent_micros, requests = requests + 1`),
       event: db.prepare('INSERT OR IGNORE INTO events (ts, kind, token_id, period, detail) VALUES (?, ?, ?, ?, ?)'),
     };
   }
 
-  /** Spend of a token in the period containing `now` (cached; only this process writes spend). */
-  spent(tokenId: string, now: number): number {
+  /** Spend of a token in the `period` window containing `now`, the month by default (cached; only this process writes spend). */
+  spent(tokenId: string, now: number, period: BudgetPeriod = 'month'): number {
     this.roll(now);
-    let v = this.spentCache.get(tokenId);
-    if (v === undefined) {
-      v = (this.q.spent.get(tokenId, this.period) as number | undefined) ?? 0;
-      this.spentCache.set(tokenId, v);
-    }
-    return v;
+    return this.spentIn(tokenId, windowOf(period, now).key);
+  }
+
+  /** Spend of a token in its own budget period. */
+  periodSpent(t: Token, now: number): number {
+    return this.spent(t.id, now, t.budgetPeriod);
+  }
+
+  /** The hold in force on a token (as this daemon knows it, ahead of its stored snapshot). */
+  holdOf(t: Token): TokenHold | null {
+    return this.guard.holdOf(t);
   }
 
   reservedFor(tokenId: string): number {
@@ -93,40 +111,48 @@ export class Budgets {
 
   /** What is left for a principal: the tightest of itself and its ancestors. */
   remaining(chain: readonly Token[], now: number): Remaining {
-    let best: Remaining = { tokenId: null, remainingMicros: null, budgetMicros: null };
+    let best: Remaining = { tokenId: null, remainingMicros: null, budgetMicros: null, period: null, resetsAt: null };
     for (const t of chain) {
       if (t.monthlyBudget === null) continue;
-      const left = t.monthlyBudget - this.spent(t.id, now) - this.reservedFor(t.id);
-      if (best.remainingMicros === null || left < best.remainingMicros) best = { tokenId: t.id, remainingMicros: left, budgetMicros: t.monthlyBudget };
+      const left = t.monthlyBudget - this.periodSpent(t, now) - this.reservedFor(t.id);
+      if (best.remainingMicros === null || left < best.remainingMicros) {
+        best = { tokenId: t.id, remainingMicros: left, budgetMicros: t.monthlyBudget, period: t.budgetPeriod, resetsAt: windowOf(t.budgetPeriod, now).end };
+      }
     }
     return best;
   }
 
   /**
    * Reserves `micros` against every budget in the chain, or throws 402 naming
-   * the budget that cannot take it. A request whose worst case is unknown (0)
-   * still needs something left.
+   * the budget that cannot take it (and when it resets), or 402
+   * `spend_approval_required` when a token in the chain is on hold or this
+   * reservation would take it past a hold threshold (which puts it on hold).
+   * A request whose worst case is unknown (0) still needs something left.
    */
   reserve(chain: readonly Token[], micros: number, now: number): Reservation {
     if (this.unwritten.length > 0) this.writeHeldRows();
     this.roll(now);
+    this.guard.refuseIfHeld(chain);
     for (const t of chain) {
       if (t.monthlyBudget === null) continue;
-      const used = this.spent(t.id, now) + this.reservedFor(t.id);
+      const used = this.periodSpent(t, now) + this.reservedFor(t.id);
       const fits = micros > 0 ? used + micros <= t.monthlyBudget : used < t.monthlyBudget;
       if (!fits) {
-        const whose = t.id === chain[0]!.id ? `this token's monthly budget (${t.id})` : `the monthly budget of its ancestor ${t.name} (${t.id})`;
+        const adj = periodAdjective(t.budgetPeriod);
+        const whose = t.id === chain[0]!.id ? `this token's ${adj} budget (${t.id})` : `the ${adj} budget of its ancestor ${t.name} (${t.id})`;
         const left = Math.max(0, t.monthlyBudget - used);
+        const raise = t.budgetPeriod === 'total' ? 'ask the human to top it up' : 'ask the human to raise the budget';
         throw paymentRequired(
           'budget_exhausted',
           `Budget exhausted: ${whose} is ${formatUsd(t.monthlyBudget)} with ${formatUsd(left)} left, and this request may cost up to ${formatUsd(micros)}. ` +
-            `It resets at ${new Date(periodResetAt(now)).toISOString()}. Lower max_tokens, or ask the human to raise the budget.`,
+            `${resetSentence(t.budgetPeriod, now, t.id)} Lower max_tokens, or ${raise}.`,
         );
       }
     }
-    const budgeted = chain.filter((t) => t.monthlyBudget !== null);
-    for (const t of budgeted) this.reserved.set(t.id, this.reservedFor(t.id) + micros);
-    return { chain: budgeted, micros, period: this.period, released: false };
+    this.guard.check(chain, micros, now, (t) => this.periodSpent(t, now), (id) => this.reservedFor(id));
+    const tracked = chain.filter((t) => t.monthlyBudget !== null || HoldGuard.watches(t));
+    for (const t of tracked) this.reserved.set(t.id, this.reservedFor(t.id) + micros);
+    return { chain: tracked, micros, period: windowOf('month', now).key, released: false };
   }
 
   release(r: Reservation | null): void {
@@ -185,13 +211,13 @@ export class Budgets {
       for (const { chain, row } of batch) {
         this.q.insertUsage.run({ ...row, error_message: row.error_message ?? null });
         if (row.cost_micros <= 0) continue;
-        const period = periodOf(row.ts);
+        const month = windowOf('month', row.ts).key;
         for (const t of chain) {
-          const k = `${period} ${t.id}`;
-          const before = this.spentIn(t.id, period) + (delta.get(k) ?? 0);
-          const after = before + row.cost_micros;
-          delta.set(k, after - this.spentIn(t.id, period));
-          this.q.addSpend.run(t.id, period, row.cost_micros);
+          // Every token's month (what the views of the month read), and the token's own period when that differs.
+          const own = windowOf(t.budgetPeriod, row.ts).key;
+          if (own !== month) this.addSpend(t.id, month, row.cost_micros, delta);
+          const period = own;
+          const { before, after } = this.addSpend(t.id, own, row.cost_micros, delta);
           const budget = t.monthlyBudget;
           if (budget !== null && budget > 0) {
             // after / budget >= 80%, in integers: 0.8 × budget is not exact in floating point.
@@ -206,11 +232,12 @@ export class Budgets {
         c.recorded = this.q.event.run(c.ts, c.kind, c.t.id, c.period, JSON.stringify({ spent_micros: c.after, budget_micros: c.t.monthlyBudget })).changes === 1;
       }
     })();
-    // Committed: now the cache, then the reservations.
+    // Committed: now the cache, then the rolling hours of hold rates, then the reservations.
     for (const [k, d] of delta) {
       const [period, id] = k.split(' ') as [string, string];
-      if (period === this.period) this.spentCache.set(id, this.spentIn(id, period) + d);
+      this.spentCache.set(k, this.spentIn(id, period) + d);
     }
+    for (const { chain, row } of batch) this.guard.recordSpend(chain, row.cost_micros, row.ts);
     const emitRequests = this.events.listenerCount('request') > 0;
     for (const { r, row } of batch) {
       if (r && r.micros > 0 && row.cost_micros > r.micros) {
@@ -228,25 +255,32 @@ export class Budgets {
       if (!c.recorded) continue;
       const fields = { tokenId: c.t.id, period: c.period, spentMicros: c.after, budgetMicros: c.t.monthlyBudget };
       if (c.kind === 'budget_overrun') {
-        this.log.warn(fields, `spend of ${c.t.id} passed its monthly budget (${formatUsd(c.after)} of ${formatUsd(c.t.monthlyBudget)}); further requests are refused`);
+        this.log.warn(fields, `spend of ${c.t.id} passed its ${periodAdjective(c.t.budgetPeriod)} budget (${formatUsd(c.after)} of ${formatUsd(c.t.monthlyBudget)}); further requests are refused`);
         continue;
       }
-      this.log.warn(fields, `token ${c.t.id} reached ${c.kind === 'budget_80' ? '80%' : '100%'} of its monthly budget (${formatUsd(c.after)} of ${formatUsd(c.t.monthlyBudget)})`);
+      this.log.warn(fields, `token ${c.t.id} reached ${c.kind === 'budget_80' ? '80%' : '100%'} of its ${periodAdjective(c.t.budgetPeriod)} budget (${formatUsd(c.after)} of ${formatUsd(c.t.monthlyBudget)})`);
       this.events.emit('budget', { kind: c.kind, token_id: c.t.id, period: c.period, spent_micros: c.after, budget_micros: c.t.monthlyBudget! });
     }
   }
 
-  /** Spend of a token in `period` as committed (the cache for the current period, else the database). */
-  private spentIn(tokenId: string, period: string): number {
-    if (period === this.period) {
-      let v = this.spentCache.get(tokenId);
-      if (v === undefined) {
-        v = (this.q.spent.get(tokenId, period) as number | undefined) ?? 0;
-        this.spentCache.set(tokenId, v);
-      }
-      return v;
+  /** Adds to a spend row inside the commit's transaction; `delta` carries what is not yet in the cache. */
+  private addSpend(tokenId: string, key: string, micros: number, delta: Map<string, number>): { before: number; after: number } {
+    const k = `${key} ${tokenId}`;
+    const before = this.spentIn(tokenId, key) + (delta.get(k) ?? 0);
+    delta.set(k, (delta.get(k) ?? 0) + micros);
+    this.q.addSpend.run(tokenId, key, micros);
+    return { before, after: before + micros };
+  }
+
+  /** Spend of a token in the window `key` as committed (cached until the day changes). */
+  private spentIn(tokenId: string, key: string): number {
+    const k = `${key} ${tokenId}`;
+    let v = this.spentCache.get(k);
+    if (v === undefined) {
+      v = (this.q.spent.get(tokenId, key) as number | undefined) ?? 0;
+      this.spentCache.set(k, v);
     }
-    return (this.q.spent.get(tokenId, period) as number | undefined) ?? 0;
+    return v;
   }
 
   /** Writes the held settlements in order; throws (the storage error, a 503 to the agent) while the disk still refuses. */
@@ -256,11 +290,11 @@ export class Budgets {
     this.log.info('the ledger is writable again; held requests were recorded');
   }
 
-  /** A new month starts with empty caches (the database keeps every period). */
+  /** A new day starts with an empty cache (the database keeps every period; `total` rows are simply read again). */
   private roll(now: number): void {
-    const p = periodOf(now);
-    if (p !== this.period) {
-      this.period = p;
+    const d = windowOf('day', now).key;
+    if (d !== this.day) {
+      this.day = d;
       this.spentCache.clear();
     }
   }

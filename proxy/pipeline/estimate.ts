@@ -47,10 +47,10 @@ const SCHEMAS: Record<Exclude<Meter, 'reported' | 'call'>, z.ZodType<Record<stri
 export async function estimateRequest(ctx: RequestContext, body: RequestBody): Promise<Estimate> {
   const { deps, principal } = ctx;
   const meter = ctx.route.def.forward!.meter;
-  // Without a budget anywhere in the chain nothing needs the prompt counted up front: an upper bound
-  // validates the body and the upstream's usage settles it. With one, count exactly, since reserving
-  // an upper bound would refuse concurrent requests that fit.
-  const budgeted = principal.chain.some((t) => t.monthlyBudget !== null);
+  // Without a budget or hold threshold anywhere in the chain nothing needs the prompt counted up front: an
+  // upper bound validates the body and the upstream's usage settles it. With one, count exactly, since
+  // reserving an upper bound would refuse (or hold) concurrent requests that fit.
+  const budgeted = principal.chain.some((t) => t.monthlyBudget !== null || t.holdAbove !== null || t.holdRate !== null);
   if (budgeted && meter !== 'reported' && meter !== 'call') await tokenizerReady();
   const est = estimate(meter, body.json, deps.prices, deps.limits.defaultMaxTokens, budgeted ? 'exact' : 'upper');
   if (meter !== 'call') return est;

@@ -13,6 +13,7 @@ import { microsToUsd, usdToMicros } from '../core/money.js';
 import { parseInput } from '../core/validate.js';
 import { DAY_MS, periodOf, periodResetAt } from '../core/time.js';
 import { tokenizerReady } from '../pricing/tokenizer.js';
+import { BUDGET_PERIODS, windowOf, type BudgetPeriod } from '../spend/period.js';
 import { hashToken, isWellFormedToken } from '../tokens/format.js';
 import { parseScopes, type Scope } from '../tokens/scopes.js';
 import { DEFAULT_GRACE_MS, type Created } from '../tokens/store.js';
@@ -32,11 +33,13 @@ const createKeySchema = z.strictObject({
   name: z.string().trim().min(1).max(100),
   scopes: scopesField,
   monthly_budget: usd.nullish(),
+  budget_period: z.enum(BUDGET_PERIODS).nullish(),
   expiration_days: days.nullish(),
 });
 const createChildSchema = z.strictObject({
   child_name: z.string().trim().min(1).max(100),
   child_budget: usd.nullish(),
+  budget_period: z.enum(BUDGET_PERIODS).nullish(),
   scopes: scopesField,
   expiration_days: days.nullish(),
 });
@@ -47,11 +50,11 @@ export const TOKEN_ROUTES = {
   balance: (ctx) => ok(balance(ctx)),
   'create-key': (ctx, body) => {
     const b = parseInput(createKeySchema, body.json);
-    return mint(ctx, b.name, b.scopes, b.monthly_budget, b.expiration_days);
+    return mint(ctx, b.name, b.scopes, b.monthly_budget, b.expiration_days, b.budget_period);
   },
   'create-child': (ctx, body) => {
     const b = parseInput(createChildSchema, body.json);
-    return mint(ctx, b.child_name, b.scopes, b.child_budget, b.expiration_days);
+    return mint(ctx, b.child_name, b.scopes, b.child_budget, b.expiration_days, b.budget_period);
   },
   revoke: (ctx) => revoke(ctx),
   rotate: (ctx, body) => rotate(ctx, parseInput(rotateSchema, body.json)),
@@ -95,7 +98,12 @@ function balance(ctx: RequestContext) {
   const t = principal.token;
   const rem = deps.budgets.remaining(principal.chain, now);
   const up = deps.upstreamState.get();
-  const spent = deps.budgets.spent(t.id, now);
+  const spent = deps.budgets.periodSpent(t, now);
+  const own = windowOf(t.budgetPeriod, now);
+  // The hold in force on this token or an ancestor: the agent can see it is waiting for a person.
+  const heldBy = principal.chain.find((c) => deps.budgets.holdOf(c) !== null);
+  const hold = heldBy ? deps.budgets.holdOf(heldBy)! : null;
+  const resetsAt = rem.tokenId !== null ? rem.resetsAt : own.end;
   const remainingUsd = rem.remainingMicros === null ? null : microsToUsd(Math.max(0, rem.remainingMicros));
   return {
     object: 'balance',
@@ -104,19 +112,33 @@ function balance(ctx: RequestContext) {
     currency: 'USD',
     // SkillBoss's own field: what this key can still spend (the account balance when it has no budget).
     balance: remainingUsd ?? up.balanceUsd,
-    period: periodOf(now),
+    period: own.key,
+    budget_period: t.budgetPeriod,
+    budget: t.monthlyBudget === null ? null : microsToUsd(t.monthlyBudget),
     monthly_budget: t.monthlyBudget === null ? null : microsToUsd(t.monthlyBudget),
     spent: microsToUsd(spent),
     reserved: microsToUsd(deps.budgets.reservedFor(t.id)),
     remaining: remainingUsd,
     remaining_limited_by: rem.tokenId,
-    resets_at: new Date(periodResetAt(now)).toISOString(),
+    // null: the tightest budget is prepaid (total) and never resets.
+    resets_at: resetsAt === null ? null : new Date(resetsAt).toISOString(),
+    held: hold !== null,
+    hold: hold && heldBy ? { token_id: heldBy.id, state: hold.state, since: new Date(hold.since).toISOString(), reason: hold.reason } : null,
+    hold_above: t.holdAbove === null ? null : microsToUsd(t.holdAbove),
+    hold_rate_per_hour: t.holdRate === null ? null : microsToUsd(t.holdRate),
     auto_recharge_enabled: false,
     upstream: { balance: up.balanceUsd, synced_at: up.balanceSyncedAt === null ? null : new Date(up.balanceSyncedAt).toISOString() },
   };
 }
 
-function mint(ctx: RequestContext, name: string, scopesIn: string[], budgetUsd: number | null | undefined, expirationDays: number | null | undefined): LocalAnswer {
+function mint(
+  ctx: RequestContext,
+  name: string,
+  scopesIn: string[],
+  budgetUsd: number | null | undefined,
+  expirationDays: number | null | undefined,
+  period: BudgetPeriod | null | undefined,
+): LocalAnswer {
   const { deps, principal, now } = ctx;
   requireCurrentSecret(principal, 'mint child keys');
   let scopes: Scope[];
@@ -133,6 +155,7 @@ function mint(ctx: RequestContext, name: string, scopesIn: string[], budgetUsd: 
       name,
       scopes,
       monthlyBudget: budgetUsd === null || budgetUsd === undefined ? null : usdToMicros(budgetUsd),
+      ...(period ? { budgetPeriod: period } : {}),
       expiresAt,
       parentId: principal.token.id,
     },

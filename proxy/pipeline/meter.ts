@@ -6,6 +6,7 @@
  * place a ledger row is built, for answered, local and refused requests alike.
  */
 import type { LedgerRow } from '../core/ledger.js';
+import type { TokenClasses } from '../pricing/prices.js';
 import type { RequestContext } from './context.js';
 import type { Estimate } from './estimate.js';
 import type { Meter } from './routes.js';
@@ -32,6 +33,8 @@ export interface Outcome {
 export interface Usage {
   promptTokens: number;
   completionTokens: number;
+  /** The classes inside those counts, as the upstream reported them (0 when it did not). */
+  classes: Required<TokenClasses>;
   /** Cost the upstream reported itself, in micro-dollars. */
   reportedCostMicros: number | null;
   model: string | null;
@@ -52,17 +55,34 @@ export function reportedCost(v: unknown): number | null {
   return Math.abs(x - whole) <= Math.max(1e-6, x * 1e-12) ? whole : Math.ceil(x);
 }
 
+function details(v: unknown): Record<string, unknown> | null {
+  return v && typeof v === 'object' ? (v as Record<string, unknown>) : null;
+}
+
 /** Usage fields of one response object (chat, completions, embeddings, responses). */
 export function usageOf(obj: Record<string, unknown>): Usage | null {
   const u = obj.usage;
   if (!u || typeof u !== 'object') return null;
   const usage = u as Record<string, unknown>;
-  const prompt = int(usage.prompt_tokens) ?? int(usage.input_tokens);
+  let prompt = int(usage.prompt_tokens) ?? int(usage.input_tokens);
   const completion = int(usage.completion_tokens) ?? int(usage.output_tokens) ?? 0;
   if (prompt === null) return null;
+  const pd = details(usage.prompt_tokens_details) ?? details(usage.input_tokens_details);
+  const cd = details(usage.completion_tokens_details) ?? details(usage.output_tokens_details);
+  let cached = int(pd?.cached_tokens) ?? 0;
+  let cacheWrite = int(pd?.cache_write_tokens) ?? int(pd?.cache_creation_tokens) ?? 0;
+  // Anthropic-style counts are in addition to input_tokens, not part of it.
+  const read = int(usage.cache_read_input_tokens);
+  const created = int(usage.cache_creation_input_tokens);
+  if (read !== null || created !== null) {
+    prompt += (read ?? 0) + (created ?? 0);
+    cached = read ?? 0;
+    cacheWrite = created ?? 0;
+  }
   return {
     promptTokens: prompt,
     completionTokens: completion,
+    classes: { cached, cacheWrite, reasoning: int(cd?.reasoning_tokens) ?? 0 },
     reportedCostMicros: reportedCost(usage.cost),
     model: typeof obj.model === 'string' ? obj.model : null,
   };
@@ -83,6 +103,9 @@ export function ledgerRow(s: RowSubject, ts: number, f: RowFigures): LedgerRow {
     model: f.model ?? null,
     prompt_tokens: f.prompt_tokens ?? 0,
     completion_tokens: f.completion_tokens ?? 0,
+    cached_tokens: f.cached_tokens ?? 0,
+    cache_write_tokens: f.cache_write_tokens ?? 0,
+    reasoning_tokens: f.reasoning_tokens ?? 0,
     cost_micros: f.cost_micros ?? 0,
     status: f.status,
     latency_ms: performance.now() - s.startedAt,
@@ -119,7 +142,8 @@ export function meter(ctx: RequestContext, est: Estimate, o: Outcome): LedgerRow
     cost = reported;
     costSource = 'upstream';
   } else if (prompt + completion > 0) {
-    const c = deps.prices.cost(est.model ?? model ?? undefined, prompt, completion);
+    // Upstream usage says which tokens were cached or reasoning (none, when it says nothing); counted tokens are priced at their dearest class.
+    const c = deps.prices.cost(est.model ?? model ?? undefined, prompt, completion, o.usage?.classes);
     cost = c.micros;
     costSource = c.source === 'upstream' ? 'price' : c.source;
   } else if (ctx.route.def.forward?.meter === 'call' && o.status < 400) {
@@ -131,6 +155,7 @@ export function meter(ctx: RequestContext, est: Estimate, o: Outcome): LedgerRow
     model,
     prompt_tokens: prompt,
     completion_tokens: completion,
+    ...(o.usage ? { cached_tokens: o.usage.classes.cached, cache_write_tokens: o.usage.classes.cacheWrite, reasoning_tokens: o.usage.classes.reasoning } : {}),
     cost_micros: cost,
     status: o.status,
     streamed: o.streamed ? 1 : 0,

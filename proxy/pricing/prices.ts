@@ -4,16 +4,42 @@
  * with local overrides that win. An unknown model is priced by a configurable
  * default and flagged, never free.
  *
+ * Token classes inside those counts have rates of their own when SkillBoss
+ * lists them (`pricing.cached_prompt`, `pricing.cache_write`,
+ * `pricing.reasoning`, or OpenRouter-style names). A missing class rate falls
+ * back to the plain one (cached and cache-write tokens at the prompt rate,
+ * reasoning at the completion rate), shown as `fallback` in `price list`:
+ * never cheaper than what is known, never free.
+ *
  * A price per million tokens in USD is exactly micro-dollars per token, so
  * cost = tokens × price, rounded up.
  */
 import type { DB } from '../db/database.js';
 import { bumpGeneration, getSetting, setSetting } from '../db/records.js';
 
-export interface Price {
+export type RateSource = 'upstream' | 'override' | 'default' | 'fallback';
+
+export interface ClassRates {
+  /** Cached prompt tokens (read from the upstream's prompt cache). */
+  cached: number;
+  /** Prompt tokens written to the cache. */
+  cacheWrite: number;
+  /** Completion tokens spent reasoning. */
+  reasoning: number;
+  classSource: { cached: RateSource; cacheWrite: RateSource; reasoning: RateSource };
+}
+
+export interface Price extends ClassRates {
   prompt: number;
   completion: number;
   source: 'upstream' | 'override' | 'default';
+}
+
+/** The classes a usage report splits its counts into (each part of prompt or completion tokens). */
+export interface TokenClasses {
+  cached?: number;
+  cacheWrite?: number;
+  reasoning?: number;
 }
 
 export const DEFAULT_UNKNOWN_PRICE = { prompt: 15, completion: 75 } as const;
@@ -26,8 +52,16 @@ interface ModelRow {
   completion_price: number | null;
   override_prompt: number | null;
   override_completion: number | null;
+  cached_price: number | null;
+  cache_write_price: number | null;
+  reasoning_price: number | null;
+  override_cached: number | null;
+  override_cache_write: number | null;
+  override_reasoning: number | null;
   synced_at: number | null;
 }
+
+type ClassPrices = { cached?: number | null; cacheWrite?: number | null; reasoning?: number | null };
 
 function num(v: unknown): number | null {
   const n = typeof v === 'string' ? Number(v) : v;
@@ -35,17 +69,29 @@ function num(v: unknown): number | null {
 }
 
 /** Reads the price out of one upstream model entry. */
-export function parseUpstreamPrice(entry: Record<string, unknown>): { prompt: number; completion: number } | null {
-  // A split price is the more precise of the two when an entry carries both.
-  const p = entry.pricing;
-  if (p && typeof p === 'object') {
-    const pr = p as Record<string, unknown>;
-    const prompt = num(pr.prompt ?? pr.input);
-    const completion = num(pr.completion ?? pr.output);
-    if (prompt !== null || completion !== null) return { prompt: prompt ?? completion ?? 0, completion: completion ?? prompt ?? 0 };
-  }
+export function parseUpstreamPrice(entry: Record<string, unknown>): ({ prompt: number; completion: number } & ClassPrices) | null {
   const single = num(entry.cost);
-  return single === null ? null : { prompt: single, completion: single };
+  const p = entry.pricing;
+  const pr = p && typeof p === 'object' ? (p as Record<string, unknown>) : {};
+  const classes: ClassPrices = {
+    cached: num(pr.cached_prompt ?? pr.cached_input ?? pr.input_cache_read ?? pr.cache_read ?? entry.cached_cost),
+    cacheWrite: num(pr.cache_write ?? pr.input_cache_write ?? pr.cache_creation),
+    reasoning: num(pr.reasoning ?? pr.internal_reasoning),
+  };
+  // A split price is the more precise of the two when an entry carries both.
+  const prompt = num(pr.prompt ?? pr.input);
+  const completion = num(pr.completion ?? pr.output);
+  if (prompt !== null || completion !== null) return { prompt: prompt ?? completion ?? 0, completion: completion ?? prompt ?? 0, ...classes };
+  return single === null ? null : { prompt: single, completion: single, ...classes };
+}
+
+/** Class rates for a plain price: each listed one, else the documented fallback. */
+export function withClasses(plain: { prompt: number; completion: number }, listed: ClassPrices, source: RateSource): ClassRates {
+  const pick = (v: number | null | undefined, fb: number): [number, RateSource] => (v === null || v === undefined ? [fb, 'fallback'] : [v, source]);
+  const [cached, cs] = pick(listed.cached, plain.prompt);
+  const [cacheWrite, ws] = pick(listed.cacheWrite, plain.prompt);
+  const [reasoning, rs] = pick(listed.reasoning, plain.completion);
+  return { cached, cacheWrite, reasoning, classSource: { cached: cs, cacheWrite: ws, reasoning: rs } };
 }
 
 /** Prices are held to a millionth of a dollar per million tokens (pico-dollars per token). */
@@ -58,21 +104,55 @@ const SCALE = 1_000_000;
  * keeps it exact.
  */
 export function costMicros(price: { prompt: number; completion: number }, promptTokens: number, completionTokens: number): number {
-  const ps = Math.round(price.prompt * SCALE);
-  const cs = Math.round(price.completion * SCALE);
-  const scaled = promptTokens * ps + completionTokens * cs;
+  return sumMicros([
+    [promptTokens, price.prompt],
+    [completionTokens, price.completion],
+  ]);
+}
+
+/** ceil(Σ tokens × USD-per-million) over (tokens, price) pairs, exactly. */
+function sumMicros(parts: ReadonlyArray<readonly [number, number]>): number {
+  let scaled = 0;
+  for (const [n, price] of parts) scaled += n * Math.round(price * SCALE);
   if (Number.isSafeInteger(scaled)) {
     const rem = scaled % SCALE;
     return (scaled - rem) / SCALE + (rem > 0 ? 1 : 0);
   }
-  const big = BigInt(promptTokens) * BigInt(ps) + BigInt(completionTokens) * BigInt(cs);
+  let big = 0n;
+  for (const [n, price] of parts) big += BigInt(n) * BigInt(Math.round(price * SCALE));
   const S = BigInt(SCALE);
   return Number(big / S + (big % S > 0n ? 1n : 0n));
 }
 
+/**
+ * What `promptTokens` + `completionTokens` cost when `classes` says which of
+ * them were cached, written to the cache or spent reasoning: each class at its
+ * own rate, the rest at the plain rates. Class counts are clamped to the total
+ * they belong to. Without `classes` (a worst case, or counts the upstream did
+ * not split) every token is priced at the dearest rate it could have.
+ */
+export function classCostMicros(price: Price, promptTokens: number, completionTokens: number, classes?: TokenClasses): number {
+  if (!classes) {
+    return sumMicros([
+      [promptTokens, Math.max(price.prompt, price.cached, price.cacheWrite)],
+      [completionTokens, Math.max(price.completion, price.reasoning)],
+    ]);
+  }
+  const cached = Math.min(classes.cached ?? 0, promptTokens);
+  const cacheWrite = Math.min(classes.cacheWrite ?? 0, promptTokens - cached);
+  const reasoning = Math.min(classes.reasoning ?? 0, completionTokens);
+  return sumMicros([
+    [promptTokens - cached - cacheWrite, price.prompt],
+    [cached, price.cached],
+    [cacheWrite, price.cacheWrite],
+    [completionTokens - reasoning, price.completion],
+    [reasoning, price.reasoning],
+  ]);
+}
+
 export class PriceBook {
   private prices = new Map<string, Price>();
-  private fallback: Price = { ...DEFAULT_UNKNOWN_PRICE, source: 'default' };
+  private fallback: Price = { ...DEFAULT_UNKNOWN_PRICE, ...withClasses(DEFAULT_UNKNOWN_PRICE, {}, 'default'), source: 'default' };
   private callPrice = Math.round(DEFAULT_CALL_PRICE_USD * 1_000_000);
 
   constructor(private readonly db: DB) {
@@ -80,20 +160,21 @@ export class PriceBook {
   }
 
   reload(): void {
+    const d = getSetting<{ prompt: number; completion: number }>(this.db, 'default_price') ?? DEFAULT_UNKNOWN_PRICE;
+    this.fallback = { prompt: d.prompt, completion: d.completion, ...withClasses(d, {}, 'default'), source: 'default' };
     const next = new Map<string, Price>();
     for (const r of this.db.prepare('SELECT * FROM models').all() as ModelRow[]) {
       if (r.override_prompt !== null || r.override_completion !== null) {
-        next.set(r.id, {
-          prompt: r.override_prompt ?? r.prompt_price ?? this.fallback.prompt,
-          completion: r.override_completion ?? r.completion_price ?? this.fallback.completion,
-          source: 'override',
-        });
+        const plain = { prompt: r.override_prompt ?? r.prompt_price ?? this.fallback.prompt, completion: r.override_completion ?? r.completion_price ?? this.fallback.completion };
+        // An override's class rates are its own: ones it leaves out fall back to its plain rates, not to the synced ones.
+        const listed = { cached: r.override_cached, cacheWrite: r.override_cache_write, reasoning: r.override_reasoning };
+        next.set(r.id, { ...plain, ...withClasses(plain, listed, 'override'), source: 'override' });
       } else if (r.prompt_price !== null || r.completion_price !== null) {
-        next.set(r.id, { prompt: r.prompt_price ?? 0, completion: r.completion_price ?? 0, source: 'upstream' });
+        const plain = { prompt: r.prompt_price ?? 0, completion: r.completion_price ?? 0 };
+        const listed = { cached: r.cached_price, cacheWrite: r.cache_write_price, reasoning: r.reasoning_price };
+        next.set(r.id, { ...plain, ...withClasses(plain, listed, 'upstream'), source: 'upstream' });
       }
     }
-    const d = getSetting<{ prompt: number; completion: number }>(this.db, 'default_price');
-    this.fallback = { ...(d ?? DEFAULT_UNKNOWN_PRICE), source: 'default' };
     this.prices = next;
     const call = getSetting<number>(this.db, 'default_call_price');
     this.callPrice = Math.round((typeof call === 'number' && call >= 0 ? call : DEFAULT_CALL_PRICE_USD) * 1_000_000);
@@ -103,10 +184,14 @@ export class PriceBook {
     return (model !== undefined && this.prices.get(model)) || this.fallback;
   }
 
-  /** Cost in micro-dollars, rounded up so metering never under-charges. */
-  cost(model: string | undefined, promptTokens: number, completionTokens: number): { micros: number; source: Price['source'] } {
+  /**
+   * Cost in micro-dollars, rounded up so metering never under-charges. With
+   * `classes`, each token class at its own rate; without, the dearest rate a
+   * token could have (the reservation's worst case).
+   */
+  cost(model: string | undefined, promptTokens: number, completionTokens: number, classes?: TokenClasses): { micros: number; source: Price['source'] } {
     const p = this.priceFor(model);
-    return { micros: costMicros(p, promptTokens, completionTokens), source: p.source };
+    return { micros: classCostMicros(p, promptTokens, completionTokens, classes), source: p.source };
   }
 
   known(model: string): boolean {
@@ -119,15 +204,16 @@ export class PriceBook {
 
   /** Replaces upstream prices with a fresh `GET /v1/models` listing; overrides are kept. Returns how many models. */
   syncFromUpstream(data: unknown[], now: number): number {
-    const upsert = this.db.prepare(`INSERT INTO models (id, prompt_price, completion_price, raw, synced_at) VALUES (?, ?, ?, ?, ?)
-      ON CONFLICT(id) DO UPDATE SET prompt_price = excluded.prompt_price, completion_price = excluded.completion_price, raw = excluded.raw, synced_at = excluded.synced_at`);
+    const upsert = this.db.prepare(`INSERT INTO models (id, prompt_price, completion_price, cached_price, cache_write_price, reasoning_price, raw, synced_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+      ON CONFLICT(id) DO UPDATE SET prompt_price = excluded.prompt_price, completion_price = excluded.completion_price, cached_price = excluded.cached_price,
+        cache_write_price = excluded.cache_write_price, reasoning_price = excluded.reasoning_price, raw = excluded.raw, synced_at = excluded.synced_at`);
     let n = 0;
     this.db.transaction(() => {
       for (const e of data) {
         if (!e || typeof e !== 'object' || typeof (e as { id?: unknown }).id !== 'string') continue;
         const entry = e as Record<string, unknown>;
         const price = parseUpstreamPrice(entry);
-        upsert.run(entry.id as string, price?.prompt ?? null, price?.completion ?? null, JSON.stringify(entry), now);
+        upsert.run(entry.id as string, price?.prompt ?? null, price?.completion ?? null, price?.cached ?? null, price?.cacheWrite ?? null, price?.reasoning ?? null, JSON.stringify(entry), now);
         n++;
       }
       bumpGeneration(this.db, 'prices');
@@ -136,11 +222,14 @@ export class PriceBook {
     return n;
   }
 
-  setOverride(model: string, prompt: number | null, completion: number | null): void {
+  /** A local price for `model` (null prompt and completion drop it); class rates left out fall back as documented. */
+  setOverride(model: string, prompt: number | null, completion: number | null, classes: ClassPrices = {}): void {
+    const off = prompt === null && completion === null;
     this.db
-      .prepare(`INSERT INTO models (id, override_prompt, override_completion) VALUES (?, ?, ?)
-        ON CONFLICT(id) DO UPDATE SET override_prompt = excluded.override_prompt, override_completion = excluded.override_completion`)
-      .run(model, prompt, completion);
+      .prepare(`INSERT INTO models (id, override_prompt, override_completion, override_cached, override_cache_write, override_reasoning) VALUES (?, ?, ?, ?, ?, ?)
+        ON CONFLICT(id) DO UPDATE SET override_prompt = excluded.override_prompt, override_completion = excluded.override_completion,
+          override_cached = excluded.override_cached, override_cache_write = excluded.override_cache_write, override_reasoning = excluded.override_reasoning`)
+      .run(model, prompt, completion, off ? null : (classes.cached ?? null), off ? null : (classes.cacheWrite ?? null), off ? null : (classes.reasoning ?? null));
     bumpGeneration(this.db, 'prices');
     this.reload();
   }

@@ -7,7 +7,7 @@
 import { countChatPromptTokens } from '../pricing/tokenizer.js';
 import { costHeaders, nextSeq, nowSeconds, requireModel, usageOf, type Call } from './context.js';
 import { badRequest, optPositiveInt, parseObject, sendJson, type JsonObject } from './http.js';
-import { costMicros } from './models.js';
+import { chatDetails, classCostMicros, classify, isReasoningModel } from './classes.js';
 import { SSE_DONE, sseData, startStream, type SseChunk } from './sse.js';
 import { buildReply, countTokens, splitPieces, type Piece } from './tok.js';
 import { decideToolCall, functionTools, toolResultReply } from './tools.js';
@@ -77,13 +77,15 @@ export function handleChat(call: Call): void {
     finish = reply.truncated ? 'length' : 'stop';
     content = reply.content;
   }
-  const completionTokens = perChoice * n;
-  const fullCost = costMicros(model, promptTokens, completionTokens);
+  const cls = classify(ctx, model, { tools: b.tools ?? null, messages: b.messages }, promptTokens, perChoice, maxTokens);
+  const reasoning = cls.reasoning * n;
+  const completionTokens = (perChoice + cls.reasoning) * n;
+  const fullCost = classCostMicros(model, promptTokens, completionTokens, { cached: cls.cached, reasoning });
   ctx.state.checkSpend(call.caller.key, fullCost);
 
   const id = `chatcmpl-sim-${seq}`;
   const created = nowSeconds(ctx);
-  const usage = { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
+  const usage = { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens, ...chatDetails({ cached: cls.cached, reasoning }, isReasoningModel(model)) };
 
   if (b.stream !== true) {
     ctx.state.charge(call.caller.key, fullCost);
@@ -127,6 +129,7 @@ export function handleChat(call: Call): void {
     chunks: chunks(),
     minDelayMs: forever ? 10 : 0,
     headers: costHeaders(ctx, fullCost),
-    onEnd: (delivered) => ctx.state.charge(call.caller.key, costMicros(model, promptTokens, delivered)),
+    // Reasoning happens before the first visible token: a stream that started has spent it.
+    onEnd: (delivered) => ctx.state.charge(call.caller.key, classCostMicros(model, promptTokens, delivered + reasoning, { cached: cls.cached, reasoning })),
   });
 }

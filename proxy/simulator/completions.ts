@@ -2,7 +2,7 @@
 import { countInputTokens } from '../pricing/tokenizer.js';
 import { costHeaders, nextSeq, nowSeconds, requireModel, usageOf, type Call } from './context.js';
 import { badRequest, optPositiveInt, parseObject, sendJson, type JsonObject } from './http.js';
-import { costMicros } from './models.js';
+import { chatDetails, classCostMicros, classify, isReasoningModel } from './classes.js';
 import { SSE_DONE, sseData, startStream, type SseChunk } from './sse.js';
 import { buildReply, type Reply } from './tok.js';
 
@@ -21,12 +21,13 @@ export function handleCompletion(call: Call): void {
   const replies: Reply[] = prompts.map((p) => buildReply(`Echo: ${p}`, maxTokens));
   let completionTokens = 0;
   for (const r of replies) completionTokens += r.tokens * n;
-  const fullCost = costMicros(model, promptTokens, completionTokens);
+  const cls = classify(ctx, model, prompt, promptTokens, completionTokens, undefined);
+  const fullCost = classCostMicros(model, promptTokens, completionTokens, { cached: cls.cached, reasoning: 0 });
   ctx.state.checkSpend(call.caller.key, fullCost);
 
   const id = `cmpl-sim-${nextSeq(ctx)}`;
   const created = nowSeconds(ctx);
-  const usage = { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
+  const usage = { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens, ...chatDetails({ cached: cls.cached, reasoning: 0 }, false) };
   const finishOf = (r: Reply) => (r.truncated ? 'length' : 'stop');
 
   if (b.stream !== true) {
@@ -69,6 +70,6 @@ export function handleCompletion(call: Call): void {
     chunks: chunks(),
     minDelayMs: forever ? 10 : 0,
     headers: costHeaders(ctx, fullCost),
-    onEnd: (delivered) => ctx.state.charge(call.caller.key, costMicros(model, promptTokens, delivered)),
+    onEnd: (delivered) => ctx.state.charge(call.caller.key, classCostMicros(model, promptTokens, delivered, { cached: cls.cached, reasoning: 0 })),
   });
 }

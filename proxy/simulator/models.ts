@@ -13,26 +13,37 @@ export interface SimModel {
   readonly owned_by: string;
   /** USD per 1M prompt tokens, as in the reference's model list. */
   readonly cost: number;
-  /** USD per 1M tokens. */
-  readonly pricing: { readonly prompt: number; readonly completion: number };
+  /** USD per 1M tokens; cached prompt and reasoning tokens have their own rates where listed (see classes.ts). */
+  readonly pricing: { readonly prompt: number; readonly completion: number; readonly cached_prompt?: number; readonly reasoning?: number };
+  /** A reasoning model: part of its completion tokens are reported as `reasoning_tokens`. */
+  readonly reasoning?: boolean;
 }
 
 const CREATED = 1_735_689_600; // 2025-01-01T00:00:00Z
 
-const model = (id: string, owned_by: string, prompt: number, completion: number): SimModel => ({
+const model = (
+  id: string,
+  owned_by: string,
+  prompt: number,
+  completion: number,
+  classes: { cached_prompt?: number; reasoning?: number } = {},
+  reasoning = false,
+): SimModel => ({
   id,
   object: 'model',
   created: CREATED,
   owned_by,
   cost: prompt,
-  pricing: { prompt, completion },
+  pricing: { prompt, completion, ...classes },
+  ...(reasoning ? { reasoning } : {}),
 });
 
 export const SIMULATOR_MODELS: readonly SimModel[] = Object.freeze([
   model('gemini/gemini-2.5-flash', 'google', 0.075, 0.075),
   model('claude-4-5-sonnet', 'anthropic', 15, 15),
-  model('gpt-4o-mini', 'openai', 0.15, 0.6),
-  model('gpt-4o', 'openai', 2.5, 10),
+  model('gpt-4o-mini', 'openai', 0.15, 0.6, { cached_prompt: 0.075 }),
+  model('gpt-4o', 'openai', 2.5, 10, { cached_prompt: 1.25 }),
+  model('o4-mini', 'openai', 1.1, 4.4, { cached_prompt: 0.275, reasoning: 4.4 }, true),
   model('text-embedding-3-small', 'openai', 0.02, 0),
 ]);
 

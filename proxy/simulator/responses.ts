@@ -9,8 +9,8 @@ import { countChatPromptTokens, countTokens } from '../pricing/tokenizer.js';
 import { contentText, lastUserText } from './chat.js';
 import { costHeaders, nextSeq, nowSeconds, requireModel, usageOf, type Call } from './context.js';
 import { badRequest, optPositiveInt, parseObject, sendJson, type JsonObject } from './http.js';
-import { costMicros } from './models.js';
 import { storeResponse } from './responses-store.js';
+import { classCostMicros, classify, isReasoningModel, responsesDetails } from './classes.js';
 import { sseEvent, startStream, type SseChunk } from './sse.js';
 import { buildReply, splitPieces, type Piece } from './tok.js';
 import { decideToolCall, functionTools, toolResultReply, type ToolCall } from './tools.js';
@@ -69,14 +69,17 @@ export function handleResponses(call: Call): void {
   const toolOutput = trailingToolOutput(input);
   const tool = decideToolCall(functionTools(b.tools), b.tool_choice, userText, toolOutput !== undefined);
   const seq = nextSeq(ctx);
-  const answer = answerOf(seq, tool, toolOutput !== undefined ? toolResultReply(toolOutput) : `Echo: ${userText}`, optPositiveInt(b, 'max_output_tokens'));
-  const fullCost = costMicros(model, promptTokens, answer.tokens);
+  const maxOutput = optPositiveInt(b, 'max_output_tokens');
+  const answer = answerOf(seq, tool, toolOutput !== undefined ? toolResultReply(toolOutput) : `Echo: ${userText}`, maxOutput);
+  const cls = classify(ctx, model, { instructions, input }, promptTokens, answer.tokens, maxOutput);
+  const outputTokens = answer.tokens + cls.reasoning;
+  const fullCost = classCostMicros(model, promptTokens, outputTokens, cls);
   ctx.state.checkSpend(call.caller.key, fullCost);
 
   const id = `resp_sim_${seq}`;
   const createdAt = nowSeconds(ctx);
   const status = answer.truncated ? 'incomplete' : 'completed';
-  const usage = { input_tokens: promptTokens, output_tokens: answer.tokens, total_tokens: promptTokens + answer.tokens };
+  const usage = { input_tokens: promptTokens, output_tokens: outputTokens, total_tokens: promptTokens + outputTokens, ...responsesDetails(cls, isReasoningModel(model)) };
   const response = (final: boolean): JsonObject => {
     const r: JsonObject = {
       id,
@@ -139,7 +142,7 @@ export function handleResponses(call: Call): void {
     chunks: chunks(),
     minDelayMs: forever ? 10 : 0,
     headers: costHeaders(ctx, fullCost),
-    onEnd: (delivered) => ctx.state.charge(call.caller.key, costMicros(model, promptTokens, delivered)),
+    onEnd: (delivered) => ctx.state.charge(call.caller.key, classCostMicros(model, promptTokens, delivered + cls.reasoning, cls)),
   });
 }
 

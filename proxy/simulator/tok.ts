@@ -89,6 +89,12 @@ export function buildReply(text: string, maxTokens?: number): Reply {
   return { content, pieces, tokens: used, truncated };
 }
 
+/** Token ids of `text` (the prompt cache compares prompts by them). */
+export function encodeIds(text: string): number[] {
+  if (!enc) throw new Error('simulator tokenizer not loaded');
+  return enc.encode(text, ENCODE_OPTS);
+}
+
 /** Splits an arbitrary string into token-ish pieces (no truncation). */
 export function splitPieces(text: string): readonly Piece[] {
   return buildReply(text).pieces;

@@ -13,8 +13,9 @@ import { generateTokenSecret, hashToken, newTokenId } from './format.js';
 import { checkChildRules } from './rules.js';
 import { normalizeScopes, type Scope } from './scopes.js';
 import type { Token, TokenMeta } from './token.js';
+import { DEFAULT_PERIOD, type BudgetPeriod } from '../spend/period.js';
 
-export type { Token, TokenMeta } from './token.js';
+export type { Token, TokenHold, TokenMeta } from './token.js';
 
 export const DEFAULT_GRACE_MS = 7 * DAY_MS;
 
@@ -25,6 +26,15 @@ interface TokenRow {
   depth: number;
   scopes: string;
   monthly_budget: number | null;
+  budget_period: BudgetPeriod;
+  topped_up: number;
+  hold_above: number | null;
+  hold_rate: number | null;
+  hold_state: 'held' | 'denied' | null;
+  held_at: number | null;
+  held_reason: string | null;
+  hold_version: number;
+  hold_waived_period: string | null;
   rpm: number | null;
   max_concurrent: number | null;
   expires_at: number | null;
@@ -47,6 +57,9 @@ export interface CreateTokenInput {
   name: string;
   scopes: readonly Scope[];
   monthlyBudget?: number | null;
+  budgetPeriod?: BudgetPeriod;
+  holdAbove?: number | null;
+  holdRate?: number | null;
   expiresAt?: number | null;
   parentId?: string | null;
   rpm?: number | null;
@@ -67,6 +80,13 @@ function fromRow(r: TokenRow): Token {
     depth: r.depth,
     scopes: r.scopes ? (r.scopes.split(' ') as Scope[]) : [],
     monthlyBudget: r.monthly_budget,
+    budgetPeriod: r.budget_period,
+    toppedUp: r.topped_up,
+    holdAbove: r.hold_above,
+    holdRate: r.hold_rate,
+    hold: r.hold_state ? { state: r.hold_state, since: r.held_at ?? 0, reason: r.held_reason ?? '' } : null,
+    holdVersion: r.hold_version,
+    holdWaivedPeriod: r.hold_waived_period,
     rpm: r.rpm,
     maxConcurrent: r.max_concurrent,
     expiresAt: r.expires_at,
@@ -88,8 +108,8 @@ export class TokenStore {
     this.q = {
       get: db.prepare('SELECT * FROM tokens WHERE id = ?'),
       list: db.prepare('SELECT * FROM tokens ORDER BY created_at, id'),
-      insert: db.prepare(`INSERT INTO tokens (id, name, parent_id, depth, scopes, monthly_budget, rpm, max_concurrent, expires_at, created_at, meta)
-        VALUES (@id, @name, @parent_id, @depth, @scopes, @monthly_budget, @rpm, @max_concurrent, @expires_at, @created_at, @meta)`),
+      insert: db.prepare(`INSERT INTO tokens (id, name, parent_id, depth, scopes, monthly_budget, budget_period, hold_above, hold_rate, rpm, max_concurrent, expires_at, created_at, meta)
+        VALUES (@id, @name, @parent_id, @depth, @scopes, @monthly_budget, @budget_period, @hold_above, @hold_rate, @rpm, @max_concurrent, @expires_at, @created_at, @meta)`),
       insertSecret: db.prepare('INSERT INTO token_secrets (hash, token_id, created_at) VALUES (?, ?, ?)'),
       secretByHash: db.prepare('SELECT * FROM token_secrets WHERE hash = ?'),
       currentSecret: db.prepare('SELECT * FROM token_secrets WHERE token_id = ? AND superseded_at IS NULL'),
@@ -97,7 +117,7 @@ export class TokenStore {
       subtree: db.prepare(`WITH RECURSIVE sub(id) AS (SELECT id FROM tokens WHERE id = ? UNION ALL SELECT t.id FROM tokens t JOIN sub ON t.parent_id = sub.id)
         SELECT tokens.* FROM tokens JOIN sub USING (id)`),
       revoke: db.prepare('UPDATE tokens SET revoked_at = ?, revoked_reason = ? WHERE id = ? AND revoked_at IS NULL'),
-      setBudget: db.prepare('UPDATE tokens SET monthly_budget = ? WHERE id = ?'),
+      setBudget: db.prepare('UPDATE tokens SET monthly_budget = ?, budget_period = ? WHERE id = ?'),
       setLimits: db.prepare('UPDATE tokens SET rpm = ?, max_concurrent = ? WHERE id = ?'),
       setMeta: db.prepare('UPDATE tokens SET meta = ? WHERE id = ?'),
     };
@@ -171,6 +191,9 @@ export class TokenStore {
           depth,
           scopes: scopes.join(' '),
           monthly_budget: monthlyBudget,
+          budget_period: input.budgetPeriod ?? DEFAULT_PERIOD,
+          hold_above: input.holdAbove ?? null,
+          hold_rate: input.holdRate ?? null,
           rpm: input.rpm ?? null,
           max_concurrent: input.maxConcurrent ?? null,
           expires_at: expiresAt,
@@ -182,7 +205,7 @@ export class TokenStore {
           actor,
           event: 'token.create',
           tokenId: id,
-          detail: { name, scopes, monthly_budget_micros: monthlyBudget, expires_at: expiresAt, parent_id: input.parentId ?? null },
+          detail: { name, scopes, monthly_budget_micros: monthlyBudget, budget_period: input.budgetPeriod ?? DEFAULT_PERIOD, hold_above_micros: input.holdAbove ?? null, hold_rate_micros: input.holdRate ?? null, expires_at: expiresAt, parent_id: input.parentId ?? null },
         });
         bumpGeneration(this.db, 'tokens');
         return { token: this.require(id), secret };
@@ -225,8 +248,8 @@ export class TokenStore {
       .immediate();
   }
 
-  /** Sets (or with null, removes) a token's own monthly budget, within its parent's. */
-  setBudget(id: string, monthlyBudget: number | null, actor: string): Token {
+  /** Sets (or with null, removes) a token's own budget, within its parent's; `period` changes what it is per. */
+  setBudget(id: string, monthlyBudget: number | null, actor: string, period?: BudgetPeriod): Token {
     const now = this.clock();
     return this.db
       .transaction(() => {
@@ -234,8 +257,8 @@ export class TokenStore {
         const token = chain[0];
         if (!token) throw notFound('token_not_found', `no token with id ${id}`);
         checkChildRules(chain.slice(1), { scopes: token.scopes, monthlyBudget, expiresAt: token.expiresAt });
-        this.q.setBudget.run(monthlyBudget, id);
-        audit(this.db, now, { actor, event: 'token.budget', tokenId: id, detail: { from_micros: token.monthlyBudget, to_micros: monthlyBudget } });
+        this.q.setBudget.run(monthlyBudget, period ?? token.budgetPeriod, id);
+        audit(this.db, now, { actor, event: 'token.budget', tokenId: id, detail: { from_micros: token.monthlyBudget, to_micros: monthlyBudget, period: period ?? token.budgetPeriod } });
         bumpGeneration(this.db, 'tokens');
         return this.require(id);
       })

@@ -4,6 +4,7 @@
  * both name it without importing each other.
  */
 import type { Scope } from './scopes.js';
+import type { BudgetPeriod } from '../spend/period.js';
 
 export interface TokenMeta {
   /** Path of a .env file rewritten at every rotation. */
@@ -19,7 +20,19 @@ export interface Token {
   parentId: string | null;
   depth: number;
   scopes: Scope[];
+  /** The budget in micro-dollars per `budgetPeriod` (named from when every budget was monthly). */
   monthlyBudget: number | null;
+  budgetPeriod: BudgetPeriod;
+  /** Micro-dollars added to a `total` budget by top-ups (already included in monthlyBudget). */
+  toppedUp: number;
+  /** Spend per period (µ$) / per rolling hour (µ$) past which the token waits for a human. */
+  holdAbove: number | null;
+  holdRate: number | null;
+  hold: TokenHold | null;
+  /** +1 at every trip, approval, denial or threshold change: orders stored state against what the daemon tripped in memory. */
+  holdVersion: number;
+  /** An approval without a new threshold waives `holdAbove` for this period key. */
+  holdWaivedPeriod: string | null;
   rpm: number | null;
   maxConcurrent: number | null;
   expiresAt: number | null;
@@ -28,4 +41,10 @@ export interface Token {
   revokedReason: string | null;
   upstreamKeyId: string | null;
   meta: TokenMeta;
+}
+
+export interface TokenHold {
+  state: 'held' | 'denied';
+  since: number;
+  reason: string;
 }

@@ -4,7 +4,7 @@
  */
 import { useEffect, useRef, useState } from 'react';
 
-export type LiveKind = 'request' | 'budget' | 'upstream' | 'rotation' | 'access_request';
+export type LiveKind = 'request' | 'budget' | 'upstream' | 'rotation' | 'access_request' | 'hold';
 type Handler = (kind: LiveKind, data: unknown) => void;
 
 const handlers = new Set<Handler>();
@@ -22,7 +22,7 @@ function ensure(): void {
   source = new EventSource('/admin/api/events');
   source.onopen = () => setConnected(true);
   source.onerror = () => setConnected(false);
-  for (const kind of ['request', 'budget', 'upstream', 'rotation', 'access_request'] as const) {
+  for (const kind of ['request', 'budget', 'upstream', 'rotation', 'access_request', 'hold'] as const) {
     source.addEventListener(kind, (e) => {
       let data: unknown;
       try {

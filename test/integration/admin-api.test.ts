@@ -234,7 +234,7 @@ describe('usage, requests and the audit log', () => {
     expect(String(csv.headers['content-type'])).toContain('text/csv');
     expect(String(csv.headers['content-disposition'])).toMatch(/attachment; filename="skillboss-usage-day_token-.*\.csv"/);
     const lines = csv.text.trim().split('\r\n');
-    expect(lines[0]).toBe('day,token_id,token_name,requests,errors,prompt_tokens,completion_tokens,cost_usd');
+    expect(lines[0]).toBe('day,token_id,token_name,requests,errors,prompt_tokens,completion_tokens,cached_tokens,reasoning_tokens,cost_usd');
     expect(csv.text).toContain(`"'=HYPERLINK(""http://x"")"`);
   });
 

@@ -99,7 +99,17 @@ describe('prices from the sync, the CLI and the default', () => {
     await vi.waitFor(() => expect(s.daemon.deps.prices.priceFor('gpt-4o-mini').source).toBe('override'), { interval: 10 });
     await s.daemon.sync();
     const listed = JSON.parse(await cli(s, 'price', 'list', '--json')) as { models: Array<{ id: string; prompt: number; completion: number; source: string }> };
-    expect(listed.models.find((m) => m.id === 'gpt-4o-mini')).toEqual({ id: 'gpt-4o-mini', prompt: 1, completion: 2, source: 'override' });
+    // An override without class rates: cached at its prompt rate, reasoning at its completion rate, shown as the fallback.
+    expect(listed.models.find((m) => m.id === 'gpt-4o-mini')).toEqual({
+      id: 'gpt-4o-mini',
+      prompt: 1,
+      completion: 2,
+      cached: 1,
+      cacheWrite: 1,
+      reasoning: 2,
+      classSource: { cached: 'fallback', cacheWrite: 'fallback', reasoning: 'fallback' },
+      source: 'override',
+    });
 
     expect((await chat(s, secret, { model: 'gpt-4o-mini', messages, max_tokens: 50 })).status).toBe(200);
     const row = lastRow(s, token.id);

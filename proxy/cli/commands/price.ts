@@ -22,7 +22,13 @@ export function registerPrice(program: Command, globals: () => GlobalOptions): v
         const rows = book.list();
         const fallback = book.priceFor(undefined);
         if (o.json) return printJson({ models: rows, default: { prompt: fallback.prompt, completion: fallback.completion, call_usd: book.callPriceMicros() / 1e6 } });
-        printTable(rows.map((r) => ({ model: r.id, prompt: String(r.prompt), completion: String(r.completion), source: r.source })), ['model', 'prompt', 'completion', 'source']);
+        // A class rate SkillBoss does not list falls back (cached/cache write = prompt, reasoning = completion), marked with *.
+        const rate = (v: number, src: string) => `${v}${src === 'fallback' ? '*' : ''}`;
+        printTable(
+          rows.map((r) => ({ model: r.id, prompt: String(r.prompt), completion: String(r.completion), cached: rate(r.cached, r.classSource.cached), 'cache write': rate(r.cacheWrite, r.classSource.cacheWrite), reasoning: rate(r.reasoning, r.classSource.reasoning), source: r.source })),
+          ['model', 'prompt', 'completion', 'cached', 'cache write', 'reasoning', 'source'],
+        );
+        process.stdout.write('\n* not listed by SkillBoss: cached and cache-write tokens are charged the prompt rate, reasoning tokens the completion rate.\n');
         process.stdout.write(`\nUnknown models are charged ${fallback.prompt} / ${fallback.completion} (prompt / completion) and flagged.\n`);
         process.stdout.write(`Images, audio and services calls SkillBoss does not price are charged $${book.callPriceMicros() / 1e6} each, flagged.\n`);
       } finally {
@@ -35,12 +41,17 @@ export function registerPrice(program: Command, globals: () => GlobalOptions): v
     .description('override a model\'s price locally (wins over the synced one)')
     .requiredOption('--prompt <usd>', 'USD per million prompt tokens')
     .option('--completion <usd>', 'USD per million completion tokens (default: same as prompt)')
-    .action((model: string, o: { prompt: string; completion?: string }) => {
+    .option('--cached <usd>', 'USD per million cached prompt tokens (default: the prompt rate)')
+    .option('--cache-write <usd>', 'USD per million prompt tokens written to the cache (default: the prompt rate)')
+    .option('--reasoning <usd>', 'USD per million reasoning tokens (default: the completion rate)')
+    .action((model: string, o: { prompt: string; completion?: string; cached?: string; cacheWrite?: string; reasoning?: string }) => {
       const p = perMillion(o.prompt, '--prompt');
       const c = o.completion === undefined ? p : perMillion(o.completion, '--completion');
+      const opt = (v: string | undefined, flag: string) => (v === undefined ? null : perMillion(v, flag));
+      const classes = { cached: opt(o.cached, '--cached'), cacheWrite: opt(o.cacheWrite, '--cache-write'), reasoning: opt(o.reasoning, '--reasoning') };
       const db = openDb(globals());
       try {
-        new PriceBook(db).setOverride(model, p, c);
+        new PriceBook(db).setOverride(model, p, c, classes);
       } finally {
         db.close();
       }

@@ -8,6 +8,7 @@ import { parseScopes } from '../../tokens/scopes.js';
 import { TokenStore } from '../../tokens/store.js';
 import type { DB } from '../../db/database.js';
 import { CliError, openDb, printJson, printTable, type GlobalOptions } from '../context.js';
+import { decideHoldCli, heldJson, isHoldRef, printHeld } from './holds.js';
 
 function withAccess<T>(opts: GlobalOptions, fn: (access: AccessRequests, db: DB) => T): T {
   const db = openDb(opts);
@@ -54,7 +55,7 @@ function describe(r: AccessRequest): string {
 }
 
 export function registerRequests(program: Command, globals: () => GlobalOptions): void {
-  const requests = program.command('requests').description('access requests from agents without a token: list, approve (possibly with less), deny');
+  const requests = program.command('requests').description('access requests from agents without a token, and tokens on hold for your approval: list, approve, deny');
 
   requests
     .command('list')
@@ -64,7 +65,9 @@ export function registerRequests(program: Command, globals: () => GlobalOptions)
     .action((o: { all?: boolean; json?: boolean }) => {
       const now = systemClock();
       const items = withAccess(globals(), (access) => (o.all ? access.list() : access.listPending()));
-      if (o.json) return printJson({ requests: items.map((r) => accessRequestJson(r, now)) });
+      const held = heldJson(globals());
+      if (o.json) return printJson({ requests: items.map((r) => accessRequestJson(r, now)), holds: held });
+      printHeld(held);
       printTable(
         items.map((r) => ({
           code: r.userCode,
@@ -83,12 +86,14 @@ export function registerRequests(program: Command, globals: () => GlobalOptions)
 
   requests
     .command('approve <id-or-code>')
-    .description('approve a request by its code (WDJB-MJHT) or id; grant less with the options, never more')
+    .description('approve a request by its code (WDJB-MJHT) or id, granting less with the options, never more; or a held token (tok_…), letting it spend again')
     .option('--budget <usd>', 'a smaller monthly budget in USD')
     .option('--scopes <list>', 'fewer scopes, comma-separated (a subset of those asked for)')
     .option('--expires <days>', 'a shorter lifetime, e.g. 30d')
+    .option('--hold-above <usd>', 'for a held token: the new threshold per period (above its spend so far); without it, this period\'s threshold is waived')
     .option('--json', 'print JSON only')
-    .action((ref: string, o: { budget?: string; scopes?: string; expires?: string; json?: boolean }) => {
+    .action((ref: string, o: { budget?: string; scopes?: string; expires?: string; holdAbove?: string; json?: boolean }) => {
+      if (isHoldRef(ref)) return decideHoldCli(globals(), ref, 'approved', o);
       const approval = parseApproval(o);
       const r = withAccess(globals(), (access) => access.approve(ref, approval, 'cli'));
       if (o.json) return printJson(accessRequestJson(r, systemClock()));
@@ -104,6 +109,7 @@ export function registerRequests(program: Command, globals: () => GlobalOptions)
     .option('--reason <text>', 'told to the agent')
     .option('--json', 'print JSON only')
     .action((ref: string, o: { reason?: string; json?: boolean }) => {
+      if (isHoldRef(ref)) return decideHoldCli(globals(), ref, 'denied', o);
       const r = withAccess(globals(), (access) => access.deny(ref, { reason: o.reason ?? null }, 'cli'));
       if (o.json) return printJson(accessRequestJson(r, systemClock()));
       process.stdout.write(`Denied ${r.id} (${r.userCode}) for ${r.name}.\n`);

@@ -13,6 +13,7 @@ import { isLocked, readRuntime } from '../../server/lock.js';
 import { nextRotationAt, rotationState } from '../../upstream/rotate.js';
 import type { UpstreamStatus } from '../../upstream/status.js';
 import { dataDirOf, keyStoreFor, openDb, printJson, type GlobalOptions } from '../context.js';
+import { forecastLine, spendForecasts } from './token-spend.js';
 
 export function age(ms: number | null | undefined, now = Date.now()): string {
   if (ms === null || ms === undefined) return 'never';
@@ -58,6 +59,8 @@ export function registerStatus(program: Command, globals: () => GlobalOptions): 
         const rot = rotationState(db);
         const nextKey = nextRotationAt(db, now, false);
         const schedules = db.prepare("SELECT count(*) AS n FROM tokens WHERE revoked_at IS NULL AND json_extract(meta, '$.autoRotate') IS NOT NULL").get() as { n: number };
+        const forecasts = spendForecasts(db, now);
+        const held = forecasts.filter((f) => f.hold);
         const failedHooks = db.prepare("SELECT count(*) AS n FROM audit WHERE event = 'webhook.failed' AND ts >= ?").get(now - 7 * DAY_MS) as { n: number };
 
         const todo: string[] = [];
@@ -72,6 +75,7 @@ export function registerStatus(program: Command, globals: () => GlobalOptions): 
         if (rot.pending_since) todo.push('A rotated SkillBoss key is waiting to be checked: run `skillboss-sidecar key rotate` to finish.');
         if (rot.last_error) todo.push(`The last rotation of the SkillBoss key failed at ${rot.last_error.step}: ${rot.last_error.reason}`);
         if (failedHooks.n > 0) todo.push(`${failedHooks.n} rotation webhook deliver${failedHooks.n === 1 ? 'y' : 'ies'} failed in the last 7 days: see \`skillboss-sidecar audit\`.`);
+        for (const h of held) todo.push(`${h.name} (${h.id}) is on hold for your approval: ${h.hold!.reason}. Run \`skillboss-sidecar requests approve ${h.id}\` (or deny).`);
 
         out = {
           ok: running && key.state === 'set' && up.key !== 'invalid' && up.credits !== 'out' && up.reachable !== false,
@@ -88,6 +92,7 @@ export function registerStatus(program: Command, globals: () => GlobalOptions): 
           models: { count: models.n, synced_at: when(models.at) },
           tokens: { active: tokens.active ?? 0, total: tokens.total, upstream_child_keys: children.n, auto_rotating: schedules.n },
           spend: { period: periodOf(now), usd: microsToUsd(spend.micros), requests: spend.requests },
+          budgets: forecasts,
           key_rotation: { next_at: when(nextKey), last_rotated_at: when(rot.rotated_at), previous_kept_until: when(rot.previous_expires_at), pending: Boolean(rot.pending_since) },
           todo,
           ages: { checked: age(up.checkedAt, now), balance: age(up.balanceSyncedAt, now), models: age(models.at, now) },
@@ -108,6 +113,7 @@ export function registerStatus(program: Command, globals: () => GlobalOptions): 
         `spend     $${out.spend.usd.toFixed(4)} in ${out.spend.period} (${out.spend.requests} requests)`,
         `rotation  SkillBoss key ${out.key_rotation.next_at ? `next rotated ${out.key_rotation.next_at}` : 'not rotated on a schedule'}`,
       ];
+      if (out.budgets.length) lines.push('budgets   spend this period, rate and forecast:', ...out.budgets.map(forecastLine));
       process.stdout.write(`${lines.join('\n')}\n`);
       if (out.todo.length) process.stdout.write(`\nTo do:\n${out.todo.map((t) => `  - ${t}`).join('\n')}\n`);
     });

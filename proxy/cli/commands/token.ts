@@ -2,9 +2,7 @@
 import type { Command } from 'commander';
 import { formatUsd, microsToUsd, usdToMicros } from '../../core/money.js';
 import { DEFAULT_BASE_PATH, localBaseUrl } from '../urls.js';
-import { parseDuration, periodOf, systemClock } from '../../core/time.js';
-import { Budgets } from '../../pipeline/budget.js';
-import { SidecarEvents } from '../../core/events.js';
+import { parseDuration, systemClock } from '../../core/time.js';
 import { parseScopes, scopesFromPreset, type Scope } from '../../tokens/scopes.js';
 import { parseExpiry, TokenStore, type Token } from '../../tokens/store.js';
 import { tokenJson } from '../../../wire/tokens.js';
@@ -14,12 +12,13 @@ import { writeEnvSink } from '../../lifecycle/envsink.js';
 import { rotateToken, setEnvSink } from '../../lifecycle/rotation.js';
 import { cliLifecycle, envSinkPath, registerTokenAutoRotate } from './rotation.js';
 import { createUpstreamChildCli, revokeUpstreamChildCli, upstreamChildRows } from './token-upstream.js';
+import { addSpendOptions, parsePeriodFlag, registerTokenSpend, spendColumns, spendInput, spendJson, type SpendOptions } from './token-spend.js';
 
-/** A token in the CLI's --json output: the shared token JSON plus the limits and state the CLI shows. */
-function tokenListJson(t: Token, spentMicros?: number) {
+/** A token in the CLI's --json output: the shared token JSON plus the limits, state, and (given the db) spend, period, holds and forecast. */
+function tokenListJson(t: Token, db?: DB) {
   return {
     ...tokenJson(t),
-    ...(spentMicros === undefined ? {} : { spent_this_period: microsToUsd(spentMicros) }),
+    ...(db === undefined ? {} : spendJson(db, t)),
     rpm: t.rpm,
     max_concurrent: t.maxConcurrent,
     status: status(t),
@@ -47,10 +46,6 @@ function parsePositiveInt(s: string, flag: string): number | null {
   return n;
 }
 
-function spentNow(db: DB, id: string): number {
-  return new Budgets(db, new SidecarEvents()).spent(id, systemClock());
-}
-
 function resolveScopes(o: { scopes?: string; preset?: string }): Scope[] {
   if (o.scopes && o.preset) throw new CliError('give either --scopes or --preset, not both');
   if (!o.scopes && !o.preset) throw new CliError('give --scopes a,b or --preset read-only|write|admin');
@@ -64,13 +59,13 @@ function resolveScopes(o: { scopes?: string; preset?: string }): Scope[] {
 export function registerToken(program: Command, globals: () => GlobalOptions): void {
   const token = program.command('token').description('create, list, rotate and revoke local agent tokens');
 
-  token
-    .command('create')
+  addSpendOptions(token
+    .command('create'))
     .description('create a token for an agent; its secret is printed once')
     .requiredOption('--name <name>', 'who will use it (shown in listings and the dashboard)')
     .option('--scopes <list>', 'comma-separated scopes: models:read,models:use,services:read,services:use,billing:read,billing:write,agents:create')
     .option('--preset <preset>', 'read-only | write | admin')
-    .option('--budget <usd>', 'monthly budget in USD (resets on the 1st, UTC)')
+    .option('--budget <usd>', 'budget in USD per --period (default: a month, resetting on the 1st, UTC)')
     .option('--expires <when>', 'never | 30d | 90d | 365d | a date (2027-01-31)', 'never')
     .option('--parent <id>', 'make it a child of this token (its scopes, budget and expiry must fit inside the parent\'s)')
     .option('--rpm <n>', 'requests per minute')
@@ -79,7 +74,7 @@ export function registerToken(program: Command, globals: () => GlobalOptions): v
     .option('--upstream', 'make a real SkillBoss child key (for an agent on another machine) instead of a local token; needs --budget')
     .option('--upstream-url <url>', 'with --upstream: the SkillBoss API (default: the saved setting, SKILLBOSS_UPSTREAM_URL, or api.skillboss.co)')
     .option('--json', 'print JSON only')
-    .action(async (o: { name: string; scopes?: string; preset?: string; budget?: string; expires: string; parent?: string; rpm?: string; maxConcurrent?: string; writeEnv?: string; upstream?: boolean; upstreamUrl?: string; json?: boolean }) => {
+    .action(async (o: SpendOptions & { name: string; scopes?: string; preset?: string; budget?: string; expires: string; parent?: string; rpm?: string; maxConcurrent?: string; writeEnv?: string; upstream?: boolean; upstreamUrl?: string; json?: boolean }) => {
       const scopes = resolveScopes(o);
       let expiresAt: number | null;
       try {
@@ -89,6 +84,7 @@ export function registerToken(program: Command, globals: () => GlobalOptions): v
       }
       if (o.upstream) {
         if (o.parent || o.rpm || o.maxConcurrent || o.writeEnv) throw new CliError('--upstream keys are children of the real key: --parent, --rpm, --max-concurrent and --write-env do not apply');
+        if ((o.period && o.period !== 'month') || o.holdAbove || o.holdRate) throw new CliError('--upstream keys are budgeted by SkillBoss per month: --period, --hold-above and --hold-rate apply to local tokens only');
         const budgetMicros = o.budget === undefined ? null : parseUsd(o.budget, '--budget');
         return createUpstreamChildCli(globals(), { name: o.name, scopes, budgetMicros, expiresAt, ...(o.upstreamUrl ? { upstreamUrl: o.upstreamUrl } : {}), ...(o.json ? { json: true } : {}) });
       }
@@ -99,6 +95,7 @@ export function registerToken(program: Command, globals: () => GlobalOptions): v
             name: o.name,
             scopes,
             monthlyBudget: o.budget === undefined ? null : parseUsd(o.budget, '--budget'),
+            ...spendInput(o),
             expiresAt,
             parentId: o.parent ?? null,
             rpm: o.rpm === undefined ? null : parsePositiveInt(o.rpm, '--rpm'),
@@ -115,12 +112,19 @@ export function registerToken(program: Command, globals: () => GlobalOptions): v
       });
       const t = created.token;
       if (o.json) {
-        printJson({ ...tokenJson(t), api_key: created.secret, env_file: sink ?? null });
+        printJson({
+          ...tokenJson(t),
+          budget_period: t.budgetPeriod,
+          hold_above: t.holdAbove === null ? null : microsToUsd(t.holdAbove),
+          hold_rate: t.holdRate === null ? null : microsToUsd(t.holdRate),
+          api_key: created.secret,
+          env_file: sink ?? null,
+        });
         return;
       }
       const base = localBaseUrl(globals());
       process.stdout.write(
-        `Created ${t.id} (${t.name}) with scopes ${t.scopes.join(' ')}; budget ${formatUsd(t.monthlyBudget)}; expires ${iso(t.expiresAt)}.\n\n` +
+        `Created ${t.id} (${t.name}) with scopes ${t.scopes.join(' ')}; budget ${formatUsd(t.monthlyBudget)}${t.monthlyBudget === null ? '' : t.budgetPeriod === 'total' ? ' prepaid' : ` per ${t.budgetPeriod}`}; expires ${iso(t.expiresAt)}.\n\n` +
           `  ${created.secret}\n\n` +
           'This secret is shown once; the sidecar keeps only its hash. Give it to the agent as:\n\n' +
           `  export OPENAI_BASE_URL=${base}${DEFAULT_BASE_PATH}\n  export OPENAI_API_KEY=${created.secret}\n` +
@@ -130,13 +134,13 @@ export function registerToken(program: Command, globals: () => GlobalOptions): v
 
   token
     .command('list')
-    .description('list tokens with their spend this month')
+    .description('list tokens with their spend this period, spend rate and forecast')
     .option('--all', 'include revoked and expired tokens')
     .option('--json', 'print JSON only')
     .action((o: { all?: boolean; json?: boolean }) => {
       withTokens(globals(), (tokens, db) => {
         const rows = tokens.list().filter((t) => o.all || status(t) === 'active');
-        const items = rows.map((t) => tokenListJson(t, spentNow(db, t.id)));
+        const items = rows.map((t) => tokenListJson(t, db));
         const upstream = upstreamChildRows(db, o.all === true);
         if (o.json) return printJson({ tokens: items, upstream_keys: upstream });
         printTable(
@@ -146,13 +150,14 @@ export function registerToken(program: Command, globals: () => GlobalOptions): v
             scopes: t.scopes.join(','),
             budget: t.monthly_budget === null ? 'none' : `$${t.monthly_budget.toFixed(2)}`,
             spent: `$${t.spent_this_period!.toFixed(4)}`,
+            ...spendColumns(t as ReturnType<typeof tokenListJson> & ReturnType<typeof spendJson>),
             expires: t.expires_at ?? 'never',
             status: t.status,
             parent: t.parent_id ?? '',
           })),
           // Real SkillBoss child keys: their spend is on the SkillBoss account, not metered here.
           ...upstream.map((c) => ({ id: c.id, name: c.name, scopes: c.scopes.join(','), budget: c.monthly_budget === null ? 'none' : `$${c.monthly_budget.toFixed(2)}`, spent: '-', expires: c.expires_at ?? 'never', status: c.status, parent: '(SkillBoss)' }))],
-          ['id', 'name', 'scopes', 'budget', 'spent', 'expires', 'status', 'parent'],
+          ['id', 'name', 'scopes', 'budget', 'period', 'spent', 'rate/h', 'projected', 'runs out', 'hold', 'expires', 'status', 'parent'],
         );
       });
     });
@@ -164,7 +169,7 @@ export function registerToken(program: Command, globals: () => GlobalOptions): v
     .action((id: string, o: { json?: boolean }) => {
       withTokens(globals(), (tokens, db) => {
         const t = requireToken(tokens, id);
-        const item = { ...tokenListJson(t, spentNow(db, t.id)), period: periodOf(Date.now()), children: tokens.subtree(t.id).filter((c) => c.parentId === t.id).map((c) => c.id) };
+        const item = { ...tokenListJson(t, db), children: tokens.subtree(t.id).filter((c) => c.parentId === t.id).map((c) => c.id) };
         if (o.json) return printJson(item);
         for (const [k, v] of Object.entries(item)) process.stdout.write(`${k.padEnd(18)} ${Array.isArray(v) ? v.join(' ') || '-' : String(v ?? '-')}\n`);
       });
@@ -230,12 +235,13 @@ export function registerToken(program: Command, globals: () => GlobalOptions): v
 
   token
     .command('set-budget <id> <usd>')
-    .description('change a token\'s monthly budget (USD, or none)')
+    .description('change a token\'s budget (USD, or none), and with --period what it is per')
+    .option('--period <period>', 'day | week | month | total')
     .option('--json', 'print JSON only')
-    .action((id: string, usd: string, o: { json?: boolean }) => {
-      const t = withTokens(globals(), (tokens) => tokens.setBudget(id, parseUsd(usd, 'the budget'), 'cli'));
+    .action((id: string, usd: string, o: { period?: string; json?: boolean }) => {
+      const t = withTokens(globals(), (tokens) => tokens.setBudget(id, parseUsd(usd, 'the budget'), 'cli', parsePeriodFlag(o.period)));
       if (o.json) return printJson(tokenListJson(t));
-      process.stdout.write(`${t.id} now has a monthly budget of ${formatUsd(t.monthlyBudget)}.\n`);
+      process.stdout.write(`${t.id} now has a budget of ${formatUsd(t.monthlyBudget)} per ${t.budgetPeriod}.\n`);
     });
 
   token
@@ -268,7 +274,7 @@ export function registerToken(program: Command, globals: () => GlobalOptions): v
       withTokens(globals(), (tokens, db) => {
         const all = tokens.list();
         type Node = ReturnType<typeof tokenListJson> & { children: Node[] };
-        const nodes = new Map<string, Node>(all.map((t) => [t.id, { ...tokenListJson(t, spentNow(db, t.id)), children: [] }]));
+        const nodes = new Map<string, Node>(all.map((t) => [t.id, { ...tokenListJson(t, db), children: [] }]));
         const roots: Node[] = [];
         for (const t of all) {
           const n = nodes.get(t.id)!;
@@ -288,6 +294,7 @@ export function registerToken(program: Command, globals: () => GlobalOptions): v
     });
 
   registerTokenAutoRotate(token, globals);
+  registerTokenSpend(token, globals);
 }
 
 function requireToken(tokens: TokenStore, id: string): Token {

@@ -6,7 +6,7 @@ import { periodOf } from '../../core/time.js';
 import { CliError, printJson, printTable, withTokens, type GlobalOptions } from '../context.js';
 
 /** The ledger columns this command lists. */
-type UsageRow = Pick<LedgerRow, 'ts' | 'token_id' | 'route' | 'model' | 'prompt_tokens' | 'completion_tokens' | 'cost_micros' | 'status' | 'latency_ms'>;
+type UsageRow = Pick<LedgerRow, 'ts' | 'token_id' | 'route' | 'model' | 'prompt_tokens' | 'completion_tokens' | 'cached_tokens' | 'cache_write_tokens' | 'reasoning_tokens' | 'cost_micros' | 'status' | 'latency_ms'>;
 
 export function registerUsage(program: Command, globals: () => GlobalOptions): void {
   program
@@ -25,10 +25,11 @@ export function registerUsage(program: Command, globals: () => GlobalOptions): v
       withTokens(globals(), (tokens, db) => {
         const where = o.token ? 'WHERE ts >= ? AND token_id = ?' : 'WHERE ts >= ?';
         const args = o.token ? [since, o.token] : [since];
-        const rows = db.prepare(`SELECT ts, token_id, route, model, prompt_tokens, completion_tokens, cost_micros, status, latency_ms FROM usage ${where} ORDER BY id DESC LIMIT ?`).all(...args, limit) as UsageRow[];
+        const rows = db.prepare(`SELECT ts, token_id, route, model, prompt_tokens, completion_tokens, cached_tokens, cache_write_tokens, reasoning_tokens, cost_micros, status, latency_ms FROM usage ${where} ORDER BY id DESC LIMIT ?`).all(...args, limit) as UsageRow[];
         const t = db
-          .prepare(`SELECT count(*) AS requests, coalesce(sum(prompt_tokens),0) AS p, coalesce(sum(completion_tokens),0) AS c, coalesce(sum(cost_micros),0) AS cost FROM usage ${where}`)
-          .get(...args) as { requests: number; p: number; c: number; cost: number };
+          .prepare(`SELECT count(*) AS requests, coalesce(sum(prompt_tokens),0) AS p, coalesce(sum(completion_tokens),0) AS c,
+            coalesce(sum(cached_tokens),0) AS cached, coalesce(sum(reasoning_tokens),0) AS reasoning, coalesce(sum(cost_micros),0) AS cost FROM usage ${where}`)
+          .get(...args) as { requests: number; p: number; c: number; cached: number; reasoning: number; cost: number };
         const budgetOf = o.token ? tokens.get(o.token) : undefined;
         const spent = o.token ? ((db.prepare('SELECT spent_micros FROM spend WHERE token_id = ? AND period = ?').pluck().get(o.token, periodOf(now)) as number | undefined) ?? 0) : undefined;
         const out = {
@@ -39,6 +40,10 @@ export function registerUsage(program: Command, globals: () => GlobalOptions): v
             model: r.model,
             prompt_tokens: r.prompt_tokens,
             completion_tokens: r.completion_tokens,
+            // Parts of the two counts above: priced at their own rates (see price list).
+            cached_tokens: r.cached_tokens,
+            cache_write_tokens: r.cache_write_tokens,
+            reasoning_tokens: r.reasoning_tokens,
             cost_usd: microsToUsd(r.cost_micros),
             status: r.status,
             latency_ms: Math.round(r.latency_ms * 100) / 100,
@@ -48,6 +53,8 @@ export function registerUsage(program: Command, globals: () => GlobalOptions): v
             requests: t.requests,
             prompt_tokens: t.p,
             completion_tokens: t.c,
+            cached_tokens: t.cached,
+            reasoning_tokens: t.reasoning,
             cost_usd: microsToUsd(t.cost),
             ...(o.token
               ? {
@@ -66,11 +73,13 @@ export function registerUsage(program: Command, globals: () => GlobalOptions): v
             model: r.model ?? '',
             in: String(r.prompt_tokens),
             out: String(r.completion_tokens),
+            cached: String(r.cached_tokens),
+            reasoning: String(r.reasoning_tokens),
             cost: `$${r.cost_usd.toFixed(6)}`,
             status: String(r.status),
             ms: r.latency_ms.toFixed(1),
           })),
-          ['time', 'token', 'model', 'in', 'out', 'cost', 'status', 'ms'],
+          ['time', 'token', 'model', 'in', 'cached', 'out', 'reasoning', 'cost', 'status', 'ms'],
         );
         const tt = out.totals;
         process.stdout.write(`\n${tt.requests} requests since ${tt.since}: ${tt.prompt_tokens} prompt + ${tt.completion_tokens} completion tokens, $${tt.cost_usd.toFixed(6)}\n`);

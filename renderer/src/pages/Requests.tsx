@@ -128,8 +128,13 @@ export function Requests() {
                 <td className="col-model ellipsis" title={r.route}>
                   {r.model ?? r.route.replace('/v1/', '')}
                 </td>
-                <td className="num col-n hide-narrow">{int(r.prompt_tokens)}</td>
-                <td className="num col-n hide-narrow">{int(r.completion_tokens)}</td>
+                <td className="num col-n hide-narrow" data-cached={r.cached_tokens ?? 0} title={r.cached_tokens ? `${int(r.cached_tokens)} cached, charged at the cached rate` : ''}>
+                  {int(r.prompt_tokens)}
+                  {r.cached_tokens ? '*' : ''}
+                </td>
+                <td className="num col-n hide-narrow" data-reasoning={r.reasoning_tokens ?? 0} title={r.reasoning_tokens ? `${int(r.reasoning_tokens)} reasoning` : ''}>
+                  {int(r.completion_tokens)}
+                </td>
                 <td className="num col-cost" data-usd={r.cost_usd}>
                   {usd(r.cost_usd)}
                 </td>

@@ -3,13 +3,14 @@ import { useEffect, useState } from 'react';
 import { api, PRESETS, type Issued, type TokenView } from '../api';
 import { BudgetBar, Card, Empty, ErrorNote, StatusBadge } from '../components/bits';
 import { SecretDialog } from '../components/SecretDialog';
+import { BudgetDialog, ForecastCell, HeldBanner, HoldBadge } from '../components/Spend';
 import { ago, when } from '../format';
 import { useDebounced, useHashQuery, useLoad } from '../hooks';
 import { useLive } from '../live';
 import { RevokeDialog, RotateDialog } from './TokenActions';
 import { CreateDialog, EditDialog, expiryText } from './TokenDialogs';
 
-type Open = { kind: 'create' } | { kind: 'edit' | 'rotate' | 'revoke'; token: TokenView } | null;
+type Open = { kind: 'create' } | { kind: 'edit' | 'rotate' | 'revoke' | 'budget'; token: TokenView } | null;
 
 function scopeSummary(scopes: string[]): string {
   const key = scopes.slice().sort().join(' ');
@@ -74,7 +75,7 @@ export function Tokens() {
     window.history.replaceState(null, '', '#/tokens');
   }, [query]);
   useLive((kind) => {
-    if (kind === 'request' || kind === 'rotation' || kind === 'budget') refresh();
+    if (kind === 'request' || kind === 'rotation' || kind === 'budget' || kind === 'hold') refresh();
   });
 
   const tokens = list.data?.data ?? [];
@@ -105,6 +106,7 @@ export function Tokens() {
         </button>
       </div>
       <ErrorNote error={list.error} />
+      <HeldBanner onChange={() => list.reload()} />
       <div className="table-wrap">
         <table className="table tokens">
           <thead>
@@ -112,7 +114,7 @@ export function Tokens() {
               <th className="col-name">Name</th>
               <th className="col-id hide-narrow">ID</th>
               <th className="col-scopes">Scopes</th>
-              <th className="col-budget">Budget this month</th>
+              <th className="col-budget">Budget this period · forecast</th>
               <th className="col-expires hide-narrow">Expires</th>
               <th className="col-date hide-narrow">Last used</th>
               <th className="col-status hide-narrow">Status</th>
@@ -126,6 +128,7 @@ export function Tokens() {
               <tr key={t.id} data-token-id={t.id}>
                 <td className="col-name">
                   <span className="indent" data-depth={Math.min(t.depth, 5)}>
+                    <HoldBadge t={t} />{' '}
                     <a href={`#/token/${t.id}`} title={t.name}>
                       {t.name}
                     </a>
@@ -140,7 +143,10 @@ export function Tokens() {
                   {scopeSummary(t.scopes)}
                 </td>
                 <td className="col-budget">
-                  <BudgetBar spent={t.spent_usd} budget={t.monthly_budget_usd} />
+                  <button type="button" className="budget-open" onClick={() => setOpen({ kind: 'budget', token: t })} disabled={t.status !== 'active'} aria-label={`Budget and holds of ${t.name}`}>
+                    <BudgetBar spent={t.spent_usd} budget={t.monthly_budget_usd} />
+                  </button>
+                  <ForecastCell t={t} />
                 </td>
                 <td className="col-expires hide-narrow">{expiryText(t)}</td>
                 <td className="col-date hide-narrow" title={when(t.last_used_at)}>
@@ -194,6 +200,7 @@ export function Tokens() {
           }}
         />
       ) : null}
+      {open?.kind === 'budget' ? <BudgetDialog token={open.token} onClose={() => setOpen(null)} onSaved={done} /> : null}
       {open?.kind === 'edit' ? <EditDialog token={open.token} onClose={() => setOpen(null)} onSaved={done} /> : null}
       {open?.kind === 'rotate' ? (
         <RotateDialog

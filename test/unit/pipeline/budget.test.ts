@@ -61,6 +61,9 @@ function row(tokenId: string, cost: number, ts = JAN): LedgerRow {
     model: 'm',
     prompt_tokens: 1,
     completion_tokens: 1,
+    cached_tokens: 0,
+    cache_write_tokens: 0,
+    reasoning_tokens: 0,
     cost_micros: cost,
     status: 200,
     latency_ms: 1,
@@ -104,7 +107,7 @@ describe('reserve', () => {
     const e = refusal(() => budgets.reserve(tokens.chain(leafB.id), 600, JAN));
     expect(e.message).toContain(`the monthly budget of its ancestor ${root.name} (${root.id})`);
     expect(e.message).toContain('$0.0004 left');
-    expect(budgets.remaining(tokens.chain(leafB.id), JAN)).toEqual({ tokenId: root.id, remainingMicros: 400, budgetMicros: 1000 });
+    expect(budgets.remaining(tokens.chain(leafB.id), JAN)).toMatchObject({ tokenId: root.id, remainingMicros: 400, budgetMicros: 1000 });
     budgets.release(a);
     budgets.release(a); // twice is harmless
     expect(budgets.reservedFor(root.id)).toBe(0);

@@ -168,10 +168,20 @@ describe('reported costs', () => {
     expect(usageOf({ model: 'm', usage: { prompt_tokens: 5, completion_tokens: 2, cost: 0.000021 } })).toEqual({
       promptTokens: 5,
       completionTokens: 2,
+      classes: { cached: 0, cacheWrite: 0, reasoning: 0 },
       reportedCostMicros: 21,
       model: 'm',
     });
     expect(usageOf({ usage: { input_tokens: 4, output_tokens: 1 } })).toMatchObject({ promptTokens: 4, completionTokens: 1 });
     expect(usageOf({ usage: 'nope' })).toBeNull();
+  });
+
+  it('reads the token classes: OpenAI details (inside the counts) and Anthropic cache counts (on top of input_tokens)', () => {
+    const chat = { usage: { prompt_tokens: 2000, completion_tokens: 300, prompt_tokens_details: { cached_tokens: 1536 }, completion_tokens_details: { reasoning_tokens: 200 } } };
+    expect(usageOf(chat)).toMatchObject({ promptTokens: 2000, completionTokens: 300, classes: { cached: 1536, cacheWrite: 0, reasoning: 200 } });
+    const responses = { usage: { input_tokens: 1200, output_tokens: 40, input_tokens_details: { cached_tokens: 1024 }, output_tokens_details: { reasoning_tokens: 30 } } };
+    expect(usageOf(responses)).toMatchObject({ promptTokens: 1200, classes: { cached: 1024, reasoning: 30 } });
+    const anthropic = { usage: { input_tokens: 10, output_tokens: 5, cache_read_input_tokens: 1000, cache_creation_input_tokens: 200 } };
+    expect(usageOf(anthropic)).toMatchObject({ promptTokens: 1210, classes: { cached: 1000, cacheWrite: 200, reasoning: 0 } });
   });
 });

@@ -1,0 +1,62 @@
+/**
+ * Tokens on hold for the human's approval, in `requests list|approve|deny`
+ * (issue 16): a hold is a request from an agent's spending, answered like an
+ * access request, by its token id.
+ */
+import { formatUsd } from '../../core/money.js';
+import { systemClock } from '../../core/time.js';
+import { decideHold, heldTokens } from '../../spend/holds.js';
+import { TokenStore } from '../../tokens/store.js';
+import { CliError, openDb, printJson, printTable, type GlobalOptions } from '../context.js';
+import { parsePositiveUsd } from './token-spend.js';
+
+export function isHoldRef(ref: string): boolean {
+  return ref.startsWith('tok_');
+}
+
+export function heldJson(opts: GlobalOptions) {
+  const db = openDb(opts);
+  try {
+    return heldTokens(new TokenStore(db, systemClock), db).map(({ token, hold }) => ({
+      token_id: token.id,
+      name: token.name,
+      state: token.hold!.state,
+      since: new Date(token.hold!.since).toISOString(),
+      reason: token.hold!.reason,
+      kind: hold?.kind ?? null,
+      threshold_usd: hold ? hold.threshold_micros / 1e6 : null,
+    }));
+  } finally {
+    db.close();
+  }
+}
+
+/** Prints the held tokens above the access requests (nothing when none is held). */
+export function printHeld(rows: ReturnType<typeof heldJson>): void {
+  if (rows.length === 0) return;
+  process.stdout.write('Tokens on hold (their agents get 402 spend_approval_required until you answer):\n');
+  printTable(
+    rows.map((r) => ({ id: r.token_id, name: r.name, state: r.state, since: r.since, reason: r.reason })),
+    ['id', 'name', 'state', 'since', 'reason'],
+  );
+  process.stdout.write('Approve with `requests approve ID [--hold-above USD]`, or deny with `requests deny ID`.\n\n');
+}
+
+export function decideHoldCli(opts: GlobalOptions, id: string, decision: 'approved' | 'denied', o: { holdAbove?: string; json?: boolean }): void {
+  const holdAbove = o.holdAbove === undefined ? undefined : parsePositiveUsd(o.holdAbove, '--hold-above')!;
+  const db = openDb(opts);
+  let t;
+  try {
+    const tokens = new TokenStore(db, systemClock);
+    if (!tokens.get(id)) throw new CliError(`no token with id ${id} (see skillboss-sidecar requests list)`);
+    t = decideHold(db, tokens, id, decision, 'cli', systemClock(), holdAbove === undefined ? {} : { holdAbove });
+  } finally {
+    db.close();
+  }
+  if (o.json) return printJson({ token_id: t.id, decision, held: t.hold !== null, hold_above: t.holdAbove === null ? null : t.holdAbove / 1e6 });
+  process.stdout.write(
+    decision === 'approved'
+      ? `Approved: ${t.id} (${t.name}) may spend again${t.holdAbove !== null ? `; it is held again above ${formatUsd(t.holdAbove)} per ${t.budgetPeriod}` : ''}. A running daemon notices within a second.\n`
+      : `Denied: ${t.id} (${t.name}) stays on hold; its agents are told not to retry. Approve it later with \`requests approve ${t.id}\`.\n`,
+  );
+}

@@ -1,0 +1,104 @@
+/**
+ * Spend control in the dashboard, in real Chromium against the real daemon
+ * and simulator: a token the daemon put on hold shows in a banner and with a
+ * badge, is approved from the banner; forecasts show for every token; the
+ * budget dialog changes the period and tops up a prepaid budget.
+ */
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { scopesFromPreset } from '../../proxy/tokens/scopes.js';
+import type { CreateTokenInput } from '../../proxy/tokens/store.js';
+import { startStack, type Stack } from '../helpers/stack.js';
+import { launch, loginLink, screenshot, type Browser } from './browser.js';
+
+let s: Stack;
+let browser: Browser;
+let page: Page;
+
+beforeAll(async () => {
+  s = await startStack();
+  browser = await launch();
+  page = await browser.context.newPage();
+  await page.goto(await loginLink(s.dataDir));
+  await page.getByRole('navigation', { name: 'Pages' }).waitFor();
+}, 60_000);
+afterAll(async () => {
+  await browser?.close();
+  await s?.close();
+});
+
+function token(name: string, input: Partial<CreateTokenInput> = {}) {
+  const c = s.tokens.create({ name, scopes: scopesFromPreset('write'), ...input }, 'test');
+  s.daemon.deps.principals.clear();
+  return c;
+}
+
+const chat = (secret: string) =>
+  fetch(`${s.baseURL}/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hello' }], max_tokens: 20 }),
+  });
+
+describe('token classes', () => {
+  it('marks a request whose prompt was partly cached in the requests list', async () => {
+    const t = token('cache-user');
+    const long = Array.from({ length: 400 }, (_, i) => `Rule ${i}: answer briefly.`).join(' ');
+    const body = JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'system', content: long }, { role: 'user', content: 'go' }] });
+    for (let i = 0; i < 2; i++) {
+      const r = await fetch(`${s.baseURL}/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${t.secret}`, 'content-type': 'application/json' }, body });
+      expect(r.status).toBe(200);
+    }
+    await page.goto(`${s.daemon.url}/#/requests`);
+    const cell = page.locator('td[data-cached]:not([data-cached="0"])').first();
+    await cell.waitFor();
+    expect(Number(await cell.getAttribute('data-cached'))).toBeGreaterThanOrEqual(1024);
+    expect(await cell.getAttribute('title')).toContain('cached, charged at the cached rate');
+    expect(await cell.innerText()).toMatch(/\*$/);
+  });
+});
+
+describe('held tokens and forecasts', () => {
+  it('shows a held token in a banner and a badge, approves it from the banner, and shows forecasts', async () => {
+    const spender = token('steady-spender', { monthlyBudget: 5_000_000 });
+    expect((await chat(spender.secret)).status).toBe(200);
+    const runaway = token('runaway-agent', { holdAbove: 1 });
+    const refused = await chat(runaway.secret);
+    expect(refused.status).toBe(402);
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('spend_approval_required');
+
+    await page.goto(`${s.daemon.url}/#/tokens`);
+    const banner = page.locator(`[data-held-token="${runaway.token.id}"]`);
+    await banner.waitFor();
+    expect(await banner.innerText()).toContain('runaway-agent is on hold');
+    await page.locator(`tr[data-token-id="${runaway.token.id}"] [data-hold="held"]`).waitFor();
+    const cell = page.locator(`[data-forecast="${spender.token.id}"]`);
+    expect(await cell.isVisible()).toBe(true);
+    expect(await cell.innerText()).toMatch(/^\$[\d.]+\/h → \$[\d.]+ by [A-Z][a-z]{2} \d+/);
+    expect(await cell.getAttribute('title')).toMatch(/per hour on average this month; .* at that rate; lasts the period/);
+    await screenshot(page, 'tokens-held');
+
+    await page.getByLabel('New hold threshold for runaway-agent').fill('1');
+    await page.getByRole('button', { name: 'Approve runaway-agent' }).click();
+    await banner.waitFor({ state: 'detached' });
+    expect(s.daemon.db.prepare('SELECT hold_state, hold_above FROM tokens WHERE id = ?').get(runaway.token.id)).toEqual({ hold_state: null, hold_above: 1_000_000 });
+    expect((await chat(runaway.secret)).status).toBe(200);
+  });
+
+  it('changes the budget period and tops up a prepaid budget from the budget dialog', async () => {
+    const t = token('prepaid-agent', { monthlyBudget: 1_000_000, budgetPeriod: 'total' });
+    await page.goto(`${s.daemon.url}/#/tokens`);
+    await page.getByRole('button', { name: 'Budget and holds of prepaid-agent' }).click();
+    await page.getByLabel('Top up').fill('2.5');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByRole('dialog').waitFor({ state: 'detached' });
+    expect(s.daemon.db.prepare('SELECT monthly_budget, topped_up, budget_period FROM tokens WHERE id = ?').get(t.token.id)).toEqual({ monthly_budget: 3_500_000, topped_up: 2_500_000, budget_period: 'total' });
+
+    await page.getByRole('button', { name: 'Budget and holds of prepaid-agent' }).click();
+    await page.getByLabel('Budget period').selectOption('day');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByRole('dialog').waitFor({ state: 'detached' });
+    expect(s.daemon.db.prepare('SELECT budget_period FROM tokens WHERE id = ?').pluck().get(t.token.id)).toBe('day');
+    await page.locator(`[data-forecast="${t.token.id}"][title*="today"]`).waitFor();
+  });
+});
