@@ -1,14 +1,18 @@
 /**
- * `node dist/bench/run.js --profile [--target sidecar|bare] [--duration 10] [--connections 50]`:
- * runs one target under `node --cpu-prof` with 50-connection load, then walks
+ * `node dist/bench/run.js --profile [--target sidecar|bare] [--duration 10] [--connections 50] [--large] [--n 5000]`:
+ * runs one target under `node --cpu-prof` with 50-connection load (or, with
+ * `--connections 1`, `--n` sequential requests on one connection: the fixed
+ * per-request cost that concurrency amortises; `--large` sends the 400 KiB
+ * agent request instead of the small one), then walks
  * the .cpuprofile and prints where the time went: self time per function,
  * inclusive time per function of ours, and self time per package/module.
  * The profile and its summary are kept under bench/results/profiles/.
  */
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { argOf, ensureResultsDir, log, round, timestamp, type Child } from './common.js';
-import { latency, load } from './measure.js';
+import { argOf, ensureResultsDir, hasFlag, log, round, timestamp, type Child } from './common.js';
+import { agentChatBody } from './agent-body.js';
+import { chatBody, latency, load, type LoadResult } from './measure.js';
 import { table } from './report.js';
 import { addBenchToken, startPassthrough, startSidecar, startUpstream, tempDataDir } from './targets.js';
 
@@ -147,6 +151,8 @@ export async function runProfile(): Promise<void> {
   const target = argOf('target', 'sidecar');
   const durationS = Number(argOf('duration', '10'));
   const connections = Number(argOf('connections', '50'));
+  const body = hasFlag('large') ? agentChatBody() : chatBody();
+  const n = Number(argOf('n', hasFlag('large') ? '200' : '5000'));
   const dir = ensureResultsDir('profiles');
   const name = `${target}-${timestamp()}`;
   const execArgv = ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${name}.cpuprofile`];
@@ -161,10 +167,17 @@ export async function runProfile(): Promise<void> {
     else if (target === 'bare') child = await startPassthrough('bare', upstream, execArgv);
     else throw new Error(`--target must be sidecar or bare, not ${target}`);
     children.push(child);
-    await latency(child.url, tok.secret, 300, 200);
-    log(`profiling ${target} (pid ${child.pid}) under ${connections} connections for ${durationS} s`);
+    await latency(child.url, tok.secret, 20, 20, body);
+    log(`profiling ${target} (pid ${child.pid}) under ${connections === 1 ? `${n} sequential requests` : `${connections} connections for ${durationS} s`}`);
     const fromUs = Number(process.hrtime.bigint() / 1000n);
-    const res = await load(child.url, tok.secret, connections, durationS, child.pid);
+    let res: LoadResult;
+    if (connections === 1) {
+      const t0 = Date.now();
+      const l = await latency(child.url, tok.secret, n, 0, body, child.pid);
+      res = { rps: Math.round((n * 1000) / (Date.now() - t0)), p50: l.p50, p99: l.p99, requests: n, failures: 0, cpuUsPerReq: l.cpuUsPerReq };
+    } else {
+      res = await load(child.url, tok.secret, connections, durationS, child.pid, body);
+    }
     const toUs = Number(process.hrtime.bigint() / 1000n);
     await child.stop();
     const file = readdirSync(dir).find((f) => f === `${name}.cpuprofile`);

@@ -9,7 +9,7 @@
  */
 import { memoryKeyStore } from '../proxy/keychain/store.js';
 import { startDaemon } from '../proxy/server/daemon.js';
-import { announce } from './common.js';
+import { announce, watchLoopDelay } from './common.js';
 
 function env(name: string): string {
   const v = process.env[name];
@@ -23,6 +23,7 @@ const daemon = await startDaemon({
   keyStore: memoryKeyStore(env('BENCH_UPSTREAM_KEY')),
   port: 0,
 });
+watchLoopDelay();
 announce(daemon.url);
 
 let stopping = false;
