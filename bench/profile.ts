@@ -155,7 +155,10 @@ export async function runProfile(): Promise<void> {
   const n = Number(argOf('n', hasFlag('large') ? '200' : '5000'));
   const dir = ensureResultsDir('profiles');
   const name = `${target}-${timestamp()}`;
-  const execArgv = ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${name}.cpuprofile`];
+  // Every thread writes a profile (the tokenizer pool's too): each run gets its own directory, and the main thread's is the one
+  // named after the process's first thread (Node's default name ends in .<pid>.0.<seq>.cpuprofile).
+  const runDir = ensureResultsDir(join('profiles', name));
+  const execArgv = ['--cpu-prof', `--cpu-prof-dir=${runDir}`];
   const children: Child[] = [];
   const dataDir = tempDataDir();
   try {
@@ -180,9 +183,9 @@ export async function runProfile(): Promise<void> {
     }
     const toUs = Number(process.hrtime.bigint() / 1000n);
     await child.stop();
-    const file = readdirSync(dir).find((f) => f === `${name}.cpuprofile`);
-    if (!file) throw new Error(`no profile was written to ${dir}`);
-    const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile;
+    const file = readdirSync(runDir).find((f) => f.endsWith(`.${child.pid}.0.001.cpuprofile`)) ?? readdirSync(runDir).find((f) => f.endsWith('.cpuprofile'));
+    if (!file) throw new Error(`no profile was written to ${runDir}`);
+    const profile = JSON.parse(readFileSync(join(runDir, file), 'utf8')) as CpuProfile;
     const requests = res.requests;
     const s = summarise(profile, { fromUs, toUs });
     const text = printSummary(s, requests, res.cpuUsPerReq);
@@ -190,7 +193,7 @@ export async function runProfile(): Promise<void> {
       `\n${target}: ${res.rps} req/s at ${connections} connections, ${res.failures} failed, ${res.cpuUsPerReq} µs CPU/request (from /proc)\n${text}\n`,
     );
     writeFileSync(join(dir, `${name}.summary.json`), `${JSON.stringify({ target, load: res, requests, ...s }, null, 2)}\n`);
-    process.stdout.write(`\nprofile: ${join(dir, file)}\nsummary: ${join(dir, `${name}.summary.json`)}\n`);
+    process.stdout.write(`\nprofile: ${join(runDir, file)}\nsummary: ${join(dir, `${name}.summary.json`)}\n`);
   } finally {
     for (const c of children.reverse()) await c.stop().catch(() => {});
     rmSync(dataDir, { recursive: true, force: true });

@@ -1,15 +1,22 @@
 /**
  * Stage 4, body: reads a request body with a hard size limit (413 before it is read whole)
- * and, for JSON routes, parses it into an object (400 with a reason otherwise).
+ * and, for JSON routes, parses it into an object (400 with a reason otherwise) — or, for a
+ * large body of a forwarded model call, only scans it (scan.ts): it is sent on as it came.
  */
 import type { IncomingMessage } from 'node:http';
 import { badRequest, tooLarge } from '../core/errors.js';
+import { scanBody, type BodyScan } from './scan.js';
 
 export interface RequestBody {
   raw: Buffer;
-  /** The parsed object for JSON bodies; undefined otherwise. */
+  /** The parsed object for JSON bodies; undefined otherwise, and for a scanned body. */
   json: Record<string, unknown> | undefined;
+  /** A large JSON body that was scanned instead of parsed: its top-level fields and its prompt bound. */
+  scan?: BodyScan;
 }
+
+/** From this size a body given `scanFields` is scanned, not parsed (below it a parse costs less than ~0.1 ms). */
+export const SCAN_FROM_BYTES = 64 * 1024;
 
 const EMPTY: RequestBody = { raw: Buffer.alloc(0), json: undefined };
 
@@ -52,7 +59,13 @@ function isJsonType(contentType: string | undefined): boolean {
   return base === 'application/json' || (base.startsWith('application/') && base.endsWith('+json'));
 }
 
-export async function readBody(req: IncomingMessage, kind: 'json' | 'any' | 'none', maxBytes: number, maxDepth = DEFAULT_MAX_DEPTH): Promise<RequestBody> {
+export async function readBody(
+  req: IncomingMessage,
+  kind: 'json' | 'any' | 'none',
+  maxBytes: number,
+  maxDepth = DEFAULT_MAX_DEPTH,
+  scanFields?: ReadonlySet<string>,
+): Promise<RequestBody> {
   if (kind === 'none') {
     // GET/DELETE routes carry no body; drain whatever was sent so the connection stays usable.
     if (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined) return EMPTY;
@@ -68,6 +81,7 @@ export async function readBody(req: IncomingMessage, kind: 'json' | 'any' | 'non
   if (!isJsonType(req.headers['content-type'])) {
     throw badRequest('unsupported_content_type', `This route takes a JSON body; send it with "Content-Type: application/json" (got ${JSON.stringify(String(req.headers['content-type'] ?? 'none').slice(0, 60))}).`);
   }
+  if (scanFields && raw.length >= SCAN_FROM_BYTES) return { raw, json: undefined, scan: scanBody(raw, scanFields, maxDepth) };
   return { raw, json: parseJsonObject(raw, maxDepth) };
 }
 

@@ -19,7 +19,7 @@ import { authorize } from './authorize.js';
 import { readBody, type RequestBody } from './body.js';
 import type { Reservation } from './budget.js';
 import type { OpenRequestContext, PipelineDeps, RequestContext } from './context.js';
-import { estimateRequest, exactEstimate } from './estimate.js';
+import { exactEstimate, reserveFor, SCANNED_FIELDS, SCANNED_METERS, type Estimate } from './estimate.js';
 import { forward } from './forward.js';
 import { answerLocal, answerOpen } from './local.js';
 import { ledgerRow, meter } from './meter.js';
@@ -44,7 +44,8 @@ export async function handleAgentRequest(req: IncomingMessage, res: ServerRespon
     principal = authenticate(req, deps.principals, now, deps.authLimiter);
     if (deps.paused()) throw pausedError();
     authorize(principal, route.def);
-    const body = await readBody(req, route.def.body, deps.limits.maxBodyBytes, deps.limits.maxJsonDepth);
+    const scanned = route.def.forward && SCANNED_METERS.has(route.def.forward.meter) ? SCANNED_FIELDS : undefined;
+    const body = await readBody(req, route.def.body, deps.limits.maxBodyBytes, deps.limits.maxJsonDepth, scanned);
     const ctx: RequestContext = { req, res, deps, requestId, startedAt, now, route, principal };
     if (route.def.local) await answerLocal(ctx, body);
     else await forwardRoute(ctx, body);
@@ -75,8 +76,8 @@ async function forwardRoute(ctx: RequestContext, body: RequestBody): Promise<voi
   const releaseSlot = deps.limiter.acquire(principal.token, ctx.now);
   let reservation: Reservation | null = null;
   try {
-    let est = await estimateRequest(ctx, body);
-    reservation = deps.budgets.reserve(principal.chain, est.worstCaseMicros, ctx.now);
+    let est: Estimate;
+    ({ est, reservation } = await reserveFor(ctx, body));
     const sent = await forward(ctx, body, est);
     const outcome = sent ? await relay(ctx, sent) : clientLeft(est.stream);
     // Usage never came: the prompt is charged as counted, not as its upper bound.

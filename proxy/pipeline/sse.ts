@@ -30,7 +30,7 @@ export class SseTap {
   usage: Usage | null = null;
   model: string | null = null;
   /** Raw `data:` payloads delivered to the client, parsed only if usage never arrives. */
-  private delivered: string[] = [];
+  private kept: string[] = [];
   private deliveredBytes = 0;
   private overflowBytes = 0;
   eventsDelivered = 0;
@@ -107,7 +107,7 @@ export class SseTap {
     }
     this.eventsDelivered++;
     if (this.deliveredBytes < this.maxKeptBytes) {
-      this.delivered.push(data);
+      this.kept.push(data);
       this.deliveredBytes += data.length;
     } else {
       this.overflowBytes += data.length;
@@ -117,15 +117,21 @@ export class SseTap {
 
   /** Completion tokens actually delivered, counted with the tokenizer (bytes past the cap count one token each, never less). */
   countDelivered(): number {
+    const d = this.delivered();
+    return countTokens(d.text) + d.uncountedTokens;
+  }
+
+  /** What `countDelivered` counts, to count it elsewhere (the tokenizer pool): the text, and the tokens of bytes past the cap. */
+  delivered(): { text: string; uncountedTokens: number } {
     let text = '';
-    for (const d of this.delivered) {
+    for (const d of this.kept) {
       try {
         text += chunkText(JSON.parse(d) as Record<string, unknown>);
       } catch {
         /* not JSON */
       }
     }
-    return countTokens(text) + this.overflowBytes;
+    return { text, uncountedTokens: this.overflowBytes };
   }
 }
 
