@@ -100,7 +100,7 @@ export function summarise(p: CpuProfile, window?: { fromUs: number; toUs: number
     const seen = new Set<string>();
     for (let id: number | undefined = node.id; id !== undefined; id = parent.get(id)) {
       const cf = byId.get(id)!.callFrame;
-      if (!cf.url.includes('/dist/proxy/')) continue;
+      if (!cf.url.includes('/dist/proxy/') && !cf.url.includes('/dist/bundle/')) continue;
       const k = keyOf(cf);
       if (seen.has(k)) continue;
       seen.add(k);
