@@ -109,8 +109,6 @@ const loose = new Set<Loose>();
 
 function holdLoose(ctx: RequestContext, body: RequestBody, est: Estimate, reservation: Reservation): Loose | null {
   if (reservation.chain.length === 0) return null;
-  // Entries leave when tightened, or in a sweep once their requests have settled.
-  if (loose.size >= 1024) for (const l of loose) if (l.reservation.released) loose.delete(l);
   let done: Promise<void> | undefined;
   const l: Loose = {
     reservation,
@@ -126,6 +124,8 @@ function holdLoose(ctx: RequestContext, body: RequestBody, est: Estimate, reserv
       )),
   };
   loose.add(l);
+  // An entry holds its request's body: it leaves when tightened, or when the response is over (settled or not).
+  ctx.res.once('close', () => loose.delete(l));
   return l;
 }
 
