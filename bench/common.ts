@@ -53,6 +53,8 @@ export interface LoopDelay {
   p99Ms: number;
   meanMs: number;
   samples: number;
+  /** process.memoryUsage() when asked, MB: what the RSS is made of (JS heap, external buffers). */
+  memory: { rss: number; heapUsed: number; heapTotal: number; external: number; arrayBuffers: number };
 }
 
 export interface StartChildOptions {
@@ -155,7 +157,10 @@ export function watchLoopDelay(): void {
   process.on('message', (m) => {
     if (m !== 'loop-delay') return;
     const ms = (ns: number) => round(ns / 1e6, 2);
-    const loopDelay: LoopDelay = { maxMs: ms(h.max), p99Ms: ms(h.percentile(99)), meanMs: ms(h.mean), samples: h.count };
+    const mu = process.memoryUsage();
+    const mb = (b: number) => round(b / 2 ** 20, 1);
+    const memory = { rss: mb(mu.rss), heapUsed: mb(mu.heapUsed), heapTotal: mb(mu.heapTotal), external: mb(mu.external), arrayBuffers: mb(mu.arrayBuffers) };
+    const loopDelay: LoopDelay = { maxMs: ms(h.max), p99Ms: ms(h.percentile(99)), meanMs: ms(h.mean), samples: h.count, memory };
     h.reset();
     process.send!({ loopDelay });
   });

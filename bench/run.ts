@@ -175,7 +175,8 @@ async function main(): Promise<void> {
     }
     await new Promise((r) => setTimeout(r, 1000));
     const idleRss = readRss(sidecar.pid);
-    log(`sidecar idle after warm-up: RSS ${idleRss.rssMb} MB (high-water ${idleRss.hwmMb} MB)`);
+    const idleMemory = (await sidecar.loopDelay()).memory;
+    log(`sidecar idle after warm-up: RSS ${idleRss.rssMb} MB (high-water ${idleRss.hwmMb} MB); ${JSON.stringify(idleMemory)}`);
     for (const t of targets) await load(t.url, tok.secret, o.connections, 2);
 
     const rounds = new Map<string, Round[]>(targets.map((t) => [t.name, []]));
@@ -229,7 +230,7 @@ async function main(): Promise<void> {
     for (const c of children.reverse()) await c.stop();
     children.length = 0;
     const ledger = ledgerRows(dataDir, tok.tokenId);
-    report(o, targets.map((t) => t.name), rounds, large, starts, { start: startRss.rssMb, idle: idleRss.rssMb, end: endRss, largePeak: largePeakRss }, ledger, Buffer.byteLength(big), (Date.now() - started) / 1000);
+    report(o, targets.map((t) => t.name), rounds, large, starts, { start: startRss.rssMb, idle: idleRss.rssMb, idleMemory, end: endRss, largePeak: largePeakRss }, ledger, Buffer.byteLength(big), (Date.now() - started) / 1000);
   } finally {
     for (const c of children.reverse()) await c.stop().catch(() => {});
     rmSync(dataDir, { recursive: true, force: true });
@@ -314,7 +315,7 @@ function report(
   rounds: Map<string, Round[]>,
   large: Map<string, LargeRound[]>,
   starts: StartRound[],
-  rss: { start: number; idle: number; end: { rssMb: number; hwmMb: number }; largePeak: number },
+  rss: { start: number; idle: number; idleMemory: LoopDelay['memory']; end: { rssMb: number; hwmMb: number }; largePeak: number },
   ledger: { rows: number; ok: number; costMicros: number },
   bigBytes: number,
   seconds: number,
@@ -381,7 +382,12 @@ function report(
       target: 'total ≈ direct, same reads',
       pass: Math.abs(sc.stream_total - d.stream_total) <= 5 && sc.stream_reads >= d.stream_reads - 1,
     },
-    { name: 'RSS idle (after warm-up)', value: `${rss.idle} MB (at start ${rss.start})`, target: '≤ 70 MB', pass: rss.idle <= 70 },
+    {
+      name: 'RSS idle (after warm-up)',
+      value: `${rss.idle} MB (at start ${rss.start}; JS heap ${rss.idleMemory.heapTotal}, external ${rss.idleMemory.external})`,
+      target: '≤ 70 MB',
+      pass: rss.idle <= 70,
+    },
     {
       name: 'RSS peak, 400 KiB runs included',
       value: `${peakAll} MB (small ${smallPeak}, 400 KiB ${rss.largePeak}, high-water ${rss.end.hwmMb})`,
@@ -420,7 +426,7 @@ function report(
     medians: Object.fromEntries(s),
     large: Object.fromEntries(L),
     start_ms: { bare: startBare, sidecar: startSc, sidecar_listening: startListen },
-    rss: { at_start_mb: rss.start, idle_mb: rss.idle, peak_small_mb: smallPeak, peak_large_mb: rss.largePeak, idle_after_load_mb: rss.end.rssMb, high_water_mb: rss.end.hwmMb },
+    rss: { at_start_mb: rss.start, idle_mb: rss.idle, idle_memory_usage_mb: rss.idleMemory, peak_small_mb: smallPeak, peak_large_mb: rss.largePeak, idle_after_load_mb: rss.end.rssMb, high_water_mb: rss.end.hwmMb },
     ledger,
     verdicts: v,
     rounds: Object.fromEntries(rounds),

@@ -8,6 +8,7 @@
  */
 import { z } from 'zod';
 import { badRequest, SidecarError } from '../core/errors.js';
+import { parseInput } from '../core/validate.js';
 import type { PriceBook } from '../pricing/prices.js';
 import { countChatPromptTokens, countInputTokens, countTokens, upperBoundTokens, type Counter } from '../pricing/tokenizer.js';
 import { tokenizerPool } from '../pricing/tokenizer-pool.js';
@@ -44,15 +45,6 @@ const SCHEMAS: Record<Exclude<Meter, 'reported' | 'call'>, z.ZodType<Record<stri
   embedding: base.extend({ model: z.string().min(1).max(256), input: z.unknown() }),
   responses: base.extend({ model: z.string().min(1).max(256), input: z.unknown() }),
 };
-
-function validate(meter: Exclude<Meter, 'reported' | 'call'>, json: Record<string, unknown>): Record<string, unknown> {
-  const r = SCHEMAS[meter].safeParse(json);
-  if (r.success) return r.data;
-  const details: Record<string, string> = {};
-  for (const issue of r.error.issues) details[issue.path.join('.') || 'body'] = issue.message;
-  const first = Object.entries(details)[0]!;
-  throw badRequest('invalid_request', `Invalid request body: ${first[0]}: ${first[1]}.`, details);
-}
 
 /**
  * Estimates a forwarded request and reserves its worst case. The prompt is
@@ -168,7 +160,7 @@ export function estimateFromScan(meter: Meter, scan: BodyScan, prices: PriceBook
     const kind = scan.kinds[k];
     return kind === undefined ? undefined : kind === '[]' ? [] : kind === 'array' ? [null] : kind === 'object' ? {} : kind === 'string' ? '' : kind === 'number' ? 0 : null;
   };
-  const body = validate(meter, { ...scan.fields, messages: standIn('messages'), input: standIn('input') });
+  const body = parseInput(SCHEMAS[meter], { ...scan.fields, messages: standIn('messages'), input: standIn('input') });
   const model = body.model as string;
   const n = (body.n as number | null | undefined) ?? 1;
   const maxOut = meter === 'chat' ? maxTokensOf(body, defaultMaxTokens) * n : meter === 'responses' ? ((body.max_output_tokens ?? defaultMaxTokens) as number) : 0;
@@ -195,7 +187,7 @@ export function estimate(
     return { model, promptTokens: 0, exact: true, maxCompletionTokens: 0, worstCaseMicros: worst, stream: false };
   }
   const count: Counter = precision === 'exact' ? countTokens : upperBoundTokens;
-  const body = validate(meter, json);
+  const body = parseInput(SCHEMAS[meter], json);
   const model = body.model as string;
   const n = (body.n as number | null | undefined) ?? 1;
   const stream = body.stream === true;
