@@ -86,18 +86,19 @@ export function startChild(name: string, script: string, opts: StartChildOptions
     };
     proc.once('exit', onExit);
     const lines = createInterface({ input: proc.stdout! });
-    lines.once('line', (line) => {
-      const readyAt = process.hrtime.bigint();
-      clearTimeout(timer);
-      proc.off('exit', onExit);
+    // Lines before the ready line (e.g. --trace-gc output on stdout) are skipped.
+    const onLine = (line: string) => {
       let ready: ReadyLine;
       try {
         ready = JSON.parse(line) as ReadyLine;
+        if (ready?.ready !== true) return;
       } catch {
-        proc.kill('SIGKILL');
-        reject(new Error(`${name} printed ${JSON.stringify(line.slice(0, 200))} instead of its ready line`));
         return;
       }
+      const readyAt = process.hrtime.bigint();
+      clearTimeout(timer);
+      proc.off('exit', onExit);
+      lines.off('line', onLine);
       // Keep draining stdout so a chatty child never blocks on a full pipe.
       lines.on('line', () => {});
       resolvePromise({
@@ -133,7 +134,8 @@ export function startChild(name: string, script: string, opts: StartChildOptions
           clearTimeout(killer);
         },
       });
-    });
+    };
+    lines.on('line', onLine);
   });
 }
 
