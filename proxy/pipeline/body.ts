@@ -20,17 +20,25 @@ export const SCAN_FROM_BYTES = 64 * 1024;
 
 const EMPTY: RequestBody = { raw: Buffer.alloc(0), json: undefined };
 
+const PREALLOCATE_FROM_BYTES = 64 * 1024;
+
 export function readRaw(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > maxBytes) {
     return Promise.reject(tooLarge(`The request body (${declared} bytes) is over the limit of ${maxBytes} bytes.`));
   }
+  // A large body of declared length is copied into one buffer as it arrives, so each socket chunk dies at once instead
+  // of living (and being copied again) until the end: half the memory a 400 KiB prompt holds, and fewer major GCs.
+  const length = declared !== undefined ? Number(declared) : Number.NaN;
+  const into = Number.isSafeInteger(length) && length >= PREALLOCATE_FROM_BYTES ? Buffer.allocUnsafeSlow(length) : null;
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     let done = false;
     req.on('data', (chunk: Buffer) => {
       if (done) return;
+      if (into && size + chunk.length <= into.length) chunk.copy(into, size);
+      else chunks.push(chunk);
       size += chunk.length;
       if (size > maxBytes) {
         done = true;
@@ -38,12 +46,12 @@ export function readRaw(req: IncomingMessage, maxBytes: number): Promise<Buffer>
         reject(tooLarge(`The request body is over the limit of ${maxBytes} bytes.`));
         return;
       }
-      chunks.push(chunk);
     });
     req.on('end', () => {
       if (done) return;
       done = true;
-      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+      if (into) resolve(chunks.length === 0 ? into.subarray(0, size) : Buffer.concat([into.subarray(0, into.length), ...chunks], size));
+      else resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
     });
     req.on('error', (err) => {
       if (done) return;
