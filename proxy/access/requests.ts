@@ -297,6 +297,7 @@ export class AccessRequests {
 
   // ---- the daemon's wiring -------------------------------------------------------------------
 
+  /** Starts the periodic sweep (expiry, and events for what other processes changed); the daemon calls it once it listens. */
   start(): void {
     if (this.timer || this.options.sweepIntervalMs <= 0) return;
     this.timer = setInterval(() => this.sweep(), this.options.sweepIntervalMs);

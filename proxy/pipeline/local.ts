@@ -16,7 +16,7 @@ import { DEFAULT_GRACE_MS, type Created } from '../tokens/store.js';
 import { tokenJson } from '../../wire/tokens.js';
 import { requireCurrentSecret } from './authorize.js';
 import type { RequestBody } from './body.js';
-import type { LocalAnswer, LocalRoute, LocalRoutes, OpenRequestContext, OpenRoute, RequestContext } from './context.js';
+import type { LocalAnswer, LocalRoute, OpenRequestContext, OpenRoute, RequestContext } from './context.js';
 import { ledgerRow } from './meter.js';
 import { sendJson } from './respond.js';
 import type { LocalHandler, OpenLocalHandler } from './routes.js';

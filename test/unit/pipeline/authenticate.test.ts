@@ -3,34 +3,27 @@
  * sidecar tokens only, revocation and expiry along the chain, the grace
  * period of a rotated secret, the principal cache, and failed-auth limiting.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { DAY_MS } from '../../../proxy/core/time.js';
-import { openDatabase, type DB } from '../../../proxy/db/database.js';
+import type { DB } from '../../../proxy/db/database.js';
 import { authenticate, FailedAuthLimiter, PrincipalCache } from '../../../proxy/pipeline/authenticate.js';
 import { scopesFromPreset } from '../../../proxy/tokens/scopes.js';
 import { TokenStore } from '../../../proxy/tokens/store.js';
+import { useTempDb } from '../../helpers/db.js';
 import { refusal } from '../../helpers/refusal.js';
 
-let dir: string;
+const temp = useTempDb('sbs-auth-');
 let db: DB;
 let now: number;
 let tokens: TokenStore;
 let cache: PrincipalCache;
 
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'sbs-auth-'));
-  db = openDatabase(dir);
+  db = temp.db;
   now = Date.UTC(2031, 0, 15);
   tokens = new TokenStore(db, () => now);
   cache = new PrincipalCache(tokens);
-});
-afterEach(() => {
-  db.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 /** What the stage reads of a request: its Authorization header and the socket's address. */

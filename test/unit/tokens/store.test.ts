@@ -3,31 +3,24 @@
  * as hashes, the chain and subtree queries, rotation with a grace period,
  * revoking a subtree, and the delegation rules enforced on create.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { DAY_MS } from '../../../proxy/core/time.js';
-import { openDatabase, type DB } from '../../../proxy/db/database.js';
+import type { DB } from '../../../proxy/db/database.js';
 import { hashToken, isWellFormedToken } from '../../../proxy/tokens/format.js';
 import { scopesFromPreset } from '../../../proxy/tokens/scopes.js';
 import { TokenStore } from '../../../proxy/tokens/store.js';
+import { useTempDb } from '../../helpers/db.js';
 import { refusal } from '../../helpers/refusal.js';
 
-let dir: string;
+const temp = useTempDb('sbs-store-');
 let db: DB;
 let now: number;
 let tokens: TokenStore;
 
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'sbs-store-'));
-  db = openDatabase(dir);
+  db = temp.db;
   now = Date.UTC(2031, 0, 15);
   tokens = new TokenStore(db, () => now);
-});
-afterEach(() => {
-  db.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 const write = scopesFromPreset('write');
