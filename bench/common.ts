@@ -8,6 +8,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 
 /** dist/bench, where the compiled child scripts live. */
@@ -42,6 +43,18 @@ export interface Child {
   readonly readyAt: bigint;
   /** SIGTERM, then wait for the exit (a profiled child writes its .cpuprofile on the way out). */
   stop(): Promise<void>;
+  /** Started with `ipc: true`: the child's event-loop delay since the last reset (and resets it). */
+  loopDelay(): Promise<LoopDelay>;
+}
+
+/** Event-loop delay inside a child, from perf_hooks.monitorEventLoopDelay, ms. */
+export interface LoopDelay {
+  maxMs: number;
+  p99Ms: number;
+  meanMs: number;
+  samples: number;
+  /** process.memoryUsage() when asked, MB: what the RSS is made of (JS heap, external buffers). */
+  memory: { rss: number; heapUsed: number; heapTotal: number; external: number; arrayBuffers: number };
 }
 
 export interface StartChildOptions {
@@ -50,13 +63,15 @@ export interface StartChildOptions {
   execArgv?: string[];
   /** How long to wait for the ready line (a 2 GB database's start-up check is slow). */
   readyTimeoutMs?: number;
+  /** Open an IPC channel so the parent can ask the child for its event-loop delay (`watchLoopDelay`). */
+  ipc?: boolean;
 }
 
 /** Spawns `node <execArgv> dist/bench/<script> <args>` and resolves when it prints its ready line. */
 export function startChild(name: string, script: string, opts: StartChildOptions = {}): Promise<Child> {
   const spawnedAt = process.hrtime.bigint();
   const proc = spawn(process.execPath, [...(opts.execArgv ?? []), join(BENCH_DIST, script), ...(opts.args ?? [])], {
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: opts.ipc ? ['ignore', 'pipe', 'inherit', 'ipc'] : ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, ...opts.env },
   });
   const exited = new Promise<void>((res) => proc.once('exit', () => res()));
@@ -71,18 +86,19 @@ export function startChild(name: string, script: string, opts: StartChildOptions
     };
     proc.once('exit', onExit);
     const lines = createInterface({ input: proc.stdout! });
-    lines.once('line', (line) => {
-      const readyAt = process.hrtime.bigint();
-      clearTimeout(timer);
-      proc.off('exit', onExit);
+    // Lines before the ready line (e.g. --trace-gc output on stdout) are skipped.
+    const onLine = (line: string) => {
       let ready: ReadyLine;
       try {
         ready = JSON.parse(line) as ReadyLine;
+        if (ready?.ready !== true) return;
       } catch {
-        proc.kill('SIGKILL');
-        reject(new Error(`${name} printed ${JSON.stringify(line.slice(0, 200))} instead of its ready line`));
         return;
       }
+      const readyAt = process.hrtime.bigint();
+      clearTimeout(timer);
+      proc.off('exit', onExit);
+      lines.off('line', onLine);
       // Keep draining stdout so a chatty child never blocks on a full pipe.
       lines.on('line', () => {});
       resolvePromise({
@@ -92,6 +108,24 @@ export function startChild(name: string, script: string, opts: StartChildOptions
         url: ready.url,
         spawnedAt,
         readyAt,
+        loopDelay() {
+          if (!proc.send) return Promise.reject(new Error(`${name} was started without ipc`));
+          return new Promise<LoopDelay>((res, rej) => {
+            const onMsg = (m: unknown) => {
+              if (m && typeof m === 'object' && 'loopDelay' in m) {
+                proc.off('message', onMsg);
+                res((m as { loopDelay: LoopDelay }).loopDelay);
+              }
+            };
+            proc.on('message', onMsg);
+            proc.send!('loop-delay', (err) => {
+              if (err) {
+                proc.off('message', onMsg);
+                rej(err);
+              }
+            });
+          });
+        },
         async stop() {
           if (proc.exitCode !== null || proc.signalCode !== null) return;
           proc.kill('SIGTERM');
@@ -100,7 +134,8 @@ export function startChild(name: string, script: string, opts: StartChildOptions
           clearTimeout(killer);
         },
       });
-    });
+    };
+    lines.on('line', onLine);
   });
 }
 
@@ -108,6 +143,31 @@ export function startChild(name: string, script: string, opts: StartChildOptions
 export function announce(url: string): void {
   const line: ReadyLine = { ready: true, url, pid: process.pid };
   process.stdout.write(`${JSON.stringify(line)}\n`);
+}
+
+/**
+ * In a child started with `ipc: true`: measures this process's event-loop
+ * delay (the time a ready timer waits for the loop, i.e. how long something
+ * held it) and answers the parent's 'loop-delay' message with the figures
+ * since the previous one. It runs in the process under test, so it sees the
+ * daemon's own loop, not the bench's.
+ */
+export function watchLoopDelay(): void {
+  if (!process.send) return;
+  const h = monitorEventLoopDelay({ resolution: 10 });
+  h.enable();
+  process.on('message', (m) => {
+    if (m !== 'loop-delay') return;
+    const ms = (ns: number) => round(ns / 1e6, 2);
+    const mu = process.memoryUsage();
+    const mb = (b: number) => round(b / 2 ** 20, 1);
+    const memory = { rss: mb(mu.rss), heapUsed: mb(mu.heapUsed), heapTotal: mb(mu.heapTotal), external: mb(mu.external), arrayBuffers: mb(mu.arrayBuffers) };
+    const loopDelay: LoopDelay = { maxMs: ms(h.max), p99Ms: ms(h.percentile(99)), meanMs: ms(h.mean), samples: h.count, memory };
+    h.reset();
+    process.send!({ loopDelay });
+  });
+  // The channel must not keep a child alive on its own.
+  process.channel?.unref();
 }
 
 /** Small argv parser for the children: --name value pairs. */

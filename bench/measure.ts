@@ -43,13 +43,13 @@ export interface LoadResult {
 }
 
 /** autocannon against `origin`; when `pid` is given, also that process's CPU time per request. */
-export async function load(origin: string, token: string, connections: number, durationS: number, pid?: number): Promise<LoadResult> {
+export async function load(origin: string, token: string, connections: number, durationS: number, pid?: number, body: string = chatBody()): Promise<LoadResult> {
   const cpu0 = pid === undefined ? 0 : readCpuMs(pid);
   const r = await autocannon({
     url: origin + CHAT_PATH,
     method: 'POST',
     headers: chatHeaders(token),
-    body: chatBody(),
+    body,
     connections,
     duration: durationS,
     timeout: 10,
@@ -71,16 +71,23 @@ export interface LatencyResult {
   p99: number;
   mean: number;
   n: number;
+  /** CPU the target spent per request during the timed part (when its pid was given), µs. */
+  cpuUsPerReq: number;
 }
 
-/** `n` sequential requests on one keep-alive connection after `warmup` untimed ones; ms to 3 decimals. */
-export async function latency(origin: string, token: string, n: number, warmup = 200): Promise<LatencyResult> {
+/**
+ * `n` sequential requests on one keep-alive connection after `warmup` untimed
+ * ones; ms to 3 decimals. With `pid`, also the target's CPU per request: at one
+ * connection nothing is amortised, so this shows the fixed cost of a request.
+ */
+export async function latency(origin: string, token: string, n: number, warmup = 200, body: string = chatBody(), pid?: number): Promise<LatencyResult> {
   const client = new Client(origin, { pipelining: 1, keepAliveTimeout: 60_000 });
   const headers = chatHeaders(token);
-  const body = chatBody();
   const times: number[] = [];
+  let cpu0 = 0;
   try {
     for (let i = 0; i < warmup + n; i++) {
+      if (i === warmup && pid !== undefined) cpu0 = readCpuMs(pid);
       const t0 = process.hrtime.bigint();
       const r = await client.request({ method: 'POST', path: CHAT_PATH, headers, body });
       await r.body.arrayBuffer();
@@ -91,8 +98,15 @@ export async function latency(origin: string, token: string, n: number, warmup =
   } finally {
     await client.close();
   }
+  const cpuMs = pid === undefined ? Number.NaN : readCpuMs(pid) - cpu0;
   const mean = times.reduce((a, b) => a + b, 0) / times.length;
-  return { p50: round(percentile(times, 50), 3), p99: round(percentile(times, 99), 3), mean: round(mean, 3), n: times.length };
+  return {
+    p50: round(percentile(times, 50), 3),
+    p99: round(percentile(times, 99), 3),
+    mean: round(mean, 3),
+    n: times.length,
+    cpuUsPerReq: round((cpuMs * 1000) / Math.max(1, times.length), 1),
+  };
 }
 
 export interface StreamResult {

@@ -9,9 +9,8 @@
  */
 import { Agent, createServer, request, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import httpProxy from 'http-proxy';
-import { Pool, type Dispatcher } from 'undici';
-import { announce, argOf } from './common.js';
+import type { Dispatcher } from 'undici';
+import { announce, argOf, watchLoopDelay } from './common.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -37,7 +36,9 @@ function bare(upstream: URL): Handler {
   };
 }
 
-function viaHttpProxy(upstream: URL): Handler {
+// Imported only in their own mode, so `bare` loads nothing but node:http (it is also the start-time floor).
+async function viaHttpProxy(upstream: URL): Promise<Handler> {
+  const httpProxy = (await import('http-proxy')).default;
   const proxy = httpProxy.createProxyServer({ target: upstream.origin, agent: new Agent({ keepAlive: true, maxSockets: 256 }) });
   proxy.on('error', (_err, _req, res) => {
     if ('writeHead' in res) fail(res);
@@ -51,7 +52,8 @@ function strip(h: IncomingHttpHeaders | Record<string, string | string[] | undef
   return out;
 }
 
-function viaUndici(upstream: URL): Handler {
+async function viaUndici(upstream: URL): Promise<Handler> {
+  const { Pool } = await import('undici');
   const pool = new Pool(upstream.origin, { connections: 256, keepAliveTimeout: 30_000 });
   return (req, res) => {
     const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
@@ -69,11 +71,12 @@ function viaUndici(upstream: URL): Handler {
 
 const mode = argOf('mode', 'bare');
 const upstream = new URL(argOf('upstream', 'http://127.0.0.1:1'));
-const handlers: Record<string, (u: URL) => Handler> = { bare, 'http-proxy': viaHttpProxy, undici: viaUndici };
+const handlers: Record<string, (u: URL) => Handler | Promise<Handler>> = { bare, 'http-proxy': viaHttpProxy, undici: viaUndici };
 const make = handlers[mode];
 if (!make) throw new Error(`unknown --mode ${mode}; use bare, http-proxy or undici`);
 
-const server = createServer({ keepAliveTimeout: 60_000 }, make(upstream));
+watchLoopDelay();
+const server = createServer({ keepAliveTimeout: 60_000 }, await make(upstream));
 server.listen(0, '127.0.0.1', () => announce(`http://127.0.0.1:${(server.address() as AddressInfo).port}`));
 process.once('SIGTERM', () => {
   server.close();

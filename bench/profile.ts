@@ -1,14 +1,18 @@
 /**
- * `node dist/bench/run.js --profile [--target sidecar|bare] [--duration 10] [--connections 50]`:
- * runs one target under `node --cpu-prof` with 50-connection load, then walks
+ * `node dist/bench/run.js --profile [--target sidecar|bare] [--duration 10] [--connections 50] [--large] [--n 5000]`:
+ * runs one target under `node --cpu-prof` with 50-connection load (or, with
+ * `--connections 1`, `--n` sequential requests on one connection: the fixed
+ * per-request cost that concurrency amortises; `--large` sends the 400 KiB
+ * agent request instead of the small one), then walks
  * the .cpuprofile and prints where the time went: self time per function,
  * inclusive time per function of ours, and self time per package/module.
  * The profile and its summary are kept under bench/results/profiles/.
  */
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { argOf, ensureResultsDir, log, round, timestamp, type Child } from './common.js';
-import { latency, load } from './measure.js';
+import { argOf, ensureResultsDir, hasFlag, log, round, timestamp, type Child } from './common.js';
+import { agentChatBody } from './agent-body.js';
+import { chatBody, latency, load, type LoadResult } from './measure.js';
 import { table } from './report.js';
 import { addBenchToken, startPassthrough, startSidecar, startUpstream, tempDataDir } from './targets.js';
 
@@ -96,7 +100,7 @@ export function summarise(p: CpuProfile, window?: { fromUs: number; toUs: number
     const seen = new Set<string>();
     for (let id: number | undefined = node.id; id !== undefined; id = parent.get(id)) {
       const cf = byId.get(id)!.callFrame;
-      if (!cf.url.includes('/dist/proxy/')) continue;
+      if (!cf.url.includes('/dist/proxy/') && !cf.url.includes('/dist/bundle/')) continue;
       const k = keyOf(cf);
       if (seen.has(k)) continue;
       seen.add(k);
@@ -147,9 +151,14 @@ export async function runProfile(): Promise<void> {
   const target = argOf('target', 'sidecar');
   const durationS = Number(argOf('duration', '10'));
   const connections = Number(argOf('connections', '50'));
+  const body = hasFlag('large') ? agentChatBody() : chatBody();
+  const n = Number(argOf('n', hasFlag('large') ? '200' : '5000'));
   const dir = ensureResultsDir('profiles');
   const name = `${target}-${timestamp()}`;
-  const execArgv = ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${name}.cpuprofile`];
+  // Every thread writes a profile (the tokenizer pool's too): each run gets its own directory, and the main thread's is the one
+  // named after the process's first thread (Node's default name ends in .<pid>.0.<seq>.cpuprofile).
+  const runDir = ensureResultsDir(join('profiles', name));
+  const execArgv = ['--cpu-prof', `--cpu-prof-dir=${runDir}`];
   const children: Child[] = [];
   const dataDir = tempDataDir();
   try {
@@ -161,15 +170,22 @@ export async function runProfile(): Promise<void> {
     else if (target === 'bare') child = await startPassthrough('bare', upstream, execArgv);
     else throw new Error(`--target must be sidecar or bare, not ${target}`);
     children.push(child);
-    await latency(child.url, tok.secret, 300, 200);
-    log(`profiling ${target} (pid ${child.pid}) under ${connections} connections for ${durationS} s`);
+    await latency(child.url, tok.secret, 20, 20, body);
+    log(`profiling ${target} (pid ${child.pid}) under ${connections === 1 ? `${n} sequential requests` : `${connections} connections for ${durationS} s`}`);
     const fromUs = Number(process.hrtime.bigint() / 1000n);
-    const res = await load(child.url, tok.secret, connections, durationS, child.pid);
+    let res: LoadResult;
+    if (connections === 1) {
+      const t0 = Date.now();
+      const l = await latency(child.url, tok.secret, n, 0, body, child.pid);
+      res = { rps: Math.round((n * 1000) / (Date.now() - t0)), p50: l.p50, p99: l.p99, requests: n, failures: 0, cpuUsPerReq: l.cpuUsPerReq };
+    } else {
+      res = await load(child.url, tok.secret, connections, durationS, child.pid, body);
+    }
     const toUs = Number(process.hrtime.bigint() / 1000n);
     await child.stop();
-    const file = readdirSync(dir).find((f) => f === `${name}.cpuprofile`);
-    if (!file) throw new Error(`no profile was written to ${dir}`);
-    const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile;
+    const file = readdirSync(runDir).find((f) => f.endsWith(`.${child.pid}.0.001.cpuprofile`)) ?? readdirSync(runDir).find((f) => f.endsWith('.cpuprofile'));
+    if (!file) throw new Error(`no profile was written to ${runDir}`);
+    const profile = JSON.parse(readFileSync(join(runDir, file), 'utf8')) as CpuProfile;
     const requests = res.requests;
     const s = summarise(profile, { fromUs, toUs });
     const text = printSummary(s, requests, res.cpuUsPerReq);
@@ -177,7 +193,7 @@ export async function runProfile(): Promise<void> {
       `\n${target}: ${res.rps} req/s at ${connections} connections, ${res.failures} failed, ${res.cpuUsPerReq} µs CPU/request (from /proc)\n${text}\n`,
     );
     writeFileSync(join(dir, `${name}.summary.json`), `${JSON.stringify({ target, load: res, requests, ...s }, null, 2)}\n`);
-    process.stdout.write(`\nprofile: ${join(dir, file)}\nsummary: ${join(dir, `${name}.summary.json`)}\n`);
+    process.stdout.write(`\nprofile: ${join(runDir, file)}\nsummary: ${join(dir, `${name}.summary.json`)}\n`);
   } finally {
     for (const c of children.reverse()) await c.stop().catch(() => {});
     rmSync(dataDir, { recursive: true, force: true });

@@ -52,7 +52,9 @@ export async function runSoak(): Promise<void> {
     await sidecar.stop();
     const ledger = ledgerRows(dataDir, tok.tokenId);
     // RSS at each tenth of the run: flat means the later tenths are no higher than the early ones.
-    const tenths = Array.from({ length: 10 }, (_, i) => samples[Math.min(samples.length - 1, Math.floor(((i + 1) * samples.length) / 10) - 1)]!);
+    // (A short soak may have fewer than ten one-second samples.)
+    const parts = Math.min(10, samples.length);
+    const tenths = Array.from({ length: parts }, (_, i) => samples[Math.max(0, Math.min(samples.length - 1, Math.floor(((i + 1) * samples.length) / parts) - 1))]!);
     const rows = tenths.map((x) => [x.requests, x.s, x.rssMb]);
     const secondHalf = samples.slice(samples.length >> 1).map((x) => x.rssMb);
     const firstQuarterMax = Math.max(...samples.slice(0, Math.max(1, samples.length >> 2)).map((x) => x.rssMb));

@@ -29,7 +29,7 @@ export function startUpstream(shape: StreamShape): Promise<Child> {
 export type PassMode = 'bare' | 'http-proxy' | 'undici';
 
 export function startPassthrough(mode: PassMode, upstream: Child, execArgv: string[] = []): Promise<Child> {
-  return startChild(mode, 'passthrough.js', { execArgv, args: ['--mode', mode, '--upstream', upstream.url] });
+  return startChild(mode, 'passthrough.js', { execArgv, ipc: true, args: ['--mode', mode, '--upstream', upstream.url] });
 }
 
 export function tempDataDir(): string {
@@ -62,6 +62,7 @@ export function addBenchToken(dataDir: string): { tokenId: string; secret: strin
 }
 
 export interface SidecarStart {
+  /** Node flags for the daemon; BENCH_SIDECAR_NODE_OPTIONS (space-separated) adds to them, e.g. to try --max-semi-space-size. */
   execArgv?: string[];
   readyTimeoutMs?: number;
   name?: string;
@@ -69,8 +70,9 @@ export interface SidecarStart {
 
 export function startSidecar(dataDir: string, upstream: Child, opts: SidecarStart = {}): Promise<Child> {
   return startChild(opts.name ?? 'sidecar', 'sidecar.js', {
-    execArgv: opts.execArgv ?? [],
+    execArgv: [...(process.env.BENCH_SIDECAR_NODE_OPTIONS?.split(' ').filter(Boolean) ?? []), ...(opts.execArgv ?? [])],
     readyTimeoutMs: opts.readyTimeoutMs ?? 30_000,
+    ipc: true,
     env: { BENCH_DATA_DIR: dataDir, BENCH_UPSTREAM_URL: `${upstream.url}/v1`, BENCH_UPSTREAM_KEY: UPSTREAM_KEY },
   });
 }

@@ -64,19 +64,31 @@ function stream(res: ServerResponse, includeUsage: boolean): void {
   next();
 }
 
+/** The answer to a big prompt reports big usage (a UTF-8 byte is at least a quarter of a token), as a real upstream would. */
+function chatFor(bytes: number): Buffer {
+  if (bytes < 64 * 1024) return CHAT;
+  const prompt = Math.ceil(bytes / 4);
+  return Buffer.from(CHAT.toString('utf8').replace(JSON.stringify(USAGE), JSON.stringify({ prompt_tokens: prompt, completion_tokens: 9, total_tokens: prompt + 9 })));
+}
+
 function chat(req: IncomingMessage, res: ServerResponse): void {
   const parts: Buffer[] = [];
-  req.on('data', (c: Buffer) => parts.push(c));
+  let size = 0;
+  req.on('data', (c: Buffer) => {
+    parts.push(c);
+    size += c.length;
+  });
   req.on('end', () => {
+    // Parsed like a real upstream would (it must read the prompt), for every target alike.
     let body: { stream?: unknown; stream_options?: { include_usage?: unknown } | null };
     try {
-      body = JSON.parse(Buffer.concat(parts).toString('utf8')) as typeof body;
+      body = JSON.parse(Buffer.concat(parts, size).toString('utf8')) as typeof body;
     } catch {
       send(res, 400, NOT_FOUND);
       return;
     }
     if (body.stream === true) stream(res, body.stream_options?.include_usage === true);
-    else send(res, 200, CHAT);
+    else send(res, 200, chatFor(size));
   });
 }
 

@@ -163,7 +163,7 @@ export class AnthropicSseTap<U> {
   usage: U | null = null;
   sawDone = false;
   /** Text and tool arguments delivered, kept (to a cap) to count when the upstream sends no usage. */
-  private delivered: string[] = [];
+  private kept: string[] = [];
   private deliveredBytes = 0;
   private overflowBytes = 0;
   private counted: number | null = null;
@@ -232,15 +232,25 @@ export class AnthropicSseTap<U> {
     }
     if (s === '') return;
     if (this.deliveredBytes < this.maxKeptBytes) {
-      this.delivered.push(s);
+      this.kept.push(s);
       this.deliveredBytes += s.length;
     } else this.overflowBytes += s.length;
   }
 
   /** Completion tokens delivered, counted with the tokenizer (needs `tokenizerReady()`). */
   countDelivered(): number {
-    this.counted = countTokens(this.delivered.join('')) + this.overflowBytes;
+    this.counted = countTokens(this.kept.join('')) + this.overflowBytes;
     return this.counted;
+  }
+
+  /** What `countDelivered` counts, to count it elsewhere (the tokenizer pool). */
+  delivered(): { text: string; uncountedTokens: number } {
+    return { text: this.kept.join(''), uncountedTokens: this.overflowBytes };
+  }
+
+  /** The count made elsewhere, for the closing `message_delta`'s output tokens. */
+  noteCounted(tokens: number): void {
+    this.counted = tokens;
   }
 
   /** True once the response is complete: the upstream said [DONE] or sent its usage, and no error. */

@@ -1,29 +1,44 @@
 /**
  * Stage 4, body: reads a request body with a hard size limit (413 before it is read whole)
- * and, for JSON routes, parses it into an object (400 with a reason otherwise).
+ * and, for JSON routes, parses it into an object (400 with a reason otherwise) — or, for a
+ * large body of a forwarded model call, only scans it (scan.ts): it is sent on as it came.
  */
 import type { IncomingMessage } from 'node:http';
 import { badRequest, tooLarge } from '../core/errors.js';
+import { scanBody, type BodyScan } from './scan.js';
 
 export interface RequestBody {
   raw: Buffer;
-  /** The parsed object for JSON bodies; undefined otherwise. */
+  /** The parsed object for JSON bodies; undefined otherwise, and for a scanned body. */
   json: Record<string, unknown> | undefined;
+  /** A large JSON body that was scanned instead of parsed: its top-level fields and its prompt bound. */
+  scan?: BodyScan;
 }
 
+/** From this size a body given `scanFields` is scanned, not parsed (below it a parse costs less than ~0.1 ms). */
+export const SCAN_FROM_BYTES = 64 * 1024;
+
 const EMPTY: RequestBody = { raw: Buffer.alloc(0), json: undefined };
+
+const PREALLOCATE_FROM_BYTES = 64 * 1024;
 
 export function readRaw(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > maxBytes) {
     return Promise.reject(tooLarge(`The request body (${declared} bytes) is over the limit of ${maxBytes} bytes.`));
   }
+  // A large body of declared length is copied into one buffer as it arrives, so each socket chunk dies at once instead
+  // of living (and being copied again) until the end: half the memory a 400 KiB prompt holds, and fewer major GCs.
+  const length = declared !== undefined ? Number(declared) : Number.NaN;
+  const into = Number.isSafeInteger(length) && length >= PREALLOCATE_FROM_BYTES ? Buffer.allocUnsafeSlow(length) : null;
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     let done = false;
     req.on('data', (chunk: Buffer) => {
       if (done) return;
+      if (into && size + chunk.length <= into.length) chunk.copy(into, size);
+      else chunks.push(chunk);
       size += chunk.length;
       if (size > maxBytes) {
         done = true;
@@ -31,12 +46,12 @@ export function readRaw(req: IncomingMessage, maxBytes: number): Promise<Buffer>
         reject(tooLarge(`The request body is over the limit of ${maxBytes} bytes.`));
         return;
       }
-      chunks.push(chunk);
     });
     req.on('end', () => {
       if (done) return;
       done = true;
-      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+      if (into) resolve(chunks.length === 0 ? into.subarray(0, size) : Buffer.concat([into.subarray(0, into.length), ...chunks], size));
+      else resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
     });
     req.on('error', (err) => {
       if (done) return;
@@ -52,7 +67,13 @@ function isJsonType(contentType: string | undefined): boolean {
   return base === 'application/json' || (base.startsWith('application/') && base.endsWith('+json'));
 }
 
-export async function readBody(req: IncomingMessage, kind: 'json' | 'any' | 'none', maxBytes: number, maxDepth = DEFAULT_MAX_DEPTH): Promise<RequestBody> {
+export async function readBody(
+  req: IncomingMessage,
+  kind: 'json' | 'any' | 'none',
+  maxBytes: number,
+  maxDepth = DEFAULT_MAX_DEPTH,
+  scanFields?: ReadonlySet<string>,
+): Promise<RequestBody> {
   if (kind === 'none') {
     // GET/DELETE routes carry no body; drain whatever was sent so the connection stays usable.
     if (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined) return EMPTY;
@@ -68,6 +89,7 @@ export async function readBody(req: IncomingMessage, kind: 'json' | 'any' | 'non
   if (!isJsonType(req.headers['content-type'])) {
     throw badRequest('unsupported_content_type', `This route takes a JSON body; send it with "Content-Type: application/json" (got ${JSON.stringify(String(req.headers['content-type'] ?? 'none').slice(0, 60))}).`);
   }
+  if (scanFields && raw.length >= SCAN_FROM_BYTES) return { raw, json: undefined, scan: scanBody(raw, scanFields, maxDepth) };
   return { raw, json: parseJsonObject(raw, maxDepth) };
 }
 

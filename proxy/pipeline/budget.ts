@@ -155,6 +155,13 @@ export class Budgets {
     return { chain: tracked, micros, period: windowOf('month', now).key, released: false };
   }
 
+  /** Lowers a held reservation to `micros` (an exact count replacing an upper bound); never raises one. */
+  shrink(r: Reservation, micros: number): void {
+    if (r.released || micros >= r.micros) return;
+    for (const t of r.chain) this.reserved.set(t.id, this.reservedFor(t.id) - r.micros + micros);
+    (r as { micros: number }).micros = micros;
+  }
+
   release(r: Reservation | null): void {
     if (!r || r.released) return;
     r.released = true;

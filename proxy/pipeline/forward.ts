@@ -7,6 +7,7 @@ import type { Dispatcher } from 'undici';
 import type { RequestBody } from './body.js';
 import type { RequestContext } from './context.js';
 import type { Estimate } from './estimate.js';
+import { withField } from './scan.js';
 
 /** An upstream answer on its way back, with what the relay needs to pass it on. */
 export interface Sent {
@@ -28,11 +29,16 @@ export async function forward(ctx: RequestContext, body: RequestBody, est: Estim
   // Ask for usage in streams so the stream can be metered, and hide that chunk from clients that did not ask.
   let payload: Buffer | string | null = body.raw.length > 0 ? body.raw : null;
   let hideUsage = false;
-  if (est.stream && (meter === 'chat' || meter === 'completion') && body.json) {
-    const so = body.json.stream_options as Record<string, unknown> | null | undefined;
+  if (est.stream && (meter === 'chat' || meter === 'completion') && (body.json || body.scan)) {
+    const so = (body.json ?? body.scan!.fields).stream_options as Record<string, unknown> | null | undefined;
     if (!so || so.include_usage !== true) {
-      body.json.stream_options = { ...(so && typeof so === 'object' ? so : {}), include_usage: true };
-      payload = JSON.stringify(body.json);
+      const value = { ...(so && typeof so === 'object' ? so : {}), include_usage: true };
+      // A scanned (large) body gets the field spliced into its bytes; it is never re-serialised.
+      if (body.scan) payload = withField(body.raw, body.scan, 'stream_options', value);
+      else {
+        body.json!.stream_options = value;
+        payload = JSON.stringify(body.json);
+      }
       hideUsage = true;
     }
   }

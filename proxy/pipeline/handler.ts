@@ -20,7 +20,7 @@ import { authorize } from './authorize.js';
 import { readBody, type RequestBody } from './body.js';
 import type { Reservation } from './budget.js';
 import type { OpenRequestContext, PipelineDeps, RequestContext } from './context.js';
-import { estimateRequest, exactEstimate } from './estimate.js';
+import { exactEstimate, reserveFor, SCANNED_FIELDS, SCANNED_METERS, type Estimate } from './estimate.js';
 import { forward } from './forward.js';
 import { answerLocal, answerOpen } from './local.js';
 import { ledgerRow, meter } from './meter.js';
@@ -50,7 +50,9 @@ export async function handleAgentRequest(req: IncomingMessage, res: ServerRespon
     const pausedBy = principal.chain.find((t) => t.meta.pausedAt !== undefined);
     if (pausedBy) throw tokenPausedError(pausedBy.id === principal.token.id ? 'This token' : `Its parent token ${pausedBy.id}`);
     authorize(principal, route.def);
-    body = await readBody(req, route.def.body, deps.limits.maxBodyBytes, deps.limits.maxJsonDepth);
+    // Large bodies of metered routes are scanned, not parsed (stage 4); a translated route needs the whole request.
+    const scanned = route.def.forward && route.def.dialect !== 'anthropic' && SCANNED_METERS.has(route.def.forward.meter) ? SCANNED_FIELDS : undefined;
+    body = await readBody(req, route.def.body, deps.limits.maxBodyBytes, deps.limits.maxJsonDepth, scanned);
     // A translated route's request becomes the upstream's before anything is estimated or sent.
     if (route.def.dialect === 'anthropic' && route.def.forward) body = chatBodyOf(body.json);
     const ctx: RequestContext = { req, res, deps, requestId, startedAt, now, route, principal };
@@ -63,7 +65,8 @@ export async function handleAgentRequest(req: IncomingMessage, res: ServerRespon
     if (principal && route) {
       // A refusal after authentication is in the ledger too; nothing was charged, so the answer does not wait for it.
       // With the model asked for and the message the agent got, so the dashboard can show what happened.
-      const model = typeof body?.json?.model === 'string' ? body.json.model.slice(0, 200) : null;
+      const asked = body?.json?.model ?? body?.scan?.fields.model;
+      const model = typeof asked === 'string' ? asked.slice(0, 200) : null;
       const row = ledgerRow({ req, requestId, startedAt, route, principal }, now, { status: e.status, error_code: e.code, error_message: e.message, model });
       deps.budgets.settle(null, principal.chain, row).catch((err: unknown) => {
         deps.log.error({ err, requestId }, 'could not record a refused request in the ledger');
@@ -85,8 +88,8 @@ async function forwardRoute(ctx: RequestContext, body: RequestBody): Promise<voi
   const releaseSlot = deps.limiter.acquire(principal.token, ctx.now);
   let reservation: Reservation | null = null;
   try {
-    let est = await estimateRequest(ctx, body);
-    reservation = deps.budgets.reserve(principal.chain, est.worstCaseMicros, ctx.now);
+    let est: Estimate;
+    ({ est, reservation } = await reserveFor(ctx, body));
     const sent = await forward(ctx, body, est);
     const outcome = sent ? await relay(ctx, sent, est) : clientLeft(est.stream);
     // Usage never came: the prompt is charged as counted, not as its upper bound.

@@ -9,15 +9,17 @@
 import type { Dispatcher } from 'undici';
 import { AnthropicSseTap } from '../anthropic/stream.js';
 import { toMessage } from '../anthropic/response.js';
-import type { Limits } from '../core/config.js';
-import { badGateway, paymentRequired, rateLimited, SidecarError, type ErrorType } from '../core/errors.js';
-import { countTokens, tokenizerReady } from '../pricing/tokenizer.js';
+import { badGateway, paymentRequired, rateLimited, SidecarError, toOpenAIBody, type ErrorType } from '../core/errors.js';
+import { tokenizerPool } from '../pricing/tokenizer-pool.js';
 import type { RequestContext } from './context.js';
 import type { Estimate } from './estimate.js';
 import type { Sent } from './forward.js';
-import { deliveredText, reportedCost, usageOf, type Outcome } from './meter.js';
+import { SCAN_FROM_BYTES } from './body.js';
+import { deliveredText, reportedCost, usageOf, type Outcome, type Usage } from './meter.js';
 import { sendError } from './respond.js';
 import type { Meter } from './routes.js';
+import { ResponseCap } from './cap.js';
+import { scanBody } from './scan.js';
 import { SseTap, type StreamTap } from './sse.js';
 import { mapTransportError, responseHeaders } from './upstream.js';
 
@@ -72,57 +74,6 @@ function isJson(ct: unknown): boolean {
   return typeof ct === 'string' && (ct.startsWith('application/json') || ct.includes('+json'));
 }
 
-/** Why a response was cut off by ResponseCap. */
-class ResponseCutOff extends Error {
-  constructor(readonly reason: 'time' | 'size') {
-    super(reason === 'time' ? 'the upstream response ran past the time limit' : 'the upstream response ran past the size limit');
-  }
-}
-
-/**
- * Bounds one upstream response in time and bytes, whatever its kind. The idle
- * timeout only catches silence; an upstream that keeps streaming (a loop, a
- * fault, a hostile endpoint) would otherwise hold the socket, the
- * reservation and the agent's concurrency slot forever.
- */
-class ResponseCap {
-  reason: 'time' | 'size' | null = null;
-  private bytes = 0;
-  private readonly timer: NodeJS.Timeout;
-
-  constructor(
-    private readonly body: Dispatcher.ResponseData['body'],
-    private readonly limits: Limits,
-  ) {
-    this.timer = setTimeout(() => this.cut('time'), limits.maxResponseMs);
-  }
-
-  count(n: number): void {
-    this.bytes += n;
-    if (this.bytes > this.limits.maxResponseBytes) this.cut('size');
-  }
-
-  done(): void {
-    clearTimeout(this.timer);
-  }
-
-  get code(): string {
-    return this.reason === 'time' ? 'upstream_response_too_long' : 'upstream_response_too_large';
-  }
-
-  get message(): string {
-    return this.reason === 'time'
-      ? `SkillBoss kept sending past the sidecar's limit of ${Math.round(this.limits.maxResponseMs / 1000)} s per response; it was cut off, and what was delivered is charged.`
-      : `SkillBoss sent more than the sidecar's limit of ${this.limits.maxResponseBytes} bytes per response; it was cut off, and what was delivered is charged.`;
-  }
-
-  private cut(reason: 'time' | 'size'): void {
-    if (this.reason) return;
-    this.reason = reason;
-    this.body.destroy(new ResponseCutOff(reason));
-  }
-}
-
 async function readCapped(body: Dispatcher.ResponseData['body'], cap: number): Promise<Buffer | null> {
   const chunks: Buffer[] = [];
   let size = 0;
@@ -148,17 +99,21 @@ async function relayJson(ctx: RequestContext, up: Dispatcher.ResponseData, meter
     throw mapTransportError(err, ctx.deps.upstream().opts);
   }
   if (buf === null) throw badGateway('upstream_response_too_large', 'SkillBoss sent a response larger than the sidecar relays.');
+  // A large answer (embeddings of many inputs) is scanned for its usage; it is parsed whole only when that is missing.
+  // A translated answer is parsed whole anyway (to translate it), so it is not scanned.
+  let usage = !translate && buf.length >= SCAN_FROM_BYTES ? usageOfScanned(buf) : null;
   let obj: Record<string, unknown> | null = null;
-  try {
-    const parsed: unknown = JSON.parse(buf.toString('utf8'));
-    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) obj = parsed as Record<string, unknown>;
-  } catch {
-    throw badGateway('upstream_invalid_response', 'SkillBoss sent a response that is not valid JSON.');
+  if (!usage) {
+    try {
+      const parsed: unknown = JSON.parse(buf.toString('utf8'));
+      if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) obj = parsed as Record<string, unknown>;
+    } catch {
+      throw badGateway('upstream_invalid_response', 'SkillBoss sent a response that is not valid JSON.');
+    }
+    usage = obj ? usageOf(obj) : null;
   }
-  const usage = obj ? usageOf(obj) : null;
   const countable = !usage && obj && meter !== 'reported' && meter !== 'call' && meter !== 'embedding';
-  if (countable) await tokenizerReady();
-  const counted = countable && obj ? countTokens(deliveredText(meter, obj)) : null;
+  const counted = countable && obj ? await countText(deliveredText(meter, obj)) : null;
   if (translate && obj) buf = Buffer.from(JSON.stringify(translate(obj)));
   ctx.res.writeHead(up.statusCode, { ...responseHeaders(up.headers), 'content-length': buf.length });
   return {
@@ -219,13 +174,39 @@ async function relayStream(ctx: RequestContext, up: Dispatcher.ResponseData, tap
   return {
     status,
     usage: tap.usage,
-    countedCompletion: tap.usage ? null : (await tokenizerReady(), tap.countDelivered()),
+    countedCompletion: tap.usage ? null : await countDelivered(tap),
     reportedCostMicros: finished ? reportedCost(up.headers['x-skillboss-cost']) : null,
     streamed: true,
     errorCode,
     errorMessage,
     trailer: status === 499 ? null : tap.trailer(),
   };
+}
+
+/** Tokens a stream delivered without reporting usage, counted off the event loop. */
+async function countDelivered(tap: StreamTap): Promise<number> {
+  const { text, uncountedTokens } = tap.delivered();
+  const tokens = (await countText(text)) + uncountedTokens;
+  tap.noteCounted(tokens);
+  return tokens;
+}
+
+/** Tokens in delivered text, in the tokenizer pool; if that fails, its byte length (never less than the count). */
+function countText(text: string): Promise<number> {
+  return tokenizerPool()
+    .countText(text)
+    .catch(() => Buffer.byteLength(text, 'utf8'));
+}
+
+const ANSWER_FIELDS: ReadonlySet<string> = new Set(['usage', 'model']);
+
+/** The usage of a JSON answer found by a scan of its top level (null when it has none or is not an object). */
+function usageOfScanned(buf: Buffer): Usage | null {
+  try {
+    return usageOf(scanBody(buf, ANSWER_FIELDS, 10_000).fields);
+  } catch {
+    return null;
+  }
 }
 
 function drained(res: RequestContext['res'], signal: AbortSignal): Promise<void> {

@@ -32,7 +32,10 @@ export interface StreamTap {
   flush(): string;
   readonly usage: Usage | null;
   readonly sawDone: boolean;
-  countDelivered(): number;
+  /** What was delivered, to count (in the tokenizer pool) when the upstream sent no usage. */
+  delivered(): { text: string; uncountedTokens: number };
+  /** That count, once made (a translated stream reports it in its closing event). */
+  noteCounted(tokens: number): void;
   /** The end of the stream, written once the request is settled (null: nothing). */
   trailer(): string | null;
   /** The event that tells the client the stream failed after its 200 went out. */
@@ -47,7 +50,7 @@ export class SseTap implements StreamTap {
   usage: Usage | null = null;
   model: string | null = null;
   /** Raw `data:` payloads delivered to the client, parsed only if usage never arrives. */
-  private delivered: string[] = [];
+  private kept: string[] = [];
   private deliveredBytes = 0;
   private overflowBytes = 0;
   eventsDelivered = 0;
@@ -124,7 +127,7 @@ export class SseTap implements StreamTap {
     }
     this.eventsDelivered++;
     if (this.deliveredBytes < this.maxKeptBytes) {
-      this.delivered.push(data);
+      this.kept.push(data);
       this.deliveredBytes += data.length;
     } else {
       this.overflowBytes += data.length;
@@ -143,15 +146,25 @@ export class SseTap implements StreamTap {
 
   /** Completion tokens actually delivered, counted with the tokenizer (bytes past the cap count one token each, never less). */
   countDelivered(): number {
+    const d = this.delivered();
+    return countTokens(d.text) + d.uncountedTokens;
+  }
+
+  noteCounted(): void {
+    // The OpenAI stream's closing `[DONE]` carries no count.
+  }
+
+  /** What `countDelivered` counts, to count it elsewhere (the tokenizer pool): the text, and the tokens of bytes past the cap. */
+  delivered(): { text: string; uncountedTokens: number } {
     let text = '';
-    for (const d of this.delivered) {
+    for (const d of this.kept) {
       try {
         text += chunkText(JSON.parse(d) as Record<string, unknown>);
       } catch {
         /* not JSON */
       }
     }
-    return countTokens(text) + this.overflowBytes;
+    return { text, uncountedTokens: this.overflowBytes };
   }
 }
 

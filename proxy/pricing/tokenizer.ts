@@ -1,9 +1,10 @@
 /**
  * Token counting with a real BPE tokenizer (gpt-tokenizer, cl100k_base).
  *
- * The encoder costs ~130 ms and ~40 MB to load, so it is loaded lazily: the
- * daemon starts serving at once and the first request that needs an estimate
- * awaits `tokenizerReady()`. Counts for non-OpenAI models are estimates; the
+ * The encoder costs ~130 ms and ~40 MB to load, so it is loaded lazily, with
+ * `tokenizerReady()`. The daemon counts only in its tokenizer threads
+ * (tokenizer-pool.ts), so its own thread never loads it; the simulator and
+ * tests count here. Counts for non-OpenAI models are estimates; the
  * upstream's reported usage always wins at settlement.
  */
 type Encoder = typeof import('gpt-tokenizer/encoding/cl100k_base');
