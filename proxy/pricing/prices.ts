@@ -36,8 +36,7 @@ function num(v: unknown): number | null {
 
 /** Reads the price out of one upstream model entry. */
 export function parseUpstreamPrice(entry: Record<string, unknown>): { prompt: number; completion: number } | null {
-  const single = num(entry.cost);
-  if (single !== null) return { prompt: single, completion: single };
+  // A split price is the more precise of the two when an entry carries both.
   const p = entry.pricing;
   if (p && typeof p === 'object') {
     const pr = p as Record<string, unknown>;
@@ -45,7 +44,8 @@ export function parseUpstreamPrice(entry: Record<string, unknown>): { prompt: nu
     const completion = num(pr.completion ?? pr.output);
     if (prompt !== null || completion !== null) return { prompt: prompt ?? completion ?? 0, completion: completion ?? prompt ?? 0 };
   }
-  return null;
+  const single = num(entry.cost);
+  return single === null ? null : { prompt: single, completion: single };
 }
 
 /** Prices are held to a millionth of a dollar per million tokens (pico-dollars per token). */

@@ -1,7 +1,8 @@
 /**
  * POST /v1/chat/completions: a deterministic echo model. The reply is
- * "Echo: <last user message>", a tool call to the first tool when tools are
- * given, or {"echo": ...} for JSON response formats.
+ * "Echo: <last user message>", {"echo": ...} for JSON response formats, a
+ * tool call when the conversation asks for one, or "Tool result: …" after a
+ * tool result (the rules are in tools.ts).
  */
 import { countChatPromptTokens } from '../pricing/tokenizer.js';
 import { costHeaders, nextSeq, nowSeconds, requireModel, usageOf, type Call } from './context.js';
@@ -9,6 +10,7 @@ import { badRequest, optPositiveInt, parseObject, sendJson, type JsonObject } fr
 import { costMicros } from './models.js';
 import { SSE_DONE, sseData, startStream, type SseChunk } from './sse.js';
 import { buildReply, countTokens, splitPieces, type Piece } from './tok.js';
+import { decideToolCall, functionTools, toolResultReply } from './tools.js';
 
 /** Text of the last user message (string content or the text parts of an array). */
 export function lastUserText(messages: readonly unknown[]): string {
@@ -31,25 +33,11 @@ export function contentText(content: unknown): string {
   return s;
 }
 
-interface ToolCall {
-  readonly name: string;
-  readonly arguments: string;
-}
-
-function toolCallFor(tools: readonly unknown[], choice: unknown): ToolCall {
-  const fnOf = (t: unknown): JsonObject | undefined => {
-    const f = t && typeof t === 'object' ? (t as JsonObject).function : undefined;
-    return f && typeof f === 'object' ? (f as JsonObject) : undefined;
-  };
-  let fn = fnOf(tools[0]);
-  const wanted = fnOf(choice)?.name;
-  if (typeof wanted === 'string') fn = tools.map(fnOf).find((f) => f?.name === wanted) ?? fn;
-  const name = typeof fn?.name === 'string' ? fn.name : 'tool';
-  const params = fn?.parameters as JsonObject | undefined;
-  const required = params && Array.isArray(params.required) ? params.required : [];
-  const args: Record<string, string> = {};
-  for (const p of required) if (typeof p === 'string') args[p] = `sim-${p}`;
-  return { name, arguments: JSON.stringify(args) };
+/** The text of the last message when it is a tool result (rule 2 in tools.ts), else undefined. */
+function trailingToolResult(messages: readonly unknown[]): string | undefined {
+  const last = messages[messages.length - 1] as JsonObject | null;
+  if (!last || typeof last !== 'object' || (last.role !== 'tool' && last.role !== 'function')) return undefined;
+  return contentText(last.content);
 }
 
 export function handleChat(call: Call): void {
@@ -60,11 +48,13 @@ export function handleChat(call: Call): void {
   const model = requireModel(b).id;
   const n = optPositiveInt(b, 'n', 128) ?? 1;
   const maxTokens = optPositiveInt(b, 'max_completion_tokens') ?? optPositiveInt(b, 'max_tokens');
-  const tools = Array.isArray(b.tools) && b.tools.length > 0 ? (b.tools as unknown[]) : undefined;
   const promptTokens = countChatPromptTokens(b.messages, b.tools);
 
-  const tool = tools && b.tool_choice !== 'none' ? toolCallFor(tools, b.tool_choice) : undefined;
-  const toolCall = tool && { id: 'call_sim_1', type: 'function', function: { name: tool.name, arguments: tool.arguments } };
+  const toolResult = trailingToolResult(b.messages);
+  const tool = decideToolCall(functionTools(b.tools), b.tool_choice, lastUserText(b.messages), toolResult !== undefined);
+  const seq = nextSeq(ctx);
+  // A fresh id per call: agents key their tool results by it across turns.
+  const toolCall = tool && { id: `call_sim_${seq}`, type: 'function', function: { name: tool.name, arguments: tool.arguments } };
   let perChoice: number;
   let finish: string;
   let pieces: readonly Piece[];
@@ -77,10 +67,11 @@ export function handleChat(call: Call): void {
     finish = 'tool_calls';
     content = null;
   } else {
-    const text = lastUserText(b.messages);
+    const text = toolResult ?? lastUserText(b.messages);
     const rf = b.response_format as JsonObject | undefined;
     const json = rf && (rf.type === 'json_object' || rf.type === 'json_schema');
-    const reply = buildReply(json ? JSON.stringify({ echo: text }) : `Echo: ${text}`, maxTokens);
+    const plain = toolResult !== undefined ? toolResultReply(toolResult) : `Echo: ${text}`;
+    const reply = buildReply(json ? JSON.stringify({ echo: text }) : plain, maxTokens);
     pieces = reply.pieces;
     perChoice = reply.tokens;
     finish = reply.truncated ? 'length' : 'stop';
@@ -90,7 +81,7 @@ export function handleChat(call: Call): void {
   const fullCost = costMicros(model, promptTokens, completionTokens);
   ctx.state.checkSpend(call.caller.key, fullCost);
 
-  const id = `chatcmpl-sim-${nextSeq(ctx)}`;
+  const id = `chatcmpl-sim-${seq}`;
   const created = nowSeconds(ctx);
   const usage = { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
 

@@ -21,18 +21,29 @@ export function handleGetModel(call: Call): void {
   sendJson(call.res, 200, m);
 }
 
-/** Eight deterministic unit-length float32 values from the SHA-256 of the text. */
-export function embeddingOf(text: string): Float32Array {
-  const h = createHash('sha256').update(text).digest();
-  const v = new Float32Array(EMBEDDING_DIMENSIONS);
+/** Largest `dimensions` an embedding request may ask for (text-embedding-3-large's size). */
+export const MAX_EMBEDDING_DIMENSIONS = 3072;
+
+/**
+ * `dimensions` deterministic unit-length float32 values (8 by default) from
+ * SHA-256 of the text, extended with SHA-256 of (text, block number) when more
+ * than eight are asked for; the first eight are the same whatever the size.
+ */
+export function embeddingOf(text: string, dimensions = EMBEDDING_DIMENSIONS): Float32Array {
+  const v = new Float32Array(dimensions);
   let norm = 0;
-  for (let i = 0; i < EMBEDDING_DIMENSIONS; i++) {
-    const x = h.readUInt32LE(i * 4) / 0xffffffff - 0.5;
-    v[i] = x;
-    norm += x * x;
+  for (let block = 0; block * 8 < dimensions; block++) {
+    const h = createHash('sha256').update(text);
+    if (block > 0) h.update(`\u0000${block}`);
+    const d = h.digest();
+    for (let i = 0; i < 8 && block * 8 + i < dimensions; i++) {
+      const x = d.readUInt32LE(i * 4) / 0xffffffff - 0.5;
+      v[block * 8 + i] = x;
+      norm += x * x;
+    }
   }
   norm = Math.sqrt(norm) || 1;
-  for (let i = 0; i < EMBEDDING_DIMENSIONS; i++) v[i] = (v[i] as number) / norm;
+  for (let i = 0; i < dimensions; i++) v[i] = (v[i] as number) / norm;
   return v;
 }
 
@@ -57,12 +68,13 @@ export function handleEmbeddings(call: Call): void {
   }
   const format = b.encoding_format ?? 'float';
   if (format !== 'float' && format !== 'base64') throw badRequest('encoding_format must be "float" or "base64"', 'invalid_value');
+  const dimensions = optPositiveInt(b, 'dimensions', MAX_EMBEDDING_DIMENSIONS) ?? EMBEDDING_DIMENSIONS;
   const promptTokens = countInputTokens(input);
   const cost = costMicros(model, promptTokens, 0);
   ctx.state.checkSpend(call.caller.key, cost);
   ctx.state.charge(call.caller.key, cost);
   const data = items.map((it, index) => {
-    const v = embeddingOf(typeof it === 'string' ? it : JSON.stringify(it));
+    const v = embeddingOf(typeof it === 'string' ? it : JSON.stringify(it), dimensions);
     return { object: 'embedding', index, embedding: format === 'base64' ? embeddingBase64(v) : Array.from(v) };
   });
   const body: JsonObject = { object: 'list', data, model };

@@ -1,35 +1,40 @@
 /**
- * The simulator's model catalogue. Prices are USD per million tokens, which is
- * the same number as micro-dollars per token. Both price forms SkillBoss uses
- * appear on purpose: a flat `cost` (same price for prompt and completion) and
- * an OpenAI-style `pricing` object.
+ * The simulator's model catalogue. Every entry has the same shape, because
+ * clients that list models (agent CLIs, SDKs) parse one entry type: the
+ * OpenAI model object (`id`, `object`, `created`, `owned_by`), the flat
+ * `cost` the SkillBoss reference shows (USD per million prompt tokens), and
+ * `pricing` with the prompt and completion prices (which the sidecar prefers).
+ * USD per million tokens is the same number as micro-dollars per token.
  */
 export interface SimModel {
   readonly id: string;
   readonly object: 'model';
   readonly created: number;
   readonly owned_by: string;
-  /** Flat price, USD per 1M tokens, prompt and completion alike. */
-  readonly cost?: number;
-  /** Split price, USD per 1M tokens. */
-  readonly pricing?: { readonly prompt: number; readonly completion: number };
+  /** USD per 1M prompt tokens, as in the reference's model list. */
+  readonly cost: number;
+  /** USD per 1M tokens. */
+  readonly pricing: { readonly prompt: number; readonly completion: number };
 }
 
 const CREATED = 1_735_689_600; // 2025-01-01T00:00:00Z
 
+const model = (id: string, owned_by: string, prompt: number, completion: number): SimModel => ({
+  id,
+  object: 'model',
+  created: CREATED,
+  owned_by,
+  cost: prompt,
+  pricing: { prompt, completion },
+});
+
 export const SIMULATOR_MODELS: readonly SimModel[] = Object.freeze([
-  { id: 'gemini/gemini-2.5-flash', object: 'model', created: CREATED, owned_by: 'google', cost: 0.075 },
-  { id: 'claude-4-5-sonnet', object: 'model', created: CREATED, owned_by: 'anthropic', cost: 15.0 },
-  { id: 'gpt-4o-mini', object: 'model', created: CREATED, owned_by: 'openai', pricing: { prompt: 0.15, completion: 0.6 } },
-  { id: 'gpt-4o', object: 'model', created: CREATED, owned_by: 'openai', pricing: { prompt: 2.5, completion: 10 } },
-  {
-    id: 'text-embedding-3-small',
-    object: 'model',
-    created: CREATED,
-    owned_by: 'openai',
-    pricing: { prompt: 0.02, completion: 0 },
-  },
-] satisfies SimModel[]);
+  model('gemini/gemini-2.5-flash', 'google', 0.075, 0.075),
+  model('claude-4-5-sonnet', 'anthropic', 15, 15),
+  model('gpt-4o-mini', 'openai', 0.15, 0.6),
+  model('gpt-4o', 'openai', 2.5, 10),
+  model('text-embedding-3-small', 'openai', 0.02, 0),
+]);
 
 /** Prices scaled by 1e6 to integers so cost arithmetic is exact (no float drift before the ceil). */
 interface ScaledPrice {
@@ -40,7 +45,7 @@ interface ScaledPrice {
 const SCALE = 1_000_000;
 const byId = new Map<string, { model: SimModel; price: ScaledPrice }>();
 for (const m of SIMULATOR_MODELS) {
-  const p = m.pricing ?? { prompt: m.cost ?? 0, completion: m.cost ?? 0 };
+  const p = m.pricing;
   byId.set(m.id, { model: m, price: { prompt: Math.round(p.prompt * SCALE), completion: Math.round(p.completion * SCALE) } });
 }
 

@@ -1,11 +1,59 @@
-/** POST /v1/responses: a minimal Responses API (JSON and SSE events) over the echo model. */
+/**
+ * POST /v1/responses: the Responses API (JSON and SSE events) over the echo
+ * model, with function calls: a `function_call` output item (streamed as
+ * `response.function_call_arguments.delta/done`) when the input asks for a
+ * tool, and a text answer once the last input item is a tool's output (the
+ * rules are in tools.ts). Stored responses are served by responses-store.ts.
+ */
 import { countChatPromptTokens, countTokens } from '../pricing/tokenizer.js';
-import { lastUserText } from './chat.js';
+import { contentText, lastUserText } from './chat.js';
 import { costHeaders, nextSeq, nowSeconds, requireModel, usageOf, type Call } from './context.js';
 import { badRequest, optPositiveInt, parseObject, sendJson, type JsonObject } from './http.js';
 import { costMicros } from './models.js';
+import { storeResponse } from './responses-store.js';
 import { sseEvent, startStream, type SseChunk } from './sse.js';
-import { buildReply } from './tok.js';
+import { buildReply, splitPieces, type Piece } from './tok.js';
+import { decideToolCall, functionTools, toolResultReply, type ToolCall } from './tools.js';
+
+/** The output of a tool when it is the last input item (`function_call_output`, `custom_tool_call_output`, …). */
+function trailingToolOutput(input: unknown): string | undefined {
+  if (!Array.isArray(input)) return undefined;
+  const last = input[input.length - 1] as JsonObject | null;
+  if (!last || typeof last !== 'object' || typeof last.type !== 'string' || !last.type.endsWith('_call_output')) return undefined;
+  return typeof last.output === 'string' ? last.output : contentText(last.output);
+}
+
+/** Prompt tokens: messages as in chat, plus the arguments and outputs of earlier tool calls. */
+export function responsesPromptTokens(input: unknown, instructions: string, tools: unknown): number {
+  if (typeof input === 'string') return countTokens(input) + countTokens(instructions) + (tools ? countChatPromptTokens([], tools) : 0);
+  let extra = 0;
+  for (const it of input as unknown[]) {
+    const o = it as JsonObject | null;
+    if (!o || typeof o !== 'object' || o.role !== undefined) continue;
+    for (const v of [o.arguments, o.output, o.input]) if (v !== undefined) extra += countTokens(typeof v === 'string' ? v : JSON.stringify(v));
+  }
+  return countChatPromptTokens(input, tools) + countTokens(instructions) + extra;
+}
+
+interface Answer {
+  /** The one output item, final. */
+  readonly item: JsonObject;
+  readonly pieces: readonly Piece[];
+  readonly tokens: number;
+  readonly truncated: boolean;
+  readonly text: string;
+}
+
+function answerOf(seq: number, tool: ToolCall | undefined, text: string, maxTokens: number | undefined): Answer {
+  if (tool) {
+    const item = { type: 'function_call', id: `fc_sim_${seq}`, call_id: `call_sim_${seq}`, name: tool.name, arguments: tool.arguments, status: 'completed' };
+    return { item, pieces: splitPieces(tool.arguments), tokens: countTokens(tool.name) + countTokens(tool.arguments), truncated: false, text: '' };
+  }
+  const reply = buildReply(text, maxTokens);
+  const status = reply.truncated ? 'incomplete' : 'completed';
+  const item = { type: 'message', id: `msg_sim_${seq}`, status, role: 'assistant', content: [{ type: 'output_text', text: reply.content, annotations: [] }] };
+  return { item, pieces: reply.pieces, tokens: reply.tokens, truncated: reply.truncated, text: reply.content };
+}
 
 export function handleResponses(call: Call): void {
   const { ctx } = call;
@@ -16,20 +64,19 @@ export function handleResponses(call: Call): void {
     throw badRequest('input must be a string or a non-empty array of messages', 'invalid_input');
   }
   const instructions = typeof b.instructions === 'string' ? b.instructions : '';
-  const promptTokens = (typeof input === 'string' ? countTokens(input) : countChatPromptTokens(input)) + countTokens(instructions);
-  const text = typeof input === 'string' ? input : lastUserText(input);
-  const reply = buildReply(`Echo: ${text}`, optPositiveInt(b, 'max_output_tokens'));
-  const fullCost = costMicros(model, promptTokens, reply.tokens);
+  const promptTokens = responsesPromptTokens(input, instructions, b.tools);
+  const userText = typeof input === 'string' ? input : lastUserText(input);
+  const toolOutput = trailingToolOutput(input);
+  const tool = decideToolCall(functionTools(b.tools), b.tool_choice, userText, toolOutput !== undefined);
+  const seq = nextSeq(ctx);
+  const answer = answerOf(seq, tool, toolOutput !== undefined ? toolResultReply(toolOutput) : `Echo: ${userText}`, optPositiveInt(b, 'max_output_tokens'));
+  const fullCost = costMicros(model, promptTokens, answer.tokens);
   ctx.state.checkSpend(call.caller.key, fullCost);
 
-  const seq = nextSeq(ctx);
   const id = `resp_sim_${seq}`;
-  const msgId = `msg_sim_${seq}`;
   const createdAt = nowSeconds(ctx);
-  const status = reply.truncated ? 'incomplete' : 'completed';
-  const part = { type: 'output_text', text: reply.content, annotations: [] };
-  const item = { type: 'message', id: msgId, status, role: 'assistant', content: [part] };
-  const usage = { input_tokens: promptTokens, output_tokens: reply.tokens, total_tokens: promptTokens + reply.tokens };
+  const status = answer.truncated ? 'incomplete' : 'completed';
+  const usage = { input_tokens: promptTokens, output_tokens: answer.tokens, total_tokens: promptTokens + answer.tokens };
   const response = (final: boolean): JsonObject => {
     const r: JsonObject = {
       id,
@@ -37,14 +84,21 @@ export function handleResponses(call: Call): void {
       created_at: createdAt,
       model,
       status: final ? status : 'in_progress',
-      incomplete_details: final && reply.truncated ? { reason: 'max_output_tokens' } : null,
-      output: final ? [item] : [],
-      output_text: final ? reply.content : '',
+      error: null,
+      incomplete_details: final && answer.truncated ? { reason: 'max_output_tokens' } : null,
+      instructions: b.instructions ?? null,
+      previous_response_id: b.previous_response_id ?? null,
+      tools: Array.isArray(b.tools) ? b.tools : [],
+      tool_choice: b.tool_choice ?? 'auto',
+      parallel_tool_calls: b.parallel_tool_calls ?? true,
+      output: final ? [answer.item] : [],
+      output_text: final ? answer.text : '',
     };
     const u = final ? usageOf(ctx, usage, fullCost) : undefined;
     if (u) r.usage = u;
     return r;
   };
+  if (b.store !== false) storeResponse(ctx, response(true), input);
 
   if (b.stream !== true) {
     ctx.state.charge(call.caller.key, fullCost);
@@ -53,20 +107,32 @@ export function handleResponses(call: Call): void {
   }
 
   const forever = ctx.faults.streamForever === true;
+  const item = answer.item;
+  const itemId = item.id as string;
   function* chunks(): Generator<SseChunk> {
     let n = 0;
     const ev = (type: string, value: JsonObject, tokens = 0, last = false) =>
       sseEvent(type, { type, sequence_number: n++, ...value }, tokens, last);
-    const at = { item_id: msgId, output_index: 0, content_index: 0 };
     yield ev('response.created', { response: response(false) });
-    yield ev('response.output_item.added', { output_index: 0, item: { ...item, status: 'in_progress', content: [] } });
-    yield ev('response.content_part.added', { ...at, part: { ...part, text: '' } });
-    do for (const p of reply.pieces) yield ev('response.output_text.delta', { ...at, delta: p.text }, p.tokens);
-    while (forever);
-    yield ev('response.output_text.done', { ...at, text: reply.content });
-    yield ev('response.content_part.done', { ...at, part });
+    yield ev('response.in_progress', { response: response(false) });
+    if (item.type === 'function_call') {
+      const at = { item_id: itemId, output_index: 0 };
+      yield ev('response.output_item.added', { output_index: 0, item: { ...item, arguments: '', status: 'in_progress' } }, countTokens(item.name as string));
+      do for (const p of answer.pieces) yield ev('response.function_call_arguments.delta', { ...at, delta: p.text }, p.tokens);
+      while (forever);
+      yield ev('response.function_call_arguments.done', { ...at, name: item.name, arguments: item.arguments });
+    } else {
+      const at = { item_id: itemId, output_index: 0, content_index: 0 };
+      const part = (item.content as JsonObject[])[0] as JsonObject;
+      yield ev('response.output_item.added', { output_index: 0, item: { ...item, status: 'in_progress', content: [] } });
+      yield ev('response.content_part.added', { ...at, part: { ...part, text: '' } });
+      do for (const p of answer.pieces) yield ev('response.output_text.delta', { ...at, delta: p.text, logprobs: [] }, p.tokens);
+      while (forever);
+      yield ev('response.output_text.done', { ...at, text: answer.text, logprobs: [] });
+      yield ev('response.content_part.done', { ...at, part });
+    }
     yield ev('response.output_item.done', { output_index: 0, item });
-    yield ev(reply.truncated ? 'response.incomplete' : 'response.completed', { response: response(true) }, 0, true);
+    yield ev(answer.truncated ? 'response.incomplete' : 'response.completed', { response: response(true) }, 0, true);
   }
 
   startStream(call, {
@@ -75,4 +141,14 @@ export function handleResponses(call: Call): void {
     headers: costHeaders(ctx, fullCost),
     onEnd: (delivered) => ctx.state.charge(call.caller.key, costMicros(model, promptTokens, delivered)),
   });
+}
+
+/** POST /v1/responses/input_tokens: what the input would count as, without a reply. */
+export function handleInputTokens(call: Call): void {
+  const b = parseObject(call.body);
+  requireModel(b);
+  const input = b.input;
+  if (typeof input !== 'string' && !Array.isArray(input)) throw badRequest('input must be a string or an array of items', 'invalid_input');
+  const instructions = typeof b.instructions === 'string' ? b.instructions : '';
+  sendJson(call.res, 200, { object: 'response.input_tokens', input_tokens: responsesPromptTokens(input, instructions, b.tools) });
 }

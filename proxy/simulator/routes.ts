@@ -13,7 +13,8 @@ import {
   handleSpeech,
 } from './endpoints.js';
 import { handleAutoRotate, handleBalance, handleCreateChild, handleCreateKey, handleRevoke, handleRotate } from './keys.js';
-import { handleResponses } from './responses.js';
+import { handleInputTokens, handleResponses } from './responses.js';
+import { handleCancelResponse, handleDeleteResponse, handleGetResponse, handleInputItems } from './responses-store.js';
 
 export interface Route {
   readonly method: string;
@@ -33,6 +34,11 @@ export const ROUTES: readonly Route[] = [
   { method: 'POST', path: '/v1/completions', scope: 'models:use', handler: handleCompletion },
   { method: 'POST', path: '/v1/embeddings', scope: 'models:use', handler: handleEmbeddings },
   { method: 'POST', path: '/v1/responses', scope: 'models:use', handler: handleResponses },
+  { method: 'POST', path: '/v1/responses/input_tokens', scope: 'models:use', handler: handleInputTokens },
+  { method: 'GET', path: /^\/v1\/responses\/([^/]+)$/, scope: 'models:use', handler: handleGetResponse },
+  { method: 'DELETE', path: /^\/v1\/responses\/([^/]+)$/, scope: 'models:use', handler: handleDeleteResponse },
+  { method: 'POST', path: /^\/v1\/responses\/([^/]+)\/cancel$/, scope: 'models:use', handler: handleCancelResponse },
+  { method: 'GET', path: /^\/v1\/responses\/([^/]+)\/input_items$/, scope: 'models:use', handler: handleInputItems },
   { method: 'POST', path: '/v1/moderations', scope: 'models:use', handler: handleModerations },
   { method: 'POST', path: '/v1/images/generations', scope: 'models:use', handler: handleImages },
   { method: 'POST', path: '/v1/audio/speech', scope: 'models:use', handler: handleSpeech },

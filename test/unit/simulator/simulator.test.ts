@@ -51,7 +51,7 @@ describe('auth and routing', () => {
 });
 
 describe('models', () => {
-  it('lists the catalogue with both price forms', async () => {
+  it('lists the catalogue, every entry in one shape with both price forms', async () => {
     const r = await api(sim, 'GET', '/models');
     expect(r.status).toBe(200);
     expect(r.json.object).toBe('list');
@@ -62,6 +62,8 @@ describe('models', () => {
     expect(byId.get('gpt-4o')).toMatchObject({ pricing: { prompt: 2.5, completion: 10 } });
     expect(byId.get('text-embedding-3-small')).toMatchObject({ pricing: { prompt: 0.02, completion: 0 } });
     expect(r.json.data).toHaveLength(SIMULATOR_MODELS.length);
+    const keys = r.json.data.map((m: Record<string, unknown>) => Object.keys(m).sort().join(','));
+    expect(new Set(keys)).toEqual(new Set(['cost,created,id,object,owned_by,pricing']));
   });
 
   it('gets one model by an id containing a slash, and 404s unknown ones', async () => {
@@ -114,7 +116,7 @@ describe('chat completions (JSON)', () => {
     expect(r.json.usage.completion_tokens).toBe(3 * countTokens('Echo: abc'));
   });
 
-  it('calls the first tool with its required parameters', async () => {
+  it('calls the tool the message asks for, with its required parameters', async () => {
     const tools = [
       { type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } } },
       { type: 'function', function: { name: 'other', parameters: { type: 'object', properties: {} } } },
@@ -188,7 +190,7 @@ describe('chat completions (streaming)', () => {
 
   it('streams tool calls as tool_calls deltas', async () => {
     const tools = [{ type: 'function', function: { name: 'lookup', parameters: { type: 'object', required: ['q', 'lang'] } } }];
-    const res = await send(sim, 'POST', '/chat/completions', { body: { model: 'gpt-4o', stream: true, tools, messages: userMsg('x') } });
+    const res = await send(sim, 'POST', '/chat/completions', { body: { model: 'gpt-4o', stream: true, tools, messages: userMsg('lookup x') } });
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     const chunks = (await readSse(res)).frames.slice(0, -1) as any[];
     const first = chunks[0].choices[0].delta.tool_calls[0];
