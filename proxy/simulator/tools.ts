@@ -18,7 +18,8 @@
  *    wins, then the one listed first. No match: a text reply.
  *
  * Arguments: a JSON object written in the last user message (from its first
- * `{` to its last `}`) is sent as the arguments as it is; otherwise each
+ * `{` to its last `}`; in a message that is one JSON string literal, as
+ * OpenCode sends it, inside that string) is sent as the arguments as it is; otherwise each
  * required parameter gets a placeholder of its schema type ("sim-<name>" for
  * strings and untyped ones, 1, true, [] or {}).
  */
@@ -101,8 +102,21 @@ function placeholder(name: string, schema: JsonObject | undefined): unknown {
   }
 }
 
+/** Some agents (OpenCode) send the user's text as a JSON string literal: the text inside it. */
+function unquoted(text: string): string {
+  const t = text.trim();
+  if (t.length < 2 || !t.startsWith('"') || !t.endsWith('"')) return text;
+  try {
+    const v: unknown = JSON.parse(t);
+    return typeof v === 'string' ? v : text;
+  } catch {
+    return text;
+  }
+}
+
 /** The arguments sent for `tool`, as a JSON string (see the file comment). */
-export function argumentsFor(tool: ToolDef, text: string): string {
+export function argumentsFor(tool: ToolDef, raw: string): string {
+  const text = unquoted(raw);
   const start = text.indexOf('{');
   const end = text.lastIndexOf('}');
   if (start >= 0 && end > start) {
