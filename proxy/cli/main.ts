@@ -30,6 +30,7 @@ const COMMANDS: Record<string, () => Promise<Registrar>> = {
   audit: async () => (await import('./commands/audit.js')).registerAudit,
   rotation: async () => (await import('./commands/rotation.js')).registerRotation,
   env: async () => (await import('./commands/env.js')).registerEnv,
+  connect: async () => (await import('./commands/connect.js')).registerConnect,
   completion: async () => (await import('./commands/completion.js')).registerCompletion,
   open: async () => (await import('./commands/open.js')).registerOpen,
   mcp: async () => (await import('./commands/mcp.js')).registerMcp,
