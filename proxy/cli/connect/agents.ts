@@ -132,7 +132,8 @@ export const continueDev: FileTarget = {
     const node = doc.createNode(entry);
     const at = models.items.findIndex((it) => isMap(it) && (it as YAMLMap).get('name') === entry.name);
     if (at >= 0) models.items[at] = node;
-    else models.items.push(node);
+    // First in the list: the model Continue (and `cn`) uses by default.
+    else models.items.unshift(node);
     return doc.toString();
   },
 };
