@@ -18,7 +18,7 @@
  */
 import type { DB } from '../db/database.js';
 import { audit } from '../db/records.js';
-import { notFound, rateLimited, SidecarError } from '../core/errors.js';
+import { conflict, gone, notFound, rateLimited } from '../core/errors.js';
 import type { SidecarEvents } from '../core/events.js';
 import { DAY_MS, type Clock } from '../core/time.js';
 import { normalizeScopes } from '../tokens/scopes.js';
@@ -27,8 +27,6 @@ import { hashPollSecret, isPollSecret, isRequestId, newPollSecret, newRequestId,
 import { checkGrant, DEFAULT_ACCESS_OPTIONS, fromRow, type AccessOptions, type AccessRequest, type Approval, type NewAccessRequest, type PollResult, type Row } from './model.js';
 import { AccessNotifier } from './notify.js';
 
-const gone = (code: string, message: string) => new SidecarError(410, 'invalid_request_error', code, message);
-const conflict = (code: string, message: string) => new SidecarError(409, 'invalid_request_error', code, message);
 const NOT_FOUND = 'No access request with that id and secret. Poll the poll_url exactly as POST /v1/agents/request-access returned it.';
 
 export interface AccessServiceOptions {

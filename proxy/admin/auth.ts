@@ -15,7 +15,7 @@
  * a JSON content type (which no cross-origin form or no-cors fetch can send).
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { forbidden, SidecarError, unauthorized } from '../core/errors.js';
+import { forbidden, unauthorized, unsupportedMediaType } from '../core/errors.js';
 import type { Clock } from '../core/time.js';
 import { TOKEN_PREFIX } from '../tokens/format.js';
 import { secretMatches } from './secret.js';
@@ -123,7 +123,7 @@ export function requireAdmin(cfg: AuthConfig): RequestHandler {
 
 function checkUnsafe(req: Request, next: NextFunction): void {
   if (!SAFE_METHODS.has(req.method) && req.headers['content-length'] !== '0' && (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined)) {
-    if (!req.is('application/json')) throw new SidecarError(415, 'invalid_request_error', 'unsupported_media_type', 'Admin requests with a body must send Content-Type: application/json.');
+    if (!req.is('application/json')) throw unsupportedMediaType('Admin requests with a body must send Content-Type: application/json.');
   }
   next();
 }

@@ -3,7 +3,7 @@
  * Anything under /v1 not listed here is answered 404 locally and never
  * forwarded. `upstreamPath` is the path below the upstream base URL.
  */
-import { badRequest, notFound, SidecarError } from '../core/errors.js';
+import { badRequest, methodNotAllowed, notFound } from '../core/errors.js';
 import type { Scope } from '../tokens/scopes.js';
 
 /**
@@ -139,9 +139,8 @@ export function matchRoute(method: string, rawUrl: string): MatchedRoute {
   }
   const known = ROUTES.some((r) => r.path === path || matchParts(r.path.split('/').slice(1), segments));
   if (known) {
-    throw new SidecarError(405, 'invalid_request_error', 'method_not_allowed', `method ${method} is not allowed on ${describePath(segments)}`, {
-      headers: { allow: ROUTES.filter((r) => matchParts(r.path.split('/').slice(1), segments) || r.path === path).map((r) => r.method).join(', ') },
-    });
+    const allow = ROUTES.filter((r) => matchParts(r.path.split('/').slice(1), segments) || r.path === path).map((r) => r.method);
+    throw methodNotAllowed(`method ${method} is not allowed on ${describePath(segments)}`, allow.join(', '));
   }
   throw notFound('unknown_route', `unknown route ${method} ${describePath(segments)}; the sidecar serves the SkillBoss routes listed in its README`);
 }
