@@ -1,13 +1,13 @@
 /** What every CLI command shares: resolving the data dir, opening the database, printing. */
 import { existsSync } from 'node:fs';
+import { isLocked } from '../server/lock.js';
+import { listRunning } from './running.js';
 import { defaultDataDir, resolveDataDir } from '../core/config.js';
 import { openDatabase, type DB } from '../db/database.js';
 import type { KeyStore } from '../keychain/store.js';
 import { selectKeyStore } from '../keychain/select.js';
 import { TokenStore } from '../tokens/store.js';
 import { systemClock } from '../core/time.js';
-import { isLocked } from '../server/lock.js';
-import { listRunning } from './running.js';
 
 export interface GlobalOptions {
   dataDir?: string;

@@ -9,7 +9,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
-import { formatUsd } from '../../core/money.js';
+import { formatUsd, usdToMicros } from '../../core/money.js';
 import { writeEnvSink } from '../../lifecycle/envsink.js';
 import { setEnvSink } from '../../lifecycle/rotation.js';
 import { parseScopes, scopesFromPreset, type Scope } from '../../tokens/scopes.js';
@@ -19,7 +19,7 @@ import { readIfExists, replaceFile, unifiedDiff } from '../connect/files.js';
 import { CliError, dataDirOf, withTokens, type GlobalOptions } from '../context.js';
 import { DEFAULT_BASE_PATH, localBaseUrl } from '../urls.js';
 import { cliName } from './demo.js';
-import { budgetOf, defaultShell, exportLines, fromSink, SHELLS, type Shell } from './env.js';
+import { defaultShell, exportLines, fromSink, SHELLS, type Shell } from './env.js';
 import { cliLifecycle } from './rotation.js';
 
 /** Coding agents call models and nothing else: no services, billing or child tokens unless asked. */
@@ -50,6 +50,14 @@ interface AgentToken {
 }
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
+
+/** USD or `none`, as `env --budget` takes it. */
+function budgetOf(s: string): number | null {
+  if (s === 'none') return null;
+  const n = Number(s.replace(/^\$/, ''));
+  if (!Number.isFinite(n) || n < 0) throw new CliError(`--budget takes an amount in USD (e.g. 10 or 2.50) or none, not ${JSON.stringify(s)}`);
+  return usdToMicros(n);
+}
 
 function scopesOf(o: ConnectFlags): Scope[] {
   if (o.scopes && o.preset) throw new CliError('give either --scopes or --preset, not both');

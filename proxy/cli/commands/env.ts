@@ -91,7 +91,7 @@ function scopesOf(o: EnvFlags): Scope[] {
   }
 }
 
-export function budgetOf(s: string | undefined): number | null {
+function budgetOf(s: string | undefined): number | null {
   if (s === undefined || s === 'none') return null;
   const n = Number(s.replace(/^\$/, ''));
   if (!Number.isFinite(n) || n < 0) throw new CliError(`--budget takes an amount in USD (e.g. 25 or 2.50), not ${JSON.stringify(s)}`);
