@@ -61,6 +61,11 @@ describe('chat completions with tools', () => {
     const jc = j.choices[0]!.message.tool_calls![0]!;
     if (jc.type !== 'function') throw new Error('not a function call');
     expect(JSON.parse(jc.function.arguments)).toEqual({ command: 'echo hi' });
+    // OpenCode sends the user's text as one JSON string literal.
+    const q = await chat(JSON.stringify('use the shell with {"command": "echo quoted"}'));
+    const qc = q.choices[0]!.message.tool_calls![0]!;
+    if (qc.type !== 'function') throw new Error('not a function call');
+    expect(JSON.parse(qc.function.arguments)).toEqual({ command: 'echo quoted' });
   });
 
   it('honours tool_choice none, required and a named function', async () => {
