@@ -62,6 +62,17 @@ describe('first steps with the demo', () => {
     await demo.waitFor(new RegExp(`/v1/chat/completions {2}200 {2}gpt-4o-mini .*${probe!.id}`));
   });
 
+  it('a request without a valid token shows on the demo\'s console too', async () => {
+    const res = await fetch(`${base}/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer sk-sbl-from-another-data-dir', 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] }),
+    });
+    expect(res.status).toBe(401);
+    const code = ((await res.json()) as { error: { code: string } }).error.code;
+    await demo.waitFor(new RegExp(`POST /v1/chat/completions {2}401 ${code} {2}no valid token`));
+  });
+
   it('with two sidecars running, commands ask which one instead of guessing', async () => {
     const other = tempDir('sbs-first-other-');
     const serve = startCli(['--data-dir', other, 'serve', '--port', '0', '--upstream', 'http://127.0.0.1:9/v1'], env);

@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLoginNonce, LOGIN_NONCE_TTL_MS } from '../../admin/sessions.js';
-import type { RequestEvent } from '../../core/events.js';
+import type { RefusedEvent, RequestEvent } from '../../core/events.js';
 import { createLogger } from '../../core/log.js';
 import { formatUsd, microsToUsd, usdToMicros } from '../../core/money.js';
 import { systemClock } from '../../core/time.js';
@@ -29,6 +29,11 @@ import { runUntilSignal } from './serve.js';
 /** How the human ran us: `npx skillboss-sidecar` (inside the clone) or the linked command. */
 export function cliName(env: NodeJS.ProcessEnv = process.env): string {
   return env.npm_command === 'exec' ? 'npx skillboss-sidecar' : 'skillboss-sidecar';
+}
+
+/** One console line per request refused before a token was known (a wrong token, an unknown route). */
+export function refusedLine(ev: RefusedEvent): string {
+  return `${new Date(ev.ts).toISOString().slice(11, 19)}  ${ev.method} ${ev.route ?? '(unknown route)'}  ${ev.status} ${ev.error_code}  no valid token\n`;
 }
 
 /** One console line per request an agent made (metered or refused after authentication). */
@@ -111,6 +116,7 @@ export function registerDemo(program: Command): void {
       }
       out.write('Serving until Ctrl-C. Requests:\n');
       daemon.events.on('request', (ev) => out.write(requestLine(ev)));
+      daemon.events.on('refused', (ev) => out.write(refusedLine(ev)));
       const unregister = registerRunning({ pid: process.pid, kind: 'demo', dataDir, url: daemon.url });
       await runUntilSignal(daemon, async () => {
         unregister();
