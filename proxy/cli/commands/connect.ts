@@ -6,13 +6,14 @@
  * prints it (--print) as lines to paste or eval. The per-agent formats are in
  * cli/connect/agents.ts.
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { formatUsd, usdToMicros } from '../../core/money.js';
 import { writeEnvSink } from '../../lifecycle/envsink.js';
 import { setEnvSink } from '../../lifecycle/rotation.js';
 import { parseScopes, scopesFromPreset, type Scope } from '../../tokens/scopes.js';
+import { isLocked } from '../../server/lock.js';
 import { parseExpiry, type Token } from '../../tokens/store.js';
 import { AGENTS, ConfigParseError, RUN_HINT, TARGETS, type Agent, type ConnectInput } from '../connect/agents.js';
 import { readIfExists, replaceFile, unifiedDiff } from '../connect/files.js';
@@ -116,6 +117,7 @@ function run(agent: Agent, o: ConnectFlags, g: GlobalOptions): void {
   const envFile = resolve(o.envFile ?? join(dataDir, 'agents', `${agent}.env`));
   const input: ConnectInput = { baseUrl: `${localBaseUrl(g)}${DEFAULT_BASE_PATH}`, model: o.model, envFile };
   const dirFlag = g.dataDir !== undefined ? ` --data-dir ${dataDir}` : '';
+  if (!existsSync(dataDir) || !isLocked(dataDir)) say(`# No sidecar is running for ${dataDir} yet; start it with \`${cliName()} serve\` (the agent will call ${input.baseUrl}).`);
   const envLine = (t: AgentToken) => `eval "$(${cliName()}${dirFlag} env --token ${t.token?.id ?? 'tok_…'})"`;
 
   if (mode === 'print') {
