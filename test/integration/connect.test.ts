@@ -6,7 +6,7 @@
  * up, with a diff) rather than overwritten, and a second run reuses the token.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -92,6 +92,18 @@ describe('connect', () => {
     expect(again.stdout).toContain(`Reusing ${token!.id}`);
     expect(liveTokens('codex')).toHaveLength(1);
     expect(readdirSync(join(home, '.codex')).filter((f) => f.startsWith('config.toml.bak-'))).toHaveLength(1);
+  });
+
+  it('a symlinked config (dotfiles) is written through the link, which stays a link', async () => {
+    const dotfiles = join(home, 'dotfiles');
+    mkdirSync(dotfiles);
+    writeFileSync(join(dotfiles, 'codex.toml'), 'approval_policy = "never"\n');
+    mkdirSync(join(home, '.codex'));
+    symlinkSync(join(dotfiles, 'codex.toml'), join(home, '.codex', 'config.toml'));
+    await okConnect(['codex']);
+    expect(lstatSync(join(home, '.codex', 'config.toml')).isSymbolicLink()).toBe(true);
+    expect(parseToml(readFileSync(join(dotfiles, 'codex.toml'), 'utf8'))).toMatchObject({ approval_policy: 'never', model_provider: 'skillboss' });
+    expect(readdirSync(dotfiles).filter((f) => f.startsWith('codex.toml.bak-'))).toHaveLength(1);
   });
 
   it('opencode: an @ai-sdk/openai-compatible provider in opencode.json, other keys kept', async () => {

@@ -2,7 +2,7 @@
  * Changing a file the human owns: show the diff, keep a backup of what was
  * there, then replace it atomically (temp file + rename) with its mode kept.
  */
-import { copyFileSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { createTwoFilesPatch } from 'diff';
 
@@ -33,8 +33,13 @@ export interface Written {
   backup: string | null;
 }
 
-/** Writes `after` to `path`, first copying the current file (if any) to a backup. */
-export function replaceFile(path: string, before: string | null, after: string): Written {
+/**
+ * Writes `after` to `path`, first copying the current file (if any) to a
+ * backup. A symlinked config (dotfiles kept elsewhere) is written through:
+ * the link stays and its target changes.
+ */
+export function replaceFile(linkPath: string, before: string | null, after: string): Written {
+  const path = before === null ? linkPath : realpathSync(linkPath);
   let mode = 0o600;
   let backup: string | null = null;
   if (before !== null) {
