@@ -1,5 +1,5 @@
 /**
- * Stage 1, route. The agent-facing route table: one list, matched after normalisation.
+ * Stage 1, route. The agent-facing route table: one list, matched after normalization.
  * Anything under /v1 not listed here is answered 404 locally and never
  * forwarded. `upstreamPath` is the path below the upstream base URL.
  */
@@ -89,7 +89,7 @@ for (const def of ROUTES) {
  * encoded slashes/backslashes/NULs outside a model id, `;` parameters,
  * control characters. Smuggled routes die here, before any lookup.
  */
-export function normalisePath(rawUrl: string): { segments: string[]; query: string } {
+export function normalizePath(rawUrl: string): { segments: string[]; query: string } {
   const q = rawUrl.indexOf('?');
   const path = q === -1 ? rawUrl : rawUrl.slice(0, q);
   const query = q === -1 ? '' : rawUrl.slice(q + 1);
@@ -116,7 +116,7 @@ function isSafeParam(decoded: string, allowSlash: boolean): boolean {
 }
 
 export function matchRoute(method: string, rawUrl: string): MatchedRoute {
-  const { segments, query } = normalisePath(rawUrl);
+  const { segments, query } = normalizePath(rawUrl);
   const path = `/${segments.join('/')}`;
   const suffix = query ? `?${query}` : '';
   // Every decoded segment outside a wildcard must be plain; anything else cannot name a listed route.
