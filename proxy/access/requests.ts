@@ -26,7 +26,6 @@ import type { Token, TokenStore } from '../tokens/store.js';
 import { hashPollSecret, isPollSecret, isRequestId, newPollSecret, newRequestId, newUserCode, normalizeUserCode, pollSecretMatches } from './codes.js';
 import { checkGrant, DEFAULT_ACCESS_OPTIONS, fromRow, type AccessOptions, type AccessRequest, type Approval, type NewAccessRequest, type PollResult, type Row } from './model.js';
 import { AccessNotifier } from './notify.js';
-import { accessQueries, checkFloodLimits, type AccessQueries } from './queries.js';
 
 const NOT_FOUND = 'No access request with that id and secret. Poll the poll_url exactly as POST /v1/agents/request-access returned it.';
 
@@ -40,7 +39,7 @@ export interface AccessServiceOptions {
 
 export class AccessRequests {
   readonly options: AccessOptions;
-  private readonly q: AccessQueries;
+  private readonly q;
   private readonly notifier: AccessNotifier | null;
   private readonly monotonic: () => number;
   /** Monotonic time of each request's last poll that found it pending. */
@@ -56,7 +55,25 @@ export class AccessRequests {
     this.options = { ...DEFAULT_ACCESS_OPTIONS, ...opts.options };
     this.notifier = opts.events ? new AccessNotifier(db, opts.events) : null;
     this.monotonic = opts.monotonic ?? (() => performance.now());
-    this.q = accessQueries(db);
+    this.q = {
+      get: db.prepare('SELECT * FROM access_requests WHERE id = ?'),
+      byCode: db.prepare("SELECT * FROM access_requests WHERE user_code = ? AND status IN ('pending', 'approved') ORDER BY created_at DESC"),
+      list: db.prepare('SELECT * FROM access_requests ORDER BY created_at DESC, id LIMIT ?'),
+      open: db.prepare("SELECT * FROM access_requests WHERE status = 'pending' AND expires_at > ? ORDER BY created_at, id"),
+      overdue: db.prepare("SELECT * FROM access_requests WHERE status IN ('pending', 'approved') AND expires_at <= ?"),
+      openCodes: db.prepare("SELECT user_code FROM access_requests WHERE status IN ('pending', 'approved')"),
+      pendingAll: db.prepare("SELECT expires_at FROM access_requests WHERE status = 'pending' AND expires_at > ? ORDER BY expires_at"),
+      pendingName: db.prepare("SELECT expires_at FROM access_requests WHERE status = 'pending' AND expires_at > ? AND lower(name) = lower(?) ORDER BY expires_at"),
+      recent: db.prepare('SELECT created_at FROM access_requests WHERE created_at > ? ORDER BY created_at'),
+      insert: db.prepare(`INSERT INTO access_requests (id, poll_hash, user_code, name, reason, scopes, monthly_budget, expiration_days, status, created_at, expires_at)
+        VALUES (@id, @poll_hash, @user_code, @name, @reason, @scopes, @monthly_budget, @expiration_days, 'pending', @created_at, @expires_at)`),
+      approve: db.prepare(`UPDATE access_requests SET status = 'approved', decided_at = ?, decided_by = ?, approved_scopes = ?, approved_budget = ?,
+        approved_expiration_days = ?, expires_at = ? WHERE id = ? AND status = 'pending'`),
+      deny: db.prepare("UPDATE access_requests SET status = 'denied', decided_at = ?, decided_by = ?, deny_reason = ? WHERE id = ? AND status = 'pending'"),
+      expire: db.prepare("UPDATE access_requests SET status = 'expired' WHERE id = ? AND status IN ('pending', 'approved')"),
+      deliver: db.prepare("UPDATE access_requests SET status = 'delivered', answered_at = ?, token_id = ? WHERE id = ? AND status = 'approved'"),
+      denialSeen: db.prepare("UPDATE access_requests SET answered_at = ? WHERE id = ? AND status = 'denied' AND answered_at IS NULL"),
+    };
   }
 
   // ---- the agent's side -------------------------------------------------------------------
@@ -68,7 +85,18 @@ export class AccessRequests {
     const o = this.options;
     const result = this.db
       .transaction(() => {
-        checkFloodLimits(this.q, o, input.name, now);
+        const recent = this.q.recent.all(now - 60_000) as Array<{ created_at: number }>;
+        if (recent.length >= o.maxPerMinute) {
+          throw rateLimited('too_many_access_requests', `At most ${o.maxPerMinute} access requests a minute reach the human; try again later.`, (recent[0]!.created_at + 60_000 - now) / 1000);
+        }
+        const pending = this.q.pendingAll.all(now) as Array<{ expires_at: number }>;
+        if (pending.length >= o.maxPending) {
+          throw rateLimited('too_many_pending_requests', `${pending.length} access requests are already waiting for the human; try again when one is answered or expires.`, (pending[0]!.expires_at - now) / 1000);
+        }
+        const mine = this.q.pendingName.all(now, input.name) as Array<{ expires_at: number }>;
+        if (mine.length >= o.maxPendingPerName) {
+          throw rateLimited('too_many_pending_for_name', `${mine.length} access requests named ${JSON.stringify(input.name)} are already waiting; poll the one you have instead of asking again.`, (mine[0]!.expires_at - now) / 1000);
+        }
         const taken = new Set((this.q.openCodes.all() as Array<{ user_code: string }>).map((r) => r.user_code));
         let userCode = newUserCode();
         while (taken.has(userCode)) userCode = newUserCode();
