@@ -8,9 +8,10 @@
  * (`$XDG_RUNTIME_DIR/skillboss-sidecar`, else `<tmpdir>/skillboss-sidecar-<uid>`;
  * `SKILLBOSS_SIDECAR_RUNTIME_DIR` overrides) and remove it when they stop. An
  * entry counts only while its data dir's lock is held, so one left behind by
- * a killed process is ignored (and removed).
+ * a killed process is ignored (and removed), and only when the directory and
+ * the entry are this user's and writable by no one else.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { APP_NAME } from '../core/config.js';
@@ -57,11 +58,19 @@ function live(d: RunningDaemon): boolean {
   }
 }
 
+/** Ours alone: another local user must not be able to plant an entry that sends our tokens to their daemon. */
+function ownedPrivately(path: string): boolean {
+  if (typeof process.getuid !== 'function') return true;
+  const st = statSync(path);
+  return st.uid === process.getuid() && (st.mode & 0o022) === 0;
+}
+
 /** The daemons running now, oldest first. */
 export function listRunning(): RunningDaemon[] {
   const dir = runtimeDir();
   let names: string[];
   try {
+    if (!ownedPrivately(dir)) return [];
     names = readdirSync(dir).filter((n) => /^\d+\.json$/.test(n));
   } catch {
     return [];
@@ -70,6 +79,7 @@ export function listRunning(): RunningDaemon[] {
   for (const n of names) {
     const file = join(dir, n);
     try {
+      if (!ownedPrivately(file)) continue;
       const d = JSON.parse(readFileSync(file, 'utf8')) as RunningDaemon;
       if (typeof d.dataDir === 'string' && live(d)) out.push(d);
       else rmSync(file, { force: true });
