@@ -49,5 +49,8 @@ if (!existsSync(new URL('../node_modules/.bin/vitest', import.meta.url))) {
   console.error('Dependencies are missing: run `npm ci` first.');
   process.exit(1);
 }
+// A private registry of running daemons (proxy/cli/running.ts): the suite's `serve`s and demos never
+// register where the developer's CLI looks, and a demo the developer runs is never found by a test.
+process.env.SKILLBOSS_SIDECAR_RUNTIME_DIR ??= mkdtempSync(join(tmpdir(), 'sbs-runtime-'));
 if (run('npm', ['run', '--silent', 'build']) !== 0) process.exit(1);
 process.exit(run('npx', ['vitest', 'run', ...args]));

@@ -1,5 +1,8 @@
 /** What every CLI command shares: resolving the data dir, opening the database, printing. */
-import { resolveDataDir } from '../core/config.js';
+import { existsSync } from 'node:fs';
+import { isLocked } from '../server/lock.js';
+import { listRunning } from './running.js';
+import { defaultDataDir, resolveDataDir } from '../core/config.js';
 import { openDatabase, type DB } from '../db/database.js';
 import type { KeyStore } from '../keychain/store.js';
 import { selectKeyStore } from '../keychain/select.js';
@@ -20,8 +23,39 @@ export class CliError extends Error {
   }
 }
 
+/** Set by main() for the commands that act on a running daemon's data (see `dataDirOf`). */
+let discover = false;
+let discovered: string | undefined;
+
+export function discoverRunningDaemon(on: boolean): void {
+  discover = on;
+  discovered = undefined;
+}
+
+/**
+ * The data dir: --data-dir, else SKILLBOSS_SIDECAR_DATA_DIR, else the default.
+ * For commands that act on a daemon's data (tokens, env, connect, open, …),
+ * when neither is given and no daemon serves the default data dir, the one
+ * running sidecar (`demo`, or `serve --data-dir`) is used instead, with a
+ * note on stderr; with several running, the human must choose.
+ */
 export function dataDirOf(opts: GlobalOptions): string {
-  return resolveDataDir(opts.dataDir);
+  if (!discover || opts.dataDir !== undefined || process.env.SKILLBOSS_SIDECAR_DATA_DIR) return resolveDataDir(opts.dataDir);
+  return (discovered ??= discoverDataDir());
+}
+
+function discoverDataDir(): string {
+  const def = resolveDataDir();
+  if (existsSync(def) && isLocked(def)) return def;
+  const running = listRunning().filter((d) => d.dataDir !== def);
+  if (running.length === 0) return def;
+  if (running.length > 1) {
+    const list = running.map((d) => `  ${d.kind} pid ${d.pid} at ${d.url}: --data-dir ${d.dataDir}`).join('\n');
+    throw new CliError(`no daemon serves the default data dir (${defaultDataDir()}) and several sidecars are running; choose one with --data-dir or SKILLBOSS_SIDECAR_DATA_DIR:\n${list}`);
+  }
+  const d = running[0]!;
+  process.stderr.write(`# Using the running ${d.kind === 'demo' ? 'demo' : 'daemon'}'s data dir ${d.dataDir} (pid ${d.pid}, ${d.url}); pass --data-dir to choose another.\n`);
+  return d.dataDir;
 }
 
 export function openDb(opts: GlobalOptions): DB {

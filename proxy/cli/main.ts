@@ -8,7 +8,7 @@ import { VERSION } from '../core/version.js';
 import { DatabaseError } from '../db/database.js';
 import { KeyStoreUnavailable } from '../keychain/store.js';
 import { DataDirLocked } from '../server/lock.js';
-import { CliError, type GlobalOptions } from './context.js';
+import { CliError, discoverRunningDaemon, type GlobalOptions } from './context.js';
 
 type Registrar = (program: Command, globals: () => GlobalOptions) => void;
 
@@ -30,10 +30,18 @@ const COMMANDS: Record<string, () => Promise<Registrar>> = {
   audit: async () => (await import('./commands/audit.js')).registerAudit,
   rotation: async () => (await import('./commands/rotation.js')).registerRotation,
   env: async () => (await import('./commands/env.js')).registerEnv,
+  connect: async () => (await import('./commands/connect.js')).registerConnect,
   completion: async () => (await import('./commands/completion.js')).registerCompletion,
   open: async () => (await import('./commands/open.js')).registerOpen,
   mcp: async () => (await import('./commands/mcp.js')).registerMcp,
 };
+
+/**
+ * Commands that act on a running daemon's data, so without --data-dir they
+ * look for the sidecar the human started (context.ts `dataDirOf`). `serve`,
+ * `demo` and `key` never do: they must not land in a demo's throwaway dir.
+ */
+const FIND_RUNNING_DAEMON = new Set(['token', 'env', 'connect', 'open', 'status', 'usage', 'requests', 'audit', 'rotation', 'price']);
 
 /** The program with every command, with just `only` (what `main` runs), or with none (`''`, for --version). */
 export async function buildProgram(only?: string): Promise<Command> {
@@ -68,6 +76,7 @@ export async function main(argv: string[]): Promise<void> {
   const versionOnly = cmd === undefined && (args.includes('--version') || args.includes('-V'));
   // `completion` walks the whole command tree, and an unknown word needs every command for suggestions.
   const program = await buildProgram(versionOnly ? '' : cmd === 'completion' ? undefined : cmd);
+  discoverRunningDaemon(cmd !== undefined && FIND_RUNNING_DAEMON.has(cmd));
   try {
     await program.parseAsync(argv);
   } catch (err) {

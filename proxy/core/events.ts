@@ -7,6 +7,16 @@ import type { RequestEvent } from './ledger.js';
 
 export type { RequestEvent } from './ledger.js';
 
+/** A request refused before a token was known (no ledger row): 401s, unknown routes. */
+export interface RefusedEvent {
+  ts: number;
+  method: string;
+  /** The matched route pattern, or null when no route matched. */
+  route: string | null;
+  status: number;
+  error_code: string;
+}
+
 export interface AccessRequestEvent {
   kind: 'created' | 'approved' | 'denied' | 'expired';
   request_id: string;
@@ -17,6 +27,7 @@ export interface AccessRequestEvent {
 
 export interface SidecarEventMap {
   request: [RequestEvent];
+  refused: [RefusedEvent];
   budget: [{ kind: 'budget_80' | 'budget_100'; token_id: string; period: string; spent_micros: number; budget_micros: number }];
   upstream: [{ kind: 'key_invalid' | 'credits_out' | 'ok' | 'unreachable' | 'key_missing'; detail?: string }];
   rotation: [{ token_id: string; kind: 'manual' | 'auto' | 'upstream' }];

@@ -5,7 +5,7 @@
  * ever comes from the environment. Never chosen silently: see `selectKeyStore`.
  */
 import { createCipheriv, createDecipheriv, randomBytes, scryptSync } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { KeyStoreUnavailable, type KeyStore } from './store.js';
 
@@ -85,7 +85,10 @@ export function encryptedFileKeyStore(dataDir: string, passphrase: string | unde
       }
     },
     set(key) {
-      writeAtomic(path, JSON.stringify(seal(key, need())));
+      const sealed = JSON.stringify(seal(key, need()));
+      // `key set` may come before anything else has created the data dir (owner-only, as the database makes it).
+      mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+      writeAtomic(path, sealed);
     },
     remove() {
       try {

@@ -71,6 +71,9 @@ export async function handleAgentRequest(req: IncomingMessage, res: ServerRespon
       deps.budgets.settle(null, principal.chain, row).catch((err: unknown) => {
         deps.log.error({ err, requestId }, 'could not record a refused request in the ledger');
       });
+    } else if (deps.events.listenerCount('refused') > 0) {
+      // No token, so no ledger row: watchers (the demo's console) still see it. The route pattern, never the raw path.
+      deps.events.emit('refused', { ts: now, method: req.method ?? 'GET', route: route?.def.path ?? null, status: e.status, error_code: e.code });
     }
   }
 }

@@ -45,6 +45,12 @@ export const ROUTES: readonly RouteDef[] = [
   { method: 'POST', path: '/v1/completions', scope: 'models:use', body: 'json', forward: { meter: 'completion' } },
   { method: 'POST', path: '/v1/embeddings', scope: 'models:use', body: 'json', forward: { meter: 'embedding' } },
   { method: 'POST', path: '/v1/responses', scope: 'models:use', body: 'json', forward: { meter: 'responses' } },
+  // What the SDKs call around a stored response: retrieve, its input items, delete, cancel, count input tokens.
+  { method: 'GET', path: '/v1/responses/*/input_items', scope: 'models:use', body: 'none', forward: { meter: 'reported' } },
+  { method: 'GET', path: '/v1/responses/*', scope: 'models:use', body: 'none', forward: { meter: 'reported' } },
+  { method: 'DELETE', path: '/v1/responses/*', scope: 'models:use', body: 'none', forward: { meter: 'reported' } },
+  { method: 'POST', path: '/v1/responses/*/cancel', scope: 'models:use', body: 'any', forward: { meter: 'reported' } },
+  { method: 'POST', path: '/v1/responses/input_tokens', scope: 'models:use', body: 'json', forward: { meter: 'reported' } },
   { method: 'POST', path: '/v1/moderations', scope: 'models:use', body: 'json', forward: { meter: 'reported' } },
   { method: 'POST', path: '/v1/images/*', scope: 'models:use', body: 'any', forward: { meter: 'call' } },
   { method: 'POST', path: '/v1/audio/*', scope: 'models:use', body: 'any', forward: { meter: 'call' } },

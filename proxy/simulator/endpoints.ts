@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { countInputTokens } from '../pricing/tokenizer.js';
 import { costHeaders, modelNotFound, nextSeq, nowSeconds, requireModel, usageOf, type Call } from './context.js';
 import { badRequest, notFound, optPositiveInt, parseObject, sendJson, sendRaw, type JsonObject } from './http.js';
-import { costMicros, findModel, MODELS_LIST_JSON } from './models.js';
+import { costMicros, findModel, listEntry, MODELS_LIST_JSON } from './models.js';
 
 export const IMAGE_COST_MICROS = 40_000;
 export const SPEECH_COST_MICROS = 15_000;
@@ -18,7 +18,7 @@ export function handleGetModel(call: Call): void {
   const id = call.params[0] ?? '';
   const m = findModel(id);
   if (!m) throw modelNotFound(id);
-  sendJson(call.res, 200, m);
+  sendJson(call.res, 200, listEntry(m));
 }
 
 /** Largest `dimensions` an embedding request may ask for (text-embedding-3-large's size). */

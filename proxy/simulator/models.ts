@@ -75,5 +75,13 @@ export function costMicros(modelId: string, promptTokens: number, completionToke
   return Math.ceil(scaled / SCALE);
 }
 
+/**
+ * A model as GET /v1/models lists it: always these keys, in this order, so
+ * simulator-only fields added to SimModel never leak into the one shape.
+ */
+export function listEntry(m: SimModel): Record<string, unknown> {
+  return { id: m.id, object: m.object, created: m.created, owned_by: m.owned_by, cost: m.cost, pricing: m.pricing };
+}
+
 /** The model list body for GET /v1/models, serialised once. */
-export const MODELS_LIST_JSON = JSON.stringify({ object: 'list', data: SIMULATOR_MODELS });
+export const MODELS_LIST_JSON = JSON.stringify({ object: 'list', data: SIMULATOR_MODELS.map(listEntry) });

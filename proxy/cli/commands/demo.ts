@@ -2,12 +2,17 @@
  * `demo`: the whole thing with no SkillBoss account. The simulator and the
  * daemon on loopback, their own throwaway data dir, an in-memory key (the
  * simulator's key is no secret), a demo token, one real call through the
- * proxy, and copy-paste instructions.
+ * proxy, and copy-paste instructions: the signed-in dashboard link, the
+ * `export SKILLBOSS_SIDECAR_DATA_DIR=…` line for other shells, and a line on
+ * the console for every request agents make. Other CLI commands find the demo
+ * without that line too (cli/running.ts).
  */
 import type { Command } from 'commander';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createLoginNonce, LOGIN_NONCE_TTL_MS } from '../../admin/sessions.js';
+import type { RefusedEvent, RequestEvent } from '../../core/events.js';
 import { createLogger } from '../../core/log.js';
 import { formatUsd, microsToUsd, usdToMicros } from '../../core/money.js';
 import { systemClock } from '../../core/time.js';
@@ -18,7 +23,27 @@ import { randomBase62 } from '../../tokens/format.js';
 import { scopesFromPreset } from '../../tokens/scopes.js';
 import { TokenStore } from '../../tokens/store.js';
 import { CliError } from '../context.js';
+import { registerRunning } from '../running.js';
 import { runUntilSignal } from './serve.js';
+
+/** How the human ran us: `npx skillboss-sidecar` (inside the clone) or the linked command. */
+export function cliName(env: NodeJS.ProcessEnv = process.env): string {
+  return env.npm_command === 'exec' ? 'npx skillboss-sidecar' : 'skillboss-sidecar';
+}
+
+/** One console line per request refused before a token was known (a wrong token, an unknown route). */
+export function refusedLine(ev: RefusedEvent): string {
+  return `${new Date(ev.ts).toISOString().slice(11, 19)}  ${ev.method} ${ev.route ?? '(unknown route)'}  ${ev.status} ${ev.error_code}  no valid token\n`;
+}
+
+/** One console line per request an agent made (metered or refused after authentication). */
+export function requestLine(ev: RequestEvent): string {
+  const time = new Date(ev.ts).toISOString().slice(11, 19);
+  const tokens = ev.prompt_tokens + ev.completion_tokens > 0 ? `  ${ev.prompt_tokens}+${ev.completion_tokens} tokens` : '';
+  const cost = ev.cost_micros > 0 ? `  $${microsToUsd(ev.cost_micros).toFixed(6)}` : '';
+  const err = ev.error_code ? `  ${ev.error_code}` : '';
+  return `${time}  ${ev.route}  ${ev.status}${err}  ${ev.model ?? '-'}${tokens}${cost}  ${Math.round(ev.latency_ms)} ms${ev.streamed ? ' (stream)' : ''}  ${ev.token_id}\n`;
+}
 
 export function registerDemo(program: Command): void {
   program
@@ -62,8 +87,11 @@ export function registerDemo(program: Command): void {
       const body = (await res.json()) as { choices?: Array<{ message?: { content?: string } }>; usage?: { prompt_tokens: number; completion_tokens: number }; error?: { message: string } };
       const spent = daemon.deps.budgets.spent(created.token.id, Date.now());
       const out = process.stdout;
+      const cli = cliName();
+      const dashboard = `${daemon.url}/admin/login?nonce=${createLoginNonce(daemon.db, Date.now()).nonce}`;
       out.write(`SkillBoss sidecar demo (simulated upstream; nothing here costs money)\n\n`);
       out.write(`  sidecar    ${base}\n  simulator  ${sim.url}\n  data dir   ${dataDir} (deleted on exit)\n\n`);
+      out.write(`Dashboard (this link signs you in once, within ${LOGIN_NONCE_TTL_MS / 60_000} minutes; later: ${cli} open):\n\n  ${dashboard}\n\n`);
       out.write(`Demo token (scopes: ${created.token.scopes.join(' ')}, budget ${formatUsd(created.token.monthlyBudget)}/month):\n\n  ${token}\n\n`);
       if (res.ok) {
         out.write(`Self-test: POST /v1/chat/completions -> ${res.status}, reply ${JSON.stringify(body.choices?.[0]?.message?.content)}\n`);
@@ -72,6 +100,10 @@ export function registerDemo(program: Command): void {
         out.write(`Self-test failed: ${res.status} ${body.error?.message ?? ''}\n\n`);
         process.exitCode = 1;
       }
+      out.write(`In another shell, other commands find this demo by themselves; to be explicit, first run:\n\n`);
+      out.write(`  export SKILLBOSS_SIDECAR_DATA_DIR=${dataDir}\n\n`);
+      out.write(`Connect a coding agent (a token of its own, and its config file, backed up first):\n\n`);
+      out.write(`  ${cli} connect codex        # or opencode, continue, qwen, claude, cursor, openai\n\n`);
       out.write(`Try it:\n\n`);
       out.write(`  curl ${base}/chat/completions \\\n    -H "Authorization: Bearer ${token}" -H "Content-Type: application/json" \\\n    -d '{"model":"gemini/gemini-2.5-flash","messages":[{"role":"user","content":"Hello"}]}'\n\n`);
       out.write(`  # Python (requests)\n  import requests\n  r = requests.post("${base}/chat/completions",\n      headers={"Authorization": "Bearer ${token}"},\n      json={"model": "gemini/gemini-2.5-flash", "messages": [{"role": "user", "content": "Hello"}]})\n  print(r.json())\n\n`);
@@ -82,7 +114,13 @@ export function registerDemo(program: Command): void {
         await cleanup();
         return;
       }
-      out.write('Serving until Ctrl-C.\n');
-      await runUntilSignal(daemon, cleanup);
+      out.write('Serving until Ctrl-C. Requests:\n');
+      daemon.events.on('request', (ev) => out.write(requestLine(ev)));
+      daemon.events.on('refused', (ev) => out.write(refusedLine(ev)));
+      const unregister = registerRunning({ pid: process.pid, kind: 'demo', dataDir, url: daemon.url });
+      await runUntilSignal(daemon, async () => {
+        unregister();
+        await cleanup();
+      });
     });
 }

@@ -32,7 +32,7 @@ export interface AgentEnv {
 }
 
 /** Single-quoted for each shell, so no value is ever expanded or executed. */
-export function exportLines(env: AgentEnv, shell: Shell): string {
+export function exportLines(env: AgentEnv | Readonly<Record<string, string>>, shell: Shell): string {
   const lines = (Object.entries(env) as Array<[string, string]>).map(([k, v]) => {
     switch (shell) {
       case 'fish':
@@ -115,7 +115,7 @@ function createToken(o: EnvFlags & { name: string }, globals: GlobalOptions): { 
   return created;
 }
 
-function fromSink(tokens: TokenStore, id: string): { secret: string; baseUrl: string | undefined } {
+export function fromSink(tokens: TokenStore, id: string): { secret: string; baseUrl: string | undefined } {
   const t = tokens.get(id);
   if (!t) throw new CliError(`no token with id ${id} (see skillboss-sidecar token list)`);
   if (t.revokedAt !== null) throw new CliError(`${id} is revoked; create a new token with \`skillboss-sidecar env --name NAME\``);

@@ -7,6 +7,7 @@ import { createLogger, logRequests, openLogFile } from '../../core/log.js';
 import { isLoopbackHost } from '../../server/guards.js';
 import { startDaemon, type Daemon } from '../../server/daemon.js';
 import { CliError, dataDirOf, type GlobalOptions } from '../context.js';
+import { registerRunning } from '../running.js';
 
 export interface ServeFlags {
   port: string;
@@ -115,7 +116,8 @@ export function registerServe(program: Command, globals: () => GlobalOptions): v
       log.info({ url: daemon.url, dataDir }, 'skillboss-sidecar is serving');
       // One plain line on stdout for scripts and tests: where agents should point.
       process.stdout.write(`listening ${daemon.url}/v1\n`);
-      await runUntilSignal(daemon);
+      const unregister = registerRunning({ pid: process.pid, kind: 'serve', dataDir, url: daemon.url });
+      await runUntilSignal(daemon, async () => unregister());
       log.info('stopped');
       if (file) {
         // end() writes what is buffered, in order, then closes.

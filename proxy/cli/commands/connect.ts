@@ -1,0 +1,193 @@
+/**
+ * `connect AGENT`: one command from "installed an agent" to "the agent uses
+ * the sidecar". It gives the agent a token of its own (reused on the next run
+ * through the token's env sink, so running it twice does not mint a second
+ * one) and writes the agent's own configuration (backed up, with a diff), or
+ * prints it (--print) as lines to paste or eval. The per-agent formats are in
+ * cli/connect/agents.ts.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { Option, type Command } from 'commander';
+import { formatUsd, usdToMicros } from '../../core/money.js';
+import { writeEnvSink } from '../../lifecycle/envsink.js';
+import { setEnvSink } from '../../lifecycle/rotation.js';
+import { parseScopes, scopesFromPreset, type Scope } from '../../tokens/scopes.js';
+import { isLocked } from '../../server/lock.js';
+import { parseExpiry, type Token } from '../../tokens/store.js';
+import { AGENTS, ConfigParseError, RUN_HINT, TARGETS, type Agent, type ConnectInput } from '../connect/agents.js';
+import { readIfExists, replaceFile, unifiedDiff } from '../connect/files.js';
+import { CliError, dataDirOf, withTokens, type GlobalOptions } from '../context.js';
+import { DEFAULT_BASE_PATH, localBaseUrl } from '../urls.js';
+import { cliName } from './demo.js';
+import { defaultShell, exportLines, fromSink, SHELLS, type Shell } from './env.js';
+import { cliLifecycle } from './rotation.js';
+
+/** Coding agents call models and nothing else: no services, billing or child tokens unless asked. */
+export const CONNECT_SCOPES: Scope[] = ['models:read', 'models:use'];
+export const CONNECT_BUDGET_USD = '10';
+export const CONNECT_MODEL = 'claude-4-5-sonnet';
+
+interface ConnectFlags {
+  print?: boolean;
+  write?: boolean;
+  dryRun?: boolean;
+  config?: string;
+  model: string;
+  name?: string;
+  envFile?: string;
+  preset?: string;
+  scopes?: string;
+  budget: string;
+  expires: string;
+  shell: Shell;
+}
+
+interface AgentToken {
+  /** Null in a dry run that would create one. */
+  token: Token | null;
+  secret: string;
+  reused: boolean;
+}
+
+const say = (line: string) => process.stderr.write(`${line}\n`);
+
+/** USD or `none`, as `env --budget` takes it. */
+function budgetOf(s: string): number | null {
+  if (s === 'none') return null;
+  const n = Number(s.replace(/^\$/, ''));
+  if (!Number.isFinite(n) || n < 0) throw new CliError(`--budget takes an amount in USD (e.g. 10 or 2.50) or none, not ${JSON.stringify(s)}`);
+  return usdToMicros(n);
+}
+
+function scopesOf(o: ConnectFlags): Scope[] {
+  if (o.scopes && o.preset) throw new CliError('give either --scopes or --preset, not both');
+  try {
+    return o.scopes ? parseScopes(o.scopes) : o.preset ? scopesFromPreset(o.preset) : CONNECT_SCOPES;
+  } catch (err) {
+    throw new CliError((err as Error).message);
+  }
+}
+
+/** The agent's token: the live one whose env sink is `envFile`, else a new one with that sink. */
+function agentToken(g: GlobalOptions, agent: Agent, o: ConnectFlags, envFile: string): AgentToken {
+  const scopes = scopesOf(o);
+  const monthlyBudget = budgetOf(o.budget);
+  let expiresAt: number | null;
+  try {
+    expiresAt = parseExpiry(o.expires, Date.now());
+  } catch (err) {
+    throw new CliError((err as Error).message);
+  }
+  return withTokens(g, (tokens, db) => {
+    const now = Date.now();
+    const existing = tokens.list().find((t) => t.meta.envSink === envFile && t.revokedAt === null && (t.expiresAt === null || t.expiresAt > now));
+    if (existing) {
+      try {
+        return { token: existing, secret: fromSink(tokens, existing.id).secret, reused: true };
+      } catch (err) {
+        say(`# Not reusing ${existing.id}: ${(err as Error).message}`);
+      }
+    }
+    if (o.dryRun) return { token: null, secret: '<new token>', reused: false };
+    const c = tokens.create({ name: o.name ?? agent, scopes, monthlyBudget, expiresAt }, 'cli');
+    mkdirSync(dirname(envFile), { recursive: true, mode: 0o700 });
+    const ctx = cliLifecycle(g, db, tokens);
+    setEnvSink(ctx, c.token.id, envFile, 'cli');
+    writeEnvSink(envFile, { secret: c.secret, baseUrl: ctx.agentBaseUrl(), tokenId: c.token.id, tokenName: c.token.name });
+    return { token: c.token, secret: c.secret, reused: false };
+  });
+}
+
+function describe(t: AgentToken, envFile: string): string {
+  if (!t.token) return `# A new token would be created, its secret kept in ${envFile}.`;
+  const k = t.token;
+  return (
+    `# ${t.reused ? 'Reusing' : 'Created'} ${k.id} (${k.name}): scopes ${k.scopes.join(' ')}; budget ${formatUsd(k.monthlyBudget)}${k.monthlyBudget === null ? '' : '/month'}. ` +
+    `Its secret is in ${envFile}, rewritten at every rotation.`
+  );
+}
+
+function run(agent: Agent, o: ConnectFlags, g: GlobalOptions): void {
+  const target = TARGETS[agent];
+  if (o.print && o.write) throw new CliError('give --print or --write, not both');
+  if (o.write && !target.file) throw new CliError(`${agent} has no configuration file to write; run \`${cliName()} connect ${agent}\` to print what it needs`);
+  const mode = o.print || !target.file ? 'print' : 'write';
+  const dataDir = dataDirOf(g);
+  const envFile = resolve(o.envFile ?? join(dataDir, 'agents', `${agent}.env`));
+  const input: ConnectInput = { baseUrl: `${localBaseUrl(g)}${DEFAULT_BASE_PATH}`, model: o.model, envFile };
+  const dirFlag = g.dataDir !== undefined ? ` --data-dir ${dataDir}` : '';
+  if (!existsSync(dataDir) || !isLocked(dataDir)) say(`# No sidecar is running for ${dataDir} yet; start it with \`${cliName()} serve\` (the agent will call ${input.baseUrl}).`);
+  const envLine = (t: AgentToken) => `eval "$(${cliName()}${dirFlag} env --token ${t.token?.id ?? 'tok_…'})"`;
+
+  if (mode === 'print') {
+    const t = agentToken(g, agent, o, envFile);
+    say(describe(t, envFile));
+    const p = target.print;
+    if (p?.env) process.stdout.write(exportLines(p.env(input, t.secret), o.shell));
+    else if (p?.text) process.stdout.write(p.text(input, t.secret));
+    else {
+      process.stdout.write(target.file!.merge(null, input));
+      say(`# Paste this into ${target.file!.defaultPath()}; ${agent} reads the token from SKILLBOSS_API_KEY: ${envLine(t)}`);
+    }
+    if (p?.env) say(`# For this shell: eval "$(${cliName()}${dirFlag} connect ${agent} --print)"`);
+    return;
+  }
+
+  const file = target.file!;
+  const path = resolve(o.config ?? file.defaultPath());
+  const before = readIfExists(path);
+  let after: string;
+  try {
+    after = file.merge(before, input);
+  } catch (err) {
+    if (err instanceof ConfigParseError) throw new CliError(`cannot merge into ${path}: ${err.message}. Nothing was changed; \`--print\` shows the settings to add by hand.`);
+    throw err;
+  }
+  const t = agentToken(g, agent, o, envFile);
+  const out = process.stdout;
+  if (before === after) {
+    out.write(`${path} already connects ${agent} to the sidecar; nothing to change.\n`);
+  } else {
+    out.write(unifiedDiff(path, before, after));
+    if (o.dryRun) out.write(`\n(dry run: ${path} was not changed${t.token ? '' : ' and no token was created'})\n`);
+    else {
+      const w = replaceFile(path, before, after);
+      out.write(`\nWrote ${path}${w.backup ? ` (the previous version is in ${w.backup})` : ''}.\n`);
+    }
+  }
+  out.write(`${describe(t, envFile).slice(2)}\n`);
+  if (agent === 'claude') out.write(`Claude Code reads the token through its apiKeyHelper; start it with: claude\n`);
+  else out.write(`${agent} reads the token from SKILLBOSS_API_KEY. Start it with the token in its environment:\n\n  ${envLine(t)} && ${RUN_HINT[agent]}\n`);
+}
+
+export function registerConnect(program: Command, globals: () => GlobalOptions): void {
+  program
+    .command('connect')
+    .description('connect a coding agent: a token of its own, and its configuration written (backed up, with a diff) or printed')
+    .argument('<agent>', AGENTS.join(' | '))
+    .option('--print', 'print the configuration (or the variables, for eval) instead of writing a file')
+    .option('--write', 'write the agent\'s configuration file (the default for codex, opencode, continue and claude)')
+    .option('--dry-run', 'show what would change; write nothing and create no token')
+    .option('--config <path>', 'the configuration file to write (default: the one the agent reads)')
+    .option('--model <id>', 'the model the agent uses', CONNECT_MODEL)
+    .option('--name <name>', 'name of a new token (default: the agent\'s name)')
+    .option('--env-file <path>', 'the token\'s env sink (default: <data dir>/agents/<agent>.env)')
+    .option('--preset <preset>', 'scopes of a new token: read-only | write | admin (default: models:read models:use)')
+    .option('--scopes <list>', 'scopes of a new token, comma-separated')
+    .option('--budget <usd>', 'monthly budget of a new token in USD, or none', CONNECT_BUDGET_USD)
+    .option('--expires <when>', 'expiry of a new token: never | 30d | 90d | 365d | a date', 'never')
+    .addOption(new Option('--shell <shell>', 'syntax of printed variables (default: from $SHELL)').choices(SHELLS).default(defaultShell()))
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        '  skillboss-sidecar connect codex              # ~/.codex/config.toml, backed up first\n' +
+        '  skillboss-sidecar connect opencode --dry-run # show the diff only\n' +
+        '  eval "$(skillboss-sidecar connect qwen)"     # Qwen Code reads OPENAI_* variables\n' +
+        '  eval "$(skillboss-sidecar connect claude --print)"\n',
+    )
+    .action((agent: string, o: ConnectFlags) => {
+      if (!(AGENTS as readonly string[]).includes(agent)) throw new CliError(`unknown agent ${JSON.stringify(agent)}; choose one of: ${AGENTS.join(', ')}`);
+      run(agent as Agent, o, globals());
+    });
+}

@@ -1,0 +1,61 @@
+/**
+ * Changing a file the human owns: show the diff, keep a backup of what was
+ * there, then replace it atomically (temp file + rename) with its mode kept.
+ */
+import { copyFileSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { createTwoFilesPatch } from 'diff';
+
+export function readIfExists(path: string): string | null {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+}
+
+export function unifiedDiff(path: string, before: string | null, after: string): string {
+  return createTwoFilesPatch(before === null ? '/dev/null' : path, path, before ?? '', after, before === null ? '' : 'current', 'new');
+}
+
+/** A backup path beside the file that does not exist yet: FILE.bak-20261204T164000Z (-2, -3, … if taken). */
+export function backupPath(path: string, now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  for (let i = 1; ; i++) {
+    const p = `${path}.bak-${stamp}${i > 1 ? `-${i}` : ''}`;
+    if (readIfExists(p) === null) return p;
+  }
+}
+
+export interface Written {
+  /** Null when the file did not exist before. */
+  backup: string | null;
+}
+
+/**
+ * Writes `after` to `path`, first copying the current file (if any) to a
+ * backup. A symlinked config (dotfiles kept elsewhere) is written through:
+ * the link stays and its target changes.
+ */
+export function replaceFile(linkPath: string, before: string | null, after: string): Written {
+  const path = before === null ? linkPath : realpathSync(linkPath);
+  let mode = 0o600;
+  let backup: string | null = null;
+  if (before !== null) {
+    mode = statSync(path).mode & 0o777;
+    backup = backupPath(path);
+    copyFileSync(path, backup);
+  } else {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  }
+  const tmp = `${path}.${process.pid}.tmp`;
+  try {
+    writeFileSync(tmp, after, { mode, flag: 'wx' });
+    renameSync(tmp, path);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+  return { backup };
+}

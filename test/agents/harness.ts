@@ -1,0 +1,109 @@
+/**
+ * Driving real agent CLIs (Codex, OpenCode, Continue's `cn`, Qwen Code)
+ * non-interactively through a real daemon and the simulator, each set up the
+ * way a user sets it up: `skillboss-sidecar connect AGENT`, then the agent
+ * with the token in SKILLBOSS_API_KEY (what `env --token` exports).
+ *
+ * The CLIs are not dependencies of the project (together about 900 MB of
+ * per-platform binaries): `.ci/run` installs pinned versions into
+ * `.ci/agent-clis` (or SKILLBOSS_AGENT_CLIS names a directory holding them).
+ * Without them the suites are skipped, except in CI, where they fail.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { expect } from 'vitest';
+import { runCli } from '../helpers/cli.js';
+import type { Stack } from '../helpers/stack.js';
+
+export const CLI_DIR = process.env.SKILLBOSS_AGENT_CLIS || fileURLToPath(new URL('../../.ci/agent-clis', import.meta.url));
+
+/** The agent CLI's executable, or undefined (and a failure in CI) when it is not installed. */
+export function agentBin(name: string): string | undefined {
+  const bin = join(CLI_DIR, 'node_modules', '.bin', name);
+  if (existsSync(bin)) return bin;
+  if (process.env.CI) throw new Error(`${name} is not installed in ${CLI_DIR}; .ci/run installs the agent CLIs`);
+  return undefined;
+}
+
+export interface AgentRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs an agent to completion with stdin closed; a run that does not end by itself fails the test. */
+export function runAgent(bin: string, args: string[], opts: { env: NodeJS.ProcessEnv; cwd: string; timeoutMs?: number }): Promise<AgentRun> {
+  return new Promise((resolve, reject) => {
+    // Only what the agent needs from our environment: no OPENAI_*/ANTHROPIC_* leaking in from the developer's shell.
+    const base = { PATH: process.env.PATH, LANG: 'C.UTF-8', TERM: 'dumb', NO_COLOR: '1', CI: '1' };
+    const child = spawn(bin, args, { env: { ...base, ...opts.env }, cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${bin} ${args.join(' ')} did not finish\nstdout: ${stdout}\nstderr: ${stderr}`));
+    }, opts.timeoutMs ?? 150_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** `connect AGENT` as a user runs it, in `home`; returns the token's id and secret (from its env sink). */
+export async function connectAgent(s: Stack, home: string, agent: string, args: string[] = []): Promise<{ tokenId: string; secret: string; stdout: string }> {
+  const r = await runCli(['--data-dir', s.dataDir, 'connect', agent, '--model', 'gpt-4o-mini', ...args], {
+    env: { HOME: home, XDG_CONFIG_HOME: '', CODEX_HOME: '', CLAUDE_CONFIG_DIR: '', SHELL: '/bin/bash' },
+  });
+  expect(r.code, r.stderr + r.stdout).toBe(0);
+  const token = s.tokens.list().find((t) => t.name === agent && t.revokedAt === null);
+  if (!token?.meta.envSink) throw new Error(`connect ${agent} left no token with an env sink`);
+  const secret = /^SKILLBOSS_API_KEY=(.+)$/m.exec(readFileSync(token.meta.envSink, 'utf8'))![1]!;
+  s.daemon.deps.principals.clear();
+  return { tokenId: token.id, secret, stdout: r.stdout };
+}
+
+export interface LedgerRow {
+  route: string;
+  model: string | null;
+  prompt_tokens: number;
+  completion_tokens: number;
+  cost_micros: number;
+  status: number;
+  streamed: number;
+}
+
+export function ledger(s: Stack, tokenId: string): LedgerRow[] {
+  return s.daemon.db
+    .prepare('SELECT route, model, prompt_tokens, completion_tokens, cost_micros, status, streamed FROM usage WHERE token_id = ? ORDER BY id')
+    .all(tokenId) as LedgerRow[];
+}
+
+/** Bodies of the model calls the simulator received (since the last clearRequests). */
+export function modelCalls(s: Stack, path: string): Array<Record<string, any>> {
+  return s.sim.requests.filter((r) => r.method === 'POST' && r.path === path).map((r) => JSON.parse(r.body) as Record<string, any>);
+}
+
+/**
+ * One ledger row per upstream request the agent caused since the token had
+ * `since` rows (and the simulator's requests were cleared), each a success:
+ * streamed model calls with tokens counted and a cost. Returns the rows.
+ */
+export function expectLedgerMatchesUpstream(s: Stack, tokenId: string, path: string, since: number): LedgerRow[] {
+  const rows = ledger(s, tokenId).slice(since);
+  expect(rows.map((r) => r.route)).toEqual(s.sim.requests.map((r) => r.path.split('?')[0]));
+  const calls = rows.filter((r) => r.route === path);
+  expect(calls.length).toBeGreaterThan(0);
+  for (const r of calls) {
+    expect(r).toMatchObject({ status: 200, streamed: 1, model: 'gpt-4o-mini' });
+    expect(r.prompt_tokens).toBeGreaterThan(0);
+    expect(r.completion_tokens).toBeGreaterThan(0);
+    expect(r.cost_micros).toBeGreaterThan(0);
+  }
+  return rows;
+}
