@@ -143,7 +143,9 @@ export function Tokens() {
                   {scopeSummary(t.scopes)}
                 </td>
                 <td className="col-budget">
-                  <button type="button" className="budget-open" onClick={() => setOpen({ kind: 'budget', token: t })} disabled={t.status !== 'active'} aria-label={`Budget and holds of ${t.name}`}>
+                  <button type="button" className="budget-open" onClick={() => setOpen({ kind: 'budget', token: t })} disabled={t.status !== 'active'} title="Budget and holds">
+                    {/* The name is said before the visible figures, so the button's accessible name contains what it shows. */}
+                    <span className="sr-only">Budget and holds of {t.name}: </span>
                     <BudgetBar spent={t.spent_usd} budget={t.monthly_budget_usd} />
                   </button>
                   <ForecastCell t={t} />
