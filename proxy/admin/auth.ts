@@ -3,7 +3,11 @@
  *
  * - Scripts: `Authorization: Bearer <admin secret>` (the file in the data dir).
  * - Browsers: an HttpOnly, SameSite=Strict session cookie, set by a one-time
- *   login link (`skillboss-sidecar open`).
+ *   login link (`skillboss-sidecar open`), together with the session's key in
+ *   an `X-Sidecar-Session` header. The login redirect hands the key to the
+ *   dashboard page in the URL fragment (never sent to a server, read by the
+ *   page and removed); the page keeps it in its origin's storage, which other
+ *   ports cannot read, and nothing serves it again.
  * - Agent tokens never grant admin access (403), whatever their scopes.
  *
  * SameSite is not enough on loopback: cookies are not scoped by port, so a
@@ -38,6 +42,8 @@ export interface AuthConfig {
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+/** The header carrying the session's key; not a CORS-safelisted header, so no cross-origin page can send it without a preflight we never grant. */
+export const SESSION_HEADER = 'x-sidecar-session';
 
 export function cookieName(port: number): string {
   // Cookies are shared across ports on one host; the port in the name keeps two daemons apart.
@@ -110,7 +116,9 @@ export function requireAdmin(cfg: AuthConfig): RequestHandler {
     }
 
     const session = readCookie(req.headers.cookie, name);
-    if (session === undefined || !cfg.sessions.valid(session, cfg.clock())) throw unauthorized('login_required', `Not signed in, or the session ended. ${LOGIN_HELP}`);
+    const key = req.headers[SESSION_HEADER];
+    // The cookie alone proves nothing: every port on this host receives it.
+    if (session === undefined || typeof key !== 'string' || !cfg.sessions.valid(session, key, cfg.clock())) throw unauthorized('login_required', `Not signed in, or the session ended. ${LOGIN_HELP}`);
     if (!SAFE_METHODS.has(req.method) && (origin === undefined || !origins.has(origin))) {
       // Every browser sends Origin on state-changing requests; one without it did not come from the dashboard.
       throw forbidden('origin_required', 'State-changing admin requests from a browser must come from the dashboard\'s own origin.');

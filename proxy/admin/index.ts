@@ -93,8 +93,9 @@ export function createAdminApp(opts: AdminOptions): AdminApp {
     const s = sessions.create(now);
     audit(db, now, { actor: ADMIN_ACTOR, event: 'admin.login', detail: { via: 'link' } });
     res.setHeader('set-cookie', sessionCookie(port, s.id, SESSION_TTL_MS));
-    // 303 and a clean URL: the used nonce does not stay in the address bar or history.
-    res.redirect(303, '/');
+    // 303: the used nonce leaves the address bar. The session's key rides in the fragment, which no
+    // request carries; the dashboard stores it for its own origin and removes it from the URL.
+    res.redirect(303, `/#sbs-session=${s.key}`);
   });
 
   const api = Router();

@@ -1,6 +1,7 @@
 /**
  * The admin API, from the dashboard's side: same-origin fetch with the
- * session cookie, JSON both ways, errors as ApiError with per-field details.
+ * session cookie and the session's key (X-Sidecar-Session), JSON both ways,
+ * errors as ApiError with per-field details.
  * Shared shapes come from proxy/admin/wire.ts (types only) and the scope
  * list from proxy/tokens/scopes.ts (pure data); nothing else of the daemon.
  */
@@ -19,6 +20,23 @@ export class ApiError extends Error {
   }
 }
 
+// The cookie reaches every port on this host; the key is kept in this origin's storage, which other
+// ports cannot read. The login redirect hands it over once in the fragment (#sbs-session=…): adopt it and
+// take it out of the URL before anything else reads the hash route. localStorage, so reloads and other
+// tabs of this origin share it.
+const KEY_ITEM = 'sbs-session';
+const handedOver = /^#sbs-session=([0-9A-Za-z]{43})$/.exec(window.location.hash);
+if (handedOver) {
+  window.localStorage.setItem(KEY_ITEM, handedOver[1]!);
+  window.history.replaceState(null, '', window.location.pathname + window.location.search);
+}
+
+/** The header every admin request carries besides the cookie. */
+export function sessionHeaders(): Record<string, string> {
+  const key = window.localStorage.getItem(KEY_ITEM);
+  return key ? { 'x-sidecar-session': key } : {};
+}
+
 type Listener = () => void;
 const signedOutListeners = new Set<Listener>();
 /** Called whenever the API answers 401: the session ended. */
@@ -27,12 +45,19 @@ export function onSignedOut(fn: Listener): () => void {
   return () => signedOutListeners.delete(fn);
 }
 
+/** The session ended (401, or logout): forget its key and tell the listeners. */
+export function signedOut(sent: Record<string, string>): void {
+  if (window.localStorage.getItem(KEY_ITEM) === sent['x-sidecar-session']) window.localStorage.removeItem(KEY_ITEM);
+  for (const fn of signedOutListeners) fn();
+}
+
 export async function api<T>(method: 'GET' | 'POST' | 'PATCH' | 'PUT', path: string, body?: unknown): Promise<T> {
+  const auth = sessionHeaders();
   const res = await fetch(`/admin/api${path}`, {
     method,
     credentials: 'same-origin',
     cache: 'no-store',
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    headers: body === undefined ? auth : { ...auth, 'content-type': 'application/json' },
     body: body === undefined ? null : JSON.stringify(body),
   });
   const text = await res.text();
@@ -42,9 +67,10 @@ export async function api<T>(method: 'GET' | 'POST' | 'PATCH' | 'PUT', path: str
   } catch {
     /* not JSON */
   }
+  if (path === '/logout' && method === 'POST') window.localStorage.removeItem(KEY_ITEM);
   if (!res.ok) {
     const e = (json as ApiErrorBody | null)?.error;
-    if (res.status === 401) for (const fn of signedOutListeners) fn();
+    if (res.status === 401) signedOut(auth);
     throw new ApiError(res.status, e?.code ?? 'http_error', e?.message ?? `The sidecar answered ${res.status}.`, e?.details ?? {});
   }
   return json as T;
