@@ -5,7 +5,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { DEFAULT_HOST, DEFAULT_LIMITS, DEFAULT_PORT, type Limits } from '../core/config.js';
+import { DEFAULT_HOST, DEFAULT_LIMITS, DEFAULT_PORT, startUpstream, type Limits } from '../core/config.js';
 import { asSidecarError, unavailable } from '../core/errors.js';
 import { SidecarEvents } from '../core/events.js';
 import { silentLogger, type Logger } from '../core/log.js';
@@ -114,7 +114,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   if (keyState.state === 'unavailable') log.error(keyState.reason);
   else if (keyState.state === 'missing') log.warn('no SkillBoss API key is set; agents get 503 until the human runs `skillboss-sidecar key set`');
 
-  const upstreamUrl = getSetting<string>(db, 'upstream_url') ?? opts.upstreamUrl;
+  // A saved plain-http upstream (set before runtime changes were limited to https) gives way to the one given at start.
+  const upstreamUrl = startUpstream(getSetting<string>(db, 'upstream_url'), opts.upstreamUrl);
   let upstream = new Upstream({ baseUrl: upstreamUrl, headersTimeoutMs: limits.upstreamHeadersTimeoutMs, idleTimeoutMs: limits.upstreamIdleTimeoutMs });
   let paused = getSetting<boolean>(db, 'paused') === true;
 
