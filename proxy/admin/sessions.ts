@@ -34,6 +34,12 @@ export function createLoginNonce(db: DB, now: number, ttlMs = LOGIN_NONCE_TTL_MS
   return { nonce, expiresAt };
 }
 
+/** Whether a nonce is still waiting to be used (not redeemed, not yet purged). */
+export function loginNoncePending(db: DB, nonce: string, now: number): boolean {
+  const v = db.prepare('SELECT value FROM settings WHERE key = ?').pluck().get(NONCE_PREFIX + hash(nonce)) as string | undefined;
+  return v !== undefined && (JSON.parse(v) as { expires_at: number }).expires_at > now;
+}
+
 /** True exactly once for a nonce that was issued and has not expired. */
 export function consumeLoginNonce(db: DB, nonce: string, now: number): boolean {
   if (!/^[0-9A-Za-z]{43}$/.test(nonce)) return false;
