@@ -12,13 +12,12 @@ import { microsToUsd, usdToMicros } from '../core/money.js';
 import type { RequestBody } from '../pipeline/body.js';
 import type { OpenRequestContext } from '../pipeline/handler.js';
 import { sendJson } from '../pipeline/respond.js';
+import { PRINTABLE, PRINTABLE_MESSAGE as printable } from '../core/text.js';
 import { SCOPES, isScope, type Scope } from '../tokens/scopes.js';
 import { DEFAULT_EXPIRATION_DAYS, MAX_EXPIRATION_DAYS, type AccessRequest } from './model.js';
 import { accessOf } from './requests.js';
 
-/** Names and reasons are shown to the human (terminal, tray, dashboard): no control or bidi/format characters that could disguise them. */
-const PRINTABLE = /^[^\p{Cc}\p{Cf}\u2028\u2029]*$/u;
-const printable = 'must be plain printable text (no control or formatting characters)';
+// Names and reasons are shown to the human: the shared rule of core/text.ts.
 
 export const requestAccessSchema = z.strictObject({
   name: z.string({ error: 'required: a short name for this agent' }).trim().min(1, 'required: a short name for this agent').max(64).regex(PRINTABLE, printable),

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { badRequest } from '../core/errors.js';
 import { usdToMicros } from '../core/money.js';
 import { DAY_MS } from '../core/time.js';
+import { PRINTABLE, PRINTABLE_MESSAGE } from '../core/text.js';
 import { lifecycleOf } from '../lifecycle/scheduler.js';
 import { PRESETS, SCOPES, type Scope } from '../tokens/scopes.js';
 import { DEFAULT_GRACE_MS, type Token } from '../tokens/store.js';
@@ -23,7 +24,7 @@ const expiresField = z
 
 const createSchema = z
   .strictObject({
-    name: z.string().trim().min(1, 'a token needs a name').max(100, 'at most 100 characters'),
+    name: z.string().trim().min(1, 'a token needs a name').max(100, 'at most 100 characters').regex(PRINTABLE, PRINTABLE_MESSAGE),
     preset: z.enum(Object.keys(PRESETS) as [keyof typeof PRESETS, ...Array<keyof typeof PRESETS>], { message: `expected one of ${Object.keys(PRESETS).join(', ')}` }).optional(),
     scopes: scopeList.optional(),
     monthly_budget_usd: usdAmount.nullable().optional(),
@@ -40,7 +41,7 @@ const rotateSchema = z.strictObject({ grace_days: z.number().min(0, 'must be 0 o
 const revokeSchema = z.strictObject({ reason: z.string().trim().min(1).max(200, 'at most 200 characters').optional() });
 const patchSchema = z
   .strictObject({
-    name: z.string().trim().min(1, 'a token needs a name').max(100, 'at most 100 characters').optional(),
+    name: z.string().trim().min(1, 'a token needs a name').max(100, 'at most 100 characters').regex(PRINTABLE, PRINTABLE_MESSAGE).optional(),
     scopes: scopeList.optional(),
     monthly_budget_usd: usdAmount.nullable().optional(),
     expires_at: instant.nullable().optional(),

@@ -1,6 +1,6 @@
 /** `requests list|approve|deny`: the human's side of agents' access requests (proxy/access). */
 import type { Command } from 'commander';
-import { formatUsd, usdToMicros } from '../../core/money.js';
+import { formatUsd } from '../../core/money.js';
 import { systemClock } from '../../core/time.js';
 import { accessRequestJson, type AccessRequest, type Approval } from '../../access/model.js';
 import { AccessRequests } from '../../access/requests.js';
@@ -8,6 +8,8 @@ import { parseScopes } from '../../tokens/scopes.js';
 import { TokenStore } from '../../tokens/store.js';
 import type { DB } from '../../db/database.js';
 import { CliError, openDb, printJson, printTable, type GlobalOptions } from '../context.js';
+import { parseUsdFlag } from '../parse.js';
+import { usdAmount } from '../../admin/validate.js';
 
 function withAccess<T>(opts: GlobalOptions, fn: (access: AccessRequests, db: DB) => T): T {
   const db = openDb(opts);
@@ -29,9 +31,8 @@ function age(ms: number): string {
 function parseApproval(o: { budget?: string; scopes?: string; expires?: string }): Approval {
   const approval: Approval = {};
   if (o.budget !== undefined) {
-    const n = Number(o.budget.replace(/^\$/, ''));
-    if (!Number.isFinite(n) || n <= 0) throw new CliError(`--budget takes an amount in USD above 0 (e.g. 5 or 2.50), not ${JSON.stringify(o.budget)}`);
-    approval.monthlyBudget = usdToMicros(n);
+    // The approve route's rule: more than 0 USD.
+    approval.monthlyBudget = parseUsdFlag(o.budget, '--budget', { none: false, schema: usdAmount.positive('must be more than 0 USD') })!;
   }
   if (o.scopes !== undefined) {
     try {
