@@ -4,7 +4,7 @@
  * keep-alive connections, and the response piped back as it arrives.
  *   bare        node:http server + node:http client with a keep-alive Agent
  *   http-proxy  node:http server + http-proxy (the design card's choice)
- *   undici      node:http server + an undici Pool (what proxy/pipeline/forward.ts uses)
+ *   undici      node:http server + an undici Pool (what proxy/pipeline/upstream.ts uses)
  * Usage: node dist/bench/passthrough.js --mode bare|http-proxy|undici --upstream http://127.0.0.1:PORT
  */
 import { Agent, createServer, request, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';

@@ -12,15 +12,30 @@ import { selectKeyStore } from '../proxy/keychain/select.js';
 import type { KeyStore } from '../proxy/keychain/store.js';
 import type { Backend } from './logic/backend.js';
 import { APP_PREFS_FILE, AppPrefs, JsonFile, TRAY_MEMORY_FILE, TrayMemory } from './logic/prefs.js';
+import type { DashboardPlace } from './logic/routes.js';
 import { StateStore } from './logic/store.js';
-import type { Notifier } from './notifications.js';
-import type { DashboardWindow } from './window.js';
 
 export interface AppPaths {
   /** build/tray in development, resources/tray when packaged (electron-builder extraResources). */
   iconDir: string;
   preload: string;
   windowIcon: string;
+}
+
+/**
+ * What the other modules use of the window and the notifier. Declared here,
+ * narrow, rather than typed with their classes, so that this module (which
+ * every feature imports) imports no feature back.
+ */
+export interface WindowHandle {
+  open(place?: DashboardPlace): Promise<void>;
+  /** The webContents id IPC handlers trust, or null when there is no window. */
+  webContentsId(): number | null;
+}
+
+export interface NotifierHandle {
+  /** From the dashboard page (rate limited). */
+  fromPage(title: string, body: string): void;
 }
 
 export class AppContext {
@@ -33,9 +48,9 @@ export class AppContext {
   /** Set by setupDaemon; null while starting, after a failure, or between a headless daemon leaving and us taking over. */
   backend: Backend | null = null;
   /** Set by setupWindow. */
-  window!: DashboardWindow;
+  window!: WindowHandle;
   /** Set by setupNotifications. */
-  notifier!: Notifier;
+  notifier!: NotifierHandle;
   /** Set by setupDaemon: re-reads the state now (after an action) instead of at the next tick. */
   refresh: () => void = () => {};
   private readonly cleanups: Array<() => void | Promise<void>> = [];

@@ -6,13 +6,14 @@ import { join } from 'node:path';
 import { app } from 'electron';
 import { setupAutostart } from './autostart.js';
 import { AppContext } from './context.js';
+import { setupFirstRun } from './first-run.js';
 import { setupDaemon } from './host.js';
 import { setupIpc } from './ipc.js';
 import { setupNotifications } from './notifications.js';
 import { setupQuit } from './quit.js';
 import { claimSingleInstance, setupSingleInstance } from './single-instance.js';
 import { setupTray } from './tray.js';
-import { setupFirstRun, setupWindow } from './window.js';
+import { setupWindow } from './window.js';
 
 // The same name and userData dir in development (`electron .`) as packaged (productName), set
 // explicitly because an ESM entry may run after Electron has already derived them.

@@ -50,7 +50,8 @@ export class Notifier {
 }
 
 export function setupNotifications(ctx: AppContext): void {
-  ctx.notifier = new Notifier((target) => void ctx.window.open(target), ctx.paths.windowIcon);
+  const notifier = new Notifier((target) => void ctx.window.open(target), ctx.paths.windowIcon);
+  ctx.notifier = notifier;
   let alerts: Alerts | null = null;
   let forDb: DB | null = null;
   const timer = setInterval(() => {
@@ -61,7 +62,7 @@ export function setupNotifications(ctx: AppContext): void {
         alerts = new Alerts(b.db, ctx.memory);
         forDb = b.db;
       }
-      for (const n of alerts!.poll(Date.now())) ctx.notifier.show(n);
+      for (const n of alerts!.poll(Date.now())) notifier.show(n);
     } catch (err) {
       ctx.log.warn({ err }, 'could not check for alerts');
     }

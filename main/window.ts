@@ -8,9 +8,7 @@
  * preload that exposes named functions only.
  */
 import { BrowserWindow, screen, session, shell, type Session } from 'electron';
-import { launchedAtLogin } from './autostart.js';
 import type { AppContext } from './context.js';
-import { HIDDEN_FLAG, openWindowAtStart } from './logic/autostart.js';
 import { restoreBounds, MIN_SIZE } from './logic/bounds.js';
 import { loginLink } from './logic/login.js';
 import type { Bounds } from './logic/prefs.js';
@@ -157,22 +155,4 @@ export function setupWindow(ctx: AppContext): void {
       save: (b) => ctx.prefs.update((p) => ({ ...p, window: b })),
     },
   });
-}
-
-/**
- * First run: with no SkillBoss key yet, the window opens on the dashboard's
- * guided setup (paste the key, create a token, point an agent at it), even
- * when launched at login. Otherwise it opens unless launched at login.
- */
-export function setupFirstRun(ctx: AppContext, argv: readonly string[]): void {
-  if (!ctx.backend) return;
-  let needsSetup: boolean;
-  try {
-    needsSetup = ctx.keyStore.get() === null;
-  } catch {
-    needsSetup = true; // the keychain is unreachable: the setup page says what to do
-  }
-  if (openWindowAtStart({ argv: launchedAtLogin(argv) ? [...argv, HIDDEN_FLAG] : argv, needsSetup })) {
-    void ctx.window.open(needsSetup ? 'setup' : 'overview');
-  }
 }

@@ -10,12 +10,11 @@ import { z } from 'zod';
 import { badRequest } from '../core/errors.js';
 import { microsToUsd, usdToMicros } from '../core/money.js';
 import type { RequestBody } from '../pipeline/body.js';
-import type { OpenRequestContext } from '../pipeline/handler.js';
-import { sendJson } from '../pipeline/respond.js';
+import type { LocalAnswer, LocalRoutes, OpenRequestContext } from '../pipeline/context.js';
 import { PRINTABLE, PRINTABLE_MESSAGE as printable } from '../core/text.js';
 import { SCOPES, isScope, type Scope } from '../tokens/scopes.js';
 import { DEFAULT_EXPIRATION_DAYS, MAX_EXPIRATION_DAYS, type AccessRequest } from './model.js';
-import { accessOf } from './requests.js';
+import type { AccessRequests } from './requests.js';
 
 // Names and reasons are shown to the human: the shared rule of core/text.ts.
 
@@ -49,9 +48,16 @@ function parseBody(json: unknown): z.infer<typeof requestAccessSchema> {
 
 const NO_STORE = { 'cache-control': 'no-store' };
 
-export function handleRequestAccess(ctx: OpenRequestContext, body: RequestBody): void {
+/** The handlers of the two routes, for the route table (the daemon hands them to the pipeline). */
+export function accessRoutes(access: AccessRequests): Pick<LocalRoutes, 'request-access' | 'poll-access'> {
+  return {
+    'request-access': (ctx, body) => requestAccess(access, ctx, body),
+    'poll-access': (ctx) => pollAccess(access, ctx),
+  };
+}
+
+function requestAccess(access: AccessRequests, ctx: OpenRequestContext, body: RequestBody): LocalAnswer {
   const b = parseBody(body.json);
-  const access = accessOf(ctx.deps);
   const { request, pollSecret } = access.create({
     name: b.name,
     scopes: b.scopes as Scope[],
@@ -63,10 +69,9 @@ export function handleRequestAccess(ctx: OpenRequestContext, body: RequestBody):
   const interval = access.options.pollIntervalS;
   // The Host header was checked by the guards to name this sidecar on loopback, so it is safe to build the URL from.
   const pollUrl = `http://${ctx.req.headers.host}/v1/agents/request-access/${request.id}?secret=${pollSecret}`;
-  sendJson(
-    ctx.res,
-    201,
-    {
+  return {
+    status: 201,
+    body: {
       object: 'access_request',
       request_id: request.id,
       status: 'pending',
@@ -80,30 +85,28 @@ export function handleRequestAccess(ctx: OpenRequestContext, body: RequestBody):
         `(sidecar dashboard, tray, or \`skillboss-sidecar requests approve ${request.userCode}\`). ` +
         `Then GET poll_url every ${interval} seconds until status is not pending. Keep poll_url private: it collects your key.`,
     },
-    { ...NO_STORE, location: `/v1/agents/request-access/${request.id}` },
-  );
+    headers: { ...NO_STORE, location: `/v1/agents/request-access/${request.id}` },
+  };
 }
 
-export function handlePollAccess(ctx: OpenRequestContext): void {
+function pollAccess(access: AccessRequests, ctx: OpenRequestContext): LocalAnswer {
   const id = ctx.route.params[0] ?? '';
   const q = (ctx.req.url ?? '').indexOf('?');
   const secret = q === -1 ? '' : (new URLSearchParams((ctx.req.url ?? '').slice(q + 1)).get('secret') ?? '');
-  const access = accessOf(ctx.deps);
   const r = access.poll(id, secret);
   const interval = access.options.pollIntervalS;
   switch (r.status) {
     case 'pending':
-      return sendJson(ctx.res, 200, { ...common(r.request), status: 'pending', interval }, { ...NO_STORE, 'retry-after': String(interval) });
+      return { status: 200, body: { ...common(r.request), status: 'pending', interval }, headers: { ...NO_STORE, 'retry-after': String(interval) } };
     case 'denied':
       ctx.deps.log.info({ event: 'access.collect', name: r.request.name, state: 'denied' }, 'an agent learnt its access request was denied');
-      return sendJson(ctx.res, 200, { ...common(r.request), status: 'denied', reason: r.request.denyReason }, NO_STORE);
+      return { status: 200, body: { ...common(r.request), status: 'denied', reason: r.request.denyReason }, headers: NO_STORE };
     case 'approved': {
       const t = r.token;
       ctx.deps.log.info({ event: 'access.collect', name: t.name, token_id: t.id }, 'an agent collected its token');
-      return sendJson(
-        ctx.res,
-        200,
-        {
+      return {
+        status: 200,
+        body: {
           ...common(r.request),
           status: 'approved',
           api_key: r.secret,
@@ -115,8 +118,8 @@ export function handlePollAccess(ctx: OpenRequestContext): void {
           base_url: `http://${ctx.req.headers.host}/v1`,
           message: 'This key is shown once: store it now (e.g. as OPENAI_API_KEY with OPENAI_BASE_URL set to base_url). Later polls get 410.',
         },
-        NO_STORE,
-      );
+        headers: NO_STORE,
+      };
     }
   }
 }

@@ -5,7 +5,7 @@
  */
 import { badRequest } from '../core/errors.js';
 import { normalizeScopes, type Scope } from '../tokens/scopes.js';
-import type { Token } from '../tokens/store.js';
+import type { Token } from '../tokens/token.js';
 
 export interface AccessOptions {
   /** How long the human has to answer, and after approval how long the agent has to collect (ms). */

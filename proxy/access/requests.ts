@@ -21,7 +21,6 @@ import { audit } from '../db/records.js';
 import { notFound, rateLimited, SidecarError } from '../core/errors.js';
 import type { SidecarEvents } from '../core/events.js';
 import { DAY_MS, type Clock } from '../core/time.js';
-import type { PipelineDeps } from '../pipeline/context.js';
 import { normalizeScopes } from '../tokens/scopes.js';
 import type { Token, TokenStore } from '../tokens/store.js';
 import { hashPollSecret, isPollSecret, isRequestId, newPollSecret, newRequestId, newUserCode, normalizeUserCode, pollSecretMatches } from './codes.js';
@@ -31,15 +30,6 @@ import { AccessNotifier } from './notify.js';
 const gone = (code: string, message: string) => new SidecarError(410, 'invalid_request_error', code, message);
 const conflict = (code: string, message: string) => new SidecarError(409, 'invalid_request_error', code, message);
 const NOT_FOUND = 'No access request with that id and secret. Poll the poll_url exactly as POST /v1/agents/request-access returned it.';
-
-const REGISTRY = new WeakMap<PipelineDeps, AccessRequests>();
-
-/** The service behind these pipeline deps (the agent routes reach it through here; the daemon registers it). */
-export function accessOf(deps: PipelineDeps): AccessRequests {
-  const a = REGISTRY.get(deps);
-  if (!a) throw new SidecarError(503, 'service_unavailable', 'access_requests_unavailable', 'Access requests are not available in this sidecar.');
-  return a;
-}
 
 export interface AccessServiceOptions {
   options?: Partial<AccessOptions>;
@@ -308,11 +298,6 @@ export class AccessRequests {
   }
 
   // ---- the daemon's wiring -------------------------------------------------------------------
-
-  /** Registers this service for the agent routes of `deps` and starts the sweep (expiry, events from other processes). */
-  attach(deps: PipelineDeps): void {
-    REGISTRY.set(deps, this);
-  }
 
   start(): void {
     if (this.timer || this.options.sweepIntervalMs <= 0) return;

@@ -14,7 +14,6 @@ import { Router, type Request } from 'express';
 import { z } from 'zod';
 import { usdToMicros } from '../core/money.js';
 import { accessRequestJson, MAX_EXPIRATION_DAYS, type AccessRequest } from '../access/model.js';
-import { accessOf } from '../access/requests.js';
 import { SCOPES } from '../tokens/scopes.js';
 import { ADMIN_ACTOR, type AdminContext } from './context.js';
 import { parseInput } from './validate.js';
@@ -47,7 +46,7 @@ export function accessRouter(ctx: AdminContext): Router {
 
   r.get('/', (req, res) => {
     const q = parseInput(listQuery, req.query, 'query');
-    const access = accessOf(deps);
+    const access = ctx.access;
     const all = q.all === '1' || q.all === 'true';
     const now = deps.clock();
     const pending = access.listPending();
@@ -55,13 +54,13 @@ export function accessRouter(ctx: AdminContext): Router {
   });
 
   r.get('/:ref', (req, res) => {
-    res.json(accessView(accessOf(deps).find(ref(req)), deps.clock()));
+    res.json(accessView(ctx.access.find(ref(req)), deps.clock()));
   });
 
   r.post('/:ref/approve', (req, res) => {
     const id = ref(req);
     const b = parseInput(approveSchema, req.body);
-    const approved = accessOf(deps).approve(
+    const approved = ctx.access.approve(
       id,
       {
         ...(b.scopes ? { scopes: b.scopes } : {}),
@@ -76,7 +75,7 @@ export function accessRouter(ctx: AdminContext): Router {
   r.post('/:ref/deny', (req, res) => {
     const id = ref(req);
     const b = parseInput(denySchema, req.body);
-    res.json(accessView(accessOf(deps).deny(id, { reason: b.reason ?? null }, ADMIN_ACTOR), deps.clock()));
+    res.json(accessView(ctx.access.deny(id, { reason: b.reason ?? null }, ADMIN_ACTOR), deps.clock()));
   });
 
   return r;

@@ -1,4 +1,5 @@
 /** What the admin API needs from the daemon, built once by `createAdminApp`. */
+import type { AccessRequests } from '../access/requests.js';
 import type { DB } from '../db/database.js';
 import type { PipelineDeps } from '../pipeline/context.js';
 import type { Sessions } from './sessions.js';
@@ -14,6 +15,8 @@ export interface AdminHooks {
   allowedOrigins(): string[];
   setAllowedOrigins(origins: string[]): void;
   paused(): boolean;
+  /** Access requests from agents without a token: the same service the agent routes use. */
+  access: AccessRequests;
 }
 
 export interface AdminContext extends AdminHooks {

@@ -6,7 +6,6 @@
  */
 import { Router } from 'express';
 import { z } from 'zod';
-import { accessOf } from '../access/requests.js';
 import { formatUsd, microsToUsd, usdToMicros } from '../core/money.js';
 import { DAY_MS, periodOf, periodResetAt } from '../core/time.js';
 import { VERSION } from '../core/version.js';
@@ -25,10 +24,10 @@ export interface Alert {
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 const pauseBody = z.strictObject({ paused: z.boolean({ message: 'expected true or false' }) });
 
-/** Open requests waiting for the human (0 where the daemon runs no access service). */
+/** Open requests waiting for the human (0 while the database cannot say, so the overview still loads). */
 function pendingAccess(ctx: AdminContext): number {
   try {
-    return accessOf(ctx.deps).listPending().length;
+    return ctx.access.listPending().length;
   } catch {
     return 0;
   }

@@ -9,7 +9,6 @@ import { badRequest } from '../core/errors.js';
 import { usdToMicros } from '../core/money.js';
 import { DAY_MS } from '../core/time.js';
 import { PRINTABLE, PRINTABLE_MESSAGE } from '../core/text.js';
-import { lifecycleOf } from '../lifecycle/scheduler.js';
 import { PRESETS, SCOPES, type Scope } from '../tokens/scopes.js';
 import { DEFAULT_GRACE_MS, type Token } from '../tokens/store.js';
 import { ADMIN_ACTOR, type AdminContext } from './context.js';
@@ -119,7 +118,7 @@ export function tokensRouter(ctx: AdminContext): Router {
     changed();
     deps.events.emit('rotation', { token_id: t.id, kind: 'manual' });
     // Like the CLI and the agent's own rotate: the env sink is rewritten now, a registered webhook hears of it.
-    void lifecycleOf(deps)?.delivered(rot.token, rot.secret, rot.oldSecretExpiresAt);
+    void deps.rotations()?.delivered(rot.token, rot.secret, rot.oldSecretExpiresAt);
     res.json({ token: view(t.id), secret: rot.secret, old_secret_expires_at: new Date(rot.oldSecretExpiresAt).toISOString() });
   });
 

@@ -6,7 +6,7 @@
 import type { DB } from '../db/database.js';
 import { microsToUsd } from '../core/money.js';
 import { periodOf } from '../core/time.js';
-import type { Token } from '../tokens/store.js';
+import type { Token } from '../tokens/token.js';
 
 import type { TokenStatus, TokenView } from './wire.js';
 

@@ -3,21 +3,9 @@
  * tray, the log). Emitting is cheap when nobody listens.
  */
 import { EventEmitter } from 'node:events';
+import type { RequestEvent } from './ledger.js';
 
-export interface RequestEvent {
-  ts: number;
-  request_id: string;
-  token_id: string;
-  route: string;
-  model: string | null;
-  prompt_tokens: number;
-  completion_tokens: number;
-  cost_micros: number;
-  status: number;
-  latency_ms: number;
-  streamed: boolean;
-  error_code: string | null;
-}
+export type { RequestEvent } from './ledger.js';
 
 export interface AccessRequestEvent {
   kind: 'created' | 'approved' | 'denied' | 'expired';

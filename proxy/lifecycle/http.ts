@@ -6,11 +6,11 @@
  */
 import { z } from 'zod';
 import { badRequest, unavailable } from '../core/errors.js';
-import type { PipelineDeps } from '../pipeline/context.js';
 import type { Principal } from '../pipeline/authenticate.js';
 import { requireCurrentSecret } from '../pipeline/authorize.js';
+import type { LocalRoute } from '../pipeline/context.js';
 import { disableAutoRotation, setAutoRotation } from './rotation.js';
-import { lifecycleOf } from './scheduler.js';
+import type { Lifecycle } from './scheduler.js';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER } from './webhook.js';
 
 const schema = z.strictObject({
@@ -35,9 +35,13 @@ function parse(json: unknown): { off: true } | { off: false; days: number; webho
   return { off: false, days: r.data.rotation_interval_days, webhookUrl: r.data.webhook_url ?? null };
 }
 
-export async function autoRotate(deps: PipelineDeps, principal: Principal, json: unknown): Promise<Record<string, unknown>> {
+/** The route's handler, for the route table (the daemon hands it to the pipeline); the lifecycle starts after the server listens. */
+export function autoRotateRoute(lifecycle: () => Lifecycle | undefined): LocalRoute {
+  return async (ctx, body) => ({ status: 200, body: await autoRotate(lifecycle(), ctx.principal, body.json) });
+}
+
+async function autoRotate(lc: Lifecycle | undefined, principal: Principal, json: unknown): Promise<Record<string, unknown>> {
   requireCurrentSecret(principal, 'set up automatic rotation');
-  const lc = lifecycleOf(deps);
   if (!lc) throw unavailable('lifecycle_unavailable', 'Automatic rotation is not running in this sidecar.');
   const b = parse(json);
   const id = principal.token.id;

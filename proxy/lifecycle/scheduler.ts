@@ -16,7 +16,7 @@ import { forgetExpiredPreviousKey, nextRotationAt, rotateUpstreamKey, rotationSt
 import { deliverRotation, dropRevokedSchedules, runDueRotations, type LifecycleContext, type Rotated } from './rotation.js';
 import { vaultFor, VAULT, type SecretVault } from './vault.js';
 import { DEFAULT_WEBHOOK_OPTIONS, type DeliveryResult, type WebhookOptions } from './webhook.js';
-import type { Token } from '../tokens/store.js';
+import type { Token } from '../tokens/token.js';
 
 export interface LifecycleOptions {
   /** How often due rotations are looked for (ms); 0 runs only at start and on tick(). */
@@ -33,13 +33,6 @@ export const DEFAULT_LIFECYCLE_OPTIONS: LifecycleOptions = {
   webhook: DEFAULT_WEBHOOK_OPTIONS,
   upstreamRetryMs: 60 * 60_000,
 };
-
-const REGISTRY = new WeakMap<PipelineDeps, Lifecycle>();
-
-/** The lifecycle serving these pipeline deps (the local routes reach it through here). */
-export function lifecycleOf(deps: PipelineDeps): Lifecycle | undefined {
-  return REGISTRY.get(deps);
-}
 
 export class Lifecycle {
   readonly ctx: LifecycleContext;
@@ -73,7 +66,6 @@ export class Lifecycle {
       onTokensChanged: () => deps.principals.clear(),
       signal: this.abort.signal,
     };
-    REGISTRY.set(deps, this);
   }
 
   /** Runs a tick now (synchronously as far as token rotations go), then on the interval. */
@@ -90,7 +82,6 @@ export class Lifecycle {
     this.timer = null;
     this.abort.abort();
     await this.idle();
-    REGISTRY.delete(this.deps);
   }
 
   /** Resolves when every delivery and upstream rotation started so far has finished. */

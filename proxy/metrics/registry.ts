@@ -13,7 +13,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { RequestEvent, SidecarEventMap } from '../core/events.js';
 import type { PipelineDeps } from '../pipeline/context.js';
 import { ROUTES } from '../pipeline/routes.js';
-import type { Token } from '../tokens/store.js';
+import type { Token } from '../tokens/token.js';
 
 const PREFIX = 'skillboss_sidecar_';
 const FORWARDED_ROUTES = new Set(ROUTES.filter((r) => r.forward).map((r) => r.path));

@@ -1,5 +1,5 @@
 /**
- * Stage 1: who is calling. The bearer token is checked for shape and checksum
+ * Stage 2, authenticate: who is calling. The bearer token is checked for shape and checksum
  * before any lookup, then resolved once into a Principal that later stages use
  * (no later stage re-reads headers). Principals are cached by secret hash and
  * the cache is dropped whenever the token tables change (in this process or,

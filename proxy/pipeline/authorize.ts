@@ -1,4 +1,4 @@
-/** Stage 2: may this principal use this route. */
+/** Stage 3, authorize: may this principal use this route. */
 import { forbidden } from '../core/errors.js';
 import type { Principal } from './authenticate.js';
 import type { RouteDef } from './routes.js';

@@ -1,5 +1,5 @@
 /**
- * Reads a request body with a hard size limit (413 before it is read whole)
+ * Stage 4, body: reads a request body with a hard size limit (413 before it is read whole)
  * and, for JSON routes, parses it into an object (400 with a reason otherwise).
  */
 import type { IncomingMessage } from 'node:http';

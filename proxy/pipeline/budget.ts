@@ -1,5 +1,5 @@
 /**
- * Stage 3: budgets that cannot be overspent.
+ * Stages 7 and 11, reserve and settle: budgets that cannot be overspent.
  *
  * `reserve` is one synchronous check-and-reserve against the token and every
  * ancestor with a budget (Node runs it without interleaving, so concurrent
@@ -11,34 +11,17 @@
 import type { DB } from '../db/database.js';
 import { paymentRequired } from '../core/errors.js';
 import type { SidecarEvents } from '../core/events.js';
+import { requestEvent, type LedgerRow } from '../core/ledger.js';
 import { silentLogger, type Logger } from '../core/log.js';
 import { formatUsd } from '../core/money.js';
 import { periodOf, periodResetAt } from '../core/time.js';
-import type { Token } from '../tokens/store.js';
+import type { Token } from '../tokens/token.js';
 
 export interface Reservation {
   readonly chain: readonly Token[];
   readonly micros: number;
   readonly period: string;
   released: boolean;
-}
-
-export interface LedgerRow {
-  ts: number;
-  request_id: string;
-  token_id: string;
-  method: string;
-  route: string;
-  model: string | null;
-  prompt_tokens: number;
-  completion_tokens: number;
-  cost_micros: number;
-  status: number;
-  latency_ms: number;
-  streamed: number;
-  usage_source: 'upstream' | 'counted' | 'none';
-  cost_source: 'upstream' | 'price' | 'default' | 'override' | 'none';
-  error_code: string | null;
 }
 
 export interface Remaining {
@@ -238,20 +221,7 @@ export class Budgets {
       }
       this.release(r);
       if (emitRequests) {
-        this.events.emit('request', {
-          ts: row.ts,
-          request_id: row.request_id,
-          token_id: row.token_id,
-          route: row.route,
-          model: row.model,
-          prompt_tokens: row.prompt_tokens,
-          completion_tokens: row.completion_tokens,
-          cost_micros: row.cost_micros,
-          status: row.status,
-          latency_ms: row.latency_ms,
-          streamed: row.streamed === 1,
-          error_code: row.error_code,
-        });
+        this.events.emit('request', requestEvent(row));
       }
     }
     for (const c of crossings) {

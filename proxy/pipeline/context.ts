@@ -1,4 +1,10 @@
-/** Everything the agent pipeline needs, built once by the daemon. */
+/**
+ * What every stage of the agent pipeline is handed: the deps the daemon
+ * builds once, and the context of one request. Declared apart from the
+ * orchestrator (handler.ts) so that stages and the features whose handlers
+ * the route table calls can name them without importing the orchestrator.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Limits } from '../core/config.js';
 import type { SidecarEvents } from '../core/events.js';
@@ -6,11 +12,14 @@ import type { Clock } from '../core/time.js';
 import type { KeyHolder } from '../keychain/holder.js';
 import type { PriceBook } from '../pricing/prices.js';
 import type { TokenStore } from '../tokens/store.js';
+import type { Token } from '../tokens/token.js';
 import type { UpstreamState } from '../upstream/status.js';
-import type { FailedAuthLimiter, PrincipalCache } from './authenticate.js';
+import type { FailedAuthLimiter, Principal, PrincipalCache } from './authenticate.js';
+import type { RequestBody } from './body.js';
 import type { Budgets } from './budget.js';
-import type { Upstream } from './forward.js';
 import type { RateLimiter } from './ratelimit.js';
+import type { LocalHandler, MatchedRoute, OpenLocalHandler } from './routes.js';
+import type { Upstream } from './upstream.js';
 
 export interface PipelineDeps {
   clock: Clock;
@@ -20,6 +29,7 @@ export interface PipelineDeps {
   budgets: Budgets;
   limiter: RateLimiter;
   prices: PriceBook;
+  /** A function: the upstream is replaced when the human changes its URL. */
   upstream: () => Upstream;
   key: KeyHolder;
   upstreamState: UpstreamState;
@@ -29,4 +39,49 @@ export interface PipelineDeps {
   paused: () => boolean;
   /** Failed-authentication limiting per client address (absent: no limit). */
   authLimiter?: FailedAuthLimiter;
+  /**
+   * Who hears of a rotation (the token's env file, its webhook): the lifecycle
+   * scheduler, which starts after the server listens, hence a function;
+   * undefined before that and in a daemon without one.
+   */
+  rotations: () => RotationListener | undefined;
+  /** The handler of every `local` route in the table, given by whoever assembles the daemon. */
+  localRoutes: LocalRoutes;
 }
+
+/** What the pipeline needs of the lifecycle when a key is rotated through an agent route. */
+export interface RotationListener {
+  delivered(token: Token, secret: string, oldSecretExpiresAt: number): Promise<unknown>;
+}
+
+export interface RequestContext {
+  req: IncomingMessage;
+  res: ServerResponse;
+  deps: PipelineDeps;
+  requestId: string;
+  /** performance.now() when the request arrived. */
+  startedAt: number;
+  now: number;
+  route: MatchedRoute;
+  principal: Principal;
+}
+
+/** The context of a route that needs no token (`auth: false`): there is no principal. */
+export type OpenRequestContext = Omit<RequestContext, 'principal'>;
+
+/** What a local route answers; the pipeline records it in the ledger (for a token holder) and sends it. */
+export interface LocalAnswer {
+  status: number;
+  body: unknown;
+  headers?: Record<string, string>;
+}
+
+export type LocalRoute = (ctx: RequestContext, body: RequestBody) => LocalAnswer | Promise<LocalAnswer>;
+export type OpenRoute = (ctx: OpenRequestContext, body: RequestBody) => LocalAnswer | Promise<LocalAnswer>;
+
+/**
+ * One handler per local route name; a route that needs no token gets no
+ * principal. Complete by type, so a route added to the table without a
+ * handler does not compile.
+ */
+export type LocalRoutes = { [K in LocalHandler]: K extends OpenLocalHandler ? OpenRoute : LocalRoute };

@@ -1,5 +1,5 @@
 /**
- * Worst-case cost of a request before it goes upstream: prompt tokens counted
+ * Stage 6, estimate: the worst-case cost of a request before it goes upstream: prompt tokens counted
  * with the tokenizer, plus the most completion tokens it may produce
  * (`max_completion_tokens`, `max_tokens`, or the configured default) times `n`.
  * The fields that feed the estimate are validated here, since a wrong type
@@ -8,7 +8,9 @@
 import { z } from 'zod';
 import { badRequest } from '../core/errors.js';
 import type { PriceBook } from '../pricing/prices.js';
-import { countChatPromptTokens, countInputTokens, countTokens, upperBoundTokens, type Counter } from '../pricing/tokenizer.js';
+import { countChatPromptTokens, countInputTokens, countTokens, tokenizerReady, upperBoundTokens, type Counter } from '../pricing/tokenizer.js';
+import type { RequestBody } from './body.js';
+import type { RequestContext } from './context.js';
 import type { Meter } from './routes.js';
 
 export interface Estimate {
@@ -45,6 +47,26 @@ function validate(meter: Exclude<Meter, 'reported' | 'call'>, json: Record<strin
   for (const issue of r.error.issues) details[issue.path.join('.') || 'body'] = issue.message;
   const first = Object.entries(details)[0]!;
   throw badRequest('invalid_request', `Invalid request body: ${first[0]}: ${first[1]}.`, details);
+}
+
+/** The estimate a forwarded request reserves against. */
+export async function estimateRequest(ctx: RequestContext, body: RequestBody): Promise<Estimate> {
+  const { deps, principal } = ctx;
+  const meter = ctx.route.def.forward!.meter;
+  // Without a budget anywhere in the chain nothing needs the prompt counted up front: an upper bound
+  // validates the body and the upstream's usage settles it. With one, count exactly, since reserving
+  // an upper bound would refuse concurrent requests that fit.
+  const budgeted = principal.chain.some((t) => t.monthlyBudget !== null);
+  if (budgeted && meter !== 'reported' && meter !== 'call') await tokenizerReady();
+  return estimate(meter, body.json, deps.prices, deps.limits.defaultMaxTokens, budgeted ? 'exact' : 'upper');
+}
+
+/** The same estimate with the prompt counted exactly, for charging a prompt whose usage never came. */
+export async function exactEstimate(ctx: RequestContext, body: RequestBody, est: Estimate): Promise<Estimate> {
+  if (est.exact) return est;
+  await tokenizerReady();
+  const exact = estimate(ctx.route.def.forward!.meter, body.json, ctx.deps.prices, ctx.deps.limits.defaultMaxTokens, 'exact');
+  return { ...est, promptTokens: exact.promptTokens, exact: true };
 }
 
 /**

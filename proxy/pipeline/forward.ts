@@ -1,119 +1,60 @@
 /**
- * The one module that talks to the upstream for agents. It owns the choice of
- * HTTP client (undici, measured faster than node:http and http-proxy here; see
- * the README's Performance section), the header allowlists both ways, the
- * timeouts, and the mapping of transport failures to 502/504.
+ * Stage 8, forward: the request goes upstream with the real key. Streams are
+ * asked for their usage (so they can be metered) and the client's leaving
+ * aborts the upstream request.
  */
-import { Pool, errors as undiciErrors, type Dispatcher } from 'undici';
-import type { IncomingHttpHeaders } from 'node:http';
-import { badGateway, gatewayTimeout } from '../core/errors.js';
+import type { Dispatcher } from 'undici';
+import type { RequestBody } from './body.js';
+import type { RequestContext } from './context.js';
+import type { Estimate } from './estimate.js';
 
-/** Request headers an agent may pass through. Everything else (Authorization, cookies, organisation, X-Forwarded-*, hop-by-hop) is dropped. */
-const FORWARD_REQUEST_HEADERS = ['content-type', 'accept', 'user-agent', 'idempotency-key', 'openai-beta'] as const;
-
-/** Response headers passed back to the agent. */
-const FORWARD_RESPONSE_HEADERS = new Set([
-  'content-type',
-  'retry-after',
-  'x-request-id',
-  'openai-processing-ms',
-  'openai-version',
-  'x-ratelimit-limit-requests',
-  'x-ratelimit-limit-tokens',
-  'x-ratelimit-remaining-requests',
-  'x-ratelimit-remaining-tokens',
-  'x-ratelimit-reset-requests',
-  'x-ratelimit-reset-tokens',
-  'x-skillboss-cost',
-]);
-
-export interface UpstreamOptions {
-  baseUrl: string;
-  headersTimeoutMs: number;
-  idleTimeoutMs: number;
-  connections?: number;
-}
-
-export interface ForwardRequest {
-  method: string;
-  /** Path below the base URL, with query. */
-  path: string;
-  headers: IncomingHttpHeaders;
-  body: Buffer | string | null;
-  key: string;
-  requestId: string;
+/** An upstream answer on its way back, with what the relay needs to pass it on. */
+export interface Sent {
+  up: Dispatcher.ResponseData;
+  /** The client did not ask for the usage chunk; the sidecar did, and hides it. */
+  hideUsage: boolean;
+  /** Aborted when the client leaves. */
   signal: AbortSignal;
+  /** Stops watching the client once the answer is relayed. */
+  detach(): void;
 }
 
-export class Upstream {
-  readonly baseUrl: string;
-  private readonly pool: Pool;
-  private readonly basePath: string;
+/** Sends the request upstream; null when the client left before the upstream answered. */
+export async function forward(ctx: RequestContext, body: RequestBody, est: Estimate): Promise<Sent | null> {
+  const { deps, req, res } = ctx;
+  const meter = ctx.route.def.forward!.meter;
+  const key = deps.key.current();
 
-  constructor(readonly opts: UpstreamOptions) {
-    const url = new URL(opts.baseUrl);
-    this.baseUrl = opts.baseUrl;
-    this.basePath = url.pathname.replace(/\/+$/, '');
-    this.pool = new Pool(url.origin, {
-      connections: opts.connections ?? 128,
-      keepAliveTimeout: 30_000,
-      headersTimeout: opts.headersTimeoutMs,
-      bodyTimeout: opts.idleTimeoutMs,
-      connect: { timeout: 10_000 },
+  // Ask for usage in streams so the stream can be metered, and hide that chunk from clients that did not ask.
+  let payload: Buffer | string | null = body.raw.length > 0 ? body.raw : null;
+  let hideUsage = false;
+  if (est.stream && (meter === 'chat' || meter === 'completion') && body.json) {
+    const so = body.json.stream_options as Record<string, unknown> | null | undefined;
+    if (!so || so.include_usage !== true) {
+      body.json.stream_options = { ...(so && typeof so === 'object' ? so : {}), include_usage: true };
+      payload = JSON.stringify(body.json);
+      hideUsage = true;
+    }
+  }
+
+  const abort = new AbortController();
+  const onClose = () => {
+    if (!res.writableFinished) abort.abort();
+  };
+  res.once('close', onClose);
+  try {
+    const up = await deps.upstream().request({
+      method: req.method ?? 'GET',
+      path: ctx.route.upstreamPath,
+      headers: req.headers,
+      body: payload,
+      key,
+      requestId: ctx.requestId,
+      signal: abort.signal,
     });
+    return { up, hideUsage, signal: abort.signal, detach: () => res.off('close', onClose) };
+  } catch (err) {
+    if (abort.signal.aborted) return null;
+    throw err;
   }
-
-  async request(r: ForwardRequest): Promise<Dispatcher.ResponseData> {
-    const headers: Record<string, string> = {
-      authorization: `Bearer ${r.key}`,
-      'x-request-id': r.requestId,
-    };
-    for (const name of FORWARD_REQUEST_HEADERS) {
-      const v = r.headers[name];
-      if (typeof v === 'string') headers[name] = v;
-    }
-    if (r.body !== null && headers['content-type'] === undefined) headers['content-type'] = 'application/json';
-    try {
-      return await this.pool.request({
-        method: r.method as Dispatcher.HttpMethod,
-        path: this.basePath + r.path,
-        headers,
-        body: r.body,
-        signal: r.signal,
-      });
-    } catch (err) {
-      throw mapTransportError(err, this.opts);
-    }
-  }
-
-  close(): Promise<void> {
-    return this.pool.close();
-  }
-
-  destroy(): Promise<void> {
-    return this.pool.destroy();
-  }
-}
-
-export function responseHeaders(h: IncomingHttpHeaders | Record<string, string | string[] | undefined>): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  for (const [k, v] of Object.entries(h)) {
-    if (v !== undefined && (FORWARD_RESPONSE_HEADERS.has(k) || k.startsWith('x-ratelimit-'))) out[k] = v;
-  }
-  return out;
-}
-
-export function mapTransportError(err: unknown, opts: UpstreamOptions): Error {
-  if (err instanceof undiciErrors.HeadersTimeoutError) {
-    return gatewayTimeout('upstream_timeout', `SkillBoss did not answer within ${opts.headersTimeoutMs / 1000} s. Retry later.`, err);
-  }
-  if (err instanceof undiciErrors.BodyTimeoutError) {
-    return gatewayTimeout('upstream_timeout', `SkillBoss stopped sending for ${opts.idleTimeoutMs / 1000} s.`, err);
-  }
-  if (err instanceof undiciErrors.ConnectTimeoutError) {
-    return gatewayTimeout('upstream_unreachable', 'Could not connect to SkillBoss in time. Check the network, or retry.', err);
-  }
-  if (err instanceof undiciErrors.RequestAbortedError || (err as Error)?.name === 'AbortError') return err as Error;
-  const code = (err as { code?: string })?.code;
-  return badGateway('upstream_unreachable', `Could not reach SkillBoss${code ? ` (${code})` : ''}. Check the network, or retry.`, err);
 }

@@ -1,37 +1,31 @@
 /**
- * The agent request path, in order:
- *   route → authenticate → authorize → body → (local answer | rate limit →
- *   estimate + reserve → forward → meter + settle).
+ * The agent request path, in order (the numbers are the stages' file headers):
+ *
+ *   1 route → 2 authenticate → (paused) → 3 authorize → 4 body →
+ *     5 local answer, or
+ *     5 rate limit → 6 estimate → 7 reserve → 8 forward → 9 relay → 10 meter → 11 settle
+ *
  * Each stage is its own module; this file only calls them in order and makes
- * sure every authenticated request leaves exactly one ledger row.
+ * sure every authenticated request leaves exactly one ledger row, that every
+ * path out of a forwarded request settles once, and that its reservation and
+ * its rate-limit slot are released on every path.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
-import { asSidecarError, unavailable, type SidecarError } from '../core/errors.js';
+import type { LedgerRow } from '../core/ledger.js';
+import { asSidecarError, unavailable } from '../core/errors.js';
 import { authenticate, type Principal } from './authenticate.js';
 import { authorize } from './authorize.js';
-import { readBody } from './body.js';
-import type { LedgerRow } from './budget.js';
-import type { PipelineDeps } from './context.js';
-import { forwardRoute } from './proxy.js';
-import { handleLocal, handleOpen } from './local.js';
+import { readBody, type RequestBody } from './body.js';
+import type { Reservation } from './budget.js';
+import type { OpenRequestContext, PipelineDeps, RequestContext } from './context.js';
+import { estimateRequest, exactEstimate } from './estimate.js';
+import { forward } from './forward.js';
+import { answerLocal, answerOpen } from './local.js';
+import { ledgerRow, meter } from './meter.js';
+import { clientLeft, finish, relay } from './relay.js';
 import { sendError } from './respond.js';
 import { matchRoute, type MatchedRoute } from './routes.js';
-
-export interface RequestContext {
-  req: IncomingMessage;
-  res: ServerResponse;
-  deps: PipelineDeps;
-  requestId: string;
-  /** performance.now() when the request arrived. */
-  startedAt: number;
-  now: number;
-  route: MatchedRoute;
-  principal: Principal;
-}
-
-/** The context of a route that needs no token (`auth: false`): there is no principal. */
-export type OpenRequestContext = Omit<RequestContext, 'principal'>;
 
 /** Access requests are small; their bodies are held to this whatever the general limit. */
 const OPEN_BODY_LIMIT = 16 * 1024;
@@ -41,9 +35,9 @@ const pausedError = () => unavailable('sidecar_paused', 'The human has paused al
 export async function handleAgentRequest(req: IncomingMessage, res: ServerResponse, deps: PipelineDeps): Promise<void> {
   const startedAt = performance.now();
   const now = deps.clock();
+  const requestId = randomUUID();
   let route: MatchedRoute | undefined;
   let principal: Principal | undefined;
-  const requestId = randomUUID();
   try {
     route = matchRoute(req.method ?? 'GET', req.url ?? '/');
     if (route.def.auth === false) return await handleOpenRoute({ req, res, deps, requestId, startedAt, now, route });
@@ -52,13 +46,19 @@ export async function handleAgentRequest(req: IncomingMessage, res: ServerRespon
     authorize(principal, route.def);
     const body = await readBody(req, route.def.body, deps.limits.maxBodyBytes, deps.limits.maxJsonDepth);
     const ctx: RequestContext = { req, res, deps, requestId, startedAt, now, route, principal };
-    if (route.def.local) await handleLocal(ctx, body);
+    if (route.def.local) await answerLocal(ctx, body);
     else await forwardRoute(ctx, body);
   } catch (err) {
     const e = asSidecarError(err);
     if (e.status >= 500 && (e.code === 'internal_error' || e.code.startsWith('storage_'))) deps.log.error({ err: e.cause, requestId }, 'internal error in the agent pipeline');
     sendError(res, e);
-    if (principal && route) recordRefusal(deps, principal, route, requestId, startedAt, now, e, req.method ?? 'GET');
+    if (principal && route) {
+      // A refusal after authentication is in the ledger too; nothing was charged, so the answer does not wait for it.
+      const row = ledgerRow({ req, requestId, startedAt, route, principal }, now, { status: e.status, error_code: e.code });
+      deps.budgets.settle(null, principal.chain, row).catch((err: unknown) => {
+        deps.log.error({ err, requestId }, 'could not record a refused request in the ledger');
+      });
+    }
   }
 }
 
@@ -66,37 +66,36 @@ export async function handleAgentRequest(req: IncomingMessage, res: ServerRespon
 async function handleOpenRoute(ctx: OpenRequestContext): Promise<void> {
   if (ctx.deps.paused()) throw pausedError();
   const body = await readBody(ctx.req, ctx.route.def.body, Math.min(ctx.deps.limits.maxBodyBytes, OPEN_BODY_LIMIT), ctx.deps.limits.maxJsonDepth);
-  await handleOpen(ctx, body);
+  await answerOpen(ctx, body);
 }
 
-function recordRefusal(
-  deps: PipelineDeps,
-  principal: Principal,
-  route: MatchedRoute,
-  requestId: string,
-  startedAt: number,
-  now: number,
-  e: SidecarError,
-  method: string,
-): void {
-  const row: LedgerRow = {
-    ts: now,
-    request_id: requestId,
-    token_id: principal.token.id,
-    method,
-    route: route.def.path,
-    model: null,
-    prompt_tokens: 0,
-    completion_tokens: 0,
-    cost_micros: 0,
-    status: e.status,
-    latency_ms: performance.now() - startedAt,
-    streamed: 0,
-    usage_source: 'none',
-    cost_source: 'none',
-    error_code: e.code,
-  };
-  deps.budgets.settle(null, principal.chain, row).catch((err: unknown) => {
-    deps.log.error({ err, requestId }, 'could not record a refused request in the ledger');
-  });
+/** A route answered by the upstream: the second half of the path, stage by stage. */
+async function forwardRoute(ctx: RequestContext, body: RequestBody): Promise<void> {
+  const { deps, principal } = ctx;
+  const releaseSlot = deps.limiter.acquire(principal.token, ctx.now);
+  let reservation: Reservation | null = null;
+  try {
+    let est = await estimateRequest(ctx, body);
+    reservation = deps.budgets.reserve(principal.chain, est.worstCaseMicros, ctx.now);
+    const sent = await forward(ctx, body, est);
+    const outcome = sent ? await relay(ctx, sent) : clientLeft(est.stream);
+    // Usage never came: the prompt is charged as counted, not as its upper bound.
+    if (!outcome.usage && outcome.countedCompletion !== null) est = await exactEstimate(ctx, body, est);
+    await settle(ctx, reservation, meter(ctx, est, outcome));
+    reservation = null;
+    if (sent) finish(ctx, outcome);
+  } finally {
+    deps.budgets.release(reservation);
+    releaseSlot();
+  }
+}
+
+/** One ledger row, spend charged to the whole chain, the reservation released once that is committed. */
+async function settle(ctx: RequestContext, reservation: Reservation | null, row: LedgerRow): Promise<void> {
+  try {
+    await ctx.deps.budgets.settle(reservation, ctx.principal.chain, row);
+  } catch (err) {
+    // The response is already on its way; keep the reservation so the money stays counted, and say so loudly.
+    ctx.deps.log.error({ err, requestId: ctx.requestId, tokenId: row.token_id }, 'could not write the ledger row; it and its reservation are held until the disk accepts writes again');
+  }
 }

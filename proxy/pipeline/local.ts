@@ -1,6 +1,9 @@
 /**
- * Routes answered by the sidecar itself for local tokens, SkillBoss-compatible:
- * balance, minting children, revoking descendants, rotating one's own key.
+ * Stage 5 for local routes, local answer: routes the sidecar answers itself. The pipeline's own,
+ * for local tokens and SkillBoss-compatible: balance, minting children,
+ * revoking descendants, rotating one's own key. The others (access requests,
+ * automatic rotation) belong to features above the pipeline; the daemon hands
+ * their handlers in as `deps.localRoutes` when it is assembled.
  */
 import { z } from 'zod';
 import { badRequest, forbidden, notFound } from '../core/errors.js';
@@ -8,15 +11,14 @@ import { microsToUsd, usdToMicros } from '../core/money.js';
 import { DAY_MS, periodOf, periodResetAt } from '../core/time.js';
 import { hashToken, isWellFormedToken } from '../tokens/format.js';
 import { parseScopes, type Scope } from '../tokens/scopes.js';
-import { DEFAULT_GRACE_MS, type Created, type Token } from '../tokens/store.js';
-import { autoRotate } from '../lifecycle/http.js';
-import { lifecycleOf } from '../lifecycle/scheduler.js';
-import { handlePollAccess, handleRequestAccess } from '../access/http.js';
+import { DEFAULT_GRACE_MS, type Created } from '../tokens/store.js';
+import type { Token } from '../tokens/token.js';
 import { requireCurrentSecret } from './authorize.js';
 import type { RequestBody } from './body.js';
-import type { LedgerRow } from './budget.js';
-import type { OpenRequestContext, RequestContext } from './handler.js';
+import type { LocalAnswer, LocalRoute, LocalRoutes, OpenRequestContext, OpenRoute, RequestContext } from './context.js';
+import { ledgerRow } from './meter.js';
 import { sendJson } from './respond.js';
+import type { LocalHandler, OpenLocalHandler } from './routes.js';
 
 const scopesField = z.array(z.string()).min(1).max(7);
 const usd = z.number().nonnegative().max(1_000_000);
@@ -45,66 +47,47 @@ function parse<T>(schema: z.ZodType<T>, json: unknown): T {
   throw badRequest('invalid_request', `Invalid request body: ${field}: ${msg}.`, details);
 }
 
-export async function handleLocal(ctx: RequestContext, body: RequestBody): Promise<void> {
-  switch (ctx.route.def.local) {
-    case 'balance':
-      return sendJson(ctx.res, 200, balance(ctx));
-    case 'create-key': {
-      const b = parse(createKeySchema, body.json);
-      return mint(ctx, b.name, b.scopes, b.monthly_budget, b.expiration_days);
-    }
-    case 'create-child': {
-      const b = parse(createChildSchema, body.json);
-      return mint(ctx, b.child_name, b.scopes, b.child_budget, b.expiration_days);
-    }
-    case 'revoke':
-      return revoke(ctx);
-    case 'rotate':
-      return rotate(ctx, parse(rotateSchema, body.json));
-    case 'auto-rotate': {
-      const out = await autoRotate(ctx.deps, ctx.principal, body.json);
-      record(ctx, 200);
-      return sendJson(ctx.res, 200, out);
-    }
-    default:
-      throw notFound('unknown_route', 'unknown route');
-  }
-}
+/** The routes answered by the pipeline itself; the daemon adds the features' ones. */
+export const TOKEN_ROUTES = {
+  balance: (ctx) => ok(balance(ctx)),
+  'create-key': (ctx, body) => {
+    const b = parse(createKeySchema, body.json);
+    return mint(ctx, b.name, b.scopes, b.monthly_budget, b.expiration_days);
+  },
+  'create-child': (ctx, body) => {
+    const b = parse(createChildSchema, body.json);
+    return mint(ctx, b.child_name, b.scopes, b.child_budget, b.expiration_days);
+  },
+  revoke: (ctx) => revoke(ctx),
+  rotate: (ctx, body) => rotate(ctx, parse(rotateSchema, body.json)),
+} satisfies Partial<Record<LocalHandler, LocalRoute>>;
 
-/** Routes for agents without a token (`auth: false`): asking for access and collecting the answer. */
-export async function handleOpen(ctx: OpenRequestContext, body: RequestBody): Promise<void> {
-  switch (ctx.route.def.local) {
-    case 'request-access':
-      return handleRequestAccess(ctx, body);
-    case 'poll-access':
-      return handlePollAccess(ctx);
-    default:
-      throw notFound('unknown_route', 'unknown route');
-  }
-}
+const ok = (body: unknown): LocalAnswer => ({ status: 200, body });
 
-function record(ctx: RequestContext, status: number): void {
-  const row: LedgerRow = {
-    ts: ctx.now,
-    request_id: ctx.requestId,
-    token_id: ctx.principal.token.id,
-    method: ctx.req.method ?? 'GET',
-    route: ctx.route.def.path,
-    model: null,
-    prompt_tokens: 0,
-    completion_tokens: 0,
-    cost_micros: 0,
-    status,
-    latency_ms: performance.now() - ctx.startedAt,
-    streamed: 0,
-    usage_source: 'none',
-    cost_source: 'none',
-    error_code: null,
-  };
+const OPEN_ROUTES: ReadonlySet<LocalHandler> = new Set<OpenLocalHandler>(['request-access', 'poll-access']);
+const isOpen = (name: LocalHandler): name is OpenLocalHandler => OPEN_ROUTES.has(name);
+
+/** A local route for a token holder: answered, and recorded in the ledger (nothing is charged). */
+export async function answerLocal(ctx: RequestContext, body: RequestBody): Promise<void> {
+  const name = ctx.route.def.local;
+  if (!name) throw notFound('unknown_route', 'unknown route');
+  const handler: LocalRoute | OpenRoute = ctx.deps.localRoutes[name];
+  const answer = await handler(ctx, body);
   // Nothing was charged: the answer need not wait for the commit.
+  const row = ledgerRow(ctx, ctx.now, { status: answer.status });
   ctx.deps.budgets.settle(null, ctx.principal.chain, row).catch((err: unknown) => {
     ctx.deps.log.error({ err, requestId: ctx.requestId }, 'could not record a local request in the ledger');
   });
+  sendJson(ctx.res, answer.status, answer.body, answer.headers);
+}
+
+/** Routes for agents without a token (`auth: false`): asking for access and collecting the answer. Nothing to record. */
+export async function answerOpen(ctx: OpenRequestContext, body: RequestBody): Promise<void> {
+  const name = ctx.route.def.local;
+  if (!name || !isOpen(name)) throw notFound('unknown_route', 'unknown route');
+  const handler: OpenRoute = ctx.deps.localRoutes[name];
+  const answer = await handler(ctx, body);
+  sendJson(ctx.res, answer.status, answer.body, answer.headers);
 }
 
 function balance(ctx: RequestContext) {
@@ -113,7 +96,6 @@ function balance(ctx: RequestContext) {
   const rem = deps.budgets.remaining(principal.chain, now);
   const up = deps.upstreamState.get();
   const spent = deps.budgets.spent(t.id, now);
-  record(ctx, 200);
   const remainingUsd = rem.remainingMicros === null ? null : microsToUsd(Math.max(0, rem.remainingMicros));
   return {
     object: 'balance',
@@ -146,7 +128,7 @@ function tokenJson(t: Token) {
   };
 }
 
-function mint(ctx: RequestContext, name: string, scopesIn: string[], budgetUsd: number | null | undefined, expirationDays: number | null | undefined): void {
+function mint(ctx: RequestContext, name: string, scopesIn: string[], budgetUsd: number | null | undefined, expirationDays: number | null | undefined): LocalAnswer {
   const { deps, principal, now } = ctx;
   requireCurrentSecret(principal, 'mint child keys');
   let scopes: Scope[];
@@ -169,11 +151,10 @@ function mint(ctx: RequestContext, name: string, scopesIn: string[], budgetUsd: 
     principal.token.id,
   );
   deps.principals.clear();
-  record(ctx, 200);
-  sendJson(ctx.res, 200, { ...tokenJson(created.token), api_key: created.secret, key_id: created.token.id });
+  return ok({ ...tokenJson(created.token), api_key: created.secret, key_id: created.token.id });
 }
 
-function revoke(ctx: RequestContext): void {
+function revoke(ctx: RequestContext): LocalAnswer {
   const { deps, principal } = ctx;
   requireCurrentSecret(principal, 'revoke keys');
   const ref = ctx.route.params[0] ?? '';
@@ -190,11 +171,10 @@ function revoke(ctx: RequestContext): void {
   }
   const revoked = deps.tokens.revoke(target.id, principal.token.id, `revoked by ${principal.token.id}`);
   deps.principals.clear();
-  record(ctx, 200);
-  sendJson(ctx.res, 200, { revoked: true, id: target.id, revoked_ids: revoked });
+  return ok({ revoked: true, id: target.id, revoked_ids: revoked });
 }
 
-function rotate(ctx: RequestContext, b: { grace_days?: number | undefined }): void {
+function rotate(ctx: RequestContext, b: { grace_days?: number | undefined }): LocalAnswer {
   const { deps, principal } = ctx;
   requireCurrentSecret(principal, 'rotate');
   const graceMs = b.grace_days === undefined ? DEFAULT_GRACE_MS : b.grace_days * DAY_MS;
@@ -202,9 +182,8 @@ function rotate(ctx: RequestContext, b: { grace_days?: number | undefined }): vo
   deps.principals.clear();
   deps.events.emit('rotation', { token_id: principal.token.id, kind: 'manual' });
   // The env sink is rewritten now; a registered webhook hears of it too.
-  void lifecycleOf(deps)?.delivered(r.token, r.secret, r.oldSecretExpiresAt);
-  record(ctx, 200);
-  sendJson(ctx.res, 200, {
+  void deps.rotations()?.delivered(r.token, r.secret, r.oldSecretExpiresAt);
+  return ok({
     id: principal.token.id,
     new_api_key: r.secret,
     old_key_expires_at: new Date(r.oldSecretExpiresAt).toISOString(),

@@ -1,10 +1,31 @@
 /**
- * Reading what a response cost: usage from a JSON body, or from a stream of
- * server-sent events, with the delivered text kept so it can be counted when
- * the usage never arrives (upstream died, client left, usage omitted).
+ * Stage 10, meter: what a request cost, turned into its ledger row. Usage is
+ * read from a JSON body here and from a stream by the tap in sse.ts; when it
+ * never arrives (upstream died, client left, usage omitted) the delivered
+ * text is counted instead. `meter()` prices it, and `ledgerRow()` is the one
+ * place a ledger row is built, for answered, local and refused requests alike.
  */
-import { countTokens } from '../pricing/tokenizer.js';
+import type { LedgerRow } from '../core/ledger.js';
+import type { RequestContext } from './context.js';
+import type { Estimate } from './estimate.js';
 import type { Meter } from './routes.js';
+
+/** What the relay saw of the upstream's answer: the input to metering. */
+export interface Outcome {
+  status: number;
+  usage: Usage | null;
+  /** Completion tokens counted from what was delivered, when usage is missing. */
+  countedCompletion: number | null;
+  reportedCostMicros: number | null;
+  streamed: boolean;
+  errorCode: string | null;
+  /**
+   * What the client gets last, written only after the request is settled (a
+   * JSON body, or a stream's `[DONE]`): whoever saw the end of a response can
+   * rely on it being in the ledger, even if the daemon dies a moment later.
+   */
+  trailer?: Buffer | string | null;
+}
 
 export interface Usage {
   promptTokens: number;
@@ -45,6 +66,77 @@ export function usageOf(obj: Record<string, unknown>): Usage | null {
   };
 }
 
+/** Who and what a ledger row is about: known from the moment a request is authenticated. */
+export type RowSubject = Pick<RequestContext, 'req' | 'requestId' | 'startedAt' | 'route' | 'principal'>;
+type RowFigures = Pick<LedgerRow, 'status'> & Partial<Omit<LedgerRow, 'ts' | 'request_id' | 'token_id' | 'method' | 'route' | 'latency_ms'>>;
+
+/** The one builder of a ledger row: whatever is not given was not used and not charged. */
+export function ledgerRow(s: RowSubject, ts: number, f: RowFigures): LedgerRow {
+  return {
+    ts,
+    request_id: s.requestId,
+    token_id: s.principal.token.id,
+    method: s.req.method ?? 'GET',
+    route: s.route.def.path,
+    model: f.model ?? null,
+    prompt_tokens: f.prompt_tokens ?? 0,
+    completion_tokens: f.completion_tokens ?? 0,
+    cost_micros: f.cost_micros ?? 0,
+    status: f.status,
+    latency_ms: performance.now() - s.startedAt,
+    streamed: f.streamed ?? 0,
+    usage_source: f.usage_source ?? 'none',
+    cost_source: f.cost_source ?? 'none',
+    error_code: f.error_code ?? null,
+  };
+}
+
+/** The ledger row of a forwarded request: tokens from the upstream's usage or as counted, priced by the most specific figure. */
+export function meter(ctx: RequestContext, est: Estimate, o: Outcome): LedgerRow {
+  const { deps } = ctx;
+  let prompt = 0;
+  let completion = 0;
+  let usageSource: LedgerRow['usage_source'] = 'none';
+  if (o.usage) {
+    prompt = o.usage.promptTokens;
+    completion = o.usage.completionTokens;
+    usageSource = 'upstream';
+  } else if (o.countedCompletion !== null) {
+    // Usage never arrived (or the client or upstream left first): charge the prompt and what was actually delivered.
+    prompt = est.promptTokens;
+    completion = o.countedCompletion;
+    usageSource = prompt + completion > 0 ? 'counted' : 'none';
+  }
+  const model = o.usage?.model ?? est.model ?? null;
+  let cost = 0;
+  let costSource: LedgerRow['cost_source'] = 'none';
+  // The cost in the response's own usage is the most specific figure; a header cost comes next.
+  const reported = o.usage?.reportedCostMicros ?? o.reportedCostMicros ?? null;
+  if (reported !== null) {
+    cost = reported;
+    costSource = 'upstream';
+  } else if (prompt + completion > 0) {
+    const c = deps.prices.cost(est.model ?? model ?? undefined, prompt, completion);
+    cost = c.micros;
+    costSource = c.source === 'upstream' ? 'price' : c.source;
+  } else if (ctx.route.def.forward?.meter === 'call' && o.status < 400) {
+    // Images, audio and services the upstream did not price: the default call price, flagged, never free.
+    cost = deps.prices.callPriceMicros();
+    costSource = 'default';
+  }
+  return ledgerRow(ctx, deps.clock(), {
+    model,
+    prompt_tokens: prompt,
+    completion_tokens: completion,
+    cost_micros: cost,
+    status: o.status,
+    streamed: o.streamed ? 1 : 0,
+    usage_source: usageSource,
+    cost_source: costSource,
+    error_code: o.errorCode,
+  });
+}
+
 /** Text a non-streamed response delivered, for counting when it reports no usage. */
 export function deliveredText(meter: Meter, obj: Record<string, unknown>): string {
   if (meter === 'responses') return typeof obj.output_text === 'string' ? obj.output_text : '';
@@ -57,160 +149,5 @@ export function deliveredText(meter: Meter, obj: Record<string, unknown>): strin
       if (typeof c?.text === 'string') s += c.text;
     }
   }
-  return s;
-}
-
-/**
- * Splits an upstream SSE byte stream into whole events, decides which reach
- * the client (the usage-only chunk is hidden from a client that did not ask
- * for it), and keeps what is needed for metering. Events are forwarded as soon
- * as they are complete; nothing waits for the end of the stream.
- *
- * Events may arrive split anywhere across TCP chunks (even inside a CRLF or a
- * multi-byte character) and lines may end in LF, CRLF or CR, as the SSE spec
- * allows; they are re-emitted with LF endings.
- *
- * The final `data: [DONE]` is held back (`sawDone` is set, and the caller
- * writes `DONE_EVENT` after it has settled the request), so a client that saw
- * the end of a stream can rely on its request being in the ledger.
- */
-export const DONE_EVENT = 'data: [DONE]\n\n';
-
-export class SseTap {
-  private buffer = '';
-  /** A CR at the very end of a chunk may be the first half of a CRLF: kept until the next chunk says. */
-  private pendingCr = false;
-  private readonly decoder = new TextDecoder();
-  usage: Usage | null = null;
-  model: string | null = null;
-  /** Raw `data:` payloads delivered to the client, parsed only if usage never arrives. */
-  private delivered: string[] = [];
-  private deliveredBytes = 0;
-  private overflowBytes = 0;
-  eventsDelivered = 0;
-  sawDone = false;
-
-  constructor(
-    private readonly hideUsageChunk: boolean,
-    private readonly maxKeptBytes = 8 * 1024 * 1024,
-  ) {}
-
-  /** Feeds upstream bytes; returns the text to write to the client now ('' when no event is complete yet). */
-  push(chunk: Buffer): string {
-    this.append(this.decoder.decode(chunk, { stream: true }));
-    return this.drain();
-  }
-
-  /** Whatever is left when the stream ends: complete events, then an unterminated last one. */
-  flush(): string {
-    this.append(this.decoder.decode());
-    if (this.pendingCr) this.buffer += '\n';
-    this.pendingCr = false;
-    let out = this.drain();
-    const rest = this.buffer.replace(/\n+$/, '');
-    this.buffer = '';
-    if (rest.trim() !== '' && this.keep(rest)) out += rest + '\n\n';
-    return out;
-  }
-
-  private append(text: string): void {
-    if (text === '') return;
-    let t = this.pendingCr ? '\r' + text : text;
-    this.pendingCr = t.endsWith('\r');
-    if (this.pendingCr) t = t.slice(0, -1);
-    this.buffer += t.indexOf('\r') === -1 ? t : t.replace(/\r\n?/g, '\n');
-  }
-
-  private drain(): string {
-    let out = '';
-    let start = 0;
-    for (;;) {
-      const end = this.buffer.indexOf('\n\n', start);
-      if (end === -1) break;
-      const event = this.buffer.slice(start, end);
-      start = end + 2;
-      if (event !== '' && this.keep(event)) out += event + '\n\n';
-    }
-    if (start > 0) this.buffer = this.buffer.slice(start);
-    return out;
-  }
-
-  private keep(event: string): boolean {
-    const data = dataOf(event);
-    if (data === null) return true;
-    if (data === '[DONE]') {
-      // Held back: the caller writes DONE_EVENT once the request is settled.
-      this.sawDone = true;
-      return false;
-    }
-    if (data.includes('"usage"') && !/"usage"\s*:\s*null/.test(data)) {
-      try {
-        const obj = JSON.parse(data) as Record<string, unknown>;
-        const found = usageOf(obj) ?? usageOf((obj.response as Record<string, unknown>) ?? {});
-        if (found) {
-          this.usage = found;
-          if (this.hideUsageChunk && Array.isArray(obj.choices) && obj.choices.length === 0) return false;
-        }
-      } catch {
-        /* not JSON: forwarded as it is */
-      }
-    }
-    if (this.model === null) {
-      const m = /"model"\s*:\s*"([^"]{1,256})"/.exec(data);
-      if (m) this.model = m[1]!;
-    }
-    this.eventsDelivered++;
-    if (this.deliveredBytes < this.maxKeptBytes) {
-      this.delivered.push(data);
-      this.deliveredBytes += data.length;
-    } else {
-      this.overflowBytes += data.length;
-    }
-    return true;
-  }
-
-  /** Completion tokens actually delivered, counted with the tokenizer (bytes past the cap count one token each, never less). */
-  countDelivered(): number {
-    let text = '';
-    for (const d of this.delivered) {
-      try {
-        text += chunkText(JSON.parse(d) as Record<string, unknown>);
-      } catch {
-        /* not JSON */
-      }
-    }
-    return countTokens(text) + this.overflowBytes;
-  }
-}
-
-function dataOf(event: string): string | null {
-  let data: string | null = null;
-  for (const line of event.split(/\r?\n/)) {
-    if (line.startsWith('data:')) {
-      const v = line.slice(line.charAt(5) === ' ' ? 6 : 5);
-      data = data === null ? v : `${data}\n${v}`;
-    }
-  }
-  return data;
-}
-
-/** Text carried by one streamed chunk: chat deltas, tool-call arguments, completion text, Responses deltas. */
-function chunkText(obj: Record<string, unknown>): string {
-  let s = '';
-  if (Array.isArray(obj.choices)) {
-    for (const c of obj.choices as Array<Record<string, unknown>>) {
-      const delta = c?.delta as Record<string, unknown> | undefined;
-      if (typeof delta?.content === 'string') s += delta.content;
-      if (Array.isArray(delta?.tool_calls)) {
-        for (const tc of delta.tool_calls as Array<Record<string, unknown>>) {
-          const fn = tc?.function as Record<string, unknown> | undefined;
-          if (typeof fn?.name === 'string') s += fn.name;
-          if (typeof fn?.arguments === 'string') s += fn.arguments;
-        }
-      }
-      if (typeof c?.text === 'string') s += c.text;
-    }
-  }
-  if (obj.type === 'response.output_text.delta' && typeof obj.delta === 'string') s += obj.delta;
   return s;
 }

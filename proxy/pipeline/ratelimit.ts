@@ -1,9 +1,9 @@
 /**
- * Stage 4: per-token requests per minute (a token bucket refilled
+ * Stage 5, rate limit: per-token requests per minute (a token bucket refilled
  * continuously) and concurrent requests in flight. Both optional per token.
  */
 import { rateLimited } from '../core/errors.js';
-import type { Token } from '../tokens/store.js';
+import type { Token } from '../tokens/token.js';
 
 interface Bucket {
   tokens: number;

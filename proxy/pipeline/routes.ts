@@ -1,5 +1,5 @@
 /**
- * The agent-facing route table: one list, matched after normalisation.
+ * Stage 1, route. The agent-facing route table: one list, matched after normalisation.
  * Anything under /v1 not listed here is answered 404 locally and never
  * forwarded. `upstreamPath` is the path below the upstream base URL.
  */
@@ -13,7 +13,9 @@ import type { Scope } from '../tokens/scopes.js';
  */
 export type Meter = 'chat' | 'completion' | 'embedding' | 'responses' | 'call' | 'reported';
 
-export type LocalHandler = 'balance' | 'create-key' | 'create-child' | 'revoke' | 'rotate' | 'auto-rotate' | 'request-access' | 'poll-access';
+/** Local routes for agents without a token (`auth: false`). */
+export type OpenLocalHandler = 'request-access' | 'poll-access';
+export type LocalHandler = 'balance' | 'create-key' | 'create-child' | 'revoke' | 'rotate' | 'auto-rotate' | OpenLocalHandler;
 
 export interface RouteDef {
   method: 'GET' | 'POST' | 'DELETE';

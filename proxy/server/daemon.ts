@@ -21,8 +21,9 @@ import { selectKeyStore } from '../keychain/select.js';
 import { FailedAuthLimiter, PrincipalCache } from '../pipeline/authenticate.js';
 import { Budgets } from '../pipeline/budget.js';
 import type { PipelineDeps } from '../pipeline/context.js';
-import { Upstream } from '../pipeline/forward.js';
+import { Upstream } from '../pipeline/upstream.js';
 import { handleAgentRequest } from '../pipeline/handler.js';
+import { TOKEN_ROUTES } from '../pipeline/local.js';
 import { RateLimiter } from '../pipeline/ratelimit.js';
 import { sendError, sendJson } from '../pipeline/respond.js';
 import { PriceBook } from '../pricing/prices.js';
@@ -32,10 +33,12 @@ import { syncOnce } from '../upstream/sync.js';
 import { Guards, isLoopbackHost } from './guards.js';
 import { acquireLock, type DataDirLock } from './lock.js';
 import { Watcher } from './watcher.js';
+import { autoRotateRoute } from '../lifecycle/http.js';
 import { DEFAULT_LIFECYCLE_OPTIONS, Lifecycle, type LifecycleOptions } from '../lifecycle/scheduler.js';
 import type { AdminApp, AdminOptions } from '../admin/index.js';
 import { ensureAdminSecret } from '../admin/secret.js';
 import type { AccessOptions } from '../access/model.js';
+import { accessRoutes } from '../access/http.js';
 import { AccessRequests } from '../access/requests.js';
 import { sendSkill } from '../access/skill.js';
 import { createMetricsRoute, METRICS_SETTING } from '../metrics/route.js';
@@ -118,6 +121,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const upstreamUrl = startUpstream(getSetting<string>(db, 'upstream_url'), opts.upstreamUrl);
   let upstream = new Upstream({ baseUrl: upstreamUrl, headersTimeoutMs: limits.upstreamHeadersTimeoutMs, idleTimeoutMs: limits.upstreamIdleTimeoutMs });
   let paused = getSetting<boolean>(db, 'paused') === true;
+  const access = new AccessRequests(db, tokens, clock, { options: opts.access, events });
+  // Created once the server listens (it needs the agent URL); until then, and after close, nobody hears of rotations.
+  let lifecycle: Lifecycle | undefined;
 
   const deps: PipelineDeps = {
     clock,
@@ -134,9 +140,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     log,
     paused: () => paused,
     authLimiter: new FailedAuthLimiter(limits.authFailuresPerMinute),
+    rotations: () => lifecycle,
+    // The features' local routes are handed down here, so the pipeline imports nothing above it.
+    localRoutes: { ...TOKEN_ROUTES, 'auto-rotate': autoRotateRoute(() => lifecycle), ...accessRoutes(access) },
   };
-  const access = new AccessRequests(db, tokens, clock, { options: opts.access, events });
-  access.attach(deps);
 
   const metrics = await createMetricsRoute({ enabled: opts.metrics ?? getSetting<boolean>(db, METRICS_SETTING) === true, dataDir: opts.dataDir, deps });
 
@@ -248,6 +255,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       sync,
       setUpstreamUrl,
       paused: () => paused,
+      access,
       allowedOrigins: () => savedOrigins,
       setAllowedOrigins(origins) {
         savedOrigins = origins;
@@ -279,8 +287,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     },
   });
   // A first tick now: whatever fell due while the daemon was down (or the machine slept) happens at start.
-  const lifecycle = new Lifecycle(db, deps, opts.dataDir, `${url}/v1`, { ...DEFAULT_LIFECYCLE_OPTIONS, ...opts.lifecycle });
-  lifecycle.start();
+  const started = new Lifecycle(db, deps, opts.dataDir, `${url}/v1`, { ...DEFAULT_LIFECYCLE_OPTIONS, ...opts.lifecycle });
+  lifecycle = started;
+  started.start();
   access.start();
 
   void sync();
@@ -297,7 +306,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     deps,
     events,
     sync,
-    lifecycle,
+    lifecycle: started,
     access,
     setUpstreamUrl,
     async close() {
@@ -305,7 +314,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       closed = true;
       watcher.stop();
       access.stop();
-      await lifecycle.stop();
+      await started.stop();
+      lifecycle = undefined;
       metrics.close();
       if (syncTimer) clearInterval(syncTimer);
       await new Promise<void>((resolve) => {

@@ -5,7 +5,7 @@
  */
 import { forbidden } from '../core/errors.js';
 import type { Scope } from './scopes.js';
-import type { Token } from './store.js';
+import type { Token } from './token.js';
 
 export const MAX_DEPTH = 5;
 

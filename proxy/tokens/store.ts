@@ -13,31 +13,11 @@ import { DAY_MS } from '../core/time.js';
 import { generateTokenSecret, hashToken, newTokenId } from './format.js';
 import { checkChildRules } from './rules.js';
 import { normalizeScopes, type Scope } from './scopes.js';
+import type { Token, TokenMeta } from './token.js';
+
+export type { Token, TokenMeta } from './token.js';
 
 export const DEFAULT_GRACE_MS = 7 * DAY_MS;
-
-export interface TokenMeta {
-  /** Path of a .env file rewritten at every rotation. */
-  envSink?: string;
-  autoRotate?: { intervalDays: number; webhookUrl: string | null; nextAt: number; signingSecretRef?: string };
-}
-
-export interface Token {
-  id: string;
-  name: string;
-  parentId: string | null;
-  depth: number;
-  scopes: Scope[];
-  monthlyBudget: number | null;
-  rpm: number | null;
-  maxConcurrent: number | null;
-  expiresAt: number | null;
-  createdAt: number;
-  revokedAt: number | null;
-  revokedReason: string | null;
-  upstreamKeyId: string | null;
-  meta: TokenMeta;
-}
 
 interface TokenRow {
   id: string;

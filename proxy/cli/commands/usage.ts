@@ -1,20 +1,12 @@
 /** `usage`: the ledger, per request and in total, with spend against budget. */
 import type { Command } from 'commander';
+import type { LedgerRow } from '../../core/ledger.js';
 import { microsToUsd } from '../../core/money.js';
 import { periodOf } from '../../core/time.js';
 import { CliError, printJson, printTable, withTokens, type GlobalOptions } from '../context.js';
 
-interface UsageRow {
-  ts: number;
-  token_id: string;
-  route: string;
-  model: string | null;
-  prompt_tokens: number;
-  completion_tokens: number;
-  cost_micros: number;
-  status: number;
-  latency_ms: number;
-}
+/** The ledger columns this command lists. */
+type UsageRow = Pick<LedgerRow, 'ts' | 'token_id' | 'route' | 'model' | 'prompt_tokens' | 'completion_tokens' | 'cost_micros' | 'status' | 'latency_ms'>;
 
 export function registerUsage(program: Command, globals: () => GlobalOptions): void {
   program

@@ -12,7 +12,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SidecarError } from '../../../proxy/core/errors.js';
 import { SidecarEvents } from '../../../proxy/core/events.js';
 import { openDatabase, type DB } from '../../../proxy/db/database.js';
-import { Budgets, type LedgerRow } from '../../../proxy/pipeline/budget.js';
+import type { LedgerRow } from '../../../proxy/core/ledger.js';
+import { Budgets } from '../../../proxy/pipeline/budget.js';
 import { scopesFromPreset } from '../../../proxy/tokens/scopes.js';
 import { TokenStore, type Token } from '../../../proxy/tokens/store.js';
 

@@ -5,7 +5,8 @@
  * was delivered counted with the tokenizer when usage never arrives.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DONE_EVENT, reportedCost, SseTap, usageOf } from '../../../proxy/pipeline/meter.js';
+import { reportedCost, usageOf } from '../../../proxy/pipeline/meter.js';
+import { DONE_EVENT, SseTap } from '../../../proxy/pipeline/sse.js';
 import { countTokens, tokenizerReady } from '../../../proxy/pricing/tokenizer.js';
 
 beforeAll(async () => {

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { SidecarError } from '../../../proxy/core/errors.js';
 import { RateLimiter } from '../../../proxy/pipeline/ratelimit.js';
-import type { Token } from '../../../proxy/tokens/store.js';
+import type { Token } from '../../../proxy/tokens/token.js';
 
 const T0 = 1_900_000_000_000;
 

@@ -1,130 +1,57 @@
 /**
- * Forwarded routes: rate limit, reserve the worst case, send upstream with the
- * real key, pass the answer back (streams event by event, never buffered),
- * then settle what it actually cost. Every path out of here settles exactly
- * once, and the reservation is released on every path.
+ * Stage 9, relay: the upstream's answer goes back to the agent as it is —
+ * streams event by event, never buffered; JSON read whole (it is atomic for
+ * the client anyway); anything else piped; refusals scrubbed of the real key
+ * and mapped so an agent is never blamed for the human's key. Every kind is
+ * bounded in time and bytes. What the relay saw is the Outcome the meter
+ * prices.
  */
 import type { Dispatcher } from 'undici';
 import type { Limits } from '../core/config.js';
 import { badGateway, paymentRequired, rateLimited, SidecarError, type ErrorType } from '../core/errors.js';
 import { countTokens, tokenizerReady } from '../pricing/tokenizer.js';
-import type { RequestBody } from './body.js';
-import type { LedgerRow, Reservation } from './budget.js';
-import { estimate, type Estimate } from './estimate.js';
-import { mapTransportError, responseHeaders } from './forward.js';
-import type { RequestContext } from './handler.js';
-import { deliveredText, DONE_EVENT, reportedCost, SseTap, usageOf, type Usage } from './meter.js';
-import type { Meter } from './routes.js';
+import type { RequestContext } from './context.js';
+import type { Sent } from './forward.js';
+import { deliveredText, reportedCost, usageOf, type Outcome } from './meter.js';
 import { sendError } from './respond.js';
+import type { Meter } from './routes.js';
+import { DONE_EVENT, SseTap } from './sse.js';
+import { mapTransportError, responseHeaders } from './upstream.js';
 
 /** Cap on a buffered JSON response (non-streamed answers are small; a larger one is an upstream fault). */
 const MAX_JSON_RESPONSE_BYTES = 64 * 1024 * 1024;
 /** Cap on an upstream error body we read to relay. */
 const MAX_ERROR_BODY_BYTES = 64 * 1024;
 
-interface Outcome {
-  status: number;
-  usage: Usage | null;
-  /** Completion tokens counted from what was delivered, when usage is missing. */
-  countedCompletion: number | null;
-  reportedCostMicros: number | null;
-  streamed: boolean;
-  errorCode: string | null;
-  /**
-   * What the client gets last, written only after the request is settled (a
-   * JSON body, or a stream's `[DONE]`): whoever saw the end of a response can
-   * rely on it being in the ledger, even if the daemon dies a moment later.
-   */
-  trailer?: Buffer | string | null;
-}
-
-export async function forwardRoute(ctx: RequestContext, body: RequestBody): Promise<void> {
-  const { deps, principal, route, req, res } = ctx;
-  const release = deps.limiter.acquire(principal.token, ctx.now);
-  let reservation: Reservation | null = null;
-  let est: Estimate | null = null;
+/** Passes the upstream's answer to the client by its kind; the end of it (`trailer`) waits for the settlement. */
+export async function relay(ctx: RequestContext, sent: Sent): Promise<Outcome> {
+  const { up, signal } = sent;
+  const cap = new ResponseCap(up.body, ctx.deps.limits);
   try {
-    const meter = route.def.forward!.meter;
-    // Without a budget anywhere in the chain nothing needs the prompt counted up front: an upper bound
-    // validates the body and the upstream's usage settles it. With one, count exactly, since reserving
-    // an upper bound would refuse concurrent requests that fit.
-    const budgeted = principal.chain.some((t) => t.monthlyBudget !== null);
-    if (budgeted && meter !== 'reported' && meter !== 'call') await tokenizerReady();
-    est = estimate(meter, body.json, deps.prices, deps.limits.defaultMaxTokens, budgeted ? 'exact' : 'upper');
-    reservation = deps.budgets.reserve(principal.chain, est.worstCaseMicros, ctx.now);
-    const key = deps.key.current();
-
-    // Ask for usage in streams so the stream can be metered, and hide that chunk from clients that did not ask.
-    let payload: Buffer | string | null = body.raw.length > 0 ? body.raw : null;
-    let hideUsage = false;
-    if (est.stream && (meter === 'chat' || meter === 'completion') && body.json) {
-      const so = body.json.stream_options as Record<string, unknown> | null | undefined;
-      if (!so || so.include_usage !== true) {
-        body.json.stream_options = { ...(so && typeof so === 'object' ? so : {}), include_usage: true };
-        payload = JSON.stringify(body.json);
-        hideUsage = true;
-      }
-    }
-
-    const abort = new AbortController();
-    const onClose = () => {
-      if (!res.writableFinished) abort.abort();
-    };
-    res.once('close', onClose);
-    let up: Dispatcher.ResponseData;
-    try {
-      up = await deps.upstream().request({
-        method: req.method ?? 'GET',
-        path: route.upstreamPath,
-        headers: req.headers,
-        body: payload,
-        key,
-        requestId: ctx.requestId,
-        signal: abort.signal,
-      });
-    } catch (err) {
-      if (abort.signal.aborted) {
-        if (!est.exact) est = await exactEstimate(ctx, body, est);
-        await settle(ctx, reservation, est, { status: 499, usage: null, countedCompletion: 0, reportedCostMicros: null, streamed: est.stream, errorCode: 'client_closed' });
-        reservation = null;
-        return;
-      }
-      throw err;
-    }
-
-    const cap = new ResponseCap(up.body, deps.limits);
-    let outcome: Outcome;
-    try {
-      outcome =
-        up.statusCode >= 400
-          ? await relayUpstreamError(ctx, up)
-          : isEventStream(up.headers['content-type'])
-            ? await relayStream(ctx, up, new SseTap(hideUsage), abort.signal, cap)
-            : isJson(up.headers['content-type'])
-              ? await relayJson(ctx, up, meter, cap)
-              : await relayOpaque(ctx, up, abort.signal, cap);
-    } finally {
-      cap.done();
-    }
-    res.off('close', onClose);
-    // Usage never came: the prompt is charged as counted, not as its upper bound.
-    if (!outcome.usage && outcome.countedCompletion !== null && !est.exact) est = await exactEstimate(ctx, body, est);
-    await settle(ctx, reservation, est, outcome);
-    reservation = null;
-    if (!res.writableEnded && !res.destroyed) {
-      if (outcome.trailer) res.end(outcome.trailer);
-      else res.end();
-    }
+    return up.statusCode >= 400
+      ? await relayUpstreamError(ctx, up)
+      : isEventStream(up.headers['content-type'])
+        ? await relayStream(ctx, up, new SseTap(sent.hideUsage), signal, cap)
+        : isJson(up.headers['content-type'])
+          ? await relayJson(ctx, up, ctx.route.def.forward!.meter, cap)
+          : await relayOpaque(ctx, up, signal, cap);
   } finally {
-    deps.budgets.release(reservation);
-    release();
+    cap.done();
+    sent.detach();
   }
 }
 
-async function exactEstimate(ctx: RequestContext, body: RequestBody, est: Estimate): Promise<Estimate> {
-  await tokenizerReady();
-  const exact = estimate(ctx.route.def.forward!.meter, body.json, ctx.deps.prices, ctx.deps.limits.defaultMaxTokens, 'exact');
-  return { ...est, promptTokens: exact.promptTokens, exact: true };
+/** What the client is told when it left before the upstream answered: nothing; the ledger says 499. */
+export function clientLeft(streamed: boolean): Outcome {
+  return { status: 499, usage: null, countedCompletion: 0, reportedCostMicros: null, streamed, errorCode: 'client_closed' };
+}
+
+/** Ends the response once it is settled: the JSON body, or a stream's `[DONE]`. */
+export function finish(ctx: RequestContext, outcome: Outcome): void {
+  const { res } = ctx;
+  if (res.writableEnded || res.destroyed) return;
+  if (outcome.trailer) res.end(outcome.trailer);
+  else res.end();
 }
 
 function isEventStream(ct: unknown): boolean {
@@ -132,65 +59,6 @@ function isEventStream(ct: unknown): boolean {
 }
 function isJson(ct: unknown): boolean {
   return typeof ct === 'string' && (ct.startsWith('application/json') || ct.includes('+json'));
-}
-
-/** Settles the request: one ledger row, spend charged to the whole chain, reservation released. */
-async function settle(ctx: RequestContext, reservation: Reservation | null, est: Estimate, o: Outcome): Promise<void> {
-  const { deps } = ctx;
-  let prompt = 0;
-  let completion = 0;
-  let usageSource: LedgerRow['usage_source'] = 'none';
-  if (o.usage) {
-    prompt = o.usage.promptTokens;
-    completion = o.usage.completionTokens;
-    usageSource = 'upstream';
-  } else if (o.countedCompletion !== null) {
-    // Usage never arrived (or the client or upstream left first): charge the prompt and what was actually delivered.
-    prompt = est.promptTokens;
-    completion = o.countedCompletion;
-    usageSource = prompt + completion > 0 ? 'counted' : 'none';
-  }
-  const model = o.usage?.model ?? est.model ?? null;
-  let cost = 0;
-  let costSource: LedgerRow['cost_source'] = 'none';
-  // The cost in the response's own usage is the most specific figure; a header cost comes next.
-  const reported = o.usage?.reportedCostMicros ?? o.reportedCostMicros ?? null;
-  if (reported !== null) {
-    cost = reported;
-    costSource = 'upstream';
-  } else if (prompt + completion > 0) {
-    const c = deps.prices.cost(est.model ?? model ?? undefined, prompt, completion);
-    cost = c.micros;
-    costSource = c.source === 'upstream' ? 'price' : c.source;
-  } else if (ctx.route.def.forward?.meter === 'call' && o.status < 400) {
-    // Images, audio and services the upstream did not price: the default call price, flagged, never free.
-    cost = deps.prices.callPriceMicros();
-    costSource = 'default';
-  }
-  const row: LedgerRow = {
-    ts: deps.clock(),
-    request_id: ctx.requestId,
-    token_id: ctx.principal.token.id,
-    method: ctx.req.method ?? 'GET',
-    route: ctx.route.def.path,
-    model,
-    prompt_tokens: prompt,
-    completion_tokens: completion,
-    cost_micros: cost,
-    status: o.status,
-    latency_ms: performance.now() - ctx.startedAt,
-    streamed: o.streamed ? 1 : 0,
-    usage_source: usageSource,
-    cost_source: costSource,
-    error_code: o.errorCode,
-  };
-  try {
-    await deps.budgets.settle(reservation, ctx.principal.chain, row);
-  } catch (err) {
-    // The response is already on its way; keep the reservation so the money stays counted, and say so loudly.
-    deps.log.error({ err, requestId: ctx.requestId, tokenId: row.token_id }, 'could not write the ledger row; it and its reservation are held until the disk accepts writes again');
-    return;
-  }
 }
 
 /** Why a response was cut off by ResponseCap. */
@@ -291,7 +159,6 @@ async function relayJson(ctx: RequestContext, up: Dispatcher.ResponseData, meter
     trailer: buf,
   };
 }
-
 
 /** A streamed answer: forwarded event by event as it arrives, metered by the tap. */
 async function relayStream(ctx: RequestContext, up: Dispatcher.ResponseData, tap: SseTap, signal: AbortSignal, cap: ResponseCap): Promise<Outcome> {

@@ -1,0 +1,64 @@
+/**
+ * The ledger: one row in the `usage` table for every authenticated agent
+ * request, answered or refused. The row's shape is declared here, low in the
+ * layers, because the pipeline writes it, the events module announces it and
+ * the CLI reads it back; the pipeline's `ledgerRow()` (pipeline/meter.ts) is
+ * the one place a row is built.
+ */
+
+/** Where the token counts came from: the upstream's own usage, our tokenizer, or nothing was used. */
+export type UsageSource = 'upstream' | 'counted' | 'none';
+/** Where the cost came from: the upstream, the price list, the default call price, an override, or nothing was charged. */
+export type CostSource = 'upstream' | 'price' | 'default' | 'override' | 'none';
+
+export interface LedgerRow {
+  ts: number;
+  request_id: string;
+  token_id: string;
+  method: string;
+  route: string;
+  model: string | null;
+  prompt_tokens: number;
+  completion_tokens: number;
+  cost_micros: number;
+  status: number;
+  latency_ms: number;
+  /** 1 or 0: SQLite has no boolean. */
+  streamed: number;
+  usage_source: UsageSource;
+  cost_source: CostSource;
+  error_code: string | null;
+}
+
+/** A committed ledger row as the live feed, the metrics and the tray see it. */
+export interface RequestEvent {
+  ts: number;
+  request_id: string;
+  token_id: string;
+  route: string;
+  model: string | null;
+  prompt_tokens: number;
+  completion_tokens: number;
+  cost_micros: number;
+  status: number;
+  latency_ms: number;
+  streamed: boolean;
+  error_code: string | null;
+}
+
+export function requestEvent(row: LedgerRow): RequestEvent {
+  return {
+    ts: row.ts,
+    request_id: row.request_id,
+    token_id: row.token_id,
+    route: row.route,
+    model: row.model,
+    prompt_tokens: row.prompt_tokens,
+    completion_tokens: row.completion_tokens,
+    cost_micros: row.cost_micros,
+    status: row.status,
+    latency_ms: row.latency_ms,
+    streamed: row.streamed === 1,
+    error_code: row.error_code,
+  };
+}
