@@ -58,7 +58,7 @@ export function accessRoutes(access: AccessRequests): Pick<LocalRoutes, 'request
 
 function requestAccess(access: AccessRequests, ctx: OpenRequestContext, body: RequestBody): LocalAnswer {
   const b = parseBody(body.json);
-  const { request, pollSecret } = access.create({
+  const { request, pollSecret } = access.createOrNote({
     name: b.name,
     scopes: b.scopes as Scope[],
     monthlyBudget: usdToMicros(b.monthly_budget),

@@ -25,10 +25,13 @@ import { normalizeScopes } from '../tokens/scopes.js';
 import type { Token, TokenStore } from '../tokens/store.js';
 import { hashPollSecret, isPollSecret, isRequestId, newPollSecret, newRequestId, newUserCode, normalizeUserCode, pollSecretMatches } from './codes.js';
 import { checkGrant, DEFAULT_ACCESS_OPTIONS, fromRow, type AccessOptions, type AccessRequest, type Approval, type NewAccessRequest, type PollResult, type Row } from './model.js';
+import { TurnedAwayLog } from './flood.js';
 import { AccessNotifier } from './notify.js';
 
 const gone = (code: string, message: string) => new SidecarError(410, 'invalid_request_error', code, message);
 const conflict = (code: string, message: string) => new SidecarError(409, 'invalid_request_error', code, message);
+/** Longest Retry-After given while the queue is full. */
+const FULL_RETRY_S = 30;
 const NOT_FOUND = 'No access request with that id and secret. Poll the poll_url exactly as POST /v1/agents/request-access returned it.';
 
 export interface AccessServiceOptions {
@@ -47,6 +50,7 @@ export class AccessRequests {
   /** Monotonic time of each request's last poll that found it pending. */
   private readonly lastPoll = new Map<string, number>();
   private timer: NodeJS.Timeout | null = null;
+  private readonly turnedAway: TurnedAwayLog;
 
   constructor(
     private readonly db: DB,
@@ -57,6 +61,7 @@ export class AccessRequests {
     this.options = { ...DEFAULT_ACCESS_OPTIONS, ...opts.options };
     this.notifier = opts.events ? new AccessNotifier(db, opts.events) : null;
     this.monotonic = opts.monotonic ?? (() => performance.now());
+    this.turnedAway = new TurnedAwayLog(db, this.monotonic);
     this.q = {
       get: db.prepare('SELECT * FROM access_requests WHERE id = ?'),
       byCode: db.prepare("SELECT * FROM access_requests WHERE user_code = ? AND status IN ('pending', 'approved') ORDER BY created_at DESC"),
@@ -93,7 +98,8 @@ export class AccessRequests {
         }
         const pending = this.q.pendingAll.all(now) as Array<{ expires_at: number }>;
         if (pending.length >= o.maxPending) {
-          throw rateLimited('too_many_pending_requests', `${pending.length} access requests are already waiting for the human; try again when one is answered or expires.`, (pending[0]!.expires_at - now) / 1000);
+          // Retry soon, not at the first expiry (up to ten minutes away): the human may clear a flood any moment.
+          throw rateLimited('too_many_pending_requests', `${pending.length} access requests are already waiting for the human; try again shortly (the human has been told agents are being turned away).`, Math.min(FULL_RETRY_S, (pending[0]!.expires_at - now) / 1000));
         }
         const mine = this.q.pendingName.all(now, input.name) as Array<{ expires_at: number }>;
         if (mine.length >= o.maxPendingPerName) {
@@ -127,6 +133,33 @@ export class AccessRequests {
       .immediate();
     this.notifier?.soon();
     return result;
+  }
+
+  /** `create`, and when the queue was full, a note for the human that an agent was turned away. */
+  createOrNote(input: NewAccessRequest): { request: AccessRequest; pollSecret: string } {
+    try {
+      return this.create(input);
+    } catch (err) {
+      if (err instanceof SidecarError && err.code === 'too_many_pending_requests') this.turnedAway.note(this.clock());
+      throw err;
+    }
+  }
+
+  /** Denies every pending request at once (a flood the human does not recognise); returns how many. */
+  clearPending(actor: string, reason = 'cleared by the human'): number {
+    const now = this.clock();
+    this.expireDue(now);
+    const n = this.db
+      .transaction(() => {
+        const open = this.q.open.all(now) as Row[];
+        for (const r of open) this.q.deny.run(now, actor, reason, r.id);
+        if (open.length) audit(this.db, now, { actor, event: 'access.clear', detail: { denied: open.length, request_ids: open.map((r) => r.id) } });
+        return open.length;
+      })
+      .immediate();
+    this.turnedAway.reset();
+    if (n) this.notifier?.soon();
+    return n;
   }
 
   /**

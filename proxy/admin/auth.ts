@@ -19,7 +19,9 @@
  * a JSON content type (which no cross-origin form or no-cors fetch can send).
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { forbidden, SidecarError, unauthorized } from '../core/errors.js';
+import { createHash } from 'node:crypto';
+import { forbidden, rateLimited, SidecarError, unauthorized } from '../core/errors.js';
+import { clientBucket, refuseDuplicateAuthorization, type FailedAuthLimiter } from '../pipeline/authenticate.js';
 import type { Clock } from '../core/time.js';
 import { TOKEN_PREFIX } from '../tokens/format.js';
 import { secretMatches } from './secret.js';
@@ -39,6 +41,8 @@ export interface AuthConfig {
   sessions: Sessions;
   clock: Clock;
   port: number;
+  /** Wrong admin secrets, counted per client like /v1's wrong tokens (loopback is one client). */
+  limiter?: FailedAuthLimiter;
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -103,6 +107,7 @@ export function requireAdmin(cfg: AuthConfig): RequestHandler {
       throw forbidden('forbidden_origin', 'The admin API refuses cross-site and same-site requests from other origins.');
     }
 
+    refuseDuplicateAuthorization(req);
     const header = req.headers.authorization;
     if (header !== undefined) {
       const m = /^Bearer (.{1,512})$/.exec(header);
@@ -110,7 +115,19 @@ export function requireAdmin(cfg: AuthConfig): RequestHandler {
       if (presented.startsWith(TOKEN_PREFIX)) {
         throw forbidden('agent_token_not_admin', 'Agent tokens never grant access to the admin API; use the admin secret or a dashboard session.');
       }
-      if (!presented || !secretMatches(presented, cfg.secret)) throw unauthorized('invalid_admin_secret', `That is not this sidecar's admin secret. ${LOGIN_HELP}`);
+      const bucket = clientBucket(req.socket.remoteAddress ?? '');
+      const now = cfg.clock();
+      const hash = createHash('sha256').update(presented).digest('hex');
+      const wait = cfg.limiter?.blockedFor(bucket, now) ?? 0;
+      // While blocked only a secret that worked before is looked at, so the answer tells a guesser nothing.
+      if (wait > 0 && !cfg.limiter!.isTrusted(hash)) {
+        throw rateLimited('auth_rate_limited', `Too many wrong admin secrets from this machine; retry after ${Math.ceil(wait)} s. ${LOGIN_HELP}`, wait);
+      }
+      if (!presented || !secretMatches(presented, cfg.secret)) {
+        cfg.limiter?.failed(bucket, now);
+        throw unauthorized('invalid_admin_secret', `That is not this sidecar's admin secret. ${LOGIN_HELP}`);
+      }
+      cfg.limiter?.succeeded(hash);
       req.adminVia = 'bearer';
       return checkUnsafe(req, next);
     }

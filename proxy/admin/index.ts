@@ -24,6 +24,7 @@ import { accessRouter } from './access.js';
 import { auditRouter } from './audit.js';
 import { clearedCookie, loopbackOnly, requireAdmin, sessionCookie } from './auth.js';
 import { ADMIN_ACTOR, type AdminContext, type AdminHooks } from './context.js';
+import { FailedAuthLimiter } from '../pipeline/authenticate.js';
 import { LiveHub, liveRouter } from './live.js';
 import { ensureAdminSecret } from './secret.js';
 import { consumeLoginNonce, createLoginNonce, Sessions, SESSION_TTL_MS } from './sessions.js';
@@ -103,7 +104,7 @@ export function createAdminApp(opts: AdminOptions): AdminApp {
     res.setHeader('cache-control', 'no-store');
     next();
   });
-  api.use(requireAdmin({ secret, sessions, clock: deps.clock, port }));
+  api.use(requireAdmin({ secret, sessions, clock: deps.clock, port, limiter: new FailedAuthLimiter(deps.limits.authFailuresPerMinute) }));
   api.use(express.json({ limit: '256kb', strict: true, type: 'application/json' }));
   api.get('/session', (req, res) => {
     res.json({ via: req.adminVia });

@@ -83,6 +83,11 @@ export interface Limits {
   maxJsonDepth: number;
   /** Failed authentications one client address may make per minute before it gets 429s; 0 turns the limit off. */
   authFailuresPerMinute: number;
+  /**
+   * Most client connections open at once; more are closed as they arrive. Slow clients (slowloris) are cut
+   * off by the timeouts above, but until then each holds a socket: this bounds how many they can hold.
+   */
+  maxConnections: number;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -97,4 +102,5 @@ export const DEFAULT_LIMITS: Limits = {
   maxResponseBytes: 256 * 1024 * 1024,
   maxJsonDepth: 64,
   authFailuresPerMinute: 60,
+  maxConnections: 512,
 };

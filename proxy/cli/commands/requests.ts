@@ -9,6 +9,7 @@ import { TokenStore } from '../../tokens/store.js';
 import type { DB } from '../../db/database.js';
 import { CliError, openDb, printJson, printTable, type GlobalOptions } from '../context.js';
 import { parseUsdFlag } from '../parse.js';
+import { escapeUnprintable } from '../../core/text.js';
 import { usdAmount } from '../../admin/validate.js';
 
 function withAccess<T>(opts: GlobalOptions, fn: (access: AccessRequests, db: DB) => T): T {
@@ -94,7 +95,7 @@ export function registerRequests(program: Command, globals: () => GlobalOptions)
       const r = withAccess(globals(), (access) => access.approve(ref, approval, 'cli'));
       if (o.json) return printJson(accessRequestJson(r, systemClock()));
       process.stdout.write(
-        `Approved ${r.id} (${r.userCode}) for ${r.name}: ${describe(r)}.\n` +
+        `Approved ${r.id} (${r.userCode}) for ${escapeUnprintable(r.name)}: ${describe(r)}.\n` +
           `The agent receives its key on its next poll (until ${new Date(r.expiresAt).toISOString()}); it then appears in \`skillboss-sidecar token list\`.\n`,
       );
     });
@@ -107,6 +108,16 @@ export function registerRequests(program: Command, globals: () => GlobalOptions)
     .action((ref: string, o: { reason?: string; json?: boolean }) => {
       const r = withAccess(globals(), (access) => access.deny(ref, { reason: o.reason ?? null }, 'cli'));
       if (o.json) return printJson(accessRequestJson(r, systemClock()));
-      process.stdout.write(`Denied ${r.id} (${r.userCode}) for ${r.name}.\n`);
+      process.stdout.write(`Denied ${r.id} (${r.userCode}) for ${escapeUnprintable(r.name)}.\n`);
+    });
+
+  requests
+    .command('clear')
+    .description('deny every waiting request at once (a flood of requests you do not recognise)')
+    .option('--json', 'print JSON only')
+    .action((o: { json?: boolean }) => {
+      const n = withAccess(globals(), (access) => access.clearPending('cli'));
+      if (o.json) return printJson({ cleared: n });
+      process.stdout.write(n ? `Denied all ${n} waiting access request${n === 1 ? '' : 's'}; agents can ask again.\n` : 'No access requests were waiting.\n');
     });
 }
