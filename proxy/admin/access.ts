@@ -41,6 +41,12 @@ export function accessView(r: AccessRequest, now: number) {
   return { ...accessRequestJson(r, now), expires_in_seconds: open ? Math.max(0, Math.floor((r.expiresAt - now) / 1000)) : 0 };
 }
 
+/** Agents turned away by a full queue lately (a flood), when there were any. */
+function turnedAway(ctx: AdminContext, now: number): { turned_away?: NonNullable<ReturnType<typeof recentTurnedAway>> } {
+  const away = recentTurnedAway(ctx.db, now);
+  return away ? { turned_away: away } : {};
+}
+
 export function accessRouter(ctx: AdminContext): Router {
   const r = Router();
   const { deps } = ctx;
@@ -52,7 +58,7 @@ export function accessRouter(ctx: AdminContext): Router {
     const all = q.all === '1' || q.all === 'true';
     const now = deps.clock();
     const pending = access.listPending();
-    res.json({ data: (all ? access.list(200) : pending).map((a) => accessView(a, now)), pending: pending.length, turned_away: recentTurnedAway(ctx.db, now) });
+    res.json({ data: (all ? access.list(200) : pending).map((a) => accessView(a, now)), pending: pending.length, ...turnedAway(ctx, now) });
   });
 
   // Before /:ref, so "clear" is never read as a request's code.

@@ -102,7 +102,7 @@ export function registerOpen(program: Command, globals: () => GlobalOptions): vo
         remove();
         process.exit(130);
       };
-      process.once('SIGINT', interrupted).once('SIGTERM', interrupted);
+      process.once('SIGINT', interrupted).once('SIGTERM', interrupted).once('SIGHUP', interrupted);
       try {
         const problem = await launch(pathToFileURL(page).href);
         if (problem) {
@@ -118,7 +118,7 @@ export function registerOpen(program: Command, globals: () => GlobalOptions): vo
         }
       } finally {
         remove();
-        process.off('SIGINT', interrupted).off('SIGTERM', interrupted);
+        process.off('SIGINT', interrupted).off('SIGTERM', interrupted).off('SIGHUP', interrupted);
       }
     });
 }
