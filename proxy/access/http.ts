@@ -7,12 +7,13 @@
  * unknown id or a wrong secret alike.
  */
 import { z } from 'zod';
-import { badRequest } from '../core/errors.js';
-import { microsToUsd, usdToMicros } from '../core/money.js';
+import { usdToMicros } from '../core/money.js';
+import { parseInput } from '../core/validate.js';
 import type { RequestBody } from '../pipeline/body.js';
 import type { LocalAnswer, LocalRoutes, OpenRequestContext } from '../pipeline/context.js';
 import { PRINTABLE, PRINTABLE_MESSAGE as printable } from '../core/text.js';
 import { SCOPES, isScope, type Scope } from '../tokens/scopes.js';
+import { tokenJson } from '../../wire/tokens.js';
 import { DEFAULT_EXPIRATION_DAYS, MAX_EXPIRATION_DAYS, type AccessRequest } from './model.js';
 import type { AccessRequests } from './requests.js';
 
@@ -33,18 +34,7 @@ export const requestAccessSchema = z.strictObject({
   reason: z.string().trim().max(500).regex(PRINTABLE, printable).nullish(),
 });
 
-function parseBody(json: unknown): z.infer<typeof requestAccessSchema> {
-  const r = requestAccessSchema.safeParse(json ?? {});
-  if (r.success) return r.data;
-  const details: Record<string, string> = {};
-  for (const i of r.error.issues) details[i.path.join('.') || 'body'] ??= i.message;
-  const [field, msg] = Object.entries(details)[0]!;
-  throw badRequest(
-    'invalid_request',
-    `Invalid access request: ${field}: ${msg}. Send {"name": "my-agent", "scopes": ["models:read", "models:use"], "monthly_budget": 5, "expiration_days": 30, "reason": "why"}.`,
-    details,
-  );
-}
+const EXAMPLE = 'Send {"name": "my-agent", "scopes": ["models:read", "models:use"], "monthly_budget": 5, "expiration_days": 30, "reason": "why"}.';
 
 const NO_STORE = { 'cache-control': 'no-store' };
 
@@ -57,7 +47,7 @@ export function accessRoutes(access: AccessRequests): Pick<LocalRoutes, 'request
 }
 
 function requestAccess(access: AccessRequests, ctx: OpenRequestContext, body: RequestBody): LocalAnswer {
-  const b = parseBody(body.json);
+  const b = parseInput(requestAccessSchema, body.json, 'access request', EXAMPLE);
   const { request, pollSecret } = access.createOrNote({
     name: b.name,
     scopes: b.scopes as Scope[],
@@ -103,6 +93,7 @@ function pollAccess(access: AccessRequests, ctx: OpenRequestContext): LocalAnswe
       return { status: 200, body: { ...common(r.request), status: 'denied', reason: r.request.denyReason }, headers: NO_STORE };
     case 'approved': {
       const t = r.token;
+      const { name, scopes, monthly_budget, expires_at } = tokenJson(t);
       ctx.deps.log.info({ event: 'access.collect', name: t.name, token_id: t.id }, 'an agent collected its token');
       return {
         status: 200,
@@ -111,10 +102,10 @@ function pollAccess(access: AccessRequests, ctx: OpenRequestContext): LocalAnswe
           status: 'approved',
           api_key: r.secret,
           token_id: t.id,
-          name: t.name,
-          scopes: t.scopes,
-          monthly_budget: t.monthlyBudget === null ? null : microsToUsd(t.monthlyBudget),
-          expires_at: t.expiresAt === null ? null : new Date(t.expiresAt).toISOString(),
+          name,
+          scopes,
+          monthly_budget,
+          expires_at,
           base_url: `http://${ctx.req.headers.host}/v1`,
           message: 'This key is shown once: store it now (e.g. as OPENAI_API_KEY with OPENAI_BASE_URL set to base_url). Later polls get 410.',
         },

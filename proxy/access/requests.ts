@@ -18,7 +18,7 @@
  */
 import type { DB } from '../db/database.js';
 import { audit } from '../db/records.js';
-import { notFound, rateLimited, SidecarError } from '../core/errors.js';
+import { conflict, gone, notFound, rateLimited, SidecarError } from '../core/errors.js';
 import type { SidecarEvents } from '../core/events.js';
 import { DAY_MS, type Clock } from '../core/time.js';
 import { normalizeScopes } from '../tokens/scopes.js';
@@ -28,8 +28,6 @@ import { checkGrant, DEFAULT_ACCESS_OPTIONS, fromRow, type AccessOptions, type A
 import { TurnedAwayLog } from './flood.js';
 import { AccessNotifier } from './notify.js';
 
-const gone = (code: string, message: string) => new SidecarError(410, 'invalid_request_error', code, message);
-const conflict = (code: string, message: string) => new SidecarError(409, 'invalid_request_error', code, message);
 /** Longest Retry-After given while the queue is full. */
 const FULL_RETRY_S = 30;
 const NOT_FOUND = 'No access request with that id and secret. Poll the poll_url exactly as POST /v1/agents/request-access returned it.';
@@ -332,6 +330,7 @@ export class AccessRequests {
 
   // ---- the daemon's wiring -------------------------------------------------------------------
 
+  /** Starts the periodic sweep (expiry, and events for what other processes changed); the daemon calls it once it listens. */
   start(): void {
     if (this.timer || this.options.sweepIntervalMs <= 0) return;
     this.timer = setInterval(() => this.sweep(), this.options.sweepIntervalMs);

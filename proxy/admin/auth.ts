@@ -20,7 +20,7 @@
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { createHash } from 'node:crypto';
-import { forbidden, rateLimited, SidecarError, unauthorized } from '../core/errors.js';
+import { forbidden, rateLimited, unauthorized, unsupportedMediaType } from '../core/errors.js';
 import { clientBucket, refuseDuplicateAuthorization, type FailedAuthLimiter } from '../pipeline/authenticate.js';
 import type { Clock } from '../core/time.js';
 import { TOKEN_PREFIX } from '../tokens/format.js';
@@ -148,7 +148,7 @@ export function requireAdmin(cfg: AuthConfig): RequestHandler {
 
 function checkUnsafe(req: Request, next: NextFunction): void {
   if (!SAFE_METHODS.has(req.method) && req.headers['content-length'] !== '0' && (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined)) {
-    if (!req.is('application/json')) throw new SidecarError(415, 'invalid_request_error', 'unsupported_media_type', 'Admin requests with a body must send Content-Type: application/json.');
+    if (!req.is('application/json')) throw unsupportedMediaType('Admin requests with a body must send Content-Type: application/json.');
   }
   next();
 }

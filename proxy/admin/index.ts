@@ -16,7 +16,7 @@
  */
 import express, { Router, type ErrorRequestHandler, type Request, type Response } from 'express';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { asSidecarError, badRequest, notFound, SidecarError, toOpenAIBody } from '../core/errors.js';
+import { asSidecarError, badRequest, notFound, SidecarError, toOpenAIBody, tooLarge, unsupportedMediaType } from '../core/errors.js';
 import type { DB } from '../db/database.js';
 import { audit } from '../db/records.js';
 import type { PipelineDeps } from '../pipeline/context.js';
@@ -163,10 +163,10 @@ function fromExpress(err: unknown): SidecarError {
     case 'entity.parse.failed':
       return badRequest('invalid_json', 'The request body is not valid JSON.');
     case 'entity.too.large':
-      return new SidecarError(413, 'invalid_request_error', 'body_too_large', 'The request body is too large for the admin API (256 KB at most).');
+      return tooLarge('The request body is too large for the admin API (256 KB at most).');
     case 'encoding.unsupported':
     case 'charset.unsupported':
-      return new SidecarError(415, 'invalid_request_error', 'unsupported_media_type', 'Send the body as UTF-8 JSON.');
+      return unsupportedMediaType('Send the body as UTF-8 JSON.');
     default:
       if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) return new SidecarError(e.status, 'invalid_request_error', 'bad_request', 'The request could not be read.');
       return asSidecarError(err);

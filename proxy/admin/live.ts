@@ -8,6 +8,7 @@
  * listener, so the agent path skips building request events entirely.
  */
 import { Router, type Response } from 'express';
+import { toOpenAIBody, unavailable } from '../core/errors.js';
 import type { RequestEvent, SidecarEventMap } from '../core/events.js';
 import { microsToUsd } from '../core/money.js';
 import type { AdminContext } from './context.js';
@@ -84,7 +85,7 @@ export function liveRouter(hub: LiveHub): Router {
   const r = Router();
   r.get('/events', (req, res) => {
     if (!hub.add(res)) {
-      res.status(503).json({ error: { message: 'Too many dashboards are listening; close one.', type: 'service_unavailable', code: 'too_many_streams', param: null } });
+      res.status(503).json(toOpenAIBody(unavailable('too_many_streams', 'Too many dashboards are listening; close one.')));
       return;
     }
     res.writeHead(200, {

@@ -12,7 +12,7 @@ import { resolveUpstream, runtimeUpstreamRefusal } from '../core/config.js';
 import { badRequest, unavailable } from '../core/errors.js';
 import { audit, bumpGeneration, getSetting, setSetting } from '../db/records.js';
 import { KeyStoreUnavailable, maskKey, validateUpstreamKey } from '../keychain/store.js';
-import { normaliseAllowedHost } from '../lifecycle/outbound.js';
+import { normalizeAllowedHost } from '../lifecycle/outbound.js';
 import { WEBHOOK_HOSTS_SETTING } from '../lifecycle/rotation.js';
 import { ROTATION_DAYS_SETTING, rotationDays } from '../upstream/rotate.js';
 import { ADMIN_ACTOR, type AdminContext } from './context.js';
@@ -22,7 +22,7 @@ const price = z.number().nonnegative('must be 0 or more').max(1_000_000, 'at mos
 // The same rule as `skillboss-sidecar rotation webhook-hosts` and the sender (lifecycle/outbound.ts).
 const hostName = z.string().max(253, 'too long for a host name').transform((h, ctx) => {
   try {
-    return normaliseAllowedHost(h);
+    return normalizeAllowedHost(h);
   } catch (err) {
     ctx.addIssue({ code: 'custom', message: (err as Error).message });
     return z.NEVER;

@@ -36,7 +36,7 @@ const requestsQuery = z.strictObject({
   limit: z.coerce.number().int().min(1, 'at least 1').max(500, 'at most 500').default(50),
 });
 
-import type { UsageRow } from './wire.js';
+import type { UsageRow } from '../../wire/admin.js';
 
 export type { UsageRow };
 

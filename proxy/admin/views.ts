@@ -8,7 +8,7 @@ import { microsToUsd } from '../core/money.js';
 import { periodOf } from '../core/time.js';
 import type { Token } from '../tokens/token.js';
 
-import type { TokenStatus, TokenView } from './wire.js';
+import type { TokenStatus, TokenView } from '../../wire/admin.js';
 
 export type { TokenStatus, TokenView };
 

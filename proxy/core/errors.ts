@@ -1,8 +1,12 @@
 /**
  * One error family for everything an agent or admin can be refused for.
  * Each error carries its HTTP status and a stable code; `toOpenAIBody` is the
- * only place the OpenAI error envelope is built.
+ * only place the OpenAI error envelope is built, for JSON answers, SSE error
+ * events and the admin live feed alike. Build errors with the constructors
+ * below rather than `new SidecarError`, so a status always has its type.
  */
+import type { ErrorBody } from '../../wire/errors.js';
+
 export type ErrorType =
   | 'invalid_request_error'
   | 'authentication_error'
@@ -11,6 +15,8 @@ export type ErrorType =
   | 'rate_limit_error'
   | 'not_found_error'
   | 'upstream_error'
+  /** The sidecar's own fault (a bug, a failed collector): not the upstream's, so not `upstream_error`. */
+  | 'server_error'
   | 'service_unavailable';
 
 export class SidecarError extends Error {
@@ -48,8 +54,16 @@ export const forbidden = (code: string, message: string) =>
   new SidecarError(403, 'permission_error', code, message);
 export const notFound = (code: string, message: string) =>
   new SidecarError(404, 'not_found_error', code, message);
+export const methodNotAllowed = (message: string, allow: string) =>
+  new SidecarError(405, 'invalid_request_error', 'method_not_allowed', message, { headers: { allow } });
+export const conflict = (code: string, message: string) =>
+  new SidecarError(409, 'invalid_request_error', code, message);
+export const gone = (code: string, message: string) =>
+  new SidecarError(410, 'invalid_request_error', code, message);
 export const tooLarge = (message: string) =>
   new SidecarError(413, 'invalid_request_error', 'body_too_large', message);
+export const unsupportedMediaType = (message: string) =>
+  new SidecarError(415, 'invalid_request_error', 'unsupported_media_type', message);
 export const rateLimited = (code: string, message: string, retryAfterSeconds: number) =>
   new SidecarError(429, 'rate_limit_error', code, message, {
     headers: { 'retry-after': String(Math.max(1, Math.ceil(retryAfterSeconds))) },
@@ -58,13 +72,14 @@ export const badGateway = (code: string, message: string, cause?: unknown) =>
   new SidecarError(502, 'upstream_error', code, message, { cause });
 export const gatewayTimeout = (code: string, message: string, cause?: unknown) =>
   new SidecarError(504, 'upstream_error', code, message, { cause });
+export const internalError = (code: string, message: string, cause?: unknown) =>
+  new SidecarError(500, 'server_error', code, message, { cause });
 export const unavailable = (code: string, message: string, retryAfterSeconds?: number) =>
   new SidecarError(503, 'service_unavailable', code, message,
     retryAfterSeconds ? { headers: { 'retry-after': String(retryAfterSeconds) } } : {});
 
-export interface OpenAIErrorBody {
-  error: { message: string; type: string; code: string; param: string | null; details?: Record<string, string> };
-}
+/** The envelope's shape is the wire project's, so the dashboard and CLI read what this writes. */
+export type OpenAIErrorBody = ErrorBody;
 
 export function toOpenAIBody(err: SidecarError): OpenAIErrorBody {
   const body: OpenAIErrorBody = { error: { message: err.message, type: err.type, code: err.code, param: null } };
@@ -81,8 +96,7 @@ export function asSidecarError(err: unknown): SidecarError {
   if (err instanceof SidecarError) return err;
   const storage = storageError(err);
   if (storage) return storage;
-  return new SidecarError(500, 'upstream_error', 'internal_error',
-    'The sidecar hit an internal error. The request was not forwarded; check the daemon log.', { cause: err });
+  return internalError('internal_error', 'The sidecar hit an internal error. The request was not forwarded; check the daemon log.', err);
 }
 
 const STORAGE_CODES = ['SQLITE_FULL', 'SQLITE_READONLY', 'SQLITE_CANTOPEN', 'SQLITE_IOERR', 'SQLITE_PERM', 'SQLITE_CORRUPT', 'SQLITE_NOTADB', 'SQLITE_BUSY', 'SQLITE_LOCKED'];

@@ -30,21 +30,8 @@ export interface LedgerRow {
   error_code: string | null;
 }
 
-/** A committed ledger row as the live feed, the metrics and the tray see it. */
-export interface RequestEvent {
-  ts: number;
-  request_id: string;
-  token_id: string;
-  route: string;
-  model: string | null;
-  prompt_tokens: number;
-  completion_tokens: number;
-  cost_micros: number;
-  status: number;
-  latency_ms: number;
-  streamed: boolean;
-  error_code: string | null;
-}
+/** A committed ledger row as the live feed, the metrics and the tray see it: a boolean `streamed`, no sources. */
+export type RequestEvent = Omit<LedgerRow, 'method' | 'streamed' | 'usage_source' | 'cost_source'> & { streamed: boolean };
 
 export function requestEvent(row: LedgerRow): RequestEvent {
   return {

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { badRequest, unavailable } from '../core/errors.js';
+import { parseInput } from '../core/validate.js';
 import type { Principal } from '../pipeline/authenticate.js';
 import { requireCurrentSecret } from '../pipeline/authorize.js';
 import type { LocalRoute } from '../pipeline/context.js';
@@ -22,17 +23,12 @@ const schema = z.strictObject({
 const HINT = 'Send {"rotation_interval_days": 90, "webhook_url": "http://127.0.0.1:PORT/path"}, or {"enabled": false} to stop.';
 
 function parse(json: unknown): { off: true } | { off: false; days: number; webhookUrl: string | null } {
-  const r = schema.safeParse(json ?? {});
-  if (!r.success) {
-    const i = r.error.issues[0]!;
-    const field = i.path.join('.') || 'body';
-    throw badRequest('invalid_request', `Invalid request body: ${field}: ${i.message}. ${HINT}`, { [field]: i.message });
-  }
-  if (r.data.enabled === false) return { off: true };
-  if (r.data.rotation_interval_days === undefined) {
+  const b = parseInput(schema, json, 'request body', HINT);
+  if (b.enabled === false) return { off: true };
+  if (b.rotation_interval_days === undefined) {
     throw badRequest('invalid_request', `Invalid request body: rotation_interval_days is required. ${HINT}`, { rotation_interval_days: 'required' });
   }
-  return { off: false, days: r.data.rotation_interval_days, webhookUrl: r.data.webhook_url ?? null };
+  return { off: false, days: b.rotation_interval_days, webhookUrl: b.webhook_url ?? null };
 }
 
 /** The route's handler, for the route table (the daemon hands it to the pipeline); the lifecycle starts after the server listens. */

@@ -7,7 +7,7 @@
  * Known filter bypasses (node `ip` CVE-2024-29415, GHSA-9g3w-r349-3vvw) rely
  * on a host that one parser reads differently from another: `127.1`, octal
  * `0177.0.0.1`, hex `0x7f.1`, the integer `2130706433`, IPv4-mapped IPv6
- * `[::ffff:7f00:1]`. Here the WHATWG parser normalises the host, anything not
+ * `[::ffff:7f00:1]`. Here the WHATWG parser normalizes the host, anything not
  * typed in that normal form is refused outright, addresses are classified with
  * node's BlockList (which also sees through IPv4-mapped IPv6), DNS names are
  * resolved and every answer checked, and the caller connects to the very
@@ -166,7 +166,7 @@ function notAllowed(host: string): SidecarError {
  * not accepted (the same rule as the dashboard's settings): numeric forms are
  * how filters get bypassed, and a public service has a name.
  */
-export function normaliseAllowedHost(input: string): string {
+export function normalizeAllowedHost(input: string): string {
   const s = input.trim().toLowerCase();
   let host: string;
   try {

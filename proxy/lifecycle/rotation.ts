@@ -15,7 +15,7 @@ import { KeyStoreUnavailable } from '../keychain/store.js';
 import { DEFAULT_GRACE_MS, type Token, type TokenMeta, type TokenStore } from '../tokens/store.js';
 import { writeEnvSink } from './envsink.js';
 import { checkWebhookUrl, describeUrl, type OutboundPolicy } from './outbound.js';
-import { VAULT, type SecretVault } from './vault.js';
+import { VAULT, type SecretVault } from '../keychain/vault.js';
 import { deliverWebhook, newSigningSecret, type DeliveryResult, type WebhookOptions } from './webhook.js';
 
 export interface LifecycleContext {

@@ -14,7 +14,7 @@ import type { DB } from '../db/database.js';
 import type { PipelineDeps } from '../pipeline/context.js';
 import { forgetExpiredPreviousKey, nextRotationAt, rotateUpstreamKey, rotationState, type RotateStep } from '../upstream/rotate.js';
 import { deliverRotation, dropRevokedSchedules, runDueRotations, type LifecycleContext, type Rotated } from './rotation.js';
-import { vaultFor, VAULT, type SecretVault } from './vault.js';
+import { vaultFor, VAULT, type SecretVault } from '../keychain/vault.js';
 import { DEFAULT_WEBHOOK_OPTIONS, type DeliveryResult, type WebhookOptions } from './webhook.js';
 import type { Token } from '../tokens/token.js';
 

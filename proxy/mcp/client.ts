@@ -29,7 +29,7 @@ export interface ClientConfig {
 }
 
 /** `http://127.0.0.1:7373`, `…/v1` or `…/v1/` → `http://127.0.0.1:7373/v1`; only loopback http(s). */
-export function normaliseBaseUrl(raw: string): string {
+export function normalizeBaseUrl(raw: string): string {
   let u: URL;
   try {
     u = new URL(raw);
@@ -53,15 +53,15 @@ export function normaliseBaseUrl(raw: string): string {
 export function resolveClientConfig(opts: { baseUrl?: string; dataDir: string; env?: NodeJS.ProcessEnv; warn?: (msg: string) => void }): ClientConfig {
   const env = opts.env ?? process.env;
   let baseUrl: string | undefined;
-  if (opts.baseUrl) baseUrl = normaliseBaseUrl(opts.baseUrl);
+  if (opts.baseUrl) baseUrl = normalizeBaseUrl(opts.baseUrl);
   else if (env.OPENAI_BASE_URL) {
     try {
-      baseUrl = normaliseBaseUrl(env.OPENAI_BASE_URL);
+      baseUrl = normalizeBaseUrl(env.OPENAI_BASE_URL);
     } catch (err) {
       opts.warn?.(`ignoring OPENAI_BASE_URL: ${(err as Error).message}`);
     }
   }
-  baseUrl ??= normaliseBaseUrl(readRuntime(opts.dataDir)?.url ?? `http://${DEFAULT_HOST}:${DEFAULT_PORT}`);
+  baseUrl ??= normalizeBaseUrl(readRuntime(opts.dataDir)?.url ?? `http://${DEFAULT_HOST}:${DEFAULT_PORT}`);
   const candidates = [env.SKILLBOSS_API_KEY, env.OPENAI_API_KEY].map((k) => k?.trim()).filter((k): k is string => Boolean(k));
   const token = candidates.find((k) => k.startsWith(TOKEN_PREFIX)) ?? null;
   if (!token && candidates.length > 0) opts.warn?.(`ignoring SKILLBOSS_API_KEY/OPENAI_API_KEY: not a sidecar token (${TOKEN_PREFIX}…); use request_access to get one`);

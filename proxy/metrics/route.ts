@@ -6,7 +6,7 @@
  * { credentials_file: <dataDir>/admin-secret }`). Agent tokens never work here.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { forbidden, notFound, SidecarError, unauthorized } from '../core/errors.js';
+import { forbidden, internalError, methodNotAllowed, notFound, SidecarError, unauthorized } from '../core/errors.js';
 import { readAdminSecret, secretMatches } from '../admin/secret.js';
 import { sendError } from '../pipeline/respond.js';
 import { TOKEN_PREFIX } from '../tokens/format.js';
@@ -63,7 +63,7 @@ export async function createMetricsRoute(opts: MetricsRouteOptions): Promise<Met
       }
       if (!isLoopbackPeer(req.socket.remoteAddress)) return sendError(res, forbidden('metrics_loopback_only', '/metrics is only served to this machine.'));
       if (req.method !== 'GET' && req.method !== 'HEAD') {
-        return sendError(res, new SidecarError(405, 'invalid_request_error', 'method_not_allowed', 'Use GET /metrics.', { headers: { allow: 'GET, HEAD' } }));
+        return sendError(res, methodNotAllowed('Use GET /metrics.', 'GET, HEAD'));
       }
       const refusal = checkAdmin(req, opts.dataDir);
       if (refusal) {
@@ -77,7 +77,7 @@ export async function createMetricsRoute(opts: MetricsRouteOptions): Promise<Met
         },
         (err: unknown) => {
           opts.deps.log.error({ err }, 'collecting metrics failed');
-          sendError(res, new SidecarError(500, 'upstream_error', 'metrics_failed', 'Could not collect metrics; see the daemon log.'));
+          sendError(res, internalError('metrics_failed', 'Could not collect metrics; see the daemon log.'));
         },
       );
     },

@@ -6,7 +6,7 @@
  * there would be a way around the budget.
  */
 import { z } from 'zod';
-import { badRequest } from '../core/errors.js';
+import { parseInput } from '../core/validate.js';
 import type { PriceBook } from '../pricing/prices.js';
 import { countChatPromptTokens, countInputTokens, countTokens, tokenizerReady, upperBoundTokens, type Counter } from '../pricing/tokenizer.js';
 import type { RequestBody } from './body.js';
@@ -39,15 +39,6 @@ const SCHEMAS: Record<Exclude<Meter, 'reported' | 'call'>, z.ZodType<Record<stri
   embedding: base.extend({ model: z.string().min(1).max(256), input: z.unknown() }),
   responses: base.extend({ model: z.string().min(1).max(256), input: z.unknown() }),
 };
-
-function validate(meter: Exclude<Meter, 'reported' | 'call'>, json: Record<string, unknown>): Record<string, unknown> {
-  const r = SCHEMAS[meter].safeParse(json);
-  if (r.success) return r.data;
-  const details: Record<string, string> = {};
-  for (const issue of r.error.issues) details[issue.path.join('.') || 'body'] = issue.message;
-  const first = Object.entries(details)[0]!;
-  throw badRequest('invalid_request', `Invalid request body: ${first[0]}: ${first[1]}.`, details);
-}
 
 /** The estimate a forwarded request reserves against. */
 export async function estimateRequest(ctx: RequestContext, body: RequestBody): Promise<Estimate> {
@@ -88,7 +79,7 @@ export function estimate(
     return { model, promptTokens: 0, exact: true, maxCompletionTokens: 0, worstCaseMicros: worst, stream: false };
   }
   const count: Counter = precision === 'exact' ? countTokens : upperBoundTokens;
-  const body = validate(meter, json);
+  const body = parseInput(SCHEMAS[meter], json);
   const model = body.model as string;
   const n = (body.n as number | null | undefined) ?? 1;
   const stream = body.stream === true;

@@ -8,14 +8,15 @@
 import { z } from 'zod';
 import { badRequest, forbidden, notFound } from '../core/errors.js';
 import { microsToUsd, usdToMicros } from '../core/money.js';
+import { parseInput } from '../core/validate.js';
 import { DAY_MS, periodOf, periodResetAt } from '../core/time.js';
 import { hashToken, isWellFormedToken } from '../tokens/format.js';
 import { parseScopes, type Scope } from '../tokens/scopes.js';
 import { DEFAULT_GRACE_MS, type Created } from '../tokens/store.js';
-import type { Token } from '../tokens/token.js';
+import { tokenJson } from '../../wire/tokens.js';
 import { requireCurrentSecret } from './authorize.js';
 import type { RequestBody } from './body.js';
-import type { LocalAnswer, LocalRoute, LocalRoutes, OpenRequestContext, OpenRoute, RequestContext } from './context.js';
+import type { LocalAnswer, LocalRoute, OpenRequestContext, OpenRoute, RequestContext } from './context.js';
 import { ledgerRow } from './meter.js';
 import { sendJson } from './respond.js';
 import type { LocalHandler, OpenLocalHandler } from './routes.js';
@@ -38,28 +39,19 @@ const createChildSchema = z.strictObject({
 });
 const rotateSchema = z.strictObject({ grace_days: z.number().min(0).max(30).optional() });
 
-function parse<T>(schema: z.ZodType<T>, json: unknown): T {
-  const r = schema.safeParse(json ?? {});
-  if (r.success) return r.data;
-  const details: Record<string, string> = {};
-  for (const i of r.error.issues) details[i.path.join('.') || 'body'] = i.message;
-  const [field, msg] = Object.entries(details)[0]!;
-  throw badRequest('invalid_request', `Invalid request body: ${field}: ${msg}.`, details);
-}
-
 /** The routes answered by the pipeline itself; the daemon adds the features' ones. */
 export const TOKEN_ROUTES = {
   balance: (ctx) => ok(balance(ctx)),
   'create-key': (ctx, body) => {
-    const b = parse(createKeySchema, body.json);
+    const b = parseInput(createKeySchema, body.json);
     return mint(ctx, b.name, b.scopes, b.monthly_budget, b.expiration_days);
   },
   'create-child': (ctx, body) => {
-    const b = parse(createChildSchema, body.json);
+    const b = parseInput(createChildSchema, body.json);
     return mint(ctx, b.child_name, b.scopes, b.child_budget, b.expiration_days);
   },
   revoke: (ctx) => revoke(ctx),
-  rotate: (ctx, body) => rotate(ctx, parse(rotateSchema, body.json)),
+  rotate: (ctx, body) => rotate(ctx, parseInput(rotateSchema, body.json)),
 } satisfies Partial<Record<LocalHandler, LocalRoute>>;
 
 const ok = (body: unknown): LocalAnswer => ({ status: 200, body });
@@ -113,18 +105,6 @@ function balance(ctx: RequestContext) {
     resets_at: new Date(periodResetAt(now)).toISOString(),
     auto_recharge_enabled: false,
     upstream: { balance: up.balanceUsd, synced_at: up.balanceSyncedAt === null ? null : new Date(up.balanceSyncedAt).toISOString() },
-  };
-}
-
-function tokenJson(t: Token) {
-  return {
-    id: t.id,
-    name: t.name,
-    scopes: t.scopes,
-    monthly_budget: t.monthlyBudget === null ? null : microsToUsd(t.monthlyBudget),
-    expires_at: t.expiresAt === null ? null : new Date(t.expiresAt).toISOString(),
-    parent_id: t.parentId,
-    created_at: new Date(t.createdAt).toISOString(),
   };
 }
 

@@ -8,7 +8,7 @@
  */
 import type { Dispatcher } from 'undici';
 import type { Limits } from '../core/config.js';
-import { badGateway, paymentRequired, rateLimited, SidecarError, type ErrorType } from '../core/errors.js';
+import { badGateway, paymentRequired, rateLimited, SidecarError, toOpenAIBody, type ErrorType } from '../core/errors.js';
 import { countTokens, tokenizerReady } from '../pricing/tokenizer.js';
 import type { RequestContext } from './context.js';
 import type { Sent } from './forward.js';
@@ -52,6 +52,11 @@ export function finish(ctx: RequestContext, outcome: Outcome): void {
   if (res.writableEnded || res.destroyed) return;
   if (outcome.trailer) res.end(outcome.trailer);
   else res.end();
+}
+
+/** An error in the middle of a stream, as the event SDKs raise on: the same envelope as any error answer. */
+function sseError(err: SidecarError): string {
+  return `data: ${JSON.stringify(toOpenAIBody(err))}\n\n`;
 }
 
 function isEventStream(ct: unknown): boolean {
@@ -189,15 +194,13 @@ async function relayStream(ctx: RequestContext, up: Dispatcher.ResponseData, tap
     } else if (cap.reason) {
       status = 502;
       errorCode = cap.code;
-      const e = { error: { message: cap.message, type: 'upstream_error', code: errorCode } };
-      if (!res.destroyed) res.write(`data: ${JSON.stringify(e)}\n\n`);
+      if (!res.destroyed) res.write(sseError(badGateway(errorCode, cap.message)));
       ctx.deps.log.warn({ requestId: ctx.requestId, code: errorCode }, 'upstream response cut off');
     } else {
       status = 502;
       errorCode = 'upstream_stream_broken';
       // Tell SDKs the stream failed (they raise on an error object) rather than let it look complete.
-      const e = { error: { message: 'The upstream connection broke in the middle of the stream; what was delivered is charged.', type: 'upstream_error', code: errorCode } };
-      if (!res.destroyed) res.write(`data: ${JSON.stringify(e)}\n\n`);
+      if (!res.destroyed) res.write(sseError(badGateway(errorCode, 'The upstream connection broke in the middle of the stream; what was delivered is charged.')));
       ctx.deps.log.warn({ requestId: ctx.requestId, err: (err as Error).message }, 'upstream stream broke');
     }
   }

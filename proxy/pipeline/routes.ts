@@ -1,9 +1,9 @@
 /**
- * Stage 1, route. The agent-facing route table: one list, matched after normalisation.
+ * Stage 1, route. The agent-facing route table: one list, matched after normalization.
  * Anything under /v1 not listed here is answered 404 locally and never
  * forwarded. `upstreamPath` is the path below the upstream base URL.
  */
-import { badRequest, notFound, SidecarError } from '../core/errors.js';
+import { badRequest, methodNotAllowed, notFound } from '../core/errors.js';
 import type { Scope } from '../tokens/scopes.js';
 
 /**
@@ -83,7 +83,7 @@ for (const def of ROUTES) {
  * encoded slashes/backslashes/NULs outside a model id, `;` parameters,
  * control characters. Smuggled routes die here, before any lookup.
  */
-export function normalisePath(rawUrl: string): { segments: string[]; query: string } {
+export function normalizePath(rawUrl: string): { segments: string[]; query: string } {
   const q = rawUrl.indexOf('?');
   const path = q === -1 ? rawUrl : rawUrl.slice(0, q);
   const query = q === -1 ? '' : rawUrl.slice(q + 1);
@@ -110,7 +110,7 @@ function isSafeParam(decoded: string, allowSlash: boolean): boolean {
 }
 
 export function matchRoute(method: string, rawUrl: string): MatchedRoute {
-  const { segments, query } = normalisePath(rawUrl);
+  const { segments, query } = normalizePath(rawUrl);
   const path = `/${segments.join('/')}`;
   const suffix = query ? `?${query}` : '';
   // Every decoded segment outside a wildcard must be plain; anything else cannot name a listed route.
@@ -133,9 +133,8 @@ export function matchRoute(method: string, rawUrl: string): MatchedRoute {
   }
   const known = ROUTES.some((r) => r.path === path || matchParts(r.path.split('/').slice(1), segments));
   if (known) {
-    throw new SidecarError(405, 'invalid_request_error', 'method_not_allowed', `method ${method} is not allowed on ${describePath(segments)}`, {
-      headers: { allow: ROUTES.filter((r) => matchParts(r.path.split('/').slice(1), segments) || r.path === path).map((r) => r.method).join(', ') },
-    });
+    const allow = ROUTES.filter((r) => matchParts(r.path.split('/').slice(1), segments) || r.path === path).map((r) => r.method);
+    throw methodNotAllowed(`method ${method} is not allowed on ${describePath(segments)}`, allow.join(', '));
   }
   throw notFound('unknown_route', `unknown route ${method} ${describePath(segments)}; the sidecar serves the SkillBoss routes listed in its README`);
 }

@@ -3,44 +3,30 @@
  * the dashboard, over one SQLite file and one key store. `startDaemon` is what
  * `skillboss-sidecar serve`, the demo, the tray app and the tests all call.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { DEFAULT_HOST, DEFAULT_LIMITS, DEFAULT_PORT, startUpstream, type Limits } from '../core/config.js';
-import { asSidecarError, unavailable } from '../core/errors.js';
-import { SidecarEvents } from '../core/events.js';
+import { join } from 'node:path';
+import { DEFAULT_HOST, DEFAULT_LIMITS, DEFAULT_PORT, type Limits } from '../core/config.js';
+import type { SidecarEvents } from '../core/events.js';
 import { silentLogger, type Logger } from '../core/log.js';
 import { systemClock, type Clock } from '../core/time.js';
 import { VERSION } from '../core/version.js';
 import { DB_FILE, fileSize, INLINE_CHECK_MAX_BYTES, openDatabase, type DB } from '../db/database.js';
 import { startMaintenance } from '../db/maintenance.js';
-import { join } from 'node:path';
 import { getSetting } from '../db/records.js';
-import { KeyHolder } from '../keychain/holder.js';
 import type { KeyStore } from '../keychain/store.js';
-import { selectKeyStore } from '../keychain/select.js';
-import { FailedAuthLimiter, PrincipalCache } from '../pipeline/authenticate.js';
-import { Budgets } from '../pipeline/budget.js';
 import type { PipelineDeps } from '../pipeline/context.js';
-import { Upstream } from '../pipeline/upstream.js';
-import { handleAgentRequest } from '../pipeline/handler.js';
-import { TOKEN_ROUTES } from '../pipeline/local.js';
-import { RateLimiter } from '../pipeline/ratelimit.js';
-import { sendError, sendJson } from '../pipeline/respond.js';
-import { PriceBook } from '../pricing/prices.js';
-import { TokenStore } from '../tokens/store.js';
-import { UpstreamState } from '../upstream/status.js';
 import { syncOnce } from '../upstream/sync.js';
 import { Guards, isLoopbackHost } from './guards.js';
 import { acquireLock, type DataDirLock } from './lock.js';
+import { createPipelineDeps } from './deps.js';
+import { createRouter } from './router.js';
 import { Watcher } from './watcher.js';
-import { autoRotateRoute } from '../lifecycle/http.js';
 import { DEFAULT_LIFECYCLE_OPTIONS, Lifecycle, type LifecycleOptions } from '../lifecycle/scheduler.js';
 import type { AdminApp, AdminOptions } from '../admin/index.js';
 import { ensureAdminSecret } from '../admin/secret.js';
 import type { AccessOptions } from '../access/model.js';
-import { accessRoutes } from '../access/http.js';
-import { AccessRequests } from '../access/requests.js';
-import { sendSkill } from '../access/skill.js';
+import type { AccessRequests } from '../access/requests.js';
 import { createMetricsRoute, METRICS_SETTING } from '../metrics/route.js';
 
 export interface DaemonOptions {
@@ -107,47 +93,14 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     const saved = getSetting<number>(db, 'default_max_tokens');
     if (typeof saved === 'number' && Number.isInteger(saved) && saved > 0) limits.defaultMaxTokens = saved;
   }
-  const events = new SidecarEvents();
-  const tokens = new TokenStore(db, clock);
-  const principals = new PrincipalCache(tokens);
-  const prices = new PriceBook(db);
-  const key = new KeyHolder(opts.keyStore ?? selectKeyStore(opts.dataDir));
-  const upstreamState = new UpstreamState(db, events);
-  const keyState = key.reload();
-  if (keyState.state === 'unavailable') log.error(keyState.reason);
-  else if (keyState.state === 'missing') log.warn('no SkillBoss API key is set; agents get 503 until the human runs `skillboss-sidecar key set`');
-
-  // A saved plain-http upstream (set before runtime changes were limited to https) gives way to the one given at start.
-  const upstreamUrl = startUpstream(getSetting<string>(db, 'upstream_url'), opts.upstreamUrl);
-  let upstream = new Upstream({ baseUrl: upstreamUrl, headersTimeoutMs: limits.upstreamHeadersTimeoutMs, idleTimeoutMs: limits.upstreamIdleTimeoutMs });
   let paused = getSetting<boolean>(db, 'paused') === true;
-  const access = new AccessRequests(db, tokens, clock, { options: opts.access, events });
-  // Created once the server listens (it needs the agent URL); until then, and after close, nobody hears of rotations.
-  let lifecycle: Lifecycle | undefined;
-
-  const deps: PipelineDeps = {
-    clock,
-    limits,
-    tokens,
-    principals,
-    budgets: new Budgets(db, events, log),
-    limiter: new RateLimiter(),
-    prices,
-    upstream: () => upstream,
-    key,
-    upstreamState,
-    events,
-    log,
-    paused: () => paused,
-    authLimiter: new FailedAuthLimiter(limits.authFailuresPerMinute),
-    rotations: () => lifecycle,
-    // The features' local routes are handed down here, so the pipeline imports nothing above it.
-    localRoutes: { ...TOKEN_ROUTES, 'auto-rotate': autoRotateRoute(() => lifecycle), ...accessRoutes(access) },
-  };
+  const pipeline = createPipelineDeps({ db, dataDir: opts.dataDir, clock, limits, log, keyStore: opts.keyStore, upstreamUrl: opts.upstreamUrl, paused: () => paused, access: opts.access });
+  const { deps, access, setUpstreamUrl } = pipeline;
+  const { events, key, prices, principals, upstreamState } = deps;
 
   const metrics = await createMetricsRoute({ enabled: opts.metrics ?? getSetting<boolean>(db, METRICS_SETTING) === true, dataDir: opts.dataDir, deps });
 
-  const syncDeps = { baseUrl: () => upstream.baseUrl, key, prices, state: upstreamState, clock, log };
+  const syncDeps = { baseUrl: () => deps.upstream().baseUrl, key, prices, state: upstreamState, clock, log };
   const sync = () => syncOnce(syncDeps).catch((err: unknown) => log.error({ err }, 'sync failed'));
 
   const watcher = new Watcher(db, opts.watchIntervalMs ?? 250, {
@@ -181,38 +134,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       // up to 30 s past them; check at a quarter of the shorter one (at most once a second).
       connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs) / 4))),
     },
-    (req: IncomingMessage, res: ServerResponse) => {
-      const refusal = guards.check(req);
-      if (refusal) {
-        res.setHeader('connection', 'close');
-        return sendError(res, refusal);
-      }
-      if (guards.cors(req, res)) return;
-      const url = req.url ?? '/';
-      if (url.startsWith('/v1/') || url === '/v1') {
-        // A database that failed its background integrity check is not trusted with metering.
-        if (storageProblem) return sendError(res, unavailable('storage_corrupt', 'The sidecar\'s database is damaged, so it will not meter or forward requests. The human running it must restore the data dir (skillboss-sidecar doctor).'));
-        handleAgentRequest(req, res, deps).catch((err: unknown) => {
-          log.error({ err }, 'unhandled error in the agent pipeline');
-          sendError(res, asSidecarError(err));
-        });
-        return;
-      }
-      if (url === '/healthz' && req.method === 'GET') {
-        return sendJson(res, 200, { ok: true, version: VERSION, key: key.status().state, paused });
-      }
-      if (url === '/skill.md' && (req.method === 'GET' || req.method === 'HEAD')) return sendSkill(req, res);
-      if (metrics.matches(url)) return metrics.handle(req, res);
-      // Everything else (the admin API, the dashboard, and 404s) goes to the admin app.
-      if (admin) return admin.handle(req, res);
-      loadAdmin().then(
-        (a) => a.handle(req, res),
-        (err: unknown) => {
-          log.error({ err }, 'the admin API could not be loaded');
-          sendError(res, asSidecarError(err));
-        },
-      );
-    },
+    createRouter({ deps, log, guards: () => guards, storageProblem: () => storageProblem, metrics, admin: () => admin, loadAdmin }),
   );
   // Slow connections each hold a socket until a timeout ends them; past this many, new ones are closed at once.
   server.maxConnections = limits.maxConnections;
@@ -241,11 +163,6 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   let savedOrigins = getSetting<string[]>(db, 'allowed_origins') ?? [];
   const makeGuards = () => new Guards({ port, host, allowedOrigins: [...new Set([...(opts.allowedOrigins ?? []), ...savedOrigins])] });
   guards = makeGuards();
-  const setUpstreamUrl = (next: string) => {
-    const old = upstream;
-    upstream = new Upstream({ baseUrl: next, headersTimeoutMs: limits.upstreamHeadersTimeoutMs, idleTimeoutMs: limits.upstreamIdleTimeoutMs });
-    void old.close();
-  };
   try {
     // The admin secret exists from the first start (scripts and the CLI read it), whether or not the admin API has loaded.
     ensureAdminSecret(opts.dataDir);
@@ -289,9 +206,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     },
   });
   // A first tick now: whatever fell due while the daemon was down (or the machine slept) happens at start.
-  const started = new Lifecycle(db, deps, opts.dataDir, `${url}/v1`, { ...DEFAULT_LIFECYCLE_OPTIONS, ...opts.lifecycle });
-  lifecycle = started;
-  started.start();
+  const lifecycle = new Lifecycle(db, deps, opts.dataDir, `${url}/v1`, { ...DEFAULT_LIFECYCLE_OPTIONS, ...opts.lifecycle });
+  pipeline.setLifecycle(lifecycle);
+  lifecycle.start();
   access.start();
 
   void sync();
@@ -308,7 +225,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     deps,
     events,
     sync,
-    lifecycle: started,
+    lifecycle,
     access,
     setUpstreamUrl,
     async close() {
@@ -316,15 +233,15 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       closed = true;
       watcher.stop();
       access.stop();
-      await started.stop();
-      lifecycle = undefined;
+      await lifecycle.stop();
+      pipeline.setLifecycle(undefined);
       metrics.close();
       if (syncTimer) clearInterval(syncTimer);
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
       });
-      await upstream.destroy();
+      await deps.upstream().destroy();
       await maintenance.stop();
       lock.release();
       db.close();

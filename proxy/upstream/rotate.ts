@@ -20,7 +20,7 @@ import { DAY_MS } from '../core/time.js';
 import type { DB } from '../db/database.js';
 import { audit, bumpGeneration, getSetting, setSetting } from '../db/records.js';
 import { maskKey, validateUpstreamKey, type KeyStore } from '../keychain/store.js';
-import { VAULT, type SecretVault } from '../lifecycle/vault.js';
+import { VAULT, type SecretVault } from '../keychain/vault.js';
 import { upstreamJson } from './client.js';
 
 export type RotateStep = 'save-previous' | 'rotate' | 'store-pending' | 'verify' | 'promote';

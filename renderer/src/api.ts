@@ -2,12 +2,12 @@
  * The admin API, from the dashboard's side: same-origin fetch with the
  * session cookie and the session's key (X-Sidecar-Session), JSON both ways,
  * errors as ApiError with per-field details.
- * Shared shapes come from proxy/admin/wire.ts (types only) and the scope
- * list from proxy/tokens/scopes.ts (pure data); nothing else of the daemon.
+ * Shared shapes, the scope list and the error envelope come from the wire
+ * project (wire/, no Node, no DOM); nothing of the daemon itself.
  */
-export interface ApiErrorBody {
-  error: { message: string; type: string; code: string; param: string | null; details?: Record<string, string> };
-}
+import type { ErrorBody } from '../../wire/errors';
+
+export type ApiErrorBody = ErrorBody;
 
 export class ApiError extends Error {
   constructor(
@@ -77,11 +77,11 @@ export async function api<T>(method: 'GET' | 'POST' | 'PATCH' | 'PUT', path: str
 }
 
 // The scope list and presets are the daemon's own (pure data, no Node), so they cannot drift apart.
-export { PRESETS, SCOPES, type Scope } from '../../proxy/tokens/scopes';
-import type { Scope } from '../../proxy/tokens/scopes';
+export { PRESETS, SCOPES, type Scope } from '../../wire/scopes';
+import type { Scope } from '../../wire/scopes';
 
-export type { TokenStatus, TokenView, UsageRow } from '../../proxy/admin/wire';
-import type { TokenView, UsageRow } from '../../proxy/admin/wire';
+export type { TokenStatus, TokenView, UsageRow } from '../../wire/admin';
+import type { TokenView, UsageRow } from '../../wire/admin';
 
 export interface TokenDetail extends TokenView {
   subtree: Array<{ id: string; name: string; revoked: boolean }>;

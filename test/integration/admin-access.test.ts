@@ -16,6 +16,7 @@ import { readAdminSecret } from '../../proxy/admin/index.js';
 import { DAY_MS } from '../../proxy/core/time.js';
 import { listAudit } from '../../proxy/db/records.js';
 import { errorOf, startStack, type Stack } from '../helpers/stack.js';
+import { sseReader } from '../helpers/sse.js';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -68,21 +69,7 @@ async function poll(a: Asked): Promise<{ status: number; json: Json }> {
 async function openEvents(): Promise<{ next(kind: string): Promise<Json>; close(): void }> {
   const ac = new AbortController();
   const res = await fetch(`${s.daemon.url}/admin/api/events`, { headers: { authorization: `Bearer ${secret}` }, signal: ac.signal });
-  const reader = res.body!.getReader();
-  const dec = new TextDecoder();
-  let buf = '';
-  const until = async (re: RegExp): Promise<RegExpExecArray> => {
-    for (;;) {
-      const m = re.exec(buf);
-      if (m) {
-        buf = buf.slice(m.index + m[0].length);
-        return m;
-      }
-      const { value, done } = await reader.read();
-      if (done) throw new Error('stream ended');
-      buf += dec.decode(value);
-    }
-  };
+  const { until } = sseReader(res);
   await until(/: connected\n\n/);
   return {
     next: async (kind) => JSON.parse((await until(new RegExp(`event: ${kind}\\ndata: (.*)\\n\\n`)))[1]!) as Json,

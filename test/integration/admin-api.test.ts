@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readAdminSecret } from '../../proxy/admin/index.js';
 import { DAY_MS } from '../../proxy/core/time.js';
 import { startStack, type Stack } from '../helpers/stack.js';
+import { sseReader } from '../helpers/sse.js';
 
 let s: Stack;
 let secret: string;
@@ -270,21 +271,7 @@ describe('live events', () => {
     const ac = new AbortController();
     const res = await fetch(`${s.daemon.url}/admin/api/events`, { headers: { authorization: `Bearer ${secret}` }, signal: ac.signal });
     expect(res.headers.get('content-type')).toContain('text/event-stream');
-    const reader = res.body!.getReader();
-    const dec = new TextDecoder();
-    let buf = '';
-    const until = async (re: RegExp): Promise<RegExpExecArray> => {
-      for (;;) {
-        const m = re.exec(buf);
-        if (m) {
-          buf = buf.slice(m.index + m[0].length);
-          return m;
-        }
-        const { value, done } = await reader.read();
-        if (done) throw new Error('stream ended');
-        buf += dec.decode(value);
-      }
-    };
+    const { until } = sseReader(res);
     const next = async (kind: string): Promise<Json> => JSON.parse((await until(new RegExp(`event: ${kind}\\ndata: (.*)\\n\\n`)))[1]!) as Json;
     await until(/: connected\n\n/);
     expect(s.daemon.events.listenerCount('request')).toBe(1);

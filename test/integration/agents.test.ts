@@ -5,6 +5,7 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DAY_MS } from '../../proxy/core/time.js';
+import { ledgerOf } from '../helpers/ledger.js';
 import { errorOf, startStack, type Stack } from '../helpers/stack.js';
 
 let s: Stack;
@@ -19,18 +20,7 @@ function client(apiKey: string): OpenAI {
   return new OpenAI({ apiKey, baseURL: s.baseURL, maxRetries: 0 });
 }
 
-function ledger(tokenId: string) {
-  return s.daemon.db.prepare('SELECT * FROM usage WHERE token_id = ? ORDER BY id').all(tokenId) as Array<{
-    route: string;
-    model: string | null;
-    prompt_tokens: number;
-    completion_tokens: number;
-    cost_micros: number;
-    status: number;
-    streamed: number;
-    usage_source: string;
-  }>;
-}
+const ledger = (tokenId: string) => ledgerOf(s.daemon.db, tokenId);
 
 describe('the openai SDK through the sidecar', () => {
   it('does a chat completion, metered in the ledger at the model price', async () => {

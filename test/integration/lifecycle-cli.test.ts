@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DAY_MS } from '../../proxy/core/time.js';
 import { getSetting } from '../../proxy/db/records.js';
-import { keychainVault, VAULT } from '../../proxy/lifecycle/vault.js';
+import { keychainVault, VAULT } from '../../proxy/keychain/vault.js';
 import { verifySignature } from '../../proxy/lifecycle/webhook.js';
 import { TOKEN_PATTERN } from '../../proxy/tokens/format.js';
 import { runCli } from '../helpers/cli.js';

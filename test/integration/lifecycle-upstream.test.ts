@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DAY_MS } from '../../proxy/core/time.js';
 import { listAudit, setSetting } from '../../proxy/db/records.js';
 import { KeyStoreUnavailable, type KeyStore } from '../../proxy/keychain/store.js';
-import { keychainVault, VAULT, type SecretVault } from '../../proxy/lifecycle/vault.js';
+import { keychainVault, VAULT, type SecretVault } from '../../proxy/keychain/vault.js';
 import { KeyRotationError, rotateUpstreamKey, rotationState, type RotateStep } from '../../proxy/upstream/rotate.js';
 import { runCli } from '../helpers/cli.js';
 import { startStack, type Stack } from '../helpers/stack.js';

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DAY_MS } from '../../proxy/core/time.js';
 import { listAudit, setSetting } from '../../proxy/db/records.js';
 import { setEnvSink } from '../../proxy/lifecycle/rotation.js';
-import { keychainVault, VAULT } from '../../proxy/lifecycle/vault.js';
+import { keychainVault, VAULT } from '../../proxy/keychain/vault.js';
 import { startDaemon, type Daemon } from '../../proxy/server/daemon.js';
 import { TokenStore } from '../../proxy/tokens/store.js';
 import { verifySignature } from '../../proxy/lifecycle/webhook.js';

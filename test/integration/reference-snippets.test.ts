@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DAY_MS } from '../../proxy/core/time.js';
 import { verifySignature } from '../../proxy/lifecycle/webhook.js';
-import { keychainVault, VAULT } from '../../proxy/lifecycle/vault.js';
+import { keychainVault, VAULT } from '../../proxy/keychain/vault.js';
 import { startStack, tempDir, type Stack } from '../helpers/stack.js';
 import { startReceiver, type Receiver } from './lifecycle-helpers.js';
 

@@ -5,10 +5,10 @@
  * the upstream drops the connection, or usage never arrives.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { RequestEvent } from '../../proxy/core/events.js';
 import { costMicros } from '../../proxy/pricing/prices.js';
 import { countChatPromptTokens, countTokens, tokenizerReady } from '../../proxy/pricing/tokenizer.js';
 import { startStack, type Stack } from '../helpers/stack.js';
+import { nextRow as nextLedgerRow } from '../helpers/ledger.js';
 
 let s: Stack;
 beforeAll(async () => {
@@ -44,17 +44,7 @@ function rowOf(requestId: string): Row {
   return s.daemon.db.prepare('SELECT * FROM usage WHERE request_id = ?').get(requestId) as Row;
 }
 
-/** Resolves with the ledger event of this token's next request (emitted after the row is committed). */
-function nextRow(tokenId: string): Promise<RequestEvent> {
-  return new Promise((resolve) => {
-    const on = (e: RequestEvent) => {
-      if (e.token_id !== tokenId) return;
-      s.daemon.events.off('request', on);
-      resolve(e);
-    };
-    s.daemon.events.on('request', on);
-  });
-}
+const nextRow = (tokenId: string) => nextLedgerRow(s.daemon.events, tokenId);
 
 function post(secret: string, b: Record<string, unknown>, signal?: AbortSignal): Promise<Response> {
   return fetch(`${s.baseURL}/chat/completions`, {

@@ -7,11 +7,11 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { periodResetAt } from '../../proxy/core/time.js';
-import type { RequestEvent } from '../../proxy/core/events.js';
 import { estimate } from '../../proxy/pipeline/estimate.js';
 import { tokenizerReady } from '../../proxy/pricing/tokenizer.js';
 import { errorOf, startStack, type Stack } from '../helpers/stack.js';
 import { call, chatBody, listUsage } from './kit.js';
+import { nextRow } from '../helpers/ledger.js';
 
 let s: Stack;
 
@@ -31,17 +31,7 @@ const spendOf = (tokenId: string): number =>
 const ledgerOf = (tokenId: string): number => listUsage(s, tokenId).reduce((a, r) => a + r.cost_micros, 0);
 const forwardedChats = () => s.sim.requests.filter((r) => r.path === '/v1/chat/completions').length;
 
-/** Resolves with the ledger event of the next settled request of `tokenId`. */
-function nextSettled(tokenId: string): Promise<RequestEvent> {
-  return new Promise((resolve) => {
-    const on = (e: RequestEvent) => {
-      if (e.token_id !== tokenId) return;
-      s.daemon.events.off('request', on);
-      resolve(e);
-    };
-    s.daemon.events.on('request', on);
-  });
-}
+const nextSettled = (tokenId: string) => nextRow(s.daemon.events, tokenId);
 
 /** Exactly what the daemon reserves for a chat body (its own estimator, its own prices). */
 async function reservation(body: Record<string, unknown>): Promise<number> {

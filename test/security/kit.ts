@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { createLoginNonce, readAdminSecret } from '../../proxy/admin/index.js';
 import type { Stack } from '../helpers/stack.js';
+import { ledgerOf, type UsageRow } from '../helpers/ledger.js';
 
 export const MODEL = 'gpt-4o';
 
@@ -194,22 +195,9 @@ export function snapshotFiles(dir: string, label: string, into: Map<string, Buff
   }
 }
 
-export interface UsageRow {
-  id: number;
-  request_id: string;
-  token_id: string;
-  route: string;
-  model: string | null;
-  prompt_tokens: number;
-  completion_tokens: number;
-  cost_micros: number;
-  status: number;
-  usage_source: string;
-  cost_source: string;
-  error_code: string | null;
-}
+export type { UsageRow } from '../helpers/ledger.js';
 
 /** A token's ledger rows, oldest first. */
 export function listUsage(s: Stack, tokenId: string): UsageRow[] {
-  return s.daemon.db.prepare('SELECT * FROM usage WHERE token_id = ? ORDER BY id').all(tokenId) as UsageRow[];
+  return ledgerOf(s.daemon.db, tokenId);
 }

@@ -1,6 +1,6 @@
 /**
  * Raw HTTP over node:net for the attack suite. An HTTP client would
- * normalise most of these attacks away (fold a duplicate Host, refuse to
+ * normalize most of these attacks away (fold a duplicate Host, refuse to
  * send a bare CR, fix up an absolute-form target), so the bytes go onto the
  * socket exactly as written here, and the reply is parsed just enough to
  * read its status, headers and body.

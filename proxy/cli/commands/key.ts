@@ -5,7 +5,7 @@ import { audit, bumpGeneration, getSetting } from '../../db/records.js';
 import { maskKey, validateUpstreamKey } from '../../keychain/store.js';
 import { UpstreamCallError, upstreamJson } from '../../upstream/client.js';
 import { CliError, dataDirOf, iso, keyStoreFor, openDb, printJson, readSecret, type GlobalOptions } from '../context.js';
-import { vaultFor } from '../../lifecycle/vault.js';
+import { vaultFor } from '../../keychain/vault.js';
 import { KeyRotationError, rotateUpstreamKey } from '../../upstream/rotate.js';
 
 function signalDaemon(opts: GlobalOptions, event: string, detail: Record<string, unknown>): void {

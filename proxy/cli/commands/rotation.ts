@@ -9,9 +9,9 @@ import { DAY_MS, parseDuration, systemClock } from '../../core/time.js';
 import type { DB } from '../../db/database.js';
 import { audit, bumpGeneration, getSetting, setSetting } from '../../db/records.js';
 import { validateEnvSinkPath, EnvSinkError } from '../../lifecycle/envsink.js';
-import { describeUrl, normaliseAllowedHost } from '../../lifecycle/outbound.js';
+import { describeUrl, normalizeAllowedHost } from '../../lifecycle/outbound.js';
 import { disableAutoRotation, setAutoRotation, setEnvSink, WEBHOOK_HOSTS_SETTING, type LifecycleContext } from '../../lifecycle/rotation.js';
-import { vaultFor } from '../../lifecycle/vault.js';
+import { vaultFor } from '../../keychain/vault.js';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER } from '../../lifecycle/webhook.js';
 import { SidecarError } from '../../core/errors.js';
 import { TokenStore } from '../../tokens/store.js';
@@ -213,7 +213,7 @@ export function registerRotation(program: Command, globals: () => GlobalOptions)
       const g = globals();
       let add: string[];
       try {
-        add = o.add.map(normaliseAllowedHost);
+        add = o.add.map(normalizeAllowedHost);
       } catch (err) {
         throw new CliError(`--add: ${(err as Error).message}`);
       }

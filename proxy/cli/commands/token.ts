@@ -7,6 +7,7 @@ import { Budgets } from '../../pipeline/budget.js';
 import { SidecarEvents } from '../../core/events.js';
 import { parseScopes, scopesFromPreset, type Scope } from '../../tokens/scopes.js';
 import { parseExpiry, TokenStore, type Token } from '../../tokens/store.js';
+import { tokenJson } from '../../../wire/tokens.js';
 import { CliError, iso, openDb, printJson, printTable, withTokens, type GlobalOptions } from '../context.js';
 import { parseCountFlag, parseUsdFlag } from '../parse.js';
 import { escapeUnprintable, isPrintable, PRINTABLE_MESSAGE } from '../../core/text.js';
@@ -16,18 +17,13 @@ import { rotateToken, setEnvSink } from '../../lifecycle/rotation.js';
 import { cliLifecycle, envSinkPath, registerTokenAutoRotate } from './rotation.js';
 import { createUpstreamChildCli, revokeUpstreamChildCli, upstreamChildRows } from './token-upstream.js';
 
-function tokenJson(t: Token, spentMicros?: number) {
+/** A token in the CLI's --json output: the shared token JSON plus the limits and state the CLI shows. */
+function tokenListJson(t: Token, spentMicros?: number) {
   return {
-    id: t.id,
-    name: t.name,
-    parent_id: t.parentId,
-    scopes: t.scopes,
-    monthly_budget: t.monthlyBudget === null ? null : microsToUsd(t.monthlyBudget),
+    ...tokenJson(t),
     ...(spentMicros === undefined ? {} : { spent_this_period: microsToUsd(spentMicros) }),
     rpm: t.rpm,
     max_concurrent: t.maxConcurrent,
-    expires_at: t.expiresAt === null ? null : new Date(t.expiresAt).toISOString(),
-    created_at: new Date(t.createdAt).toISOString(),
     status: status(t),
     revoked_at: t.revokedAt === null ? null : new Date(t.revokedAt).toISOString(),
   };
@@ -112,16 +108,7 @@ export function registerToken(program: Command, globals: () => GlobalOptions): v
       });
       const t = created.token;
       if (o.json) {
-        printJson({
-          id: t.id,
-          api_key: created.secret,
-          name: t.name,
-          scopes: t.scopes,
-          monthly_budget: t.monthlyBudget === null ? null : microsToUsd(t.monthlyBudget),
-          expires_at: t.expiresAt === null ? null : new Date(t.expiresAt).toISOString(),
-          parent_id: t.parentId,
-          env_file: sink ?? null,
-        });
+        printJson({ ...tokenJson(t), api_key: created.secret, env_file: sink ?? null });
         return;
       }
       const base = localBaseUrl(globals());
@@ -142,7 +129,7 @@ export function registerToken(program: Command, globals: () => GlobalOptions): v
     .action((o: { all?: boolean; json?: boolean }) => {
       withTokens(globals(), (tokens, db) => {
         const rows = tokens.list().filter((t) => o.all || status(t) === 'active');
-        const items = rows.map((t) => tokenJson(t, spentNow(db, t.id)));
+        const items = rows.map((t) => tokenListJson(t, spentNow(db, t.id)));
         const upstream = upstreamChildRows(db, o.all === true);
         if (o.json) return printJson({ tokens: items, upstream_keys: upstream });
         printTable(
@@ -170,7 +157,7 @@ export function registerToken(program: Command, globals: () => GlobalOptions): v
     .action((id: string, o: { json?: boolean }) => {
       withTokens(globals(), (tokens, db) => {
         const t = requireToken(tokens, id);
-        const item = { ...tokenJson(t, spentNow(db, t.id)), period: periodOf(Date.now()), children: tokens.subtree(t.id).filter((c) => c.parentId === t.id).map((c) => c.id) };
+        const item = { ...tokenListJson(t, spentNow(db, t.id)), period: periodOf(Date.now()), children: tokens.subtree(t.id).filter((c) => c.parentId === t.id).map((c) => c.id) };
         if (o.json) return printJson(item);
         for (const [k, v] of Object.entries(item)) process.stdout.write(`${k.padEnd(18)} ${Array.isArray(v) ? v.join(' ') || '-' : String(v ?? '-')}\n`);
       });
@@ -240,7 +227,7 @@ export function registerToken(program: Command, globals: () => GlobalOptions): v
     .option('--json', 'print JSON only')
     .action((id: string, usd: string, o: { json?: boolean }) => {
       const t = withTokens(globals(), (tokens) => tokens.setBudget(id, parseUsd(usd, 'the budget'), 'cli'));
-      if (o.json) return printJson(tokenJson(t));
+      if (o.json) return printJson(tokenListJson(t));
       process.stdout.write(`${t.id} now has a monthly budget of ${formatUsd(t.monthlyBudget)}.\n`);
     });
 
@@ -262,7 +249,7 @@ export function registerToken(program: Command, globals: () => GlobalOptions): v
           'cli',
         );
       });
-      if (o.json) return printJson(tokenJson(t));
+      if (o.json) return printJson(tokenListJson(t));
       process.stdout.write(`${t.id}: rpm ${t.rpm ?? 'unlimited'}, max concurrent ${t.maxConcurrent ?? 'unlimited'}.\n`);
     });
 
@@ -273,8 +260,8 @@ export function registerToken(program: Command, globals: () => GlobalOptions): v
     .action((o: { json?: boolean }) => {
       withTokens(globals(), (tokens, db) => {
         const all = tokens.list();
-        type Node = ReturnType<typeof tokenJson> & { children: Node[] };
-        const nodes = new Map<string, Node>(all.map((t) => [t.id, { ...tokenJson(t, spentNow(db, t.id)), children: [] }]));
+        type Node = ReturnType<typeof tokenListJson> & { children: Node[] };
+        const nodes = new Map<string, Node>(all.map((t) => [t.id, { ...tokenListJson(t, spentNow(db, t.id)), children: [] }]));
         const roots: Node[] = [];
         for (const t of all) {
           const n = nodes.get(t.id)!;

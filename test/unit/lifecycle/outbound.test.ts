@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { SidecarError } from '../../../proxy/core/errors.js';
-import { checkWebhookUrl, describeUrl, normaliseAllowedHost, type OutboundPolicy, type Resolver } from '../../../proxy/lifecycle/outbound.js';
+import { checkWebhookUrl, describeUrl, normalizeAllowedHost, type OutboundPolicy, type Resolver } from '../../../proxy/lifecycle/outbound.js';
 
 const loopbackOnly: OutboundPolicy = { allowedHosts: [] };
 
@@ -101,9 +101,9 @@ describe('webhook URLs, when the human allowed other hosts', () => {
   });
 
   it('validates allow-list entries: full host names only', () => {
-    expect(normaliseAllowedHost(' Hooks.Example.COM ')).toBe('hooks.example.com');
+    expect(normalizeAllowedHost(' Hooks.Example.COM ')).toBe('hooks.example.com');
     for (const bad of ['127.0.0.1', '2130706433', '0x7f.1', '::1', '[::1]', 'localhost', 'a.localhost', 'intranet', 'https://x.com', 'x.com/path', 'x.com:443', '*.example.com']) {
-      expect(() => normaliseAllowedHost(bad), bad).toThrow();
+      expect(() => normalizeAllowedHost(bad), bad).toThrow();
     }
   });
 

@@ -73,7 +73,7 @@ describe('electron-builder configuration', () => {
 
   it('packs the compiled main process, daemon and dashboard, and no sources, maps or tests', () => {
     const files = config.files?.flatMap((f) => f.filter ?? []) ?? [];
-    for (const rel of ['dist/main/index.js', 'dist/main/preload.cjs', 'dist/main/logic/menu.js', 'dist/proxy/server/daemon.js', 'dist/proxy/cli/main.js', 'renderer/dist/index.html', 'renderer/dist/assets/index-3f2a.js']) {
+    for (const rel of ['dist/main/index.js', 'dist/main/preload.cjs', 'dist/main/logic/menu.js', 'dist/proxy/server/daemon.js', 'dist/proxy/cli/main.js', 'dist/wire/scopes.js', 'renderer/dist/index.html', 'renderer/dist/assets/index-3f2a.js']) {
       expect(matches(files, rel), rel).toBe(true);
     }
     for (const rel of ['dist/main/index.js.map', 'dist/proxy/server/daemon.d.ts', 'dist/main/.tsbuildinfo', 'main/index.ts', 'proxy/server/daemon.ts', 'renderer/src/App.tsx', 'test/unit/main/menu.test.ts', 'build/icon.png', '.git/config']) {

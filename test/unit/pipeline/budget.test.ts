@@ -9,13 +9,13 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { SidecarError } from '../../../proxy/core/errors.js';
 import { SidecarEvents } from '../../../proxy/core/events.js';
 import { openDatabase, type DB } from '../../../proxy/db/database.js';
 import type { LedgerRow } from '../../../proxy/core/ledger.js';
 import { Budgets } from '../../../proxy/pipeline/budget.js';
 import { scopesFromPreset } from '../../../proxy/tokens/scopes.js';
 import { TokenStore, type Token } from '../../../proxy/tokens/store.js';
+import { refusal } from '../../helpers/refusal.js';
 
 const JAN = Date.UTC(2031, 0, 15, 12);
 const FEB = Date.UTC(2031, 1, 1);
@@ -69,16 +69,6 @@ function row(tokenId: string, cost: number, ts = JAN): LedgerRow {
     cost_source: 'price',
     error_code: null,
   };
-}
-
-function refusal(fn: () => unknown): SidecarError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof SidecarError) return err;
-    throw err;
-  }
-  throw new Error('expected a refusal');
 }
 
 const spendRow = (id: string, period = '2031-01') =>

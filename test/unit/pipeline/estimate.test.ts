@@ -6,11 +6,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SidecarError } from '../../../proxy/core/errors.js';
 import { openDatabase, type DB } from '../../../proxy/db/database.js';
 import { estimate } from '../../../proxy/pipeline/estimate.js';
 import { costMicros, PriceBook } from '../../../proxy/pricing/prices.js';
 import { countChatPromptTokens, tokenizerReady } from '../../../proxy/pricing/tokenizer.js';
+import { refusal } from '../../helpers/refusal.js';
 
 let dir: string;
 let db: DB;
@@ -36,16 +36,6 @@ afterAll(() => {
 const messages = [{ role: 'user', content: 'How much will this cost?' }];
 const promptTokens = () => countChatPromptTokens(messages);
 const chat = (extra: Record<string, unknown>) => estimate('chat', { model: 'split', messages, ...extra }, prices, 4096);
-
-function refusal(fn: () => unknown): SidecarError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof SidecarError) return err;
-    throw err;
-  }
-  throw new Error('expected a refusal');
-}
 
 describe('estimate', () => {
   it('is prompt tokens plus max_tokens × n at the model price, rounded up', () => {

@@ -1,39 +1,13 @@
 /** Per-token requests per minute (a continuously refilled bucket) and requests in flight. */
 import { describe, expect, it } from 'vitest';
-import { SidecarError } from '../../../proxy/core/errors.js';
 import { RateLimiter } from '../../../proxy/pipeline/ratelimit.js';
 import type { Token } from '../../../proxy/tokens/token.js';
+import { refusal } from '../../helpers/refusal.js';
+import { fakeToken } from '../../helpers/token.js';
 
 const T0 = 1_900_000_000_000;
 
-function tok(rpm: number | null, maxConcurrent: number | null, id = 'tok_a'): Token {
-  return {
-    id,
-    name: id,
-    parentId: null,
-    depth: 0,
-    scopes: [],
-    monthlyBudget: null,
-    rpm,
-    maxConcurrent,
-    expiresAt: null,
-    createdAt: T0,
-    revokedAt: null,
-    revokedReason: null,
-    upstreamKeyId: null,
-    meta: {},
-  };
-}
-
-function refusal(fn: () => unknown): SidecarError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof SidecarError) return err;
-    throw err;
-  }
-  throw new Error('expected a refusal');
-}
+const tok = (rpm: number | null, maxConcurrent: number | null, id = 'tok_a'): Token => fakeToken(id, { rpm, maxConcurrent });
 
 describe('RateLimiter', () => {
   it('allows rpm requests at once, then 429 with Retry-After until the bucket refills', () => {

@@ -12,8 +12,8 @@ import { readFileSync, realpathSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Entry } from '@napi-rs/keyring';
 import { APP_NAME } from '../core/config.js';
-import { PASSPHRASE_ENV, seal, unseal, writeAtomic } from '../keychain/encrypted-file.js';
-import { KEYCHAIN_HELP, KeyStoreUnavailable, type KeyStoreKind } from '../keychain/store.js';
+import { PASSPHRASE_ENV, seal, unseal, writeAtomic } from './encrypted-file.js';
+import { KEYCHAIN_HELP, KeyStoreUnavailable, type KeyStoreKind } from './store.js';
 
 export interface SecretVault {
   readonly kind: KeyStoreKind;

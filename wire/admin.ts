@@ -1,9 +1,8 @@
 /**
- * The admin API's JSON shapes that the dashboard reads too. Types only and no
- * Node imports, so renderer/ can `import type` them: one definition for both
- * sides of the wire.
+ * The admin API's JSON shapes that the dashboard reads too: one definition
+ * for both sides of the wire.
  */
-import type { Scope } from '../tokens/scopes.js';
+import type { Scope } from './scopes.js';
 
 export type TokenStatus = 'active' | 'revoked' | 'expired' | 'parent_revoked' | 'parent_expired';
 

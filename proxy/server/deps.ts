@@ -1,0 +1,102 @@
+/**
+ * Assembling the agent pipeline's deps: every service the request path uses,
+ * built once over one database and one key store. This is where the
+ * features' local routes (access requests, automatic rotation) are handed to
+ * the pipeline, so that the pipeline itself imports nothing above it.
+ */
+import { startUpstream, type Limits } from '../core/config.js';
+import { SidecarEvents } from '../core/events.js';
+import type { Logger } from '../core/log.js';
+import type { Clock } from '../core/time.js';
+import type { DB } from '../db/database.js';
+import { getSetting } from '../db/records.js';
+import { KeyHolder } from '../keychain/holder.js';
+import { selectKeyStore } from '../keychain/select.js';
+import type { KeyStore } from '../keychain/store.js';
+import { accessRoutes } from '../access/http.js';
+import type { AccessOptions } from '../access/model.js';
+import { AccessRequests } from '../access/requests.js';
+import { autoRotateRoute } from '../lifecycle/http.js';
+import type { Lifecycle } from '../lifecycle/scheduler.js';
+import { FailedAuthLimiter, PrincipalCache } from '../pipeline/authenticate.js';
+import { Budgets } from '../pipeline/budget.js';
+import type { PipelineDeps } from '../pipeline/context.js';
+import { TOKEN_ROUTES } from '../pipeline/local.js';
+import { RateLimiter } from '../pipeline/ratelimit.js';
+import { Upstream } from '../pipeline/upstream.js';
+import { PriceBook } from '../pricing/prices.js';
+import { TokenStore } from '../tokens/store.js';
+import { UpstreamState } from '../upstream/status.js';
+
+export interface PipelineDepsOptions {
+  db: DB;
+  dataDir: string;
+  clock: Clock;
+  limits: Limits;
+  log: Logger;
+  keyStore?: KeyStore;
+  /** Used when the human has not saved another in the settings. */
+  upstreamUrl: string;
+  paused: () => boolean;
+  access?: Partial<AccessOptions>;
+}
+
+export interface Pipeline {
+  deps: PipelineDeps;
+  /** Access requests (issue 9): the agent routes and the admin API share this one service. */
+  access: AccessRequests;
+  /** Points forwarding at another upstream base URL; requests already in flight finish on the old pool. */
+  setUpstreamUrl(url: string): void;
+  /**
+   * The lifecycle starts after the server listens (it needs the agent URL):
+   * until it is set, and after it is cleared, nobody hears of rotations.
+   */
+  setLifecycle(lifecycle: Lifecycle | undefined): void;
+}
+
+export function createPipelineDeps(o: PipelineDepsOptions): Pipeline {
+  const { db, clock, limits, log } = o;
+  const events = new SidecarEvents();
+  const tokens = new TokenStore(db, clock);
+  const key = new KeyHolder(o.keyStore ?? selectKeyStore(o.dataDir));
+  const keyState = key.reload();
+  if (keyState.state === 'unavailable') log.error(keyState.reason);
+  else if (keyState.state === 'missing') log.warn('no SkillBoss API key is set; agents get 503 until the human runs `skillboss-sidecar key set`');
+
+  const upstreamOf = (baseUrl: string) => new Upstream({ baseUrl, headersTimeoutMs: limits.upstreamHeadersTimeoutMs, idleTimeoutMs: limits.upstreamIdleTimeoutMs });
+  // A saved plain-http upstream (set before runtime changes were limited to https) gives way to the one given at start.
+  let upstream = upstreamOf(startUpstream(getSetting<string>(db, 'upstream_url'), o.upstreamUrl));
+  const access = new AccessRequests(db, tokens, clock, { options: o.access, events });
+  let lifecycle: Lifecycle | undefined;
+
+  const deps: PipelineDeps = {
+    clock,
+    limits,
+    tokens,
+    principals: new PrincipalCache(tokens),
+    budgets: new Budgets(db, events, log),
+    limiter: new RateLimiter(),
+    prices: new PriceBook(db),
+    upstream: () => upstream,
+    key,
+    upstreamState: new UpstreamState(db, events),
+    events,
+    log,
+    paused: o.paused,
+    authLimiter: new FailedAuthLimiter(limits.authFailuresPerMinute),
+    rotations: () => lifecycle,
+    localRoutes: { ...TOKEN_ROUTES, 'auto-rotate': autoRotateRoute(() => lifecycle), ...accessRoutes(access) },
+  };
+  return {
+    deps,
+    access,
+    setUpstreamUrl(url) {
+      const old = upstream;
+      upstream = upstreamOf(url);
+      void old.close();
+    },
+    setLifecycle(next) {
+      lifecycle = next;
+    },
+  };
+}

@@ -1,0 +1,22 @@
+/** A token record for unit tests of code that only reads tokens (limits, rules): no database needed. */
+import type { Token } from '../../proxy/tokens/token.js';
+
+export function fakeToken(id: string, over: Partial<Token> = {}): Token {
+  return {
+    id,
+    name: id,
+    parentId: null,
+    depth: 0,
+    scopes: [],
+    monthlyBudget: null,
+    rpm: null,
+    maxConcurrent: null,
+    expiresAt: null,
+    createdAt: Date.UTC(2031, 0, 1),
+    revokedAt: null,
+    revokedReason: null,
+    upstreamKeyId: null,
+    meta: {},
+    ...over,
+  };
+}
