@@ -1,9 +1,9 @@
 /**
- * Stage 5 for local routes, local answer: routes the sidecar answers itself. The pipeline's own,
- * for local tokens and SkillBoss-compatible: balance, minting children,
- * revoking descendants, rotating one's own key. The others (access requests,
- * automatic rotation) belong to features above the pipeline; the daemon hands
- * their handlers in as `deps.localRoutes` when it is assembled.
+ * Stage 5 for local routes, local answer: routes the sidecar answers itself.
+ * The pipeline's own, for local tokens and SkillBoss-compatible: balance,
+ * minting children, revoking descendants, rotating one's own key. The others
+ * (access requests, automatic rotation) belong to features above the
+ * pipeline; the daemon hands their handlers in as `deps.localRoutes`.
  */
 import { z } from 'zod';
 import { badRequest, forbidden, notFound } from '../core/errors.js';
