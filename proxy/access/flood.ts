@@ -7,6 +7,7 @@
  * process turned the agents away; it is written at most every few seconds,
  * so a flood of refusals does not become a flood of writes.
  */
+import { SidecarError } from '../core/errors.js';
 import type { DB } from '../db/database.js';
 import { getSetting, setSetting } from '../db/records.js';
 
@@ -51,4 +52,38 @@ export class TurnedAwayLog {
 export function recentTurnedAway(db: DB, now: number): TurnedAway | null {
   const v = getSetting<TurnedAway>(db, TURNED_AWAY_SETTING);
   return v && typeof v.last_at === 'number' && now - v.last_at < FLOOD_WINDOW_MS ? v : null;
+}
+
+/** What these helpers need of the access-request service (structural, so this module imports nothing above it). */
+interface Queue<I, R> {
+  readonly turnedAway: TurnedAwayLog;
+  create(input: I): R;
+  listPending(): Array<{ id: string }>;
+  deny(ref: string, opts: { reason?: string | null }, actor: string): unknown;
+}
+
+/** `create`, noting for the human when the queue was full and the agent was turned away. */
+export function createOrNote<I, R>(access: Queue<I, R>, input: I, now: number): R {
+  try {
+    return access.create(input);
+  } catch (err) {
+    if (err instanceof SidecarError && err.code === 'too_many_pending_requests') access.turnedAway.note(now);
+    throw err;
+  }
+}
+
+/** Denies every waiting request (a flood the human does not recognise), each audited; returns how many. */
+export function clearPending<I, R>(access: Queue<I, R>, actor: string): number {
+  let n = 0;
+  for (const r of access.listPending()) {
+    try {
+      access.deny(r.id, { reason: 'cleared by the human' }, actor);
+      n++;
+    } catch (err) {
+      // Answered or expired meanwhile: nothing left to clear there.
+      if (!(err instanceof SidecarError) || err.status >= 500) throw err;
+    }
+  }
+  access.turnedAway.reset();
+  return n;
 }

@@ -15,6 +15,7 @@ import { PRINTABLE, PRINTABLE_MESSAGE as printable } from '../core/text.js';
 import { SCOPES, isScope, type Scope } from '../tokens/scopes.js';
 import { tokenJson } from '../../wire/tokens.js';
 import { DEFAULT_EXPIRATION_DAYS, MAX_EXPIRATION_DAYS, type AccessRequest } from './model.js';
+import { createOrNote } from './flood.js';
 import type { AccessRequests } from './requests.js';
 
 // Names and reasons are shown to the human: the shared rule of core/text.ts.
@@ -48,13 +49,15 @@ export function accessRoutes(access: AccessRequests): Pick<LocalRoutes, 'request
 
 function requestAccess(access: AccessRequests, ctx: OpenRequestContext, body: RequestBody): LocalAnswer {
   const b = parseInput(requestAccessSchema, body.json, 'access request', EXAMPLE);
-  const { request, pollSecret } = access.createOrNote({
+  const input = {
     name: b.name,
     scopes: b.scopes as Scope[],
     monthlyBudget: usdToMicros(b.monthly_budget),
     expirationDays: b.expiration_days ?? DEFAULT_EXPIRATION_DAYS,
     reason: b.reason ?? null,
-  });
+  };
+  // A full queue turns the agent away; the human is told (flood.ts).
+  const { request, pollSecret } = createOrNote(access, input, ctx.deps.clock());
   ctx.deps.log.info({ event: 'access.create', name: request.name, scopes: request.requested.scopes }, 'an agent asked for access');
   const interval = access.options.pollIntervalS;
   // The Host header was checked by the guards to name this sidecar on loopback, so it is safe to build the URL from.

@@ -18,7 +18,7 @@
  */
 import type { DB } from '../db/database.js';
 import { audit } from '../db/records.js';
-import { conflict, gone, notFound, rateLimited, SidecarError } from '../core/errors.js';
+import { conflict, gone, notFound, rateLimited } from '../core/errors.js';
 import type { SidecarEvents } from '../core/events.js';
 import { DAY_MS, type Clock } from '../core/time.js';
 import { normalizeScopes } from '../tokens/scopes.js';
@@ -48,7 +48,8 @@ export class AccessRequests {
   /** Monotonic time of each request's last poll that found it pending. */
   private readonly lastPoll = new Map<string, number>();
   private timer: NodeJS.Timeout | null = null;
-  private readonly turnedAway: TurnedAwayLog;
+  /** Agents turned away by a full queue, for the human (flood.ts). */
+  readonly turnedAway: TurnedAwayLog;
 
   constructor(
     private readonly db: DB,
@@ -131,33 +132,6 @@ export class AccessRequests {
       .immediate();
     this.notifier?.soon();
     return result;
-  }
-
-  /** `create`, and when the queue was full, a note for the human that an agent was turned away. */
-  createOrNote(input: NewAccessRequest): { request: AccessRequest; pollSecret: string } {
-    try {
-      return this.create(input);
-    } catch (err) {
-      if (err instanceof SidecarError && err.code === 'too_many_pending_requests') this.turnedAway.note(this.clock());
-      throw err;
-    }
-  }
-
-  /** Denies every pending request at once (a flood the human does not recognise); returns how many. */
-  clearPending(actor: string, reason = 'cleared by the human'): number {
-    const now = this.clock();
-    this.expireDue(now);
-    const n = this.db
-      .transaction(() => {
-        const open = this.q.open.all(now) as Row[];
-        for (const r of open) this.q.deny.run(now, actor, reason, r.id);
-        if (open.length) audit(this.db, now, { actor, event: 'access.clear', detail: { denied: open.length, request_ids: open.map((r) => r.id) } });
-        return open.length;
-      })
-      .immediate();
-    this.turnedAway.reset();
-    if (n) this.notifier?.soon();
-    return n;
   }
 
   /**

@@ -9,6 +9,7 @@ import { TokenStore } from '../../tokens/store.js';
 import type { DB } from '../../db/database.js';
 import { CliError, openDb, printJson, printTable, type GlobalOptions } from '../context.js';
 import { parseUsdFlag } from '../parse.js';
+import { clearPending } from '../../access/flood.js';
 import { escapeUnprintable } from '../../core/text.js';
 import { usdAmount } from '../../admin/validate.js';
 
@@ -116,7 +117,7 @@ export function registerRequests(program: Command, globals: () => GlobalOptions)
     .description('deny every waiting request at once (a flood of requests you do not recognise)')
     .option('--json', 'print JSON only')
     .action((o: { json?: boolean }) => {
-      const n = withAccess(globals(), (access) => access.clearPending('cli'));
+      const n = withAccess(globals(), (access) => clearPending(access, 'cli'));
       if (o.json) return printJson({ cleared: n });
       process.stdout.write(n ? `Denied all ${n} waiting access request${n === 1 ? '' : 's'}; agents can ask again.\n` : 'No access requests were waiting.\n');
     });
