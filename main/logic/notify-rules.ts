@@ -10,7 +10,7 @@ import { formatUsd } from '../../proxy/core/money.js';
 import { DAY_MS, periodOf, periodResetAt } from '../../proxy/core/time.js';
 import type { UpstreamStatus } from '../../proxy/upstream/status.js';
 
-export type NoticeKind = 'spend_hold' | 'budget_80' | 'budget_100' | 'key_invalid' | 'credits_out' | 'rotation' | 'webhook_failed' | 'expiry' | 'access_request' | 'summary';
+export type NoticeKind = 'spend_hold' | 'budget_80' | 'budget_100' | 'key_invalid' | 'credits_out' | 'rotation' | 'webhook_failed' | 'upstream_changed' | 'expiry' | 'access_request' | 'summary';
 
 /** Where clicking the notification leads in the dashboard. */
 export type NoticeTarget = 'overview' | 'tokens' | 'setup' | 'audit' | 'access';
@@ -84,8 +84,10 @@ export const MAX_AT_ONCE = 3;
 
 /** Which audit events the tray announces. The human's own actions (CLI, dashboard) are not news to them. */
 const HUMAN_ACTORS = new Set(['cli', 'admin']);
-export function classifyAudit(a: Pick<AuditObservation, 'event' | 'actor'>): 'rotation' | 'webhook_failed' | null {
+export function classifyAudit(a: Pick<AuditObservation, 'event' | 'actor'>): 'rotation' | 'webhook_failed' | 'upstream_changed' | null {
   const e = a.event.toLowerCase();
+  // Announced whoever did it: the real key goes there next, and a stolen dashboard session acts as "admin" too.
+  if (e === 'upstream.url_changed') return 'upstream_changed';
   if (e.includes('webhook') && e.includes('fail')) return 'webhook_failed';
   if (e.includes('rotat') && !e.includes('fail') && !e.includes('schedule') && !HUMAN_ACTORS.has(a.actor)) return 'rotation';
   return null;
@@ -173,6 +175,8 @@ export class NotifyRules {
       if (kind === 'rotation') {
         const what = a.event.startsWith('key.') || a.event.startsWith('upstream') ? 'The SkillBoss key' : `Token ${name(a.tokenName, a.tokenId)}`;
         fire({ key: `audit:${a.id}`, kind, title: 'Key rotated', body: `${what} was rotated; the old secret keeps working for its grace period.`, target: 'audit' }, a.ts + 2 * DAY_MS);
+      } else if (kind === 'upstream_changed') {
+        fire({ key: `audit:${a.id}`, kind, title: 'SkillBoss upstream changed', body: 'The real SkillBoss key now goes to a new upstream URL. If you did not change it in Settings, change it back and rotate the key.', target: 'audit' }, a.ts + 2 * DAY_MS);
       } else if (kind === 'webhook_failed') {
         // Retries fail one after another; one alert per token per day is enough.
         const day = Math.floor(a.ts / DAY_MS);

@@ -11,14 +11,14 @@ import { usdToMicros } from '../core/money.js';
 import { parseInput } from '../core/validate.js';
 import type { RequestBody } from '../pipeline/body.js';
 import type { LocalAnswer, LocalRoutes, OpenRequestContext } from '../pipeline/context.js';
+import { PRINTABLE, PRINTABLE_MESSAGE as printable } from '../core/text.js';
 import { SCOPES, isScope, type Scope } from '../tokens/scopes.js';
 import { tokenJson } from '../../wire/tokens.js';
 import { DEFAULT_EXPIRATION_DAYS, MAX_EXPIRATION_DAYS, type AccessRequest } from './model.js';
+import { createOrNote } from './flood.js';
 import type { AccessRequests } from './requests.js';
 
-/** Names and reasons are shown to the human (terminal, tray, dashboard): no control or bidi/format characters that could disguise them. */
-const PRINTABLE = /^[^\p{Cc}\p{Cf}\u2028\u2029]*$/u;
-const printable = 'must be plain printable text (no control or formatting characters)';
+// Names and reasons are shown to the human: the shared rule of core/text.ts.
 
 export const requestAccessSchema = z.strictObject({
   name: z.string({ error: 'required: a short name for this agent' }).trim().min(1, 'required: a short name for this agent').max(64).regex(PRINTABLE, printable),
@@ -49,13 +49,15 @@ export function accessRoutes(access: AccessRequests): Pick<LocalRoutes, 'request
 
 function requestAccess(access: AccessRequests, ctx: OpenRequestContext, body: RequestBody): LocalAnswer {
   const b = parseInput(requestAccessSchema, body.json, 'access request', EXAMPLE);
-  const { request, pollSecret } = access.create({
+  const input = {
     name: b.name,
     scopes: b.scopes as Scope[],
     monthlyBudget: usdToMicros(b.monthly_budget),
     expirationDays: b.expiration_days ?? DEFAULT_EXPIRATION_DAYS,
     reason: b.reason ?? null,
-  });
+  };
+  // A full queue turns the agent away; the human is told (flood.ts).
+  const { request, pollSecret } = createOrNote(access, input, ctx.deps.clock());
   ctx.deps.log.info({ event: 'access.create', name: request.name, scopes: request.requested.scopes }, 'an agent asked for access');
   const interval = access.options.pollIntervalS;
   // The Host header was checked by the guards to name this sidecar on loopback, so it is safe to build the URL from.

@@ -25,8 +25,11 @@ import { normalizeScopes } from '../tokens/scopes.js';
 import type { Token, TokenStore } from '../tokens/store.js';
 import { hashPollSecret, isPollSecret, isRequestId, newPollSecret, newRequestId, newUserCode, normalizeUserCode, pollSecretMatches } from './codes.js';
 import { checkGrant, DEFAULT_ACCESS_OPTIONS, fromRow, type AccessOptions, type AccessRequest, type Approval, type NewAccessRequest, type PollResult, type Row } from './model.js';
+import { TurnedAwayLog } from './flood.js';
 import { AccessNotifier } from './notify.js';
 
+/** Longest Retry-After given while the queue is full. */
+const FULL_RETRY_S = 30;
 const NOT_FOUND = 'No access request with that id and secret. Poll the poll_url exactly as POST /v1/agents/request-access returned it.';
 
 export interface AccessServiceOptions {
@@ -45,6 +48,8 @@ export class AccessRequests {
   /** Monotonic time of each request's last poll that found it pending. */
   private readonly lastPoll = new Map<string, number>();
   private timer: NodeJS.Timeout | null = null;
+  /** Agents turned away by a full queue, for the human (flood.ts). */
+  readonly turnedAway: TurnedAwayLog;
 
   constructor(
     private readonly db: DB,
@@ -55,6 +60,7 @@ export class AccessRequests {
     this.options = { ...DEFAULT_ACCESS_OPTIONS, ...opts.options };
     this.notifier = opts.events ? new AccessNotifier(db, opts.events) : null;
     this.monotonic = opts.monotonic ?? (() => performance.now());
+    this.turnedAway = new TurnedAwayLog(db, this.monotonic);
     this.q = {
       get: db.prepare('SELECT * FROM access_requests WHERE id = ?'),
       byCode: db.prepare("SELECT * FROM access_requests WHERE user_code = ? AND status IN ('pending', 'approved') ORDER BY created_at DESC"),
@@ -91,7 +97,8 @@ export class AccessRequests {
         }
         const pending = this.q.pendingAll.all(now) as Array<{ expires_at: number }>;
         if (pending.length >= o.maxPending) {
-          throw rateLimited('too_many_pending_requests', `${pending.length} access requests are already waiting for the human; try again when one is answered or expires.`, (pending[0]!.expires_at - now) / 1000);
+          // Retry soon, not at the first expiry (up to ten minutes away): the human may clear a flood any moment.
+          throw rateLimited('too_many_pending_requests', `${pending.length} access requests are already waiting for the human; try again shortly (the human has been told agents are being turned away).`, Math.min(FULL_RETRY_S, (pending[0]!.expires_at - now) / 1000));
         }
         const mine = this.q.pendingName.all(now, input.name) as Array<{ expires_at: number }>;
         if (mine.length >= o.maxPendingPerName) {

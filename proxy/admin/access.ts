@@ -5,6 +5,7 @@
  *   GET  /admin/api/access-requests/:ref        one, by id (areq_…) or by the user code the agent shows
  *   POST /admin/api/access-requests/:ref/approve  {monthly_budget?, scopes?, expiration_days?}  (USD, ≤ what was asked)
  *   POST /admin/api/access-requests/:ref/deny     {reason?}
+ *   POST /admin/api/access-requests/clear         deny every pending request at once (a flood)
  *
  * The rules (never more than requested, only pending requests) are the
  * service's (proxy/access); here the body's shape is checked field by field.
@@ -13,6 +14,7 @@
 import { Router, type Request } from 'express';
 import { z } from 'zod';
 import { usdToMicros } from '../core/money.js';
+import { clearPending, recentTurnedAway } from '../access/flood.js';
 import { accessRequestJson, MAX_EXPIRATION_DAYS, type AccessRequest } from '../access/model.js';
 import { SCOPES } from '../tokens/scopes.js';
 import { ADMIN_ACTOR, type AdminContext } from './context.js';
@@ -39,6 +41,12 @@ export function accessView(r: AccessRequest, now: number) {
   return { ...accessRequestJson(r, now), expires_in_seconds: open ? Math.max(0, Math.floor((r.expiresAt - now) / 1000)) : 0 };
 }
 
+/** Agents turned away by a full queue lately (a flood), when there were any. */
+function turnedAway(ctx: AdminContext, now: number): { turned_away?: NonNullable<ReturnType<typeof recentTurnedAway>> } {
+  const away = recentTurnedAway(ctx.db, now);
+  return away ? { turned_away: away } : {};
+}
+
 export function accessRouter(ctx: AdminContext): Router {
   const r = Router();
   const { deps } = ctx;
@@ -50,7 +58,12 @@ export function accessRouter(ctx: AdminContext): Router {
     const all = q.all === '1' || q.all === 'true';
     const now = deps.clock();
     const pending = access.listPending();
-    res.json({ data: (all ? access.list(200) : pending).map((a) => accessView(a, now)), pending: pending.length });
+    res.json({ data: (all ? access.list(200) : pending).map((a) => accessView(a, now)), pending: pending.length, ...turnedAway(ctx, now) });
+  });
+
+  // Before /:ref, so "clear" is never read as a request's code.
+  r.post('/clear', (_req, res) => {
+    res.json({ cleared: clearPending(ctx.access, ADMIN_ACTOR) });
   });
 
   r.get('/:ref', (req, res) => {

@@ -3,7 +3,11 @@
  *
  * - Scripts: `Authorization: Bearer <admin secret>` (the file in the data dir).
  * - Browsers: an HttpOnly, SameSite=Strict session cookie, set by a one-time
- *   login link (`skillboss-sidecar open`).
+ *   login link (`skillboss-sidecar open`), together with the session's key in
+ *   an `X-Sidecar-Session` header. The login redirect hands the key to the
+ *   dashboard page in the URL fragment (never sent to a server, read by the
+ *   page and removed); the page keeps it in its origin's storage, which other
+ *   ports cannot read, and nothing serves it again.
  * - Agent tokens never grant admin access (403), whatever their scopes.
  *
  * SameSite is not enough on loopback: cookies are not scoped by port, so a
@@ -15,7 +19,9 @@
  * a JSON content type (which no cross-origin form or no-cors fetch can send).
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { forbidden, unauthorized, unsupportedMediaType } from '../core/errors.js';
+import { createHash } from 'node:crypto';
+import { forbidden, rateLimited, unauthorized, unsupportedMediaType } from '../core/errors.js';
+import { clientBucket, refuseDuplicateAuthorization, type FailedAuthLimiter } from '../pipeline/authenticate.js';
 import type { Clock } from '../core/time.js';
 import { TOKEN_PREFIX } from '../tokens/format.js';
 import { secretMatches } from './secret.js';
@@ -35,9 +41,13 @@ export interface AuthConfig {
   sessions: Sessions;
   clock: Clock;
   port: number;
+  /** Wrong admin secrets, counted per client like /v1's wrong tokens (loopback is one client). */
+  limiter?: FailedAuthLimiter;
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+/** The header carrying the session's key; not a CORS-safelisted header, so no cross-origin page can send it without a preflight we never grant. */
+export const SESSION_HEADER = 'x-sidecar-session';
 
 export function cookieName(port: number): string {
   // Cookies are shared across ports on one host; the port in the name keeps two daemons apart.
@@ -97,6 +107,7 @@ export function requireAdmin(cfg: AuthConfig): RequestHandler {
       throw forbidden('forbidden_origin', 'The admin API refuses cross-site and same-site requests from other origins.');
     }
 
+    refuseDuplicateAuthorization(req);
     const header = req.headers.authorization;
     if (header !== undefined) {
       const m = /^Bearer (.{1,512})$/.exec(header);
@@ -104,13 +115,27 @@ export function requireAdmin(cfg: AuthConfig): RequestHandler {
       if (presented.startsWith(TOKEN_PREFIX)) {
         throw forbidden('agent_token_not_admin', 'Agent tokens never grant access to the admin API; use the admin secret or a dashboard session.');
       }
-      if (!presented || !secretMatches(presented, cfg.secret)) throw unauthorized('invalid_admin_secret', `That is not this sidecar's admin secret. ${LOGIN_HELP}`);
+      const bucket = clientBucket(req.socket.remoteAddress ?? '');
+      const now = cfg.clock();
+      const hash = createHash('sha256').update(presented).digest('hex');
+      const wait = cfg.limiter?.blockedFor(bucket, now) ?? 0;
+      // While blocked only a secret that worked before is looked at, so the answer tells a guesser nothing.
+      if (wait > 0 && !cfg.limiter!.isTrusted(hash)) {
+        throw rateLimited('auth_rate_limited', `Too many wrong admin secrets from this machine; retry after ${Math.ceil(wait)} s. ${LOGIN_HELP}`, wait);
+      }
+      if (!presented || !secretMatches(presented, cfg.secret)) {
+        cfg.limiter?.failed(bucket, now);
+        throw unauthorized('invalid_admin_secret', `That is not this sidecar's admin secret. ${LOGIN_HELP}`);
+      }
+      cfg.limiter?.succeeded(hash);
       req.adminVia = 'bearer';
       return checkUnsafe(req, next);
     }
 
     const session = readCookie(req.headers.cookie, name);
-    if (session === undefined || !cfg.sessions.valid(session, cfg.clock())) throw unauthorized('login_required', `Not signed in, or the session ended. ${LOGIN_HELP}`);
+    const key = req.headers[SESSION_HEADER];
+    // The cookie alone proves nothing: every port on this host receives it.
+    if (session === undefined || typeof key !== 'string' || !cfg.sessions.valid(session, key, cfg.clock())) throw unauthorized('login_required', `Not signed in, or the session ended. ${LOGIN_HELP}`);
     if (!SAFE_METHODS.has(req.method) && (origin === undefined || !origins.has(origin))) {
       // Every browser sends Origin on state-changing requests; one without it did not come from the dashboard.
       throw forbidden('origin_required', 'State-changing admin requests from a browser must come from the dashboard\'s own origin.');

@@ -24,6 +24,7 @@ import { accessRouter } from './access.js';
 import { auditRouter } from './audit.js';
 import { clearedCookie, loopbackOnly, requireAdmin, sessionCookie } from './auth.js';
 import { ADMIN_ACTOR, type AdminContext, type AdminHooks } from './context.js';
+import { FailedAuthLimiter } from '../pipeline/authenticate.js';
 import { LiveHub, liveRouter } from './live.js';
 import { ensureAdminSecret } from './secret.js';
 import { consumeLoginNonce, createLoginNonce, Sessions, SESSION_TTL_MS } from './sessions.js';
@@ -95,8 +96,9 @@ export function createAdminApp(opts: AdminOptions): AdminApp {
     const s = sessions.create(now);
     audit(db, now, { actor: ADMIN_ACTOR, event: 'admin.login', detail: { via: 'link' } });
     res.setHeader('set-cookie', sessionCookie(port, s.id, SESSION_TTL_MS));
-    // 303 and a clean URL: the used nonce does not stay in the address bar or history.
-    res.redirect(303, '/');
+    // 303: the used nonce leaves the address bar. The session's key rides in the fragment, which no
+    // request carries; the dashboard stores it for its own origin and removes it from the URL.
+    res.redirect(303, `/#sbs-session=${s.key}`);
   });
 
   const api = Router();
@@ -104,7 +106,7 @@ export function createAdminApp(opts: AdminOptions): AdminApp {
     res.setHeader('cache-control', 'no-store');
     next();
   });
-  api.use(requireAdmin({ secret, sessions, clock: deps.clock, port }));
+  api.use(requireAdmin({ secret, sessions, clock: deps.clock, port, limiter: new FailedAuthLimiter(deps.limits.authFailuresPerMinute) }));
   api.use(express.json({ limit: '256kb', strict: true, type: 'application/json' }));
   api.get('/session', (req, res) => {
     res.json({ via: req.adminVia });

@@ -5,7 +5,7 @@
  * survive a daemon restart. A nonce is consumed by one DELETE … RETURNING, so
  * two concurrent uses cannot both succeed.
  */
-import { createHash } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { DB } from '../db/database.js';
 import { randomBase62 } from '../tokens/format.js';
 
@@ -13,6 +13,7 @@ export const LOGIN_NONCE_TTL_MS = 2 * 60_000;
 export const SESSION_TTL_MS = 7 * 24 * 3_600_000;
 const NONCE_PREFIX = 'login_nonce:';
 const SESSION_PREFIX = 'admin_session:';
+const SESSION_VALUE = /^[0-9A-Za-z]{43}$/;
 
 function hash(s: string): string {
   return createHash('sha256').update(s).digest('hex');
@@ -31,6 +32,12 @@ export function createLoginNonce(db: DB, now: number, ttlMs = LOGIN_NONCE_TTL_MS
     db.prepare('INSERT INTO settings (key, value) VALUES (?, ?)').run(NONCE_PREFIX + hash(nonce), JSON.stringify({ expires_at: expiresAt }));
   })();
   return { nonce, expiresAt };
+}
+
+/** Whether a nonce is still waiting to be used (not redeemed, not yet purged). */
+export function loginNoncePending(db: DB, nonce: string, now: number): boolean {
+  const v = db.prepare('SELECT value FROM settings WHERE key = ?').pluck().get(NONCE_PREFIX + hash(nonce)) as string | undefined;
+  return v !== undefined && (JSON.parse(v) as { expires_at: number }).expires_at > now;
 }
 
 /** True exactly once for a nonce that was issued and has not expired. */
@@ -55,18 +62,29 @@ export class Sessions {
     };
   }
 
-  create(now: number): { id: string; expiresAt: number } {
+  /**
+   * A session: `id` goes into the cookie, `key` to the dashboard page once (at
+   * login) and comes back as a header. Cookies on 127.0.0.1 reach every port,
+   * page storage does not, so a listener on another port that collected the
+   * cookie still lacks the key.
+   */
+  create(now: number): { id: string; key: string; expiresAt: number } {
     const id = randomBase62(43);
+    const key = randomBase62(43);
     const expiresAt = now + this.ttlMs;
     purgeExpired(this.db, SESSION_PREFIX, now);
-    this.q.put.run(SESSION_PREFIX + hash(id), JSON.stringify({ expires_at: expiresAt, created_at: now }));
-    return { id, expiresAt };
+    this.q.put.run(SESSION_PREFIX + hash(id), JSON.stringify({ expires_at: expiresAt, created_at: now, key_hash: hash(key) }));
+    return { id, key, expiresAt };
   }
 
-  valid(id: string, now: number): boolean {
-    if (!/^[0-9A-Za-z]{43}$/.test(id)) return false;
+  /** Both halves, unexpired; a session stored before keys existed has none and is not valid. */
+  valid(id: string, key: string | undefined, now: number): boolean {
+    if (!SESSION_VALUE.test(id) || key === undefined || !SESSION_VALUE.test(key)) return false;
     const v = this.q.get.get(SESSION_PREFIX + hash(id)) as string | undefined;
-    return v !== undefined && (JSON.parse(v) as { expires_at: number }).expires_at > now;
+    if (v === undefined) return false;
+    const rec = JSON.parse(v) as { expires_at: number; key_hash?: string };
+    if (rec.expires_at <= now || typeof rec.key_hash !== 'string') return false;
+    return timingSafeEqual(Buffer.from(rec.key_hash), Buffer.from(hash(key)));
   }
 
   end(id: string): void {

@@ -8,7 +8,7 @@
  */
 import { Router } from 'express';
 import { z } from 'zod';
-import { resolveUpstream } from '../core/config.js';
+import { resolveUpstream, runtimeUpstreamRefusal } from '../core/config.js';
 import { badRequest, unavailable } from '../core/errors.js';
 import { audit, bumpGeneration, getSetting, setSetting } from '../db/records.js';
 import { KeyStoreUnavailable, maskKey, validateUpstreamKey } from '../keychain/store.js';
@@ -102,16 +102,25 @@ export function settingsRouter(ctx: AdminContext): Router {
     const b = parseInput(settingsPatch, req.body);
     let upstreamUrl: string | undefined;
     if (b.upstream_url !== undefined) {
+      let problem: string | null;
       try {
         upstreamUrl = resolveUpstream(b.upstream_url);
+        problem = runtimeUpstreamRefusal(upstreamUrl, deps.upstream().baseUrl);
       } catch (err) {
-        throw badRequest('invalid_request', `Invalid request body: upstream_url: ${(err as Error).message}.`, { upstream_url: (err as Error).message });
+        problem = (err as Error).message;
       }
+      if (problem) throw badRequest('invalid_request', `Invalid request body: upstream_url: ${problem}.`, { upstream_url: problem });
     }
     const now = deps.clock();
     const changed: Record<string, unknown> = {};
+    const previousUrl = deps.upstream().baseUrl;
     db.transaction(() => {
       if (upstreamUrl !== undefined) setSetting(db, 'upstream_url', (changed.upstream_url = upstreamUrl));
+      if (upstreamUrl !== undefined && upstreamUrl !== previousUrl) {
+        // Its own event, whoever made the change: the tray announces it (a stolen session would be "admin" too),
+        // and the key's next use, the re-sync just below, goes to this URL.
+        audit(db, now, { actor: ADMIN_ACTOR, event: 'upstream.url_changed', detail: { from: previousUrl, to: upstreamUrl, key_sent: 'from the next call on' } });
+      }
       if (b.key_rotation_days !== undefined) setSetting(db, ROTATION_DAYS_SETTING, (changed.key_rotation_days = b.key_rotation_days));
       if (b.webhook_allowed_hosts !== undefined) setSetting(db, WEBHOOK_HOSTS_SETTING, (changed.webhook_allowed_hosts = [...new Set(b.webhook_allowed_hosts)]));
       if (b.default_max_tokens !== undefined) setSetting(db, 'default_max_tokens', (changed.default_max_tokens = b.default_max_tokens));

@@ -10,12 +10,13 @@ import { formatUsd, microsToUsd, usdToMicros } from '../core/money.js';
 import { DAY_MS, periodOf, periodResetAt } from '../core/time.js';
 import { VERSION } from '../core/version.js';
 import { isPaused, setPaused } from '../server/pause.js';
+import { recentTurnedAway } from '../access/flood.js';
 import { ADMIN_ACTOR, type AdminContext } from './context.js';
 import { parseInput } from './validate.js';
 import type { TokenView } from './views.js';
 
 export interface Alert {
-  kind: 'key_missing' | 'key_unavailable' | 'key_invalid' | 'credits_out' | 'upstream_unreachable' | 'budget_100' | 'budget_80' | 'spend_hold' | 'webhook_failed' | 'expiring' | 'paused' | 'access_pending';
+  kind: 'key_missing' | 'key_unavailable' | 'key_invalid' | 'credits_out' | 'upstream_unreachable' | 'budget_100' | 'budget_80' | 'spend_hold' | 'webhook_failed' | 'expiring' | 'paused' | 'access_pending' | 'access_flood';
   severity: 'error' | 'warning';
   message: string;
   token_id?: string;
@@ -52,6 +53,14 @@ export function statusRouter(ctx: AdminContext): Router {
     const pending = pendingAccess(ctx);
     const alerts = alertsFor(ctx, views, now, webhookFailures.all(now - 7 * DAY_MS) as Array<{ token_id: string | null; ts: number; n: number }>);
     if (pending > 0) alerts.unshift({ kind: 'access_pending', severity: 'warning', message: `${pending} access request${pending === 1 ? ' is' : 's are'} waiting for your answer.` });
+    const away = recentTurnedAway(ctx.db, now);
+    if (away) {
+      alerts.unshift({
+        kind: 'access_flood',
+        severity: 'error',
+        message: `${away.count} agent${away.count === 1 ? ' was' : 's were'} turned away in the last minutes because the queue of access requests is full. If you do not recognise the waiting requests, clear them (Access, or \`skillboss-sidecar requests clear\`).`,
+      });
+    }
     res.json({
       version: VERSION,
       started_at: new Date(ctx.startedAt).toISOString(),

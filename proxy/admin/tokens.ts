@@ -9,6 +9,7 @@ import { badRequest } from '../core/errors.js';
 import { microsToUsd, usdToMicros } from '../core/money.js';
 import { audit } from '../db/records.js';
 import { DAY_MS } from '../core/time.js';
+import { PRINTABLE, PRINTABLE_MESSAGE } from '../core/text.js';
 import { PRESETS, SCOPES, type Scope } from '../tokens/scopes.js';
 import { DEFAULT_GRACE_MS, type Token } from '../tokens/store.js';
 import { ADMIN_ACTOR, type AdminContext } from './context.js';
@@ -25,7 +26,7 @@ const expiresField = z
 
 const createSchema = z
   .strictObject({
-    name: z.string().trim().min(1, 'a token needs a name').max(100, 'at most 100 characters'),
+    name: z.string().trim().min(1, 'a token needs a name').max(100, 'at most 100 characters').regex(PRINTABLE, PRINTABLE_MESSAGE),
     preset: z.enum(Object.keys(PRESETS) as [keyof typeof PRESETS, ...Array<keyof typeof PRESETS>], { message: `expected one of ${Object.keys(PRESETS).join(', ')}` }).optional(),
     scopes: scopeList.optional(),
     monthly_budget_usd: usdAmount.nullable().optional(),
@@ -45,7 +46,7 @@ const pauseSchema = z.strictObject({ paused: z.boolean({ message: 'expected true
 const revokeSchema = z.strictObject({ reason: z.string().trim().min(1).max(200, 'at most 200 characters').optional() });
 const patchSchema = z
   .strictObject({
-    name: z.string().trim().min(1, 'a token needs a name').max(100, 'at most 100 characters').optional(),
+    name: z.string().trim().min(1, 'a token needs a name').max(100, 'at most 100 characters').regex(PRINTABLE, PRINTABLE_MESSAGE).optional(),
     scopes: scopeList.optional(),
     monthly_budget_usd: usdAmount.nullable().optional(),
     budget_period: budgetPeriodField.optional(),

@@ -8,6 +8,7 @@ import type { KeyStore } from '../keychain/store.js';
 import { selectKeyStore } from '../keychain/select.js';
 import { TokenStore } from '../tokens/store.js';
 import { systemClock } from '../core/time.js';
+import { escapeUnprintable } from '../core/text.js';
 
 export interface GlobalOptions {
   dataDir?: string;
@@ -79,12 +80,13 @@ export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
-/** A plain aligned table for terminals. */
+/** A plain aligned table for terminals; cells are escaped, so a name cannot carry terminal control sequences. */
 export function printTable(rows: Array<Record<string, string>>, columns: string[]): void {
   if (rows.length === 0) {
     process.stdout.write('(none)\n');
     return;
   }
+  rows = rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, escapeUnprintable(v)])));
   const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => (r[c] ?? '').length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
   process.stdout.write(`${line(columns.map((c) => c.toUpperCase()))}\n`);

@@ -38,6 +38,27 @@ export function resolveUpstream(flag?: string, env: NodeJS.ProcessEnv = process.
   return url.toString().replace(/\/+$/, '');
 }
 
+/**
+ * Whether the upstream may change to `next` while the daemon runs (the dashboard's Settings, the admin
+ * API): only to https, since the next call carries the real key there. A plain-http upstream (a local
+ * simulator) is chosen when the daemon starts (--upstream / SKILLBOSS_UPSTREAM_URL) by whoever runs it;
+ * "changing" to the URL already in use is not a change.
+ */
+export function runtimeUpstreamRefusal(next: string, current: string): string | null {
+  if (next === current || new URL(next).protocol === 'https:') return null;
+  return 'only an https URL can be set while the sidecar runs; a plain-http upstream is set when it starts (--upstream or SKILLBOSS_UPSTREAM_URL)';
+}
+
+/** The upstream to start with: a saved one (from Settings) only if it is https, else the one given at start. */
+export function startUpstream(saved: string | undefined, given: string): string {
+  if (saved === undefined) return given;
+  try {
+    return new URL(saved).protocol === 'https:' ? saved : given;
+  } catch {
+    return given;
+  }
+}
+
 /** Limits on the agent-facing server; each can be changed by a flag of `serve`. */
 export interface Limits {
   /** Largest request body accepted (bytes). */
@@ -62,6 +83,11 @@ export interface Limits {
   maxJsonDepth: number;
   /** Failed authentications one client address may make per minute before it gets 429s; 0 turns the limit off. */
   authFailuresPerMinute: number;
+  /**
+   * Most client connections open at once; more are closed as they arrive. Slow clients (slowloris) are cut
+   * off by the timeouts above, but until then each holds a socket: this bounds how many they can hold.
+   */
+  maxConnections: number;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -76,4 +102,5 @@ export const DEFAULT_LIMITS: Limits = {
   maxResponseBytes: 256 * 1024 * 1024,
   maxJsonDepth: 64,
   authFailuresPerMinute: 60,
+  maxConnections: 512,
 };

@@ -42,17 +42,27 @@ export const KEYCHAIN_HELP =
       'Or opt in to the encrypted-file store: SKILLBOSS_SIDECAR_KEY_STORE=encrypted-file with the passphrase in SKILLBOSS_SIDECAR_KEY_PASSPHRASE.'
     : 'The OS keychain could not be reached; make sure it is unlocked and that this program may use it.';
 
+export const KEYCHAIN_LOCKED_HELP =
+  process.platform === 'linux'
+    ? 'Unlock your login keyring (on a desktop: Passwords and Keys, or sign in again; headless: ' +
+      'echo -n "$PASSPHRASE" | gnome-keyring-daemon --replace --unlock --components=secrets). The key is still in it; the sidecar picks it up again within seconds.'
+    : 'Unlock the keychain; the key is still in it, and the sidecar picks it up again within seconds.';
+
 function unavailable(err: unknown): KeyStoreUnavailable {
   const reason = err instanceof Error ? err.message : String(err);
+  // A locked keyring answers with a prompt nobody can see (headless, or dismissed): a different fix from a missing one.
+  if (/\block|unlock|prompt/i.test(reason)) return new KeyStoreUnavailable(`the OS keychain is locked (${reason}). ${KEYCHAIN_LOCKED_HELP}`);
   return new KeyStoreUnavailable(`the OS keychain is unavailable (${reason}). ${KEYCHAIN_HELP}`);
 }
 
 export function osKeychain(dataDir: string): KeyStore {
   // Pinned to the Secret Service on Linux: the library's default silently falls back to the
   // kernel keyring, which forgets the key at reboot (the safeStorage precedent in the checklist).
+  const account = keychainAccount(dataDir);
+  const open = () => new Entry(APP_NAME, account, { linux: { store: 'secret-service' } });
   let entry: Entry;
   try {
-    entry = new Entry(APP_NAME, keychainAccount(dataDir), { linux: { store: 'secret-service' } });
+    entry = open();
   } catch (err) {
     const reason = unavailable(err);
     return {
@@ -62,29 +72,25 @@ export function osKeychain(dataDir: string): KeyStore {
       remove: () => { throw reason; },
     };
   }
+  // After a failure the entry is opened afresh: a keyring daemon restarted (or unlocked by being replaced) has
+  // dropped the old entry's D-Bus session, and only a new one sees the keychain again.
+  const use = <T>(fn: (e: Entry) => T): T => {
+    try {
+      return fn(entry);
+    } catch {
+      try {
+        entry = open();
+        return fn(entry);
+      } catch (err) {
+        throw unavailable(err);
+      }
+    }
+  };
   return {
     kind: 'os-keychain',
-    get() {
-      try {
-        return entry.getPassword() ?? null;
-      } catch (err) {
-        throw unavailable(err);
-      }
-    },
-    set(key) {
-      try {
-        entry.setPassword(key);
-      } catch (err) {
-        throw unavailable(err);
-      }
-    },
-    remove() {
-      try {
-        return entry.deletePassword();
-      } catch (err) {
-        throw unavailable(err);
-      }
-    },
+    get: () => use((e) => e.getPassword() ?? null),
+    set: (key) => use((e) => e.setPassword(key)),
+    remove: () => use((e) => e.deletePassword()),
   };
 }
 

@@ -6,7 +6,7 @@
  * through SQLite's data_version, in the CLI).
  */
 import type { IncomingMessage } from 'node:http';
-import { rateLimited, SidecarError, unauthorized } from '../core/errors.js';
+import { badRequest, rateLimited, SidecarError, unauthorized } from '../core/errors.js';
 import { hashToken, isWellFormedToken, TOKEN_PREFIX } from '../tokens/format.js';
 import type { Scope } from '../tokens/scopes.js';
 import type { Token, TokenStore } from '../tokens/store.js';
@@ -60,6 +60,23 @@ export class PrincipalCache {
 const HELP = 'Ask the human who runs the sidecar for a token (skillboss-sidecar token create), then send it as "Authorization: Bearer sk-sbl-…" (or "x-api-key: sk-sbl-…").';
 
 /**
+ * The limiter's bucket for a client address. Every 127.0.0.0/8 address (and ::1, and their IPv4-mapped
+ * forms) is this machine: a client that binds 127.0.0.2, .3, … is still one client, so loopback shares one
+ * bucket rather than getting a fresh allowance per address.
+ */
+export function clientBucket(address: string): string {
+  const a = address.toLowerCase().replace(/^::ffff:/, '');
+  return a === '::1' || /^127\./.test(a) ? 'loopback' : a;
+}
+
+/** Node keeps the first of several Authorization headers and drops the rest; which one counts must not be a guess. */
+export function refuseDuplicateAuthorization(req: IncomingMessage): void {
+  let n = 0;
+  for (let i = 0; i < req.rawHeaders.length; i += 2) if (req.rawHeaders[i]!.toLowerCase() === 'authorization') n++;
+  if (n > 1) throw badRequest('duplicate_authorization', 'The request has more than one Authorization header; send exactly one.');
+}
+
+/**
  * The token the request carries: `Authorization: Bearer …`, or `x-api-key`
  * as Anthropic clients send it (Claude Code may send both). When both hold a
  * sidecar token they must agree: two different tokens on one request are
@@ -68,6 +85,7 @@ const HELP = 'Ask the human who runs the sidecar for a token (skillboss-sidecar 
  * never forwarded.
  */
 function credential(req: IncomingMessage): string {
+  refuseDuplicateAuthorization(req);
   const header = req.headers.authorization;
   const rawKey = req.headers['x-api-key'];
   // 512 is far above a token's length; anything longer is not one, and is not echoed.
@@ -137,7 +155,7 @@ export class FailedAuthLimiter {
 
 export function authenticate(req: IncomingMessage, cache: PrincipalCache, now: number, limiter?: FailedAuthLimiter): Principal {
   if (!limiter) return authenticateToken(req, cache, now);
-  const address = req.socket.remoteAddress ?? '';
+  const address = clientBucket(req.socket.remoteAddress ?? '');
   const wait = limiter.blockedFor(address, now);
   if (wait > 0) {
     let secret = '';

@@ -136,6 +136,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     },
     createRouter({ deps, log, guards: () => guards, storageProblem: () => storageProblem, metrics, admin: () => admin, loadAdmin }),
   );
+  // Slow connections each hold a socket until a timeout ends them; past this many, new ones are closed at once.
+  server.maxConnections = limits.maxConnections;
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     // Malformed requests (smuggling attempts, oversized headers, timeouts) get a bare 400/408/431 and a closed socket.
     if (!socket.writable) return socket.destroy();

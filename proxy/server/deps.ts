@@ -4,7 +4,7 @@
  * features' local routes (access requests, automatic rotation) are handed to
  * the pipeline, so that the pipeline itself imports nothing above it.
  */
-import type { Limits } from '../core/config.js';
+import { startUpstream, type Limits } from '../core/config.js';
 import { SidecarEvents } from '../core/events.js';
 import type { Logger } from '../core/log.js';
 import type { Clock } from '../core/time.js';
@@ -64,7 +64,8 @@ export function createPipelineDeps(o: PipelineDepsOptions): Pipeline {
   else if (keyState.state === 'missing') log.warn('no SkillBoss API key is set; agents get 503 until the human runs `skillboss-sidecar key set`');
 
   const upstreamOf = (baseUrl: string) => new Upstream({ baseUrl, headersTimeoutMs: limits.upstreamHeadersTimeoutMs, idleTimeoutMs: limits.upstreamIdleTimeoutMs });
-  let upstream = upstreamOf(getSetting<string>(db, 'upstream_url') ?? o.upstreamUrl);
+  // A saved plain-http upstream (set before runtime changes were limited to https) gives way to the one given at start.
+  let upstream = upstreamOf(startUpstream(getSetting<string>(db, 'upstream_url'), o.upstreamUrl));
   const access = new AccessRequests(db, tokens, clock, { options: o.access, events });
   let lifecycle: Lifecycle | undefined;
 

@@ -84,7 +84,7 @@ export class Guards {
     if (origin !== undefined && !this.origins.has(origin)) {
       return forbidden('forbidden_origin', 'Requests from web pages on other origins are refused.');
     }
-    if (origin === undefined && req.headers['sec-fetch-site'] === 'cross-site') {
+    if (origin === undefined && req.headers['sec-fetch-site'] === 'cross-site' && !isLoginNavigation(req)) {
       return forbidden('forbidden_origin', 'Cross-site requests from browsers are refused.');
     }
     return null;
@@ -99,4 +99,16 @@ function countHeader(raw: string[], name: string): number {
   let n = 0;
   for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === name) n++;
   return n;
+}
+
+/**
+ * A browser window opening a one-time login link from elsewhere: `open` hands the browser a local file that
+ * redirects to the link (so the nonce is on no command line), and a file:// page counts as cross-site, as
+ * does the login's redirect to the dashboard after it. A top-level GET navigation reads nothing back, the
+ * dashboard page holds no data, and the link works only with a nonce the human minted.
+ */
+function isLoginNavigation(req: IncomingMessage): boolean {
+  if (req.method !== 'GET' || req.headers['sec-fetch-mode'] !== 'navigate' || req.headers['sec-fetch-dest'] !== 'document') return false;
+  const path = req.url!.split('?', 1)[0];
+  return path === '/admin/login' || path === '/';
 }

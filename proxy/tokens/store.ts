@@ -6,7 +6,8 @@
  */
 import type { DB } from '../db/database.js';
 import { audit, bumpGeneration } from '../db/records.js';
-import { forbidden, notFound } from '../core/errors.js';
+import { badRequest, forbidden, notFound } from '../core/errors.js';
+import { isPrintable, PRINTABLE_MESSAGE } from '../core/text.js';
 import type { Clock } from '../core/time.js';
 import { DAY_MS } from '../core/time.js';
 import { generateTokenSecret, hashToken, newTokenId } from './format.js';
@@ -167,6 +168,8 @@ export class TokenStore {
     const now = this.clock();
     const name = input.name.trim();
     if (!name) throw forbidden('invalid_name', 'a token needs a name');
+    // Every path that names a token ends here (agent API, admin API, CLI, approved access requests).
+    if (!isPrintable(name)) throw badRequest('invalid_name', `The token name ${PRINTABLE_MESSAGE}.`, { name: PRINTABLE_MESSAGE });
     const scopes = normalizeScopes(input.scopes);
     const monthlyBudget = input.monthlyBudget ?? null;
     const expiresAt = input.expiresAt ?? null;

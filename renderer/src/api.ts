@@ -1,6 +1,7 @@
 /**
  * The admin API, from the dashboard's side: same-origin fetch with the
- * session cookie, JSON both ways, errors as ApiError with per-field details.
+ * session cookie and the session's key (X-Sidecar-Session), JSON both ways,
+ * errors as ApiError with per-field details.
  * Shared shapes, the scope list and the error envelope come from the wire
  * project (wire/, no Node, no DOM); nothing of the daemon itself.
  */
@@ -21,6 +22,23 @@ export class ApiError extends Error {
 
 /** The code of an ApiError for a call the daemon never answered (it is not running, or restarting). */
 export const UNREACHABLE = 'sidecar_unreachable';
+
+// The cookie reaches every port on this host; the key is kept in this origin's storage, which other
+// ports cannot read. The login redirect hands it over once in the fragment (#sbs-session=…): adopt it and
+// take it out of the URL before anything else reads the hash route. localStorage, so reloads and other
+// tabs of this origin share it.
+const KEY_ITEM = 'sbs-session';
+const handedOver = /^#sbs-session=([0-9A-Za-z]{43})$/.exec(window.location.hash);
+if (handedOver) {
+  window.localStorage.setItem(KEY_ITEM, handedOver[1]!);
+  window.history.replaceState(null, '', window.location.pathname + window.location.search);
+}
+
+/** The header every admin request carries besides the cookie. */
+export function sessionHeaders(): Record<string, string> {
+  const key = window.localStorage.getItem(KEY_ITEM);
+  return key ? { 'x-sidecar-session': key } : {};
+}
 
 type Listener = () => void;
 const signedOutListeners = new Set<Listener>();
@@ -46,15 +64,22 @@ function setReachable(up: boolean): void {
   for (const fn of reachListeners) fn(up);
 }
 
+/** The session ended (401, or logout): forget its key and tell the listeners. */
+export function signedOut(sent: Record<string, string>): void {
+  if (window.localStorage.getItem(KEY_ITEM) === sent['x-sidecar-session']) window.localStorage.removeItem(KEY_ITEM);
+  for (const fn of signedOutListeners) fn();
+}
+
 /** Every admin call goes through here (one place for headers, errors, and knowing the daemon is gone). */
 export async function api<T>(method: 'GET' | 'POST' | 'PATCH' | 'PUT', path: string, body?: unknown): Promise<T> {
+  const auth = sessionHeaders();
   let res: Response;
   try {
     res = await fetch(`/admin/api${path}`, {
       method,
       credentials: 'same-origin',
       cache: 'no-store',
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      headers: body === undefined ? auth : { ...auth, 'content-type': 'application/json' },
       body: body === undefined ? null : JSON.stringify(body),
     });
   } catch {
@@ -69,9 +94,10 @@ export async function api<T>(method: 'GET' | 'POST' | 'PATCH' | 'PUT', path: str
   } catch {
     /* not JSON */
   }
+  if (path === '/logout' && method === 'POST') window.localStorage.removeItem(KEY_ITEM);
   if (!res.ok) {
     const e = (json as ApiErrorBody | null)?.error;
-    if (res.status === 401) for (const fn of signedOutListeners) fn();
+    if (res.status === 401) signedOut(auth);
     throw new ApiError(res.status, e?.code ?? 'http_error', e?.message ?? `The sidecar answered ${res.status}.`, e?.details ?? {});
   }
   return json as T;
@@ -85,7 +111,7 @@ export type { SeriesRange, SeriesResponse, TokenStatus, TokenView, UsageRow } fr
 import type { TokenView, UsageRow } from '../../wire/admin';
 
 export interface TokenDetail extends TokenView {
-  /** This token's own calls this month; spent_usd includes its subtree's. */
+  /** This token's own calls this budget period; spent_usd includes its subtree's. */
   own_spent_usd: number;
   subtree: Array<{ id: string; name: string; revoked: boolean }>;
 }

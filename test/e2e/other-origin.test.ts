@@ -130,7 +130,8 @@ describe.each([
     expect(snapshot()).toEqual(before);
     expect(s.tokens.list().some((t) => t.name.startsWith('evil'))).toBe(false);
     // And the real dashboard is still signed in and working.
-    const mine = await dashboard.evaluate(async () => (await fetch('/admin/api/tokens')).status);
+    // (With the session's key the dashboard keeps in its own origin's storage, as the dashboard's own requests do.)
+    const mine = await dashboard.evaluate(async () => (await fetch('/admin/api/tokens', { headers: { 'x-sidecar-session': localStorage.getItem('sbs-session') } })).status);
     expect(mine).toBe(200);
     await page.close();
   }, 60_000);

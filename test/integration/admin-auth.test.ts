@@ -44,13 +44,14 @@ async function call(path: string, c: Call = {}) {
 
 const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
 
-/** Signs in through a fresh one-time link; returns the cookie header to send. */
-async function login(): Promise<string> {
+/** Signs in through a fresh one-time link; returns the cookie and the session key header the dashboard sends. */
+async function login(): Promise<{ cookie: string; 'x-sidecar-session': string }> {
   const { nonce } = createLoginNonce(s.daemon.db, s.clock.now);
   const r = await call(`/admin/login?nonce=${nonce}`);
   expect(r.status).toBe(303);
   const set = String(r.headers['set-cookie']);
-  return set.split(';')[0]!;
+  const key = /^\/#sbs-session=([0-9A-Za-z]{43})$/.exec(String(r.headers.location))![1]!;
+  return { cookie: set.split(';')[0]!, 'x-sidecar-session': key };
 }
 
 describe('the admin secret', () => {
@@ -121,11 +122,13 @@ describe('one-time login links', () => {
     const first = await request(link);
     await first.body.text();
     expect(first.statusCode).toBe(303);
-    expect(first.headers.location).toBe('/');
+    // The session's key goes to the page in the fragment, which no request carries.
+    expect(first.headers.location).toMatch(/^\/#sbs-session=[0-9A-Za-z]{43}$/);
+    const key = String(first.headers.location).split('=')[1]!;
     const cookie = String(first.headers['set-cookie']);
     expect(cookie).toMatch(new RegExp(`^sbs_admin_${s.daemon.port}=[0-9A-Za-z]{43}; Path=/; HttpOnly; SameSite=Strict; Max-Age=\\d+$`));
 
-    const who = await call('/admin/api/session', { headers: { cookie: cookie.split(';')[0]! } });
+    const who = await call('/admin/api/session', { headers: { cookie: cookie.split(';')[0]!, 'x-sidecar-session': key } });
     expect(who.status).toBe(200);
     expect(who.json).toEqual({ via: 'session' });
 
@@ -161,55 +164,56 @@ describe('one-time login links', () => {
 
 describe('browser sessions and other origins', () => {
   it('state-changing requests need our own Origin and a JSON body', async () => {
-    const cookie = await login();
+    const session = await login();
     const body = JSON.stringify({ name: 'from-browser', preset: 'read-only' });
     const before = s.tokens.list().length;
 
-    const noOrigin = await call('/admin/api/tokens', { method: 'POST', headers: { cookie, 'content-type': 'application/json' }, body });
+    const noOrigin = await call('/admin/api/tokens', { method: 'POST', headers: { ...session, 'content-type': 'application/json' }, body });
     expect(noOrigin.status).toBe(403);
     expect(noOrigin.json.error?.code).toBe('origin_required');
 
     for (const origin of ['http://evil.example', `http://127.0.0.1:${s.daemon.port + 1}`, 'null']) {
-      const r = await call('/admin/api/tokens', { method: 'POST', headers: { cookie, origin, 'content-type': 'application/json' }, body });
+      const r = await call('/admin/api/tokens', { method: 'POST', headers: { ...session, origin, 'content-type': 'application/json' }, body });
       expect(r.status, origin).toBe(403);
     }
 
     // What a cross-site <form> or a no-cors fetch can send: a "simple" content type.
-    const form = await call('/admin/api/tokens', { method: 'POST', headers: { cookie, origin: own, 'content-type': 'text/plain' }, body });
+    const form = await call('/admin/api/tokens', { method: 'POST', headers: { ...session, origin: own, 'content-type': 'text/plain' }, body });
     expect(form.status).toBe(415);
-    const urlencoded = await call('/admin/api/tokens', { method: 'POST', headers: { cookie, origin: own, 'content-type': 'application/x-www-form-urlencoded' }, body: 'name=x&preset=admin' });
+    const urlencoded = await call('/admin/api/tokens', { method: 'POST', headers: { ...session, origin: own, 'content-type': 'application/x-www-form-urlencoded' }, body: 'name=x&preset=admin' });
     expect(urlencoded.status).toBe(415);
     expect(s.tokens.list().length).toBe(before);
 
-    const ok = await call('/admin/api/tokens', { method: 'POST', headers: { cookie, origin: own, 'content-type': 'application/json', 'sec-fetch-site': 'same-origin' }, body });
+    const ok = await call('/admin/api/tokens', { method: 'POST', headers: { ...session, origin: own, 'content-type': 'application/json', 'sec-fetch-site': 'same-origin' }, body });
     expect(ok.status).toBe(201);
     expect(s.tokens.list().length).toBe(before + 1);
   });
 
   it('reads refuse same-site pages on another port (cookies are not scoped by port)', async () => {
-    const cookie = await login();
-    const r = await call('/admin/api/tokens', { headers: { cookie, 'sec-fetch-site': 'same-site' } });
+    const session = await login();
+    const r = await call('/admin/api/tokens', { headers: { ...session, 'sec-fetch-site': 'same-site' } });
     expect(r.status).toBe(403);
-    const cross = await call('/admin/api/tokens', { headers: { cookie, 'sec-fetch-site': 'cross-site' } });
+    const cross = await call('/admin/api/tokens', { headers: { ...session, 'sec-fetch-site': 'cross-site' } });
     expect(cross.status).toBe(403);
-    const same = await call('/admin/api/tokens', { headers: { cookie, 'sec-fetch-site': 'same-origin' } });
+    const same = await call('/admin/api/tokens', { headers: { ...session, 'sec-fetch-site': 'same-origin' } });
     expect(same.status).toBe(200);
   });
 
   it('logout ends the session', async () => {
-    const cookie = await login();
-    const out = await call('/admin/api/logout', { method: 'POST', headers: { cookie, origin: own } });
+    const session = await login();
+    const out = await call('/admin/api/logout', { method: 'POST', headers: { ...session, origin: own } });
     expect(out.status).toBe(200);
     expect(String(out.headers['set-cookie'])).toContain('Max-Age=0');
-    const after = await call('/admin/api/session', { headers: { cookie } });
+    const after = await call('/admin/api/session', { headers: { ...session } });
     expect(after.status).toBe(401);
   });
 
   it('a session survives a restart of the daemon only as a hash in the database', async () => {
-    const cookie = await login();
-    const id = cookie.split('=')[1]!;
+    const session = await login();
+    const id = session.cookie.split('=')[1]!;
     const rows = JSON.stringify(s.daemon.db.prepare('SELECT key, value FROM settings').all());
     expect(rows).not.toContain(id);
+    expect(rows).not.toContain(session['x-sidecar-session']);
   });
 });
 

@@ -93,7 +93,8 @@ describe('a headless daemon already serves the data dir', () => {
     expect(login.status).toBe(303);
     const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
     expect(cookie).toMatch(/^sbs_admin_\d+=/);
-    const session = await fetch(`${url}/admin/api/session`, { headers: { cookie } });
+    const key = /#sbs-session=(\w+)$/.exec(login.headers.get('location')!)![1]!;
+    const session = await fetch(`${url}/admin/api/session`, { headers: { cookie, 'x-sidecar-session': key } });
     expect(session.status).toBe(200);
     expect((await fetch(link, { redirect: 'manual' })).status).toBe(401);
 

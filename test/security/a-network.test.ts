@@ -10,19 +10,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROUTES } from '../../proxy/pipeline/routes.js';
 import { runCli, startCli } from '../helpers/cli.js';
 import { startStack, tempDir, type Stack } from '../helpers/stack.js';
-import { adminSecret, call, chatBody, sessionCookie } from './kit.js';
+import { adminSecret, call, chatBody, sessionAuth } from './kit.js';
 import { codeOf, head, raw } from './raw.js';
 
 let s: Stack;
 let agent: string;
 let admin: string;
-let cookie: string;
+let session: Awaited<ReturnType<typeof sessionAuth>>;
 
 beforeAll(async () => {
   s = await startStack();
   agent = s.token({ preset: 'admin' }).secret;
   admin = adminSecret(s);
-  cookie = await sessionCookie(s);
+  session = await sessionAuth(s);
 });
 afterAll(async () => {
   await s?.close();
@@ -149,7 +149,7 @@ describe('A. Origin (CSRF from web pages)', () => {
     const creds = path.startsWith('/v1') ? `Bearer ${agent}` : `Bearer ${admin}`;
     const res = await fetch(`${s.daemon.url}${path}`, {
       method,
-      headers: { origin: 'https://attacker.example', authorization: creds, cookie, 'content-type': 'application/json' },
+      headers: { origin: 'https://attacker.example', authorization: creds, ...session, 'content-type': 'application/json' },
       ...(method === 'GET' || method === 'DELETE' ? {} : { body: JSON.stringify({ name: 'csrf', preset: 'admin', ...chatBody() }) }),
     });
     expect(res.status).toBe(403);
@@ -169,7 +169,7 @@ describe('A. Origin (CSRF from web pages)', () => {
   it('A10 a cross-site fetch that hides its Origin is still known by Sec-Fetch-Site and refused', async () => {
     const res = await call(s, agent, 'GET', '/v1/models', undefined, { 'sec-fetch-site': 'cross-site' });
     expect(res.status).toBe(403);
-    const adminRes = await fetch(`${s.daemon.url}/admin/api/status`, { headers: { 'sec-fetch-site': 'same-site', cookie } });
+    const adminRes = await fetch(`${s.daemon.url}/admin/api/status`, { headers: { 'sec-fetch-site': 'same-site', ...session } });
     expect(adminRes.status).toBe(403);
   });
 
@@ -178,9 +178,9 @@ describe('A. Origin (CSRF from web pages)', () => {
     const before = s.tokens.list().length;
     const attempts: Array<[string, Record<string, string>, string]> = [
       // What a cross-site <form> or no-cors fetch can send: a simple content type, the cookie, a foreign (or no) Origin.
-      ['/admin/api/tokens', { 'content-type': 'text/plain', origin: 'https://attacker.example', cookie }, JSON.stringify({ name: 'x', preset: 'admin' })],
-      ['/admin/api/tokens', { 'content-type': 'application/x-www-form-urlencoded', cookie }, 'name=x&preset=admin'],
-      ['/admin/api/tokens', { 'content-type': 'text/plain', cookie }, JSON.stringify({ name: 'x', preset: 'admin' })],
+      ['/admin/api/tokens', { 'content-type': 'text/plain', origin: 'https://attacker.example', ...session }, JSON.stringify({ name: 'x', preset: 'admin' })],
+      ['/admin/api/tokens', { 'content-type': 'application/x-www-form-urlencoded', ...session }, 'name=x&preset=admin'],
+      ['/admin/api/tokens', { 'content-type': 'text/plain', ...session }, JSON.stringify({ name: 'x', preset: 'admin' })],
       ['/v1/chat/completions', { 'content-type': 'text/plain', origin: 'https://attacker.example' }, JSON.stringify(chatBody())],
       ['/v1/chat/completions', { 'content-type': 'text/plain', authorization: `Bearer ${agent}` }, JSON.stringify(chatBody())],
     ];
@@ -211,11 +211,11 @@ describe('A. Origin (CSRF from web pages)', () => {
   });
 
   it('A13 live-event streams check Origin too: a foreign page cannot subscribe to /admin/api/events with the cookie', async () => {
-    const res = await fetch(`${s.daemon.url}/admin/api/events`, { headers: { origin: 'http://localhost:1234', cookie } });
+    const res = await fetch(`${s.daemon.url}/admin/api/events`, { headers: { origin: 'http://localhost:1234', ...session } });
     expect(res.status).toBe(403);
     // The same stream from the dashboard's own origin is served, so the refusal above is the Origin check.
     const ctl = new AbortController();
-    const own = await fetch(`${s.daemon.url}/admin/api/events`, { headers: { origin: `http://127.0.0.1:${s.daemon.port}`, cookie }, signal: ctl.signal });
+    const own = await fetch(`${s.daemon.url}/admin/api/events`, { headers: { origin: `http://127.0.0.1:${s.daemon.port}`, ...session }, signal: ctl.signal });
     expect(own.status).toBe(200);
     expect(own.headers.get('content-type')).toContain('text/event-stream');
     ctl.abort();
@@ -234,7 +234,7 @@ describe('A. Origin (CSRF from web pages)', () => {
         expect((await call(s, agent, 'GET', '/v1/models', undefined, { origin: o })).status, o).toBe(403);
       }
       // The agents' allowlist never opens the admin API to that origin.
-      expect((await fetch(`${s.daemon.url}/admin/api/status`, { headers: { origin: 'http://localhost:5173', cookie } })).status).toBe(403);
+      expect((await fetch(`${s.daemon.url}/admin/api/status`, { headers: { origin: 'http://localhost:5173', ...session } })).status).toBe(403);
     } finally {
       await fetch(`${s.daemon.url}/admin/api/settings`, {
         method: 'PATCH',
@@ -247,8 +247,8 @@ describe('A. Origin (CSRF from web pages)', () => {
   it('A15 clickjacking: the dashboard and admin answers carry a strict CSP with frame-ancestors none and X-Frame-Options DENY', async () => {
     for (const [path, headers] of [
       ['/', {}],
-      ['/admin/api/status', { cookie }],
-      ['/admin/api/nope', { cookie }],
+      ['/admin/api/status', { ...session }],
+      ['/admin/api/nope', { ...session }],
     ] as const) {
       const res = await fetch(`${s.daemon.url}${path}`, { headers });
       const csp = res.headers.get('content-security-policy') ?? '';

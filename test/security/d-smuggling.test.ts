@@ -115,8 +115,8 @@ describe('D. header hygiene both ways', () => {
     s.daemon.setUpstreamUrl(up.url);
     try {
       up.captured.length = 0;
+      // (A second Authorization header is refused outright now: P3 in p-defence.test.ts.)
       const dropped = [
-        'Authorization: Bearer sk-sbl-second-authorization-header-0000000',
         'Cookie: sbs_admin_1=stolen; other=1',
         'OpenAI-Organization: org-attacker',
         'OpenAI-Project: proj-attacker',

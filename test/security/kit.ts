@@ -35,13 +35,17 @@ export function adminSecret(s: Stack): string {
   return readAdminSecret(s.dataDir);
 }
 
-/** A dashboard session cookie, got the way a browser gets one: a one-time login link. */
-export async function sessionCookie(s: Stack): Promise<string> {
+/**
+ * A dashboard session got the way a browser gets one, through a one-time login link: the cookie and the
+ * key the redirect hands the page in its fragment, as the two headers the dashboard sends.
+ */
+export async function sessionAuth(s: Stack): Promise<{ cookie: string; 'x-sidecar-session': string }> {
   const { nonce } = createLoginNonce(s.daemon.db, s.clock());
   const res = await fetch(`${s.daemon.url}/admin/login?nonce=${nonce}`, { redirect: 'manual' });
   const set = res.headers.get('set-cookie');
-  if (res.status !== 303 || !set) throw new Error(`login link failed: ${res.status}`);
-  return set.split(';', 1)[0]!;
+  const key = /#sbs-session=([0-9A-Za-z]{43})$/.exec(res.headers.get('location') ?? '')?.[1];
+  if (res.status !== 303 || !set || !key) throw new Error(`login link failed: ${res.status}`);
+  return { cookie: set.split(';', 1)[0]!, 'x-sidecar-session': key };
 }
 
 export interface Captured {

@@ -9,7 +9,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
-import { formatUsd, usdToMicros } from '../../core/money.js';
+import { formatUsd } from '../../core/money.js';
 import { writeEnvSink } from '../../lifecycle/envsink.js';
 import { setEnvSink } from '../../lifecycle/rotation.js';
 import { parseScopes, scopesFromPreset, type Scope } from '../../tokens/scopes.js';
@@ -17,6 +17,8 @@ import { isLocked } from '../../server/lock.js';
 import { parseExpiry, type Token } from '../../tokens/store.js';
 import { AGENTS, ConfigParseError, RUN_HINT, TARGETS, type Agent, type ConnectInput } from '../connect/agents.js';
 import { readIfExists, replaceFile, unifiedDiff } from '../connect/files.js';
+import { escapeUnprintable } from '../../core/text.js';
+import { parseUsdFlag } from '../parse.js';
 import { CliError, dataDirOf, withTokens, type GlobalOptions } from '../context.js';
 import { DEFAULT_BASE_PATH, localBaseUrl } from '../urls.js';
 import { cliName } from './demo.js';
@@ -52,14 +54,6 @@ interface AgentToken {
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
 
-/** USD or `none`, as `env --budget` takes it. */
-function budgetOf(s: string): number | null {
-  if (s === 'none') return null;
-  const n = Number(s.replace(/^\$/, ''));
-  if (!Number.isFinite(n) || n < 0) throw new CliError(`--budget takes an amount in USD (e.g. 10 or 2.50) or none, not ${JSON.stringify(s)}`);
-  return usdToMicros(n);
-}
-
 function scopesOf(o: ConnectFlags): Scope[] {
   if (o.scopes && o.preset) throw new CliError('give either --scopes or --preset, not both');
   try {
@@ -72,7 +66,7 @@ function scopesOf(o: ConnectFlags): Scope[] {
 /** The agent's token: the live one whose env sink is `envFile`, else a new one with that sink. */
 function agentToken(g: GlobalOptions, agent: Agent, o: ConnectFlags, envFile: string): AgentToken {
   const scopes = scopesOf(o);
-  const monthlyBudget = budgetOf(o.budget);
+  const monthlyBudget = parseUsdFlag(o.budget, '--budget');
   let expiresAt: number | null;
   try {
     expiresAt = parseExpiry(o.expires, Date.now());
@@ -103,7 +97,7 @@ function describe(t: AgentToken, envFile: string): string {
   if (!t.token) return `# A new token would be created, its secret kept in ${envFile}.`;
   const k = t.token;
   return (
-    `# ${t.reused ? 'Reusing' : 'Created'} ${k.id} (${k.name}): scopes ${k.scopes.join(' ')}; budget ${formatUsd(k.monthlyBudget)}${k.monthlyBudget === null ? '' : '/month'}. ` +
+    `# ${t.reused ? 'Reusing' : 'Created'} ${k.id} (${escapeUnprintable(k.name)}): scopes ${k.scopes.join(' ')}; budget ${formatUsd(k.monthlyBudget)}${k.monthlyBudget === null ? '' : '/month'}. ` +
     `Its secret is in ${envFile}, rewritten at every rotation.`
   );
 }

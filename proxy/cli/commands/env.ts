@@ -13,12 +13,13 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { Option, type Command } from 'commander';
-import { formatUsd, usdToMicros } from '../../core/money.js';
+import { formatUsd } from '../../core/money.js';
 import { isLocked } from '../../server/lock.js';
 import { hashToken } from '../../tokens/format.js';
 import { parseScopes, scopesFromPreset, type Scope } from '../../tokens/scopes.js';
 import { parseExpiry, type Token, type TokenStore } from '../../tokens/store.js';
 import { CliError, dataDirOf, withTokens, type GlobalOptions } from '../context.js';
+import { parseUsdFlag } from '../parse.js';
 import { DEFAULT_BASE_PATH, localBaseUrl } from '../urls.js';
 
 export const SHELLS = ['bash', 'zsh', 'fish', 'powershell'] as const;
@@ -92,10 +93,7 @@ function scopesOf(o: EnvFlags): Scope[] {
 }
 
 function budgetOf(s: string | undefined): number | null {
-  if (s === undefined || s === 'none') return null;
-  const n = Number(s.replace(/^\$/, ''));
-  if (!Number.isFinite(n) || n < 0) throw new CliError(`--budget takes an amount in USD (e.g. 25 or 2.50), not ${JSON.stringify(s)}`);
-  return usdToMicros(n);
+  return s === undefined ? null : parseUsdFlag(s, '--budget');
 }
 
 function createToken(o: EnvFlags & { name: string }, globals: GlobalOptions): { token: Token; secret: string } {

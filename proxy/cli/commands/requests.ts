@@ -1,6 +1,7 @@
 /** `requests list|approve|deny`: the human's side of agents' access requests (proxy/access). */
 import type { Command } from 'commander';
-import { formatUsd, usdToMicros } from '../../core/money.js';
+import { z } from 'zod';
+import { formatUsd } from '../../core/money.js';
 import { systemClock } from '../../core/time.js';
 import { accessRequestJson, type AccessRequest, type Approval } from '../../access/model.js';
 import { AccessRequests } from '../../access/requests.js';
@@ -9,6 +10,10 @@ import { TokenStore } from '../../tokens/store.js';
 import type { DB } from '../../db/database.js';
 import { CliError, openDb, printJson, printTable, type GlobalOptions } from '../context.js';
 import { decideHoldCli, heldJson, isHoldRef, printHeld } from './holds.js';
+import { parseUsdFlag } from '../parse.js';
+import { clearPending } from '../../access/flood.js';
+import { escapeUnprintable } from '../../core/text.js';
+import { usdAmount } from '../../admin/validate.js';
 
 function withAccess<T>(opts: GlobalOptions, fn: (access: AccessRequests, db: DB) => T): T {
   const db = openDb(opts);
@@ -30,9 +35,8 @@ function age(ms: number): string {
 function parseApproval(o: { budget?: string; scopes?: string; expires?: string }): Approval {
   const approval: Approval = {};
   if (o.budget !== undefined) {
-    const n = Number(o.budget.replace(/^\$/, ''));
-    if (!Number.isFinite(n) || n <= 0) throw new CliError(`--budget takes an amount in USD above 0 (e.g. 5 or 2.50), not ${JSON.stringify(o.budget)}`);
-    approval.monthlyBudget = usdToMicros(n);
+    // The approve route's rule: more than 0 USD.
+    approval.monthlyBudget = parseUsdFlag(o.budget, '--budget', { none: false, schema: usdAmount.pipe(z.number().positive('must be more than 0 USD')) })!;
   }
   if (o.scopes !== undefined) {
     try {
@@ -98,7 +102,7 @@ export function registerRequests(program: Command, globals: () => GlobalOptions)
       const r = withAccess(globals(), (access) => access.approve(ref, approval, 'cli'));
       if (o.json) return printJson(accessRequestJson(r, systemClock()));
       process.stdout.write(
-        `Approved ${r.id} (${r.userCode}) for ${r.name}: ${describe(r)}.\n` +
+        `Approved ${r.id} (${r.userCode}) for ${escapeUnprintable(r.name)}: ${describe(r)}.\n` +
           `The agent receives its key on its next poll (until ${new Date(r.expiresAt).toISOString()}); it then appears in \`skillboss-sidecar token list\`.\n`,
       );
     });
@@ -112,6 +116,16 @@ export function registerRequests(program: Command, globals: () => GlobalOptions)
       if (isHoldRef(ref)) return decideHoldCli(globals(), ref, 'denied', o);
       const r = withAccess(globals(), (access) => access.deny(ref, { reason: o.reason ?? null }, 'cli'));
       if (o.json) return printJson(accessRequestJson(r, systemClock()));
-      process.stdout.write(`Denied ${r.id} (${r.userCode}) for ${r.name}.\n`);
+      process.stdout.write(`Denied ${r.id} (${r.userCode}) for ${escapeUnprintable(r.name)}.\n`);
+    });
+
+  requests
+    .command('clear')
+    .description('deny every waiting request at once (a flood of requests you do not recognise)')
+    .option('--json', 'print JSON only')
+    .action((o: { json?: boolean }) => {
+      const n = withAccess(globals(), (access) => clearPending(access, 'cli'));
+      if (o.json) return printJson({ cleared: n });
+      process.stdout.write(n ? `Denied all ${n} waiting access request${n === 1 ? '' : 's'}; agents can ask again.\n` : 'No access requests were waiting.\n');
     });
 }

@@ -22,6 +22,7 @@ export interface ServeFlags {
   upstreamIdleTimeout: string;
   maxResponseMinutes: string;
   authFailuresPerMinute: string;
+  maxConnections: string;
   metrics?: boolean;
   logFile: boolean;
 }
@@ -71,6 +72,7 @@ export function registerServe(program: Command, globals: () => GlobalOptions): v
     .option('--max-response-minutes <n>', 'longest one answer (a stream included) may run before it is cut off', String(DEFAULT_LIMITS.maxResponseMs / 60_000))
     .option('--headers-timeout <seconds>', 'time a client has to send its request headers', String(DEFAULT_LIMITS.headersTimeoutMs / 1000))
     .option('--request-timeout <seconds>', 'time a client has to send its whole request, body included', String(DEFAULT_LIMITS.requestTimeoutMs / 1000))
+    .option('--max-connections <n>', 'most client connections open at once (slow clients included); more are closed', String(DEFAULT_LIMITS.maxConnections))
     .option('--auth-failures-per-minute <n>', 'failed authentications one address may make per minute before it gets 429s (0: no limit)', String(DEFAULT_LIMITS.authFailuresPerMinute))
     .option('--metrics', 'serve Prometheus metrics at /metrics (loopback only; bearer: the admin-secret file in the data dir)')
     .option('--no-log-file', 'do not write JSON logs to <data dir>/logs (stderr only)')
@@ -88,6 +90,8 @@ export function registerServe(program: Command, globals: () => GlobalOptions): v
       if (headersTimeoutMs > requestTimeoutMs) throw new CliError('--headers-timeout must not be longer than --request-timeout');
       const authFailures = Number(o.authFailuresPerMinute);
       if (!Number.isInteger(authFailures) || authFailures < 0) throw new CliError('--auth-failures-per-minute takes a whole number (0 turns the limit off)');
+      const maxConnections = Number(o.maxConnections);
+      if (!Number.isInteger(maxConnections) || maxConnections < 1) throw new CliError('--max-connections takes a whole number above 0');
       const dataDir = dataDirOf(globals());
       // Before anything is written there (the log file): a data dir the daemon cannot write is a clear refusal.
       ensureDataDir(dataDir);
@@ -108,6 +112,7 @@ export function registerServe(program: Command, globals: () => GlobalOptions): v
           headersTimeoutMs,
           requestTimeoutMs,
           authFailuresPerMinute: authFailures,
+          maxConnections,
         },
         log,
         ...(o.metrics ? { metrics: true } : {}),

@@ -1,12 +1,14 @@
 /** `token create|list|show|revoke|rotate|set-budget|set-limits|tree` */
 import type { Command } from 'commander';
-import { formatUsd, microsToUsd, usdToMicros } from '../../core/money.js';
+import { formatUsd, microsToUsd } from '../../core/money.js';
 import { DEFAULT_BASE_PATH, localBaseUrl } from '../urls.js';
 import { parseDuration, systemClock } from '../../core/time.js';
 import { parseScopes, scopesFromPreset, type Scope } from '../../tokens/scopes.js';
 import { parseExpiry, TokenStore, type Token } from '../../tokens/store.js';
 import { tokenJson } from '../../../wire/tokens.js';
 import { CliError, iso, openDb, printJson, printTable, withTokens, type GlobalOptions } from '../context.js';
+import { parseCountFlag, parseUsdFlag } from '../parse.js';
+import { escapeUnprintable, isPrintable, PRINTABLE_MESSAGE } from '../../core/text.js';
 import type { DB } from '../../db/database.js';
 import { writeEnvSink } from '../../lifecycle/envsink.js';
 import { rotateToken, setEnvSink } from '../../lifecycle/rotation.js';
@@ -32,19 +34,9 @@ function status(t: Token): 'active' | 'revoked' | 'expired' {
   return 'active';
 }
 
-function parseUsd(s: string, flag: string): number | null {
-  if (s === 'none') return null;
-  const n = Number(s.replace(/^\$/, ''));
-  if (!Number.isFinite(n) || n < 0) throw new CliError(`${flag} takes an amount in USD (e.g. 25 or 2.50) or none, not ${JSON.stringify(s)}`);
-  return usdToMicros(n);
-}
-
-function parsePositiveInt(s: string, flag: string): number | null {
-  if (s === 'none') return null;
-  const n = Number(s);
-  if (!Number.isInteger(n) || n <= 0) throw new CliError(`${flag} takes a positive whole number or none`);
-  return n;
-}
+// The admin API's rules for the same fields (cli/parse.ts): --rpm up to 1,000,000, --max-concurrent up to 10,000.
+const parseUsd = (s: string, flag: string): number | null => parseUsdFlag(s, flag);
+const parsePositiveInt = (s: string, flag: string): number | null => parseCountFlag(s, flag, flag === '--max-concurrent' ? 10_000 : 1_000_000);
 
 function resolveScopes(o: { scopes?: string; preset?: string }): Scope[] {
   if (o.scopes && o.preset) throw new CliError('give either --scopes or --preset, not both');
@@ -75,6 +67,7 @@ export function registerToken(program: Command, globals: () => GlobalOptions): v
     .option('--upstream-url <url>', 'with --upstream: the SkillBoss API (default: the saved setting, SKILLBOSS_UPSTREAM_URL, or api.skillboss.co)')
     .option('--json', 'print JSON only')
     .action(async (o: SpendOptions & { name: string; scopes?: string; preset?: string; budget?: string; expires: string; parent?: string; rpm?: string; maxConcurrent?: string; writeEnv?: string; upstream?: boolean; upstreamUrl?: string; json?: boolean }) => {
+      if (!isPrintable(o.name)) throw new CliError(`--name ${PRINTABLE_MESSAGE}`);
       const scopes = resolveScopes(o);
       let expiresAt: number | null;
       try {
@@ -124,7 +117,7 @@ export function registerToken(program: Command, globals: () => GlobalOptions): v
       }
       const base = localBaseUrl(globals());
       process.stdout.write(
-        `Created ${t.id} (${t.name}) with scopes ${t.scopes.join(' ')}; budget ${formatUsd(t.monthlyBudget)}${t.monthlyBudget === null ? '' : t.budgetPeriod === 'total' ? ' prepaid' : ` per ${t.budgetPeriod}`}; expires ${iso(t.expiresAt)}.\n\n` +
+        `Created ${t.id} (${escapeUnprintable(t.name)}) with scopes ${t.scopes.join(' ')}; budget ${formatUsd(t.monthlyBudget)}${t.monthlyBudget === null ? '' : t.budgetPeriod === 'total' ? ' prepaid' : ` per ${t.budgetPeriod}`}; expires ${iso(t.expiresAt)}.\n\n` +
           `  ${created.secret}\n\n` +
           'This secret is shown once; the sidecar keeps only its hash. Give it to the agent as:\n\n' +
           `  export OPENAI_BASE_URL=${base}${DEFAULT_BASE_PATH}\n  export OPENAI_API_KEY=${created.secret}\n` +
@@ -285,7 +278,7 @@ export function registerToken(program: Command, globals: () => GlobalOptions): v
         if (o.json) return printJson({ tokens: roots });
         const walk = (n: Node, prefix: string, last: boolean, top: boolean) => {
           const budget = n.monthly_budget === null ? '' : ` / $${n.monthly_budget.toFixed(2)}`;
-          process.stdout.write(`${top ? '' : prefix + (last ? '└─ ' : '├─ ')}${n.name} (${n.id}) $${n.spent_this_period!.toFixed(4)}${budget}${n.status === 'active' ? '' : ` [${n.status}]`}\n`);
+          process.stdout.write(`${top ? '' : prefix + (last ? '└─ ' : '├─ ')}${escapeUnprintable(n.name)} (${n.id}) $${n.spent_this_period!.toFixed(4)}${budget}${n.status === 'active' ? '' : ` [${n.status}]`}\n`);
           n.children.forEach((c, i) => walk(c, top ? '' : prefix + (last ? '   ' : '│  '), i === n.children.length - 1, false));
         };
         if (roots.length === 0) process.stdout.write('(no tokens)\n');

@@ -28,7 +28,7 @@ beforeEach(() => {
 
 /** What the stage reads of a request: its Authorization header and the socket's address. */
 const req = (authorization?: string, address = '127.0.0.1') =>
-  ({ headers: authorization === undefined ? {} : { authorization }, socket: { remoteAddress: address } }) as unknown as IncomingMessage;
+  ({ headers: authorization === undefined ? {} : { authorization }, rawHeaders: authorization === undefined ? [] : ['Authorization', authorization], socket: { remoteAddress: address } }) as unknown as IncomingMessage;
 
 describe('authenticate', () => {
   it('resolves a valid token to its principal: token, chain, scopes', () => {
@@ -98,9 +98,12 @@ describe('failed-authentication limiting', () => {
     const blocked = refusal(() => authenticate(req('Bearer sk-sbl-nope'), cache, now, limiter));
     expect([blocked.status, blocked.code]).toEqual([429, 'auth_rate_limited']);
     expect(Number(blocked.headers['retry-after'])).toBeGreaterThan(0);
-    // The neighbour whose secret authenticated before is not locked out; another address is not either.
+    // The neighbour whose secret authenticated before is not locked out; another machine (--allow-remote) is not either,
+    // but another loopback address is this machine again (issue 17: rotating through 127.0.0.0/8 buys nothing).
     expect(authenticate(req(`Bearer ${secret}`), cache, now, limiter).token.name).toBe('a');
-    expect(refusal(() => authenticate(req('Bearer sk-sbl-nope', '127.0.0.2'), cache, now, limiter)).status).toBe(401);
+    expect(refusal(() => authenticate(req('Bearer sk-sbl-nope', '192.0.2.7'), cache, now, limiter)).status).toBe(401);
+    expect(refusal(() => authenticate(req('Bearer sk-sbl-nope', '127.0.0.2'), cache, now, limiter)).status).toBe(429);
+    expect(refusal(() => authenticate(req('Bearer sk-sbl-nope', '::ffff:127.0.0.3'), cache, now, limiter)).status).toBe(429);
     expect(refusal(() => authenticate(req('Bearer sk-sbl-nope'), cache, now + 60_000, limiter)).status).toBe(401);
   });
 });
