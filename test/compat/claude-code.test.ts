@@ -16,6 +16,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
 import { startStack, tempDir, type Stack } from '../helpers/stack.js';
 
 const CLI_DIR = process.env.SKILLBOSS_AGENT_CLIS || fileURLToPath(new URL('../../.ci/agent-clis', import.meta.url));
@@ -52,18 +53,23 @@ interface Run {
  * --allowedTools take every word after them. `secret: null`: the token comes
  * from the settings' apiKeyHelper instead, as `connect claude` writes it.
  */
-function claude(secret: string | null, prompt: string, args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(BIN, ['-p', prompt, '--model', MODEL, '--max-turns', '4', '--output-format', 'json', ...args], {
-      cwd: work,
-      env: {
-        PATH: process.env.PATH,
-        HOME: home,
-        // What `skillboss-sidecar connect claude` prints, plus the model SkillBoss calls Sonnet 4.5 for the background model too.
+function claude(secret: string | null, prompt: string, args: string[], connectedHome?: string): Promise<Run> {
+  // What `skillboss-sidecar connect claude --print` prints; none of it when `connect claude` wrote connectedHome's settings.
+  const configured = connectedHome
+    ? {}
+    : {
         ANTHROPIC_BASE_URL: s.daemon.url,
         ...(secret === null ? {} : { ANTHROPIC_AUTH_TOKEN: secret }),
         ANTHROPIC_SMALL_FAST_MODEL: MODEL,
         ANTHROPIC_DEFAULT_HAIKU_MODEL: MODEL,
+      };
+  return new Promise((resolve, reject) => {
+    const child = spawn(BIN, ['-p', prompt, ...(connectedHome ? [] : ['--model', MODEL]), '--max-turns', '4', '--output-format', 'json', ...args], {
+      cwd: work,
+      env: {
+        PATH: process.env.PATH,
+        HOME: connectedHome ?? home,
+        ...configured,
         // Loopback only: no telemetry, update checks or other traffic to Anthropic.
         CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
         DISABLE_AUTOUPDATER: '1',
@@ -133,6 +139,23 @@ describe.skipIf(!installed)('Claude Code through the sidecar', () => {
     const sent = s.sim.requests.filter((q) => q.path === '/v1/chat/completions').map((q) => JSON.parse(q.body) as { messages: Array<{ role: string; content: unknown }> });
     expect(sent.some((b) => b.messages.some((m) => m.role === 'tool' && JSON.stringify(m.content).includes(marker)))).toBe(true);
     expect(messageRows(token.id).filter((r) => r.status === 200).length).toBeGreaterThanOrEqual(2);
+  }, 180_000);
+
+  it('works configured by `connect claude` alone: no --model, no variables; every call asks for a model SkillBoss serves', async () => {
+    const connectedHome = tempDir('sbs-claude-connected-');
+    const c = await runCli(['--data-dir', s.dataDir, 'connect', 'claude'], { env: { HOME: connectedHome, CLAUDE_CONFIG_DIR: '' } });
+    expect(c.code, c.stderr + c.stdout).toBe(0);
+    const token = s.tokens.list().find((t) => t.name === 'claude' && t.revokedAt === null)!;
+    const seen = s.sim.requests.length;
+    const run = await claude(null, 'Hello from connect claude', ['--tools', 'Read'], connectedHome);
+    const out = resultOf(run);
+    expect(out.is_error, run.stdout + run.stderr).toBe(false);
+    expect(out.result).toContain('Hello from connect claude');
+    const rows = messageRows(token.id);
+    expect(rows.length).toBeGreaterThan(0);
+    for (const r of rows) expect(r.status).toBe(200);
+    const models = s.sim.requests.slice(seen).filter((q) => q.path === '/v1/chat/completions').map((q) => (JSON.parse(q.body) as { model: string }).model);
+    expect(new Set(models)).toEqual(new Set([MODEL]));
   }, 180_000);
 
   it('takes the token from an apiKeyHelper, as `connect claude` configures Claude Code', async () => {

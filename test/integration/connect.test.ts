@@ -155,7 +155,9 @@ describe('connect', () => {
     const printed = exportsOf((await okConnect(['claude', '--print'])).stdout);
     expect(printed.ANTHROPIC_BASE_URL).toBe(s.daemon.url);
     expect(printed.ANTHROPIC_AUTH_TOKEN).toMatch(/^sk-sbl-/);
-    expect(await chatStatus(`${printed.ANTHROPIC_BASE_URL}/v1`, printed.ANTHROPIC_AUTH_TOKEN!)).toBe(200);
+    // The simulator's one claude-* model, for the main and the background calls alike.
+    expect(printed).toMatchObject({ ANTHROPIC_MODEL: 'claude-4-5-sonnet', ANTHROPIC_SMALL_FAST_MODEL: 'claude-4-5-sonnet', ANTHROPIC_DEFAULT_HAIKU_MODEL: 'claude-4-5-sonnet' });
+    expect(await chatStatus(`${printed.ANTHROPIC_BASE_URL}/v1`, printed.ANTHROPIC_AUTH_TOKEN!, printed.ANTHROPIC_MODEL)).toBe(200);
 
     const dir = join(home, '.claude');
     mkdirSync(dir);
@@ -163,9 +165,34 @@ describe('connect', () => {
     await okConnect(['claude']);
     const doc = JSON.parse(readFileSync(join(dir, 'settings.json'), 'utf8'));
     expect(doc.permissions).toEqual({ allow: ['Bash(ls:*)'] });
-    expect(doc.env).toEqual({ FOO: 'bar', ANTHROPIC_BASE_URL: s.daemon.url });
+    expect(doc.env).toEqual({ FOO: 'bar', ANTHROPIC_BASE_URL: s.daemon.url, ANTHROPIC_SMALL_FAST_MODEL: 'claude-4-5-sonnet', ANTHROPIC_DEFAULT_HAIKU_MODEL: 'claude-4-5-sonnet' });
+    expect(doc.model).toBe('claude-4-5-sonnet');
     const helperOutput = execFileSync('/bin/sh', ['-c', doc.apiKeyHelper], { encoding: 'utf8' }).trim();
     expect(helperOutput).toBe(printed.ANTHROPIC_AUTH_TOKEN);
+  });
+
+  it('claude: the model comes from the synced list (a Sonnet, a Haiku for background calls, else the first chat model) unless --model names one', async () => {
+    const prices = s.daemon.deps.prices;
+    const entry = (id: string) => ({ id, object: 'model', pricing: { prompt: 1, completion: 1 } });
+    const settings = () => JSON.parse(readFileSync(join(home, '.claude', 'settings.json'), 'utf8'));
+    // After the stack's own start-up sync; the daemon's sync in `finally` comes later still (two CLI runs later).
+    const t = Date.now();
+    try {
+      prices.syncFromUpstream(['gpt-4o-mini', 'text-embedding-3-small', 'claude-3-5-haiku', 'claude-4-5-sonnet'].map(entry), t);
+      await okConnect(['claude']);
+      expect(settings()).toMatchObject({ model: 'claude-4-5-sonnet', env: { ANTHROPIC_SMALL_FAST_MODEL: 'claude-3-5-haiku', ANTHROPIC_DEFAULT_HAIKU_MODEL: 'claude-3-5-haiku' } });
+
+      // A later sync without claude-* models: those rows are stale, and the first chat model (first listed ever: the stack's sync had gpt-4o-mini first) is chosen.
+      prices.syncFromUpstream(['text-embedding-3-small', 'gpt-4o', 'gpt-4o-mini'].map(entry), t + 1);
+      const printed = exportsOf((await okConnect(['claude', '--print'])).stdout);
+      expect(printed).toMatchObject({ ANTHROPIC_MODEL: 'gpt-4o-mini', ANTHROPIC_SMALL_FAST_MODEL: 'gpt-4o-mini' });
+
+      await okConnect(['claude', '--model', 'gpt-4o']);
+      expect(settings()).toMatchObject({ model: 'gpt-4o', env: { ANTHROPIC_DEFAULT_HAIKU_MODEL: 'gpt-4o' } });
+    } finally {
+      s.daemon.db.prepare("DELETE FROM models WHERE id = 'claude-3-5-haiku'").run();
+      await s.daemon.sync();
+    }
   });
 
   it('cursor: the settings to paste, with the base URL and a working token', async () => {

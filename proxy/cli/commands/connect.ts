@@ -19,7 +19,8 @@ import { AGENTS, ConfigParseError, RUN_HINT, TARGETS, type Agent, type ConnectIn
 import { readIfExists, replaceFile, unifiedDiff } from '../connect/files.js';
 import { escapeUnprintable } from '../../core/text.js';
 import { parseUsdFlag } from '../parse.js';
-import { CliError, dataDirOf, withTokens, type GlobalOptions } from '../context.js';
+import { CliError, dataDirOf, openDb, withTokens, type GlobalOptions } from '../context.js';
+import { pickClaudeModels, servedChatModels } from '../connect/models.js';
 import { DEFAULT_BASE_PATH, localBaseUrl } from '../urls.js';
 import { cliName } from './demo.js';
 import { defaultShell, exportLines, fromSink, SHELLS, type Shell } from './env.js';
@@ -35,7 +36,7 @@ interface ConnectFlags {
   write?: boolean;
   dryRun?: boolean;
   config?: string;
-  model: string;
+  model?: string;
   name?: string;
   envFile?: string;
   preset?: string;
@@ -93,6 +94,22 @@ function agentToken(g: GlobalOptions, agent: Agent, o: ConnectFlags, envFile: st
   });
 }
 
+/** The model(s) to configure: --model, else (for Claude Code) one the last model sync listed. */
+function modelsFor(agent: Agent, o: ConnectFlags, g: GlobalOptions): Pick<ConnectInput, 'model' | 'smallModel'> {
+  if (agent !== 'claude') return { model: o.model ?? CONNECT_MODEL };
+  const db = openDb(g);
+  let served: string[];
+  try {
+    served = servedChatModels(db);
+  } finally {
+    db.close();
+  }
+  const picked = pickClaudeModels(served, o.model);
+  if (picked) return { model: picked.model, smallModel: picked.small };
+  say(`# No model list synced yet (the daemon syncs it when it starts); using ${CONNECT_MODEL}. Pass --model to choose.`);
+  return { model: CONNECT_MODEL };
+}
+
 function describe(t: AgentToken, envFile: string): string {
   if (!t.token) return `# A new token would be created, its secret kept in ${envFile}.`;
   const k = t.token;
@@ -109,7 +126,7 @@ function run(agent: Agent, o: ConnectFlags, g: GlobalOptions): void {
   const mode = o.print || !target.file ? 'print' : 'write';
   const dataDir = dataDirOf(g);
   const envFile = resolve(o.envFile ?? join(dataDir, 'agents', `${agent}.env`));
-  const input: ConnectInput = { baseUrl: `${localBaseUrl(g)}${DEFAULT_BASE_PATH}`, model: o.model, envFile };
+  const input: ConnectInput = { baseUrl: `${localBaseUrl(g)}${DEFAULT_BASE_PATH}`, envFile, ...modelsFor(agent, o, g) };
   const dirFlag = g.dataDir !== undefined ? ` --data-dir ${dataDir}` : '';
   if (!existsSync(dataDir) || !isLocked(dataDir)) say(`# No sidecar is running for ${dataDir} yet; start it with \`${cliName()} serve\` (the agent will call ${input.baseUrl}).`);
   const envLine = (t: AgentToken) => `eval "$(${cliName()}${dirFlag} env --token ${t.token?.id ?? 'tok_…'})"`;
@@ -151,7 +168,7 @@ function run(agent: Agent, o: ConnectFlags, g: GlobalOptions): void {
     }
   }
   out.write(`${describe(t, envFile).slice(2)}\n`);
-  if (agent === 'claude') out.write(`Claude Code reads the token through its apiKeyHelper; start it with: claude\n`);
+  if (agent === 'claude') out.write(`Claude Code reads the token through its apiKeyHelper and uses ${input.model}; start it with: claude\n`);
   else out.write(`${agent} reads the token from SKILLBOSS_API_KEY. Start it with the token in its environment:\n\n  ${envLine(t)} && ${RUN_HINT[agent]}\n`);
 }
 
@@ -164,7 +181,7 @@ export function registerConnect(program: Command, globals: () => GlobalOptions):
     .option('--write', 'write the agent\'s configuration file (the default for codex, opencode, continue and claude)')
     .option('--dry-run', 'show what would change; write nothing and create no token')
     .option('--config <path>', 'the configuration file to write (default: the one the agent reads)')
-    .option('--model <id>', 'the model the agent uses', CONNECT_MODEL)
+    .option('--model <id>', `the model the agent uses (default: ${CONNECT_MODEL}; for claude, a claude-* model the upstream serves)`)
     .option('--name <name>', 'name of a new token (default: the agent\'s name)')
     .option('--env-file <path>', 'the token\'s env sink (default: <data dir>/agents/<agent>.env)')
     .option('--preset <preset>', 'scopes of a new token: read-only | write | admin (default: models:read models:use)')

@@ -25,6 +25,8 @@ export interface ConnectInput {
   /** The sidecar's agent base URL, ending in /v1. */
   baseUrl: string;
   model: string;
+  /** Claude Code's model for background calls (titles, summaries); `model` where not set. */
+  smallModel?: string;
   /** The token's env sink (.env file with the secret). */
   envFile: string;
 }
@@ -151,7 +153,12 @@ export const claude: FileTarget = {
       env.ANTHROPIC_BASE_URL = anthropicBase(c.baseUrl);
       delete env.ANTHROPIC_AUTH_TOKEN;
       delete env.ANTHROPIC_API_KEY;
+      // A model SkillBoss serves: Claude Code's defaults are Anthropic's own names, which 404 here.
+      // ANTHROPIC_MODEL in env would win over "model", so it goes.
+      delete env.ANTHROPIC_MODEL;
+      Object.assign(env, smallModelEnv(c));
       doc.env = env;
+      doc.model = c.model;
       // Sent as both x-api-key and Authorization: Bearer; re-read, so it follows rotations.
       doc.apiKeyHelper = `sed -n 's/^${KEY_VAR}=//p' ${quote(c.envFile)}`;
     }),
@@ -161,10 +168,16 @@ export function anthropicBase(baseUrl: string): string {
   return baseUrl.replace(/\/v1\/?$/, '');
 }
 
-/** `claude` printed instead of written: the two variables Claude Code reads. */
+/** Both names: older Claude Code releases read the first, newer ones the second. */
+function smallModelEnv(c: ConnectInput): Record<string, string> {
+  const small = c.smallModel ?? c.model;
+  return { ANTHROPIC_SMALL_FAST_MODEL: small, ANTHROPIC_DEFAULT_HAIKU_MODEL: small };
+}
+
+/** `claude` printed instead of written: the variables Claude Code reads. */
 export const claudeEnv: PrintTarget = {
   kind: 'print',
-  env: (c, secret) => ({ ANTHROPIC_BASE_URL: anthropicBase(c.baseUrl), ANTHROPIC_AUTH_TOKEN: secret }),
+  env: (c, secret) => ({ ANTHROPIC_BASE_URL: anthropicBase(c.baseUrl), ANTHROPIC_AUTH_TOKEN: secret, ANTHROPIC_MODEL: c.model, ...smallModelEnv(c) }),
 };
 
 /** Qwen Code reads the OpenAI variables (and OPENAI_MODEL). */
