@@ -11,6 +11,9 @@ import type { CreateTokenInput } from '../../proxy/tokens/store.js';
 import { startStack, type Stack } from '../helpers/stack.js';
 import { launch, loginLink, screenshot, type Browser } from './browser.js';
 
+// page.evaluate callbacks run in the browser; the test project has no DOM lib.
+declare const window: { localStorage: { getItem(k: string): string | null } };
+
 let s: Stack;
 let browser: Browser;
 let page: Page;
@@ -100,5 +103,35 @@ describe('held tokens and forecasts', () => {
     await page.getByRole('dialog').waitFor({ state: 'detached' });
     expect(s.daemon.db.prepare('SELECT budget_period FROM tokens WHERE id = ?').pluck().get(t.token.id)).toBe('day');
     await page.locator(`[data-forecast="${t.token.id}"][title*="today"]`).waitFor();
+  });
+
+  it('creates a daily-budget token with holds from the New token dialog; the admin API shows the period and thresholds', async () => {
+    await page.goto(`${s.daemon.url}/#/tokens`);
+    await page.getByRole('button', { name: 'New token' }).click();
+    const dialog = page.getByRole('dialog', { name: 'New token' });
+    await dialog.getByLabel('Name').fill('daily-held-agent');
+    expect(await dialog.getByLabel('Budget period').inputValue()).toBe('month');
+    await dialog.getByLabel('Budget period').selectOption('day');
+    await dialog.getByLabel('Daily budget (USD)').fill('3');
+    await dialog.getByLabel('Hold for my approval above (USD per period)').fill('0');
+    await dialog.getByRole('button', { name: 'Create token' }).click();
+    // 0 is refused at the field (a hold needs a threshold above 0); nothing is created.
+    await dialog.getByText('must be more than 0 (empty: never)').waitFor();
+    expect(s.tokens.list().some((t) => t.name === 'daily-held-agent')).toBe(false);
+    await dialog.getByLabel('Hold for my approval above (USD per period)').fill('1.25');
+    await dialog.getByLabel('Hold for my approval above (USD per hour)').fill('0.5');
+    await dialog.getByRole('button', { name: 'Create token' }).click();
+    const shown = page.getByRole('dialog', { name: 'Token daily-held-agent created' });
+    await shown.waitFor();
+    await shown.getByRole('button', { name: /^Done/ }).click();
+
+    const id = s.tokens.list().find((t) => t.name === 'daily-held-agent')!.id;
+    const view = await page.evaluate(async (tokenId) => {
+      const r = await fetch(`/admin/api/tokens/${tokenId}`, { headers: { 'x-sidecar-session': window.localStorage.getItem('sbs-session') ?? '' } });
+      return { status: r.status, body: (await r.json()) as Record<string, unknown> };
+    }, id);
+    expect(view.status).toBe(200);
+    expect(view.body).toMatchObject({ budget_period: 'day', monthly_budget_usd: 3, hold_above_usd: 1.25, hold_rate_usd: 0.5 });
+    await page.locator(`[data-forecast="${id}"][title*="today"]`).waitFor();
   });
 });

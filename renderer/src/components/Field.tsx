@@ -119,6 +119,16 @@ export function useCount(initial: number | null, min: number, max: number, empty
   return t;
 }
 
+/** An optional amount above 0 (a hold threshold, say): empty means none. */
+export function useOptionalMoney(initial: number | null): TypedNumber {
+  const t = useTyped(initial === null ? '' : moneyText(initial), false, (s) => {
+    const p = parseUsd(s);
+    return p.ok && p.value === 0 ? { ok: false, error: 'must be more than 0 (empty: never)' } : p;
+  });
+  if (t.text.trim() === '') return { ...t, parsed: { ok: true, value: null } };
+  return t;
+}
+
 /** How an amount goes back into a field: cents always, more decimals only when it has them (0.005 stays 0.005). */
 export function moneyText(n: number): string {
   const s = String(Math.round(n * 1e6) / 1e6);

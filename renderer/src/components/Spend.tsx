@@ -91,6 +91,21 @@ export function ForecastCell({ t }: { t: TokenView }) {
   );
 }
 
+/** The four budget periods, for a <select>; the create dialog shows the same. */
+export function PeriodOptions() {
+  return (
+    <>
+      <option value="day">per day (resets 00:00 UTC)</option>
+      <option value="week">per week (resets Monday 00:00 UTC)</option>
+      <option value="month">per month (resets on the 1st, UTC)</option>
+      <option value="total">total: prepaid, never resets</option>
+    </>
+  );
+}
+
+/** The budget field's label for a period; "Monthly budget (USD)" is the default period's. */
+export const BUDGET_LABEL = { day: 'Daily budget (USD)', week: 'Weekly budget (USD)', month: 'Monthly budget (USD)', total: 'Total budget (USD, prepaid)' } as const;
+
 const num = (s: string): number | null => (s.trim() === '' ? null : Number(s));
 
 /** Budget period, amount, hold thresholds and (for prepaid budgets) a top-up, for one token. */
@@ -116,10 +131,7 @@ export function BudgetDialog({ token: t, onClose, onSaved }: { token: TokenView;
       <label className="field">
         Period
         <select value={period} onChange={(e) => setPeriod(e.target.value as TokenView['budget_period'])} aria-label="Budget period">
-          <option value="day">per day (resets 00:00 UTC)</option>
-          <option value="week">per week (resets Monday 00:00 UTC)</option>
-          <option value="month">per month (resets on the 1st, UTC)</option>
-          <option value="total">total: prepaid, never resets</option>
+          <PeriodOptions />
         </select>
         <FieldError error={error} field="budget_period" />
       </label>

@@ -3,7 +3,8 @@ import { useState, type FormEvent } from 'react';
 import { api, ApiError, PRESETS, SCOPES, type Issued, type Scope, type TokenView } from '../api';
 import { FieldError } from '../components/bits';
 import { Dialog } from '../components/Dialog';
-import { detail, Field, FormFooter, MoneyField, useCount, useMoney } from '../components/Field';
+import { detail, Field, FormFooter, MoneyField, useCount, useMoney, useOptionalMoney } from '../components/Field';
+import { BUDGET_LABEL, PeriodOptions } from '../components/Spend';
 import { day } from '../format';
 
 type PresetChoice = keyof typeof PRESETS | 'custom';
@@ -36,6 +37,9 @@ export function CreateDialog({ tokens, onClose, onCreated }: { tokens: TokenView
   const [scopes, setScopes] = useState<Scope[]>([...PRESETS.write]);
   // Not pre-ticked: a token without a budget is a choice made here, never what a blank field turns into.
   const budget = useMoney(null, false);
+  const [period, setPeriod] = useState<TokenView['budget_period']>('month');
+  const holdAbove = useOptionalMoney(null);
+  const holdRate = useOptionalMoney(null);
   const rpm = useCount(null, 1, 1_000_000, true);
   const [expiry, setExpiry] = useState('never');
   const [date, setDate] = useState('');
@@ -49,9 +53,11 @@ export function CreateDialog({ tokens, onClose, onCreated }: { tokens: TokenView
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     setSubmitted(true);
-    if (!budget.parsed.ok || !rpm.parsed.ok) return;
+    if (!budget.parsed.ok || !rpm.parsed.ok || !holdAbove.parsed.ok || !holdRate.parsed.ok) return;
     setBusy(true);
-    const body: Record<string, unknown> = { name, monthly_budget_usd: budget.parsed.value };
+    const body: Record<string, unknown> = { name, monthly_budget_usd: budget.parsed.value, budget_period: period };
+    if (holdAbove.parsed.value !== null) body.hold_above_usd = holdAbove.parsed.value;
+    if (holdRate.parsed.value !== null) body.hold_rate_usd = holdRate.parsed.value;
     if (preset === 'custom') body.scopes = scopes;
     else body.preset = preset;
     if (parent) body.parent_id = parent;
@@ -84,12 +90,25 @@ export function CreateDialog({ tokens, onClose, onCreated }: { tokens: TokenView
         {preset === 'custom' ? <ScopePicker value={scopes} onChange={setScopes} {...(parentScopes ? { allowed: parentScopes } : {})} /> : null}
         <FieldError error={error} field="scopes" />
         <div className="row">
-          <MoneyField label="Monthly budget (USD)" money={budget} submitted={submitted} serverError={detail(error, 'monthly_budget_usd')} />
-          <Field label="Requests per minute" hint="empty: no limit" error={rpm.shown(submitted) ?? detail(error, 'rpm')}>
-            <input inputMode="numeric" value={rpm.text} onChange={(e) => rpm.setText(e.target.value)} placeholder="no limit" />
+          <Field label="Budget period" error={detail(error, 'budget_period')}>
+            <select value={period} onChange={(e) => setPeriod(e.target.value as TokenView['budget_period'])}>
+              <PeriodOptions />
+            </select>
+          </Field>
+          <MoneyField label={BUDGET_LABEL[period]} money={budget} submitted={submitted} serverError={detail(error, 'monthly_budget_usd')} />
+        </div>
+        <div className="row">
+          <Field label="Hold for my approval above (USD per period)" hint="empty: never" error={holdAbove.shown(submitted) ?? detail(error, 'hold_above_usd')}>
+            <input inputMode="decimal" value={holdAbove.text} onChange={(e) => holdAbove.setText(e.target.value)} placeholder="never" />
+          </Field>
+          <Field label="Hold for my approval above (USD per hour)" hint="empty: never" error={holdRate.shown(submitted) ?? detail(error, 'hold_rate_usd')}>
+            <input inputMode="decimal" value={holdRate.text} onChange={(e) => holdRate.setText(e.target.value)} placeholder="never" />
           </Field>
         </div>
         <div className="row">
+          <Field label="Requests per minute" hint="empty: no limit" error={rpm.shown(submitted) ?? detail(error, 'rpm')}>
+            <input inputMode="numeric" value={rpm.text} onChange={(e) => rpm.setText(e.target.value)} placeholder="no limit" />
+          </Field>
           <Field label="Expires" error={detail(error, 'expires')}>
             <select value={expiry} onChange={(e) => setExpiry(e.target.value)}>
               {parent ? <option value="inherit">With its parent</option> : null}
