@@ -13,6 +13,7 @@ import { detail, Field, FormFooter, useCount, useMoney } from '../components/Fie
 import { stamp, usd, zoneName } from '../format';
 import { useDebounced, useLoad } from '../hooks';
 import { useLive } from '../live';
+import { DenyAllWaiting, FloodAlert } from './AccessFlood';
 
 interface Listed {
   data: AccessRequestView[];
@@ -86,7 +87,9 @@ export function Access() {
     <div className="page">
       <div className="toolbar">
         <h1>Access requests</h1>
+        <DenyAllWaiting waiting={pending.data?.data.length ?? 0} onDone={decided} />
       </div>
+      <FloodAlert />
       <p className="muted intro">
         Agents without a token can ask for one (<a href="/skill.md">skill.md</a> tells them how). Approve a request only when the agent shows you the same code. You can grant less than it asked for; the agent
         receives its token at its next poll.
