@@ -128,8 +128,9 @@ export class Budgets {
    * `spend_approval_required` when a token in the chain is on hold or this
    * reservation would take it past a hold threshold (which puts it on hold).
    * A request whose worst case is unknown (0) still needs something left.
+   * `cheaper` is what the agent can change to make the request cheaper (estimate.ts's `cheaperHint`), null when nothing can.
    */
-  reserve(chain: readonly Token[], micros: number, now: number): Reservation {
+  reserve(chain: readonly Token[], micros: number, now: number, cheaper: string | null = 'Lower max_tokens'): Reservation {
     if (this.unwritten.length > 0) this.writeHeldRows();
     this.roll(now);
     this.guard.refuseIfHeld(chain);
@@ -145,7 +146,7 @@ export class Budgets {
         throw paymentRequired(
           'budget_exhausted',
           `Budget exhausted: ${whose} is ${formatUsd(t.monthlyBudget)} with ${formatUsd(left)} left, and this request may cost up to ${formatUsd(micros)}. ` +
-            `${resetSentence(t.budgetPeriod, now, t.id)} Lower max_tokens, or ${raise}.`,
+            `${resetSentence(t.budgetPeriod, now, t.id)} ${cheaper ? `${cheaper}, or ${raise}` : `Nothing in the request can make it cheaper: ${raise}`}.`,
         );
       }
     }

@@ -70,10 +70,10 @@ export async function reserveFor(ctx: RequestContext, body: RequestBody): Promis
   // A hold threshold trips when a reservation would cross it, and a tripped hold waits for a person: an
   // over-estimate must not trip one, so a chain with a threshold reserves the exact count (from the pool).
   const holds = principal.chain.some((t) => t.holdAbove !== null || t.holdRate !== null);
-  if (est.exact || (!budgeted && !holds)) return { est, reservation: deps.budgets.reserve(principal.chain, est.worstCaseMicros, ctx.now) };
+  if (est.exact || (!budgeted && !holds)) return { est, reservation: deps.budgets.reserve(principal.chain, est.worstCaseMicros, ctx.now, cheaperHint(ctx, est)) };
   if (!holds) {
     try {
-      const reservation = deps.budgets.reserve(principal.chain, est.worstCaseMicros, ctx.now);
+      const reservation = deps.budgets.reserve(principal.chain, est.worstCaseMicros, ctx.now, cheaperHint(ctx, est));
       const l = holdLoose(ctx, body, est, reservation);
       const left = deps.budgets.remaining(principal.chain, ctx.now).remainingMicros;
       if (l && left !== null && left < TIGHTEN_WITHIN * est.worstCaseMicros) void l.tighten();
@@ -85,12 +85,34 @@ export async function reserveFor(ctx: RequestContext, body: RequestBody): Promis
   const exact = await exactEstimate(ctx, body, est);
   for (let attempt = 0; ; attempt++) {
     try {
-      return { est: exact, reservation: deps.budgets.reserve(principal.chain, exact.worstCaseMicros, ctx.now) };
+      return { est: exact, reservation: deps.budgets.reserve(principal.chain, exact.worstCaseMicros, ctx.now, cheaperHint(ctx, exact)) };
     } catch (err) {
       const others = isBudgetRefusal(err) && attempt < 3 ? looseIn(principal.chain) : [];
       if (others.length === 0) throw err;
       await Promise.all(others.map((l) => l.tighten()));
     }
+  }
+}
+
+/**
+ * What the agent can change to make a refused request cheaper, for the 402's
+ * message: the output bound where one is reserved for, the image multipliers
+ * on a per-call image route, nothing (null) on other per-call routes.
+ */
+export function cheaperHint(ctx: RequestContext, est: Estimate): string | null {
+  switch (ctx.route.def.forward!.meter) {
+    case 'chat':
+    case 'completion':
+      return 'Lower max_tokens';
+    case 'responses':
+      return 'Lower max_output_tokens';
+    case 'embedding':
+      return 'Send less input';
+    case 'call':
+      if (!ctx.route.def.path.startsWith('/v1/images/')) return null;
+      return est.units > 1 ? `It is billed as ${est.units} image calls: ask for fewer images (a smaller n), a smaller size or a lower quality` : null;
+    default:
+      return null;
   }
 }
 

@@ -54,6 +54,13 @@ describe('per-call pricing', () => {
     s.sim.clearRequests();
     const res = await image(s, secret);
     expect(res.status).toBe(402);
+    // One image at the base size is the cheapest call: only the human can help.
+    expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/Nothing in the request can make it cheaper: ask the human to raise the budget\.$/);
+    const svc = await fetch(`${s.baseURL}/services/email`, { method: 'POST', headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' }, body: '{"to":"a@b.c"}' });
+    expect(svc.status).toBe(402);
+    const msg = ((await svc.json()) as { error: { message: string } }).error.message;
+    expect(msg).toContain('Nothing in the request can make it cheaper');
+    expect(msg).not.toContain('max_tokens');
     expect(s.sim.requests).toHaveLength(0);
   });
 
@@ -73,7 +80,11 @@ describe('per-call pricing', () => {
     const balance = s.sim.balanceMicros();
     const res = await image(s, secret, { n: 10 });
     expect(res.status).toBe(402);
-    expect(((await res.json()) as { error: { code: string; message: string } }).error).toMatchObject({ code: 'budget_exhausted', message: expect.stringContaining('may cost up to $0.5.') });
+    const { error } = (await res.json()) as { error: { code: string; message: string } };
+    expect(error).toMatchObject({ code: 'budget_exhausted', message: expect.stringContaining('may cost up to $0.5.') });
+    // What the agent can do here: fewer images (there is no max_tokens on an image route), or ask the human.
+    expect(error.message).toMatch(/It is billed as 10 image calls: ask for fewer images \(a smaller n\), a smaller size or a lower quality, or ask the human to raise the budget\.$/);
+    expect(error.message).not.toContain('max_tokens');
     expect(s.sim.requests).toHaveLength(0);
     expect(s.sim.balanceMicros()).toBe(balance);
     expect(lastRow(s, token.id)).toMatchObject({ status: 402, cost_micros: 0 });
