@@ -4,7 +4,7 @@
  * and where results go.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -86,6 +86,12 @@ export function startChild(name: string, script: string, opts: StartChildOptions
     };
     proc.once('exit', onExit);
     const lines = createInterface({ input: proc.stdout! });
+    // BENCH_CHILD_STDOUT=<dir>: every child's stdout (e.g. the daemon's --trace-gc lines) is also kept in <dir>/<name>.log.
+    if (process.env.BENCH_CHILD_STDOUT) {
+      const tee = createWriteStream(join(process.env.BENCH_CHILD_STDOUT, `${name}.log`));
+      lines.on('line', (l) => tee.write(`${l}\n`));
+      proc.once('exit', () => tee.end());
+    }
     // Lines before the ready line (e.g. --trace-gc output on stdout) are skipped.
     const onLine = (line: string) => {
       let ready: ReadyLine;

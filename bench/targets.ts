@@ -4,7 +4,7 @@
  * bench token (budget that never runs out, rpm and concurrency limits that
  * never trigger, so every stage runs and none refuses).
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -12,7 +12,7 @@ import { usdToMicros } from '../proxy/core/money.js';
 import { DB_FILE, openDatabase } from '../proxy/db/database.js';
 import { scopesFromPreset } from '../proxy/tokens/scopes.js';
 import { TokenStore } from '../proxy/tokens/store.js';
-import { startChild, type Child } from './common.js';
+import { REPO_ROOT, startChild, type Child } from './common.js';
 
 /** Not a secret: the fake upstream accepts anything. */
 const UPSTREAM_KEY = 'sk-bench-upstream-key-0000000000';
@@ -61,8 +61,21 @@ export function addBenchToken(dataDir: string): { tokenId: string; secret: strin
   }
 }
 
+/** The Node flags `skillboss-sidecar` runs with (from its `#!/usr/bin/env -S node …` line), so the bench measures what `serve` runs. */
+export function cliNodeFlags(): string[] {
+  const first = readFileSync(join(REPO_ROOT, 'bin', 'skillboss-sidecar.js'), 'utf8').split('\n', 1)[0]!;
+  const m = /^#!\/usr\/bin\/env -S node( .*)?$/.exec(first);
+  return m?.[1]?.split(' ').filter(Boolean) ?? [];
+}
+
+/** The daemon's Node flags: the CLI's own, or BENCH_SIDECAR_NODE_OPTIONS (space-separated) instead when it is set ("" = none, to compare). */
+export function sidecarNodeFlags(): string[] {
+  const env = process.env.BENCH_SIDECAR_NODE_OPTIONS;
+  return env === undefined ? cliNodeFlags() : env.split(' ').filter(Boolean);
+}
+
 export interface SidecarStart {
-  /** Node flags for the daemon; BENCH_SIDECAR_NODE_OPTIONS (space-separated) adds to them, e.g. to try --max-semi-space-size. */
+  /** More Node flags for the daemon, after sidecarNodeFlags(). */
   execArgv?: string[];
   readyTimeoutMs?: number;
   name?: string;
@@ -70,7 +83,7 @@ export interface SidecarStart {
 
 export function startSidecar(dataDir: string, upstream: Child, opts: SidecarStart = {}): Promise<Child> {
   return startChild(opts.name ?? 'sidecar', 'sidecar.js', {
-    execArgv: [...(process.env.BENCH_SIDECAR_NODE_OPTIONS?.split(' ').filter(Boolean) ?? []), ...(opts.execArgv ?? [])],
+    execArgv: [...sidecarNodeFlags(), ...(opts.execArgv ?? [])],
     readyTimeoutMs: opts.readyTimeoutMs ?? 30_000,
     ipc: true,
     env: { BENCH_DATA_DIR: dataDir, BENCH_UPSTREAM_URL: `${upstream.url}/v1`, BENCH_UPSTREAM_KEY: UPSTREAM_KEY },
