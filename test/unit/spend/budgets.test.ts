@@ -40,7 +40,7 @@ afterEach(() => {
 const make = (input: Partial<CreateTokenInput> = {}): Token => tokens.create({ name: 't', scopes: scopesFromPreset('write'), ...input }, 'test').token;
 let seq = 0;
 function row(tokenId: string, cost: number, ts: number): LedgerRow {
-  return { ts, request_id: `r${++seq}`, token_id: tokenId, method: 'POST', route: '/v1/chat/completions', model: 'm', prompt_tokens: 1, completion_tokens: 1, cached_tokens: 0, cache_write_tokens: 0, reasoning_tokens: 0, cost_micros: cost, status: 200, latency_ms: 1, streamed: 0, usage_source: 'upstream', cost_source: 'price', error_code: null };
+  return { ts, request_id: `r${++seq}`, token_id: tokenId, method: 'POST', route: '/v1/chat/completions', model: 'm', prompt_tokens: 1, completion_tokens: 1, cached_tokens: 0, cache_write_tokens: 0, reasoning_tokens: 0, cost_micros: cost, status: 200, latency_ms: 1, streamed: 0, usage_source: 'upstream', cost_source: 'price', error_code: null, error_message: null };
 }
 async function spend(chain: Token[], micros: number, now: number): Promise<void> {
   const r = budgets.reserve(chain, micros, now);
