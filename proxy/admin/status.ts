@@ -6,7 +6,7 @@
  */
 import { Router } from 'express';
 import { z } from 'zod';
-import { formatUsd, microsToUsd, usdToMicros } from '../core/money.js';
+import { formatUsd, usdToMicros } from '../core/money.js';
 import { DAY_MS, periodOf, periodResetAt } from '../core/time.js';
 import { VERSION } from '../core/version.js';
 import { isPaused, setPaused } from '../server/pause.js';

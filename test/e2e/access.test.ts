@@ -11,7 +11,7 @@ import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { DAY_MS } from '../../proxy/core/time.js';
 import type { Stack } from '../helpers/stack.js';
-import { pageHolds, screenshot, useDashboard, type Browser } from './browser.js';
+import { pageHolds, screenshot, useDashboard } from './browser.js';
 
 // Callbacks given to page.evaluate run in the browser, where these exist; the test project has no DOM lib.
 declare const document: any, window: any; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -19,10 +19,9 @@ declare const document: any, window: any; // eslint-disable-line @typescript-esl
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 let s: Stack;
-let browser: Browser;
 let page: Page;
 
-useDashboard((d) => ({ s, browser, page } = d), { stack: { daemon: { access: { pollIntervalS: 1, maxPerMinute: 100, maxPending: 100 } } } });
+useDashboard((d) => ({ s, page } = d), { stack: { daemon: { access: { pollIntervalS: 1, maxPerMinute: 100, maxPending: 100 } } } });
 
 interface Asked {
   request_id: string;

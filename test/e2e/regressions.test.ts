@@ -11,13 +11,12 @@ import { describe, expect, it } from 'vitest';
 import { readAdminSecret } from '../../proxy/admin/index.js';
 import { startDaemon } from '../../proxy/server/daemon.js';
 import type { Stack } from '../helpers/stack.js';
-import { useDashboard, type Browser } from './browser.js';
+import { useDashboard } from './browser.js';
 
 let s: Stack;
-let browser: Browser;
 let page: Page;
 
-useDashboard((d) => ({ s, browser, page } = d), { stack: { daemon: { access: { pollIntervalS: 1, maxPerMinute: 100, maxPending: 100 } } } });
+useDashboard((d) => ({ s, page } = d), { stack: { daemon: { access: { pollIntervalS: 1, maxPerMinute: 100, maxPending: 100 } } } });
 
 const byName = (name: string) => s.tokens.list().find((t) => t.name === name);
 const admin = (method: string, path: string, body?: unknown) =>

@@ -6,14 +6,13 @@
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import type { Stack } from '../helpers/stack.js';
-import { loginLink, useDashboard, type Browser } from './browser.js';
+import { loginLink, useDashboard } from './browser.js';
 
 let s: Stack;
-let browser: Browser;
 let page: Page;
 
 // Nothing listens on port 9 of loopback: SkillBoss is unreachable for the whole file.
-useDashboard((d) => ({ s, browser, page } = d), { stack: { setKey: false, daemon: { upstreamUrl: 'http://127.0.0.1:9' } }, signIn: false });
+useDashboard((d) => ({ s, page } = d), { stack: { setKey: false, daemon: { upstreamUrl: 'http://127.0.0.1:9' } }, signIn: false });
 
 describe('a key that could not be checked', () => {
   it('the setup says it was saved and not checked, and nothing else', async () => {

@@ -11,17 +11,16 @@ import OpenAI from 'openai';
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { errorOf, type Stack } from '../helpers/stack.js';
-import { heapHolds, loginLink, pageHolds, screenshot, useDashboard, type Browser } from './browser.js';
+import { heapHolds, loginLink, pageHolds, screenshot, useDashboard } from './browser.js';
 
 // Callbacks given to page.evaluate run in the browser, where these exist; the test project has no DOM lib.
 declare const window: any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 let s: Stack;
-let browser: Browser;
 let page: Page;
 let secret = '';
 
-useDashboard((d) => ({ s, browser, page } = d), { stack: { setKey: false }, signIn: false });
+useDashboard((d) => ({ s, page } = d), { stack: { setKey: false }, signIn: false });
 
 const chat = (key: string) => new OpenAI({ apiKey: key, baseURL: s.baseURL, maxRetries: 0 }).chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hello after setup' }] });
 const hash = () => page.evaluate(() => window.location.hash as string);

@@ -9,13 +9,12 @@ import { describe, expect, it } from 'vitest';
 import { scopesFromPreset } from '../../proxy/tokens/scopes.js';
 import type { CreateTokenInput } from '../../proxy/tokens/store.js';
 import type { Stack } from '../helpers/stack.js';
-import { screenshot, useDashboard, type Browser } from './browser.js';
+import { screenshot, useDashboard } from './browser.js';
 
 let s: Stack;
-let browser: Browser;
 let page: Page;
 
-useDashboard((d) => ({ s, browser, page } = d));
+useDashboard((d) => ({ s, page } = d));
 
 function token(name: string, input: Partial<CreateTokenInput> = {}) {
   const c = s.tokens.create({ name, scopes: scopesFromPreset('write'), ...input }, 'test');

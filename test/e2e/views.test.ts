@@ -9,16 +9,15 @@ import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { DAY_MS } from '../../proxy/core/time.js';
 import type { Stack } from '../helpers/stack.js';
-import { useDashboard, type Browser } from './browser.js';
+import { useDashboard } from './browser.js';
 
 // Callbacks given to page.evaluate run in the browser, where these exist; the test project has no DOM lib.
 declare const window: any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 let s: Stack;
-let browser: Browser;
 let page: Page;
 
-useDashboard((d) => ({ s, browser, page } = d));
+useDashboard((d) => ({ s, page } = d));
 
 const chat = (key: string, content = 'hello views') => new OpenAI({ apiKey: key, baseURL: s.baseURL, maxRetries: 0 }).chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content }] });
 const micros = (sql: string, ...args: unknown[]) => s.daemon.db.prepare(sql).pluck().get(...args) as number;
