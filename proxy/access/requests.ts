@@ -26,7 +26,7 @@ import type { Token, TokenStore } from '../tokens/store.js';
 import { hashPollSecret, isPollSecret, isRequestId, newPollSecret, newRequestId, newUserCode, normalizeUserCode, pollSecretMatches } from './codes.js';
 import { checkGrant, DEFAULT_ACCESS_OPTIONS, fromRow, type AccessOptions, type AccessRequest, type Approval, type NewAccessRequest, type PollResult, type Row } from './model.js';
 import { PollPacer, refuseIfFull, TurnedAwayLog } from './flood.js';
-import { prepareAccessQueries } from './queries.js';
+import { prepareAccessQueries, type AccessQueries } from './queries.js';
 import { Sweep } from './sweep.js';
 import { AccessNotifier } from './notify.js';
 
@@ -42,11 +42,9 @@ export interface AccessServiceOptions {
 
 export class AccessRequests {
   readonly options: AccessOptions;
-  private readonly q;
+  private readonly q: AccessQueries;
   private readonly notifier: AccessNotifier | null;
-  private readonly monotonic: () => number;
-  /** Poll pacing by request (flood.ts). */
-  private readonly lastPoll: PollPacer;
+  private readonly pollPacer: PollPacer;
   private readonly sweeper: Sweep;
   /** Agents turned away by a full queue, for the human (flood.ts). */
   readonly turnedAway: TurnedAwayLog;
@@ -57,13 +55,13 @@ export class AccessRequests {
     private readonly clock: Clock,
     opts: AccessServiceOptions = {},
   ) {
+    this.q = prepareAccessQueries(db);
     this.options = { ...DEFAULT_ACCESS_OPTIONS, ...opts.options };
     this.notifier = opts.events ? new AccessNotifier(db, opts.events) : null;
-    this.monotonic = opts.monotonic ?? (() => performance.now());
-    this.turnedAway = new TurnedAwayLog(db, this.monotonic);
-    this.lastPoll = new PollPacer(this.monotonic, this.options.pollIntervalS);
+    const monotonic = opts.monotonic ?? (() => performance.now());
+    this.turnedAway = new TurnedAwayLog(db, monotonic);
+    this.pollPacer = new PollPacer(monotonic, this.options.pollIntervalS);
     this.sweeper = new Sweep(this.options.sweepIntervalMs, () => this.sweep());
-    this.q = prepareAccessQueries(db);
   }
 
   // ---- the agent's side -------------------------------------------------------------------
@@ -118,21 +116,21 @@ export class AccessRequests {
     let r = fromRow(row, now);
     if (r.status === 'expired') {
       if (row.status !== 'expired') this.expireDue(now);
-      this.lastPoll.delete(id);
+      this.pollPacer.delete(id);
       throw gone('access_request_expired', 'This access request expired before it was answered or collected. Ask again with POST /v1/agents/request-access.');
     }
     switch (r.status) {
       case 'pending': {
-        this.lastPoll.pace(id);
+        this.pollPacer.pace(id);
         return { status: 'pending', request: r };
       }
       case 'approved': {
         const minted = this.deliver(row, now);
-        this.lastPoll.delete(id);
+        this.pollPacer.delete(id);
         return { status: 'approved', request: minted.request, token: minted.token, secret: minted.secret };
       }
       case 'denied': {
-        this.lastPoll.delete(id);
+        this.pollPacer.delete(id);
         if (row.answered_at !== null) throw gone('access_request_closed', 'This access request was denied, and that answer was already given. Ask the human before asking again.');
         this.db.transaction(() => {
           this.q.denialSeen.run(now, id);
@@ -143,7 +141,7 @@ export class AccessRequests {
       }
       case 'delivered':
       default:
-        this.lastPoll.delete(id);
+        this.pollPacer.delete(id);
         throw gone('access_request_used', 'The token for this request was handed out on an earlier poll; it is shown only once. If it was lost, ask the human to revoke it and request access again.');
     }
   }
@@ -257,7 +255,7 @@ export class AccessRequests {
         for (const r of due) {
           if (this.q.expire.run(r.id).changes === 0) continue;
           count++;
-          this.lastPoll.delete(r.id);
+          this.pollPacer.delete(r.id);
           audit(this.db, now, { actor: 'daemon', event: 'access.expire', detail: { request_id: r.id, name: r.name, user_code: r.user_code, was: r.status } });
         }
         return count;
