@@ -19,7 +19,6 @@ import { TokenStore, type CreateTokenInput, type Token } from '../../../proxy/to
 import { refusal } from '../../helpers/refusal.js';
 
 const T0 = Date.UTC(2031, 0, 15, 12);
-const HOUR = 3_600_000;
 
 let dir: string;
 let db: DB;
