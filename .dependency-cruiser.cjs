@@ -4,7 +4,8 @@
  * pointing down the layers, and each process boundary held.
  *
  * Layers, bottom up: wire (shared shapes) → core, db → tokens, pricing,
- * keychain, anthropic (the Messages API translation) → upstream → pipeline →
+ * keychain, spend (periods, holds, forecasts), anthropic (the Messages API
+ * translation) → upstream → pipeline →
  * features (access, lifecycle, mcp, metrics) → admin, server → cli, main.
  */
 /** @type {import('dependency-cruiser').IConfiguration} */
@@ -49,7 +50,7 @@ module.exports = {
       name: 'pipeline-below-features',
       comment: 'The agent pipeline imports no feature above it; the daemon hands it the features\' local routes.',
       severity: 'error',
-      from: { path: '^proxy/(pipeline|tokens|pricing|keychain|upstream|anthropic)/' },
+      from: { path: '^proxy/(pipeline|tokens|pricing|keychain|spend|upstream|anthropic)/' },
       to: { path: '^proxy/(access|lifecycle|mcp|metrics|admin|server|cli|simulator)/' },
     },
     {

@@ -89,3 +89,43 @@ export interface SeriesResponse {
   total_cost_usd: number;
   total_requests: number;
 }
+
+/** The upstream key as the daemon last found it. */
+export type UpstreamKeyState = 'unknown' | 'valid' | 'invalid' | 'missing' | 'unavailable';
+export type CreditsState = 'unknown' | 'ok' | 'out';
+
+/** Something the human should act on, shown on the overview and by the tray. */
+export interface Alert {
+  kind: 'key_missing' | 'key_unavailable' | 'key_invalid' | 'credits_out' | 'upstream_unreachable' | 'budget_100' | 'budget_80' | 'spend_hold' | 'webhook_failed' | 'expiring' | 'paused' | 'access_pending' | 'access_flood';
+  severity: 'error' | 'warning';
+  message: string;
+  token_id?: string;
+}
+
+/** GET /admin/api/status: the overview in one call (proxy/admin/status.ts). */
+export interface Status {
+  version: string;
+  started_at: string;
+  uptime_s: number;
+  url: string;
+  paused: boolean;
+  key: { state: 'set' | 'missing' | 'unavailable'; masked: string | null; store: string; reason: string | null };
+  upstream: {
+    url: string;
+    key: UpstreamKeyState;
+    credits: CreditsState;
+    reachable: boolean | null;
+    balance_usd: number | null;
+    balance_synced_at: string | null;
+    models_synced_at: string | null;
+    model_count: number;
+    last_error: string | null;
+    checked_at: string | null;
+  };
+  period: string;
+  period_resets_at: string;
+  spend: { this_period_usd: number; budgets_usd: number; unbudgeted_roots: number };
+  tokens: { active: number; total: number };
+  access_requests?: { pending: number };
+  alerts: Alert[];
+}

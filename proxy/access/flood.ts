@@ -7,14 +7,18 @@
  * process turned the agents away; it is written at most every few seconds,
  * so a flood of refusals does not become a flood of writes.
  */
-import { SidecarError } from '../core/errors.js';
+import { rateLimited, SidecarError } from '../core/errors.js';
 import type { DB } from '../db/database.js';
 import { getSetting, setSetting } from '../db/records.js';
+import type { AccessOptions } from './model.js';
+import type { AccessQueries } from './queries.js';
 
 export const TURNED_AWAY_SETTING = 'access_turned_away';
 /** A tally older than this is history, not a flood. */
 export const FLOOD_WINDOW_MS = 10 * 60_000;
 const WRITE_EVERY_MS = 5_000;
+/** Longest Retry-After given while the queue is full. */
+const FULL_RETRY_S = 30;
 
 export interface TurnedAway {
   count: number;
@@ -45,6 +49,55 @@ export class TurnedAwayLog {
   reset(): void {
     this.unsaved = 0;
     this.db.prepare('DELETE FROM settings WHERE key = ?').run(TURNED_AWAY_SETTING);
+  }
+}
+
+/**
+ * The flood bounds, read from the database (so they hold across restarts and
+ * for every loopback client alike): 429 when `maxPerMinute` new requests, or
+ * `maxPending` open ones, or `maxPendingPerName` for this agent name, are
+ * already there. Called inside the creating transaction.
+ */
+export function refuseIfFull(q: AccessQueries, now: number, name: string, o: AccessOptions): void {
+  const recent = q.recent.all(now - 60_000) as Array<{ created_at: number }>;
+  if (recent.length >= o.maxPerMinute) {
+    throw rateLimited('too_many_access_requests', `At most ${o.maxPerMinute} access requests a minute reach the human; try again later.`, (recent[0]!.created_at + 60_000 - now) / 1000);
+  }
+  const pending = q.pendingAll.all(now) as Array<{ expires_at: number }>;
+  if (pending.length >= o.maxPending) {
+    // Retry soon, not at the first expiry (up to ten minutes away): the human may clear a flood any moment.
+    throw rateLimited('too_many_pending_requests', `${pending.length} access requests are already waiting for the human; try again shortly (the human has been told agents are being turned away).`, Math.min(FULL_RETRY_S, (pending[0]!.expires_at - now) / 1000));
+  }
+  const mine = q.pendingName.all(now, name) as Array<{ expires_at: number }>;
+  if (mine.length >= o.maxPendingPerName) {
+    throw rateLimited('too_many_pending_for_name', `${mine.length} access requests named ${JSON.stringify(name)} are already waiting; poll the one you have instead of asking again.`, (mine[0]!.expires_at - now) / 1000);
+  }
+}
+
+/** Paces an agent's polls of a pending request: 429 `slow_down` when it polls faster than `pollIntervalS`. */
+export class PollPacer {
+  /** Monotonic time of each request's last poll that found it pending. */
+  private readonly last = new Map<string, number>();
+
+  constructor(
+    private readonly monotonic: () => number,
+    private readonly pollIntervalS: number,
+  ) {}
+
+  pace(id: string): void {
+    const t = this.monotonic();
+    const last = this.last.get(id);
+    const intervalMs = this.pollIntervalS * 1000;
+    // A little slack: a client that sleeps `interval` seconds between polls must never be told to slow down.
+    if (last !== undefined && t - last < intervalMs * 0.8) {
+      throw rateLimited('slow_down', `Poll at most every ${this.pollIntervalS} seconds; the human has not answered yet.`, (last + intervalMs - t) / 1000);
+    }
+    this.last.set(id, t);
+  }
+
+  /** The request left `pending`: its pace no longer matters. */
+  delete(id: string): void {
+    this.last.delete(id);
   }
 }
 

@@ -12,24 +12,24 @@
  * loses nothing (the next poll mints). The poll secret that authorises
  * collecting it is held by the agent only; we keep its SHA-256.
  *
- * Flooding the human is bounded from the database (so it holds across
- * restarts and for every loopback client alike): at most `maxPending` open
- * requests, `maxPendingPerName` per agent name, `maxPerMinute` new ones.
+ * Flooding the human is bounded from the database (flood.ts): at most
+ * `maxPending` open requests, `maxPendingPerName` per agent name,
+ * `maxPerMinute` new ones. The SQL is in queries.ts, the sweep's timer in sweep.ts.
  */
 import type { DB } from '../db/database.js';
 import { audit } from '../db/records.js';
-import { conflict, gone, notFound, rateLimited } from '../core/errors.js';
+import { conflict, gone, notFound } from '../core/errors.js';
 import type { SidecarEvents } from '../core/events.js';
 import { DAY_MS, type Clock } from '../core/time.js';
 import { normalizeScopes } from '../tokens/scopes.js';
 import type { Token, TokenStore } from '../tokens/store.js';
 import { hashPollSecret, isPollSecret, isRequestId, newPollSecret, newRequestId, newUserCode, normalizeUserCode, pollSecretMatches } from './codes.js';
 import { checkGrant, DEFAULT_ACCESS_OPTIONS, fromRow, type AccessOptions, type AccessRequest, type Approval, type NewAccessRequest, type PollResult, type Row } from './model.js';
-import { TurnedAwayLog } from './flood.js';
+import { PollPacer, refuseIfFull, TurnedAwayLog } from './flood.js';
+import { prepareAccessQueries, type AccessQueries } from './queries.js';
+import { Sweep } from './sweep.js';
 import { AccessNotifier } from './notify.js';
 
-/** Longest Retry-After given while the queue is full. */
-const FULL_RETRY_S = 30;
 const NOT_FOUND = 'No access request with that id and secret. Poll the poll_url exactly as POST /v1/agents/request-access returned it.';
 
 export interface AccessServiceOptions {
@@ -42,12 +42,10 @@ export interface AccessServiceOptions {
 
 export class AccessRequests {
   readonly options: AccessOptions;
-  private readonly q;
+  private readonly q: AccessQueries;
   private readonly notifier: AccessNotifier | null;
-  private readonly monotonic: () => number;
-  /** Monotonic time of each request's last poll that found it pending. */
-  private readonly lastPoll = new Map<string, number>();
-  private timer: NodeJS.Timeout | null = null;
+  private readonly pollPacer: PollPacer;
+  private readonly sweeper: Sweep;
   /** Agents turned away by a full queue, for the human (flood.ts). */
   readonly turnedAway: TurnedAwayLog;
 
@@ -57,29 +55,13 @@ export class AccessRequests {
     private readonly clock: Clock,
     opts: AccessServiceOptions = {},
   ) {
+    this.q = prepareAccessQueries(db);
     this.options = { ...DEFAULT_ACCESS_OPTIONS, ...opts.options };
     this.notifier = opts.events ? new AccessNotifier(db, opts.events) : null;
-    this.monotonic = opts.monotonic ?? (() => performance.now());
-    this.turnedAway = new TurnedAwayLog(db, this.monotonic);
-    this.q = {
-      get: db.prepare('SELECT * FROM access_requests WHERE id = ?'),
-      byCode: db.prepare("SELECT * FROM access_requests WHERE user_code = ? AND status IN ('pending', 'approved') ORDER BY created_at DESC"),
-      list: db.prepare('SELECT * FROM access_requests ORDER BY created_at DESC, id LIMIT ?'),
-      open: db.prepare("SELECT * FROM access_requests WHERE status = 'pending' AND expires_at > ? ORDER BY created_at, id"),
-      overdue: db.prepare("SELECT * FROM access_requests WHERE status IN ('pending', 'approved') AND expires_at <= ?"),
-      openCodes: db.prepare("SELECT user_code FROM access_requests WHERE status IN ('pending', 'approved')"),
-      pendingAll: db.prepare("SELECT expires_at FROM access_requests WHERE status = 'pending' AND expires_at > ? ORDER BY expires_at"),
-      pendingName: db.prepare("SELECT expires_at FROM access_requests WHERE status = 'pending' AND expires_at > ? AND lower(name) = lower(?) ORDER BY expires_at"),
-      recent: db.prepare('SELECT created_at FROM access_requests WHERE created_at > ? ORDER BY created_at'),
-      insert: db.prepare(`INSERT INTO access_requests (id, poll_hash, user_code, name, reason, scopes, monthly_budget, expiration_days, status, created_at, expires_at)
-        VALUES (@id, @poll_hash, @user_code, @name, @reason, @scopes, @monthly_budget, @expiration_days, 'pending', @created_at, @expires_at)`),
-      approve: db.prepare(`UPDATE access_requests SET status = 'approved', decided_at = ?, decided_by = ?, approved_scopes = ?, approved_budget = ?,
-        approved_expiration_days = ?, expires_at = ? WHERE id = ? AND status = 'pending'`),
-      deny: db.prepare("UPDATE access_requests SET status = 'denied', decided_at = ?, decided_by = ?, deny_reason = ? WHERE id = ? AND status = 'pending'"),
-      expire: db.prepare("UPDATE access_requests SET status = 'expired' WHERE id = ? AND status IN ('pending', 'approved')"),
-      deliver: db.prepare("UPDATE access_requests SET status = 'delivered', answered_at = ?, token_id = ? WHERE id = ? AND status = 'approved'"),
-      denialSeen: db.prepare("UPDATE access_requests SET answered_at = ? WHERE id = ? AND status = 'denied' AND answered_at IS NULL"),
-    };
+    const monotonic = opts.monotonic ?? (() => performance.now());
+    this.turnedAway = new TurnedAwayLog(db, monotonic);
+    this.pollPacer = new PollPacer(monotonic, this.options.pollIntervalS);
+    this.sweeper = new Sweep(this.options.sweepIntervalMs, () => this.sweep());
   }
 
   // ---- the agent's side -------------------------------------------------------------------
@@ -91,19 +73,7 @@ export class AccessRequests {
     const o = this.options;
     const result = this.db
       .transaction(() => {
-        const recent = this.q.recent.all(now - 60_000) as Array<{ created_at: number }>;
-        if (recent.length >= o.maxPerMinute) {
-          throw rateLimited('too_many_access_requests', `At most ${o.maxPerMinute} access requests a minute reach the human; try again later.`, (recent[0]!.created_at + 60_000 - now) / 1000);
-        }
-        const pending = this.q.pendingAll.all(now) as Array<{ expires_at: number }>;
-        if (pending.length >= o.maxPending) {
-          // Retry soon, not at the first expiry (up to ten minutes away): the human may clear a flood any moment.
-          throw rateLimited('too_many_pending_requests', `${pending.length} access requests are already waiting for the human; try again shortly (the human has been told agents are being turned away).`, Math.min(FULL_RETRY_S, (pending[0]!.expires_at - now) / 1000));
-        }
-        const mine = this.q.pendingName.all(now, input.name) as Array<{ expires_at: number }>;
-        if (mine.length >= o.maxPendingPerName) {
-          throw rateLimited('too_many_pending_for_name', `${mine.length} access requests named ${JSON.stringify(input.name)} are already waiting; poll the one you have instead of asking again.`, (mine[0]!.expires_at - now) / 1000);
-        }
+        refuseIfFull(this.q, now, input.name, o);
         const taken = new Set((this.q.openCodes.all() as Array<{ user_code: string }>).map((r) => r.user_code));
         let userCode = newUserCode();
         while (taken.has(userCode)) userCode = newUserCode();
@@ -146,28 +116,21 @@ export class AccessRequests {
     let r = fromRow(row, now);
     if (r.status === 'expired') {
       if (row.status !== 'expired') this.expireDue(now);
-      this.lastPoll.delete(id);
+      this.pollPacer.delete(id);
       throw gone('access_request_expired', 'This access request expired before it was answered or collected. Ask again with POST /v1/agents/request-access.');
     }
     switch (r.status) {
       case 'pending': {
-        const t = this.monotonic();
-        const last = this.lastPoll.get(id);
-        const intervalMs = this.options.pollIntervalS * 1000;
-        // A little slack: a client that sleeps `interval` seconds between polls must never be told to slow down.
-        if (last !== undefined && t - last < intervalMs * 0.8) {
-          throw rateLimited('slow_down', `Poll at most every ${this.options.pollIntervalS} seconds; the human has not answered yet.`, (last + intervalMs - t) / 1000);
-        }
-        this.lastPoll.set(id, t);
+        this.pollPacer.pace(id);
         return { status: 'pending', request: r };
       }
       case 'approved': {
         const minted = this.deliver(row, now);
-        this.lastPoll.delete(id);
+        this.pollPacer.delete(id);
         return { status: 'approved', request: minted.request, token: minted.token, secret: minted.secret };
       }
       case 'denied': {
-        this.lastPoll.delete(id);
+        this.pollPacer.delete(id);
         if (row.answered_at !== null) throw gone('access_request_closed', 'This access request was denied, and that answer was already given. Ask the human before asking again.');
         this.db.transaction(() => {
           this.q.denialSeen.run(now, id);
@@ -178,7 +141,7 @@ export class AccessRequests {
       }
       case 'delivered':
       default:
-        this.lastPoll.delete(id);
+        this.pollPacer.delete(id);
         throw gone('access_request_used', 'The token for this request was handed out on an earlier poll; it is shown only once. If it was lost, ask the human to revoke it and request access again.');
     }
   }
@@ -292,7 +255,7 @@ export class AccessRequests {
         for (const r of due) {
           if (this.q.expire.run(r.id).changes === 0) continue;
           count++;
-          this.lastPoll.delete(r.id);
+          this.pollPacer.delete(r.id);
           audit(this.db, now, { actor: 'daemon', event: 'access.expire', detail: { request_id: r.id, name: r.name, user_code: r.user_code, was: r.status } });
         }
         return count;
@@ -306,14 +269,11 @@ export class AccessRequests {
 
   /** Starts the periodic sweep (expiry, and events for what other processes changed); the daemon calls it once it listens. */
   start(): void {
-    if (this.timer || this.options.sweepIntervalMs <= 0) return;
-    this.timer = setInterval(() => this.sweep(), this.options.sweepIntervalMs);
-    this.timer.unref();
+    this.sweeper.start();
   }
 
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
+    this.sweeper.stop();
   }
 
   /** One sweep: expire what is overdue, publish what other processes (the CLI) changed. */

@@ -12,6 +12,7 @@ import { resolveUpstream, runtimeUpstreamRefusal } from '../core/config.js';
 import { badRequest, unavailable } from '../core/errors.js';
 import { audit, bumpGeneration, getSetting, setSetting } from '../db/records.js';
 import { KeyStoreUnavailable, maskKey, validateUpstreamKey } from '../keychain/store.js';
+import type { ModelRow } from '../pricing/prices.js';
 import { normalizeAllowedHost } from '../lifecycle/outbound.js';
 import { WEBHOOK_HOSTS_SETTING } from '../lifecycle/rotation.js';
 import { ROTATION_DAYS_SETTING, rotationDays } from '../upstream/rotate.js';
@@ -60,14 +61,8 @@ const settingsPatch = z
 // Only the key's shape is checked here; the message never contains what was sent.
 const keyBody = z.strictObject({ key: z.string().max(1024, 'too long to be a SkillBoss key') });
 
-interface ModelRow {
-  id: string;
-  prompt_price: number | null;
-  completion_price: number | null;
-  override_prompt: number | null;
-  override_completion: number | null;
-  synced_at: number | null;
-}
+/** What the price table of the settings shows of a model. */
+type ModelPrices = Pick<ModelRow, 'id' | 'prompt_price' | 'completion_price' | 'override_prompt' | 'override_completion' | 'synced_at'>;
 
 export function settingsRouter(ctx: AdminContext): Router {
   const r = Router();
@@ -85,7 +80,7 @@ export function settingsRouter(ctx: AdminContext): Router {
       default_max_tokens: deps.limits.defaultMaxTokens,
       allowed_origins: ctx.allowedOrigins(),
       default_price: { prompt: fallback.prompt, completion: fallback.completion },
-      prices: (db.prepare('SELECT id, prompt_price, completion_price, override_prompt, override_completion, synced_at FROM models ORDER BY id').all() as ModelRow[]).map((m) => ({
+      prices: (db.prepare('SELECT id, prompt_price, completion_price, override_prompt, override_completion, synced_at FROM models ORDER BY id').all() as ModelPrices[]).map((m) => ({
         id: m.id,
         upstream: m.prompt_price === null && m.completion_price === null ? null : { prompt: m.prompt_price, completion: m.completion_price },
         override: m.override_prompt === null && m.override_completion === null ? null : { prompt: m.override_prompt, completion: m.override_completion },

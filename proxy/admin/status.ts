@@ -6,7 +6,7 @@
  */
 import { Router } from 'express';
 import { z } from 'zod';
-import { formatUsd, microsToUsd, usdToMicros } from '../core/money.js';
+import { formatUsd, usdToMicros } from '../core/money.js';
 import { DAY_MS, periodOf, periodResetAt } from '../core/time.js';
 import { VERSION } from '../core/version.js';
 import { isPaused, setPaused } from '../server/pause.js';
@@ -14,13 +14,7 @@ import { recentTurnedAway } from '../access/flood.js';
 import { ADMIN_ACTOR, type AdminContext } from './context.js';
 import { parseInput } from './validate.js';
 import type { TokenView } from './views.js';
-
-export interface Alert {
-  kind: 'key_missing' | 'key_unavailable' | 'key_invalid' | 'credits_out' | 'upstream_unreachable' | 'budget_100' | 'budget_80' | 'spend_hold' | 'webhook_failed' | 'expiring' | 'paused' | 'access_pending' | 'access_flood';
-  severity: 'error' | 'warning';
-  message: string;
-  token_id?: string;
-}
+import type { Alert, Status } from '../../wire/admin.js';
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 const pauseBody = z.strictObject({ paused: z.boolean({ message: 'expected true or false' }) });
@@ -93,7 +87,7 @@ export function statusRouter(ctx: AdminContext): Router {
       },
       access_requests: { pending },
       alerts,
-    });
+    } satisfies Status);
   });
 
   r.post('/pause', (req, res) => {

@@ -33,13 +33,13 @@ export interface LedgerRow {
   cost_source: CostSource;
   error_code: string | null;
   /** The message the agent got with a refusal (the OpenAI error body's `message`), for the dashboard. */
-  error_message?: string | null;
+  error_message: string | null;
 }
 
 /** A committed ledger row as the live feed, the metrics and the tray see it: a boolean `streamed`, no sources. */
-export type RequestEvent = Omit<LedgerRow, 'method' | 'streamed' | 'usage_source' | 'cost_source' | TokenClassField> & { streamed: boolean } & Partial<Pick<LedgerRow, TokenClassField>>;
-/** Token classes (issue 16): optional in events, where a producer may predate them. */
-type TokenClassField = 'cached_tokens' | 'cache_write_tokens' | 'reasoning_tokens';
+export type RequestEvent = Omit<LedgerRow, 'method' | 'streamed' | 'usage_source' | 'cost_source' | LaterField> & { streamed: boolean } & Partial<Pick<LedgerRow, LaterField>>;
+/** Token classes (issue 16) and the refusal message: optional in events, where a producer may predate them. */
+type LaterField = 'cached_tokens' | 'cache_write_tokens' | 'reasoning_tokens' | 'error_message';
 
 export function requestEvent(row: LedgerRow): RequestEvent {
   return {
@@ -58,6 +58,6 @@ export function requestEvent(row: LedgerRow): RequestEvent {
     latency_ms: row.latency_ms,
     streamed: row.streamed === 1,
     error_code: row.error_code,
-    error_message: row.error_message ?? null,
+    error_message: row.error_message,
   };
 }

@@ -11,7 +11,7 @@ import { countMessagesTokens } from '../anthropic/translate.js';
 import { badRequest, forbidden, notFound } from '../core/errors.js';
 import { microsToUsd, usdToMicros } from '../core/money.js';
 import { parseInput } from '../core/validate.js';
-import { DAY_MS, periodOf, periodResetAt } from '../core/time.js';
+import { DAY_MS } from '../core/time.js';
 import { tokenizerReady } from '../pricing/tokenizer.js';
 import { BUDGET_PERIODS, windowOf, type BudgetPeriod } from '../spend/period.js';
 import { hashToken, isWellFormedToken } from '../tokens/format.js';

@@ -92,7 +92,7 @@ export function usageOf(obj: Record<string, unknown>): Usage | null {
 export type RowSubject = Pick<RequestContext, 'req' | 'requestId' | 'startedAt' | 'route' | 'principal'>;
 type RowFigures = Pick<LedgerRow, 'status'> & Partial<Omit<LedgerRow, 'ts' | 'request_id' | 'token_id' | 'method' | 'route' | 'latency_ms'>>;
 
-/** The one builder of a ledger row: whatever is not given was not used and not charged. */
+/** The one builder of a ledger row: it sets every column, so the insert binds it as it is; whatever is not given was not used and not charged. */
 export function ledgerRow(s: RowSubject, ts: number, f: RowFigures): LedgerRow {
   return {
     ts,

@@ -9,7 +9,7 @@
 import type { Dispatcher } from 'undici';
 import { AnthropicSseTap } from '../anthropic/stream.js';
 import { toMessage } from '../anthropic/response.js';
-import { badGateway, paymentRequired, rateLimited, SidecarError, toOpenAIBody, type ErrorType } from '../core/errors.js';
+import { badGateway, paymentRequired, rateLimited, SidecarError, type ErrorType } from '../core/errors.js';
 import { tokenizerPool } from '../pricing/tokenizer-pool.js';
 import type { RequestContext } from './context.js';
 import type { Estimate } from './estimate.js';

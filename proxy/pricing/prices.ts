@@ -46,7 +46,8 @@ export const DEFAULT_UNKNOWN_PRICE = { prompt: 15, completion: 75 } as const;
 /** What a per-call route (images, audio, services) costs when the upstream reports nothing: USD. */
 export const DEFAULT_CALL_PRICE_USD = 0.05;
 
-interface ModelRow {
+/** A row of the `models` table: the upstream's prices and the human's overrides, USD per million tokens. */
+export interface ModelRow {
   id: string;
   prompt_price: number | null;
   completion_price: number | null;

@@ -2,7 +2,7 @@
 import { countInputTokens } from '../pricing/tokenizer.js';
 import { costHeaders, nextSeq, nowSeconds, requireModel, usageOf, type Call } from './context.js';
 import { badRequest, optPositiveInt, parseObject, sendJson, type JsonObject } from './http.js';
-import { chatDetails, classCostMicros, classify, isReasoningModel } from './classes.js';
+import { chatDetails, classCostMicros, classify } from './classes.js';
 import { SSE_DONE, sseData, startStream, type SseChunk } from './sse.js';
 import { buildReply, type Reply } from './tok.js';
 

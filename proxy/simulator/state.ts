@@ -4,17 +4,11 @@
  * child keys form a tree under it and all spend from the same balance.
  */
 import { randomBytes } from 'node:crypto';
+import { SCOPES } from '../../wire/scopes.js';
 import { SimError } from './http.js';
 
-export const ALL_SCOPES = [
-  'models:read',
-  'models:use',
-  'services:read',
-  'services:use',
-  'billing:read',
-  'billing:write',
-  'agents:create',
-] as const;
+/** The upstream's scopes are the ones the sidecar grants: one list (wire/scopes.ts), so the two cannot drift. */
+export const ALL_SCOPES = SCOPES;
 
 export const GRACE_MS = 7 * 24 * 60 * 60 * 1000;
 export const DAY_MS = 24 * 60 * 60 * 1000;

@@ -5,10 +5,11 @@
 import type { DB } from '../db/database.js';
 import { getSetting, setSetting } from '../db/records.js';
 import type { SidecarEvents } from '../core/events.js';
+import type { CreditsState, UpstreamKeyState } from '../../wire/admin.js';
 
 export interface UpstreamStatus {
-  key: 'unknown' | 'valid' | 'invalid' | 'missing' | 'unavailable';
-  credits: 'unknown' | 'ok' | 'out';
+  key: UpstreamKeyState;
+  credits: CreditsState;
   reachable: boolean | null;
   balanceUsd: number | null;
   balanceSyncedAt: number | null;

@@ -107,47 +107,13 @@ export async function api<T>(method: 'GET' | 'POST' | 'PATCH' | 'PUT', path: str
 export { PRESETS, SCOPES, type Scope } from '../../wire/scopes';
 import type { Scope } from '../../wire/scopes';
 
-export type { SeriesRange, SeriesResponse, TokenStatus, TokenView, UsageRow } from '../../wire/admin';
+export type { Alert, SeriesRange, SeriesResponse, Status, TokenStatus, TokenView, UsageRow } from '../../wire/admin';
 import type { TokenView, UsageRow } from '../../wire/admin';
 
 export interface TokenDetail extends TokenView {
   /** This token's own calls this budget period; spent_usd includes its subtree's. */
   own_spent_usd: number;
   subtree: Array<{ id: string; name: string; revoked: boolean }>;
-}
-
-export interface Alert {
-  kind: string;
-  severity: 'error' | 'warning';
-  message: string;
-  token_id?: string;
-}
-
-export interface Status {
-  version: string;
-  started_at: string;
-  uptime_s: number;
-  url: string;
-  paused: boolean;
-  key: { state: 'set' | 'missing' | 'unavailable'; masked: string | null; store: string; reason: string | null };
-  upstream: {
-    url: string;
-    key: 'unknown' | 'valid' | 'invalid' | 'missing' | 'unavailable';
-    credits: 'unknown' | 'ok' | 'out';
-    reachable: boolean | null;
-    balance_usd: number | null;
-    balance_synced_at: string | null;
-    models_synced_at: string | null;
-    model_count: number;
-    last_error: string | null;
-    checked_at: string | null;
-  };
-  period: string;
-  period_resets_at: string;
-  spend: { this_period_usd: number; budgets_usd: number; unbudgeted_roots: number };
-  tokens: { active: number; total: number };
-  access_requests?: { pending: number };
-  alerts: Alert[];
 }
 
 export type AccessStatus = 'pending' | 'approved' | 'delivered' | 'denied' | 'expired';

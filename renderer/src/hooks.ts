@@ -1,6 +1,6 @@
-/** Small hooks the pages share: loading a resource, the hash route, the element width. */
+/** Small hooks the pages share: loading a resource, paging a table, the hash route, the element width. */
 import { useCallback, useEffect, useRef, useState, type RefObject } from 'react';
-import { ApiError, onReachability, UNREACHABLE } from './api';
+import { api, ApiError, onReachability, UNREACHABLE, type Page } from './api';
 
 export interface Loaded<T> {
   data: T | null;
@@ -57,6 +57,40 @@ export function useLoad<T>(load: () => Promise<T>, deps: unknown[]): Loaded<T> {
 }
 
 /** Calls `fn` at most once per `ms`, trailing. */
+export interface Paged<R> {
+  /** The first page's load: its error, and whether it has arrived. */
+  first: Loaded<Page<R>>;
+  rows: R[];
+  setRows: (update: (prev: R[]) => R[]) => void;
+  /** Whether there are older rows to load. */
+  more: boolean;
+  older: () => Promise<void>;
+}
+
+/**
+ * A newest-first table loaded a page at a time: `path(before)` is the API
+ * path of a page (the first without `before`), reloaded from the top when
+ * `deps` change; `older` appends the next page, without rows already shown
+ * (by `keyOf`, when rows can also arrive live).
+ */
+export function usePaged<R>(path: (before?: number) => string, deps: unknown[], keyOf?: (r: R) => string | number): Paged<R> {
+  const [rows, setRows] = useState<R[]>([]);
+  const [cursor, setCursor] = useState<number | null>(null);
+  const first = useLoad(() => api<Page<R>>('GET', path()), deps);
+  useEffect(() => {
+    if (!first.data) return;
+    setRows(first.data.data);
+    setCursor(first.data.next_before);
+  }, [first.data]);
+  const older = async () => {
+    if (cursor === null) return;
+    const page = await api<Page<R>>('GET', path(cursor));
+    setRows((prev) => [...prev, ...(keyOf ? page.data.filter((r) => !prev.some((p) => keyOf(p) === keyOf(r))) : page.data)]);
+    setCursor(page.next_before);
+  };
+  return { first, rows, setRows, more: cursor !== null, older };
+}
+
 export function useDebounced(fn: () => void, ms: number): () => void {
   const timer = useRef<number | null>(null);
   const ref = useRef(fn);

@@ -9,12 +9,12 @@
  * `.ci/agent-clis` (or SKILLBOSS_AGENT_CLIS names a directory holding them).
  * Without them the suites are skipped, except in CI, where they fail.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
-import { runCli } from '../helpers/cli.js';
+import { runCli, runProcess, type CliResult } from '../helpers/cli.js';
+import { ledgerOf, type UsageRow } from '../helpers/ledger.js';
 import type { Stack } from '../helpers/stack.js';
 
 export const CLI_DIR = process.env.SKILLBOSS_AGENT_CLIS || fileURLToPath(new URL('../../.ci/agent-clis', import.meta.url));
@@ -27,32 +27,13 @@ export function agentBin(name: string): string | undefined {
   return undefined;
 }
 
-export interface AgentRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+export type AgentRun = CliResult;
 
 /** Runs an agent to completion with stdin closed; a run that does not end by itself fails the test. */
 export function runAgent(bin: string, args: string[], opts: { env: NodeJS.ProcessEnv; cwd: string; timeoutMs?: number }): Promise<AgentRun> {
-  return new Promise((resolve, reject) => {
-    // Only what the agent needs from our environment: no OPENAI_*/ANTHROPIC_* leaking in from the developer's shell.
-    const base = { PATH: process.env.PATH, LANG: 'C.UTF-8', TERM: 'dumb', NO_COLOR: '1', CI: '1' };
-    const child = spawn(bin, args, { env: { ...base, ...opts.env }, cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${bin} ${args.join(' ')} did not finish\nstdout: ${stdout}\nstderr: ${stderr}`));
-    }, opts.timeoutMs ?? 150_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  // Only what the agent needs from our environment: no OPENAI_*/ANTHROPIC_* leaking in from the developer's shell.
+  const base = { PATH: process.env.PATH, LANG: 'C.UTF-8', TERM: 'dumb', NO_COLOR: '1', CI: '1' };
+  return runProcess(bin, args, { env: { ...base, ...opts.env }, cwd: opts.cwd, timeoutMs: opts.timeoutMs ?? 150_000 });
 }
 
 /** `connect AGENT` as a user runs it, in `home`; returns the token's id and secret (from its env sink). */
@@ -68,20 +49,8 @@ export async function connectAgent(s: Stack, home: string, agent: string, args: 
   return { tokenId: token.id, secret, stdout: r.stdout };
 }
 
-export interface LedgerRow {
-  route: string;
-  model: string | null;
-  prompt_tokens: number;
-  completion_tokens: number;
-  cost_micros: number;
-  status: number;
-  streamed: number;
-}
-
-export function ledger(s: Stack, tokenId: string): LedgerRow[] {
-  return s.daemon.db
-    .prepare('SELECT route, model, prompt_tokens, completion_tokens, cost_micros, status, streamed FROM usage WHERE token_id = ? ORDER BY id')
-    .all(tokenId) as LedgerRow[];
+export function ledger(s: Stack, tokenId: string): UsageRow[] {
+  return ledgerOf(s.daemon.db, tokenId);
 }
 
 /** Bodies of the model calls the simulator received (since the last clearRequests). */
@@ -94,7 +63,7 @@ export function modelCalls(s: Stack, path: string): Array<Record<string, any>> {
  * `since` rows (and the simulator's requests were cleared), each a success:
  * streamed model calls with tokens counted and a cost. Returns the rows.
  */
-export function expectLedgerMatchesUpstream(s: Stack, tokenId: string, path: string, since: number): LedgerRow[] {
+export function expectLedgerMatchesUpstream(s: Stack, tokenId: string, path: string, since: number): UsageRow[] {
   const rows = ledger(s, tokenId).slice(since);
   expect(rows.map((r) => r.route)).toEqual(s.sim.requests.map((r) => r.path.split('?')[0]));
   const calls = rows.filter((r) => r.route === path);

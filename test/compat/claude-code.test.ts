@@ -11,12 +11,12 @@
  * install.cjs, which npm 11 does not run by itself. Without it these tests are
  * skipped locally and fail in CI.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../helpers/cli.js';
+import { runCli, runProcess, type CliResult } from '../helpers/cli.js';
+import { ledgerOf } from '../helpers/ledger.js';
 import { startStack, tempDir, type Stack } from '../helpers/stack.js';
 
 const CLI_DIR = process.env.SKILLBOSS_AGENT_CLIS || fileURLToPath(new URL('../../.ci/agent-clis', import.meta.url));
@@ -42,11 +42,7 @@ afterAll(async () => {
   await s?.close();
 });
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Run = CliResult;
 
 /**
  * `claude -p PROMPT …`; the prompt comes first, since --tools and
@@ -54,7 +50,8 @@ interface Run {
  * from the settings' apiKeyHelper instead, as `connect claude` writes it.
  */
 function claude(secret: string | null, prompt: string, args: string[], connectedHome?: string): Promise<Run> {
-  // What `skillboss-sidecar connect claude --print` prints; none of it when `connect claude` wrote connectedHome's settings.
+  // What `skillboss-sidecar connect claude --print` prints, plus the model SkillBoss calls Sonnet 4.5 for the
+  // background model too; none of it when `connect claude` wrote connectedHome's settings.
   const configured = connectedHome
     ? {}
     : {
@@ -63,32 +60,18 @@ function claude(secret: string | null, prompt: string, args: string[], connected
         ANTHROPIC_SMALL_FAST_MODEL: MODEL,
         ANTHROPIC_DEFAULT_HAIKU_MODEL: MODEL,
       };
-  return new Promise((resolve, reject) => {
-    const child = spawn(BIN, ['-p', prompt, ...(connectedHome ? [] : ['--model', MODEL]), '--max-turns', '4', '--output-format', 'json', ...args], {
-      cwd: work,
-      env: {
-        PATH: process.env.PATH,
-        HOME: connectedHome ?? home,
-        ...configured,
-        // Loopback only: no telemetry, update checks or other traffic to Anthropic.
-        CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
-        DISABLE_AUTOUPDATER: '1',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`claude timed out\nstdout: ${stdout}\nstderr: ${stderr}`));
-    }, 120_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
+  return runProcess(BIN, ['-p', prompt, ...(connectedHome ? [] : ['--model', MODEL]), '--max-turns', '4', '--output-format', 'json', ...args], {
+    cwd: work,
+    env: {
+      PATH: process.env.PATH,
+      HOME: connectedHome ?? home,
+      ...configured,
+      // Loopback only: no telemetry, update checks or other traffic to Anthropic.
+      CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+      DISABLE_AUTOUPDATER: '1',
+    },
+    timeoutMs: 120_000,
+    what: 'claude',
   });
 }
 
@@ -101,16 +84,7 @@ function resultOf(run: Run): { is_error: boolean; result: string; num_turns: num
   }
 }
 
-function messageRows(tokenId: string) {
-  return s.daemon.db.prepare("SELECT status, streamed, prompt_tokens, completion_tokens, cost_micros, usage_source FROM usage WHERE token_id = ? AND route = '/v1/messages' ORDER BY id").all(tokenId) as Array<{
-    status: number;
-    streamed: number;
-    prompt_tokens: number;
-    completion_tokens: number;
-    cost_micros: number;
-    usage_source: string;
-  }>;
-}
+const messageRows = (tokenId: string) => ledgerOf(s.daemon.db, tokenId).filter((r) => r.route === '/v1/messages');
 
 describe.skipIf(!installed)('Claude Code through the sidecar', () => {
   it('chats: the answer comes back and every model call is metered', async () => {

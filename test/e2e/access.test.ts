@@ -8,10 +8,10 @@
  */
 import OpenAI from 'openai';
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DAY_MS } from '../../proxy/core/time.js';
-import { startStack, type Stack } from '../helpers/stack.js';
-import { launch, loginLink, pageHolds, screenshot, type Browser } from './browser.js';
+import type { Stack } from '../helpers/stack.js';
+import { pageHolds, screenshot, useDashboard } from './browser.js';
 
 // Callbacks given to page.evaluate run in the browser, where these exist; the test project has no DOM lib.
 declare const document: any, window: any; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -19,20 +19,9 @@ declare const document: any, window: any; // eslint-disable-line @typescript-esl
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 let s: Stack;
-let browser: Browser;
 let page: Page;
 
-beforeAll(async () => {
-  s = await startStack({ daemon: { access: { pollIntervalS: 1, maxPerMinute: 100, maxPending: 100 } } });
-  browser = await launch();
-  page = await browser.context.newPage();
-  await page.goto(await loginLink(s.dataDir));
-  await page.getByRole('navigation', { name: 'Pages' }).waitFor();
-}, 60_000);
-afterAll(async () => {
-  await browser?.close();
-  await s?.close();
-});
+useDashboard((d) => ({ s, page } = d), { stack: { daemon: { access: { pollIntervalS: 1, maxPerMinute: 100, maxPending: 100 } } } });
 
 interface Asked {
   request_id: string;

@@ -1,14 +1,17 @@
 /**
  * Real Chromium (Debian's, driven by playwright-core) with a fresh profile,
- * plus helpers the dashboard tests share: signing in through a one-time link
- * from the real CLI, and saving screenshots as test artifacts.
+ * plus helpers the dashboard tests share: a daemon and a browser for a test
+ * file, signing in through a one-time link from the real CLI, and saving
+ * screenshots as test artifacts.
  */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll } from 'vitest';
 import { runCli } from '../helpers/cli.js';
+import { startStack, type Stack, type StackOptions } from '../helpers/stack.js';
 
 // Callbacks given to page.evaluate run in the browser, where these exist; the test project has no DOM lib.
 declare const document: any, window: any, navigator: any, localStorage: any, sessionStorage: any, getComputedStyle: any; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -42,6 +45,36 @@ export async function launch(opts: { colorScheme?: 'light' | 'dark'; bypassCSP?:
       rmSync(profile, { recursive: true, force: true });
     },
   };
+}
+
+export interface Dashboard {
+  s: Stack;
+  browser: Browser;
+  page: Page;
+}
+
+/**
+ * A test file's daemon (with the simulator) and Chromium with one page, signed
+ * in to the dashboard unless `signIn` is false; closed after the file. `ready`
+ * receives them once started (the file's hooks run before its tests).
+ */
+export function useDashboard(ready: (d: Dashboard) => void, opts: { stack?: StackOptions; signIn?: boolean } = {}): void {
+  let d: Partial<Dashboard> = {};
+  beforeAll(async () => {
+    d.s = await startStack(opts.stack);
+    d.browser = await launch();
+    d.page = await d.browser.context.newPage();
+    if (opts.signIn !== false) {
+      await d.page.goto(await loginLink(d.s.dataDir));
+      await d.page.getByRole('navigation', { name: 'Pages' }).waitFor();
+    }
+    ready(d as Dashboard);
+  }, 60_000);
+  afterAll(async () => {
+    await d.browser?.close();
+    await d.s?.close();
+    d = {};
+  });
 }
 
 /** A one-time login link, minted by the real CLI through the data dir of the running daemon. */

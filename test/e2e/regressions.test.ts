@@ -7,27 +7,16 @@
  */
 import OpenAI from 'openai';
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readAdminSecret } from '../../proxy/admin/index.js';
 import { startDaemon } from '../../proxy/server/daemon.js';
-import { startStack, type Stack } from '../helpers/stack.js';
-import { launch, loginLink, type Browser } from './browser.js';
+import type { Stack } from '../helpers/stack.js';
+import { useDashboard } from './browser.js';
 
 let s: Stack;
-let browser: Browser;
 let page: Page;
 
-beforeAll(async () => {
-  s = await startStack({ daemon: { access: { pollIntervalS: 1, maxPerMinute: 100, maxPending: 100 } } });
-  browser = await launch();
-  page = await browser.context.newPage();
-  await page.goto(await loginLink(s.dataDir));
-  await page.getByRole('navigation', { name: 'Pages' }).waitFor();
-}, 60_000);
-afterAll(async () => {
-  await browser?.close();
-  await s?.close();
-});
+useDashboard((d) => ({ s, page } = d), { stack: { daemon: { access: { pollIntervalS: 1, maxPerMinute: 100, maxPending: 100 } } } });
 
 const byName = (name: string) => s.tokens.list().find((t) => t.name === name);
 const admin = (method: string, path: string, body?: unknown) =>

@@ -4,24 +4,15 @@
  * yet — never "✓ Key set" above "No key is set", never "sk-…1234 · not set".
  */
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startStack, type Stack } from '../helpers/stack.js';
-import { launch, loginLink, type Browser } from './browser.js';
+import { describe, expect, it } from 'vitest';
+import type { Stack } from '../helpers/stack.js';
+import { loginLink, useDashboard } from './browser.js';
 
 let s: Stack;
-let browser: Browser;
 let page: Page;
 
-beforeAll(async () => {
-  // Nothing listens on port 9 of loopback: SkillBoss is unreachable for the whole file.
-  s = await startStack({ setKey: false, daemon: { upstreamUrl: 'http://127.0.0.1:9' } });
-  browser = await launch();
-  page = await browser.context.newPage();
-}, 60_000);
-afterAll(async () => {
-  await browser?.close();
-  await s?.close();
-});
+// Nothing listens on port 9 of loopback: SkillBoss is unreachable for the whole file.
+useDashboard((d) => ({ s, page } = d), { stack: { setKey: false, daemon: { upstreamUrl: 'http://127.0.0.1:9' } }, signIn: false });
 
 describe('a key that could not be checked', () => {
   it('the setup says it was saved and not checked, and nothing else', async () => {

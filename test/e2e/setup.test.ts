@@ -9,27 +9,18 @@
  */
 import OpenAI from 'openai';
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { errorOf, startStack, type Stack } from '../helpers/stack.js';
-import { heapHolds, launch, loginLink, pageHolds, screenshot, type Browser } from './browser.js';
+import { describe, expect, it } from 'vitest';
+import { errorOf, type Stack } from '../helpers/stack.js';
+import { heapHolds, loginLink, pageHolds, screenshot, useDashboard } from './browser.js';
 
 // Callbacks given to page.evaluate run in the browser, where these exist; the test project has no DOM lib.
 declare const window: any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 let s: Stack;
-let browser: Browser;
 let page: Page;
 let secret = '';
 
-beforeAll(async () => {
-  s = await startStack({ setKey: false });
-  browser = await launch();
-  page = await browser.context.newPage();
-}, 60_000);
-afterAll(async () => {
-  await browser?.close();
-  await s?.close();
-});
+useDashboard((d) => ({ s, page } = d), { stack: { setKey: false }, signIn: false });
 
 const chat = (key: string) => new OpenAI({ apiKey: key, baseURL: s.baseURL, maxRetries: 0 }).chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hello after setup' }] });
 const hash = () => page.evaluate(() => window.location.hash as string);

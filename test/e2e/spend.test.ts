@@ -5,30 +5,19 @@
  * budget dialog changes the period and tops up a prepaid budget.
  */
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { scopesFromPreset } from '../../proxy/tokens/scopes.js';
 import type { CreateTokenInput } from '../../proxy/tokens/store.js';
-import { startStack, type Stack } from '../helpers/stack.js';
-import { launch, loginLink, screenshot, type Browser } from './browser.js';
+import type { Stack } from '../helpers/stack.js';
+import { screenshot, useDashboard } from './browser.js';
 
 // page.evaluate callbacks run in the browser; the test project has no DOM lib.
 declare const window: { localStorage: { getItem(k: string): string | null } };
 
 let s: Stack;
-let browser: Browser;
 let page: Page;
 
-beforeAll(async () => {
-  s = await startStack();
-  browser = await launch();
-  page = await browser.context.newPage();
-  await page.goto(await loginLink(s.dataDir));
-  await page.getByRole('navigation', { name: 'Pages' }).waitFor();
-}, 60_000);
-afterAll(async () => {
-  await browser?.close();
-  await s?.close();
-});
+useDashboard((d) => ({ s, page } = d));
 
 function token(name: string, input: Partial<CreateTokenInput> = {}) {
   const c = s.tokens.create({ name, scopes: scopesFromPreset('write'), ...input }, 'test');

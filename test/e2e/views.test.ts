@@ -6,29 +6,18 @@
  */
 import OpenAI from 'openai';
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DAY_MS } from '../../proxy/core/time.js';
-import { startStack, type Stack } from '../helpers/stack.js';
-import { launch, loginLink, type Browser } from './browser.js';
+import type { Stack } from '../helpers/stack.js';
+import { useDashboard } from './browser.js';
 
 // Callbacks given to page.evaluate run in the browser, where these exist; the test project has no DOM lib.
 declare const window: any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 let s: Stack;
-let browser: Browser;
 let page: Page;
 
-beforeAll(async () => {
-  s = await startStack();
-  browser = await launch();
-  page = await browser.context.newPage();
-  await page.goto(await loginLink(s.dataDir));
-  await page.getByRole('navigation', { name: 'Pages' }).waitFor();
-}, 60_000);
-afterAll(async () => {
-  await browser?.close();
-  await s?.close();
-});
+useDashboard((d) => ({ s, page } = d));
 
 const chat = (key: string, content = 'hello views') => new OpenAI({ apiKey: key, baseURL: s.baseURL, maxRetries: 0 }).chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content }] });
 const micros = (sql: string, ...args: unknown[]) => s.daemon.db.prepare(sql).pluck().get(...args) as number;

@@ -7,6 +7,7 @@
  */
 import Anthropic, { APIError } from '@anthropic-ai/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ledgerOf } from '../helpers/ledger.js';
 import { startStack, type Stack } from '../helpers/stack.js';
 
 let s: Stack;
@@ -19,22 +20,7 @@ afterAll(async () => {
   await s?.close();
 });
 
-interface Row {
-  route: string;
-  model: string | null;
-  prompt_tokens: number;
-  completion_tokens: number;
-  cost_micros: number;
-  status: number;
-  streamed: number;
-  usage_source: string;
-  cost_source: string;
-  error_code: string | null;
-}
-
-function rows(tokenId: string): Row[] {
-  return s.daemon.db.prepare('SELECT route, model, prompt_tokens, completion_tokens, cost_micros, status, streamed, usage_source, cost_source, error_code FROM usage WHERE token_id = ? ORDER BY id').all(tokenId) as Row[];
-}
+const rows = (tokenId: string) => ledgerOf(s.daemon.db, tokenId);
 
 /** The SDK as Claude Code is configured: the base URL without /v1, the token as a bearer (ANTHROPIC_AUTH_TOKEN). */
 function client(secret: string, as: 'authToken' | 'apiKey' = 'authToken'): Anthropic {

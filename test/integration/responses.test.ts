@@ -5,6 +5,7 @@
  */
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ledgerOf } from '../helpers/ledger.js';
 import { startStack, type Stack } from '../helpers/stack.js';
 
 let s: Stack;
@@ -17,17 +18,7 @@ afterAll(async () => {
 
 const client = (apiKey: string) => new OpenAI({ apiKey, baseURL: s.baseURL, maxRetries: 0 });
 
-function ledger(tokenId: string) {
-  return s.daemon.db.prepare('SELECT route, model, prompt_tokens, completion_tokens, cost_micros, status, streamed FROM usage WHERE token_id = ? ORDER BY id').all(tokenId) as Array<{
-    route: string;
-    model: string | null;
-    prompt_tokens: number;
-    completion_tokens: number;
-    cost_micros: number;
-    status: number;
-    streamed: number;
-  }>;
-}
+const ledger = (tokenId: string) => ledgerOf(s.daemon.db, tokenId);
 
 const tools: OpenAI.Responses.Tool[] = [
   { type: 'function', name: 'exec_command', strict: false, parameters: { type: 'object', properties: { cmd: { type: 'string' } }, required: ['cmd'] } },

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vites
 import { costMicros } from '../../proxy/pricing/prices.js';
 import { countChatPromptTokens, countTokens, tokenizerReady } from '../../proxy/pricing/tokenizer.js';
 import { startStack, type Stack } from '../helpers/stack.js';
-import { nextRow as nextLedgerRow } from '../helpers/ledger.js';
+import { nextRow as nextLedgerRow, type UsageRow } from '../helpers/ledger.js';
 
 let s: Stack;
 beforeAll(async () => {
@@ -29,19 +29,8 @@ const messages = [{ role: 'user', content: WORDS }];
 /** The simulator's reply, and how many completion tokens it is. */
 const REPLY = `Echo: ${WORDS}`;
 
-interface Row {
-  status: number;
-  streamed: number;
-  prompt_tokens: number;
-  completion_tokens: number;
-  cost_micros: number;
-  usage_source: string;
-  cost_source: string;
-  error_code: string | null;
-}
-
-function rowOf(requestId: string): Row {
-  return s.daemon.db.prepare('SELECT * FROM usage WHERE request_id = ?').get(requestId) as Row;
+function rowOf(requestId: string): UsageRow {
+  return s.daemon.db.prepare('SELECT * FROM usage WHERE request_id = ?').get(requestId) as UsageRow;
 }
 
 const nextRow = (tokenId: string) => nextLedgerRow(s.daemon.events, tokenId);
@@ -199,7 +188,7 @@ describe('a stream that does not finish', () => {
     const res = await post(secret, { model: MODEL, messages });
     expect(res.status).toBe(200);
     expect(((await res.json()) as { usage?: unknown }).usage).toBeUndefined();
-    const row = s.daemon.db.prepare('SELECT * FROM usage WHERE token_id = ?').get(token.id) as Row;
+    const row = s.daemon.db.prepare('SELECT * FROM usage WHERE token_id = ?').get(token.id) as UsageRow;
     expect(row).toMatchObject({ status: 200, usage_source: 'counted', completion_tokens: countTokens(REPLY) });
     expect(row.cost_micros).toBe(simBefore - s.sim.balanceMicros());
   });

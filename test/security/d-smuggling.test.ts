@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type Stack } from '../helpers/stack.js';
 import { call, chatBody, startRawUpstream, startTrap, type RawUpstream } from './kit.js';
-import { codeOf, head, raw } from './raw.js';
+import { head, raw } from './raw.js';
 
 let s: Stack;
 let agent: string;

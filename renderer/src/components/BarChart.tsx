@@ -5,20 +5,11 @@
  */
 import { useWidth } from '../hooks';
 import { usd } from '../format';
+import { ChartFrame, frameOf, HEIGHT, niceMax, PAD } from './ChartFrame';
 
 export interface Series {
   name: string;
   values: number[];
-}
-
-export const HEIGHT = 180;
-export const PAD = { top: 10, right: 8, bottom: 22, left: 66 };
-
-export function niceMax(v: number): number {
-  if (v <= 0) return 1;
-  const exp = 10 ** Math.floor(Math.log10(v));
-  const f = v / exp;
-  return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * exp;
 }
 
 interface BarProps {
@@ -38,61 +29,37 @@ export function BarChart({ days, series, label, format = usd, tick = (d) => d.sl
   const [ref, width] = useWidth<HTMLDivElement>();
   const totals = days.map((_, i) => series.reduce((a, s) => a + (s.values[i] ?? 0), 0));
   const max = niceMax(Math.max(0, ...totals));
-  const w = Math.max(200, width);
-  const plotW = w - PAD.left - PAD.right;
-  const plotH = HEIGHT - PAD.top - PAD.bottom;
-  const slot = days.length ? plotW / days.length : plotW;
+  const frame = frameOf(width, days.length, max);
+  const { slot, y, labelEvery } = frame;
   const bar = Math.max(1, Math.min(28, slot * 0.7));
-  const y = (v: number) => PAD.top + plotH - (v / max) * plotH;
   const ticks = [0, max / 2, max].filter((t) => !integer || Number.isInteger(t));
-  const labelEvery = Math.max(1, Math.ceil(days.length / Math.max(1, Math.floor(plotW / 56))));
 
   return (
     <div className="chart" ref={ref}>
-      {width > 0 ? (
-        <svg width={w} height={HEIGHT} role="img" aria-label={label} viewBox={`0 0 ${w} ${HEIGHT}`}>
-          {ticks.map((t) => (
-            <g key={t}>
-              <line className="grid" x1={PAD.left} x2={w - PAD.right} y1={y(t)} y2={y(t)} />
-              <text className="axis" x={PAD.left - 6} y={y(t) + 4} textAnchor="end">
-                {format(t)}
-              </text>
+      <ChartFrame width={width} frame={frame} label={label} ticks={ticks} format={format} names={series.map((s) => s.name)}>
+        {days.map((d, i) => {
+          let base = 0;
+          const x = PAD.left + i * slot + (slot - bar) / 2;
+          return (
+            <g key={d}>
+              <title>{`${tick(d)}: ${format(totals[i] ?? 0)}`}</title>
+              {series.map((s, si) => {
+                const v = s.values[i] ?? 0;
+                if (v <= 0) return null;
+                const top = y(base + v);
+                const h = y(base) - top;
+                base += v;
+                return <rect key={s.name} className={`c${si % 8}`} x={x} y={top} width={bar} height={Math.max(0.5, h)} rx={1.5} />;
+              })}
+              {i % labelEvery === 0 ? (
+                <text className="axis" x={x + bar / 2} y={HEIGHT - 6} textAnchor="middle">
+                  {tick(d)}
+                </text>
+              ) : null}
             </g>
-          ))}
-          {days.map((d, i) => {
-            let base = 0;
-            const x = PAD.left + i * slot + (slot - bar) / 2;
-            return (
-              <g key={d}>
-                <title>{`${tick(d)}: ${format(totals[i] ?? 0)}`}</title>
-                {series.map((s, si) => {
-                  const v = s.values[i] ?? 0;
-                  if (v <= 0) return null;
-                  const top = y(base + v);
-                  const h = y(base) - top;
-                  base += v;
-                  return <rect key={s.name} className={`c${si % 8}`} x={x} y={top} width={bar} height={Math.max(0.5, h)} rx={1.5} />;
-                })}
-                {i % labelEvery === 0 ? (
-                  <text className="axis" x={x + bar / 2} y={HEIGHT - 6} textAnchor="middle">
-                    {tick(d)}
-                  </text>
-                ) : null}
-              </g>
-            );
-          })}
-        </svg>
-      ) : null}
-      {series.length > 1 ? (
-        <ul className="legend">
-          {series.map((s, i) => (
-            <li key={s.name}>
-              <span className={`swatch c${i % 8}`} aria-hidden="true" />
-              {s.name}
-            </li>
-          ))}
-        </ul>
-      ) : null}
+          );
+        })}
+      </ChartFrame>
     </div>
   );
 }

@@ -4,7 +4,7 @@
  * (no requests in a bucket means no error rate and no latency, not zero).
  */
 import { useWidth } from '../hooks';
-import { HEIGHT, niceMax, PAD } from './BarChart';
+import { ChartFrame, frameOf, HEIGHT, niceMax, PAD } from './ChartFrame';
 
 export interface Line {
   name: string;
@@ -15,13 +15,9 @@ export function LineChart({ buckets, lines, label, format, tick }: { buckets: st
   const [ref, width] = useWidth<HTMLDivElement>();
   const all = lines.flatMap((l) => l.values.filter((v): v is number => v !== null));
   const max = niceMax(Math.max(0, ...all));
-  const w = Math.max(200, width);
-  const plotW = w - PAD.left - PAD.right;
-  const plotH = HEIGHT - PAD.top - PAD.bottom;
-  const slot = buckets.length ? plotW / buckets.length : plotW;
+  const frame = frameOf(width, buckets.length, max);
+  const { slot, y, labelEvery } = frame;
   const x = (i: number) => PAD.left + i * slot + slot / 2;
-  const y = (v: number) => PAD.top + plotH - (v / max) * plotH;
-  const labelEvery = Math.max(1, Math.ceil(buckets.length / Math.max(1, Math.floor(plotW / 56))));
   const path = (vals: Array<number | null>) => {
     let d = '';
     let pen = false;
@@ -37,47 +33,27 @@ export function LineChart({ buckets, lines, label, format, tick }: { buckets: st
   };
   return (
     <div className="chart" ref={ref}>
-      {width > 0 ? (
-        <svg width={w} height={HEIGHT} role="img" aria-label={label} viewBox={`0 0 ${w} ${HEIGHT}`}>
-          {[0, max / 2, max].map((t) => (
-            <g key={t}>
-              <line className="grid" x1={PAD.left} x2={w - PAD.right} y1={y(t)} y2={y(t)} />
-              <text className="axis" x={PAD.left - 6} y={y(t) + 4} textAnchor="end">
-                {format(t)}
-              </text>
-            </g>
-          ))}
-          {buckets.map((b, i) =>
-            i % labelEvery === 0 ? (
-              <text key={b} className="axis" x={x(i)} y={HEIGHT - 6} textAnchor="middle">
-                {tick(b)}
-              </text>
-            ) : null,
-          )}
-          {lines.map((l, li) => (
-            <g key={l.name}>
-              <path className={`line s${li % 8}`} d={path(l.values)} />
-              {l.values.map((v, i) =>
-                v === null ? null : (
-                  <circle key={i} className={`pt c${li % 8}`} cx={x(i)} cy={y(v)} r={2.5}>
-                    <title>{`${tick(buckets[i] ?? '')} ${l.name}: ${format(v)}`}</title>
-                  </circle>
-                ),
-              )}
-            </g>
-          ))}
-        </svg>
-      ) : null}
-      {lines.length > 1 ? (
-        <ul className="legend">
-          {lines.map((l, i) => (
-            <li key={l.name}>
-              <span className={`swatch c${i % 8}`} aria-hidden="true" />
-              {l.name}
-            </li>
-          ))}
-        </ul>
-      ) : null}
+      <ChartFrame width={width} frame={frame} label={label} ticks={[0, max / 2, max]} format={format} names={lines.map((l) => l.name)}>
+        {buckets.map((b, i) =>
+          i % labelEvery === 0 ? (
+            <text key={b} className="axis" x={x(i)} y={HEIGHT - 6} textAnchor="middle">
+              {tick(b)}
+            </text>
+          ) : null,
+        )}
+        {lines.map((l, li) => (
+          <g key={l.name}>
+            <path className={`line s${li % 8}`} d={path(l.values)} />
+            {l.values.map((v, i) =>
+              v === null ? null : (
+                <circle key={i} className={`pt c${li % 8}`} cx={x(i)} cy={y(v)} r={2.5}>
+                  <title>{`${tick(buckets[i] ?? '')} ${l.name}: ${format(v)}`}</title>
+                </circle>
+              ),
+            )}
+          </g>
+        ))}
+      </ChartFrame>
     </div>
   );
 }

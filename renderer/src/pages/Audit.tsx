@@ -1,9 +1,9 @@
 /** Audit: every lifecycle event, newest first, filtered by family or token. */
-import { useEffect, useState } from 'react';
-import { api, type AuditRow, type Page } from '../api';
-import { Empty, ErrorNote } from '../components/bits';
+import { useState } from 'react';
+import type { AuditRow } from '../api';
+import { PagedTable } from '../components/PagedTable';
 import { stamp, zoneName } from '../format';
-import { useLoad } from '../hooks';
+import { usePaged } from '../hooks';
 
 const FAMILIES = [
   ['', 'All events'],
@@ -22,21 +22,15 @@ function detailText(d: Record<string, unknown>): string {
 
 export function Audit() {
   const [event, setEvent] = useState('');
-  const [rows, setRows] = useState<AuditRow[]>([]);
-  const [cursor, setCursor] = useState<number | null>(null);
   const q = (before?: number) => `/audit?limit=100${event ? `&event=${encodeURIComponent(event)}` : ''}${before ? `&before=${before}` : ''}`;
-  const first = useLoad(() => api<Page<AuditRow>>('GET', q()), [event]);
-  useEffect(() => {
-    if (!first.data) return;
-    setRows(first.data.data);
-    setCursor(first.data.next_before);
-  }, [first.data]);
-  const older = async () => {
-    if (cursor === null) return;
-    const page = await api<Page<AuditRow>>('GET', q(cursor));
-    setRows((prev) => [...prev, ...page.data]);
-    setCursor(page.next_before);
-  };
+  const paged = usePaged<AuditRow>(q, [event]);
+  const columns = [
+    { className: 'col-when', label: `When (${zoneName()})` },
+    { className: 'col-event', label: 'Event' },
+    { className: 'col-actor hide-narrow', label: 'By' },
+    { className: 'col-token', label: 'Token' },
+    { className: 'col-detail hide-narrow', label: 'Detail' },
+  ];
 
   return (
     <div className="page">
@@ -54,43 +48,23 @@ export function Audit() {
           </select>
         </label>
       </div>
-      <ErrorNote error={first.error} />
-      <div className="table-wrap">
-        <table className="table audit">
-          <thead>
-            <tr>
-              <th className="col-when">When ({zoneName()})</th>
-              <th className="col-event">Event</th>
-              <th className="col-actor hide-narrow">By</th>
-              <th className="col-token">Token</th>
-              <th className="col-detail hide-narrow">Detail</th>
-            </tr>
-          </thead>
-          <tbody>
-            {rows.map((r) => (
-              <tr key={r.id}>
-                <td className="col-when" title={stamp(r.ts)}>
-                  <span className="hide-narrow">{stamp(r.ts).slice(0, 5)}</span>
-                  {stamp(r.ts).slice(5, 16)}
-                  <span className="hide-narrow">{stamp(r.ts).slice(16)}</span>
-                </td>
-                <td className="col-event mono small">{r.event}</td>
-                <td className="col-actor hide-narrow mono small">{r.actor}</td>
-                <td className="col-token mono small">{r.token_id ?? ''}</td>
-                <td className="col-detail hide-narrow small ellipsis" title={detailText(r.detail)}>
-                  {detailText(r.detail)}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
-      {first.data && rows.length === 0 ? <Empty>Nothing recorded yet.</Empty> : null}
-      {cursor !== null ? (
-        <button type="button" className="button more" onClick={() => void older()}>
-          Load older entries
-        </button>
-      ) : null}
+      <PagedTable paged={paged} className="audit" columns={columns} empty="Nothing recorded yet." more="Load older entries">
+        {paged.rows.map((r) => (
+          <tr key={r.id}>
+            <td className="col-when" title={stamp(r.ts)}>
+              <span className="hide-narrow">{stamp(r.ts).slice(0, 5)}</span>
+              {stamp(r.ts).slice(5, 16)}
+              <span className="hide-narrow">{stamp(r.ts).slice(16)}</span>
+            </td>
+            <td className="col-event mono small">{r.event}</td>
+            <td className="col-actor hide-narrow mono small">{r.actor}</td>
+            <td className="col-token mono small">{r.token_id ?? ''}</td>
+            <td className="col-detail hide-narrow small ellipsis" title={detailText(r.detail)}>
+              {detailText(r.detail)}
+            </td>
+          </tr>
+        ))}
+      </PagedTable>
     </div>
   );
 }

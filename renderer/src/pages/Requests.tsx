@@ -5,11 +5,11 @@
  * place when rows are added above.
  */
 import { useEffect, useState } from 'react';
-import { api, type Page, type RequestRow, type TokenView } from '../api';
-import { Empty, ErrorNote } from '../components/bits';
+import { api, type RequestRow, type TokenView } from '../api';
+import { PagedTable } from '../components/PagedTable';
 import { RequestDrawer, StatusCell } from '../components/RequestDrawer';
 import { clock, int, usd, when, zoneName } from '../format';
-import { useLoad } from '../hooks';
+import { useLoad, usePaged } from '../hooks';
 import { useLive, useLiveConnected } from '../live';
 
 const MAX_ROWS = 500;
@@ -19,8 +19,6 @@ export function Requests() {
   const [token, setToken] = useState('');
   const [model, setModel] = useState('');
   const [status, setStatus] = useState<StatusFilter>('all');
-  const [rows, setRows] = useState<RequestRow[]>([]);
-  const [cursor, setCursor] = useState<number | null>(null);
   const [fresh, setFresh] = useState<Set<string>>(new Set());
   const [drawer, setDrawer] = useState<RequestRow | null>(null);
   const connected = useLiveConnected();
@@ -34,13 +32,19 @@ export function Requests() {
     if (before !== undefined) q.set('before', String(before));
     return `/requests?${q.toString()}`;
   };
-  const first = useLoad(() => api<Page<RequestRow>>('GET', query()), [token, model, status]);
-  useEffect(() => {
-    if (!first.data) return;
-    setRows(first.data.data);
-    setCursor(first.data.next_before);
-    setFresh(new Set());
-  }, [first.data]);
+  const paged = usePaged<RequestRow>(query, [token, model, status], (r) => r.request_id);
+  const { setRows } = paged;
+  useEffect(() => setFresh(new Set()), [paged.first.data]);
+  const columns = [
+    { className: 'col-time', label: `Time (${zoneName()})` },
+    { className: 'col-token', label: 'Token' },
+    { className: 'col-model', label: 'Model' },
+    { className: 'num col-n hide-narrow', label: 'In' },
+    { className: 'num col-n hide-narrow', label: 'Out' },
+    { className: 'num col-cost', label: 'Cost' },
+    { className: 'col-code', label: 'Status' },
+    { className: 'num col-n hide-narrow', label: 'Latency' },
+  ];
 
   useLive((kind, data) => {
     if (kind !== 'request') return;
@@ -52,13 +56,6 @@ export function Requests() {
     setRows((prev) => (prev.some((p) => p.request_id === r.request_id) ? prev : [r, ...prev].slice(0, MAX_ROWS)));
     setFresh((prev) => new Set(prev).add(r.request_id));
   });
-
-  const older = async () => {
-    if (cursor === null) return;
-    const page = await api<Page<RequestRow>>('GET', query(cursor));
-    setRows((prev) => [...prev, ...page.data.filter((r) => !prev.some((p) => p.request_id === r.request_id))]);
-    setCursor(page.next_before);
-  };
 
   return (
     <div className="page">
@@ -99,65 +96,49 @@ export function Requests() {
           </select>
         </label>
       </div>
-      <ErrorNote error={first.error} />
-      <div className="table-wrap">
-        <table className="table requests" aria-label="Requests">
-          <thead>
-            <tr>
-              <th className="col-time">Time ({zoneName()})</th>
-              <th className="col-token">Token</th>
-              <th className="col-model">Model</th>
-              <th className="num col-n hide-narrow">In</th>
-              <th className="num col-n hide-narrow">Out</th>
-              <th className="num col-cost">Cost</th>
-              <th className="col-code">Status</th>
-              <th className="num col-n hide-narrow">Latency</th>
-            </tr>
-          </thead>
-          <tbody>
-            {rows.map((r) => (
-              <tr key={r.request_id} className={fresh.has(r.request_id) ? 'fresh' : ''} data-request-id={r.request_id}>
-                <td className="col-time" title={when(r.ts)}>
-                  <button type="button" className="linklike" onClick={() => setDrawer(r)} aria-label={`Details of the request at ${clock(r.ts)}`}>
-                    {clock(r.ts)}
-                  </button>
-                </td>
-                <td className="col-token ellipsis" title={r.token_name ?? r.token_id}>
-                  <a href={`#/token/${r.token_id}`}>{r.token_name ?? r.token_id}</a>
-                </td>
-                <td className="col-model ellipsis" title={r.route}>
-                  {r.model ?? r.route.replace('/v1/', '')}
-                </td>
-                <td className="num col-n hide-narrow" data-cached={r.cached_tokens ?? 0} title={r.cached_tokens ? `${int(r.cached_tokens)} cached, charged at the cached rate` : ''}>
-                  {int(r.prompt_tokens)}
-                  {r.cached_tokens ? '*' : ''}
-                </td>
-                <td className="num col-n hide-narrow" data-reasoning={r.reasoning_tokens ?? 0} title={r.reasoning_tokens ? `${int(r.reasoning_tokens)} reasoning` : ''}>
-                  {int(r.completion_tokens)}
-                </td>
-                <td className="num col-cost" data-usd={r.cost_usd}>
-                  {usd(r.cost_usd)}
-                </td>
-                <td className="col-code" title={r.error_message ?? r.error_code ?? ''}>
-                  <StatusCell row={r} />
-                </td>
-                <td className="num col-n hide-narrow">{Math.round(r.latency_ms)} ms</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
-      {first.data && rows.length === 0 ? (
-        <Empty>
-          No requests match. They appear here the moment an agent calls — <a href="#/tokens?create=1">create a token</a> for one if it has none.
-        </Empty>
-      ) : null}
+      <PagedTable
+        paged={paged}
+        className="requests"
+        label="Requests"
+        columns={columns}
+        empty={
+          <>
+            No requests match. They appear here the moment an agent calls — <a href="#/tokens?create=1">create a token</a> for one if it has none.
+          </>
+        }
+        more="Load older requests"
+      >
+        {paged.rows.map((r) => (
+          <tr key={r.request_id} className={fresh.has(r.request_id) ? 'fresh' : ''} data-request-id={r.request_id}>
+            <td className="col-time" title={when(r.ts)}>
+              <button type="button" className="linklike" onClick={() => setDrawer(r)} aria-label={`Details of the request at ${clock(r.ts)}`}>
+                {clock(r.ts)}
+              </button>
+            </td>
+            <td className="col-token ellipsis" title={r.token_name ?? r.token_id}>
+              <a href={`#/token/${r.token_id}`}>{r.token_name ?? r.token_id}</a>
+            </td>
+            <td className="col-model ellipsis" title={r.route}>
+              {r.model ?? r.route.replace('/v1/', '')}
+            </td>
+            <td className="num col-n hide-narrow" data-cached={r.cached_tokens ?? 0} title={r.cached_tokens ? `${int(r.cached_tokens)} cached, charged at the cached rate` : ''}>
+              {int(r.prompt_tokens)}
+              {r.cached_tokens ? '*' : ''}
+            </td>
+            <td className="num col-n hide-narrow" data-reasoning={r.reasoning_tokens ?? 0} title={r.reasoning_tokens ? `${int(r.reasoning_tokens)} reasoning` : ''}>
+              {int(r.completion_tokens)}
+            </td>
+            <td className="num col-cost" data-usd={r.cost_usd}>
+              {usd(r.cost_usd)}
+            </td>
+            <td className="col-code" title={r.error_message ?? r.error_code ?? ''}>
+              <StatusCell row={r} />
+            </td>
+            <td className="num col-n hide-narrow">{Math.round(r.latency_ms)} ms</td>
+          </tr>
+        ))}
+      </PagedTable>
       {drawer ? <RequestDrawer row={drawer} onClose={() => setDrawer(null)} /> : null}
-      {cursor !== null ? (
-        <button type="button" className="button more" onClick={() => void older()}>
-          Load older requests
-        </button>
-      ) : null}
     </div>
   );
 }

@@ -8,18 +8,9 @@ import { SidecarError } from '../../../proxy/core/errors.js';
 import { anthropicErrorType, toAnthropicBody } from '../../../proxy/anthropic/errors.js';
 import { stopReason, toMessage, toolInput, usageOf } from '../../../proxy/anthropic/response.js';
 import { toChatPrompt, toChatRequest } from '../../../proxy/anthropic/translate.js';
+import { refusal } from '../../helpers/refusal.js';
 
 const base = { model: 'claude-4-5-sonnet', max_tokens: 256 };
-
-function refusal(fn: () => unknown): SidecarError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof SidecarError) return err;
-    throw err;
-  }
-  throw new Error('expected a refusal');
-}
 
 describe('toChatRequest', () => {
   it('carries model, max_tokens, sampling, stop sequences and streaming (asking for streamed usage)', () => {

@@ -71,6 +71,7 @@ function row(tokenId: string, cost: number, ts = JAN): LedgerRow {
     usage_source: 'upstream',
     cost_source: 'price',
     error_code: null,
+    error_message: null,
   };
 }
 

@@ -1,7 +1,21 @@
-/** Helpers for the simulator tests: real HTTP with fetch, SSE frame parsing. */
-import type { Simulator } from '../../../proxy/simulator/index.js';
+/** Helpers for the simulator tests: a simulator for a file, real HTTP with fetch, SSE frame parsing. */
+import OpenAI from 'openai';
+import { afterAll, beforeAll } from 'vitest';
+import { startSimulator, type Simulator } from '../../../proxy/simulator/index.js';
 
 export const ADMIN_KEY = 'sk-test-admin-0123456789';
+
+/** One simulator for the test file, and the official openai SDK pointed at it with the admin key; `ready` gets both once started. */
+export function useSimulatorWithSdk(ready: (sim: Simulator, client: OpenAI) => void): void {
+  let sim: Simulator | undefined;
+  beforeAll(async () => {
+    sim = await startSimulator({ apiKey: ADMIN_KEY });
+    ready(sim, new OpenAI({ apiKey: ADMIN_KEY, baseURL: sim.url, maxRetries: 0 }));
+  });
+  afterAll(async () => {
+    await sim?.close();
+  });
+}
 
 export interface ApiResult {
   status: number;

@@ -1,17 +1,14 @@
 /** The simulator must look like the real thing to the official openai SDK. */
 import OpenAI from 'openai';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSimulator, type Simulator } from '../../../proxy/simulator/index.js';
-import { ADMIN_KEY } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import type { Simulator } from '../../../proxy/simulator/index.js';
+import { useSimulatorWithSdk } from './helpers.js';
 
 let sim: Simulator;
 let client: OpenAI;
-beforeAll(async () => {
-  sim = await startSimulator({ apiKey: ADMIN_KEY });
-  client = new OpenAI({ apiKey: ADMIN_KEY, baseURL: sim.url, maxRetries: 0 });
-});
-afterAll(async () => {
-  await sim.close();
+useSimulatorWithSdk((started, sdk) => {
+  sim = started;
+  client = sdk;
 });
 
 describe('openai SDK against the simulator', () => {

@@ -9,7 +9,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { SidecarError } from '../../../proxy/core/errors.js';
 import { SidecarEvents } from '../../../proxy/core/events.js';
 import type { LedgerRow } from '../../../proxy/core/ledger.js';
 import { openDatabase, type DB } from '../../../proxy/db/database.js';
@@ -17,9 +16,9 @@ import { Budgets, type Reservation } from '../../../proxy/pipeline/budget.js';
 import { decideHold } from '../../../proxy/spend/holds.js';
 import { scopesFromPreset } from '../../../proxy/tokens/scopes.js';
 import { TokenStore, type CreateTokenInput, type Token } from '../../../proxy/tokens/store.js';
+import { refusal } from '../../helpers/refusal.js';
 
 const T0 = Date.UTC(2031, 0, 15, 12);
-const HOUR = 3_600_000;
 
 let dir: string;
 let db: DB;
@@ -40,19 +39,11 @@ afterEach(() => {
 const make = (input: Partial<CreateTokenInput> = {}): Token => tokens.create({ name: 't', scopes: scopesFromPreset('write'), ...input }, 'test').token;
 let seq = 0;
 function row(tokenId: string, cost: number, ts: number): LedgerRow {
-  return { ts, request_id: `r${++seq}`, token_id: tokenId, method: 'POST', route: '/v1/chat/completions', model: 'm', prompt_tokens: 1, completion_tokens: 1, cached_tokens: 0, cache_write_tokens: 0, reasoning_tokens: 0, cost_micros: cost, status: 200, latency_ms: 1, streamed: 0, usage_source: 'upstream', cost_source: 'price', error_code: null };
+  return { ts, request_id: `r${++seq}`, token_id: tokenId, method: 'POST', route: '/v1/chat/completions', model: 'm', prompt_tokens: 1, completion_tokens: 1, cached_tokens: 0, cache_write_tokens: 0, reasoning_tokens: 0, cost_micros: cost, status: 200, latency_ms: 1, streamed: 0, usage_source: 'upstream', cost_source: 'price', error_code: null, error_message: null };
 }
 async function spend(chain: Token[], micros: number, now: number): Promise<void> {
   const r = budgets.reserve(chain, micros, now);
   await budgets.settle(r, chain, row(chain[0]!.id, micros, now));
-}
-function refusal(fn: () => unknown): SidecarError {
-  try {
-    fn();
-  } catch (err) {
-    return err as SidecarError;
-  }
-  throw new Error('expected a refusal');
 }
 
 describe('periods', () => {

@@ -1,0 +1,215 @@
+/**
+ * Stage 11, settle: the ledger row and the spend it charges, written together.
+ *
+ * `settle` writes the ledger row and the spend totals of the whole chain in
+ * one SQLite transaction, then hands the reservation back to be released
+ * (stage 7, budget.ts). Spend is kept per token for its own budget period
+ * and, for every token, per month; this writer is the only one, so it also
+ * keeps the committed spend in a cache the reservations read.
+ */
+import type { DB } from '../db/database.js';
+import type { SidecarEvents } from '../core/events.js';
+import { requestEvent, type LedgerRow } from '../core/ledger.js';
+import type { Logger } from '../core/log.js';
+import { formatUsd } from '../core/money.js';
+import type { HoldGuard } from '../spend/guard.js';
+import { periodAdjective, windowOf } from '../spend/period.js';
+import type { Token } from '../tokens/token.js';
+
+/** What the writer needs of a reservation: what it held, to warn when the cost went past it. */
+export interface Held {
+  readonly micros: number;
+}
+
+interface Settlement<R extends Held> {
+  r: R | null;
+  chain: readonly Token[];
+  row: LedgerRow;
+  resolve?: () => void;
+  reject?: (err: unknown) => void;
+}
+
+interface Crossing {
+  t: Token;
+  kind: 'budget_80' | 'budget_100' | 'budget_overrun';
+  after: number;
+  period: string;
+  ts: number;
+  recorded?: boolean;
+}
+
+export class LedgerWriter<R extends Held> {
+  /** The UTC day the cache belongs to: every period boundary is a day boundary. */
+  private day = '';
+  /** Committed spend by `period-key token-id`. */
+  private spentCache = new Map<string, number>();
+  /**
+   * Settlements whose write failed (disk full, read-only data dir): held with
+   * their reservations, retried before any new request may reserve, so the
+   * daemon fails closed (503) instead of forwarding requests it cannot meter,
+   * and loses none of these rows once the disk recovers.
+   */
+  private unwritten: Settlement<R>[] = [];
+  /** Settlements waiting for this turn's group commit. */
+  private pending: Settlement<R>[] = [];
+  private readonly q;
+
+  constructor(
+    private readonly db: DB,
+    private readonly events: SidecarEvents,
+    private readonly log: Logger,
+    private readonly guard: HoldGuard,
+    /** Releases a reservation once its settlement is committed. */
+    private readonly release: (r: R | null) => void,
+  ) {
+    this.q = {
+      spent: db.prepare('SELECT spent_micros FROM spend WHERE token_id = ? AND period = ?').pluck(),
+      insertUsage: db.prepare(`INSERT INTO usage (ts, request_id, token_id, method, route, model, prompt_tokens, completion_tokens, cached_tokens, cache_write_tokens, reasoning_tokens,
+          cost_micros, status, latency_ms, streamed, usage_source, cost_source, error_code, error_message)
+        VALUES (@ts, @request_id, @token_id, @method, @route, @model, @prompt_tokens, @completion_tokens, @cached_tokens, @cache_write_tokens, @reasoning_tokens,
+          @cost_micros, @status, @latency_ms, @streamed, @usage_source, @cost_source, @error_code, @error_message)`),
+      addSpend: db.prepare(`INSERT INTO spend (token_id, period, spent_micros, requests) VALUES (?, ?, ?, 1)
+        ON CONFLICT(token_id, period) DO UPDATE SET spent_micros = spent_micros + excluded.spent_micros, requests = requests + 1`),
+      event: db.prepare('INSERT OR IGNORE INTO events (ts, kind, token_id, period, detail) VALUES (?, ?, ?, ?, ?)'),
+    };
+  }
+
+  /**
+   * Writes the ledger row and charges the token and every ancestor; resolves
+   * once that is committed, and only then is the reservation released (so the
+   * in-memory spend never runs ahead of the database). Settlements arriving in
+   * the same turn of the event loop share one transaction (group commit): one
+   * WAL write for a burst instead of one per request. The caller sends the
+   * end of the response only after this resolves, so an acknowledged request
+   * is always in the ledger.
+   *
+   * The actual cost is charged even when it exceeds the reservation (an
+   * upstream-reported cost, a prompt the tokenizer under-counted): hiding real
+   * spend would be worse. Such a settlement is logged, and since spend then
+   * stands at or past the budget, every later reservation against it is refused.
+   */
+  settle(r: R | null, chain: readonly Token[], row: LedgerRow): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ r, chain, row, resolve, reject });
+      if (this.pending.length === 1) setImmediate(() => this.flush());
+    });
+  }
+
+  /** Writes the held settlements, if any, in order; throws (the storage error, a 503 to the agent) while the disk still refuses. */
+  writeHeldRows(): void {
+    if (this.unwritten.length === 0) return;
+    this.commit(this.unwritten.map((u) => ({ ...u })));
+    this.unwritten = [];
+    this.log.info('the ledger is writable again; held requests were recorded');
+  }
+
+  /** Spend of a token in the window `key` as committed (cached until the day changes). */
+  spentIn(tokenId: string, key: string): number {
+    const k = `${key} ${tokenId}`;
+    let v = this.spentCache.get(k);
+    if (v === undefined) {
+      v = (this.q.spent.get(tokenId, key) as number | undefined) ?? 0;
+      this.spentCache.set(k, v);
+    }
+    return v;
+  }
+
+  /** A new day starts with an empty cache (the database keeps every period; `total` rows are simply read again). */
+  roll(now: number): void {
+    const d = windowOf('day', now).key;
+    if (d !== this.day) {
+      this.day = d;
+      this.spentCache.clear();
+    }
+  }
+
+  private flush(): void {
+    const batch = this.pending;
+    this.pending = [];
+    if (batch.length === 0) return;
+    try {
+      this.commit(batch);
+    } catch (err) {
+      // Hold what cost or reserved something (with its reservation) until the disk takes it; refusals that cost nothing are dropped.
+      for (const u of batch) {
+        if ((u.r !== null || u.row.cost_micros > 0) && this.unwritten.length < 100_000) this.unwritten.push({ r: u.r, chain: u.chain, row: u.row });
+        u.reject?.(err);
+      }
+      return;
+    }
+    for (const u of batch) u.resolve?.();
+  }
+
+  /** One transaction for all of `batch`; after the commit, caches, reservations, logs and events follow. Throws if the write fails. */
+  private commit(batch: readonly Settlement<R>[]): void {
+    const crossings: Crossing[] = [];
+    const delta = new Map<string, number>();
+    this.db.transaction(() => {
+      for (const { chain, row } of batch) {
+        // ledgerRow() sets every column, so the row binds as it is (no copy per settlement).
+        this.q.insertUsage.run(row);
+        if (row.cost_micros <= 0) continue;
+        const month = windowOf('month', row.ts).key;
+        for (const t of chain) {
+          // Every token's month (what the views of the month read), and the token's own period when that differs.
+          const own = windowOf(t.budgetPeriod, row.ts).key;
+          if (own !== month) this.addSpend(t.id, month, row.cost_micros, delta);
+          const period = own;
+          const { before, after } = this.addSpend(t.id, own, row.cost_micros, delta);
+          const budget = t.monthlyBudget;
+          if (budget !== null && budget > 0) {
+            // after / budget >= 80%, in integers: 0.8 × budget is not exact in floating point.
+            if (before * 5 < budget * 4 && after * 5 >= budget * 4) crossings.push({ t, kind: 'budget_80', after, period, ts: row.ts });
+            if (before < budget && after >= budget) crossings.push({ t, kind: 'budget_100', after, period, ts: row.ts });
+            if (before <= budget && after > budget) crossings.push({ t, kind: 'budget_overrun', after, period, ts: row.ts });
+          }
+        }
+      }
+      // One event per kind, token and period (UNIQUE): only a row really inserted is announced.
+      for (const c of crossings) {
+        c.recorded = this.q.event.run(c.ts, c.kind, c.t.id, c.period, JSON.stringify({ spent_micros: c.after, budget_micros: c.t.monthlyBudget })).changes === 1;
+      }
+    })();
+    // Committed: now the cache, then the rolling hours of hold rates, then the reservations.
+    for (const [k, d] of delta) {
+      const [period, id] = k.split(' ') as [string, string];
+      this.spentCache.set(k, this.spentIn(id, period) + d);
+    }
+    for (const { chain, row } of batch) this.guard.recordSpend(chain, row.cost_micros, row.ts);
+    const emitRequests = this.events.listenerCount('request') > 0;
+    for (const { r, row } of batch) {
+      if (r && r.micros > 0 && row.cost_micros > r.micros) {
+        this.log.warn(
+          { requestId: row.request_id, tokenId: row.token_id, reservedMicros: r.micros, costMicros: row.cost_micros, model: row.model },
+          'a request cost more than its reservation; the actual cost was charged',
+        );
+      }
+      this.release(r);
+      if (emitRequests) {
+        this.events.emit('request', requestEvent(row));
+      }
+    }
+    for (const c of crossings) this.announce(c);
+  }
+
+  /** A budget crossing really recorded: logged, and (but for an overrun, which refusals already show) published. */
+  private announce(c: Crossing): void {
+    if (!c.recorded) return;
+    const fields = { tokenId: c.t.id, period: c.period, spentMicros: c.after, budgetMicros: c.t.monthlyBudget };
+    if (c.kind === 'budget_overrun') {
+      this.log.warn(fields, `spend of ${c.t.id} passed its ${periodAdjective(c.t.budgetPeriod)} budget (${formatUsd(c.after)} of ${formatUsd(c.t.monthlyBudget)}); further requests are refused`);
+      return;
+    }
+    this.log.warn(fields, `token ${c.t.id} reached ${c.kind === 'budget_80' ? '80%' : '100%'} of its ${periodAdjective(c.t.budgetPeriod)} budget (${formatUsd(c.after)} of ${formatUsd(c.t.monthlyBudget)})`);
+    this.events.emit('budget', { kind: c.kind, token_id: c.t.id, period: c.period, spent_micros: c.after, budget_micros: c.t.monthlyBudget! });
+  }
+
+  /** Adds to a spend row inside the commit's transaction; `delta` carries what is not yet in the cache. */
+  private addSpend(tokenId: string, key: string, micros: number, delta: Map<string, number>): { before: number; after: number } {
+    const k = `${key} ${tokenId}`;
+    const before = this.spentIn(tokenId, key) + (delta.get(k) ?? 0);
+    delta.set(k, (delta.get(k) ?? 0) + micros);
+    this.q.addSpend.run(tokenId, key, micros);
+    return { before, after: before + micros };
+  }
+}
