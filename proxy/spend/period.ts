@@ -15,11 +15,11 @@ export const DEFAULT_PERIOD: BudgetPeriod = 'month';
 export const HOUR_MS = 3_600_000;
 
 export interface Window {
-  key: string;
+  readonly key: string;
   /** Start of the window (ms); for `total`, null: it has no start of its own. */
-  start: number | null;
+  readonly start: number | null;
   /** When the next window starts (ms); null for `total`, which never resets. */
-  end: number | null;
+  readonly end: number | null;
 }
 
 export function isBudgetPeriod(v: unknown): v is BudgetPeriod {
@@ -34,7 +34,21 @@ export function parseBudgetPeriod(v: string): BudgetPeriod {
 
 const pad = (n: number) => String(n).padStart(2, '0');
 
+const TOTAL: Window = { key: 'total', start: null, end: null };
+/** The last window computed per period: settlement asks for it per token per ledger row, nearly always the same one. */
+const recent = new Map<BudgetPeriod, Window>();
+
+/** The UTC window of `period` holding `ms` (the same object while `ms` stays in it: treat it as read-only). */
 export function windowOf(period: BudgetPeriod, ms: number): Window {
+  if (period === 'total') return TOTAL;
+  const w = recent.get(period);
+  if (w && ms >= w.start! && ms < w.end!) return w;
+  const fresh = computeWindow(period, ms);
+  recent.set(period, fresh);
+  return fresh;
+}
+
+function computeWindow(period: Exclude<BudgetPeriod, 'total'>, ms: number): Window {
   const d = new Date(ms);
   const y = d.getUTCFullYear();
   const m = d.getUTCMonth();
@@ -54,8 +68,6 @@ export function windowOf(period: BudgetPeriod, ms: number): Window {
     }
     case 'month':
       return { key: `${y}-${pad(m + 1)}`, start: Date.UTC(y, m, 1), end: Date.UTC(y, m + 1, 1) };
-    case 'total':
-      return { key: 'total', start: null, end: null };
   }
 }
 
