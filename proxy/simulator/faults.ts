@@ -11,6 +11,8 @@ export interface FailNextFault {
   body?: unknown;
   /** Seconds, sent as the Retry-After header. */
   retryAfter?: number;
+  /** Only requests to this path fail (others pass and leave the count alone): a test aims the fault past background syncs. */
+  path?: string;
 }
 
 export interface Faults {
@@ -56,8 +58,9 @@ export function mergeFaults(target: Faults, patch: unknown): string | undefined 
     if (k === 'failNext') {
       const f = v as Record<string, unknown>;
       if (!f || typeof f !== 'object' || !isNonNegNumber(f.count) || typeof f.status !== 'number' || f.status < 100 || f.status > 599) {
-        return 'failNext must be {count, status, body?, retryAfter?}';
+        return 'failNext must be {count, status, body?, retryAfter?, path?}';
       }
+      if (f.path !== undefined && (typeof f.path !== 'string' || !f.path.startsWith('/v1'))) return 'failNext.path must be a /v1 path';
       if (f.retryAfter !== undefined && !isNonNegNumber(f.retryAfter)) return 'failNext.retryAfter must be a non-negative number';
     }
   }

@@ -93,7 +93,7 @@ async function serve(ctx: SimContext, req: IncomingMessage, res: ServerResponse)
       if (ctx.closed || res.destroyed || req.socket.destroyed) return;
     }
     const fail = f.failNext;
-    if (fail && fail.count > 0) {
+    if (fail && fail.count > 0 && (fail.path === undefined || fail.path === path)) {
       if (--fail.count <= 0 && f.failNext === fail) delete f.failNext;
       const headers = fail.retryAfter !== undefined ? { 'retry-after': String(fail.retryAfter) } : undefined;
       sendJson(res, fail.status, fail.body ?? defaultFaultBody(fail.status), headers);

@@ -220,9 +220,10 @@ describe('the CLI', () => {
 
   it('`key rotate` reports a failure at SkillBoss and leaves the key', async () => {
     const before = s.keyStore.get()!;
-    s.sim.faults.failNext = { count: 1, status: 502 };
+    // Aimed at the rotate call: the daemon's own syncs (it just saw the previous test's new key) must not take the fault.
+    s.sim.faults.failNext = { count: 1, status: 502, path: '/v1/api-keys/rotate' };
     const r = await cli('key', 'rotate');
-    expect(r.code).toBe(1);
+    expect(r.code, r.stdout + r.stderr).toBe(1);
     expect(r.stderr).toContain('key rotation failed at rotate');
     expect(r.stderr).toContain('Nothing changed');
     expect(r.stderr).not.toContain(before);

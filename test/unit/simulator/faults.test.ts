@@ -35,6 +35,15 @@ describe('faults', () => {
     expect(r.headers.get('retry-after')).toBeNull();
   });
 
+  it('failNext with a path fails only that route, and other requests leave its count alone', async () => {
+    sim.faults.failNext = { count: 1, status: 502, path: '/v1/balance' };
+    expect((await api(sim, 'GET', '/models')).status).toBe(200);
+    expect(sim.faults.failNext).toBeDefined();
+    expect((await api(sim, 'GET', '/balance')).status).toBe(502);
+    expect(sim.faults.failNext).toBeUndefined();
+    expect((await api(sim, 'GET', '/balance')).status).toBe(200);
+  });
+
   it('dropAfterChunks tears the stream down after that many chunks, charging only what was delivered', async () => {
     sim.faults.dropAfterChunks = 3;
     const before = sim.balanceMicros();
