@@ -177,6 +177,8 @@ export class AnthropicSseTap<U> {
     inputTokensHint: number,
     /** Reads the usage of one chat chunk (the pipeline's reader). */
     private readonly readUsage: (chunk: Json) => U | null,
+    /** Scrubs the real key from upstream text this tap itself writes into an event (an error's message). */
+    private readonly redact: (text: string) => string = (t) => t,
     private readonly maxKeptBytes = 8 * 1024 * 1024,
   ) {
     this.translator = new MessagesStream(model, inputTokensHint);
@@ -206,7 +208,7 @@ export class AnthropicSseTap<U> {
       }
       if (obj.error && typeof obj.error === 'object') {
         const m = (obj.error as Json).message;
-        this.upstreamError = typeof m === 'string' ? m.slice(0, 500) : 'no message';
+        this.upstreamError = typeof m === 'string' ? this.redact(m).slice(0, 500) : 'no message';
         out += this.failure(`SkillBoss reported an error in the middle of the stream: ${this.upstreamError}`);
         break;
       }

@@ -44,7 +44,7 @@ export async function relay(ctx: RequestContext, sent: Sent, est: Estimate): Pro
     return up.statusCode >= 400
       ? await relayUpstreamError(ctx, up)
       : isEventStream(up.headers['content-type'])
-        ? await relayStream(ctx, up, anthropic ? new AnthropicSseTap(model, est.exact ? est.promptTokens : 0, usageOf) : new SseTap(sent.hideUsage), signal, cap)
+        ? await relayStream(ctx, up, anthropic ? new AnthropicSseTap(model, est.exact ? est.promptTokens : 0, usageOf, (t) => ctx.deps.key.redact(t)) : new SseTap(sent.hideUsage), signal, cap)
         : isJson(up.headers['content-type'])
           ? await relayJson(ctx, up, ctx.route.def.forward!.meter, cap, anthropic ? (obj) => toMessage(obj, model) : null)
           : await relayOpaque(ctx, up, signal, cap);

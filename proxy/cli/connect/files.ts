@@ -15,8 +15,19 @@ export function readIfExists(path: string): string | null {
   }
 }
 
+/** A setting that holds a credential (`ANTHROPIC_API_KEY`, `apiKey`, `auth_token`, …), in JSON, TOML or YAML, and its value. */
+const CREDENTIAL = /^(\s*["']?[\w.-]*(?:api[_-]?key|auth[_-]?token|secret|password)["']?\s*[:=]\s*)(["']?)([^"'\s,]+)(\2)/gim;
+/** Values that name where a credential comes from rather than being one: `SKILLBOSS_API_KEY`, `{env:VAR}`, `$VAR`. */
+const REFERENCE = /^(?:[A-Z_][A-Z0-9_]*|\{env:[^}]*\}|\$\{?\w+\}?)$/;
+
+/** The text with credential values shown as `…hidden…` (a diff is printed to a terminal, and may be in a log). */
+export function hideCredentials(text: string): string {
+  return text.replace(CREDENTIAL, (all, lead: string, q: string, value: string) => (REFERENCE.test(value) ? all : `${lead}${q}…hidden…${q}`));
+}
+
+/** The change as a unified diff, credentials hidden: a key the file held (and `connect` removes) is never printed. */
 export function unifiedDiff(path: string, before: string | null, after: string): string {
-  return createTwoFilesPatch(before === null ? '/dev/null' : path, path, before ?? '', after, before === null ? '' : 'current', 'new');
+  return createTwoFilesPatch(before === null ? '/dev/null' : path, path, hideCredentials(before ?? ''), hideCredentials(after), before === null ? '' : 'current', 'new');
 }
 
 /** A backup path beside the file that does not exist yet: FILE.bak-20261204T164000Z (-2, -3, … if taken). */

@@ -112,6 +112,14 @@ describe('AnthropicSseTap', () => {
     expect(tap.trailer()).toBeNull(); // nothing may follow the error event
   });
 
+  it('scrubs the real key from an upstream error it writes into the error event', () => {
+    const key = 'sk-upstream-real-key-1234567890';
+    const tap = new Tap<ReturnType<typeof usageOf>>('m', 0, usageOf, (t) => t.split(key).join('[key]'));
+    const out = tap.push(Buffer.from(`data: ${JSON.stringify({ error: { message: `invalid key ${key}` } })}\n\n`));
+    expect(out).not.toContain(key);
+    expect(out).toContain('invalid key [key]');
+  });
+
   it('ends an unfinished stream with an error event, not message_stop', () => {
     const tap = new AnthropicSseTap('m', 0);
     tap.push(Buffer.from(chunk({ content: 'cut' })));
