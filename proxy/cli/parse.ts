@@ -6,11 +6,14 @@
  * refuses exactly what the API refuses (and a little more: an amount finer
  * than a micro-dollar, which would round to something else).
  */
-import type { z } from 'zod';
+import { z } from 'zod';
 import { positiveInt, usdAmount } from '../admin/validate.js';
 import { usdToMicros } from '../core/money.js';
 import { escapeUnprintable } from '../core/text.js';
 import { CliError } from './context.js';
+
+/** The admin API's rule for approvals, thresholds and top-ups: an amount of more than 0 USD. */
+export const positiveUsd = usdAmount.pipe(z.number().positive('must be more than 0 USD'));
 
 const DECIMAL = /^\d+(\.\d+)?$/;
 const INTEGER = /^\d+$/;

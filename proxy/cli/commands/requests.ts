@@ -1,6 +1,5 @@
 /** `requests list|approve|deny`: the human's side of agents' access requests (proxy/access). */
 import type { Command } from 'commander';
-import { z } from 'zod';
 import { formatUsd } from '../../core/money.js';
 import { systemClock } from '../../core/time.js';
 import { accessRequestJson, type AccessRequest, type Approval } from '../../access/model.js';
@@ -10,10 +9,9 @@ import { TokenStore } from '../../tokens/store.js';
 import type { DB } from '../../db/database.js';
 import { CliError, openDb, printJson, printTable, type GlobalOptions } from '../context.js';
 import { decideHoldCli, heldJson, isHoldRef, printHeld } from './holds.js';
-import { parseUsdFlag } from '../parse.js';
+import { parseUsdFlag, positiveUsd } from '../parse.js';
 import { clearPending } from '../../access/flood.js';
 import { escapeUnprintable } from '../../core/text.js';
-import { usdAmount } from '../../admin/validate.js';
 
 function withAccess<T>(opts: GlobalOptions, fn: (access: AccessRequests, db: DB) => T): T {
   const db = openDb(opts);
@@ -36,7 +34,7 @@ function parseApproval(o: { budget?: string; scopes?: string; expires?: string }
   const approval: Approval = {};
   if (o.budget !== undefined) {
     // The approve route's rule: more than 0 USD.
-    approval.monthlyBudget = parseUsdFlag(o.budget, '--budget', { none: false, schema: usdAmount.pipe(z.number().positive('must be more than 0 USD')) })!;
+    approval.monthlyBudget = parseUsdFlag(o.budget, '--budget', { none: false, schema: positiveUsd })!;
   }
   if (o.scopes !== undefined) {
     try {

@@ -4,15 +4,16 @@
  * `token set-hold ID`, and the period, hold and forecast columns of listings.
  */
 import type { Command } from 'commander';
-import { formatUsd, microsToUsd, usdToMicros } from '../../core/money.js';
+import { formatUsd, microsToUsd } from '../../core/money.js';
 import { systemClock } from '../../core/time.js';
 import type { DB } from '../../db/database.js';
 import { setHoldLimits, topUp } from '../../spend/holds.js';
-import { parseBudgetPeriod, type BudgetPeriod } from '../../spend/period.js';
+import { parseBudgetPeriod, type BudgetPeriod } from '../../core/period.js';
 import { budgetFields, periodSpend } from '../../spend/views.js';
 import { TokenStore } from '../../tokens/store.js';
 import type { Token } from '../../tokens/token.js';
 import { CliError, printJson, withTokens, type GlobalOptions } from '../context.js';
+import { parseUsdFlag, positiveUsd } from '../parse.js';
 
 export interface SpendOptions {
   period?: string;
@@ -20,14 +21,14 @@ export interface SpendOptions {
   holdRate?: string;
 }
 
-/** A positive amount in USD (`2.50` or `$2.50`), or `none` where `allowNone`. */
+/** A positive amount in USD (`2.50` or `$2.50`), or `none` where `allowNone`: the CLI's one money parser (cli/parse.ts). */
 export function parsePositiveUsd(s: string, flag: string, allowNone = false): number | null {
-  if (allowNone && s === 'none') return null;
-  const n = Number(s.replace(/^\$/, ''));
-  if (s.trim() === '' || !Number.isFinite(n) || n <= 0 || n > 1_000_000) {
-    throw new CliError(`${flag} takes an amount in USD above 0 (e.g. 25 or 2.50)${allowNone ? ' or none' : ''}, not ${JSON.stringify(s)}`);
+  try {
+    return parseUsdFlag(s, flag, { none: allowNone, schema: positiveUsd });
+  } catch (err) {
+    if (!(err instanceof CliError)) throw err;
+    throw new CliError(`${flag} takes an amount in USD above 0 (e.g. 25 or 2.50)${allowNone ? ' or none' : ''}, not ${JSON.stringify(s)}: ${err.message.replace(`${flag} `, '')}`);
   }
-  return usdToMicros(n);
 }
 
 export function parsePeriodFlag(s: string | undefined): BudgetPeriod | undefined {
