@@ -4,7 +4,7 @@
  * pointing down the layers, and each process boundary held.
  *
  * Layers, bottom up: wire (shared shapes) → core, db → tokens, pricing,
- * keychain, spend (periods, holds, forecasts), anthropic (the Messages API
+ * keychain, spend (holds, forecasts), anthropic (the Messages API
  * translation) → upstream → pipeline →
  * features (access, lifecycle, mcp, metrics) → admin, server → cli, main.
  */

@@ -7,7 +7,7 @@ import { Router, type Request } from 'express';
 import { z } from 'zod';
 import { usdToMicros } from '../core/money.js';
 import { decideHold, heldTokens, setHoldLimits, topUp } from '../spend/holds.js';
-import { BUDGET_PERIODS, type BudgetPeriod } from '../spend/period.js';
+import { BUDGET_PERIODS, type BudgetPeriod } from '../core/period.js';
 import { ADMIN_ACTOR, type AdminContext } from './context.js';
 import { parseInput, usdAmount } from './validate.js';
 

@@ -15,7 +15,7 @@ import { DEFAULT_GRACE_MS, type Token } from '../tokens/store.js';
 import { ADMIN_ACTOR, type AdminContext } from './context.js';
 import { instant, parseInput, positiveInt, usdAmount } from './validate.js';
 import { toTree, type TokenView } from './views.js';
-import { windowOf } from '../spend/period.js';
+import { windowOf } from '../core/period.js';
 import { budgetPeriodField, holdFields, applyBudgetPatch } from './spend.js';
 
 const scopeList = z.array(z.enum(SCOPES, { message: `each scope must be one of ${SCOPES.join(', ')}` })).min(1, 'pick at least one scope').max(SCOPES.length);

@@ -6,7 +6,7 @@
 import type { DB } from '../db/database.js';
 import { microsToUsd } from '../core/money.js';
 import type { Token } from '../tokens/token.js';
-import { windowOf } from '../spend/period.js';
+import { windowOf } from '../core/period.js';
 import { budgetFields, spendByWindow } from '../spend/views.js';
 
 import type { TokenStatus, TokenView } from '../../wire/admin.js';

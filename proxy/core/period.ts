@@ -7,7 +7,7 @@
  * The key names the window in the `spend` table: `2026-12-04`, `2026-W49`,
  * `2026-12` (the same key monthly spend has always used) or `total`.
  */
-import { DAY_MS } from '../core/time.js';
+import { DAY_MS } from './time.js';
 
 export const BUDGET_PERIODS = ['day', 'week', 'month', 'total'] as const;
 export type BudgetPeriod = (typeof BUDGET_PERIODS)[number];

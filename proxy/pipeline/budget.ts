@@ -17,7 +17,7 @@ import type { LedgerRow } from '../core/ledger.js';
 import { silentLogger, type Logger } from '../core/log.js';
 import { formatUsd } from '../core/money.js';
 import { HoldGuard } from '../spend/guard.js';
-import { periodAdjective, resetSentence, windowOf, type BudgetPeriod } from '../spend/period.js';
+import { periodAdjective, resetSentence, windowOf, type BudgetPeriod } from '../core/period.js';
 import type { Token, TokenHold } from '../tokens/token.js';
 import { LedgerWriter } from './settle.js';
 

@@ -13,7 +13,7 @@ import { microsToUsd, usdToMicros } from '../core/money.js';
 import { parseInput } from '../core/validate.js';
 import { DAY_MS } from '../core/time.js';
 import { tokenizerReady } from '../pricing/tokenizer.js';
-import { BUDGET_PERIODS, windowOf, type BudgetPeriod } from '../spend/period.js';
+import { BUDGET_PERIODS, windowOf, type BudgetPeriod } from '../core/period.js';
 import { hashToken, isWellFormedToken } from '../tokens/format.js';
 import { parseScopes, type Scope } from '../tokens/scopes.js';
 import { DEFAULT_GRACE_MS, type Created } from '../tokens/store.js';

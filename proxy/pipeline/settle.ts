@@ -13,7 +13,7 @@ import { requestEvent, type LedgerRow } from '../core/ledger.js';
 import type { Logger } from '../core/log.js';
 import { formatUsd } from '../core/money.js';
 import type { HoldGuard } from '../spend/guard.js';
-import { periodAdjective, windowOf } from '../spend/period.js';
+import { periodAdjective, windowOf } from '../core/period.js';
 import type { Token } from '../tokens/token.js';
 
 /** What the writer needs of a reservation: what it held, to warn when the cost went past it. */

@@ -9,7 +9,7 @@
  * budget, since it was created), counted as at least an hour so a first
  * request a minute old does not project an absurd rate.
  */
-import { HOUR_MS, windowOf, type BudgetPeriod } from './period.js';
+import { HOUR_MS, windowOf, type BudgetPeriod } from '../core/period.js';
 
 export interface ForecastInput {
   spentMicros: number;

@@ -19,7 +19,7 @@ import type { Logger } from '../core/log.js';
 import { formatUsd } from '../core/money.js';
 import type { Token, TokenHold } from '../tokens/store.js';
 import { tripHold, type HoldKind } from './holds.js';
-import { HOUR_MS, windowOf } from './period.js';
+import { HOUR_MS, windowOf } from '../core/period.js';
 
 export { HOUR_MS };
 

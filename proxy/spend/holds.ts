@@ -12,7 +12,7 @@ import { badRequest, forbidden, notFound, SidecarError } from '../core/errors.js
 import { formatUsd } from '../core/money.js';
 import { checkChildRules } from '../tokens/rules.js';
 import type { Token, TokenStore } from '../tokens/store.js';
-import { windowOf } from './period.js';
+import { windowOf } from '../core/period.js';
 
 export type HoldKind = 'above' | 'rate';
 

@@ -8,7 +8,7 @@ import type { DB } from '../db/database.js';
 import { microsToUsd } from '../core/money.js';
 import type { Token } from '../tokens/store.js';
 import { forecast, forecastJson } from './forecast.js';
-import { windowOf } from './period.js';
+import { windowOf } from '../core/period.js';
 import type { BudgetFields } from '../../wire/admin.js';
 
 export type { BudgetFields };

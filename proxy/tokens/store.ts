@@ -14,7 +14,7 @@ import { generateTokenSecret, hashToken, newTokenId } from './format.js';
 import { checkChildRules } from './rules.js';
 import { normalizeScopes, type Scope } from './scopes.js';
 import type { Token, TokenMeta } from './token.js';
-import { DEFAULT_PERIOD, type BudgetPeriod } from '../spend/period.js';
+import { DEFAULT_PERIOD, type BudgetPeriod } from '../core/period.js';
 
 export type { Token, TokenHold, TokenMeta } from './token.js';
 

@@ -4,7 +4,7 @@
  * both name it without importing each other.
  */
 import type { Scope } from './scopes.js';
-import type { BudgetPeriod } from '../spend/period.js';
+import type { BudgetPeriod } from '../core/period.js';
 
 export interface TokenMeta {
   /** Path of a .env file rewritten at every rotation. */

@@ -56,7 +56,7 @@ export function useLoad<T>(load: () => Promise<T>, deps: unknown[]): Loaded<T> {
   return { data, error, loading, reload: run };
 }
 
-/** Calls `fn` at most once per `ms`, trailing. */
+/** A table loaded a page at a time (`usePaged`). */
 export interface Paged<R> {
   /** The first page's load: its error, and whether it has arrived. */
   first: Loaded<Page<R>>;
@@ -91,6 +91,7 @@ export function usePaged<R>(path: (before?: number) => string, deps: unknown[], 
   return { first, rows, setRows, more: cursor !== null, older };
 }
 
+/** Calls `fn` at most once per `ms`, trailing. */
 export function useDebounced(fn: () => void, ms: number): () => void {
   const timer = useRef<number | null>(null);
   const ref = useRef(fn);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { forecast } from '../../../proxy/spend/forecast.js';
-import { parseBudgetPeriod, resetSentence, windowOf } from '../../../proxy/spend/period.js';
+import { parseBudgetPeriod, resetSentence, windowOf } from '../../../proxy/core/period.js';
 import { classCostMicros, costMicros, parseUpstreamPrice, withClasses, type Price } from '../../../proxy/pricing/prices.js';
 
 const at = (iso: string) => Date.parse(iso);
