@@ -5,6 +5,8 @@
 import { join } from 'node:path';
 import { app } from 'electron';
 import { setupAutostart } from './autostart.js';
+import { launchCommand } from './logic/autostart.js';
+import { HEAP_RELAUNCH_MARKER, heapRelaunchFlags, relaunchArgs } from './logic/heap.js';
 import { AppContext } from './context.js';
 import { setupFirstRun } from './first-run.js';
 import { setupDaemon } from './host.js';
@@ -20,7 +22,18 @@ import { setupWindow } from './window.js';
 app.setName('SkillBoss Sidecar');
 app.setPath('userData', join(app.getPath('appData'), 'SkillBoss Sidecar'));
 
-if (!claimSingleInstance()) {
+// The daemon runs in this process: it needs the CLI's V8 heap sizing, which Electron takes only at start.
+const heapFlags = heapRelaunchFlags({
+  jsFlags: app.commandLine.hasSwitch('js-flags') ? app.commandLine.getSwitchValue('js-flags') : null,
+  env: process.env,
+  packaged: app.isPackaged,
+});
+if (heapFlags !== null) {
+  process.env[HEAP_RELAUNCH_MARKER] = '1';
+  // An AppImage relaunches the image itself: its mount goes away when this process exits.
+  app.relaunch({ execPath: launchCommand(process.execPath, process.env), args: relaunchArgs(process.argv.slice(1), heapFlags) });
+  app.exit(0);
+} else if (!claimSingleInstance()) {
   app.quit();
 } else {
   const ctx = await AppContext.create(process.argv);

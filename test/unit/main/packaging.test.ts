@@ -89,7 +89,7 @@ describe('electron-builder configuration', () => {
     expect(tsconfig.options.outDir).toBe(join(ROOT, 'dist/main'));
     expect(tsconfig.fileNames).toContain(join(ROOT, 'main/index.ts'));
     expect(tsconfig.fileNames).toContain(join(ROOT, 'main/preload.cts'));
-    expect(pkg.scripts.app).toMatch(/electron \.$/);
+    expect(pkg.scripts.app).toMatch(/electron (--js-flags="[^"]*" )?\.$/);
     expect(pkg.scripts.dist).toMatch(/electron-builder/);
   });
 
