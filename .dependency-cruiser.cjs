@@ -54,6 +54,13 @@ module.exports = {
       to: { path: '^proxy/(access|lifecycle|mcp|metrics|admin|server|cli|simulator)/' },
     },
     {
+      name: 'pipeline-not-to-dialects',
+      comment: 'The stages translate through the dialect map the daemon hands them (server/dialects.ts); adding a dialect touches no stage.',
+      severity: 'error',
+      from: { path: '^proxy/pipeline/' },
+      to: { path: '^proxy/anthropic/' },
+    },
+    {
       name: 'daemon-not-to-cli',
       comment: 'The CLI drives the daemon, never the other way round.',
       severity: 'error',

@@ -10,16 +10,13 @@
  * the reservation. Reservations live in memory only, so none can outlive its
  * request or the daemon.
  */
-import type { DB } from '../db/database.js';
 import { paymentRequired } from '../core/errors.js';
-import type { SidecarEvents } from '../core/events.js';
 import type { LedgerRow } from '../core/ledger.js';
-import { silentLogger, type Logger } from '../core/log.js';
 import { formatUsd } from '../core/money.js';
 import { HoldGuard } from '../spend/guard.js';
 import { periodAdjective, resetSentence, windowOf, type BudgetPeriod } from '../core/period.js';
 import type { Token, TokenHold } from '../tokens/token.js';
-import { LedgerWriter } from './settle.js';
+import type { LedgerWriter } from './settle.js';
 
 export interface Reservation {
   readonly chain: readonly Token[];
@@ -39,14 +36,13 @@ export interface Remaining {
 }
 
 export class Budgets {
-  private readonly guard: HoldGuard;
-  private readonly ledger: LedgerWriter<Reservation>;
   private reserved = new Map<string, number>();
 
-  constructor(db: DB, events: SidecarEvents, log: Logger = silentLogger()) {
-    this.guard = new HoldGuard(db, events, log);
-    this.ledger = new LedgerWriter<Reservation>(db, events, log, this.guard, (r) => this.release(r));
-  }
+  /** Both are built by whoever assembles the daemon (server/deps.ts `createBudgets`); the writer releases through `release`. */
+  constructor(
+    private readonly guard: HoldGuard,
+    private readonly ledger: LedgerWriter<Reservation>,
+  ) {}
 
   /** Spend of a token in the `period` window containing `now`, the month by default (cached; only this process writes spend). */
   spent(tokenId: string, now: number, period: BudgetPeriod = 'month'): number {

@@ -11,12 +11,15 @@ import type { SidecarEvents } from '../core/events.js';
 import type { Clock } from '../core/time.js';
 import type { KeyHolder } from '../keychain/holder.js';
 import type { PriceBook } from '../pricing/prices.js';
+import type { TokenizerPool } from '../pricing/tokenizer-pool.js';
 import type { TokenStore } from '../tokens/store.js';
 import type { Token } from '../tokens/token.js';
 import type { UpstreamState } from '../upstream/status.js';
 import type { FailedAuthLimiter, Principal, PrincipalCache } from './authenticate.js';
 import type { RequestBody } from './body.js';
 import type { Budgets } from './budget.js';
+import type { Dialects } from './dialect.js';
+import type { LooseBounds } from './loose.js';
 import type { RateLimiter } from './ratelimit.js';
 import type { LocalHandler, MatchedRoute, OpenLocalHandler } from './routes.js';
 import type { Upstream } from './upstream.js';
@@ -27,6 +30,12 @@ export interface PipelineDeps {
   tokens: TokenStore;
   principals: PrincipalCache;
   budgets: Budgets;
+  /** Reservations still at their byte bound, tightened to exact counts when a budget runs short (estimate.ts). */
+  looseBounds: LooseBounds;
+  /** Counts prompts and delivered text off the event loop. */
+  tokenizer: Pick<TokenizerPool, 'countPrompt' | 'countText'>;
+  /** What each dialect the route table names means: request, answer and stream translation, error shape. */
+  dialects: Dialects;
   limiter: RateLimiter;
   prices: PriceBook;
   /** A function: the upstream is replaced when the human changes its URL. */

@@ -7,6 +7,7 @@ import type { Dispatcher } from 'undici';
 import type { RequestBody } from './body.js';
 import type { RequestContext } from './context.js';
 import type { Estimate } from './estimate.js';
+import { METERS } from './meters.js';
 import { withField } from './scan.js';
 
 /** An upstream answer on its way back, with what the relay needs to pass it on. */
@@ -23,13 +24,13 @@ export interface Sent {
 /** Sends the request upstream; null when the client left before the upstream answered. */
 export async function forward(ctx: RequestContext, body: RequestBody, est: Estimate): Promise<Sent | null> {
   const { deps, req, res } = ctx;
-  const meter = ctx.route.def.forward!.meter;
+  const spec = METERS[ctx.route.def.forward!.meter];
   const key = deps.key.current();
 
   // Ask for usage in streams so the stream can be metered, and hide that chunk from clients that did not ask.
   let payload: Buffer | string | null = body.raw.length > 0 ? body.raw : null;
   let hideUsage = false;
-  if (est.stream && (meter === 'chat' || meter === 'completion') && (body.json || body.scan)) {
+  if (est.stream && spec.streamUsage && (body.json || body.scan)) {
     const so = (body.json ?? body.scan!.fields).stream_options as Record<string, unknown> | null | undefined;
     if (!so || so.include_usage !== true) {
       const value = { ...(so && typeof so === 'object' ? so : {}), include_usage: true };

@@ -1,7 +1,7 @@
 /**
  * The agent request path, in order (the numbers are the stages' file headers):
  *
- *   1 route → 2 authenticate → (paused) → 3 authorize → 4 body (translated, on an Anthropic route) →
+ *   1 route → 2 authenticate → (paused) → 3 authorize → 4 body (translated, on a route of another dialect) →
  *     5 local answer, or
  *     5 rate limit → 6 estimate → 7 reserve → 8 forward → 9 relay → 10 meter → 11 settle
  *
@@ -12,7 +12,6 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
-import { chatBodyOf } from '../anthropic/translate.js';
 import type { LedgerRow } from '../core/ledger.js';
 import { asSidecarError, unavailable } from '../core/errors.js';
 import { authenticate, type Principal } from './authenticate.js';
@@ -20,7 +19,9 @@ import { authorize } from './authorize.js';
 import { readBody, type RequestBody } from './body.js';
 import type { Reservation } from './budget.js';
 import type { OpenRequestContext, PipelineDeps, RequestContext } from './context.js';
-import { exactEstimate, reserveFor, SCANNED_FIELDS, SCANNED_METERS, type Estimate } from './estimate.js';
+import { dialectOf } from './dialect.js';
+import { exactEstimate, reserveFor, type Estimate } from './estimate.js';
+import { METERS, SCANNED_FIELDS } from './meters.js';
 import { forward } from './forward.js';
 import { answerLocal, answerOpen } from './local.js';
 import { ledgerRow, meter } from './meter.js';
@@ -50,18 +51,19 @@ export async function handleAgentRequest(req: IncomingMessage, res: ServerRespon
     const pausedBy = principal.chain.find((t) => t.meta.pausedAt !== undefined);
     if (pausedBy) throw tokenPausedError(pausedBy.id === principal.token.id ? 'This token' : `Its parent token ${pausedBy.id}`);
     authorize(principal, route.def);
+    const dialect = dialectOf(deps.dialects, route.def);
     // Large bodies of metered routes are scanned, not parsed (stage 4); a translated route needs the whole request.
-    const scanned = route.def.forward && route.def.dialect !== 'anthropic' && SCANNED_METERS.has(route.def.forward.meter) ? SCANNED_FIELDS : undefined;
+    const scanned = route.def.forward && !dialect.request && METERS[route.def.forward.meter].scanned ? SCANNED_FIELDS : undefined;
     body = await readBody(req, route.def.body, deps.limits.maxBodyBytes, deps.limits.maxJsonDepth, scanned);
     // A translated route's request becomes the upstream's before anything is estimated or sent.
-    if (route.def.dialect === 'anthropic' && route.def.forward) body = chatBodyOf(body.json);
+    if (dialect.request && route.def.forward) body = dialect.request(body.json);
     const ctx: RequestContext = { req, res, deps, requestId, startedAt, now, route, principal };
     if (route.def.local) await answerLocal(ctx, body);
     else await forwardRoute(ctx, body);
   } catch (err) {
     const e = asSidecarError(err);
     if (e.status >= 500 && (e.code === 'internal_error' || e.code.startsWith('storage_'))) deps.log.error({ err: e.cause, requestId }, 'internal error in the agent pipeline');
-    sendError(res, e, route?.def.dialect);
+    sendError(res, e, route ? dialectOf(deps.dialects, route.def) : undefined);
     if (principal && route) {
       // A refusal after authentication is in the ledger too; nothing was charged, so the answer does not wait for it.
       // With the model asked for and the message the agent got, so the dashboard can show what happened.

@@ -1,18 +1,16 @@
 /**
  * Stage 5 for local routes, local answer: routes the sidecar answers itself.
  * The pipeline's own, for local tokens and SkillBoss-compatible: balance,
- * minting children, revoking descendants, rotating one's own key; and
- * Anthropic's count_tokens. The others (access requests, automatic
- * rotation) belong to features above the pipeline; the daemon hands their
- * handlers in as `deps.localRoutes`.
+ * minting children, revoking descendants, rotating one's own key. The others
+ * (access requests, automatic rotation, a dialect's own routes such as
+ * Anthropic's count_tokens) belong to features and dialects above the
+ * pipeline; the daemon hands their handlers in as `deps.localRoutes`.
  */
 import { z } from 'zod';
-import { countMessagesTokens } from '../anthropic/translate.js';
 import { badRequest, forbidden, notFound } from '../core/errors.js';
 import { microsToUsd, usdToMicros } from '../core/money.js';
 import { parseInput } from '../core/validate.js';
 import { DAY_MS } from '../core/time.js';
-import { tokenizerReady } from '../pricing/tokenizer.js';
 import { BUDGET_PERIODS, windowOf, type BudgetPeriod } from '../core/period.js';
 import { hashToken, isWellFormedToken } from '../tokens/format.js';
 import { parseScopes, type Scope } from '../tokens/scopes.js';
@@ -58,11 +56,6 @@ export const TOKEN_ROUTES = {
   },
   revoke: (ctx) => revoke(ctx),
   rotate: (ctx, body) => rotate(ctx, parseInput(rotateSchema, body.json)),
-  // Anthropic's count_tokens: answered here, free, from the same count the estimate makes.
-  'count-tokens': async (_ctx, body) => {
-    await tokenizerReady();
-    return ok(countMessagesTokens(body.json));
-  },
 } satisfies Partial<Record<LocalHandler, LocalRoute>>;
 
 const ok = (body: unknown): LocalAnswer => ({ status: 200, body });

@@ -1,15 +1,17 @@
 /**
  * Stage 10, meter: what a request cost, turned into its ledger row. Usage is
- * read from a JSON body here and from a stream by the tap in sse.ts; when it
+ * read from a JSON body (usage.ts) and from a stream by the tap in sse.ts; when it
  * never arrives (upstream died, client left, usage omitted) the delivered
  * text is counted instead. `meter()` prices it, and `ledgerRow()` is the one
  * place a ledger row is built, for answered, local and refused requests alike.
  */
 import type { LedgerRow } from '../core/ledger.js';
-import type { TokenClasses } from '../pricing/prices.js';
 import type { RequestContext } from './context.js';
 import type { Estimate } from './estimate.js';
-import type { Meter } from './routes.js';
+import { METERS } from './meters.js';
+import type { Usage } from './usage.js';
+
+export { reportedCost, usageOf, type Usage } from './usage.js';
 
 /** What the relay saw of the upstream's answer: the input to metering. */
 export interface Outcome {
@@ -28,64 +30,6 @@ export interface Outcome {
    * rely on it being in the ledger, even if the daemon dies a moment later.
    */
   trailer?: Buffer | string | null;
-}
-
-export interface Usage {
-  promptTokens: number;
-  completionTokens: number;
-  /** The classes inside those counts, as the upstream reported them (0 when it did not). */
-  classes: Required<TokenClasses>;
-  /** Cost the upstream reported itself, in micro-dollars. */
-  reportedCostMicros: number | null;
-  model: string | null;
-}
-
-function int(v: unknown): number | null {
-  return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? Math.round(v) : null;
-}
-
-/** A USD amount reported by the upstream (`usage.cost` or the x-skillboss-cost header), in micro-dollars. */
-export function reportedCost(v: unknown): number | null {
-  const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
-  if (typeof n !== 'number' || !Number.isFinite(n) || n < 0) return null;
-  // 0.000003 * 1e6 is 2.9999999999999996 in binary floating point: a whole
-  // number of micro-dollars is taken as it is; only a real fraction rounds up.
-  const x = n * 1_000_000;
-  const whole = Math.round(x);
-  return Math.abs(x - whole) <= Math.max(1e-6, x * 1e-12) ? whole : Math.ceil(x);
-}
-
-function details(v: unknown): Record<string, unknown> | null {
-  return v && typeof v === 'object' ? (v as Record<string, unknown>) : null;
-}
-
-/** Usage fields of one response object (chat, completions, embeddings, responses). */
-export function usageOf(obj: Record<string, unknown>): Usage | null {
-  const u = obj.usage;
-  if (!u || typeof u !== 'object') return null;
-  const usage = u as Record<string, unknown>;
-  let prompt = int(usage.prompt_tokens) ?? int(usage.input_tokens);
-  const completion = int(usage.completion_tokens) ?? int(usage.output_tokens) ?? 0;
-  if (prompt === null) return null;
-  const pd = details(usage.prompt_tokens_details) ?? details(usage.input_tokens_details);
-  const cd = details(usage.completion_tokens_details) ?? details(usage.output_tokens_details);
-  let cached = int(pd?.cached_tokens) ?? 0;
-  let cacheWrite = int(pd?.cache_write_tokens) ?? int(pd?.cache_creation_tokens) ?? 0;
-  // Anthropic-style counts are in addition to input_tokens, not part of it.
-  const read = int(usage.cache_read_input_tokens);
-  const created = int(usage.cache_creation_input_tokens);
-  if (read !== null || created !== null) {
-    prompt += (read ?? 0) + (created ?? 0);
-    cached = read ?? 0;
-    cacheWrite = created ?? 0;
-  }
-  return {
-    promptTokens: prompt,
-    completionTokens: completion,
-    classes: { cached, cacheWrite, reasoning: int(cd?.reasoning_tokens) ?? 0 },
-    reportedCostMicros: reportedCost(usage.cost),
-    model: typeof obj.model === 'string' ? obj.model : null,
-  };
 }
 
 /** Who and what a ledger row is about: known from the moment a request is authenticated. */
@@ -146,10 +90,13 @@ export function meter(ctx: RequestContext, est: Estimate, o: Outcome): LedgerRow
     const c = deps.prices.cost(est.model ?? model ?? undefined, prompt, completion, o.usage?.classes);
     cost = c.micros;
     costSource = c.source === 'upstream' ? 'price' : c.source;
-  } else if (ctx.route.def.forward?.meter === 'call' && o.status < 400) {
+  } else if (o.status < 400 && ctx.route.def.forward) {
     // Images, audio and services the upstream did not price: the default call price per billed call, flagged, never free.
-    cost = deps.prices.callPriceMicros() * est.units;
-    costSource = 'default';
+    const flat = METERS[ctx.route.def.forward.meter].unpricedMicros(deps.prices, est.units);
+    if (flat !== null) {
+      cost = flat;
+      costSource = 'default';
+    }
   }
   return ledgerRow(ctx, deps.clock(), {
     model,
@@ -164,19 +111,4 @@ export function meter(ctx: RequestContext, est: Estimate, o: Outcome): LedgerRow
     error_code: o.errorCode,
     error_message: o.errorMessage ?? null,
   });
-}
-
-/** Text a non-streamed response delivered, for counting when it reports no usage. */
-export function deliveredText(meter: Meter, obj: Record<string, unknown>): string {
-  if (meter === 'responses') return typeof obj.output_text === 'string' ? obj.output_text : '';
-  let s = '';
-  if (Array.isArray(obj.choices)) {
-    for (const c of obj.choices as Array<Record<string, unknown>>) {
-      const msg = c?.message as Record<string, unknown> | undefined;
-      if (typeof msg?.content === 'string') s += msg.content;
-      if (msg?.tool_calls) s += JSON.stringify(msg.tool_calls);
-      if (typeof c?.text === 'string') s += c.text;
-    }
-  }
-  return s;
 }

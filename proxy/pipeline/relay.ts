@@ -7,21 +7,20 @@
  * prices.
  */
 import type { Dispatcher } from 'undici';
-import { AnthropicSseTap } from '../anthropic/stream.js';
-import { toMessage } from '../anthropic/response.js';
 import { badGateway, paymentRequired, rateLimited, SidecarError, type ErrorType } from '../core/errors.js';
-import { tokenizerPool } from '../pricing/tokenizer-pool.js';
 import type { RequestContext } from './context.js';
+import { dialectOf } from './dialect.js';
 import type { Estimate } from './estimate.js';
 import type { Sent } from './forward.js';
 import { SCAN_FROM_BYTES } from './body.js';
-import { deliveredText, reportedCost, usageOf, type Outcome, type Usage } from './meter.js';
+import type { Outcome } from './meter.js';
+import { METERS, type MeterSpec } from './meters.js';
 import { sendError } from './respond.js';
-import type { Meter } from './routes.js';
 import { ResponseCap } from './cap.js';
 import { scanBody } from './scan.js';
-import { SseTap, type StreamTap } from './sse.js';
+import type { StreamTap } from './sse.js';
 import { mapTransportError, responseHeaders } from './upstream.js';
+import { reportedCost, type Usage } from './usage.js';
 
 /** Cap on a buffered JSON response (non-streamed answers are small; a larger one is an upstream fault). */
 const MAX_JSON_RESPONSE_BYTES = 64 * 1024 * 1024;
@@ -37,16 +36,20 @@ const MAX_ERROR_BODY_BYTES = 64 * 1024;
 export async function relay(ctx: RequestContext, sent: Sent, est: Estimate): Promise<Outcome> {
   const { up, signal } = sent;
   const cap = new ResponseCap(up.body, ctx.deps.limits);
-  const anthropic = ctx.route.def.dialect === 'anthropic';
-  // The model the client asked for is echoed back; the prompt as counted stands in message_start until the upstream's usage comes.
+  const dialect = dialectOf(ctx.deps.dialects, ctx.route.def);
+  const spec = METERS[ctx.route.def.forward!.meter];
+  // The model the client asked for is echoed back; the prompt as counted stands in a translated stream until the upstream's usage comes.
   const model = est.model ?? '';
+  const tap = () =>
+    dialect.tap({ model, promptTokens: est.exact ? est.promptTokens : 0, hideUsage: sent.hideUsage, readUsage: spec.usage.stream, redact: (t) => ctx.deps.key.redact(t) });
+  const translate = dialect.response;
   try {
     return up.statusCode >= 400
       ? await relayUpstreamError(ctx, up)
       : isEventStream(up.headers['content-type'])
-        ? await relayStream(ctx, up, anthropic ? new AnthropicSseTap(model, est.exact ? est.promptTokens : 0, usageOf, (t) => ctx.deps.key.redact(t)) : new SseTap(sent.hideUsage), signal, cap)
+        ? await relayStream(ctx, up, tap(), signal, cap)
         : isJson(up.headers['content-type'])
-          ? await relayJson(ctx, up, ctx.route.def.forward!.meter, cap, anthropic ? (obj) => toMessage(obj, model) : null)
+          ? await relayJson(ctx, up, spec, cap, translate ? (obj) => translate(obj, model) : null)
           : await relayOpaque(ctx, up, signal, cap);
   } finally {
     cap.done();
@@ -89,7 +92,7 @@ async function readCapped(body: Dispatcher.ResponseData['body'], cap: number): P
 }
 
 /** A non-streamed JSON answer: read whole (it is atomic for the client anyway), meter, then send. */
-async function relayJson(ctx: RequestContext, up: Dispatcher.ResponseData, meter: Meter, cap: ResponseCap, translate: ((obj: Record<string, unknown>) => unknown) | null): Promise<Outcome> {
+async function relayJson(ctx: RequestContext, up: Dispatcher.ResponseData, spec: MeterSpec, cap: ResponseCap, translate: ((obj: Record<string, unknown>) => unknown) | null): Promise<Outcome> {
   let buf: Buffer | null;
   try {
     buf = await readCapped(up.body, Math.min(MAX_JSON_RESPONSE_BYTES, ctx.deps.limits.maxResponseBytes));
@@ -101,7 +104,7 @@ async function relayJson(ctx: RequestContext, up: Dispatcher.ResponseData, meter
   if (buf === null) throw badGateway('upstream_response_too_large', 'SkillBoss sent a response larger than the sidecar relays.');
   // A large answer (embeddings of many inputs) is scanned for its usage; it is parsed whole only when that is missing.
   // A translated answer is parsed whole anyway (to translate it), so it is not scanned.
-  let usage = !translate && buf.length >= SCAN_FROM_BYTES ? usageOfScanned(buf) : null;
+  let usage = !translate && buf.length >= SCAN_FROM_BYTES ? usageOfScanned(buf, spec) : null;
   let obj: Record<string, unknown> | null = null;
   if (!usage) {
     try {
@@ -110,10 +113,9 @@ async function relayJson(ctx: RequestContext, up: Dispatcher.ResponseData, meter
     } catch {
       throw badGateway('upstream_invalid_response', 'SkillBoss sent a response that is not valid JSON.');
     }
-    usage = obj ? usageOf(obj) : null;
+    usage = obj ? spec.usage.json(obj) : null;
   }
-  const countable = !usage && obj && meter !== 'reported' && meter !== 'call' && meter !== 'embedding';
-  const counted = countable && obj ? await countText(deliveredText(meter, obj)) : null;
+  const counted = !usage && obj && spec.answerText ? await countText(ctx, spec.answerText(obj)) : null;
   if (translate && obj) buf = Buffer.from(JSON.stringify(translate(obj)));
   ctx.res.writeHead(up.statusCode, { ...responseHeaders(up.headers), 'content-length': buf.length });
   return {
@@ -174,7 +176,7 @@ async function relayStream(ctx: RequestContext, up: Dispatcher.ResponseData, tap
   return {
     status,
     usage: tap.usage,
-    countedCompletion: tap.usage ? null : await countDelivered(tap),
+    countedCompletion: tap.usage ? null : await countDelivered(ctx, tap),
     reportedCostMicros: finished ? reportedCost(up.headers['x-skillboss-cost']) : null,
     streamed: true,
     errorCode,
@@ -184,16 +186,16 @@ async function relayStream(ctx: RequestContext, up: Dispatcher.ResponseData, tap
 }
 
 /** Tokens a stream delivered without reporting usage, counted off the event loop. */
-async function countDelivered(tap: StreamTap): Promise<number> {
+async function countDelivered(ctx: RequestContext, tap: StreamTap): Promise<number> {
   const { text, uncountedTokens } = tap.delivered();
-  const tokens = (await countText(text)) + uncountedTokens;
+  const tokens = (await countText(ctx, text)) + uncountedTokens;
   tap.noteCounted(tokens);
   return tokens;
 }
 
 /** Tokens in delivered text, in the tokenizer pool; if that fails, its byte length (never less than the count). */
-function countText(text: string): Promise<number> {
-  return tokenizerPool()
+function countText(ctx: RequestContext, text: string): Promise<number> {
+  return ctx.deps.tokenizer
     .countText(text)
     .catch(() => Buffer.byteLength(text, 'utf8'));
 }
@@ -201,9 +203,9 @@ function countText(text: string): Promise<number> {
 const ANSWER_FIELDS: ReadonlySet<string> = new Set(['usage', 'model']);
 
 /** The usage of a JSON answer found by a scan of its top level (null when it has none or is not an object). */
-function usageOfScanned(buf: Buffer): Usage | null {
+function usageOfScanned(buf: Buffer, spec: MeterSpec): Usage | null {
   try {
-    return usageOf(scanBody(buf, ANSWER_FIELDS, 10_000).fields);
+    return spec.usage.json(scanBody(buf, ANSWER_FIELDS, 10_000).fields);
   } catch {
     return null;
   }
@@ -254,6 +256,7 @@ async function relayOpaque(ctx: RequestContext, up: Dispatcher.ResponseData, sig
  */
 async function relayUpstreamError(ctx: RequestContext, up: Dispatcher.ResponseData): Promise<Outcome> {
   const { deps } = ctx;
+  const dialect = dialectOf(deps.dialects, ctx.route.def);
   const raw = (await readCapped(up.body, MAX_ERROR_BODY_BYTES)) ?? Buffer.from('');
   const text = deps.key.redact(raw.toString('utf8'));
   let upstreamMessage = '';
@@ -279,11 +282,11 @@ async function relayUpstreamError(ctx: RequestContext, up: Dispatcher.ResponseDa
     err = badGateway('upstream_error', `SkillBoss answered ${status}.${said}`);
   } else {
     const type: ErrorType = status === 403 ? 'permission_error' : status === 404 ? 'not_found_error' : 'invalid_request_error';
-    // Claude Code asks for Anthropic's own model names by default; SkillBoss may call them otherwise.
-    const hint = status === 404 && ctx.route.def.dialect === 'anthropic' ? ' Use a model SkillBoss serves (GET /v1/models lists them): claude --model ID, or ANTHROPIC_MODEL.' : '';
+    // A dialect's clients may ask for model names of their own by default; SkillBoss may call them otherwise.
+    const hint = status === 404 ? (dialect.notFoundHint ?? '') : '';
     err = new SidecarError(status, type, status === 403 ? 'upstream_forbidden' : 'upstream_rejected', (upstreamMessage || `SkillBoss answered ${status}.`) + hint);
   }
-  sendError(ctx.res, err, ctx.route.def.dialect);
+  sendError(ctx.res, err, dialect);
   // The message as the agent got it (key already scrubbed), for the dashboard's request drawer.
   return { status: err.status, usage: null, countedCompletion: null, reportedCostMicros: null, streamed: false, errorCode: err.code, errorMessage: err.message };
 }

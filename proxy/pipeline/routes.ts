@@ -5,9 +5,10 @@
  */
 import { badRequest, methodNotAllowed, notFound } from '../core/errors.js';
 import type { Scope } from '../tokens/scopes.js';
+import type { DialectName } from './dialect.js';
 
 /**
- * How a forwarded request is metered: which usage fields and which body fields feed the estimate.
+ * How a forwarded request is metered; each kind's entry in meters.ts says how.
  * `call`: priced per call (images, audio, services) by the cost the upstream reports, else the default
  * call price, never free. `reported`: free unless the upstream reports a cost (listings, moderations).
  */
@@ -29,11 +30,12 @@ export interface RouteDef {
   forward?: { meter: Meter; path?: string };
   local?: LocalHandler;
   /**
-   * The API the agent speaks here when it is not the upstream's: its request
-   * is translated before the estimate, the answer back on the way out, and
-   * every refusal on the route takes its error shape (proxy/anthropic/).
+   * The API the agent speaks here when it is not the upstream's (`openai`):
+   * its request is translated before the estimate, the answer back on the way
+   * out, and every refusal on the route takes its error shape. A name; the
+   * value is in the map the daemon hands the pipeline (dialect.ts).
    */
-  dialect?: 'anthropic';
+  dialect?: DialectName;
   /** false: called by agents that have no token yet (access requests); no authentication, no ledger row. */
   auth?: false;
 }

@@ -5,7 +5,7 @@
  */
 import { toOpenAIBody, type SidecarError } from '../core/errors.js';
 import { countTokens } from '../pricing/tokenizer.js';
-import { usageOf, type Usage } from './meter.js';
+import { streamUsageOf, type Usage } from './usage.js';
 
 /**
  * Splits an upstream SSE byte stream into whole events, decides which reach
@@ -59,6 +59,8 @@ export class SseTap implements StreamTap {
   constructor(
     private readonly hideUsageChunk: boolean,
     private readonly maxKeptBytes = 8 * 1024 * 1024,
+    /** Reads the usage of one chunk (the route's meter's reader, meters.ts). */
+    private readonly readUsage: (chunk: Record<string, unknown>) => Usage | null = streamUsageOf,
   ) {}
 
   /** Feeds upstream bytes; returns the text to write to the client now ('' when no event is complete yet). */
@@ -112,7 +114,7 @@ export class SseTap implements StreamTap {
     if (data.includes('"usage"') && !/"usage"\s*:\s*null/.test(data)) {
       try {
         const obj = JSON.parse(data) as Record<string, unknown>;
-        const found = usageOf(obj) ?? usageOf((obj.response as Record<string, unknown>) ?? {});
+        const found = this.readUsage(obj);
         if (found) {
           this.usage = found;
           if (this.hideUsageChunk && Array.isArray(obj.choices) && obj.choices.length === 0) return false;

@@ -8,7 +8,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type { CountedMeter } from './prompt.js';
+import type { PromptShape } from './prompt.js';
 import type { TokenizerAnswer, TokenizerJob } from './tokenizer-worker.js';
 
 interface Slot {
@@ -46,9 +46,9 @@ export class TokenizerPool {
    * them). The bytes are copied once (a memcpy) and handed over; the parse
    * and the count happen in the thread.
    */
-  countPrompt(meter: CountedMeter, raw: Buffer): Promise<number> {
+  countPrompt(shape: PromptShape, raw: Buffer): Promise<number> {
     const body = raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength) as ArrayBuffer;
-    return this.run({ id: 0, kind: 'prompt', meter, body }, [body]);
+    return this.run({ id: 0, kind: 'prompt', shape, body }, [body]);
   }
 
   /** Tokens in a text (delivered completions when the upstream reported no usage). */
@@ -133,11 +133,4 @@ export class TokenizerPool {
     slot.pending.clear();
     await slot.worker.terminate();
   }
-}
-
-let shared: TokenizerPool | undefined;
-
-/** The daemon's pool (created on first use; its threads start on the first count). */
-export function tokenizerPool(): TokenizerPool {
-  return (shared ??= new TokenizerPool());
 }

@@ -5,11 +5,11 @@
  * first job, in this thread only.
  */
 import { parentPort } from 'node:worker_threads';
-import { promptTokensOf, type CountedMeter } from './prompt.js';
+import { promptTokensOf, type PromptShape } from './prompt.js';
 import { countTokens, tokenizerReady } from './tokenizer.js';
 
 export type TokenizerJob =
-  | { id: number; kind: 'prompt'; meter: CountedMeter; body: ArrayBuffer }
+  | { id: number; kind: 'prompt'; shape: PromptShape; body: ArrayBuffer }
   | { id: number; kind: 'text'; text: string };
 
 export type TokenizerAnswer = { id: number; tokens: number } | { id: number; error: string; invalidJson: boolean };
@@ -21,7 +21,7 @@ async function run(job: TokenizerJob): Promise<number> {
   if (job.kind === 'text') return countTokens(job.text);
   // The body was validated (depth, top-level fields) before it was sent here.
   const body = JSON.parse(decoder.decode(job.body)) as Record<string, unknown>;
-  return promptTokensOf(job.meter, body, countTokens);
+  return promptTokensOf(job.shape, body, countTokens);
 }
 
 parentPort!.on('message', (job: TokenizerJob) => {

@@ -242,6 +242,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         server.closeAllConnections();
       });
       await deps.upstream().destroy();
+      await pipeline.close();
       await maintenance.stop();
       lock.release();
       db.close();

@@ -1,12 +1,14 @@
 /**
  * Assembling the agent pipeline's deps: every service the request path uses,
  * built once over one database and one key store. This is where the
- * features' local routes (access requests, automatic rotation) are handed to
- * the pipeline, so that the pipeline itself imports nothing above it.
+ * features' local routes (access requests, automatic rotation), the dialects
+ * the route table names, the tokenizer pool, the ledger writer and the hold
+ * guard are made and handed to the pipeline, so that the pipeline itself
+ * imports nothing above it and keeps no state of its own between daemons.
  */
 import { startUpstream, type Limits } from '../core/config.js';
 import { SidecarEvents } from '../core/events.js';
-import type { Logger } from '../core/log.js';
+import { silentLogger, type Logger } from '../core/log.js';
 import type { Clock } from '../core/time.js';
 import type { DB } from '../db/database.js';
 import { getSetting } from '../db/records.js';
@@ -19,14 +21,19 @@ import { AccessRequests } from '../access/requests.js';
 import { autoRotateRoute } from '../lifecycle/http.js';
 import type { Lifecycle } from '../lifecycle/scheduler.js';
 import { FailedAuthLimiter, PrincipalCache } from '../pipeline/authenticate.js';
-import { Budgets } from '../pipeline/budget.js';
+import { Budgets, type Reservation } from '../pipeline/budget.js';
 import type { PipelineDeps } from '../pipeline/context.js';
+import { LooseBounds } from '../pipeline/loose.js';
 import { TOKEN_ROUTES } from '../pipeline/local.js';
 import { RateLimiter } from '../pipeline/ratelimit.js';
+import { LedgerWriter } from '../pipeline/settle.js';
 import { Upstream } from '../pipeline/upstream.js';
 import { PriceBook } from '../pricing/prices.js';
+import { TokenizerPool } from '../pricing/tokenizer-pool.js';
+import { HoldGuard } from '../spend/guard.js';
 import { TokenStore } from '../tokens/store.js';
 import { UpstreamState } from '../upstream/status.js';
+import { DIALECT_ROUTES, DIALECTS } from './dialects.js';
 
 export interface PipelineDepsOptions {
   db: DB;
@@ -52,6 +59,8 @@ export interface Pipeline {
    * until it is set, and after it is cleared, nobody hears of rotations.
    */
   setLifecycle(lifecycle: Lifecycle | undefined): void;
+  /** Ends what the pipeline runs beside the server (the tokenizer threads); after the server has closed. */
+  close(): Promise<void>;
 }
 
 export function createPipelineDeps(o: PipelineDepsOptions): Pipeline {
@@ -68,13 +77,17 @@ export function createPipelineDeps(o: PipelineDepsOptions): Pipeline {
   let upstream = upstreamOf(startUpstream(getSetting<string>(db, 'upstream_url'), o.upstreamUrl));
   const access = new AccessRequests(db, tokens, clock, { options: o.access, events });
   let lifecycle: Lifecycle | undefined;
+  const tokenizer = new TokenizerPool();
 
   const deps: PipelineDeps = {
     clock,
     limits,
     tokens,
     principals: new PrincipalCache(tokens),
-    budgets: new Budgets(db, events, log),
+    budgets: createBudgets(db, events, log),
+    looseBounds: new LooseBounds(),
+    tokenizer,
+    dialects: DIALECTS,
     limiter: new RateLimiter(),
     prices: new PriceBook(db),
     upstream: () => upstream,
@@ -85,7 +98,7 @@ export function createPipelineDeps(o: PipelineDepsOptions): Pipeline {
     paused: o.paused,
     authLimiter: new FailedAuthLimiter(limits.authFailuresPerMinute),
     rotations: () => lifecycle,
-    localRoutes: { ...TOKEN_ROUTES, 'auto-rotate': autoRotateRoute(() => lifecycle), ...accessRoutes(access) },
+    localRoutes: { ...TOKEN_ROUTES, ...DIALECT_ROUTES, 'auto-rotate': autoRotateRoute(() => lifecycle), ...accessRoutes(access) },
   };
   return {
     deps,
@@ -98,5 +111,18 @@ export function createPipelineDeps(o: PipelineDepsOptions): Pipeline {
     setLifecycle(next) {
       lifecycle = next;
     },
+    close: () => tokenizer.close(),
   };
+}
+
+/**
+ * The budgets over one database: the hold guard and the ledger writer (the
+ * one writer of spend) made here and handed in; the writer releases a
+ * settlement's reservation once it is committed.
+ */
+export function createBudgets(db: DB, events: SidecarEvents, log: Logger = silentLogger()): Budgets {
+  const guard = new HoldGuard(db, events, log);
+  const ledger = new LedgerWriter<Reservation>(db, events, log, guard, (r) => budgets.release(r));
+  const budgets = new Budgets(guard, ledger);
+  return budgets;
 }

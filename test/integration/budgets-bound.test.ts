@@ -13,7 +13,6 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { estimate, estimateFromScan, SCANNED_FIELDS } from '../../proxy/pipeline/estimate.js';
 import { scanBody } from '../../proxy/pipeline/scan.js';
-import { tokenizerPool } from '../../proxy/pricing/tokenizer-pool.js';
 import { errorOf, startStack, type Stack } from '../helpers/stack.js';
 
 let s: Stack;
@@ -56,7 +55,7 @@ function chat(secret: string, body: Record<string, unknown>): Promise<Response> 
 
 /** The worst case as the sidecar reserves it after an exact count (the count from the same pool). */
 async function exactWorst(body: Record<string, unknown>): Promise<number> {
-  const tokens = await tokenizerPool().countPrompt('chat', Buffer.from(JSON.stringify(body)));
+  const tokens = await s.daemon.deps.tokenizer.countPrompt('messages', Buffer.from(JSON.stringify(body)));
   return s.daemon.deps.prices.cost(MODEL, tokens, body.max_tokens as number).micros;
 }
 
@@ -109,7 +108,7 @@ describe('a 400 KiB prompt is counted off the event loop', () => {
     // Room for the exact worst case but not for the byte bound: the big prompt must be counted.
     const tight = s.token({ budgetMicros: worst });
     const other = s.token();
-    const pool = tokenizerPool();
+    const pool = s.daemon.deps.tokenizer;
     const count = pool.countPrompt.bind(pool);
     let counting!: () => void;
     const started = new Promise<void>((r) => (counting = r));
@@ -118,10 +117,10 @@ describe('a 400 KiB prompt is counted off the event loop', () => {
     const order: string[] = [];
     // The count of the big prompt is only let through once the other request has been answered: that request can
     // only be answered meanwhile if the event loop is free while the prompt is counted.
-    const spy = vi.spyOn(pool, 'countPrompt').mockImplementation(async (meter, raw) => {
-      if (raw.length < 400 * 1024) return count(meter, raw);
+    const spy = vi.spyOn(pool, 'countPrompt').mockImplementation(async (shape, raw) => {
+      if (raw.length < 400 * 1024) return count(shape, raw);
       counting();
-      const n = await count(meter, raw);
+      const n = await count(shape, raw);
       await answered;
       order.push('big counted');
       return n;

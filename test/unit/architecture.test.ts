@@ -47,6 +47,8 @@ describe('the import graph', () => {
         'proxy/pipeline/b.ts': "import { a } from './a.js';\nexport const b = () => a;\n",
         'proxy/pipeline/up.ts': "import { x } from '../admin/x.js';\nexport const up = x;\n",
         'proxy/admin/x.ts': 'export const x = 1;\n',
+        'proxy/pipeline/translating.ts': "import { y } from '../anthropic/y.js';\nexport const t = y;\n",
+        'proxy/anthropic/y.ts': 'export const y = 1;\n',
         'proxy/core/tray.ts': "import { app } from 'electron';\nexport const tray = app;\n",
         'renderer/src/page.ts': "import { readFileSync } from 'node:fs';\nimport { x } from '../../proxy/admin/x.js';\nexport const page = [readFileSync, x];\n",
       };
@@ -61,6 +63,7 @@ describe('the import graph', () => {
         expect.arrayContaining([
           'no-cycles: proxy/pipeline/a.ts → proxy/pipeline/b.ts',
           'pipeline-below-features: proxy/pipeline/up.ts → proxy/admin/x.ts',
+          'pipeline-not-to-dialects: proxy/pipeline/translating.ts → proxy/anthropic/y.ts',
           expect.stringMatching(/^proxy-not-to-electron: proxy\/core\/tray.ts → .*node_modules\/electron\//),
           'renderer-only-browser: renderer/src/page.ts → fs',
           'renderer-only-browser: renderer/src/page.ts → proxy/admin/x.ts',

@@ -11,7 +11,7 @@ import { Alerts } from '../../../main/logic/alerts.js';
 import { JsonFile, TrayMemory } from '../../../main/logic/prefs.js';
 import { SidecarEvents } from '../../../proxy/core/events.js';
 import { openDatabase } from '../../../proxy/db/database.js';
-import { Budgets } from '../../../proxy/pipeline/budget.js';
+import { createBudgets } from '../../../proxy/server/deps.js';
 import { decideHold } from '../../../proxy/spend/holds.js';
 import { scopesFromPreset } from '../../../proxy/tokens/scopes.js';
 import { TokenStore } from '../../../proxy/tokens/store.js';
@@ -27,7 +27,7 @@ describe('a token on hold, as the tray reads it', () => {
     const clock = testClock(NOW);
     const db = openDatabase(dir);
     const tokens = new TokenStore(db, clock);
-    const budgets = new Budgets(db, new SidecarEvents());
+    const budgets = createBudgets(db, new SidecarEvents());
     const memory = new JsonFile(join(dir, 'tray-state.json'), TrayMemory);
     const alerts = new Alerts(db, memory);
     const t = tokens.create({ name: 'runaway', scopes: scopesFromPreset('write'), holdAbove: 100 }, 'test').token;

@@ -12,7 +12,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SidecarEvents } from '../../../proxy/core/events.js';
 import { openDatabase, type DB } from '../../../proxy/db/database.js';
 import type { LedgerRow } from '../../../proxy/core/ledger.js';
-import { Budgets } from '../../../proxy/pipeline/budget.js';
+import type { Budgets } from '../../../proxy/pipeline/budget.js';
+import { createBudgets } from '../../../proxy/server/deps.js';
 import { scopesFromPreset } from '../../../proxy/tokens/scopes.js';
 import { TokenStore, type Token } from '../../../proxy/tokens/store.js';
 import { refusal } from '../../helpers/refusal.js';
@@ -39,7 +40,7 @@ beforeEach(() => {
       cb();
     },
   });
-  budgets = new Budgets(db, events, pino({ level: 'info' }, sink));
+  budgets = createBudgets(db, events, pino({ level: 'info' }, sink));
 });
 afterEach(() => {
   db.close();
@@ -214,7 +215,7 @@ describe('periods', () => {
   it('reads spend of the current period from the database after a restart', async () => {
     const t = token(1000);
     await budgets.settle(null, tokens.chain(t.id), row(t.id, 600));
-    const fresh = new Budgets(db, new SidecarEvents());
+    const fresh = createBudgets(db, new SidecarEvents());
     expect(fresh.spent(t.id, JAN)).toBe(600);
     expect(fresh.reservedFor(t.id)).toBe(0);
     expect(refusal(() => fresh.reserve(tokens.chain(t.id), 401, JAN)).status).toBe(402);

@@ -25,6 +25,8 @@ import { finish, relay } from '../../../proxy/pipeline/relay.js';
 import { sendError } from '../../../proxy/pipeline/respond.js';
 import { matchRoute } from '../../../proxy/pipeline/routes.js';
 import { Upstream } from '../../../proxy/pipeline/upstream.js';
+import { TokenizerPool } from '../../../proxy/pricing/tokenizer-pool.js';
+import { DIALECTS } from '../../../proxy/server/dialects.js';
 import { UpstreamState } from '../../../proxy/upstream/status.js';
 
 const KEY = 'sk-real-key-0123456789abcdef';
@@ -43,6 +45,7 @@ let answer: (res: ServerResponse) => void;
 /** Whether the sidecar asked for the usage chunk on the client's behalf (then it is hidden). */
 let hideUsage: boolean;
 let outcome: Outcome | null;
+const tokenizer = new TokenizerPool();
 
 const listen = (s: Server) => new Promise<number>((resolve) => s.listen(0, '127.0.0.1', () => resolve((s.address() as AddressInfo).port)));
 
@@ -54,7 +57,7 @@ beforeAll(async () => {
   const key = new KeyHolder({ kind: 'os-keychain', get: () => KEY, set: () => undefined, remove: () => false });
   key.reload();
   sidecar = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const deps = { limits, key, upstreamState: state, upstream: () => upstream, log: silentLogger() } as unknown as PipelineDeps;
+    const deps = { limits, key, upstreamState: state, upstream: () => upstream, log: silentLogger(), dialects: DIALECTS, tokenizer } as unknown as PipelineDeps;
     const ctx: RequestContext = {
       req,
       res,
@@ -79,6 +82,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await upstream.destroy();
+  await tokenizer.close();
   await new Promise((r) => upstreamServer.close(r));
   await new Promise((r) => sidecar.close(r));
   db.close();

@@ -62,10 +62,10 @@ describe('scanBody', () => {
     ];
     for (const body of cases) {
       const raw = JSON.stringify(body);
-      expect(scan(raw).promptBound).toBeGreaterThanOrEqual(promptTokensOf('chat', JSON.parse(raw) as Record<string, unknown>, countTokens));
+      expect(scan(raw).promptBound).toBeGreaterThanOrEqual(promptTokensOf('messages', JSON.parse(raw) as Record<string, unknown>, countTokens));
     }
     // An image type written with an escape still gets the image allowance.
     const escaped = '{"model":"m","messages":[{"role":"user","content":[{"type":"image\\u005furl","image_url":{"url":"x"}}]}]}';
-    expect(scan(escaped).promptBound).toBeGreaterThanOrEqual(promptTokensOf('chat', JSON.parse(escaped) as Record<string, unknown>, countTokens));
+    expect(scan(escaped).promptBound).toBeGreaterThanOrEqual(promptTokensOf('messages', JSON.parse(escaped) as Record<string, unknown>, countTokens));
   });
 });

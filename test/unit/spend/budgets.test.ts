@@ -12,7 +12,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SidecarEvents } from '../../../proxy/core/events.js';
 import type { LedgerRow } from '../../../proxy/core/ledger.js';
 import { openDatabase, type DB } from '../../../proxy/db/database.js';
-import { Budgets, type Reservation } from '../../../proxy/pipeline/budget.js';
+import type { Budgets, Reservation } from '../../../proxy/pipeline/budget.js';
+import { createBudgets } from '../../../proxy/server/deps.js';
 import { decideHold } from '../../../proxy/spend/holds.js';
 import { scopesFromPreset } from '../../../proxy/tokens/scopes.js';
 import { TokenStore, type CreateTokenInput, type Token } from '../../../proxy/tokens/store.js';
@@ -29,7 +30,7 @@ beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'sbs-spend-'));
   db = openDatabase(dir);
   tokens = new TokenStore(db, () => T0);
-  budgets = new Budgets(db, new SidecarEvents());
+  budgets = createBudgets(db, new SidecarEvents());
 });
 afterEach(() => {
   db.close();
@@ -67,7 +68,7 @@ describe('periods', () => {
     const t = make({ monthlyBudget: 1_000, budgetPeriod: 'total' });
     await spend([t], 700, T0);
     const later = Date.UTC(2031, 5, 1);
-    const again = new Budgets(db, new SidecarEvents());
+    const again = createBudgets(db, new SidecarEvents());
     const e = refusal(() => again.reserve([t], 400, later));
     expect(e.message).toContain('prepaid and does not reset');
     expect(again.remaining([t], later)).toMatchObject({ remainingMicros: 300, period: 'total', resetsAt: null });
@@ -90,7 +91,7 @@ describe('holds', () => {
   it('survives a restart, and an approval from another connection lifts it', () => {
     const t = make({ holdAbove: 100 });
     refusal(() => budgets.reserve([t], 200, T0));
-    const restarted = new Budgets(db, new SidecarEvents());
+    const restarted = createBudgets(db, new SidecarEvents());
     const stored = tokens.get(t.id)!;
     expect(refusal(() => restarted.reserve([stored], 1, T0)).code).toBe('spend_approval_required');
     // The daemon's snapshot of the token is the one from before the trip: its memory still holds it.

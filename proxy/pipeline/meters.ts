@@ -1,0 +1,197 @@
+/**
+ * How each kind of forwarded request is metered, as a table like routes.ts:
+ * for each meter kind, how its request is bounded (the body fields validated,
+ * where its prompt is, the most it may complete), whether a large body is
+ * scanned instead of parsed, how usage is read from a JSON answer and from a
+ * stream, and how it is priced when the upstream reports nothing. The stages
+ * (estimate, forward, relay, meter) read their entry and never ask which kind
+ * a route is: this is the one place the kinds differ, so a new kind (`run`,
+ * `job`) is one entry here and one name in `Meter`.
+ */
+import { z } from 'zod';
+import { callUnits } from '../pricing/calls.js';
+import type { PriceBook } from '../pricing/prices.js';
+import type { PromptShape } from '../pricing/prompt.js';
+import type { Meter } from './routes.js';
+import { streamUsageOf, usageOf, type Usage } from './usage.js';
+
+type Json = Record<string, unknown>;
+
+export interface MeterSpec {
+  /**
+   * The body fields that feed the estimate, validated before anything is
+   * estimated (a wrong type there would be a way around the budget); null:
+   * the body is not read (priced per call, or by the cost reported).
+   */
+  schema: z.ZodType<Json> | null;
+  /** Where the prompt is, to count it (pricing/prompt.ts); null: nothing is counted. */
+  prompt: PromptShape | null;
+  /**
+   * A large body is scanned (only `SCANNED_FIELDS` parsed, the prompt bounded
+   * by its bytes) instead of parsed; false where the estimate needs more of
+   * it (a completions prompt array's length).
+   */
+  scanned: boolean;
+  /**
+   * The body fields that bound the completion, as the upstream reads them; the
+   * larger of those set counts. Empty: the request produces no completion.
+   */
+  completionFields: readonly string[];
+  /** The most completion tokens the validated body may produce, all choices together. */
+  maxCompletion(body: Json, defaultMaxTokens: number): number;
+  /** Billed calls of one request (n images…); 1 unless priced per call. */
+  units(path: string, json: Json | undefined, raw: Buffer, contentType: string | undefined): number;
+  /**
+   * What a request costs when the upstream reports neither a cost nor tokens,
+   * for `units` billed calls, and what it reserves at least; null: nothing
+   * (it is free unless a cost is reported).
+   */
+  unpricedMicros(prices: PriceBook, units: number): number | null;
+  /** A stream is asked for its usage chunk (`stream_options.include_usage`), hidden from a client that did not ask. */
+  streamUsage: boolean;
+  /** Usage of a JSON answer, and of one streamed chunk. */
+  usage: { json(obj: Json): Usage | null; stream(obj: Json): Usage | null };
+  /** Text a JSON answer delivered, counted when it reports no usage; null: not counted. */
+  answerText: ((obj: Json) => string) | null;
+  /** What the agent can change to make a refused request cheaper (for the 402), null when nothing can. */
+  cheaper(path: string, units: number): string | null;
+}
+
+const count = z.number().int().positive().max(10_000_000);
+const base = z.looseObject({
+  model: z.string().min(1).max(256).optional(),
+  stream: z.boolean().nullish(),
+  n: z.number().int().min(1).max(128).nullish(),
+  best_of: z.number().int().min(1).max(128).nullish(),
+  max_tokens: count.nullish(),
+  max_completion_tokens: count.nullish(),
+  max_output_tokens: count.nullish(),
+});
+const model = z.string().min(1).max(256);
+
+/**
+ * The most completion tokens one choice may produce. When a body sets
+ * several bounding fields (`max_tokens` and `max_completion_tokens`), the
+ * larger counts: an upstream that honours the other field must not be able
+ * to outrun the reservation.
+ */
+function bound(body: Json, fields: readonly string[], defaultMaxTokens: number): number {
+  let max: number | null = null;
+  for (const f of fields) {
+    const v = body[f] as number | null | undefined;
+    if (v != null) max = Math.max(max ?? 0, v);
+  }
+  return max ?? defaultMaxTokens;
+}
+
+/** How many prompts a completions request carries (an array of token ids is one prompt). */
+function promptCount(prompt: unknown): number {
+  if (!Array.isArray(prompt) || prompt.length === 0 || typeof prompt[0] === 'number') return 1;
+  return prompt.length;
+}
+
+const n = (body: Json) => (body.n as number | null | undefined) ?? 1;
+
+/** Text of a chat or completions answer: message contents, tool calls, completion texts. */
+function choicesText(obj: Json): string {
+  let s = '';
+  if (Array.isArray(obj.choices)) {
+    for (const c of obj.choices as Json[]) {
+      const msg = c?.message as Json | undefined;
+      if (typeof msg?.content === 'string') s += msg.content;
+      if (msg?.tool_calls) s += JSON.stringify(msg.tool_calls);
+      if (typeof c?.text === 'string') s += c.text;
+    }
+  }
+  return s;
+}
+
+const READ_USAGE = { json: usageOf, stream: streamUsageOf };
+const one = () => 1;
+const free = () => null;
+
+/** The shared part of the token-metered kinds: priced by their tokens, one call each. */
+const TOKENS = { units: one, unpricedMicros: free, usage: READ_USAGE } as const;
+
+const CHAT_BOUND = ['max_completion_tokens', 'max_tokens'] as const;
+
+export const METERS: Record<Meter, MeterSpec> = {
+  chat: {
+    ...TOKENS,
+    schema: base.extend({ model, messages: z.array(z.unknown()).min(1) }),
+    prompt: 'messages',
+    scanned: true,
+    completionFields: CHAT_BOUND,
+    maxCompletion: (body, d) => bound(body, CHAT_BOUND, d) * n(body),
+    streamUsage: true,
+    answerText: choicesText,
+    cheaper: () => 'Lower max_tokens',
+  },
+  completion: {
+    ...TOKENS,
+    schema: base.extend({ model, prompt: z.unknown() }),
+    prompt: 'prompt',
+    scanned: false,
+    completionFields: CHAT_BOUND,
+    // best_of completions are generated (and billed) upstream even though only n come back.
+    maxCompletion: (body, d) => bound(body, CHAT_BOUND, d) * Math.max(n(body), (body.best_of as number | null | undefined) ?? 1) * promptCount(body.prompt),
+    streamUsage: true,
+    answerText: choicesText,
+    cheaper: () => 'Lower max_tokens',
+  },
+  embedding: {
+    ...TOKENS,
+    schema: base.extend({ model, input: z.unknown() }),
+    prompt: 'input',
+    scanned: true,
+    completionFields: [],
+    maxCompletion: () => 0,
+    streamUsage: false,
+    answerText: null,
+    cheaper: () => 'Send less input',
+  },
+  responses: {
+    ...TOKENS,
+    schema: base.extend({ model, input: z.unknown() }),
+    prompt: 'input+instructions',
+    scanned: true,
+    completionFields: ['max_output_tokens'],
+    maxCompletion: (body, d) => bound(body, ['max_output_tokens'], d),
+    streamUsage: false,
+    answerText: (obj) => (typeof obj.output_text === 'string' ? obj.output_text : ''),
+    cheaper: () => 'Lower max_output_tokens',
+  },
+  // Images, audio, services: the cost the upstream reports, else the default call price per billed call, never free.
+  call: {
+    schema: null,
+    prompt: null,
+    scanned: false,
+    completionFields: [],
+    maxCompletion: () => 0,
+    // Issue 17: n = 10 is ten images, and large or fine ones count more (pricing/calls.ts).
+    units: (path, json, raw, contentType) => callUnits(path, json, raw, contentType).units,
+    unpricedMicros: (prices, units) => prices.callPriceMicros() * units,
+    streamUsage: false,
+    usage: READ_USAGE,
+    answerText: null,
+    cheaper: (path, units) =>
+      path.startsWith('/v1/images/') && units > 1 ? `It is billed as ${units} image calls: ask for fewer images (a smaller n), a smaller size or a lower quality` : null,
+  },
+  // Listings, moderations, stored responses: free unless the upstream reports a cost.
+  reported: {
+    schema: null,
+    prompt: null,
+    scanned: false,
+    completionFields: [],
+    maxCompletion: () => 0,
+    units: one,
+    unpricedMicros: free,
+    streamUsage: false,
+    usage: READ_USAGE,
+    answerText: null,
+    cheaper: () => null,
+  },
+};
+
+/** The top-level fields a scan parses: what the estimate and the forwarding read, of every scanned kind. */
+export const SCANNED_FIELDS: ReadonlySet<string> = new Set(['model', 'stream', 'stream_options', 'n', 'best_of', ...Object.values(METERS).flatMap((m) => m.completionFields)]);
