@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { badRequest } from '../core/errors.js';
 import { microsToUsd, usdToMicros } from '../core/money.js';
 import { audit } from '../db/records.js';
+import { ledgerStore } from '../db/ledger-store.js';
 import { DAY_MS } from '../core/time.js';
 import { PRINTABLE, PRINTABLE_MESSAGE } from '../core/text.js';
 import { PRESETS, SCOPES, type Scope } from '../tokens/scopes.js';
@@ -82,7 +83,7 @@ export function tokensRouter(ctx: AdminContext): Router {
   };
   const tokenParam = (req: Request): Token => deps.tokens.require(parseInput(idParam, req.params.id, 'token id'));
   const changed = () => deps.principals.clear();
-  const ownSpend = ctx.db.prepare('SELECT coalesce(sum(cost_micros), 0) FROM usage WHERE token_id = ? AND ts >= ?').pluck();
+  const ledger = ledgerStore(ctx.db);
 
   r.get('/', (_req, res) => {
     const now = deps.clock();
@@ -98,7 +99,7 @@ export function tokensRouter(ctx: AdminContext): Router {
     const now = deps.clock();
     // spent_usd counts the whole subtree (spend is charged up the chain); own_spent_usd is this token's calls alone,
     // over the same window (the token's budget period; a prepaid budget's window is all time).
-    const own = ownSpend.get(t.id, windowOf(t.budgetPeriod, now).start ?? 0) as number;
+    const own = ledger.ownCostSince(t.id, windowOf(t.budgetPeriod, now).start ?? 0);
     res.json({
       ...view(t.id),
       own_spent_usd: microsToUsd(own),
