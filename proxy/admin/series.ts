@@ -14,6 +14,7 @@ import { z } from 'zod';
 import { microsToUsd } from '../core/money.js';
 import { DAY_MS } from '../core/time.js';
 import { ledgerStore } from '../db/ledger-store.js';
+import { tokenIdField } from '../core/fields.js';
 import type { AdminContext } from './context.js';
 import { parseInput } from './validate.js';
 import type { SeriesRange, SeriesResponse } from '../../wire/admin.js';
@@ -27,7 +28,7 @@ const TOP = 6;
 const seriesQuery = z.strictObject({
   range: z.enum(Object.keys(RANGES) as [Range, ...Range[]], { message: `expected one of ${Object.keys(RANGES).join(', ')}` }).default('30d'),
   by: z.enum(['token', 'model'], { message: 'expected token or model' }).default('token'),
-  token: z.string().regex(/^tok_[0-9A-Za-z]{16}$/, 'expected a token id (tok_…)').optional(),
+  token: tokenIdField.optional(),
 });
 
 /** The value below which `q` of the counted latencies fall, from histogram bins (bin → count). */

@@ -14,7 +14,8 @@ import { PRINTABLE, PRINTABLE_MESSAGE } from '../core/text.js';
 import { PRESETS, SCOPES, type Scope } from '../tokens/scopes.js';
 import { DEFAULT_GRACE_MS, type Token } from '../tokens/store.js';
 import { ADMIN_ACTOR, type AdminContext } from './context.js';
-import { instant, parseInput, positiveInt, usdAmount } from './validate.js';
+import { instant, parseInput } from './validate.js';
+import { amountField, countField, tokenIdField } from '../core/fields.js';
 import { toTree, type TokenView } from './views.js';
 import { windowOf } from '../core/period.js';
 import { budgetPeriodField, holdFields, applyBudgetPatch } from './spend.js';
@@ -30,13 +31,13 @@ const createSchema = z
     name: z.string().trim().min(1, 'a token needs a name').max(100, 'at most 100 characters').regex(PRINTABLE, PRINTABLE_MESSAGE),
     preset: z.enum(Object.keys(PRESETS) as [keyof typeof PRESETS, ...Array<keyof typeof PRESETS>], { message: `expected one of ${Object.keys(PRESETS).join(', ')}` }).optional(),
     scopes: scopeList.optional(),
-    monthly_budget_usd: usdAmount.nullable().optional(),
+    monthly_budget_usd: amountField.nullable().optional(),
     budget_period: budgetPeriodField.optional(),
     ...holdFields,
     expires: expiresField.optional(),
-    parent_id: z.string().regex(/^tok_[0-9A-Za-z]{16}$/, 'expected a token id (tok_…)').nullable().optional(),
-    rpm: positiveInt(1_000_000).nullable().optional(),
-    max_concurrent: positiveInt(10_000).nullable().optional(),
+    parent_id: tokenIdField.nullable().optional(),
+    rpm: countField(1_000_000).nullable().optional(),
+    max_concurrent: countField(10_000).nullable().optional(),
   })
   .superRefine((b, ctx) => {
     if ((b.preset === undefined) === (b.scopes === undefined)) ctx.addIssue({ code: 'custom', path: ['scopes'], message: 'give either a preset or a list of scopes' });
@@ -49,16 +50,16 @@ const patchSchema = z
   .strictObject({
     name: z.string().trim().min(1, 'a token needs a name').max(100, 'at most 100 characters').regex(PRINTABLE, PRINTABLE_MESSAGE).optional(),
     scopes: scopeList.optional(),
-    monthly_budget_usd: usdAmount.nullable().optional(),
+    monthly_budget_usd: amountField.nullable().optional(),
     budget_period: budgetPeriodField.optional(),
     ...holdFields,
     expires_at: instant.nullable().optional(),
-    rpm: positiveInt(1_000_000).nullable().optional(),
-    max_concurrent: positiveInt(10_000).nullable().optional(),
+    rpm: countField(1_000_000).nullable().optional(),
+    max_concurrent: countField(10_000).nullable().optional(),
   })
   .refine((b) => Object.keys(b).length > 0, { message: 'nothing to change', path: ['body'] });
 
-const idParam = z.string().regex(/^tok_[0-9A-Za-z]{16}$/, 'expected a token id (tok_…)');
+const idParam = tokenIdField;
 
 function expiryFrom(input: string | undefined, now: number, chain: readonly Token[]): number | null {
   if (input === undefined) {

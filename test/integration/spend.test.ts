@@ -156,7 +156,7 @@ describe('budgets that fit how people pay', () => {
     const before = s.tokens.list().length;
     const bad = [
       [['token', 'create', '--name', 'x', '--preset', 'write', '--budget', '5', '--period', 'yearly'], 'day, week, month, total'],
-      [['token', 'create', '--name', 'x', '--preset', 'write', '--hold-above', '0'], '--hold-above takes an amount in USD above 0'],
+      [['token', 'create', '--name', 'x', '--preset', 'write', '--hold-above', '0'], '--hold-above must be more than 0 USD'],
       [['token', 'create', '--name', 'x', '--preset', 'write', '--upstream', '--budget', '5', '--period', 'day'], 'apply to local tokens only'],
       [['token', 'topup', 'tok_nonexistent00000', '5'], 'no token with id'],
     ] as const;
