@@ -10,8 +10,8 @@ import { z } from 'zod';
 import { BUDGET_PERIODS, PERIOD_MESSAGE, TOKEN_ID, TOKEN_ID_MESSAGE, parseAmount, parseCount, parseUsd, type Parsed } from '../../wire/fields.js';
 
 /** A value through one of wire/fields.ts's parsers: a typed string or a number, refused with its reason, never null. */
-const parsedBy = (parse: (v: string | number) => Parsed<number>) =>
-  z.union([z.number(), z.string().max(40)], { message: 'expected a number' }).transform((v, ctx) => {
+const parsedBy = (parse: (v: string | number) => Parsed<number>, required = 'expected a number') =>
+  z.union([z.number(), z.string().max(40)], { error: (iss) => (iss.input === undefined ? required : 'expected a number') }).transform((v, ctx) => {
     const r = parse(v);
     if (r.ok) return r.value;
     ctx.addIssue({ code: 'custom', message: r.error });
@@ -20,6 +20,8 @@ const parsedBy = (parse: (v: string | number) => Parsed<number>) =>
 
 /** An amount of money in USD (a budget, a top-up, a threshold): more than 0. `null` (no budget) only where a schema adds `.nullable()`. */
 export const amountField = parsedBy((v) => parseAmount(v));
+/** The same, where a missing amount is refused with `required` (a message for the agent that left it out). */
+export const requiredAmount = (required: string) => parsedBy((v) => parseAmount(v), required);
 /** A price in USD (per million tokens, or per call): 0 or more. */
 export const priceField = parsedBy((v) => parseUsd(v));
 /** A whole number from `min` (default 1) to `max`. */
