@@ -71,6 +71,7 @@ async function tool(fn: () => Promise<unknown>): Promise<CallToolResult> {
  * amount refused there is refused here in the same words (issue 22); only the type is checked on this side.
  */
 const amountInput = z.union([z.number(), z.string().max(40)]);
+const countInput = amountInput;
 
 export function createMcpServer(client: SidecarClient): McpServer {
   const server = new McpServer({ name: 'skillboss-sidecar', version: VERSION }, { capabilities: { logging: {} }, instructions: INSTRUCTIONS });
@@ -89,7 +90,7 @@ export function createMcpServer(client: SidecarClient): McpServer {
         name: z.string().min(1).max(64).optional().describe('A short name for this agent (shown to the human). Required unless request_id is given.'),
         scopes: scopeList.optional().describe('Scopes to ask for. Required unless request_id is given.'),
         monthly_budget: amountInput.optional().describe('Most this agent may spend per calendar month, in USD (more than 0, at most 6 decimals). Required unless request_id is given.'),
-        expiration_days: z.number().int().min(1).max(365).optional().describe('How long the key should live (default 90 days).'),
+        expiration_days: countInput.optional().describe('How long the key should live (default 90 days).'),
         reason: z.string().max(500).optional().describe('Why this agent needs it (shown to the human).'),
         request_id: z.string().optional().describe('Keep waiting on a request made earlier by this tool, instead of asking again.'),
         wait_seconds: z.number().int().min(0).max(600).optional().describe('How long to wait for the human (default 50).'),
@@ -189,7 +190,7 @@ export function createMcpServer(client: SidecarClient): McpServer {
         scopes: scopeList,
         monthly_budget: amountInput.optional().describe('The child\'s budget in USD per budget_period (more than 0, at most 6 decimals, at most this key\'s).'),
         budget_period: z.enum(BUDGET_PERIODS).optional().describe('What the budget is per: day, week, month (default) or total (prepaid, never resets).'),
-        expiration_days: z.number().int().min(1).max(36_500).optional().describe('Days until the child key expires (default: when this key does).'),
+        expiration_days: countInput.optional().describe('Days until the child key expires (default: when this key does).'),
       },
     },
     (args) =>
