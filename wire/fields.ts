@@ -93,6 +93,13 @@ export function parsePositive(input: string | number, max = Number.MAX_SAFE_INTE
   return { ok: true, value: n };
 }
 
+/** A length of time that may be 0 (a rotation's grace, in days), plain decimal or a number, at most `max`. */
+export function parseDuration(input: string | number, max: number): Parsed<number> {
+  if (input === 0 || (typeof input === 'string' && /^0*(?:\.0*)?$/.test(input.trim()) && input.trim() !== '')) return { ok: true, value: 0 };
+  const r = parsePositive(input, max);
+  return r.ok || r.error !== 'must be more than 0' ? r : { ok: false, error: 'must be 0 or more' };
+}
+
 /** What a budget is per: a UTC day, an ISO week, a calendar month, or `total` (prepaid, never resets). */
 export const BUDGET_PERIODS = ['day', 'week', 'month', 'total'] as const;
 export type BudgetPeriod = (typeof BUDGET_PERIODS)[number];

@@ -15,7 +15,7 @@ import { PRESETS, SCOPES, type Scope } from '../tokens/scopes.js';
 import { DEFAULT_GRACE_MS, type Token } from '../tokens/store.js';
 import { ADMIN_ACTOR, type AdminContext } from './context.js';
 import { instant, parseInput } from './validate.js';
-import { amountField, countField, tokenIdField } from '../core/fields.js';
+import { amountField, countField, durationField, tokenIdField } from '../core/fields.js';
 import { toTree, type TokenView } from './views.js';
 import { windowOf } from '../core/period.js';
 import { budgetPeriodField, holdFields, applyBudgetPatch } from './spend.js';
@@ -43,7 +43,7 @@ const createSchema = z
     if ((b.preset === undefined) === (b.scopes === undefined)) ctx.addIssue({ code: 'custom', path: ['scopes'], message: 'give either a preset or a list of scopes' });
   });
 
-const rotateSchema = z.strictObject({ grace_days: z.number().min(0, 'must be 0 or more').max(30, 'at most 30 days').optional() });
+const rotateSchema = z.strictObject({ grace_days: durationField(30).optional() });
 const pauseSchema = z.strictObject({ paused: z.boolean({ message: 'expected true or false' }) });
 const revokeSchema = z.strictObject({ reason: z.string().trim().min(1).max(200, 'at most 200 characters').optional() });
 const patchSchema = z

@@ -7,7 +7,7 @@
  * every other (issue 22, item 4).
  */
 import { z } from 'zod';
-import { BUDGET_PERIODS, PERIOD_MESSAGE, TOKEN_ID, TOKEN_ID_MESSAGE, parseAmount, parseCount, parseUsd, type Parsed } from '../../wire/fields.js';
+import { BUDGET_PERIODS, PERIOD_MESSAGE, TOKEN_ID, TOKEN_ID_MESSAGE, parseAmount, parseCount, parseDuration, parseUsd, type Parsed } from '../../wire/fields.js';
 
 /** A value through one of wire/fields.ts's parsers: a typed string or a number, refused with its reason, never null. */
 const parsedBy = (parse: (v: string | number) => Parsed<number>, required = 'expected a number') =>
@@ -26,5 +26,7 @@ export const requiredAmount = (required: string) => parsedBy((v) => parseAmount(
 export const priceField = parsedBy((v) => parseUsd(v));
 /** A whole number from `min` (default 1) to `max`. */
 export const countField = (max: number, min = 1) => parsedBy((v) => parseCount(v, min, max));
+/** A length of time from 0 to `max` (in the unit the field names, e.g. days). */
+export const durationField = (max: number) => parsedBy((v) => parseDuration(v, max));
 export const periodField = z.enum(BUDGET_PERIODS, { message: PERIOD_MESSAGE });
 export const tokenIdField = z.string().regex(TOKEN_ID, TOKEN_ID_MESSAGE);

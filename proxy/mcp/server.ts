@@ -170,7 +170,7 @@ export function createMcpServer(client: SidecarClient): McpServer {
     {
       title: 'Rotate this key',
       description: 'Issues a new secret for this key (same budget, scopes and children) and uses it from now on. The old one keeps working for grace_days (default 7) for ordinary calls; update your configuration with new_api_key.',
-      inputSchema: { grace_days: z.number().min(0).max(30).optional().describe('How long the old key keeps working (default 7 days).') },
+      inputSchema: { grace_days: countInput.optional().describe('How long the old key keeps working (default 7 days).') },
     },
     (args) =>
       tool(async () => {

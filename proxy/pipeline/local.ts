@@ -12,7 +12,7 @@ import { microsToUsd, usdToMicros } from '../core/money.js';
 import { parseInput } from '../core/validate.js';
 import { DAY_MS } from '../core/time.js';
 import { windowOf, type BudgetPeriod } from '../core/period.js';
-import { amountField, countField, periodField } from '../core/fields.js';
+import { amountField, countField, durationField, periodField } from '../core/fields.js';
 import { hashToken, isWellFormedToken } from '../tokens/format.js';
 import { parseScopes, type Scope } from '../tokens/scopes.js';
 import { DEFAULT_GRACE_MS, type Created } from '../tokens/store.js';
@@ -43,7 +43,7 @@ const createChildSchema = z.strictObject({
   scopes: scopesField,
   expiration_days: days.nullish(),
 });
-const rotateSchema = z.strictObject({ grace_days: z.number().min(0).max(30).optional() });
+const rotateSchema = z.strictObject({ grace_days: durationField(30).optional() });
 
 /** The routes answered by the pipeline itself; the daemon adds the features' ones. */
 export const TOKEN_ROUTES = {

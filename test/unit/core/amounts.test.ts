@@ -74,3 +74,29 @@ describe('latency percentiles from a log-scale histogram', () => {
     expect(percentile(new Map(), 0.5)).toBeNull();
   });
 });
+
+describe('the other field rules', () => {
+  it('an amount of money is more than 0; a price may be 0', async () => {
+    const { parseAmount, MORE_THAN_ZERO } = await import('../../../wire/fields.js');
+    for (const v of [0, '0', -1, '-1', '$0.000000']) expect(parseAmount(v)).toEqual({ ok: false, error: MORE_THAN_ZERO });
+    expect(parseAmount('0.000001')).toEqual({ ok: true, value: 0.000001 });
+    expect(parseUsd('0')).toEqual({ ok: true, value: 0 });
+  });
+
+  it('ports, durations, periods and token ids', async () => {
+    const { parsePort, parsePositive, parseDuration, parsePeriod, isTokenId } = await import('../../../wire/fields.js');
+    expect(parsePort('0')).toEqual({ ok: true, value: 0 });
+    expect(parsePort('7373')).toEqual({ ok: true, value: 7373 });
+    for (const v of ['0x10', '1e3', '65536', '-1', '', '80.5', '7,373']) expect(parsePort(v).ok, v).toBe(false);
+    expect(parsePositive('2.5')).toEqual({ ok: true, value: 2.5 });
+    for (const v of ['0', '0x10', '1e1', 'Infinity', '', '-3']) expect(parsePositive(v).ok, v).toBe(false);
+    expect(parseDuration(0, 30)).toEqual({ ok: true, value: 0 });
+    expect(parseDuration('1.5', 30)).toEqual({ ok: true, value: 1.5 });
+    expect(parseDuration(-1, 30)).toEqual({ ok: false, error: 'must be 0 or more' });
+    expect(parseDuration(31, 30)).toEqual({ ok: false, error: 'must be at most 30' });
+    expect(parsePeriod('week')).toEqual({ ok: true, value: 'week' });
+    expect(parsePeriod('yearly').ok).toBe(false);
+    expect(isTokenId('tok_0123456789abcdef')).toBe(true);
+    for (const v of ['tok_0123', 'sk-sbl-x', 'tok_0123456789abcdef0', 'tok_0123456789abcde!']) expect(isTokenId(v), v).toBe(false);
+  });
+});
