@@ -2,6 +2,7 @@
  * The admin API's JSON shapes that the dashboard reads too: one definition
  * for both sides of the wire.
  */
+import type { BudgetPeriod } from './fields.js';
 import type { Scope } from './scopes.js';
 
 export type TokenStatus = 'active' | 'revoked' | 'expired' | 'parent_revoked' | 'parent_expired';
@@ -36,7 +37,7 @@ export interface TokenView extends BudgetFields {
 
 /** A token's budget period, holds and forecast (issue 16); part of every token view. `spent_usd` is spend in this period. */
 export interface BudgetFields {
-  budget_period: 'day' | 'week' | 'month' | 'total';
+  budget_period: BudgetPeriod;
   /** When the period's spend starts again from zero; null for a `total` budget, which never resets. */
   resets_at: string | null;
   topped_up_usd: number;

@@ -5,12 +5,13 @@
  */
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { envSetting } from '../../proxy/core/env.js';
 
 /** Passed when launched at login: start in the tray without opening the window. */
 export const HIDDEN_FLAG = '--hidden';
 
 export function linuxAutostartPath(env: NodeJS.ProcessEnv = process.env): string {
-  return join(env.XDG_CONFIG_HOME ?? join(homedir(), '.config'), 'autostart', 'skillboss-sidecar.desktop');
+  return join(envSetting('XDG_CONFIG_HOME', env) ?? join(homedir(), '.config'), 'autostart', 'skillboss-sidecar.desktop');
 }
 
 /**
@@ -40,7 +41,7 @@ export function linuxDesktopEntry(o: { exec: string; args?: readonly string[]; n
 
 /** What to launch at login: inside an AppImage the binary lives in a temporary mount, the AppImage itself does not. */
 export function launchCommand(execPath: string, env: NodeJS.ProcessEnv = process.env): string {
-  return env.APPIMAGE ?? execPath;
+  return envSetting('APPIMAGE', env) ?? execPath;
 }
 
 /** Whether to open the dashboard window right after start. */

@@ -6,6 +6,7 @@
  */
 import type { DB } from '../../proxy/db/database.js';
 import { getSetting } from '../../proxy/db/records.js';
+import { ledgerStore } from '../../proxy/db/ledger-store.js';
 import { periodOf } from '../../proxy/core/time.js';
 import type { UpstreamStatus } from '../../proxy/upstream/status.js';
 
@@ -54,15 +55,13 @@ export type StoredState = Pick<AppState, 'upstreamKey' | 'credits' | 'reachable'
  */
 export function readStoredState(db: DB, now: number): StoredState {
   const up = getSetting<Partial<UpstreamStatus>>(db, 'upstream_status') ?? {};
-  const row = db
-    .prepare('SELECT COALESCE(SUM(s.spent_micros), 0) AS total FROM spend s JOIN tokens t ON t.id = s.token_id WHERE s.period = ? AND t.parent_id IS NULL')
-    .get(periodOf(now)) as { total: number };
+  const spendMicros = ledgerStore(db).rootsSpent(periodOf(now));
   return {
     upstreamKey: up.key ?? 'unknown',
     credits: up.credits ?? 'unknown',
     reachable: up.reachable ?? null,
     balanceUsd: up.balanceUsd ?? null,
-    spendMicros: row.total,
+    spendMicros,
     paused: getSetting<boolean>(db, 'paused') === true,
   };
 }

@@ -9,6 +9,7 @@
 import { z } from 'zod';
 import { usdToMicros } from '../core/money.js';
 import { parseInput } from '../core/validate.js';
+import { countField, requiredAmount } from '../core/fields.js';
 import type { RequestBody } from '../pipeline/body.js';
 import type { LocalAnswer, LocalRoutes, OpenRequestContext } from '../pipeline/context.js';
 import { PRINTABLE, PRINTABLE_MESSAGE as printable } from '../core/text.js';
@@ -27,11 +28,9 @@ export const requestAccessSchema = z.strictObject({
     .min(1, 'ask for at least one scope')
     .max(SCOPES.length)
     .refine((list) => list.every(isScope), { error: (iss) => `unknown scope ${(iss.input as string[]).filter((s) => !isScope(s)).map((s) => JSON.stringify(s.slice(0, 40))).join(', ')}; valid scopes: ${SCOPES.join(', ')}` }),
-  monthly_budget: z
-    .number({ error: (iss) => (iss.input === undefined ? 'required: the most this agent may spend a month, in USD' : 'must be a number of USD') })
-    .positive('must be more than 0 USD')
-    .max(1_000_000),
-  expiration_days: z.number().int('must be a whole number of days').min(1).max(MAX_EXPIRATION_DAYS, `at most ${MAX_EXPIRATION_DAYS} days`).optional(),
+  // The one money rule (core/fields.ts), as on every other path.
+  monthly_budget: requiredAmount('required: the most this agent may spend a month, in USD'),
+  expiration_days: countField(MAX_EXPIRATION_DAYS).optional(),
   reason: z.string().trim().max(500).regex(PRINTABLE, printable).nullish(),
 });
 

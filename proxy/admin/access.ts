@@ -19,19 +19,20 @@ import { accessRequestJson, MAX_EXPIRATION_DAYS, type AccessRequest } from '../a
 import { SCOPES } from '../tokens/scopes.js';
 import { ADMIN_ACTOR, type AdminContext } from './context.js';
 import { parseInput } from './validate.js';
+import { amountField, countField } from '../core/fields.js';
 
 const listQuery = z.strictObject({ all: z.enum(['0', '1', 'true', 'false'], { message: 'expected 1 or 0' }).optional() });
 // An id (areq_ + 20 base62) or a user code (8 letters, dash optional, any case): nothing longer is worth a lookup.
 const refParam = z.string().trim().min(1).max(40, 'expected an access request id (areq_…) or its code (e.g. WDJB-MJHT)');
 
 const approveSchema = z.strictObject({
-  monthly_budget: z.number({ message: 'must be a number of USD' }).positive('must be more than 0 USD').max(1_000_000, 'must be at most 1,000,000 USD').optional(),
+  monthly_budget: amountField.optional(),
   scopes: z
     .array(z.enum(SCOPES, { message: `each scope must be one of ${SCOPES.join(', ')}` }))
     .min(1, 'grant at least one scope, or deny the request')
     .max(SCOPES.length)
     .optional(),
-  expiration_days: z.number().int('must be a whole number of days').min(1, 'must be at least 1 day').max(MAX_EXPIRATION_DAYS, `at most ${MAX_EXPIRATION_DAYS} days`).optional(),
+  expiration_days: countField(MAX_EXPIRATION_DAYS).optional(),
 });
 const denySchema = z.strictObject({ reason: z.string().trim().max(500, 'at most 500 characters').optional() });
 

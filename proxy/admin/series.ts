@@ -13,6 +13,8 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { microsToUsd } from '../core/money.js';
 import { DAY_MS } from '../core/time.js';
+import { ledgerStore } from '../db/ledger-store.js';
+import { tokenIdField } from '../core/fields.js';
 import type { AdminContext } from './context.js';
 import { parseInput } from './validate.js';
 import type { SeriesRange, SeriesResponse } from '../../wire/admin.js';
@@ -26,7 +28,7 @@ const TOP = 6;
 const seriesQuery = z.strictObject({
   range: z.enum(Object.keys(RANGES) as [Range, ...Range[]], { message: `expected one of ${Object.keys(RANGES).join(', ')}` }).default('30d'),
   by: z.enum(['token', 'model'], { message: 'expected token or model' }).default('token'),
-  token: z.string().regex(/^tok_[0-9A-Za-z]{16}$/, 'expected a token id (tok_…)').optional(),
+  token: tokenIdField.optional(),
 });
 
 /** The value below which `q` of the counted latencies fall, from histogram bins (bin → count). */
@@ -51,33 +53,24 @@ export function seriesRouter(ctx: AdminContext): Router {
     const { step, n } = RANGES[q.range];
     const end = (Math.floor(deps.clock() / step) + 1) * step;
     const start = end - n * step;
-    const where = `ts >= ? AND ts < ?${q.token ? ' AND token_id = ?' : ''}`;
-    const args: unknown[] = q.token ? [start, end, q.token] : [start, end];
-    const bucket = `CAST((ts - ${start}) / ${step} AS INTEGER)`;
     const idx = (b: number) => Math.min(n - 1, Math.max(0, b));
+    const ledger = ledgerStore(db);
 
     const requests = new Array<number>(n).fill(0);
     const errors = new Array<number>(n).fill(0);
     const cost = new Array<number>(n).fill(0);
-    for (const row of db.prepare(`SELECT ${bucket} AS b, count(*) AS c, sum(status >= 400) AS e, sum(cost_micros) AS m FROM usage WHERE ${where} GROUP BY b`).all(...args) as Array<{ b: number; c: number; e: number; m: number }>) {
-      requests[idx(row.b)] = row.c;
-      errors[idx(row.b)] = row.e;
-      cost[idx(row.b)] = row.m;
+    for (const row of ledger.seriesTotals(start, end, step, q.token)) {
+      requests[idx(row.b)] = row.requests;
+      errors[idx(row.b)] = row.errors;
+      cost[idx(row.b)] = row.cost_micros;
     }
 
     const hist = Array.from({ length: n }, () => new Map<number, number>());
-    const bin = `CAST(floor(log2(max(latency_ms, 1)) * ${BINS_PER_DOUBLING}) AS INTEGER)`;
-    for (const row of db.prepare(`SELECT ${bucket} AS b, ${bin} AS k, count(*) AS c FROM usage WHERE ${where} GROUP BY b, k`).all(...args) as Array<{ b: number; k: number; c: number }>) {
+    for (const row of ledger.seriesLatencyBins(start, end, step, q.token, BINS_PER_DOUBLING)) {
       hist[idx(row.b)]!.set(row.k, row.c);
     }
 
-    const keyCol = q.by === 'token' ? 'u.token_id' : "coalesce(u.model, '')";
-    const splitRows = db
-      .prepare(
-        `SELECT CAST((u.ts - ${start}) / ${step} AS INTEGER) AS b, ${keyCol} AS k, ${q.by === 'token' ? 't.name' : 'NULL'} AS name, sum(u.cost_micros) AS m
-         FROM usage u LEFT JOIN tokens t ON t.id = u.token_id WHERE u.${where.replace(/ AND /g, ' AND u.')} GROUP BY b, k`,
-      )
-      .all(...args) as Array<{ b: number; k: string; name: string | null; m: number }>;
+    const splitRows = ledger.seriesSplit(start, end, step, q.token, q.by);
     const byKey = new Map<string, { name: string; m: number[]; total: number }>();
     for (const row of splitRows) {
       const e = byKey.get(row.k) ?? { name: row.name ?? (row.k || '(no model)'), m: new Array<number>(n).fill(0), total: 0 };

@@ -17,9 +17,10 @@ import { normalizeAllowedHost } from '../lifecycle/outbound.js';
 import { WEBHOOK_HOSTS_SETTING } from '../lifecycle/rotation.js';
 import { ROTATION_DAYS_SETTING, rotationDays } from '../upstream/rotate.js';
 import { ADMIN_ACTOR, type AdminContext } from './context.js';
-import { parseInput, positiveInt } from './validate.js';
+import { parseInput } from './validate.js';
+import { countField, priceField } from '../core/fields.js';
 
-const price = z.number().nonnegative('must be 0 or more').max(1_000_000, 'at most 1,000,000 USD per million tokens');
+const price = priceField;
 // The same rule as `skillboss-sidecar rotation webhook-hosts` and the sender (lifecycle/outbound.ts).
 const hostName = z.string().max(253, 'too long for a host name').transform((h, ctx) => {
   try {
@@ -46,9 +47,9 @@ const origin = z
 const settingsPatch = z
   .strictObject({
     upstream_url: z.string().trim().max(500).optional(),
-    key_rotation_days: positiveInt(3650).nullable().optional(),
+    key_rotation_days: countField(3650).nullable().optional(),
     webhook_allowed_hosts: z.array(hostName).max(100, 'at most 100 hosts').optional(),
-    default_max_tokens: positiveInt(1_000_000).optional(),
+    default_max_tokens: countField(1_000_000).optional(),
     allowed_origins: z.array(origin).max(50, 'at most 50 origins').optional(),
     default_price: z.strictObject({ prompt: price, completion: price }).optional(),
     price_overrides: z

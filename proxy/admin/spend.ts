@@ -7,12 +7,13 @@ import { Router, type Request } from 'express';
 import { z } from 'zod';
 import { usdToMicros } from '../core/money.js';
 import { decideHold, heldTokens, setHoldLimits, topUp } from '../spend/holds.js';
-import { BUDGET_PERIODS, type BudgetPeriod } from '../core/period.js';
+import type { BudgetPeriod } from '../core/period.js';
 import { ADMIN_ACTOR, type AdminContext } from './context.js';
-import { parseInput, usdAmount } from './validate.js';
+import { parseInput } from './validate.js';
+import { amountField, periodField, tokenIdField } from '../core/fields.js';
 
-export const budgetPeriodField = z.enum(BUDGET_PERIODS, { message: `expected one of ${BUDGET_PERIODS.join(', ')}` });
-const positiveUsd = usdAmount.refine((n) => n > 0, 'must be more than 0');
+export const budgetPeriodField = periodField;
+const positiveUsd = amountField;
 export const holdFields = {
   /** Spend per budget period past which the token waits for a person (USD; null removes). */
   hold_above_usd: positiveUsd.nullable().optional(),
@@ -20,7 +21,7 @@ export const holdFields = {
   hold_rate_usd: positiveUsd.nullable().optional(),
 };
 
-const idParam = z.string().regex(/^tok_[0-9A-Za-z]{16}$/, 'expected a token id (tok_…)');
+const idParam = tokenIdField;
 const topupSchema = z.strictObject({ amount_usd: positiveUsd });
 const approveSchema = z.strictObject({ hold_above_usd: positiveUsd.optional() });
 const denySchema = z.strictObject({});

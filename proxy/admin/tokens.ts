@@ -8,12 +8,14 @@ import { z } from 'zod';
 import { badRequest } from '../core/errors.js';
 import { microsToUsd, usdToMicros } from '../core/money.js';
 import { audit } from '../db/records.js';
+import { ledgerStore } from '../db/ledger-store.js';
 import { DAY_MS } from '../core/time.js';
 import { PRINTABLE, PRINTABLE_MESSAGE } from '../core/text.js';
 import { PRESETS, SCOPES, type Scope } from '../tokens/scopes.js';
 import { DEFAULT_GRACE_MS, type Token } from '../tokens/store.js';
 import { ADMIN_ACTOR, type AdminContext } from './context.js';
-import { instant, parseInput, positiveInt, usdAmount } from './validate.js';
+import { instant, parseInput } from './validate.js';
+import { amountField, countField, durationField, tokenIdField } from '../core/fields.js';
 import { toTree, type TokenView } from './views.js';
 import { windowOf } from '../core/period.js';
 import { budgetPeriodField, holdFields, applyBudgetPatch } from './spend.js';
@@ -29,35 +31,35 @@ const createSchema = z
     name: z.string().trim().min(1, 'a token needs a name').max(100, 'at most 100 characters').regex(PRINTABLE, PRINTABLE_MESSAGE),
     preset: z.enum(Object.keys(PRESETS) as [keyof typeof PRESETS, ...Array<keyof typeof PRESETS>], { message: `expected one of ${Object.keys(PRESETS).join(', ')}` }).optional(),
     scopes: scopeList.optional(),
-    monthly_budget_usd: usdAmount.nullable().optional(),
+    monthly_budget_usd: amountField.nullable().optional(),
     budget_period: budgetPeriodField.optional(),
     ...holdFields,
     expires: expiresField.optional(),
-    parent_id: z.string().regex(/^tok_[0-9A-Za-z]{16}$/, 'expected a token id (tok_…)').nullable().optional(),
-    rpm: positiveInt(1_000_000).nullable().optional(),
-    max_concurrent: positiveInt(10_000).nullable().optional(),
+    parent_id: tokenIdField.nullable().optional(),
+    rpm: countField(1_000_000).nullable().optional(),
+    max_concurrent: countField(10_000).nullable().optional(),
   })
   .superRefine((b, ctx) => {
     if ((b.preset === undefined) === (b.scopes === undefined)) ctx.addIssue({ code: 'custom', path: ['scopes'], message: 'give either a preset or a list of scopes' });
   });
 
-const rotateSchema = z.strictObject({ grace_days: z.number().min(0, 'must be 0 or more').max(30, 'at most 30 days').optional() });
+const rotateSchema = z.strictObject({ grace_days: durationField(30).optional() });
 const pauseSchema = z.strictObject({ paused: z.boolean({ message: 'expected true or false' }) });
 const revokeSchema = z.strictObject({ reason: z.string().trim().min(1).max(200, 'at most 200 characters').optional() });
 const patchSchema = z
   .strictObject({
     name: z.string().trim().min(1, 'a token needs a name').max(100, 'at most 100 characters').regex(PRINTABLE, PRINTABLE_MESSAGE).optional(),
     scopes: scopeList.optional(),
-    monthly_budget_usd: usdAmount.nullable().optional(),
+    monthly_budget_usd: amountField.nullable().optional(),
     budget_period: budgetPeriodField.optional(),
     ...holdFields,
     expires_at: instant.nullable().optional(),
-    rpm: positiveInt(1_000_000).nullable().optional(),
-    max_concurrent: positiveInt(10_000).nullable().optional(),
+    rpm: countField(1_000_000).nullable().optional(),
+    max_concurrent: countField(10_000).nullable().optional(),
   })
   .refine((b) => Object.keys(b).length > 0, { message: 'nothing to change', path: ['body'] });
 
-const idParam = z.string().regex(/^tok_[0-9A-Za-z]{16}$/, 'expected a token id (tok_…)');
+const idParam = tokenIdField;
 
 function expiryFrom(input: string | undefined, now: number, chain: readonly Token[]): number | null {
   if (input === undefined) {
@@ -82,7 +84,7 @@ export function tokensRouter(ctx: AdminContext): Router {
   };
   const tokenParam = (req: Request): Token => deps.tokens.require(parseInput(idParam, req.params.id, 'token id'));
   const changed = () => deps.principals.clear();
-  const ownSpend = ctx.db.prepare('SELECT coalesce(sum(cost_micros), 0) FROM usage WHERE token_id = ? AND ts >= ?').pluck();
+  const ledger = ledgerStore(ctx.db);
 
   r.get('/', (_req, res) => {
     const now = deps.clock();
@@ -98,7 +100,7 @@ export function tokensRouter(ctx: AdminContext): Router {
     const now = deps.clock();
     // spent_usd counts the whole subtree (spend is charged up the chain); own_spent_usd is this token's calls alone,
     // over the same window (the token's budget period; a prepaid budget's window is all time).
-    const own = ownSpend.get(t.id, windowOf(t.budgetPeriod, now).start ?? 0) as number;
+    const own = ledger.ownCostSince(t.id, windowOf(t.budgetPeriod, now).start ?? 0);
     res.json({
       ...view(t.id),
       own_spent_usd: microsToUsd(own),

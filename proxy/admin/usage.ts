@@ -8,17 +8,12 @@ import { z } from 'zod';
 import { badRequest } from '../core/errors.js';
 import { microsToUsd } from '../core/money.js';
 import { DAY_MS } from '../core/time.js';
+import { ledgerStore, USAGE_GROUPS, type UsageGroup } from '../db/ledger-store.js';
 import type { AdminContext } from './context.js';
 import { isoDay, parseInput } from './validate.js';
 
-const GROUPS = {
-  day: ['day'],
-  token: ['token_id'],
-  model: ['model'],
-  day_token: ['day', 'token_id'],
-  day_model: ['day', 'model'],
-} as const;
-type Group = keyof typeof GROUPS;
+const GROUPS = USAGE_GROUPS;
+type Group = UsageGroup;
 
 const usageQuery = z.strictObject({
   from: isoDay.optional(),
@@ -59,21 +54,7 @@ export function usageRouter(ctx: AdminContext): Router {
   r.get('/usage', (req, res) => {
     const q = parseInput(usageQuery, req.query, 'query');
     const range = rangeOf(q, deps.clock());
-    const cols = GROUPS[q.by];
-    const select = cols.map((c) => (c === 'day' ? "strftime('%Y-%m-%d', u.ts / 1000, 'unixepoch') AS day" : `u.${c}`));
-    if ((cols as readonly string[]).includes('token_id')) select.push('t.name AS token_name');
-    const where = ['u.ts >= ?', 'u.ts < ?'];
-    const args: unknown[] = [range.fromMs, range.toMs];
-    if (q.token) {
-      where.push('u.token_id = ?');
-      args.push(q.token);
-    }
-    const sql = `SELECT ${select.join(', ')}, count(*) AS requests, sum(u.status >= 400) AS errors,
-        sum(u.prompt_tokens) AS prompt_tokens, sum(u.completion_tokens) AS completion_tokens,
-        sum(u.cached_tokens) AS cached_tokens, sum(u.reasoning_tokens) AS reasoning_tokens, sum(u.cost_micros) AS cost_micros
-      FROM usage u LEFT JOIN tokens t ON t.id = u.token_id
-      WHERE ${where.join(' AND ')} GROUP BY ${cols.join(', ')} ORDER BY ${cols.map((c) => (c === 'day' ? 'day' : `cost_micros DESC, ${c}`)).join(', ')}`;
-    const rows: UsageRow[] = (db.prepare(sql).all(...args) as Array<UsageRow & { cost_micros: number }>).map(({ cost_micros, ...rest }) => ({
+    const rows: UsageRow[] = (ledgerStore(db).grouped(q.by, range.fromMs, range.toMs, q.token) as unknown as Array<UsageRow & { cost_micros: number }>).map(({ cost_micros, ...rest }) => ({
       ...rest,
       cost_usd: microsToUsd(cost_micros),
     }));
@@ -84,29 +65,7 @@ export function usageRouter(ctx: AdminContext): Router {
 
   r.get('/requests', (req, res) => {
     const q = parseInput(requestsQuery, req.query, 'query');
-    const where: string[] = [];
-    const args: unknown[] = [];
-    if (q.token) {
-      where.push('u.token_id = ?');
-      args.push(q.token);
-    }
-    if (q.model) {
-      where.push('u.model = ?');
-      args.push(q.model);
-    }
-    if (q.status === 'ok') where.push('u.status < 400');
-    if (q.status === 'error') where.push('u.status >= 400');
-    if (q.before !== undefined) {
-      where.push('u.id < ?');
-      args.push(q.before);
-    }
-    const rows = db
-      .prepare(
-        // Every ledger column (token classes and whatever a later migration adds reach the request drawer as they are).
-        `SELECT u.*, t.name AS token_name
-         FROM usage u LEFT JOIN tokens t ON t.id = u.token_id ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY u.id DESC LIMIT ?`,
-      )
-      .all(...args, q.limit + 1) as Array<{ id: number; cost_micros: number; streamed: number; ts: number }>;
+    const rows = ledgerStore(db).requestsPage(q);
     const page = rows.slice(0, q.limit).map(({ cost_micros, streamed, ts, ...rest }) => ({
       ...rest,
       ts: new Date(ts).toISOString(),
@@ -118,7 +77,7 @@ export function usageRouter(ctx: AdminContext): Router {
 
   r.get('/models', (_req, res) => {
     // For the filters: every model that appears in the ledger or the price list.
-    const seen = db.prepare('SELECT DISTINCT model FROM usage WHERE model IS NOT NULL UNION SELECT id FROM models ORDER BY 1').pluck().all() as string[];
+    const seen = ledgerStore(db).models();
     res.json({ data: seen });
   });
 

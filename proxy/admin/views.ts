@@ -4,6 +4,7 @@
  * Never a secret or a secret's hash.
  */
 import type { DB } from '../db/database.js';
+import { ledgerStore } from '../db/ledger-store.js';
 import { microsToUsd } from '../core/money.js';
 import type { Token } from '../tokens/token.js';
 import { windowOf } from '../core/period.js';
@@ -17,10 +18,11 @@ const iso = (ms: number | null | undefined): string | null => (ms === null || ms
 
 export class TokenViews {
   private readonly q;
+  private readonly ledger;
 
   constructor(private readonly db: DB) {
+    this.ledger = ledgerStore(db);
     this.q = {
-      lastUsed: db.prepare('SELECT max(ts) FROM usage WHERE token_id = ?').pluck(),
       secrets: db.prepare('SELECT token_id, created_at, superseded_at, grace_until FROM token_secrets'),
     };
   }
@@ -62,7 +64,7 @@ export class TokenViews {
         revoked_at: iso(t.revokedAt),
         revoked_reason: t.revokedReason,
         status: statusOf(t, byId, now),
-        last_used_at: iso(this.q.lastUsed.get(t.id) as number | null),
+        last_used_at: iso(this.ledger.lastUsed(t.id)),
         rotated_at: rotatedIds.has(t.id) ? iso(current.get(t.id)) : null,
         old_secret_valid_until: iso(grace.get(t.id)),
         auto_rotate: auto ? { interval_days: auto.intervalDays, next_at: iso(auto.nextAt), webhook: auto.webhookUrl !== null } : null,

@@ -9,6 +9,7 @@ import { selectKeyStore } from '../keychain/select.js';
 import { TokenStore } from '../tokens/store.js';
 import { systemClock } from '../core/time.js';
 import { escapeUnprintable } from '../core/text.js';
+import { envSetting } from '../core/env.js';
 
 export interface GlobalOptions {
   dataDir?: string;
@@ -41,7 +42,7 @@ export function discoverRunningDaemon(on: boolean): void {
  * note on stderr; with several running, the human must choose.
  */
 export function dataDirOf(opts: GlobalOptions): string {
-  if (!discover || opts.dataDir !== undefined || process.env.SKILLBOSS_SIDECAR_DATA_DIR) return resolveDataDir(opts.dataDir);
+  if (!discover || opts.dataDir !== undefined || envSetting('SKILLBOSS_SIDECAR_DATA_DIR')) return resolveDataDir(opts.dataDir);
   return (discovered ??= discoverDataDir());
 }
 

@@ -1,51 +1,54 @@
 /**
- * Numbers from command-line flags, held to the admin API's rules: the text
- * must be a plain decimal (no hex `0x10`, exponent `1e-9`, sign, `Infinity`
- * or empty string, all of which `Number()` accepts), and the value then goes
- * through the same zod schema the admin API uses for that field, so the CLI
- * refuses exactly what the API refuses (and a little more: an amount finer
- * than a micro-dollar, which would round to something else).
+ * Numbers and names from command-line flags, held to the field rules every
+ * other path uses (wire/fields.ts): an amount of money is more than 0, at
+ * most 1,000,000 USD, at most 6 decimals, in plain decimal (no hex `0x10`,
+ * exponent `1e3`, sign, `Infinity` or empty string, all of which `Number()`
+ * accepts), so the CLI refuses exactly what the API refuses, in the same
+ * words, with the flag named.
  */
-import { z } from 'zod';
-import { positiveInt, usdAmount } from '../admin/validate.js';
+import { BUDGET_PERIODS, parseAmount, parseCount, parsePeriod, parsePort, parsePositive, parseUsd, type BudgetPeriod, type Parsed } from '../../wire/fields.js';
 import { usdToMicros } from '../core/money.js';
 import { escapeUnprintable } from '../core/text.js';
 import { CliError } from './context.js';
 
-/** The admin API's rule for approvals, thresholds and top-ups: an amount of more than 0 USD. */
-export const positiveUsd = usdAmount.pipe(z.number().positive('must be more than 0 USD'));
-
-const DECIMAL = /^\d+(\.\d+)?$/;
-const INTEGER = /^\d+$/;
-
 const shown = (s: string) => escapeUnprintable(JSON.stringify(s));
 
-function check<T>(schema: z.ZodType<T>, n: number, flag: string, what: string): T {
-  const r = schema.safeParse(n);
-  if (!r.success) throw new CliError(`${flag} ${r.error.issues[0]!.message} (it takes ${what})`);
-  return r.data;
+function take<T>(r: Parsed<T>, s: string, flag: string, what: string): T {
+  if (r.ok) return r.value;
+  throw new CliError(`${flag} ${r.error}; it takes ${what}, not ${shown(s)}`);
 }
 
-/** A USD amount (`25`, `2.50`, `$5`) in micro-USD; `none` → null when allowed. */
-export function parseUsdFlag(s: string, flag: string, opts: { none?: boolean; schema?: z.ZodType<number> } = {}): number | null {
-  const what = `an amount in USD such as 25 or 2.50${opts.none === false ? '' : ', or none'}`;
-  if (s === 'none' && opts.none !== false) return null;
-  const text = s.startsWith('$') ? s.slice(1) : s;
-  if (!DECIMAL.test(text)) throw new CliError(`${flag} takes ${what}, not ${shown(s)}`);
-  if ((text.split('.')[1] ?? '').length > 6) throw new CliError(`${flag} takes at most 6 decimal places (a millionth of a dollar), not ${shown(s)}`);
-  return usdToMicros(check(opts.schema ?? usdAmount, Number(text), flag, what));
+/** An amount of money (`25`, `2.50`, `$5`) in micro-USD; `none` → null unless `none: false`. */
+export function parseUsdFlag(s: string, flag: string, opts: { none?: boolean } = {}): number | null {
+  const none = opts.none !== false;
+  if (s === 'none' && none) return null;
+  return usdToMicros(take(parseAmount(s), s, flag, `an amount in USD more than 0, such as 25 or 2.50${none ? ', or none' : ''}`));
 }
 
-/** A plain decimal number checked by `schema` (e.g. a price per million tokens). */
-export function parseDecimalFlag(s: string, flag: string, schema: z.ZodType<number>, what: string): number {
-  if (!DECIMAL.test(s)) throw new CliError(`${flag} takes ${what}, not ${shown(s)}`);
-  return check(schema, Number(s), flag, what);
+/** A price in USD (0 allowed: a free model), e.g. per million tokens. */
+export function parsePriceFlag(s: string, flag: string, what: string): number {
+  return take(parseUsd(s), s, flag, what);
 }
 
-/** A positive whole number up to `max`; `none` → null. */
-export function parseCountFlag(s: string, flag: string, max: number): number | null {
-  const what = `a whole number from 1 to ${max}, or none`;
-  if (s === 'none') return null;
-  if (!INTEGER.test(s)) throw new CliError(`${flag} takes ${what}, not ${shown(s)}`);
-  return check(positiveInt(max), Number(s), flag, what);
+/** A positive whole number up to `max` (`min` 0 where 0 means off); `none` → null where allowed. */
+export function parseCountFlag(s: string, flag: string, max: number, opts: { min?: number; none?: boolean } = {}): number | null {
+  const none = opts.none !== false;
+  const min = opts.min ?? 1;
+  if (s === 'none' && none) return null;
+  return take(parseCount(s, min, max), s, flag, `a whole number from ${min} to ${max}${none ? ', or none' : ''}`);
+}
+
+export function parsePortFlag(s: string, flag = '--port'): number {
+  return take(parsePort(s), s, flag, 'a port from 0 to 65535 (0 picks a free one)');
+}
+
+/** A positive plain number (seconds, minutes, MiB). */
+export function parsePositiveFlag(s: string, flag: string, what: string): number {
+  return take(parsePositive(s), s, flag, what);
+}
+
+export function parsePeriodFlag(s: string, flag = '--period'): BudgetPeriod {
+  const r = parsePeriod(s);
+  if (r.ok) return r.value;
+  throw new CliError(`${flag} takes one of ${BUDGET_PERIODS.join(', ')}, not ${shown(s)}`);
 }

@@ -16,6 +16,7 @@ import { tmpdir, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { APP_NAME } from '../core/config.js';
 import { isLocked } from '../server/lock.js';
+import { envSetting } from '../core/env.js';
 
 export interface RunningDaemon {
   pid: number;
@@ -25,8 +26,10 @@ export interface RunningDaemon {
 }
 
 export function runtimeDir(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.SKILLBOSS_SIDECAR_RUNTIME_DIR) return resolve(env.SKILLBOSS_SIDECAR_RUNTIME_DIR);
-  if (env.XDG_RUNTIME_DIR) return join(env.XDG_RUNTIME_DIR, APP_NAME);
+  const own = envSetting('SKILLBOSS_SIDECAR_RUNTIME_DIR', env);
+  if (own) return resolve(own);
+  const xdg = envSetting('XDG_RUNTIME_DIR', env);
+  if (xdg) return join(xdg, APP_NAME);
   let uid: number | string;
   try {
     uid = userInfo().uid;

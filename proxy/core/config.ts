@@ -4,6 +4,7 @@
  */
 import { homedir, platform } from 'node:os';
 import { join, resolve } from 'node:path';
+import { envSetting, setting } from './env.js';
 
 export const APP_NAME = 'skillboss-sidecar';
 export const DEFAULT_PORT = 7373;
@@ -15,18 +16,19 @@ export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
     case 'darwin':
       return join(homedir(), 'Library', 'Application Support', APP_NAME);
     case 'win32':
-      return join(env.APPDATA ?? join(homedir(), 'AppData', 'Roaming'), APP_NAME);
+      return join(envSetting('APPDATA', env) ?? join(homedir(), 'AppData', 'Roaming'), APP_NAME);
     default:
-      return join(env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), APP_NAME);
+      return join(envSetting('XDG_DATA_HOME', env) ?? join(homedir(), '.local', 'share'), APP_NAME);
   }
 }
 
+/** --data-dir, else SKILLBOSS_SIDECAR_DATA_DIR, else the platform's; an empty one is not set (the flag is refused), never the working directory. */
 export function resolveDataDir(flag?: string, env: NodeJS.ProcessEnv = process.env): string {
-  return resolve(flag ?? env.SKILLBOSS_SIDECAR_DATA_DIR ?? defaultDataDir(env));
+  return resolve(setting({ value: flag, name: '--data-dir' }, 'SKILLBOSS_SIDECAR_DATA_DIR', env) ?? defaultDataDir(env));
 }
 
 export function resolveUpstream(flag?: string, env: NodeJS.ProcessEnv = process.env): string {
-  const raw = flag ?? env.SKILLBOSS_UPSTREAM_URL ?? DEFAULT_UPSTREAM;
+  const raw = setting({ value: flag, name: '--upstream' }, 'SKILLBOSS_UPSTREAM_URL', env) ?? DEFAULT_UPSTREAM;
   let url: URL;
   try {
     url = new URL(raw);

@@ -18,6 +18,7 @@ import pino, { type DestinationStream, type Logger, type StreamEntry } from 'pin
 import type PinoPretty from 'pino-pretty';
 import type { SonicBoom } from 'sonic-boom';
 import type { RequestEvent, SidecarEvents } from './events.js';
+import { envSetting } from './env.js';
 
 // Loaded on first use: together ~150 ms of start-up (pino-roll pulls in date-fns) that `serve` without a
 // terminal or a log file, the tests and the tray's attach mode never need.
@@ -115,7 +116,7 @@ export interface LoggerOptions {
 }
 
 export function createLogger(opts: LoggerOptions = {}): Logger {
-  const level = opts.level ?? process.env.SKILLBOSS_SIDECAR_LOG_LEVEL ?? 'info';
+  const level = opts.level ?? envSetting('SKILLBOSS_SIDECAR_LOG_LEVEL') ?? 'info';
   const streams: StreamEntry[] = [];
   if (opts.file) streams.push({ level: level as pino.Level, stream: opts.file });
   if (opts.destination !== false) {

@@ -9,8 +9,10 @@
  */
 import { DAY_MS } from './time.js';
 
-export const BUDGET_PERIODS = ['day', 'week', 'month', 'total'] as const;
-export type BudgetPeriod = (typeof BUDGET_PERIODS)[number];
+import { BUDGET_PERIODS, isBudgetPeriod, type BudgetPeriod } from '../../wire/fields.js';
+
+// The period list is a field rule (wire/fields.ts), defined there once.
+export { BUDGET_PERIODS, isBudgetPeriod, type BudgetPeriod };
 export const DEFAULT_PERIOD: BudgetPeriod = 'month';
 export const HOUR_MS = 3_600_000;
 
@@ -20,16 +22,6 @@ export interface Window {
   readonly start: number | null;
   /** When the next window starts (ms); null for `total`, which never resets. */
   readonly end: number | null;
-}
-
-export function isBudgetPeriod(v: unknown): v is BudgetPeriod {
-  return typeof v === 'string' && (BUDGET_PERIODS as readonly string[]).includes(v);
-}
-
-/** Parses a period name, or throws a message naming the choices. */
-export function parseBudgetPeriod(v: string): BudgetPeriod {
-  if (isBudgetPeriod(v)) return v;
-  throw new Error(`the period must be one of ${BUDGET_PERIODS.join(', ')}, not ${JSON.stringify(v)}`);
 }
 
 const pad = (n: number) => String(n).padStart(2, '0');

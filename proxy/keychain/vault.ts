@@ -14,6 +14,7 @@ import { Entry } from '@napi-rs/keyring';
 import { APP_NAME } from '../core/config.js';
 import { PASSPHRASE_ENV, seal, unseal, writeAtomic } from './encrypted-file.js';
 import { KEYCHAIN_HELP, KeyStoreUnavailable, type KeyStoreKind } from './store.js';
+import { envSetting } from '../core/env.js';
 
 export interface SecretVault {
   readonly kind: KeyStoreKind;
@@ -139,6 +140,6 @@ export function encryptedFileVault(dataDir: string, passphrase: string | undefin
 /** The vault that goes with a key store: the keychain beside the keychain, sealed files beside the sealed file, memory beside memory. */
 export function vaultFor(kind: KeyStoreKind, dataDir: string, env: NodeJS.ProcessEnv = process.env): SecretVault {
   if (kind === 'memory') return memoryVault();
-  if (kind === 'encrypted-file') return encryptedFileVault(dataDir, env[PASSPHRASE_ENV]);
+  if (kind === 'encrypted-file') return encryptedFileVault(dataDir, envSetting(PASSPHRASE_ENV, env));
   return keychainVault(dataDir);
 }

@@ -13,9 +13,10 @@ import type { LocalRoute } from '../pipeline/context.js';
 import { disableAutoRotation, setAutoRotation } from './rotation.js';
 import type { Lifecycle } from './scheduler.js';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER } from './webhook.js';
+import { countField } from '../core/fields.js';
 
 const schema = z.strictObject({
-  rotation_interval_days: z.number().int().min(1).max(3650).optional(),
+  rotation_interval_days: countField(3650).optional(),
   webhook_url: z.string().max(2048).nullish(),
   enabled: z.boolean().optional(),
 });

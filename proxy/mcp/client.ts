@@ -8,6 +8,7 @@ import { DEFAULT_HOST, DEFAULT_PORT } from '../core/config.js';
 import { isLoopbackHost } from '../server/guards.js';
 import { readRuntime } from '../server/lock.js';
 import { TOKEN_PREFIX } from '../tokens/format.js';
+import { envSetting } from '../core/env.js';
 
 export class SidecarApiError extends Error {
   override name = 'SidecarApiError';
@@ -54,15 +55,15 @@ export function resolveClientConfig(opts: { baseUrl?: string; dataDir: string; e
   const env = opts.env ?? process.env;
   let baseUrl: string | undefined;
   if (opts.baseUrl) baseUrl = normalizeBaseUrl(opts.baseUrl);
-  else if (env.OPENAI_BASE_URL) {
+  else if (envSetting('OPENAI_BASE_URL', env)) {
     try {
-      baseUrl = normalizeBaseUrl(env.OPENAI_BASE_URL);
+      baseUrl = normalizeBaseUrl(envSetting('OPENAI_BASE_URL', env)!);
     } catch (err) {
       opts.warn?.(`ignoring OPENAI_BASE_URL: ${(err as Error).message}`);
     }
   }
   baseUrl ??= normalizeBaseUrl(readRuntime(opts.dataDir)?.url ?? `http://${DEFAULT_HOST}:${DEFAULT_PORT}`);
-  const candidates = [env.SKILLBOSS_API_KEY, env.OPENAI_API_KEY].map((k) => k?.trim()).filter((k): k is string => Boolean(k));
+  const candidates = [envSetting('SKILLBOSS_API_KEY', env), envSetting('OPENAI_API_KEY', env)].map((k) => k?.trim()).filter((k): k is string => Boolean(k));
   const token = candidates.find((k) => k.startsWith(TOKEN_PREFIX)) ?? null;
   if (!token && candidates.length > 0) opts.warn?.(`ignoring SKILLBOSS_API_KEY/OPENAI_API_KEY: not a sidecar token (${TOKEN_PREFIX}…); use request_access to get one`);
   return { baseUrl, token };

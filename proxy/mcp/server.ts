@@ -17,6 +17,7 @@ import type { CallToolResult, ServerNotification, ServerRequest } from '@modelco
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { VERSION } from '../core/version.js';
+import { BUDGET_PERIODS } from '../core/period.js';
 import { parseUpstreamPrice } from '../pricing/prices.js';
 import { SCOPES } from '../tokens/scopes.js';
 import { SidecarApiError, type SidecarClient } from './client.js';
@@ -65,6 +66,13 @@ async function tool(fn: () => Promise<unknown>): Promise<CallToolResult> {
   }
 }
 
+/**
+ * An amount as the agent gives it: the field rules (core/fields.ts) are applied by the agent route this tool calls, so an
+ * amount refused there is refused here in the same words (issue 22); only the type is checked on this side.
+ */
+const amountInput = z.union([z.number(), z.string().max(40)]);
+const countInput = amountInput;
+
 export function createMcpServer(client: SidecarClient): McpServer {
   const server = new McpServer({ name: 'skillboss-sidecar', version: VERSION }, { capabilities: { logging: {} }, instructions: INSTRUCTIONS });
   /** Requests this process created, by id: their poll URLs (with the poll secret) never leave this process. */
@@ -81,8 +89,8 @@ export function createMcpServer(client: SidecarClient): McpServer {
       inputSchema: {
         name: z.string().min(1).max(64).optional().describe('A short name for this agent (shown to the human). Required unless request_id is given.'),
         scopes: scopeList.optional().describe('Scopes to ask for. Required unless request_id is given.'),
-        monthly_budget: z.number().positive().max(1_000_000).optional().describe('Most this agent may spend per calendar month, in USD. Required unless request_id is given.'),
-        expiration_days: z.number().int().min(1).max(365).optional().describe('How long the key should live (default 90 days).'),
+        monthly_budget: amountInput.optional().describe('Most this agent may spend per calendar month, in USD (more than 0, at most 6 decimals). Required unless request_id is given.'),
+        expiration_days: countInput.optional().describe('How long the key should live (default 90 days).'),
         reason: z.string().max(500).optional().describe('Why this agent needs it (shown to the human).'),
         request_id: z.string().optional().describe('Keep waiting on a request made earlier by this tool, instead of asking again.'),
         wait_seconds: z.number().int().min(0).max(600).optional().describe('How long to wait for the human (default 50).'),
@@ -162,7 +170,7 @@ export function createMcpServer(client: SidecarClient): McpServer {
     {
       title: 'Rotate this key',
       description: 'Issues a new secret for this key (same budget, scopes and children) and uses it from now on. The old one keeps working for grace_days (default 7) for ordinary calls; update your configuration with new_api_key.',
-      inputSchema: { grace_days: z.number().min(0).max(30).optional().describe('How long the old key keeps working (default 7 days).') },
+      inputSchema: { grace_days: countInput.optional().describe('How long the old key keeps working (default 7 days).') },
     },
     (args) =>
       tool(async () => {
@@ -180,9 +188,9 @@ export function createMcpServer(client: SidecarClient): McpServer {
       inputSchema: {
         name: z.string().min(1).max(100).describe('The child agent\'s name.'),
         scopes: scopeList,
-        monthly_budget: z.number().nonnegative().max(1_000_000).optional().describe('The child\'s budget in USD per budget_period (at most this key\'s).'),
-        budget_period: z.enum(['day', 'week', 'month', 'total']).optional().describe('What the budget is per: day, week, month (default) or total (prepaid, never resets).'),
-        expiration_days: z.number().int().min(1).max(36_500).optional().describe('Days until the child key expires (default: when this key does).'),
+        monthly_budget: amountInput.optional().describe('The child\'s budget in USD per budget_period (more than 0, at most 6 decimals, at most this key\'s).'),
+        budget_period: z.enum(BUDGET_PERIODS).optional().describe('What the budget is per: day, week, month (default) or total (prepaid, never resets).'),
+        expiration_days: countInput.optional().describe('Days until the child key expires (default: when this key does).'),
       },
     },
     (args) =>

@@ -11,7 +11,8 @@ import { badRequest, forbidden, notFound } from '../core/errors.js';
 import { microsToUsd, usdToMicros } from '../core/money.js';
 import { parseInput } from '../core/validate.js';
 import { DAY_MS } from '../core/time.js';
-import { BUDGET_PERIODS, windowOf, type BudgetPeriod } from '../core/period.js';
+import { windowOf, type BudgetPeriod } from '../core/period.js';
+import { amountField, countField, durationField, periodField } from '../core/fields.js';
 import { hashToken, isWellFormedToken } from '../tokens/format.js';
 import { parseScopes, type Scope } from '../tokens/scopes.js';
 import { DEFAULT_GRACE_MS, type Created } from '../tokens/store.js';
@@ -24,24 +25,25 @@ import { sendJson } from './respond.js';
 import type { LocalHandler, OpenLocalHandler } from './routes.js';
 
 const scopesField = z.array(z.string()).min(1).max(7);
-const usd = z.number().nonnegative().max(1_000_000);
-const days = z.number().int().positive().max(36_500);
+// The field rules every path in shares (core/fields.ts): a budget is more than 0 USD with at most 6 decimals.
+const usd = amountField;
+const days = countField(36_500);
 
 const createKeySchema = z.strictObject({
   name: z.string().trim().min(1).max(100),
   scopes: scopesField,
   monthly_budget: usd.nullish(),
-  budget_period: z.enum(BUDGET_PERIODS).nullish(),
+  budget_period: periodField.nullish(),
   expiration_days: days.nullish(),
 });
 const createChildSchema = z.strictObject({
   child_name: z.string().trim().min(1).max(100),
   child_budget: usd.nullish(),
-  budget_period: z.enum(BUDGET_PERIODS).nullish(),
+  budget_period: periodField.nullish(),
   scopes: scopesField,
   expiration_days: days.nullish(),
 });
-const rotateSchema = z.strictObject({ grace_days: z.number().min(0).max(30).optional() });
+const rotateSchema = z.strictObject({ grace_days: durationField(30).optional() });
 
 /** The routes answered by the pipeline itself; the daemon adds the features' ones. */
 export const TOKEN_ROUTES = {

@@ -8,6 +8,7 @@
  * keeps the committed spend in a cache the reservations read.
  */
 import type { DB } from '../db/database.js';
+import { ledgerStore, type LedgerStore } from '../db/ledger-store.js';
 import type { SidecarEvents } from '../core/events.js';
 import { requestEvent, type LedgerRow } from '../core/ledger.js';
 import type { Logger } from '../core/log.js';
@@ -53,6 +54,7 @@ export class LedgerWriter<R extends Held> {
   /** Settlements waiting for this turn's group commit. */
   private pending: Settlement<R>[] = [];
   private readonly q;
+  private readonly store: LedgerStore;
 
   constructor(
     private readonly db: DB,
@@ -62,14 +64,8 @@ export class LedgerWriter<R extends Held> {
     /** Releases a reservation once its settlement is committed. */
     private readonly release: (r: R | null) => void,
   ) {
+    this.store = ledgerStore(db);
     this.q = {
-      spent: db.prepare('SELECT spent_micros FROM spend WHERE token_id = ? AND period = ?').pluck(),
-      insertUsage: db.prepare(`INSERT INTO usage (ts, request_id, token_id, method, route, model, prompt_tokens, completion_tokens, cached_tokens, cache_write_tokens, reasoning_tokens,
-          cost_micros, status, latency_ms, streamed, usage_source, cost_source, error_code, error_message)
-        VALUES (@ts, @request_id, @token_id, @method, @route, @model, @prompt_tokens, @completion_tokens, @cached_tokens, @cache_write_tokens, @reasoning_tokens,
-          @cost_micros, @status, @latency_ms, @streamed, @usage_source, @cost_source, @error_code, @error_message)`),
-      addSpend: db.prepare(`INSERT INTO spend (token_id, period, spent_micros, requests) VALUES (?, ?, ?, 1)
-        ON CONFLICT(token_id, period) DO UPDATE SET spent_micros = spent_micros + excluded.spent_micros, requests = requests + 1`),
       event: db.prepare('INSERT OR IGNORE INTO events (ts, kind, token_id, period, detail) VALUES (?, ?, ?, ?, ?)'),
     };
   }
@@ -108,7 +104,7 @@ export class LedgerWriter<R extends Held> {
     const k = `${key} ${tokenId}`;
     let v = this.spentCache.get(k);
     if (v === undefined) {
-      v = (this.q.spent.get(tokenId, key) as number | undefined) ?? 0;
+      v = this.store.spendOf(tokenId, key).spentMicros;
       this.spentCache.set(k, v);
     }
     return v;
@@ -147,7 +143,7 @@ export class LedgerWriter<R extends Held> {
     this.db.transaction(() => {
       for (const { chain, row } of batch) {
         // ledgerRow() sets every column, so the row binds as it is (no copy per settlement).
-        this.q.insertUsage.run(row);
+        this.store.insertUsage(row);
         if (row.cost_micros <= 0) continue;
         const month = windowOf('month', row.ts).key;
         for (const t of chain) {
@@ -209,7 +205,7 @@ export class LedgerWriter<R extends Held> {
     const k = `${key} ${tokenId}`;
     const before = this.spentIn(tokenId, key) + (delta.get(k) ?? 0);
     delta.set(k, (delta.get(k) ?? 0) + micros);
-    this.q.addSpend.run(tokenId, key, micros);
+    this.store.addSpend(tokenId, key, micros);
     return { before, after: before + micros };
   }
 }

@@ -13,6 +13,7 @@
  * wins over the memory.
  */
 import type { DB } from '../db/database.js';
+import { ledgerStore } from '../db/ledger-store.js';
 import { paymentRequired, type SidecarError } from '../core/errors.js';
 import type { SidecarEvents } from '../core/events.js';
 import type { Logger } from '../core/log.js';
@@ -110,14 +111,7 @@ export class HoldGuard {
   private load(id: string, now: number): Array<[number, number]> {
     const approved = this.db.prepare("SELECT MAX(decided_at) FROM holds WHERE token_id = ? AND decision = 'approved'").pluck().get(id) as number | null;
     const from = Math.max(now - HOUR_MS, approved ?? 0);
-    const rows = this.db
-      .prepare(
-        `WITH RECURSIVE sub(id) AS (SELECT ? UNION ALL SELECT t.id FROM tokens t JOIN sub ON t.parent_id = sub.id)
-         SELECT ts, cost_micros FROM usage WHERE token_id IN (SELECT id FROM sub) AND ts > ? AND cost_micros > 0 ORDER BY ts`,
-      )
-      .raw()
-      .all(id, from) as Array<[number, number]>;
-    return rows;
+    return ledgerStore(this.db).subtreeCostsAfter(id, from);
   }
 
   private trip(chain: readonly Token[], t: Token, kind: HoldKind, reason: string, used: number, threshold: number, now: number): never {

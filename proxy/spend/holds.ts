@@ -8,6 +8,7 @@
  */
 import type { DB } from '../db/database.js';
 import { audit, bumpGeneration } from '../db/records.js';
+import { ledgerStore } from '../db/ledger-store.js';
 import { badRequest, forbidden, notFound, SidecarError } from '../core/errors.js';
 import { formatUsd } from '../core/money.js';
 import { checkChildRules } from '../tokens/rules.js';
@@ -78,7 +79,7 @@ export function decideHold(
       if (decision === 'approved') {
         const newAbove = opts.holdAbove;
         if (newAbove !== undefined && newAbove !== null) {
-          const spent = (db.prepare('SELECT spent_micros FROM spend WHERE token_id = ? AND period = ?').pluck().get(id, key) as number | undefined) ?? 0;
+          const spent = ledgerStore(db).spendOf(id, key).spentMicros;
           if (newAbove <= spent) {
             throw badRequest('invalid_hold_above', `the new threshold ${formatUsd(newAbove)} is not above this period's spend of ${formatUsd(spent)}; the next request would be held again`, { hold_above: 'must be above the spend so far' });
           }

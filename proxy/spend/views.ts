@@ -8,29 +8,21 @@ import type { DB } from '../db/database.js';
 import { microsToUsd } from '../core/money.js';
 import type { Token } from '../tokens/store.js';
 import { forecast, forecastJson } from './forecast.js';
-import { windowOf } from '../core/period.js';
+import { BUDGET_PERIODS, windowOf } from '../core/period.js';
+import { ledgerStore } from '../db/ledger-store.js';
 import type { BudgetFields } from '../../wire/admin.js';
 
 export type { BudgetFields };
 
 /** Settled spend and requests of `t` in its own budget period. */
 export function periodSpend(db: DB, t: Token, now: number): { spentMicros: number; requests: number } {
-  const r = db.prepare('SELECT spent_micros, requests FROM spend WHERE token_id = ? AND period = ?').get(t.id, windowOf(t.budgetPeriod, now).key) as
-    | { spent_micros: number; requests: number }
-    | undefined;
-  return { spentMicros: r?.spent_micros ?? 0, requests: r?.requests ?? 0 };
+  return ledgerStore(db).spendOf(t.id, windowOf(t.budgetPeriod, now).key);
 }
 
 /** Spend rows of the current day, week, month and total windows, by `token_id period-key`, for a whole list at once. */
 export function spendByWindow(db: DB, now: number): Map<string, { spent_micros: number; requests: number }> {
-  const keys = (['day', 'week', 'month', 'total'] as const).map((p) => windowOf(p, now).key);
-  const rows = db.prepare('SELECT token_id, period, spent_micros, requests FROM spend WHERE period IN (?, ?, ?, ?)').all(...keys) as Array<{
-    token_id: string;
-    period: string;
-    spent_micros: number;
-    requests: number;
-  }>;
-  return new Map(rows.map((r) => [`${r.token_id} ${r.period}`, r]));
+  const keys = BUDGET_PERIODS.map((p) => windowOf(p, now).key);
+  return new Map(ledgerStore(db).spendInWindows(keys).map((r) => [`${r.token_id} ${r.period}`, r]));
 }
 
 export function budgetFields(t: Token, spentMicros: number, now: number): BudgetFields {

@@ -155,7 +155,9 @@ describe('asking', () => {
       [{ name: 'a', scopes: ['models:read'] }, 'monthly_budget', /required/],
       [{ ...good, monthly_budget: 0 }, 'monthly_budget', /more than 0/],
       [{ ...good, monthly_budget: -3 }, 'monthly_budget', /more than 0/],
-      [{ ...good, monthly_budget: '5' }, 'monthly_budget', /number/],
+      // Text is held to the one money rule (wire/fields.ts), as on the admin API: plain decimals only.
+      [{ ...good, monthly_budget: '0x10' }, 'monthly_budget', /not an amount/],
+      [{ ...good, monthly_budget: true }, 'monthly_budget', /number/],
       [{ ...good, scopes: ['models:fly'] }, 'scopes', /unknown scope "models:fly"/],
       [{ ...good, scopes: [] }, 'scopes', /at least one/],
       [{ ...good, name: '' }, 'name', /required/],

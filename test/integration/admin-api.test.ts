@@ -56,7 +56,7 @@ describe('validation: 400 with a message per field', () => {
     expect(r.json.error.code).toBe('invalid_request');
     expect(Object.keys(r.json.error.details).sort()).toEqual(['colour', 'expires', 'monthly_budget_usd', 'name', 'parent_id', 'preset', 'rpm'].sort());
     expect(r.json.error.details.colour).toBe('unknown field');
-    expect(r.json.error.details.monthly_budget_usd).toBe('must be 0 or more');
+    expect(r.json.error.details.monthly_budget_usd).toBe('must be more than 0 USD');
   });
 
   it('wants a preset or scopes, not both, and only known scopes', async () => {

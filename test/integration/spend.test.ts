@@ -10,6 +10,8 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { readAdminSecret } from '../../proxy/admin/index.js';
 import { DAY_MS } from '../../proxy/core/time.js';
+import { windowOf } from '../../proxy/core/period.js';
+import { ledgerStore } from '../../proxy/db/ledger-store.js';
 import { estimate } from '../../proxy/pipeline/estimate.js';
 import { tokenizerReady } from '../../proxy/pricing/tokenizer.js';
 import type { HoldEvent } from '../../proxy/core/events.js';
@@ -120,6 +122,33 @@ describe('forecasts (on the real clock: the CLI has no injected one, so before t
     if (mine.forecast.runs_out_at !== null) expect(Date.parse(mine.forecast.runs_out_at)).toBeLessThanOrEqual(Date.now() + 9 * 3_600_000 + 60_000);
     expect((await cli('status')).stdout).toMatch(new RegExp(`${t.id}\\): \\$[\\d.]+ of \\$[\\d.]+ per month; \\$[\\d.]+/h, projected`));
   });
+
+  it('`usage --token` reports a daily and a prepaid budget in their own period, not this month (issue 22)', async () => {
+    // The month holds more than the day (and the prepaid total more than the month), so a report of the month shows other figures.
+    const now = Date.now();
+    const store = ledgerStore(s.daemon.db);
+    const daily = token({ monthlyBudget: 5_000_000, budgetPeriod: 'day' }).token;
+    store.addSpend(daily.id, windowOf('day', now).key, 1_250_000);
+    store.addSpend(daily.id, windowOf('month', now).key, 4_000_000);
+    const prepaid = token({ monthlyBudget: 20_000_000, budgetPeriod: 'total' }).token;
+    store.addSpend(prepaid.id, 'total', 7_500_000);
+    store.addSpend(prepaid.id, windowOf('month', now).key, 2_000_000);
+    type Totals = { budget_period: string; period: string; resets_at: string | null; spent_this_period_usd: number; monthly_budget_usd: number };
+    const totals = async (id: string) => (JSON.parse((await cli('usage', '--token', id, '--json')).stdout) as { totals: Totals }).totals;
+
+    const d = windowOf('day', now);
+    expect(await totals(daily.id)).toMatchObject({ budget_period: 'day', period: d.key, resets_at: new Date(d.end!).toISOString(), spent_this_period_usd: 1.25, monthly_budget_usd: 5 });
+    expect((await cli('usage', '--token', daily.id)).stdout).toContain(`${daily.id} daily budget (${d.key}): $1.250000 of $5.00, resets at ${new Date(d.end!).toISOString()}`);
+
+    expect(await totals(prepaid.id)).toMatchObject({ budget_period: 'total', period: 'total', resets_at: null, spent_this_period_usd: 7.5, monthly_budget_usd: 20 });
+    const text = (await cli('usage', '--token', prepaid.id)).stdout;
+    expect(text).toContain(`${prepaid.id} total (prepaid) budget: $7.500000 of $20.00 spent; it does not reset`);
+    expect(text).not.toContain('this month');
+
+    const unknown = await cli('usage', '--token', 'tok_0000000000000000');
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('no token with id tok_0000000000000000');
+  });
 });
 
 describe('budgets that fit how people pay', () => {
@@ -127,7 +156,7 @@ describe('budgets that fit how people pay', () => {
     const before = s.tokens.list().length;
     const bad = [
       [['token', 'create', '--name', 'x', '--preset', 'write', '--budget', '5', '--period', 'yearly'], 'day, week, month, total'],
-      [['token', 'create', '--name', 'x', '--preset', 'write', '--hold-above', '0'], '--hold-above takes an amount in USD above 0'],
+      [['token', 'create', '--name', 'x', '--preset', 'write', '--hold-above', '0'], '--hold-above must be more than 0 USD'],
       [['token', 'create', '--name', 'x', '--preset', 'write', '--upstream', '--budget', '5', '--period', 'day'], 'apply to local tokens only'],
       [['token', 'topup', 'tok_nonexistent00000', '5'], 'no token with id'],
     ] as const;

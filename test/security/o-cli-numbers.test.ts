@@ -20,7 +20,7 @@ afterAll(async () => {
 const cli = (...args: string[]) => runCli(['--data-dir', s.dataDir, ...args]);
 
 describe('O. CLI number parsing (issue 17 item 6)', () => {
-  it.each(['0x10', '', '1e-9', 'Infinity', '-1', '1e3', ' 5', '5usd', 'NaN', '0.0000001', '2000000'])('O1 `token create --budget %j` is refused and creates nothing', async (budget) => {
+  it.each(['0x10', '', '1e-9', 'Infinity', '-1', '1e3', '0', '1,250', '5usd', 'NaN', '0.0000001', '2000000'])('O1 `token create --budget %j` is refused and creates nothing', async (budget) => {
     const before = s.tokens.list().length;
     const out = await cli('token', 'create', '--name', 'numbers', '--preset', 'read-only', '--budget', budget);
     expect(out.code, out.stdout).toBe(1);
@@ -48,6 +48,23 @@ describe('O. CLI number parsing (issue 17 item 6)', () => {
       const id = (JSON.parse(out.stdout) as { id: string }).id;
       expect(s.tokens.get(id)!.monthlyBudget).toBe(micros);
     }
+  });
+
+  it.each([
+    ['--port', '0x10'],
+    ['--port', '1e3'],
+    ['--port', '65536'],
+    ['--max-body-mb', 'Infinity'],
+    ['--upstream-timeout', '0x10'],
+    ['--headers-timeout', '1e1'],
+    ['--max-connections', '1e2'],
+    ['--auth-failures-per-minute', '-1'],
+    ['--max-response-minutes', ''],
+  ])('O5 `serve %s %j` is refused before anything starts (serve read these with Number())', async (flag, value) => {
+    const out = await cli('serve', flag, value);
+    expect(out.code).toBe(1);
+    expect(out.stderr).toContain(`${flag} `);
+    expect(out.stdout).not.toContain('listening');
   });
 
   it('O4 `price set` holds prices to the same rule', async () => {

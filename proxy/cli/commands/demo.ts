@@ -25,10 +25,12 @@ import { TokenStore } from '../../tokens/store.js';
 import { CliError } from '../context.js';
 import { registerRunning } from '../running.js';
 import { runUntilSignal } from './serve.js';
+import { envSetting } from '../../core/env.js';
+import { parsePortFlag } from '../parse.js';
 
 /** How the human ran us: `npx skillboss-sidecar` (inside the clone) or the linked command. */
 export function cliName(env: NodeJS.ProcessEnv = process.env): string {
-  return env.npm_command === 'exec' ? 'npx skillboss-sidecar' : 'skillboss-sidecar';
+  return envSetting('npm_command', env) === 'exec' ? 'npx skillboss-sidecar' : 'skillboss-sidecar';
 }
 
 /** One console line per request refused before a token was known (a wrong token, an unknown route). */
@@ -52,7 +54,7 @@ export function registerDemo(program: Command): void {
     .option('--port <port>', 'port for the sidecar (0 picks a free one)', '7373')
     .option('--exit', 'exit after the self-test instead of serving until Ctrl-C')
     .action(async (o: { port: string; exit?: boolean }) => {
-      const port = Number(o.port);
+      const port = parsePortFlag(o.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError('--port takes a number from 0 to 65535');
       const dataDir = mkdtempSync(join(tmpdir(), 'skillboss-sidecar-demo-'));
       const simKey = `sk-demo-${randomBase62(24)}`;

@@ -21,6 +21,7 @@ import { parseExpiry, type Token, type TokenStore } from '../../tokens/store.js'
 import { CliError, dataDirOf, withTokens, type GlobalOptions } from '../context.js';
 import { parseUsdFlag } from '../parse.js';
 import { DEFAULT_BASE_PATH, localBaseUrl } from '../urls.js';
+import { envSetting } from '../../core/env.js';
 
 export const SHELLS = ['bash', 'zsh', 'fish', 'powershell'] as const;
 export type Shell = (typeof SHELLS)[number];
@@ -48,7 +49,7 @@ export function exportLines(env: AgentEnv | Readonly<Record<string, string>>, sh
 }
 
 export function defaultShell(env: NodeJS.ProcessEnv = process.env, platform = process.platform): Shell {
-  const sh = basename(env.SHELL ?? '');
+  const sh = basename(envSetting('SHELL', env) ?? '');
   if (sh === 'bash' || sh === 'zsh' || sh === 'fish') return sh;
   if (sh === 'pwsh' || platform === 'win32') return 'powershell';
   return 'bash';

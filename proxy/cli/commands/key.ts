@@ -7,6 +7,7 @@ import { UpstreamCallError, upstreamJson } from '../../upstream/client.js';
 import { CliError, dataDirOf, iso, keyStoreFor, openDb, printJson, readSecret, type GlobalOptions } from '../context.js';
 import { vaultFor } from '../../keychain/vault.js';
 import { KeyRotationError, rotateUpstreamKey } from '../../upstream/rotate.js';
+import { envSetting } from '../../core/env.js';
 
 function signalDaemon(opts: GlobalOptions, event: string, detail: Record<string, unknown>): void {
   const db = openDb(opts);
@@ -51,7 +52,7 @@ export function registerKey(program: Command, globals: () => GlobalOptions): voi
     .action(async (o: { fromEnv?: string; check: boolean; upstream?: string }) => {
       let raw: string;
       if (o.fromEnv) {
-        const v = process.env[o.fromEnv];
+        const v = envSetting(o.fromEnv);
         if (!v) throw new CliError(`the environment variable ${o.fromEnv} is not set or empty`);
         raw = v;
       } else {

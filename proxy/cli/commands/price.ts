@@ -1,12 +1,11 @@
 /** `price list|set|default`: model prices (USD per million tokens), synced from SkillBoss, with local overrides. */
 import type { Command } from 'commander';
 import { PriceBook } from '../../pricing/prices.js';
-import { usdAmount } from '../../admin/validate.js';
 import { CliError, openDb, printJson, printTable, type GlobalOptions } from '../context.js';
-import { parseDecimalFlag } from '../parse.js';
+import { parsePriceFlag } from '../parse.js';
 
 function perMillion(s: string, flag: string): number {
-  return parseDecimalFlag(s, flag, usdAmount, 'a price in USD per million tokens such as 2.50');
+  return parsePriceFlag(s, flag, 'a price in USD per million tokens such as 2.50');
 }
 
 export function registerPrice(program: Command, globals: () => GlobalOptions): void {

@@ -9,7 +9,7 @@ import { TokenStore } from '../../tokens/store.js';
 import type { DB } from '../../db/database.js';
 import { CliError, openDb, printJson, printTable, type GlobalOptions } from '../context.js';
 import { decideHoldCli, heldJson, isHoldRef, printHeld } from './holds.js';
-import { parseUsdFlag, positiveUsd } from '../parse.js';
+import { parseUsdFlag } from '../parse.js';
 import { clearPending } from '../../access/flood.js';
 import { escapeUnprintable } from '../../core/text.js';
 
@@ -34,7 +34,7 @@ function parseApproval(o: { budget?: string; scopes?: string; expires?: string }
   const approval: Approval = {};
   if (o.budget !== undefined) {
     // The approve route's rule: more than 0 USD.
-    approval.monthlyBudget = parseUsdFlag(o.budget, '--budget', { none: false, schema: positiveUsd })!;
+    approval.monthlyBudget = parseUsdFlag(o.budget, '--budget', { none: false })!;
   }
   if (o.scopes !== undefined) {
     try {

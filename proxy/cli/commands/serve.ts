@@ -8,6 +8,7 @@ import { isLoopbackHost } from '../../server/guards.js';
 import { startDaemon, type Daemon } from '../../server/daemon.js';
 import { CliError, dataDirOf, type GlobalOptions } from '../context.js';
 import { registerRunning } from '../running.js';
+import { parseCountFlag, parsePortFlag, parsePositiveFlag } from '../parse.js';
 
 export interface ServeFlags {
   port: string;
@@ -27,17 +28,9 @@ export interface ServeFlags {
   logFile: boolean;
 }
 
-/** A positive number of seconds (or minutes) from a flag, in ms. */
+/** A positive number of seconds (or minutes) from a flag, in ms: plain decimal, as every number flag (cli/parse.ts). */
 function duration(flag: string, s: string, unitMs = 1000): number {
-  const n = Number(s);
-  if (!(n > 0) || !Number.isFinite(n)) throw new CliError(`${flag} takes a positive number, not ${JSON.stringify(s)}`);
-  return Math.round(n * unitMs);
-}
-
-function parsePort(s: string): number {
-  const n = Number(s);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new CliError(`--port takes a number from 0 to 65535, not ${JSON.stringify(s)}`);
-  return n;
+  return Math.round(parsePositiveFlag(s, flag, `a positive number of ${unitMs === 1000 ? 'seconds' : 'minutes'}`) * unitMs);
 }
 
 /** Stops the daemon on SIGINT/SIGTERM and resolves when it has stopped. */
@@ -77,21 +70,18 @@ export function registerServe(program: Command, globals: () => GlobalOptions): v
     .option('--metrics', 'serve Prometheus metrics at /metrics (loopback only; bearer: the admin-secret file in the data dir)')
     .option('--no-log-file', 'do not write JSON logs to <data dir>/logs (stderr only)')
     .action(async (o: ServeFlags) => {
-      const port = parsePort(o.port);
+      const port = parsePortFlag(o.port);
       if (!isLoopbackHost(o.host) && !o.allowRemote) {
         throw new CliError(`refusing to bind ${o.host}: the sidecar is meant for loopback only. Add --allow-remote if you really want it reachable from the network.`);
       }
-      const maxBodyMb = Number(o.maxBodyMb);
-      const upTimeout = Number(o.upstreamTimeout);
-      if (!(maxBodyMb > 0)) throw new CliError('--max-body-mb takes a positive number');
-      if (!(upTimeout > 0)) throw new CliError('--upstream-timeout takes a positive number of seconds');
+      const maxBodyMb = parsePositiveFlag(o.maxBodyMb ?? '32', '--max-body-mb', 'a positive number of MiB');
+      const upTimeout = parsePositiveFlag(o.upstreamTimeout ?? '300', '--upstream-timeout', 'a positive number of seconds');
       const headersTimeoutMs = duration('--headers-timeout', o.headersTimeout);
       const requestTimeoutMs = duration('--request-timeout', o.requestTimeout);
       if (headersTimeoutMs > requestTimeoutMs) throw new CliError('--headers-timeout must not be longer than --request-timeout');
-      const authFailures = Number(o.authFailuresPerMinute);
-      if (!Number.isInteger(authFailures) || authFailures < 0) throw new CliError('--auth-failures-per-minute takes a whole number (0 turns the limit off)');
-      const maxConnections = Number(o.maxConnections);
-      if (!Number.isInteger(maxConnections) || maxConnections < 1) throw new CliError('--max-connections takes a whole number above 0');
+      // 0 turns the limit off.
+      const authFailures = parseCountFlag(o.authFailuresPerMinute, '--auth-failures-per-minute', 1_000_000, { min: 0, none: false })!;
+      const maxConnections = parseCountFlag(o.maxConnections, '--max-connections', 1_000_000, { none: false })!;
       const dataDir = dataDirOf(globals());
       // Before anything is written there (the log file): a data dir the daemon cannot write is a clear refusal.
       ensureDataDir(dataDir);

@@ -8,6 +8,7 @@ import type { Command } from 'commander';
 import { microsToUsd } from '../../core/money.js';
 import { DAY_MS, periodOf } from '../../core/time.js';
 import { getSetting } from '../../db/records.js';
+import { ledgerStore } from '../../db/ledger-store.js';
 import { maskKey } from '../../keychain/store.js';
 import { isLocked, readRuntime } from '../../server/lock.js';
 import { nextRotationAt, rotationState } from '../../upstream/rotate.js';
@@ -55,7 +56,7 @@ export function registerStatus(program: Command, globals: () => GlobalOptions): 
         const tokens = db.prepare('SELECT count(*) AS total, sum(revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)) AS active FROM tokens').get(now) as { total: number; active: number | null };
         const children = db.prepare('SELECT count(*) AS n FROM upstream_children WHERE revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)').get(now) as { n: number };
         const d = new Date(now);
-        const spend = db.prepare('SELECT coalesce(sum(cost_micros), 0) AS micros, count(*) AS requests FROM usage WHERE ts >= ?').get(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1)) as { micros: number; requests: number };
+        const spend = ledgerStore(db).totalsSince(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1));
         const rot = rotationState(db);
         const nextKey = nextRotationAt(db, now, false);
         const schedules = db.prepare("SELECT count(*) AS n FROM tokens WHERE revoked_at IS NULL AND json_extract(meta, '$.autoRotate') IS NOT NULL").get() as { n: number };

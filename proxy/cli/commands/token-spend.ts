@@ -8,12 +8,12 @@ import { formatUsd, microsToUsd } from '../../core/money.js';
 import { systemClock } from '../../core/time.js';
 import type { DB } from '../../db/database.js';
 import { setHoldLimits, topUp } from '../../spend/holds.js';
-import { parseBudgetPeriod, type BudgetPeriod } from '../../core/period.js';
+import type { BudgetPeriod } from '../../core/period.js';
 import { budgetFields, periodSpend } from '../../spend/views.js';
 import { TokenStore } from '../../tokens/store.js';
 import type { Token } from '../../tokens/token.js';
 import { CliError, printJson, withTokens, type GlobalOptions } from '../context.js';
-import { parseUsdFlag, positiveUsd } from '../parse.js';
+import { parsePeriodFlag as parsePeriod, parseUsdFlag } from '../parse.js';
 
 export interface SpendOptions {
   period?: string;
@@ -23,21 +23,11 @@ export interface SpendOptions {
 
 /** A positive amount in USD (`2.50` or `$2.50`), or `none` where `allowNone`: the CLI's one money parser (cli/parse.ts). */
 export function parsePositiveUsd(s: string, flag: string, allowNone = false): number | null {
-  try {
-    return parseUsdFlag(s, flag, { none: allowNone, schema: positiveUsd });
-  } catch (err) {
-    if (!(err instanceof CliError)) throw err;
-    throw new CliError(`${flag} takes an amount in USD above 0 (e.g. 25 or 2.50)${allowNone ? ' or none' : ''}, not ${JSON.stringify(s)}: ${err.message.replace(`${flag} `, '')}`);
-  }
+  return parseUsdFlag(s, flag, { none: allowNone });
 }
 
 export function parsePeriodFlag(s: string | undefined): BudgetPeriod | undefined {
-  if (s === undefined) return undefined;
-  try {
-    return parseBudgetPeriod(s);
-  } catch (err) {
-    throw new CliError(`--period: ${(err as Error).message}`);
-  }
+  return s === undefined ? undefined : parsePeriod(s);
 }
 
 export function addSpendOptions(cmd: Command): Command {

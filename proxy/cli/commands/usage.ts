@@ -1,12 +1,20 @@
 /** `usage`: the ledger, per request and in total, with spend against budget. */
 import type { Command } from 'commander';
-import type { LedgerRow } from '../../core/ledger.js';
 import { microsToUsd } from '../../core/money.js';
 import { periodOf } from '../../core/time.js';
+import { periodAdjective, windowOf, type BudgetPeriod, type Window } from '../../core/period.js';
+import { ledgerStore } from '../../db/ledger-store.js';
+import { periodSpend } from '../../spend/views.js';
 import { CliError, printJson, printTable, withTokens, type GlobalOptions } from '../context.js';
 
-/** The ledger columns this command lists. */
-type UsageRow = Pick<LedgerRow, 'ts' | 'token_id' | 'route' | 'model' | 'prompt_tokens' | 'completion_tokens' | 'cached_tokens' | 'cache_write_tokens' | 'reasoning_tokens' | 'cost_micros' | 'status' | 'latency_ms'>;
+/** "tok_… daily budget (2026-12-06): $0.001200 of $5.00, resets at …": the token's spend in its own budget period. */
+export function budgetLine(id: string, period: BudgetPeriod, budgetMicros: number | null, spentMicros: number, w: Window): string {
+  const spent = `$${microsToUsd(spentMicros).toFixed(6)}`;
+  if (budgetMicros === null) return `${id} this month (${w.key}): ${spent}, no budget`;
+  const of = `${spent} of $${microsToUsd(budgetMicros).toFixed(2)}`;
+  if (w.end === null) return `${id} ${periodAdjective(period)} budget: ${of} spent; it does not reset (add to it with \`token topup\`)`;
+  return `${id} ${periodAdjective(period)} budget (${w.key}): ${of}, resets at ${new Date(w.end).toISOString()}`;
+}
 
 export function registerUsage(program: Command, globals: () => GlobalOptions): void {
   program
@@ -23,15 +31,12 @@ export function registerUsage(program: Command, globals: () => GlobalOptions): v
       const limit = Number(o.limit);
       if (!Number.isInteger(limit) || limit < 0) throw new CliError('--limit takes a whole number');
       withTokens(globals(), (tokens, db) => {
-        const where = o.token ? 'WHERE ts >= ? AND token_id = ?' : 'WHERE ts >= ?';
-        const args = o.token ? [since, o.token] : [since];
-        const rows = db.prepare(`SELECT ts, token_id, route, model, prompt_tokens, completion_tokens, cached_tokens, cache_write_tokens, reasoning_tokens, cost_micros, status, latency_ms FROM usage ${where} ORDER BY id DESC LIMIT ?`).all(...args, limit) as UsageRow[];
-        const t = db
-          .prepare(`SELECT count(*) AS requests, coalesce(sum(prompt_tokens),0) AS p, coalesce(sum(completion_tokens),0) AS c,
-            coalesce(sum(cached_tokens),0) AS cached, coalesce(sum(reasoning_tokens),0) AS reasoning, coalesce(sum(cost_micros),0) AS cost FROM usage ${where}`)
-          .get(...args) as { requests: number; p: number; c: number; cached: number; reasoning: number; cost: number };
         const budgetOf = o.token ? tokens.get(o.token) : undefined;
-        const spent = o.token ? ((db.prepare('SELECT spent_micros FROM spend WHERE token_id = ? AND period = ?').pluck().get(o.token, periodOf(now)) as number | undefined) ?? 0) : undefined;
+        if (o.token && !budgetOf) throw new CliError(`no token with id ${o.token}; \`skillboss-sidecar token list\` shows them`);
+        const { rows, totals: t } = ledgerStore(db).listSince(since, o.token, limit);
+        // The token's budget in its own period (a day, a week, a month, or prepaid for all time), as every other view shows it.
+        const window = budgetOf ? windowOf(budgetOf.budgetPeriod, now) : undefined;
+        const spent = budgetOf ? periodSpend(db, budgetOf, now).spentMicros : undefined;
         const out = {
           requests: rows.map((r) => ({
             ts: new Date(r.ts).toISOString(),
@@ -51,16 +56,19 @@ export function registerUsage(program: Command, globals: () => GlobalOptions): v
           totals: {
             since: new Date(since).toISOString(),
             requests: t.requests,
-            prompt_tokens: t.p,
-            completion_tokens: t.c,
-            cached_tokens: t.cached,
-            reasoning_tokens: t.reasoning,
-            cost_usd: microsToUsd(t.cost),
-            ...(o.token
+            prompt_tokens: t.prompt_tokens,
+            completion_tokens: t.completion_tokens,
+            cached_tokens: t.cached_tokens,
+            reasoning_tokens: t.reasoning_tokens,
+            cost_usd: microsToUsd(t.cost_micros),
+            ...(budgetOf && window
               ? {
-                  period: periodOf(now),
+                  budget_period: budgetOf.budgetPeriod,
+                  period: window.key,
+                  resets_at: window.end === null ? null : new Date(window.end).toISOString(),
                   spent_this_period_usd: microsToUsd(spent ?? 0),
-                  monthly_budget_usd: budgetOf?.monthlyBudget == null ? null : microsToUsd(budgetOf.monthlyBudget),
+                  // The budget of the period above (the admin API's name for it, whatever the period).
+                  monthly_budget_usd: budgetOf.monthlyBudget === null ? null : microsToUsd(budgetOf.monthlyBudget),
                 }
               : {}),
           },
@@ -83,9 +91,7 @@ export function registerUsage(program: Command, globals: () => GlobalOptions): v
         );
         const tt = out.totals;
         process.stdout.write(`\n${tt.requests} requests since ${tt.since}: ${tt.prompt_tokens} prompt + ${tt.completion_tokens} completion tokens, $${tt.cost_usd.toFixed(6)}\n`);
-        if (o.token) {
-          process.stdout.write(`${o.token} this month: $${(tt.spent_this_period_usd ?? 0).toFixed(6)} of ${tt.monthly_budget_usd === null ? 'no budget' : `$${tt.monthly_budget_usd!.toFixed(2)}`}\n`);
-        }
+        if (budgetOf) process.stdout.write(`${budgetLine(budgetOf.id, budgetOf.budgetPeriod, budgetOf.monthlyBudget, spent ?? 0, window!)}\n`);
       });
     });
 }

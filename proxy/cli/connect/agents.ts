@@ -12,6 +12,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseToml, stringify as stringifyToml } from 'smol-toml';
 import { isMap, isSeq, parseDocument, YAMLMap } from 'yaml';
+import { envSetting } from '../../core/env.js';
 
 export const AGENTS = ['codex', 'opencode', 'continue', 'qwen', 'claude', 'cursor', 'openai'] as const;
 export type Agent = (typeof AGENTS)[number];
@@ -56,7 +57,7 @@ const asObject = (v: unknown): Record<string, unknown> => (v && typeof v === 'ob
 /** Codex CLI: a model provider in ~/.codex/config.toml on the Responses API. */
 export const codex: FileTarget = {
   kind: 'file',
-  defaultPath: (home = homedir()) => join(process.env.CODEX_HOME || join(home, '.codex'), 'config.toml'),
+  defaultPath: (home = homedir()) => join(envSetting('CODEX_HOME') ?? join(home, '.codex'), 'config.toml'),
   merge(current, c) {
     let doc: Record<string, unknown>;
     try {
@@ -90,7 +91,7 @@ function mergeJson(current: string | null, edit: (doc: Record<string, unknown>) 
 /** OpenCode: a provider through @ai-sdk/openai-compatible in opencode.json, made the default model. */
 export const opencode: FileTarget = {
   kind: 'file',
-  defaultPath: (home = homedir()) => join(process.env.XDG_CONFIG_HOME || join(home, '.config'), 'opencode', 'opencode.json'),
+  defaultPath: (home = homedir()) => join(envSetting('XDG_CONFIG_HOME') ?? join(home, '.config'), 'opencode', 'opencode.json'),
   merge: (current, c) =>
     mergeJson(current, (doc) => {
       doc.$schema ??= 'https://opencode.ai/config.json';
@@ -145,7 +146,7 @@ const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 /** Claude Code: settings.json with the sidecar's Anthropic base URL and a key helper reading the env sink. */
 export const claude: FileTarget = {
   kind: 'file',
-  defaultPath: (home = homedir()) => join(process.env.CLAUDE_CONFIG_DIR || join(home, '.claude'), 'settings.json'),
+  defaultPath: (home = homedir()) => join(envSetting('CLAUDE_CONFIG_DIR') ?? join(home, '.claude'), 'settings.json'),
   merge: (current, c) =>
     mergeJson(current, (doc) => {
       const env = asObject(doc.env);

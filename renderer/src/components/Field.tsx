@@ -2,11 +2,11 @@
  * Form pieces every dialog shares: <Field> (label + input + error, wired for
  * screen readers), <FormFooter> (the general error and the buttons), and the
  * typed-number state behind money and count inputs. Parsing is
- * wire/amounts.ts's, the same the admin API applies, so the page refuses
+ * wire/fields.ts's, the same the admin API applies, so the page refuses
  * exactly what the daemon would — as the user types, not after a round trip.
  */
 import { cloneElement, useId, useState, type ReactElement, type ReactNode } from 'react';
-import { parseCount, parseUsd, type Parsed } from '../../../wire/amounts';
+import { MORE_THAN_ZERO, parseAmount, parseCount, type Parsed } from '../../../wire/fields';
 import { ApiError as ApiErrorClass, type ApiError } from '../api';
 import { ErrorNote } from './bits';
 
@@ -109,7 +109,7 @@ function useTyped(initialText: string, initialNone: boolean, parse: (s: string) 
 
 /** A money amount as the user types it; `initial` null starts on the explicit "none" when `noneAllowed`. */
 export function useMoney(initial: number | null, noneByDefault = initial === null): TypedNumber {
-  return useTyped(initial === null ? '' : moneyText(initial), noneByDefault, (s) => parseUsd(s));
+  return useTyped(initial === null ? '' : moneyText(initial), noneByDefault, (s) => parseAmount(s));
 }
 
 /** A whole number from `min` to `max`; empty means none (no limit) where the field says so. */
@@ -122,8 +122,8 @@ export function useCount(initial: number | null, min: number, max: number, empty
 /** An optional amount above 0 (a hold threshold, say): empty means none. */
 export function useOptionalMoney(initial: number | null): TypedNumber {
   const t = useTyped(initial === null ? '' : moneyText(initial), false, (s) => {
-    const p = parseUsd(s);
-    return p.ok && p.value === 0 ? { ok: false, error: 'must be more than 0 (empty: never)' } : p;
+    const p = parseAmount(s);
+    return !p.ok && p.error === MORE_THAN_ZERO ? { ok: false, error: 'must be more than 0 (empty: never)' } : p;
   });
   if (t.text.trim() === '') return { ...t, parsed: { ok: true, value: null } };
   return t;

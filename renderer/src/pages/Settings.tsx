@@ -5,7 +5,7 @@
  */
 import { useEffect, useState, type FormEvent, type ReactNode } from 'react';
 import { api, ApiError, type Settings as SettingsData } from '../api';
-import { parseCount, parseUsd, type Parsed } from '../../../wire/amounts';
+import { parseCount, parseUsd, type Parsed } from '../../../wire/fields';
 import { Card, ErrorNote } from '../components/bits';
 import { Field, FormFooter, refusal } from '../components/Field';
 import { useLoad } from '../hooks';

@@ -19,6 +19,17 @@ import { EditDialog, expiryText } from './TokenDialogs';
 
 type Open = 'edit' | 'rotate' | 'revoke' | null;
 
+/** The budget card's title: the token's own period, never "this month" for a daily or prepaid budget (issue 22). */
+const BUDGET_TITLE = { day: 'Budget today', week: 'Budget this week', month: 'Budget this month', total: 'Prepaid budget' } as const;
+const PERIOD_WORD = { day: 'daily', week: 'weekly', month: 'monthly', total: 'prepaid' } as const;
+
+/** When this token's budget starts again, in the words of its period. */
+function resetText(t: TokenView): string {
+  if (t.budget_period === 'total') return 'A prepaid budget never resets; a top-up adds to it.';
+  const each = { day: 'each day at 00:00 UTC', week: 'each Monday at 00:00 UTC', month: 'on the 1st of each month, 00:00 UTC' }[t.budget_period];
+  return `Its ${PERIOD_WORD[t.budget_period]} budget resets ${each}${t.resets_at ? `, next at ${utc(t.resets_at)}` : ''}.`;
+}
+
 export function Token() {
   const id = useRouteParam();
   const detail = useLoad(() => api<TokenDetail>('GET', `/tokens/${id}`), [id]);
@@ -119,7 +130,7 @@ export function Token() {
       </div>
       <ErrorNote error={actionError} />
       <div className="grid">
-        <Card title="Budget this month">
+        <Card title={BUDGET_TITLE[t.budget_period]}>
           <BudgetBar spent={t.spent_usd} budget={t.monthly_budget_usd} />
           <dl className="facts">
             <dt>Including children</dt>
@@ -144,7 +155,9 @@ export function Token() {
               ))}
             </>
           ) : null}
-          <p className="muted small">Its budget holds its own calls and its children’s. Budgets reset at the start of each month, UTC.</p>
+          <p className="muted small" data-testid="budget-reset">
+            Its budget holds its own calls and its children’s. {resetText(t)}
+          </p>
         </Card>
         <Card title="Rotation and expiry">
           <dl className="facts">
@@ -186,7 +199,7 @@ export function Token() {
             <thead>
               <tr>
                 <th>Name</th>
-                <th>Budget this month</th>
+                <th>Budget (its period)</th>
                 <th className="hide-narrow">Status</th>
               </tr>
             </thead>
@@ -198,6 +211,7 @@ export function Token() {
                   </td>
                   <td>
                     <BudgetBar spent={c.spent_usd} budget={c.monthly_budget_usd} />
+                    <span className="muted small">{PERIOD_WORD[c.budget_period]}</span>
                   </td>
                   <td className="hide-narrow">
                     <StatusBadge status={c.status} />

@@ -1,6 +1,6 @@
 /** The one parser for typed money and counts (dashboard, admin API, CLI): what it takes, what it refuses and why. */
 import { describe, expect, it } from 'vitest';
-import { parseCount, parseUsd } from '../../../wire/amounts.js';
+import { parseCount, parseUsd } from '../../../wire/fields.js';
 import { percentile } from '../../../proxy/admin/series.js';
 
 describe('parseUsd', () => {
@@ -9,10 +9,8 @@ describe('parseUsd', () => {
     ['5.00', 5],
     ['$5', 5],
     [' $ 5.5 ', 5.5],
-    ['$1,250.50', 1250.5],
     ['0.005', 0.005],
     ['.5', 0.5],
-    ['5 USD', 5],
     ['0', 0],
     [12.5, 12.5],
   ])('takes %j as %d', (input, value) => {
@@ -32,6 +30,11 @@ describe('parseUsd', () => {
     [Number.NaN, /not an amount/],
     [Number.POSITIVE_INFINITY, /not an amount/],
     [-1, /0 or more/],
+    [1.234567891, /6 decimals/],
+    ['$1,250.50', /not an amount/],
+    ['5 USD', /not an amount/],
+    ['0x10', /not an amount/],
+    ['Infinity', /not an amount/],
   ])('refuses %j, saying why', (input, why) => {
     const r = parseUsd(input);
     expect(r.ok).toBe(false);
@@ -42,11 +45,12 @@ describe('parseUsd', () => {
 describe('parseCount', () => {
   it('takes whole numbers in range, typed or given', () => {
     expect(parseCount('60', 1, 100)).toEqual({ ok: true, value: 60 });
-    expect(parseCount('1,000', 1, 10_000)).toEqual({ ok: true, value: 1000 });
     expect(parseCount(7, 1, 10)).toEqual({ ok: true, value: 7 });
   });
   it('refuses the rest', () => {
     expect(parseCount('ten', 1, 100)).toMatchObject({ ok: false, error: 'must be a whole number' });
+    expect(parseCount('1,000', 1, 10_000)).toMatchObject({ ok: false, error: 'must be a whole number' });
+    expect(parseCount('0x10', 1, 100)).toMatchObject({ ok: false, error: 'must be a whole number' });
     expect(parseCount('1.5', 1, 100)).toMatchObject({ ok: false, error: 'must be a whole number' });
     expect(parseCount('0', 1, 100)).toMatchObject({ ok: false, error: 'must be more than 0' });
     expect(parseCount('101', 1, 100)).toMatchObject({ ok: false, error: 'must be at most 100' });
@@ -68,5 +72,31 @@ describe('latency percentiles from a log-scale histogram', () => {
     expect(Math.abs(p50 - 509) / 509).toBeLessThan(0.045);
     expect(Math.abs(p95 - 959) / 959).toBeLessThan(0.045);
     expect(percentile(new Map(), 0.5)).toBeNull();
+  });
+});
+
+describe('the other field rules', () => {
+  it('an amount of money is more than 0; a price may be 0', async () => {
+    const { parseAmount, MORE_THAN_ZERO } = await import('../../../wire/fields.js');
+    for (const v of [0, '0', -1, '-1', '$0.000000']) expect(parseAmount(v)).toEqual({ ok: false, error: MORE_THAN_ZERO });
+    expect(parseAmount('0.000001')).toEqual({ ok: true, value: 0.000001 });
+    expect(parseUsd('0')).toEqual({ ok: true, value: 0 });
+  });
+
+  it('ports, durations, periods and token ids', async () => {
+    const { parsePort, parsePositive, parseDuration, parsePeriod, isTokenId } = await import('../../../wire/fields.js');
+    expect(parsePort('0')).toEqual({ ok: true, value: 0 });
+    expect(parsePort('7373')).toEqual({ ok: true, value: 7373 });
+    for (const v of ['0x10', '1e3', '65536', '-1', '', '80.5', '7,373']) expect(parsePort(v).ok, v).toBe(false);
+    expect(parsePositive('2.5')).toEqual({ ok: true, value: 2.5 });
+    for (const v of ['0', '0x10', '1e1', 'Infinity', '', '-3']) expect(parsePositive(v).ok, v).toBe(false);
+    expect(parseDuration(0, 30)).toEqual({ ok: true, value: 0 });
+    expect(parseDuration('1.5', 30)).toEqual({ ok: true, value: 1.5 });
+    expect(parseDuration(-1, 30)).toEqual({ ok: false, error: 'must be 0 or more' });
+    expect(parseDuration(31, 30)).toEqual({ ok: false, error: 'must be at most 30' });
+    expect(parsePeriod('week')).toEqual({ ok: true, value: 'week' });
+    expect(parsePeriod('yearly').ok).toBe(false);
+    expect(isTokenId('tok_0123456789abcdef')).toBe(true);
+    for (const v of ['tok_0123', 'sk-sbl-x', 'tok_0123456789abcdef0', 'tok_0123456789abcde!']) expect(isTokenId(v), v).toBe(false);
   });
 });

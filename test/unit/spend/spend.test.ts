@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { forecast } from '../../../proxy/spend/forecast.js';
-import { parseBudgetPeriod, resetSentence, windowOf } from '../../../proxy/core/period.js';
+import { resetSentence, windowOf } from '../../../proxy/core/period.js';
+import { parsePeriod } from '../../../wire/fields.js';
 import { classCostMicros, costMicros, parseUpstreamPrice, withClasses, type Price } from '../../../proxy/pricing/prices.js';
 
 const at = (iso: string) => Date.parse(iso);
@@ -39,7 +40,7 @@ describe('period windows (UTC)', () => {
     expect(windowOf('total', at('2030-06-01T00:00:00Z')).key).toBe('total');
     expect(resetSentence('total', 0, 'tok_x')).toContain('does not reset');
     expect(resetSentence('day', at('2026-12-04T10:00:00Z'), 'tok_x')).toContain('2026-12-05T00:00:00.000Z');
-    expect(() => parseBudgetPeriod('yearly')).toThrow(/day, week, month, total/);
+    expect(parsePeriod('yearly')).toEqual({ ok: false, error: 'expected one of day, week, month, total' });
   });
 });
 

@@ -1,0 +1,258 @@
+/**
+ * The one module that reads and writes the ledger tables: `usage` (a row per
+ * authenticated agent request) and `spend` (settled spend per token and
+ * period window). Every other module asks this one (a test greps for SQL
+ * naming these tables anywhere else), so a query is written once and a
+ * change of these tables' shape is made here alone (issue 22, item 3: the
+ * same spend query was written four times, one of them with the wrong period).
+ *
+ * Statements are prepared once per connection: the fixed ones when the store
+ * is built, the few whose shape varies (filters, groupings) on first use,
+ * kept by their SQL text. `ledgerStore(db)` returns the same store for the
+ * same connection.
+ */
+import type { Statement } from 'better-sqlite3';
+import type { LedgerRow } from '../core/ledger.js';
+import type { DB } from './database.js';
+
+/** A spend row of one token in one period window. */
+export interface SpendRow {
+  token_id: string;
+  period: string;
+  spent_micros: number;
+  requests: number;
+}
+
+/** The ledger columns the CLI's `usage` lists. */
+export type UsageListRow = Pick<
+  LedgerRow,
+  'ts' | 'token_id' | 'route' | 'model' | 'prompt_tokens' | 'completion_tokens' | 'cached_tokens' | 'cache_write_tokens' | 'reasoning_tokens' | 'cost_micros' | 'status' | 'latency_ms'
+>;
+
+export interface UsageTotals {
+  requests: number;
+  prompt_tokens: number;
+  completion_tokens: number;
+  cached_tokens: number;
+  reasoning_tokens: number;
+  cost_micros: number;
+}
+
+/** The groupings of the admin API's `/usage`; `day` is the UTC date of `ts`. */
+export const USAGE_GROUPS = {
+  day: ['day'],
+  token: ['token_id'],
+  model: ['model'],
+  day_token: ['day', 'token_id'],
+  day_model: ['day', 'model'],
+} as const;
+export type UsageGroup = keyof typeof USAGE_GROUPS;
+
+export interface RequestsFilter {
+  token?: string | undefined;
+  model?: string | undefined;
+  status: 'all' | 'ok' | 'error';
+  before?: number | undefined;
+  limit: number;
+}
+
+/** A series bucket: `b` is the bucket index from `start` in steps of `step`. */
+export interface SeriesBucket {
+  b: number;
+  requests: number;
+  errors: number;
+  cost_micros: number;
+}
+
+const stores = new WeakMap<DB, LedgerStore>();
+
+/** The ledger store of `db` (one per connection, so its statements are prepared once). */
+export function ledgerStore(db: DB): LedgerStore {
+  let s = stores.get(db);
+  if (!s) {
+    s = new LedgerStore(db);
+    stores.set(db, s);
+  }
+  return s;
+}
+
+export class LedgerStore {
+  private readonly q;
+  private readonly shaped = new Map<string, Statement>();
+
+  constructor(private readonly db: DB) {
+    this.q = {
+      insertUsage: db.prepare(`INSERT INTO usage (ts, request_id, token_id, method, route, model, prompt_tokens, completion_tokens, cached_tokens, cache_write_tokens, reasoning_tokens,
+          cost_micros, status, latency_ms, streamed, usage_source, cost_source, error_code, error_message)
+        VALUES (@ts, @request_id, @token_id, @method, @route, @model, @prompt_tokens, @completion_tokens, @cached_tokens, @cache_write_tokens, @reasoning_tokens,
+          @cost_micros, @status, @latency_ms, @streamed, @usage_source, @cost_source, @error_code, @error_message)`),
+      addSpend: db.prepare(`INSERT INTO spend (token_id, period, spent_micros, requests) VALUES (?, ?, ?, 1)
+        ON CONFLICT(token_id, period) DO UPDATE SET spent_micros = spent_micros + excluded.spent_micros, requests = requests + 1`),
+      spendRow: db.prepare('SELECT token_id, period, spent_micros, requests FROM spend WHERE token_id = ? AND period = ?'),
+      spendIn: db.prepare('SELECT token_id, period, spent_micros, requests FROM spend WHERE period IN (SELECT value FROM json_each(?))'),
+      rootsSpent: db.prepare('SELECT COALESCE(SUM(s.spent_micros), 0) FROM spend s JOIN tokens t ON t.id = s.token_id WHERE s.period = ? AND t.parent_id IS NULL').pluck(),
+      ownCostSince: db.prepare('SELECT coalesce(sum(cost_micros), 0) FROM usage WHERE token_id = ? AND ts >= ?').pluck(),
+      lastUsed: db.prepare('SELECT max(ts) FROM usage WHERE token_id = ?').pluck(),
+      totalsSince: db.prepare('SELECT coalesce(sum(cost_micros), 0) AS micros, count(*) AS requests FROM usage WHERE ts >= ?'),
+      subtreeCosts: db
+        .prepare(
+          `WITH RECURSIVE sub(id) AS (SELECT ? UNION ALL SELECT t.id FROM tokens t JOIN sub ON t.parent_id = sub.id)
+           SELECT ts, cost_micros FROM usage WHERE token_id IN (SELECT id FROM sub) AND ts > ? AND cost_micros > 0 ORDER BY ts`,
+        )
+        .raw(),
+      models: db.prepare('SELECT DISTINCT model FROM usage WHERE model IS NOT NULL UNION SELECT id FROM models ORDER BY 1').pluck(),
+    };
+  }
+
+  /** A statement whose SQL varies with a bounded set of options, prepared on first use. */
+  private shape(sql: string): Statement {
+    let s = this.shaped.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql);
+      this.shaped.set(sql, s);
+    }
+    return s;
+  }
+
+  // ---- writes (the settlement stage, inside its transaction)
+
+  /** Appends a ledger row; `row` binds as it is (ledgerRow() sets every column). */
+  insertUsage(row: LedgerRow): void {
+    this.q.insertUsage.run(row);
+  }
+
+  /** Adds one request costing `micros` to the spend of `tokenId` in window `period`. */
+  addSpend(tokenId: string, period: string, micros: number): void {
+    this.q.addSpend.run(tokenId, period, micros);
+  }
+
+  // ---- spend
+
+  /** Settled spend and requests of a token in the period window `key` (zeros when nothing was spent). */
+  spendOf(tokenId: string, key: string): { spentMicros: number; requests: number } {
+    const r = this.q.spendRow.get(tokenId, key) as SpendRow | undefined;
+    return { spentMicros: r?.spent_micros ?? 0, requests: r?.requests ?? 0 };
+  }
+
+  /** Every spend row of the windows `keys`, for a whole token list at once. */
+  spendInWindows(keys: readonly string[]): SpendRow[] {
+    return this.q.spendIn.all(JSON.stringify(keys)) as SpendRow[];
+  }
+
+  /** Spend of the root tokens in window `key`: spend is charged up the chain, so this is the machine's total. */
+  rootsSpent(key: string): number {
+    return this.q.rootsSpent.get(key) as number;
+  }
+
+  // ---- usage
+
+  /** Cost of a token's own requests (not its children's) since `since`. */
+  ownCostSince(tokenId: string, since: number): number {
+    return this.q.ownCostSince.get(tokenId, since) as number;
+  }
+
+  lastUsed(tokenId: string): number | null {
+    return this.q.lastUsed.get(tokenId) as number | null;
+  }
+
+  /** Cost and requests of every token since `since`. */
+  totalsSince(since: number): { micros: number; requests: number } {
+    return this.q.totalsSince.get(since) as { micros: number; requests: number };
+  }
+
+  /** `[ts, cost]` of the charged requests of a token and its whole subtree after `after`, oldest first. */
+  subtreeCostsAfter(tokenId: string, after: number): Array<[number, number]> {
+    return this.q.subtreeCosts.all(tokenId, after) as Array<[number, number]>;
+  }
+
+  /** Every model in the ledger or the price list. */
+  models(): string[] {
+    return this.q.models.all() as string[];
+  }
+
+  /** The newest `limit` requests since `since` (of one token), and the totals of all of them. */
+  listSince(since: number, tokenId: string | undefined, limit: number): { rows: UsageListRow[]; totals: UsageTotals } {
+    const where = tokenId ? 'WHERE ts >= ? AND token_id = ?' : 'WHERE ts >= ?';
+    const args = tokenId ? [since, tokenId] : [since];
+    const rows = this.shape(
+      `SELECT ts, token_id, route, model, prompt_tokens, completion_tokens, cached_tokens, cache_write_tokens, reasoning_tokens, cost_micros, status, latency_ms
+       FROM usage ${where} ORDER BY id DESC LIMIT ?`,
+    ).all(...args, limit) as UsageListRow[];
+    const totals = this.shape(
+      `SELECT count(*) AS requests, coalesce(sum(prompt_tokens),0) AS prompt_tokens, coalesce(sum(completion_tokens),0) AS completion_tokens,
+        coalesce(sum(cached_tokens),0) AS cached_tokens, coalesce(sum(reasoning_tokens),0) AS reasoning_tokens, coalesce(sum(cost_micros),0) AS cost_micros FROM usage ${where}`,
+    ).get(...args) as UsageTotals;
+    return { rows, totals };
+  }
+
+  /** Requests, errors, tokens and cost in `[from, to)` grouped by `by` (with the token's name when grouped by token). */
+  grouped(by: UsageGroup, from: number, to: number, tokenId: string | undefined): Array<Record<string, unknown> & { cost_micros: number }> {
+    const cols = USAGE_GROUPS[by];
+    const select: string[] = cols.map((c) => (c === 'day' ? "strftime('%Y-%m-%d', u.ts / 1000, 'unixepoch') AS day" : `u.${c}`));
+    if ((cols as readonly string[]).includes('token_id')) select.push('t.name AS token_name');
+    const where = tokenId ? 'u.ts >= ? AND u.ts < ? AND u.token_id = ?' : 'u.ts >= ? AND u.ts < ?';
+    const sql = `SELECT ${select.join(', ')}, count(*) AS requests, sum(u.status >= 400) AS errors,
+        sum(u.prompt_tokens) AS prompt_tokens, sum(u.completion_tokens) AS completion_tokens,
+        sum(u.cached_tokens) AS cached_tokens, sum(u.reasoning_tokens) AS reasoning_tokens, sum(u.cost_micros) AS cost_micros
+      FROM usage u LEFT JOIN tokens t ON t.id = u.token_id
+      WHERE ${where} GROUP BY ${cols.join(', ')} ORDER BY ${cols.map((c) => (c === 'day' ? 'day' : `cost_micros DESC, ${c}`)).join(', ')}`;
+    return this.shape(sql).all(...(tokenId ? [from, to, tokenId] : [from, to])) as Array<Record<string, unknown> & { cost_micros: number }>;
+  }
+
+  /** The ledger newest first, filtered, one page of `limit + 1` rows (the extra one says there is a next page); every column and the token's name. */
+  requestsPage(f: RequestsFilter): Array<Record<string, unknown> & { id: number; cost_micros: number; streamed: number; ts: number }> {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (f.token) {
+      where.push('u.token_id = ?');
+      args.push(f.token);
+    }
+    if (f.model) {
+      where.push('u.model = ?');
+      args.push(f.model);
+    }
+    if (f.status === 'ok') where.push('u.status < 400');
+    if (f.status === 'error') where.push('u.status >= 400');
+    if (f.before !== undefined) {
+      where.push('u.id < ?');
+      args.push(f.before);
+    }
+    // Every ledger column (token classes and whatever a later migration adds reach the request drawer as they are).
+    const sql = `SELECT u.*, t.name AS token_name
+       FROM usage u LEFT JOIN tokens t ON t.id = u.token_id ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY u.id DESC LIMIT ?`;
+    return this.shape(sql).all(...args, f.limit + 1) as Array<Record<string, unknown> & { id: number; cost_micros: number; streamed: number; ts: number }>;
+  }
+
+  /** Per bucket of `step` ms from `start` to `end` (of one token): requests, errors (status ≥ 400) and cost. */
+  seriesTotals(start: number, end: number, step: number, tokenId: string | undefined): SeriesBucket[] {
+    const w = this.seriesWhere(start, end, step, tokenId);
+    return this.shape(
+      `SELECT CAST((ts - ?) / ? AS INTEGER) AS b, count(*) AS requests, sum(status >= 400) AS errors, sum(cost_micros) AS cost_micros FROM usage WHERE ${w.sql} GROUP BY b`,
+    ).all(...w.args) as SeriesBucket[];
+  }
+
+  /** Per bucket, how many requests fall in each latency bin `floor(log2(latency) × binsPerDoubling)`. */
+  seriesLatencyBins(start: number, end: number, step: number, tokenId: string | undefined, binsPerDoubling: number): Array<{ b: number; k: number; c: number }> {
+    const w = this.seriesWhere(start, end, step, tokenId);
+    return this.shape(
+      `SELECT CAST((ts - ?) / ? AS INTEGER) AS b, CAST(floor(log2(max(latency_ms, 1)) * ${Math.trunc(binsPerDoubling)}) AS INTEGER) AS k, count(*) AS c
+       FROM usage WHERE ${w.sql} GROUP BY b, k`,
+    ).all(...w.args) as Array<{ b: number; k: number; c: number }>;
+  }
+
+  /** Per bucket, cost split by token (with its name) or by model ('' for none). */
+  seriesSplit(start: number, end: number, step: number, tokenId: string | undefined, by: 'token' | 'model'): Array<{ b: number; k: string; name: string | null; m: number }> {
+    const w = this.seriesWhere(start, end, step, tokenId);
+    const keyCol = by === 'token' ? 'usage.token_id' : "coalesce(usage.model, '')";
+    return this.shape(
+      `SELECT CAST((usage.ts - ?) / ? AS INTEGER) AS b, ${keyCol} AS k, ${by === 'token' ? 't.name' : 'NULL'} AS name, sum(usage.cost_micros) AS m
+       FROM usage LEFT JOIN tokens t ON t.id = usage.token_id WHERE ${w.sql} GROUP BY b, k`,
+    ).all(...w.args) as Array<{ b: number; k: string; name: string | null; m: number }>;
+  }
+
+  private seriesWhere(start: number, end: number, step: number, tokenId: string | undefined): { sql: string; args: unknown[] } {
+    return tokenId
+      ? { sql: 'usage.ts >= ? AND usage.ts < ? AND usage.token_id = ?', args: [start, step, start, end, tokenId] }
+      : { sql: 'usage.ts >= ? AND usage.ts < ?', args: [start, step, start, end] };
+  }
+}
