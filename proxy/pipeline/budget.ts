@@ -128,8 +128,8 @@ export class Budgets {
     }
   }
 
-  /** Stage 11: writes the ledger row and the spend, then releases `r` (settle.ts; group commit). */
-  settle(r: Reservation | null, chain: readonly Token[], row: LedgerRow): Promise<void> {
-    return this.ledger.settle(r, chain, row);
+  /** Stage 11: records the ledger row and charges its spend, then releases `r` (settle.ts; group commit). */
+  record(r: Reservation | null, chain: readonly Token[], row: LedgerRow): Promise<void> {
+    return this.ledger.write(r, chain, row);
   }
 }

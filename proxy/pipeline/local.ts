@@ -71,7 +71,7 @@ export async function answerLocal(ctx: RequestContext, body: RequestBody): Promi
   const answer = await handler(ctx, body);
   // Nothing was charged: the answer need not wait for the commit.
   const row = ledgerRow(ctx, ctx.now, { status: answer.status });
-  ctx.deps.budgets.settle(null, ctx.principal.chain, row).catch((err: unknown) => {
+  ctx.deps.budgets.record(null, ctx.principal.chain, row).catch((err: unknown) => {
     ctx.deps.log.error({ err, requestId: ctx.requestId }, 'could not record a local request in the ledger');
   });
   sendJson(ctx.res, answer.status, answer.body, answer.headers);

@@ -1,7 +1,7 @@
 /**
  * Stage 11, settle: the ledger row and the spend it charges, written together.
  *
- * `settle` writes the ledger row and the spend totals of the whole chain in
+ * `LedgerWriter.write` writes the ledger row and the spend totals of the whole chain in
  * one SQLite transaction, then hands the reservation back to be released
  * (stage 7, budget.ts). Spend is kept per token for its own budget period
  * and, for every token, per month; this writer is the only one, so it also
@@ -88,7 +88,7 @@ export class LedgerWriter<R extends Held> {
    * spend would be worse. Such a settlement is logged, and since spend then
    * stands at or past the budget, every later reservation against it is refused.
    */
-  settle(r: R | null, chain: readonly Token[], row: LedgerRow): Promise<void> {
+  write(r: R | null, chain: readonly Token[], row: LedgerRow): Promise<void> {
     return new Promise((resolve, reject) => {
       this.pending.push({ r, chain, row, resolve, reject });
       if (this.pending.length === 1) setImmediate(() => this.flush());

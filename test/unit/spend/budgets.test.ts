@@ -44,7 +44,7 @@ function row(tokenId: string, cost: number, ts: number): LedgerRow {
 }
 async function spend(chain: Token[], micros: number, now: number): Promise<void> {
   const r = budgets.reserve(chain, micros, now);
-  await budgets.settle(r, chain, row(chain[0]!.id, micros, now));
+  await budgets.record(r, chain, row(chain[0]!.id, micros, now));
 }
 
 describe('periods', () => {
