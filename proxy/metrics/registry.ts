@@ -169,7 +169,7 @@ export class SidecarMetrics {
       registers,
       collect() {
         this.reset();
-        for (const t of activeTokens()) if (t.monthlyBudget !== null) this.set({ token: t.id }, usd(t.monthlyBudget));
+        for (const t of activeTokens()) if (t.budget !== null) this.set({ token: t.id }, usd(t.budget));
       },
     });
     new Gauge({

@@ -67,7 +67,7 @@ function scopesOf(o: ConnectFlags): Scope[] {
 /** The agent's token: the live one whose env sink is `envFile`, else a new one with that sink. */
 function agentToken(g: GlobalOptions, agent: Agent, o: ConnectFlags, envFile: string): AgentToken {
   const scopes = scopesOf(o);
-  const monthlyBudget = parseUsdFlag(o.budget, '--budget');
+  const budget = parseUsdFlag(o.budget, '--budget');
   let expiresAt: number | null;
   try {
     expiresAt = parseExpiry(o.expires, Date.now());
@@ -85,7 +85,7 @@ function agentToken(g: GlobalOptions, agent: Agent, o: ConnectFlags, envFile: st
       }
     }
     if (o.dryRun) return { token: null, secret: '<new token>', reused: false };
-    const c = tokens.create({ name: o.name ?? agent, scopes, monthlyBudget, expiresAt }, 'cli');
+    const c = tokens.create({ name: o.name ?? agent, scopes, budget, expiresAt }, 'cli');
     mkdirSync(dirname(envFile), { recursive: true, mode: 0o700 });
     const ctx = cliLifecycle(g, db, tokens);
     setEnvSink(ctx, c.token.id, envFile, 'cli');
@@ -114,7 +114,7 @@ function describe(t: AgentToken, envFile: string): string {
   if (!t.token) return `# A new token would be created, its secret kept in ${envFile}.`;
   const k = t.token;
   return (
-    `# ${t.reused ? 'Reusing' : 'Created'} ${k.id} (${escapeUnprintable(k.name)}): scopes ${k.scopes.join(' ')}; budget ${formatUsd(k.monthlyBudget)}${k.monthlyBudget === null ? '' : '/month'}. ` +
+    `# ${t.reused ? 'Reusing' : 'Created'} ${k.id} (${escapeUnprintable(k.name)}): scopes ${k.scopes.join(' ')}; budget ${formatUsd(k.budget)}${k.budget === null ? '' : '/month'}. ` +
     `Its secret is in ${envFile}, rewritten at every rotation.`
   );
 }

@@ -104,9 +104,9 @@ function createToken(o: EnvFlags & { name: string }, globals: GlobalOptions): { 
   } catch (err) {
     throw new CliError((err as Error).message);
   }
-  const created = withTokens(globals, (tokens) => tokens.create({ name: o.name, scopes, monthlyBudget: budgetOf(o.budget), expiresAt }, 'cli'));
+  const created = withTokens(globals, (tokens) => tokens.create({ name: o.name, scopes, budget: budgetOf(o.budget), expiresAt }, 'cli'));
   const t = created.token;
-  say(`# Created ${t.id} (${t.name}): scopes ${t.scopes.join(' ')}; budget ${formatUsd(t.monthlyBudget)}.`);
+  say(`# Created ${t.id} (${t.name}): scopes ${t.scopes.join(' ')}; budget ${formatUsd(t.budget)}.`);
   say('# Its secret is in these variables only (the sidecar keeps a hash), and each run creates a new token.');
   say(`# For a shell profile, give it an env sink once (skillboss-sidecar token rotate ${t.id} --write-env PATH)`);
   say(`# and use: eval "$(skillboss-sidecar env --token ${t.id})"`);

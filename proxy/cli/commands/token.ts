@@ -87,7 +87,7 @@ export function registerToken(program: Command, globals: () => GlobalOptions): v
           {
             name: o.name,
             scopes,
-            monthlyBudget: o.budget === undefined ? null : parseUsd(o.budget, '--budget'),
+            budget: o.budget === undefined ? null : parseUsd(o.budget, '--budget'),
             ...spendInput(o),
             expiresAt,
             parentId: o.parent ?? null,
@@ -117,7 +117,7 @@ export function registerToken(program: Command, globals: () => GlobalOptions): v
       }
       const base = localBaseUrl(globals());
       process.stdout.write(
-        `Created ${t.id} (${escapeUnprintable(t.name)}) with scopes ${t.scopes.join(' ')}; budget ${formatUsd(t.monthlyBudget)}${t.monthlyBudget === null ? '' : t.budgetPeriod === 'total' ? ' prepaid' : ` per ${t.budgetPeriod}`}; expires ${iso(t.expiresAt)}.\n\n` +
+        `Created ${t.id} (${escapeUnprintable(t.name)}) with scopes ${t.scopes.join(' ')}; budget ${formatUsd(t.budget)}${t.budget === null ? '' : t.budgetPeriod === 'total' ? ' prepaid' : ` per ${t.budgetPeriod}`}; expires ${iso(t.expiresAt)}.\n\n` +
           `  ${created.secret}\n\n` +
           'This secret is shown once; the sidecar keeps only its hash. Give it to the agent as:\n\n' +
           `  export OPENAI_BASE_URL=${base}${DEFAULT_BASE_PATH}\n  export OPENAI_API_KEY=${created.secret}\n` +
@@ -234,7 +234,7 @@ export function registerToken(program: Command, globals: () => GlobalOptions): v
     .action((id: string, usd: string, o: { period?: string; json?: boolean }) => {
       const t = withTokens(globals(), (tokens) => tokens.setBudget(id, parseUsd(usd, 'the budget'), 'cli', parsePeriodFlag(o.period)));
       if (o.json) return printJson(tokenListJson(t));
-      process.stdout.write(`${t.id} now has a budget of ${formatUsd(t.monthlyBudget)} per ${t.budgetPeriod}.\n`);
+      process.stdout.write(`${t.id} now has a budget of ${formatUsd(t.budget)} per ${t.budgetPeriod}.\n`);
     });
 
   token

@@ -60,7 +60,7 @@ export function registerUsage(program: Command, globals: () => GlobalOptions): v
               ? {
                   period: periodOf(now),
                   spent_this_period_usd: microsToUsd(spent ?? 0),
-                  monthly_budget_usd: budgetOf?.monthlyBudget == null ? null : microsToUsd(budgetOf.monthlyBudget),
+                  monthly_budget_usd: budgetOf?.budget == null ? null : microsToUsd(budgetOf.budget),
                 }
               : {}),
           },

@@ -48,7 +48,7 @@ afterEach(() => {
 });
 
 function token(budgetMicros: number | null, parentId: string | null = null): Token {
-  return tokens.create({ name: 't', scopes: scopesFromPreset('write'), monthlyBudget: budgetMicros, parentId }, 'test').token;
+  return tokens.create({ name: 't', scopes: scopesFromPreset('write'), budget: budgetMicros, parentId }, 'test').token;
 }
 
 let seq = 0;
