@@ -1,4 +1,4 @@
-/** Small hooks the pages share: loading a resource, paging a table, the hash route, the element width. */
+/** Small hooks the pages share: loading a resource, submitting a form, paging a table, the hash route, the element width. */
 import { useCallback, useEffect, useRef, useState, type RefObject } from 'react';
 import { api, ApiError, onReachability, UNREACHABLE, type Page } from './api';
 
@@ -89,6 +89,37 @@ export function usePaged<R>(path: (before?: number) => string, deps: unknown[], 
     setCursor(page.next_before);
   };
   return { first, rows, setRows, more: cursor !== null, older };
+}
+
+export interface Submit {
+  /** An action is running: the form's submit button is disabled. */
+  busy: boolean;
+  /** What the last failed action was told (per-field details included), until one succeeds. */
+  error: ApiError | null;
+  /** Runs `action`, one at a time: busy while it runs, its refusal kept in `error`, cleared once one succeeds. */
+  run(action: () => Promise<void>): Promise<void>;
+}
+
+/** The busy and error state of a dialog's or form's submit, the same in every one. */
+export function useSubmit(): Submit {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<ApiError | null>(null);
+  const running = useRef(false);
+  const run = useCallback(async (action: () => Promise<void>) => {
+    if (running.current) return;
+    running.current = true;
+    setBusy(true);
+    try {
+      await action();
+      setError(null);
+    } catch (err) {
+      setError(err instanceof ApiError ? err : new ApiError(0, 'client_error', err instanceof Error ? err.message : String(err)));
+    } finally {
+      running.current = false;
+      setBusy(false);
+    }
+  }, []);
+  return { busy, error, run };
 }
 
 /** Calls `fn` at most once per `ms`, trailing. */
