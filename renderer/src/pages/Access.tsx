@@ -15,14 +15,8 @@ import { useDebounced, useLoad, useSubmit } from '../hooks';
 import { useLive } from '../live';
 import { DenyAllWaiting, FloodAlert } from './AccessFlood';
 
-interface Listed {
-  data: AccessRequestView[];
-  pending: number;
-  /** When the answer arrived (browser clock): countdowns run from the server's `expires_in_seconds`, not from clock skew. */
-  at: number;
-}
-
-const load = (query = '') => api<Omit<Listed, 'at'>>('GET', `/access-requests${query}`).then((l) => ({ ...l, at: Date.now() }));
+/** When the answer arrived (browser clock): countdowns run from the server's `expires_in_seconds`, not from clock skew. */
+const load = (all = false) => api('GET', all ? '/access-requests?all=1' : '/access-requests').then((l) => ({ ...l, at: Date.now() }));
 
 /** How many requests wait for an answer, for the navigation badge; kept current by live events. */
 export function usePendingAccess(): number {
@@ -62,7 +56,7 @@ type Open = { kind: 'approve' | 'deny'; request: AccessRequestView } | null;
 
 export function Access() {
   const pending = useLoad(() => load(), []);
-  const history = useLoad(() => load('?all=1'), []);
+  const history = useLoad(() => load(true), []);
   const [open, setOpen] = useState<Open>(null);
   const [done, setDone] = useState<string | null>(null);
   const now = useNow(1000);
@@ -206,7 +200,7 @@ function ApproveDialog({ r, onClose, onDone }: { r: AccessRequestView; onClose: 
     if (!budget.parsed.ok || !days.parsed.ok) return;
     const grant = { scopes, monthly_budget: budget.parsed.value, expiration_days: days.parsed.value };
     await run(async () => {
-      const a = await api<AccessRequestView>('POST', `/access-requests/${r.id}/approve`, grant);
+      const a = await api('POST', `/access-requests/${r.id}/approve`, grant);
       const g = a.approved!;
       onDone(`Approved ${r.name} (${r.user_code}): ${usd(g.monthly_budget)} a month, ${g.scopes.join(', ')}, for ${g.expiration_days} days. The agent receives its token at its next poll.`);
     });

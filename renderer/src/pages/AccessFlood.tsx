@@ -4,7 +4,7 @@
  * and "Deny all waiting" — one confirmed answer instead of a hundred.
  */
 import { useState } from 'react';
-import { api, type Status } from '../api';
+import { api } from '../api';
 import { Dialog } from '../components/Dialog';
 import { FormFooter } from '../components/Field';
 import { useDebounced, useLoad, useSubmit } from '../hooks';
@@ -12,7 +12,7 @@ import { useLive } from '../live';
 
 /** The flood alert, if the daemon raises one; refreshed as requests come and go. */
 export function FloodAlert() {
-  const status = useLoad(() => api<Status>('GET', '/status'), []);
+  const status = useLoad(() => api('GET', '/status'), []);
   const refresh = useDebounced(() => status.reload(), 500);
   useLive((kind) => {
     if (kind === 'access_request') refresh();
@@ -37,7 +37,7 @@ export function DenyAllWaiting({ waiting, onDone }: { waiting: number; onDone: (
   if (waiting === 0) return null;
   const clear = () =>
     run(async () => {
-      const r = await api<{ cleared: number }>('POST', '/access-requests/clear', {});
+      const r = await api('POST', '/access-requests/clear', {});
       setOpen(false);
       onDone(`Denied ${r.cleared} waiting request${r.cleared === 1 ? '' : 's'}. Their agents are told at their next poll; new agents can ask again.`);
     });

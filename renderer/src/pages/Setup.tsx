@@ -29,7 +29,7 @@ function Step({ n, title, done, children }: { n: number; title: string; done: bo
 }
 
 export function Setup() {
-  const status = useLoad(() => api<Status>('GET', '/status'), []);
+  const status = useLoad(() => api('GET', '/status'), []);
   const s = status.data;
   const [created, setCreated] = useState<TokenView | null>(null);
   // Saved counts as done even when SkillBoss could not check it yet; the step says which.
@@ -131,7 +131,7 @@ function TokenStep({ created, onCreated }: { created: TokenView | null; onCreate
     setSubmitted(true);
     if (!budget.parsed.ok) return;
     const body: Record<string, unknown> = { name, preset: 'write', expires, monthly_budget_usd: budget.parsed.value };
-    await run(async () => setIssued(await api<Issued>('POST', '/tokens', body)));
+    await run(async () => setIssued(await api('POST', '/tokens', body)));
   };
   const closeSecret = () => {
     if (!issued) return;

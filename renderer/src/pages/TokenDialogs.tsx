@@ -63,7 +63,7 @@ export function CreateDialog({ tokens, onClose, onCreated }: { tokens: TokenView
     if (expiry === 'date') body.expires = date;
     else if (expiry !== 'inherit') body.expires = expiry;
     if (rpm.parsed.value !== null) body.rpm = rpm.parsed.value;
-    await run(async () => onCreated(await api<Issued>('POST', '/tokens', body)));
+    await run(async () => onCreated(await api('POST', '/tokens', body)));
   };
 
   return (
