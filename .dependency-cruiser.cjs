@@ -1,14 +1,39 @@
 /**
  * The import graph's rules, checked by test/unit/architecture.test.ts (and by
  * `npx depcruise proxy main renderer/src wire test`): no cycles, every import
- * pointing down the layers, and each process boundary held.
+ * pointing down the layers (one rule per layer, generated from LAYERS), and
+ * each process boundary held.
  *
- * Layers, bottom up: wire (shared shapes) → core, db → tokens, pricing,
- * keychain, spend (holds, forecasts), anthropic (the Messages API
- * translation) → upstream → pipeline →
- * features (access, lifecycle, mcp, metrics) → admin, server → cli, main.
+ * Layers, bottom up (a module imports its own layer and those below it):
+ *   wire (shared shapes) → core, db → tokens, pricing, keychain, spend
+ *   (holds, forecasts), anthropic (the Messages API translation) → upstream →
+ *   pipeline → features (access, lifecycle, mcp, metrics) → admin → server
+ *   (assembles the daemon: deps, dialects, router) → cli, simulator → main.
+ * Within the pipeline, no stage imports a dialect's module: the daemon hands
+ * the stages the dialect map (server/dialects.ts).
  */
-/** @type {import('dependency-cruiser').IConfiguration} */
+/** Bottom up; each entry: the rule's name, and the folders under proxy/ in that layer. */
+const LAYERS = [
+  ['core-and-db-at-the-bottom', ['core', 'db']],
+  ['domain-below-upstream', ['tokens', 'pricing', 'keychain', 'spend', 'anthropic']],
+  ['upstream-below-pipeline', ['upstream']],
+  ['pipeline-below-features', ['pipeline']],
+  ['features-below-admin', ['access', 'lifecycle', 'mcp', 'metrics']],
+  ['admin-below-server', ['admin']],
+  ['daemon-not-to-cli', ['server']],
+  ['clients-not-to-main', ['cli', 'simulator']],
+];
+
+const any = (dirs) => `^proxy/(${dirs.join('|')})/`;
+/** One rule per layer: nothing in it imports a layer above it (main/, the tray, is above them all). */
+const layerRules = LAYERS.map(([name, dirs], i) => ({
+  name,
+  comment: `proxy/{${dirs.join(',')}} import only their own layer and those below it (see LAYERS).`,
+  severity: 'error',
+  from: { path: any(dirs) },
+  to: { path: [...(i + 1 < LAYERS.length ? [any(LAYERS.slice(i + 1).flatMap(([, d]) => d))] : []), '^main/'] },
+}));
+
 module.exports = {
   forbidden: [
     {
@@ -40,33 +65,13 @@ module.exports = {
       to: { pathNot: '^wire/' },
     },
     {
-      name: 'core-and-db-at-the-bottom',
-      comment: 'core/ and db/ are what everything stands on; they import only each other and wire/.',
-      severity: 'error',
-      from: { path: '^proxy/(core|db)/' },
-      to: { path: '^proxy/', pathNot: '^proxy/(core|db)/' },
-    },
-    {
-      name: 'pipeline-below-features',
-      comment: 'The agent pipeline imports no feature above it; the daemon hands it the features\' local routes.',
-      severity: 'error',
-      from: { path: '^proxy/(pipeline|tokens|pricing|keychain|spend|upstream|anthropic)/' },
-      to: { path: '^proxy/(access|lifecycle|mcp|metrics|admin|server|cli|simulator)/' },
-    },
-    {
       name: 'pipeline-not-to-dialects',
       comment: 'The stages translate through the dialect map the daemon hands them (server/dialects.ts); adding a dialect touches no stage.',
       severity: 'error',
       from: { path: '^proxy/pipeline/' },
       to: { path: '^proxy/anthropic/' },
     },
-    {
-      name: 'daemon-not-to-cli',
-      comment: 'The CLI drives the daemon, never the other way round.',
-      severity: 'error',
-      from: { path: '^proxy/', pathNot: '^proxy/cli/' },
-      to: { path: '^proxy/cli/' },
-    },
+    ...layerRules,
   ],
   options: {
     doNotFollow: { path: 'node_modules' },
@@ -76,3 +81,6 @@ module.exports = {
     enhancedResolveOptions: { extensions: ['.ts', '.tsx', '.cts', '.js', '.cjs', '.d.ts'], conditionNames: ['import', 'require', 'node', 'default', 'types'] },
   },
 };
+
+/** For the architecture test (every folder under proxy/ is in a layer); not part of dependency-cruiser's configuration. */
+Object.defineProperty(module.exports, 'layers', { value: LAYERS, enumerable: false });

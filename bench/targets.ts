@@ -49,7 +49,7 @@ export function addBenchToken(dataDir: string): { tokenId: string; secret: strin
       {
         name: `bench-${Date.now()}`,
         scopes: scopesFromPreset('write'),
-        monthlyBudget: usdToMicros(1_000_000),
+        budget: usdToMicros(1_000_000),
         rpm: 1_000_000_000,
         maxConcurrent: 100_000,
       },

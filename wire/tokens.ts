@@ -12,7 +12,7 @@ export interface TokenFields {
   parentId: string | null;
   scopes: readonly Scope[];
   /** Micro-dollars, or null for no budget. */
-  monthlyBudget: number | null;
+  budget: number | null;
   expiresAt: number | null;
   createdAt: number;
 }
@@ -36,7 +36,7 @@ export function tokenJson(t: TokenFields): TokenJson {
     parent_id: t.parentId,
     scopes: [...t.scopes],
     // Micro-dollars are integers; USD is what every reader shows.
-    monthly_budget: t.monthlyBudget === null ? null : t.monthlyBudget / 1_000_000,
+    monthly_budget: t.budget === null ? null : t.budget / 1_000_000,
     expires_at: iso(t.expiresAt),
     created_at: new Date(t.createdAt).toISOString(),
   };

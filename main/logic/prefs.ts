@@ -5,9 +5,10 @@
  * belongs to the data. Read through a schema (a damaged file means
  * defaults, not a crash); written atomically and owner-only.
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { z } from 'zod';
+import { writeFileAtomic } from '../../proxy/core/fs.js';
 
 export const Bounds = z.object({ x: z.number().int(), y: z.number().int(), width: z.number().int().positive(), height: z.number().int().positive() });
 export type Bounds = z.infer<typeof Bounds>;
@@ -49,9 +50,7 @@ export class JsonFile<S extends z.ZodType> {
 
   write(value: z.output<S>): void {
     mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
-    const tmp = `${this.path}.${process.pid}.tmp`;
-    writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`, { mode: 0o600 });
-    renameSync(tmp, this.path);
+    writeFileAtomic(this.path, `${JSON.stringify(value, null, 2)}\n`);
   }
 
   update(fn: (v: z.output<S>) => z.output<S>): z.output<S> {

@@ -51,7 +51,7 @@ function requestAccess(access: AccessRequests, ctx: OpenRequestContext, body: Re
   const input = {
     name: b.name,
     scopes: b.scopes as Scope[],
-    monthlyBudget: usdToMicros(b.monthly_budget),
+    budget: usdToMicros(b.monthly_budget),
     expirationDays: b.expiration_days ?? DEFAULT_EXPIRATION_DAYS,
     reason: b.reason ?? null,
   };

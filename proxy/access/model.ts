@@ -40,7 +40,7 @@ export type AccessStatus = 'pending' | 'approved' | 'delivered' | 'denied' | 'ex
 export interface Grant {
   scopes: Scope[];
   /** Micro-dollars. */
-  monthlyBudget: number;
+  budget: number;
   expirationDays: number;
 }
 
@@ -68,7 +68,7 @@ export interface AccessRequest {
 export interface NewAccessRequest {
   name: string;
   scopes: readonly Scope[];
-  monthlyBudget: number;
+  budget: number;
   expirationDays: number;
   reason: string | null;
 }
@@ -76,7 +76,7 @@ export interface NewAccessRequest {
 /** Less than was asked for, field by field; an omitted field grants what was asked. */
 export interface Approval {
   scopes?: readonly Scope[];
-  monthlyBudget?: number;
+  budget?: number;
   expirationDays?: number;
 }
 
@@ -118,7 +118,7 @@ export function fromRow(r: Row, now: number): AccessRequest {
     userCode: r.user_code,
     name: r.name,
     reason: r.reason,
-    requested: { scopes: splitScopes(r.scopes), monthlyBudget: r.monthly_budget, expirationDays: r.expiration_days },
+    requested: { scopes: splitScopes(r.scopes), budget: r.monthly_budget, expirationDays: r.expiration_days },
     status: open && r.expires_at <= now ? 'expired' : r.status,
     createdAt: r.created_at,
     expiresAt: r.expires_at,
@@ -127,7 +127,7 @@ export function fromRow(r: Row, now: number): AccessRequest {
     approved:
       r.approved_scopes === null
         ? null
-        : { scopes: splitScopes(r.approved_scopes), monthlyBudget: r.approved_budget ?? 0, expirationDays: r.approved_expiration_days ?? 0 },
+        : { scopes: splitScopes(r.approved_scopes), budget: r.approved_budget ?? 0, expirationDays: r.approved_expiration_days ?? 0 },
     denyReason: r.deny_reason,
     answeredAt: r.answered_at,
     tokenId: r.token_id,
@@ -141,9 +141,9 @@ export function checkGrant(requested: Grant, approval: Approval): Grant {
   const extra = scopes.filter((s) => !requested.scopes.includes(s));
   if (extra.length > 0) details.scopes = `the agent did not ask for ${extra.join(', ')}; grant a subset of ${requested.scopes.join(', ')}`;
   else if (scopes.length === 0) details.scopes = 'grant at least one scope, or deny the request';
-  const budget = approval.monthlyBudget ?? requested.monthlyBudget;
+  const budget = approval.budget ?? requested.budget;
   if (!Number.isInteger(budget) || budget <= 0) details.monthly_budget = 'the budget must be more than 0';
-  else if (budget > requested.monthlyBudget) details.monthly_budget = `the agent asked for ${requested.monthlyBudget / 1e6} USD a month; grant that or less`;
+  else if (budget > requested.budget) details.monthly_budget = `the agent asked for ${requested.budget / 1e6} USD a month; grant that or less`;
   const days = approval.expirationDays ?? requested.expirationDays;
   if (!Number.isInteger(days) || days <= 0) details.expiration_days = 'the expiry must be a positive number of days';
   else if (days > requested.expirationDays) details.expiration_days = `the agent asked for ${requested.expirationDays} days; grant that or fewer`;
@@ -151,12 +151,12 @@ export function checkGrant(requested: Grant, approval: Approval): Grant {
   if (fields.length > 0) {
     throw badRequest('approval_exceeds_request', `Cannot approve: ${fields.map((f) => `${f}: ${details[f]}`).join('; ')}.`, details);
   }
-  return { scopes, monthlyBudget: budget, expirationDays: days };
+  return { scopes, budget: budget, expirationDays: days };
 }
 
 /** The JSON shape the CLI prints and the admin API should serve (amounts in USD, times ISO). */
 export function accessRequestJson(r: AccessRequest, now: number) {
-  const grant = (g: Grant) => ({ scopes: g.scopes, monthly_budget: g.monthlyBudget / 1e6, expiration_days: g.expirationDays });
+  const grant = (g: Grant) => ({ scopes: g.scopes, monthly_budget: g.budget / 1e6, expiration_days: g.expirationDays });
   return {
     id: r.id,
     user_code: r.userCode,

@@ -87,7 +87,7 @@ export class AccessRequests {
           name: input.name,
           reason: input.reason,
           scopes: scopes.join(' '),
-          monthly_budget: input.monthlyBudget,
+          monthly_budget: input.budget,
           expiration_days: input.expirationDays,
           created_at: now,
           expires_at: now + o.ttlMs,
@@ -95,7 +95,7 @@ export class AccessRequests {
         audit(this.db, now, {
           actor: 'agent',
           event: 'access.create',
-          detail: { request_id: id, name: input.name, user_code: userCode, scopes, monthly_budget_micros: input.monthlyBudget, expiration_days: input.expirationDays, reason: input.reason },
+          detail: { request_id: id, name: input.name, user_code: userCode, scopes, monthly_budget_micros: input.budget, expiration_days: input.expirationDays, reason: input.reason },
         });
         return { request: this.require(id, now), pollSecret };
       })
@@ -153,7 +153,7 @@ export class AccessRequests {
         const grant = fromRow(row, now).approved!;
         // The human who approved is the author of the token; the audit says so.
         const created = this.tokens.create(
-          { name: row.name, scopes: grant.scopes, monthlyBudget: grant.monthlyBudget, expiresAt: now + grant.expirationDays * DAY_MS, parentId: null },
+          { name: row.name, scopes: grant.scopes, budget: grant.budget, expiresAt: now + grant.expirationDays * DAY_MS, parentId: null },
           row.decided_by ?? 'admin',
         );
         if (this.q.deliver.run(now, created.token.id, row.id).changes !== 1) throw gone('access_request_used', 'This access request was collected by another poll at the same moment.');
@@ -207,8 +207,8 @@ export class AccessRequests {
       .transaction(() => {
         const r = this.requirePending(this.find(ref));
         const grant = checkGrant(r.requested, approval);
-        this.q.approve.run(now, actor, grant.scopes.join(' '), grant.monthlyBudget, grant.expirationDays, now + this.options.ttlMs, r.id);
-        const reduced = grant.scopes.length < r.requested.scopes.length || grant.monthlyBudget < r.requested.monthlyBudget || grant.expirationDays < r.requested.expirationDays;
+        this.q.approve.run(now, actor, grant.scopes.join(' '), grant.budget, grant.expirationDays, now + this.options.ttlMs, r.id);
+        const reduced = grant.scopes.length < r.requested.scopes.length || grant.budget < r.requested.budget || grant.expirationDays < r.requested.expirationDays;
         audit(this.db, now, {
           actor,
           event: 'access.approve',
@@ -217,9 +217,9 @@ export class AccessRequests {
             name: r.name,
             user_code: r.userCode,
             scopes: grant.scopes,
-            monthly_budget_micros: grant.monthlyBudget,
+            monthly_budget_micros: grant.budget,
             expiration_days: grant.expirationDays,
-            ...(reduced ? { requested: { scopes: r.requested.scopes, monthly_budget_micros: r.requested.monthlyBudget, expiration_days: r.requested.expirationDays } } : {}),
+            ...(reduced ? { requested: { scopes: r.requested.scopes, monthly_budget_micros: r.requested.budget, expiration_days: r.requested.expirationDays } } : {}),
           },
         });
         return this.require(r.id, now);

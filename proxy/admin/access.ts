@@ -78,7 +78,7 @@ export function accessRouter(ctx: AdminContext): Router {
       id,
       {
         ...(b.scopes ? { scopes: b.scopes } : {}),
-        ...(b.monthly_budget !== undefined ? { monthlyBudget: usdToMicros(b.monthly_budget) } : {}),
+        ...(b.monthly_budget !== undefined ? { budget: usdToMicros(b.monthly_budget) } : {}),
         ...(b.expiration_days !== undefined ? { expirationDays: b.expiration_days } : {}),
       },
       ADMIN_ACTOR,

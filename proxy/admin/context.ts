@@ -1,7 +1,7 @@
 /** What the admin API needs from the daemon, built once by `createAdminApp`. */
 import type { AccessRequests } from '../access/requests.js';
 import type { DB } from '../db/database.js';
-import type { PipelineDeps } from '../pipeline/context.js';
+import type { DaemonServices } from '../pipeline/context.js';
 import type { Sessions } from './sessions.js';
 import type { TokenEditor } from './token-edit.js';
 import type { TokenViews } from './views.js';
@@ -15,13 +15,18 @@ export interface AdminHooks {
   allowedOrigins(): string[];
   setAllowedOrigins(origins: string[]): void;
   paused(): boolean;
+  /**
+   * The kill switch as stored (server/pause.ts): whether it is set, and
+   * setting it (false when nothing changed); the daemon's own flag follows.
+   */
+  killSwitch: { isSet(): boolean; set(paused: boolean, by: { actor: string; now: number }): boolean };
   /** Access requests from agents without a token: the same service the agent routes use. */
   access: AccessRequests;
 }
 
 export interface AdminContext extends AdminHooks {
   db: DB;
-  deps: PipelineDeps;
+  deps: DaemonServices;
   dataDir: string;
   port: number;
   startedAt: number;

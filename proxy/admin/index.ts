@@ -19,7 +19,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { asSidecarError, badRequest, notFound, SidecarError, toOpenAIBody, tooLarge, unsupportedMediaType } from '../core/errors.js';
 import type { DB } from '../db/database.js';
 import { audit } from '../db/records.js';
-import type { PipelineDeps } from '../pipeline/context.js';
+import type { DaemonServices } from '../pipeline/context.js';
 import { accessRouter } from './access.js';
 import { auditRouter } from './audit.js';
 import { clearedCookie, loopbackOnly, requireAdmin, sessionCookie } from './auth.js';
@@ -44,7 +44,7 @@ export { ensureAdminSecret, readAdminSecret, adminSecretPath } from './secret.js
 
 export interface AdminOptions extends AdminHooks {
   db: DB;
-  deps: PipelineDeps;
+  deps: DaemonServices;
   dataDir: string;
   /** The port the daemon listens on: the dashboard's origin and the cookie's name. */
   port: number;

@@ -38,7 +38,7 @@ export function applyBudgetPatch(
   const { tokens } = ctx.deps;
   if (b.monthly_budget_usd !== undefined || b.budget_period !== undefined) {
     const cur = tokens.require(id);
-    const budget = b.monthly_budget_usd === undefined ? cur.monthlyBudget : micros(b.monthly_budget_usd)!;
+    const budget = b.monthly_budget_usd === undefined ? cur.budget : micros(b.monthly_budget_usd)!;
     tokens.setBudget(id, budget, ADMIN_ACTOR, b.budget_period);
   }
   if (b.hold_above_usd !== undefined || b.hold_rate_usd !== undefined) {

@@ -9,7 +9,6 @@ import { z } from 'zod';
 import { formatUsd, usdToMicros } from '../core/money.js';
 import { DAY_MS, periodOf, periodResetAt } from '../core/time.js';
 import { VERSION } from '../core/version.js';
-import { isPaused, setPaused } from '../server/pause.js';
 import { recentTurnedAway } from '../access/flood.js';
 import { ADMIN_ACTOR, type AdminContext } from './context.js';
 import { parseInput } from './validate.js';
@@ -92,9 +91,9 @@ export function statusRouter(ctx: AdminContext): Router {
 
   r.post('/pause', (req, res) => {
     const b = parseInput(pauseBody, req.body);
-    const changed = setPaused(db, b.paused, { actor: ADMIN_ACTOR, now: deps.clock() });
+    const changed = ctx.killSwitch.set(b.paused, { actor: ADMIN_ACTOR, now: deps.clock() });
     // The daemon's flag follows through its Watcher (onLocalChange) before the next request is read.
-    res.json({ paused: isPaused(db), changed });
+    res.json({ paused: ctx.killSwitch.isSet(), changed });
   });
 
   return r;

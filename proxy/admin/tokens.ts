@@ -134,7 +134,7 @@ export function tokensRouter(ctx: AdminContext): Router {
       {
         name: b.name,
         scopes,
-        monthlyBudget: b.monthly_budget_usd === undefined || b.monthly_budget_usd === null ? null : usdToMicros(b.monthly_budget_usd),
+        budget: b.monthly_budget_usd === undefined || b.monthly_budget_usd === null ? null : usdToMicros(b.monthly_budget_usd),
         ...(b.budget_period ? { budgetPeriod: b.budget_period } : {}),
         holdAbove: b.hold_above_usd == null ? null : usdToMicros(b.hold_above_usd),
         holdRate: b.hold_rate_usd == null ? null : usdToMicros(b.hold_rate_usd),

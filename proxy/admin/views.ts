@@ -54,7 +54,7 @@ export class TokenViews {
         parent_id: t.parentId,
         depth: t.depth,
         scopes: [...t.scopes],
-        monthly_budget_usd: t.monthlyBudget === null ? null : microsToUsd(t.monthlyBudget),
+        monthly_budget_usd: t.budget === null ? null : microsToUsd(t.budget),
         spent_usd: microsToUsd(sp?.spent_micros ?? 0),
         requests: sp?.requests ?? 0,
         rpm: t.rpm,

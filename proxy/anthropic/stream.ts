@@ -12,6 +12,7 @@
  * message_stop can rely on the ledger. It reads usage with the pipeline's own
  * reader, handed in, so this module depends on nothing above it.
  */
+import { dataOf, SseFramer } from '../core/sse.js';
 import { countTokens } from '../pricing/tokenizer.js';
 import { anthropicErrorType } from './errors.js';
 import { messageId, stopReason, usageOf, type AnthropicUsage } from './response.js';
@@ -118,44 +119,6 @@ export class MessagesStream {
   }
 }
 
-/** Decodes the upstream's SSE bytes into `data:` payloads (LF, CRLF or CR line ends; split anywhere). */
-class SseFramer {
-  private buffer = '';
-  private pendingCr = false;
-  private readonly decoder = new TextDecoder();
-
-  push(chunk: Buffer | null): string[] {
-    let t = chunk ? this.decoder.decode(chunk, { stream: true }) : this.decoder.decode() + (this.pendingCr ? '\n' : '');
-    if (this.pendingCr && chunk) t = '\r' + t;
-    this.pendingCr = chunk !== null && t.endsWith('\r');
-    if (this.pendingCr) t = t.slice(0, -1);
-    this.buffer += t.indexOf('\r') === -1 ? t : t.replace(/\r\n?/g, '\n');
-    if (!chunk) this.buffer += '\n\n';
-    const out: string[] = [];
-    let start = 0;
-    for (;;) {
-      const end = this.buffer.indexOf('\n\n', start);
-      if (end === -1) break;
-      const data = dataOf(this.buffer.slice(start, end));
-      if (data !== null) out.push(data);
-      start = end + 2;
-    }
-    if (start > 0) this.buffer = this.buffer.slice(start);
-    return out;
-  }
-}
-
-function dataOf(event: string): string | null {
-  let data: string | null = null;
-  for (const line of event.split('\n')) {
-    if (line.startsWith('data:')) {
-      const v = line.slice(line.charAt(5) === ' ' ? 6 : 5);
-      data = data === null ? v : `${data}\n${v}`;
-    }
-  }
-  return data;
-}
-
 /** Meters an upstream chat stream while translating it; the relay writes what `push` returns as it comes. */
 export class AnthropicSseTap<U> {
   private readonly framer = new SseFramer();
@@ -189,13 +152,15 @@ export class AnthropicSseTap<U> {
   }
 
   flush(): string {
-    return this.handle(this.framer.push(null));
+    return this.handle(this.framer.end());
   }
 
-  private handle(datas: string[]): string {
+  private handle(events: string[]): string {
     let out = '';
-    for (const data of datas) {
+    for (const event of events) {
       if (this.upstreamError !== null) break;
+      const data = dataOf(event);
+      if (data === null) continue;
       if (data === '[DONE]') {
         this.sawDone = true;
         continue;

@@ -2,13 +2,18 @@
 export type Clock = () => number;
 export const systemClock: Clock = () => Date.now();
 
-/** The budget period (calendar month, UTC) containing `ms`, as `YYYY-MM`. */
+/**
+ * The calendar month (UTC) containing `ms`, as `YYYY-MM`: the key of a
+ * monthly budget's window and of the monthly spend row every token has,
+ * whatever its own budget period. A token's own window (day, week, month or
+ * total) is `windowOf` in core/period.ts.
+ */
 export function periodOf(ms: number): string {
   const d = new Date(ms);
   return `${d.getUTCFullYear()}-${String(d.getUTCMonth() + 1).padStart(2, '0')}`;
 }
 
-/** Start of the next period after the one containing `ms` (ms since epoch). */
+/** Start of the calendar month (UTC) after the one containing `ms` (ms since epoch); for other periods, `windowOf(period, ms).end`. */
 export function periodResetAt(ms: number): number {
   const d = new Date(ms);
   return Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1);

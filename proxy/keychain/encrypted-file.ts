@@ -5,8 +5,9 @@
  * ever comes from the environment. Never chosen silently: see `selectKeyStore`.
  */
 import { createCipheriv, createDecipheriv, randomBytes, scryptSync } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../core/fs.js';
 import { KeyStoreUnavailable, type KeyStore } from './store.js';
 
 export const ENCRYPTED_KEY_FILE = 'upstream-key.enc';
@@ -46,19 +47,6 @@ export function unseal(s: Sealed, passphrase: string): string {
   return Buffer.concat([decipher.update(Buffer.from(s.ct, 'base64')), decipher.final()]).toString('utf8');
 }
 
-/** Write to a temp file, fsync, rename: a crash leaves the old file or the new one, never half of one. */
-export function writeAtomic(path: string, data: string): void {
-  const tmp = `${path}.${process.pid}.tmp`;
-  const fd = openSync(tmp, 'w', 0o600);
-  try {
-    writeSync(fd, data);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-}
-
 export function encryptedFileKeyStore(dataDir: string, passphrase: string | undefined): KeyStore {
   const path = join(dataDir, ENCRYPTED_KEY_FILE);
   const need = (): string => {
@@ -88,7 +76,7 @@ export function encryptedFileKeyStore(dataDir: string, passphrase: string | unde
       const sealed = JSON.stringify(seal(key, need()));
       // `key set` may come before anything else has created the data dir (owner-only, as the database makes it).
       mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-      writeAtomic(path, sealed);
+      writeFileAtomic(path, sealed);
     },
     remove() {
       try {

@@ -12,7 +12,8 @@ import { readFileSync, realpathSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Entry } from '@napi-rs/keyring';
 import { APP_NAME } from '../core/config.js';
-import { PASSPHRASE_ENV, seal, unseal, writeAtomic } from './encrypted-file.js';
+import { writeFileAtomic } from '../core/fs.js';
+import { PASSPHRASE_ENV, seal, unseal } from './encrypted-file.js';
 import { KEYCHAIN_HELP, KeyStoreUnavailable, type KeyStoreKind } from './store.js';
 import { envSetting } from '../core/env.js';
 
@@ -124,7 +125,7 @@ export function encryptedFileVault(dataDir: string, passphrase: string | undefin
     },
     set(name, secret) {
       const path = pathOf(name);
-      writeAtomic(path, JSON.stringify(seal(secret, need())));
+      writeFileAtomic(path, JSON.stringify(seal(secret, need())));
     },
     remove(name) {
       try {

@@ -7,9 +7,9 @@
  * one, never half of either, and a crash never leaves it empty. Owner-only
  * (0600) from the first byte: the temp file is created with that mode.
  */
-import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, lstatSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
-import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import { lstatSync, statSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { writeFileAtomic } from '../core/fs.js';
 
 export interface EnvSinkContent {
   secret: string;
@@ -56,33 +56,6 @@ export function renderEnv(c: EnvSinkContent): string {
 }
 
 export function writeEnvSink(path: string, c: EnvSinkContent): void {
-  const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
-  // 'wx': never follow or reuse something already at the temp name; 0600 before any byte is written.
-  const fd = openSync(tmp, 'wx', 0o600);
-  try {
-    writeSync(fd, renderEnv(c));
-    fsyncSync(fd);
-  } catch (err) {
-    closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw err;
-  }
-  closeSync(fd);
-  try {
-    renameSync(tmp, path);
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw err;
-  }
-  // The rename itself is durable only once the directory entry is flushed.
-  let dfd: number | undefined;
-  try {
-    dfd = openSync(dir, 'r');
-    fsyncSync(dfd);
-  } catch {
-    /* some filesystems (and Windows) cannot fsync a directory; the rename is still atomic */
-  } finally {
-    if (dfd !== undefined) closeSync(dfd);
-  }
+  // Owner-only before any byte is written; durable once this returns.
+  writeFileAtomic(path, renderEnv(c), 0o600);
 }

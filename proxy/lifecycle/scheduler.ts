@@ -11,7 +11,7 @@
  */
 import type { Logger } from 'pino';
 import type { DB } from '../db/database.js';
-import type { PipelineDeps } from '../pipeline/context.js';
+import type { DaemonServices } from '../pipeline/context.js';
 import { forgetExpiredPreviousKey, nextRotationAt, rotateUpstreamKey, rotationState, type RotateStep } from '../upstream/rotate.js';
 import { deliverRotation, dropRevokedSchedules, runDueRotations, type LifecycleContext, type Rotated } from './rotation.js';
 import { vaultFor, VAULT, type SecretVault } from '../keychain/vault.js';
@@ -46,7 +46,7 @@ export class Lifecycle {
 
   constructor(
     private readonly db: DB,
-    private readonly deps: PipelineDeps,
+    private readonly deps: DaemonServices,
     dataDir: string,
     agentBaseUrl: string,
     private readonly opts: LifecycleOptions,

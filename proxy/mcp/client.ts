@@ -5,8 +5,7 @@
  * by the next tool call.
  */
 import { DEFAULT_HOST, DEFAULT_PORT } from '../core/config.js';
-import { isLoopbackHost } from '../server/guards.js';
-import { readRuntime } from '../server/lock.js';
+import { isLoopbackHost } from '../core/net.js';
 import { TOKEN_PREFIX } from '../tokens/format.js';
 import { envSetting } from '../core/env.js';
 
@@ -46,12 +45,13 @@ export function normalizeBaseUrl(raw: string): string {
 
 /**
  * Precedence: --base-url > OPENAI_BASE_URL (when it points at this machine;
- * a global one aimed at OpenAI itself is ignored) > the running daemon's
- * daemon.json in the data dir > http://127.0.0.1:7373/v1.
+ * a global one aimed at OpenAI itself is ignored) > the running daemon's URL
+ * (`runtimeUrl`, from daemon.json in the data dir, which the caller reads) >
+ * http://127.0.0.1:7373/v1.
  * The key: SKILLBOSS_API_KEY, else OPENAI_API_KEY, and only when it is a
  * sidecar token (a real provider key is never sent to the sidecar).
  */
-export function resolveClientConfig(opts: { baseUrl?: string; dataDir: string; env?: NodeJS.ProcessEnv; warn?: (msg: string) => void }): ClientConfig {
+export function resolveClientConfig(opts: { baseUrl?: string; runtimeUrl?: string | undefined; env?: NodeJS.ProcessEnv; warn?: (msg: string) => void }): ClientConfig {
   const env = opts.env ?? process.env;
   let baseUrl: string | undefined;
   if (opts.baseUrl) baseUrl = normalizeBaseUrl(opts.baseUrl);
@@ -62,7 +62,7 @@ export function resolveClientConfig(opts: { baseUrl?: string; dataDir: string; e
       opts.warn?.(`ignoring OPENAI_BASE_URL: ${(err as Error).message}`);
     }
   }
-  baseUrl ??= normalizeBaseUrl(readRuntime(opts.dataDir)?.url ?? `http://${DEFAULT_HOST}:${DEFAULT_PORT}`);
+  baseUrl ??= normalizeBaseUrl(opts.runtimeUrl ?? `http://${DEFAULT_HOST}:${DEFAULT_PORT}`);
   const candidates = [envSetting('SKILLBOSS_API_KEY', env), envSetting('OPENAI_API_KEY', env)].map((k) => k?.trim()).filter((k): k is string => Boolean(k));
   const token = candidates.find((k) => k.startsWith(TOKEN_PREFIX)) ?? null;
   if (!token && candidates.length > 0) opts.warn?.(`ignoring SKILLBOSS_API_KEY/OPENAI_API_KEY: not a sidecar token (${TOKEN_PREFIX}…); use request_access to get one`);

@@ -11,7 +11,7 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { RequestEvent, SidecarEventMap } from '../core/events.js';
-import type { PipelineDeps } from '../pipeline/context.js';
+import type { DaemonServices } from '../pipeline/context.js';
 import { ROUTES } from '../pipeline/routes.js';
 import type { Token } from '../tokens/token.js';
 
@@ -26,7 +26,7 @@ function wentUpstream(ev: RequestEvent): boolean {
   return code === null || code === 'client_closed' || (code.startsWith('upstream_') && code !== 'upstream_key_missing');
 }
 
-export type MetricsDeps = Pick<PipelineDeps, 'events' | 'budgets' | 'tokens' | 'prices' | 'upstreamState' | 'clock' | 'log'>;
+export type MetricsDeps = Pick<DaemonServices, 'events' | 'budgets' | 'tokens' | 'prices' | 'upstreamState' | 'clock' | 'log'>;
 
 export class SidecarMetrics {
   readonly registry = new Registry();
@@ -169,7 +169,7 @@ export class SidecarMetrics {
       registers,
       collect() {
         this.reset();
-        for (const t of activeTokens()) if (t.monthlyBudget !== null) this.set({ token: t.id }, usd(t.monthlyBudget));
+        for (const t of activeTokens()) if (t.budget !== null) this.set({ token: t.id }, usd(t.budget));
       },
     });
     new Gauge({

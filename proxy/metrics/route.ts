@@ -7,7 +7,6 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { forbidden, internalError, methodNotAllowed, notFound, SidecarError, unauthorized } from '../core/errors.js';
-import { readAdminSecret, secretMatches } from '../admin/secret.js';
 import { sendError } from '../pipeline/respond.js';
 import { TOKEN_PREFIX } from '../tokens/format.js';
 import type { SidecarMetrics, MetricsDeps } from './registry.js';
@@ -16,8 +15,13 @@ export const METRICS_SETTING = 'metrics_enabled';
 
 export interface MetricsRouteOptions {
   enabled: boolean;
-  dataDir: string;
   deps: MetricsDeps;
+  /**
+   * Whether a presented bearer secret is the admin secret (read per scrape, so
+   * a replaced secret file takes effect at once); throws when there is none
+   * yet. Handed in by the daemon, which owns the admin secret.
+   */
+  isAdminSecret(presented: string): boolean;
 }
 
 export interface MetricsRoute {
@@ -33,19 +37,19 @@ export function isLoopbackPeer(address: string | undefined): boolean {
   return a === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(a);
 }
 
-function checkAdmin(req: IncomingMessage, dataDir: string): SidecarError | null {
+function checkAdmin(req: IncomingMessage, isAdminSecret: (presented: string) => boolean): SidecarError | null {
   const header = req.headers.authorization;
   const m = header === undefined ? null : /^Bearer (.{1,512})$/.exec(header);
   const presented = m?.[1]?.trim() ?? '';
   if (presented.startsWith(TOKEN_PREFIX)) return forbidden('agent_token_not_admin', 'Agent tokens never grant access to /metrics; send the admin secret.');
-  let secret: string;
+  let matches: boolean;
   try {
-    // Read per scrape: cheap, and a replaced secret file takes effect at once.
-    secret = readAdminSecret(dataDir);
+    // The secret is looked for first, so a scrape of a sidecar without one is told so.
+    matches = isAdminSecret(presented) && presented !== '';
   } catch {
     return unauthorized('admin_secret_missing', 'This sidecar has no admin secret yet; start the daemon once to create <data dir>/admin-secret.');
   }
-  if (!presented || !secretMatches(presented, secret)) {
+  if (!matches) {
     return unauthorized('invalid_admin_secret', 'Send the admin secret (the admin-secret file in the data dir) as "Authorization: Bearer …".');
   }
   return null;
@@ -65,7 +69,7 @@ export async function createMetricsRoute(opts: MetricsRouteOptions): Promise<Met
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         return sendError(res, methodNotAllowed('Use GET /metrics.', 'GET, HEAD'));
       }
-      const refusal = checkAdmin(req, opts.dataDir);
+      const refusal = checkAdmin(req, opts.isAdminSecret);
       if (refusal) {
         if (refusal.status === 401) res.setHeader('www-authenticate', 'Bearer realm="skillboss-sidecar"');
         return sendError(res, refusal);

@@ -68,10 +68,10 @@ export class Budgets {
   remaining(chain: readonly Token[], now: number): Remaining {
     let best: Remaining = { tokenId: null, remainingMicros: null, budgetMicros: null, period: null, resetsAt: null };
     for (const t of chain) {
-      if (t.monthlyBudget === null) continue;
-      const left = t.monthlyBudget - this.periodSpent(t, now) - this.reservedFor(t.id);
+      if (t.budget === null) continue;
+      const left = t.budget - this.periodSpent(t, now) - this.reservedFor(t.id);
       if (best.remainingMicros === null || left < best.remainingMicros) {
-        best = { tokenId: t.id, remainingMicros: left, budgetMicros: t.monthlyBudget, period: t.budgetPeriod, resetsAt: windowOf(t.budgetPeriod, now).end };
+        best = { tokenId: t.id, remainingMicros: left, budgetMicros: t.budget, period: t.budgetPeriod, resetsAt: windowOf(t.budgetPeriod, now).end };
       }
     }
     return best;
@@ -90,23 +90,23 @@ export class Budgets {
     this.ledger.roll(now);
     this.guard.refuseIfHeld(chain);
     for (const t of chain) {
-      if (t.monthlyBudget === null) continue;
+      if (t.budget === null) continue;
       const used = this.periodSpent(t, now) + this.reservedFor(t.id);
-      const fits = micros > 0 ? used + micros <= t.monthlyBudget : used < t.monthlyBudget;
+      const fits = micros > 0 ? used + micros <= t.budget : used < t.budget;
       if (!fits) {
         const adj = periodAdjective(t.budgetPeriod);
         const whose = t.id === chain[0]!.id ? `this token's ${adj} budget (${t.id})` : `the ${adj} budget of its ancestor ${t.name} (${t.id})`;
-        const left = Math.max(0, t.monthlyBudget - used);
+        const left = Math.max(0, t.budget - used);
         const raise = t.budgetPeriod === 'total' ? 'ask the human to top it up' : 'ask the human to raise the budget';
         throw paymentRequired(
           'budget_exhausted',
-          `Budget exhausted: ${whose} is ${formatUsd(t.monthlyBudget)} with ${formatUsd(left)} left, and this request may cost up to ${formatUsd(micros)}. ` +
+          `Budget exhausted: ${whose} is ${formatUsd(t.budget)} with ${formatUsd(left)} left, and this request may cost up to ${formatUsd(micros)}. ` +
             `${resetSentence(t.budgetPeriod, now, t.id)} ${cheaper ? `${cheaper}, or ${raise}` : `Nothing in the request can make it cheaper: ${raise}`}.`,
         );
       }
     }
     this.guard.check(chain, micros, now, (t) => this.periodSpent(t, now), (id) => this.reservedFor(id));
-    const tracked = chain.filter((t) => t.monthlyBudget !== null || HoldGuard.watches(t));
+    const tracked = chain.filter((t) => t.budget !== null || HoldGuard.watches(t));
     for (const t of tracked) this.reserved.set(t.id, this.reservedFor(t.id) + micros);
     return { chain: tracked, micros, period: windowOf('month', now).key, released: false };
   }
@@ -128,8 +128,8 @@ export class Budgets {
     }
   }
 
-  /** Stage 11: writes the ledger row and the spend, then releases `r` (settle.ts; group commit). */
-  settle(r: Reservation | null, chain: readonly Token[], row: LedgerRow): Promise<void> {
-    return this.ledger.settle(r, chain, row);
+  /** Stage 11: records the ledger row and charges its spend, then releases `r` (settle.ts; group commit). */
+  record(r: Reservation | null, chain: readonly Token[], row: LedgerRow): Promise<void> {
+    return this.ledger.write(r, chain, row);
   }
 }

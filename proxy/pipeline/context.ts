@@ -1,6 +1,6 @@
 /**
- * What every stage of the agent pipeline is handed: the deps the daemon
- * builds once, and the context of one request. Declared apart from the
+ * What every stage of the agent pipeline is handed: the daemon's services
+ * and the stages' own deps, built once, and the context of one request. Declared apart from the
  * orchestrator (handler.ts) so that stages and the features whose handlers
  * the route table calls can name them without importing the orchestrator.
  */
@@ -24,19 +24,19 @@ import type { RateLimiter } from './ratelimit.js';
 import type { LocalHandler, MatchedRoute, OpenLocalHandler } from './routes.js';
 import type { Upstream } from './upstream.js';
 
-export interface PipelineDeps {
+/**
+ * The daemon's services: built once over one database and one key store
+ * (server/deps.ts) and shared by the agent pipeline, the admin API, the
+ * lifecycle, the metrics and the router. Declared here, below the features
+ * that read them, because the pipeline's own classes (budgets, principals,
+ * the upstream pool) are among them.
+ */
+export interface DaemonServices {
   clock: Clock;
   limits: Limits;
   tokens: TokenStore;
   principals: PrincipalCache;
   budgets: Budgets;
-  /** Reservations still at their byte bound, tightened to exact counts when a budget runs short (estimate.ts). */
-  looseBounds: LooseBounds;
-  /** Counts prompts and delivered text off the event loop. */
-  tokenizer: Pick<TokenizerPool, 'countPrompt' | 'countText'>;
-  /** What each dialect the route table names means: request, answer and stream translation, error shape. */
-  dialects: Dialects;
-  limiter: RateLimiter;
   prices: PriceBook;
   /** A function: the upstream is replaced when the human changes its URL. */
   upstream: () => Upstream;
@@ -46,14 +46,29 @@ export interface PipelineDeps {
   log: Logger;
   /** The human's kill switch: when set, every agent call is refused with 503. */
   paused: () => boolean;
-  /** Failed-authentication limiting per client address (absent: no limit). */
-  authLimiter?: FailedAuthLimiter;
   /**
    * Who hears of a rotation (the token's env file, its webhook): the lifecycle
    * scheduler, which starts after the server listens, hence a function;
    * undefined before that and in a daemon without one.
    */
   rotations: () => RotationListener | undefined;
+}
+
+/**
+ * What the agent pipeline's stages are handed: the daemon's services, and
+ * what only the request path uses (nothing else in the daemon reads these).
+ */
+export interface StageDeps extends DaemonServices {
+  /** Concurrent requests per token (stage 5). */
+  limiter: RateLimiter;
+  /** Failed-authentication limiting per client address (absent: no limit). */
+  authLimiter?: FailedAuthLimiter;
+  /** Reservations still at their byte bound, tightened to exact counts when a budget runs short (estimate.ts). */
+  looseBounds: LooseBounds;
+  /** Counts prompts and delivered text off the event loop. */
+  tokenizer: Pick<TokenizerPool, 'countPrompt' | 'countText'>;
+  /** What each dialect the route table names means: request, answer and stream translation, error shape. */
+  dialects: Dialects;
   /** The handler of every `local` route in the table, given by whoever assembles the daemon. */
   localRoutes: LocalRoutes;
 }
@@ -66,7 +81,7 @@ export interface RotationListener {
 export interface RequestContext {
   req: IncomingMessage;
   res: ServerResponse;
-  deps: PipelineDeps;
+  deps: StageDeps;
   requestId: string;
   /** performance.now() when the request arrived. */
   startedAt: number;

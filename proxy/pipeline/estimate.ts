@@ -50,7 +50,7 @@ export async function reserveFor(ctx: RequestContext, body: RequestBody): Promis
   const meter = ctx.route.def.forward!.meter;
   const first = body.scan ? estimateFromScan(meter, body.scan, deps.prices, deps.limits.defaultMaxTokens) : estimate(meter, body.json, deps.prices, deps.limits.defaultMaxTokens, 'upper');
   const est = withUnits(ctx, body, first);
-  const budgeted = principal.chain.some((t) => t.monthlyBudget !== null);
+  const budgeted = principal.chain.some((t) => t.budget !== null);
   // A hold threshold trips when a reservation would cross it, and a tripped hold waits for a person: an
   // over-estimate must not trip one, so a chain with a threshold reserves the exact count (from the pool).
   const holds = principal.chain.some((t) => t.holdAbove !== null || t.holdRate !== null);

@@ -18,7 +18,7 @@ import { authenticate, type Principal } from './authenticate.js';
 import { authorize } from './authorize.js';
 import { readBody, type RequestBody } from './body.js';
 import type { Reservation } from './budget.js';
-import type { OpenRequestContext, PipelineDeps, RequestContext } from './context.js';
+import type { OpenRequestContext, StageDeps, RequestContext } from './context.js';
 import { dialectOf } from './dialect.js';
 import { exactEstimate, reserveFor, type Estimate } from './estimate.js';
 import { METERS, SCANNED_FIELDS } from './meters.js';
@@ -36,7 +36,7 @@ const OPEN_BODY_LIMIT = 16 * 1024;
 const tokenPausedError = (who: string) => unavailable('token_paused', `${who} is paused in the SkillBoss sidecar by the human. Wait until they resume it.`, 60);
 const pausedError = () => unavailable('sidecar_paused', 'The human has paused all agents in the SkillBoss sidecar. Wait until they resume it.', 60);
 
-export async function handleAgentRequest(req: IncomingMessage, res: ServerResponse, deps: PipelineDeps): Promise<void> {
+export async function handleAgentRequest(req: IncomingMessage, res: ServerResponse, deps: StageDeps): Promise<void> {
   const startedAt = performance.now();
   const now = deps.clock();
   const requestId = randomUUID();
@@ -70,7 +70,7 @@ export async function handleAgentRequest(req: IncomingMessage, res: ServerRespon
       const asked = body?.json?.model ?? body?.scan?.fields.model;
       const model = typeof asked === 'string' ? asked.slice(0, 200) : null;
       const row = ledgerRow({ req, requestId, startedAt, route, principal }, now, { status: e.status, error_code: e.code, error_message: e.message, model });
-      deps.budgets.settle(null, principal.chain, row).catch((err: unknown) => {
+      deps.budgets.record(null, principal.chain, row).catch((err: unknown) => {
         deps.log.error({ err, requestId }, 'could not record a refused request in the ledger');
       });
     } else if (deps.events.listenerCount('refused') > 0) {
@@ -99,7 +99,7 @@ async function forwardRoute(ctx: RequestContext, body: RequestBody): Promise<voi
     const outcome = sent ? await relay(ctx, sent, est) : clientLeft(est.stream);
     // Usage never came: the prompt is charged as counted, not as its upper bound.
     if (!outcome.usage && outcome.countedCompletion !== null) est = await exactEstimate(ctx, body, est);
-    await settle(ctx, reservation, meter(ctx, est, outcome));
+    await settleForwarded(ctx, reservation, meter(ctx, est, outcome));
     reservation = null;
     if (sent) finish(ctx, outcome);
   } finally {
@@ -109,9 +109,9 @@ async function forwardRoute(ctx: RequestContext, body: RequestBody): Promise<voi
 }
 
 /** One ledger row, spend charged to the whole chain, the reservation released once that is committed. */
-async function settle(ctx: RequestContext, reservation: Reservation | null, row: LedgerRow): Promise<void> {
+async function settleForwarded(ctx: RequestContext, reservation: Reservation | null, row: LedgerRow): Promise<void> {
   try {
-    await ctx.deps.budgets.settle(reservation, ctx.principal.chain, row);
+    await ctx.deps.budgets.record(reservation, ctx.principal.chain, row);
   } catch (err) {
     // The response is already on its way; keep the reservation so the money stays counted, and say so loudly.
     ctx.deps.log.error({ err, requestId: ctx.requestId, tokenId: row.token_id }, 'could not write the ledger row; it and its reservation are held until the disk accepts writes again');

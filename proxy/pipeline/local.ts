@@ -73,7 +73,7 @@ export async function answerLocal(ctx: RequestContext, body: RequestBody): Promi
   const answer = await handler(ctx, body);
   // Nothing was charged: the answer need not wait for the commit.
   const row = ledgerRow(ctx, ctx.now, { status: answer.status });
-  ctx.deps.budgets.settle(null, ctx.principal.chain, row).catch((err: unknown) => {
+  ctx.deps.budgets.record(null, ctx.principal.chain, row).catch((err: unknown) => {
     ctx.deps.log.error({ err, requestId: ctx.requestId }, 'could not record a local request in the ledger');
   });
   sendJson(ctx.res, answer.status, answer.body, answer.headers);
@@ -109,8 +109,8 @@ function balance(ctx: RequestContext) {
     balance: remainingUsd ?? up.balanceUsd,
     period: own.key,
     budget_period: t.budgetPeriod,
-    budget: t.monthlyBudget === null ? null : microsToUsd(t.monthlyBudget),
-    monthly_budget: t.monthlyBudget === null ? null : microsToUsd(t.monthlyBudget),
+    budget: t.budget === null ? null : microsToUsd(t.budget),
+    monthly_budget: t.budget === null ? null : microsToUsd(t.budget),
     spent: microsToUsd(spent),
     reserved: microsToUsd(deps.budgets.reservedFor(t.id)),
     remaining: remainingUsd,
@@ -149,7 +149,7 @@ function mint(
     {
       name,
       scopes,
-      monthlyBudget: budgetUsd === null || budgetUsd === undefined ? null : usdToMicros(budgetUsd),
+      budget: budgetUsd === null || budgetUsd === undefined ? null : usdToMicros(budgetUsd),
       ...(period ? { budgetPeriod: period } : {}),
       expiresAt,
       parentId: principal.token.id,

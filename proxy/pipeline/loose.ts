@@ -45,7 +45,7 @@ export class LooseBounds {
 
   /** The loose reservations against any budget of `chain`. */
   in(chain: readonly Token[]): Loose[] {
-    const ids = new Set(chain.filter((t) => t.monthlyBudget !== null).map((t) => t.id));
+    const ids = new Set(chain.filter((t) => t.budget !== null).map((t) => t.id));
     const out: Loose[] = [];
     for (const l of this.loose) {
       if (l.reservation.released) this.loose.delete(l);

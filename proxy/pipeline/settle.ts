@@ -1,7 +1,7 @@
 /**
  * Stage 11, settle: the ledger row and the spend it charges, written together.
  *
- * `settle` writes the ledger row and the spend totals of the whole chain in
+ * `LedgerWriter.write` writes the ledger row and the spend totals of the whole chain in
  * one SQLite transaction, then hands the reservation back to be released
  * (stage 7, budget.ts). Spend is kept per token for its own budget period
  * and, for every token, per month; this writer is the only one, so it also
@@ -84,7 +84,7 @@ export class LedgerWriter<R extends Held> {
    * spend would be worse. Such a settlement is logged, and since spend then
    * stands at or past the budget, every later reservation against it is refused.
    */
-  settle(r: R | null, chain: readonly Token[], row: LedgerRow): Promise<void> {
+  write(r: R | null, chain: readonly Token[], row: LedgerRow): Promise<void> {
     return new Promise((resolve, reject) => {
       this.pending.push({ r, chain, row, resolve, reject });
       if (this.pending.length === 1) setImmediate(() => this.flush());
@@ -152,7 +152,7 @@ export class LedgerWriter<R extends Held> {
           if (own !== month) this.addSpend(t.id, month, row.cost_micros, delta);
           const period = own;
           const { before, after } = this.addSpend(t.id, own, row.cost_micros, delta);
-          const budget = t.monthlyBudget;
+          const budget = t.budget;
           if (budget !== null && budget > 0) {
             // after / budget >= 80%, in integers: 0.8 × budget is not exact in floating point.
             if (before * 5 < budget * 4 && after * 5 >= budget * 4) crossings.push({ t, kind: 'budget_80', after, period, ts: row.ts });
@@ -163,7 +163,7 @@ export class LedgerWriter<R extends Held> {
       }
       // One event per kind, token and period (UNIQUE): only a row really inserted is announced.
       for (const c of crossings) {
-        c.recorded = this.q.event.run(c.ts, c.kind, c.t.id, c.period, JSON.stringify({ spent_micros: c.after, budget_micros: c.t.monthlyBudget })).changes === 1;
+        c.recorded = this.q.event.run(c.ts, c.kind, c.t.id, c.period, JSON.stringify({ spent_micros: c.after, budget_micros: c.t.budget })).changes === 1;
       }
     })();
     // Committed: now the cache, then the rolling hours of hold rates, then the reservations.
@@ -191,13 +191,13 @@ export class LedgerWriter<R extends Held> {
   /** A budget crossing really recorded: logged, and (but for an overrun, which refusals already show) published. */
   private announce(c: Crossing): void {
     if (!c.recorded) return;
-    const fields = { tokenId: c.t.id, period: c.period, spentMicros: c.after, budgetMicros: c.t.monthlyBudget };
+    const fields = { tokenId: c.t.id, period: c.period, spentMicros: c.after, budgetMicros: c.t.budget };
     if (c.kind === 'budget_overrun') {
-      this.log.warn(fields, `spend of ${c.t.id} passed its ${periodAdjective(c.t.budgetPeriod)} budget (${formatUsd(c.after)} of ${formatUsd(c.t.monthlyBudget)}); further requests are refused`);
+      this.log.warn(fields, `spend of ${c.t.id} passed its ${periodAdjective(c.t.budgetPeriod)} budget (${formatUsd(c.after)} of ${formatUsd(c.t.budget)}); further requests are refused`);
       return;
     }
-    this.log.warn(fields, `token ${c.t.id} reached ${c.kind === 'budget_80' ? '80%' : '100%'} of its ${periodAdjective(c.t.budgetPeriod)} budget (${formatUsd(c.after)} of ${formatUsd(c.t.monthlyBudget)})`);
-    this.events.emit('budget', { kind: c.kind, token_id: c.t.id, period: c.period, spent_micros: c.after, budget_micros: c.t.monthlyBudget! });
+    this.log.warn(fields, `token ${c.t.id} reached ${c.kind === 'budget_80' ? '80%' : '100%'} of its ${periodAdjective(c.t.budgetPeriod)} budget (${formatUsd(c.after)} of ${formatUsd(c.t.budget)})`);
+    this.events.emit('budget', { kind: c.kind, token_id: c.t.id, period: c.period, spent_micros: c.after, budget_micros: c.t.budget! });
   }
 
   /** Adds to a spend row inside the commit's transaction; `delta` carries what is not yet in the cache. */

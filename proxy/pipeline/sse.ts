@@ -4,18 +4,16 @@
  * meter needs.
  */
 import { toOpenAIBody, type SidecarError } from '../core/errors.js';
+import { dataOf, SseFramer } from '../core/sse.js';
 import { countTokens } from '../pricing/tokenizer.js';
 import { streamUsageOf, type Usage } from './usage.js';
 
 /**
- * Splits an upstream SSE byte stream into whole events, decides which reach
- * the client (the usage-only chunk is hidden from a client that did not ask
- * for it), and keeps what is needed for metering. Events are forwarded as soon
- * as they are complete; nothing waits for the end of the stream.
- *
- * Events may arrive split anywhere across TCP chunks (even inside a CRLF or a
- * multi-byte character) and lines may end in LF, CRLF or CR, as the SSE spec
- * allows; they are re-emitted with LF endings.
+ * Takes an upstream SSE byte stream as whole events (core/sse.ts frames
+ * them), decides which reach the client (the usage-only chunk is hidden from
+ * a client that did not ask for it), and keeps what is needed for metering.
+ * Events are forwarded as soon as they are complete; nothing waits for the
+ * end of the stream. They are re-emitted with LF line ends.
  *
  * The final `data: [DONE]` is held back (`sawDone` is set, and the caller
  * writes `DONE_EVENT` after it has settled the request), so a client that saw
@@ -43,10 +41,7 @@ export interface StreamTap {
 }
 
 export class SseTap implements StreamTap {
-  private buffer = '';
-  /** A CR at the very end of a chunk may be the first half of a CRLF: kept until the next chunk says. */
-  private pendingCr = false;
-  private readonly decoder = new TextDecoder();
+  private readonly framer = new SseFramer();
   usage: Usage | null = null;
   model: string | null = null;
   /** Raw `data:` payloads delivered to the client, parsed only if usage never arrives. */
@@ -65,41 +60,17 @@ export class SseTap implements StreamTap {
 
   /** Feeds upstream bytes; returns the text to write to the client now ('' when no event is complete yet). */
   push(chunk: Buffer): string {
-    this.append(this.decoder.decode(chunk, { stream: true }));
-    return this.drain();
+    return this.pass(this.framer.push(chunk));
   }
 
   /** Whatever is left when the stream ends: complete events, then an unterminated last one. */
   flush(): string {
-    this.append(this.decoder.decode());
-    if (this.pendingCr) this.buffer += '\n';
-    this.pendingCr = false;
-    let out = this.drain();
-    const rest = this.buffer.replace(/\n+$/, '');
-    this.buffer = '';
-    if (rest.trim() !== '' && this.keep(rest)) out += rest + '\n\n';
-    return out;
+    return this.pass(this.framer.end());
   }
 
-  private append(text: string): void {
-    if (text === '') return;
-    let t = this.pendingCr ? '\r' + text : text;
-    this.pendingCr = t.endsWith('\r');
-    if (this.pendingCr) t = t.slice(0, -1);
-    this.buffer += t.indexOf('\r') === -1 ? t : t.replace(/\r\n?/g, '\n');
-  }
-
-  private drain(): string {
+  private pass(events: string[]): string {
     let out = '';
-    let start = 0;
-    for (;;) {
-      const end = this.buffer.indexOf('\n\n', start);
-      if (end === -1) break;
-      const event = this.buffer.slice(start, end);
-      start = end + 2;
-      if (event !== '' && this.keep(event)) out += event + '\n\n';
-    }
-    if (start > 0) this.buffer = this.buffer.slice(start);
+    for (const event of events) if (this.keep(event)) out += event + '\n\n';
     return out;
   }
 
@@ -168,17 +139,6 @@ export class SseTap implements StreamTap {
     }
     return { text, uncountedTokens: this.overflowBytes };
   }
-}
-
-function dataOf(event: string): string | null {
-  let data: string | null = null;
-  for (const line of event.split(/\r?\n/)) {
-    if (line.startsWith('data:')) {
-      const v = line.slice(line.charAt(5) === ' ' ? 6 : 5);
-      data = data === null ? v : `${data}\n${v}`;
-    }
-  }
-  return data;
 }
 
 /** Text carried by one streamed chunk: chat deltas, tool-call arguments, completion text, Responses deltas. */

@@ -15,16 +15,17 @@ import { DB_FILE, fileSize, INLINE_CHECK_MAX_BYTES, openDatabase, type DB } from
 import { startMaintenance } from '../db/maintenance.js';
 import { getSetting } from '../db/records.js';
 import type { KeyStore } from '../keychain/store.js';
-import type { PipelineDeps } from '../pipeline/context.js';
+import type { StageDeps } from '../pipeline/context.js';
 import { syncOnce } from '../upstream/sync.js';
 import { Guards, isLoopbackHost } from './guards.js';
+import { isPaused, setPaused } from './pause.js';
 import { acquireLock, type DataDirLock } from './lock.js';
 import { createPipelineDeps } from './deps.js';
 import { createRouter } from './router.js';
 import { Watcher } from './watcher.js';
 import { DEFAULT_LIFECYCLE_OPTIONS, Lifecycle, type LifecycleOptions } from '../lifecycle/scheduler.js';
 import type { AdminApp, AdminOptions } from '../admin/index.js';
-import { ensureAdminSecret } from '../admin/secret.js';
+import { ensureAdminSecret, readAdminSecret, secretMatches } from '../admin/secret.js';
 import type { AccessOptions } from '../access/model.js';
 import type { AccessRequests } from '../access/requests.js';
 import { createMetricsRoute, METRICS_SETTING } from '../metrics/route.js';
@@ -58,7 +59,7 @@ export interface Daemon {
   readonly host: string;
   readonly dataDir: string;
   readonly db: DB;
-  readonly deps: PipelineDeps;
+  readonly deps: StageDeps;
   readonly events: SidecarEvents;
   /** Scheduled rotations; `tick()` runs whatever is due now. */
   readonly lifecycle: Lifecycle;
@@ -95,10 +96,14 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   }
   let paused = getSetting<boolean>(db, 'paused') === true;
   const pipeline = createPipelineDeps({ db, dataDir: opts.dataDir, clock, limits, log, keyStore: opts.keyStore, upstreamUrl: opts.upstreamUrl, paused: () => paused, access: opts.access });
-  const { deps, access, setUpstreamUrl } = pipeline;
+  const { deps, services, access, setUpstreamUrl } = pipeline;
   const { events, key, prices, principals, upstreamState } = deps;
 
-  const metrics = await createMetricsRoute({ enabled: opts.metrics ?? getSetting<boolean>(db, METRICS_SETTING) === true, dataDir: opts.dataDir, deps });
+  const metrics = await createMetricsRoute({
+    enabled: opts.metrics ?? getSetting<boolean>(db, METRICS_SETTING) === true,
+    deps: services,
+    isAdminSecret: (presented) => secretMatches(presented, readAdminSecret(opts.dataDir)),
+  });
 
   const syncDeps = { baseUrl: () => deps.upstream().baseUrl, key, prices, state: upstreamState, clock, log };
   const sync = () => syncOnce(syncDeps).catch((err: unknown) => log.error({ err }, 'sync failed'));
@@ -168,12 +173,13 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     ensureAdminSecret(opts.dataDir);
     adminOptions = {
       db,
-      deps,
+      deps: services,
       dataDir: opts.dataDir,
       port,
       sync,
       setUpstreamUrl,
       paused: () => paused,
+      killSwitch: { isSet: () => isPaused(db), set: (on, by) => setPaused(db, on, by) },
       access,
       allowedOrigins: () => savedOrigins,
       setAllowedOrigins(origins) {
@@ -206,7 +212,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     },
   });
   // A first tick now: whatever fell due while the daemon was down (or the machine slept) happens at start.
-  const lifecycle = new Lifecycle(db, deps, opts.dataDir, `${url}/v1`, { ...DEFAULT_LIFECYCLE_OPTIONS, ...opts.lifecycle });
+  const lifecycle = new Lifecycle(db, services, opts.dataDir, `${url}/v1`, { ...DEFAULT_LIFECYCLE_OPTIONS, ...opts.lifecycle });
   pipeline.setLifecycle(lifecycle);
   lifecycle.start();
   access.start();

@@ -22,7 +22,7 @@ import { autoRotateRoute } from '../lifecycle/http.js';
 import type { Lifecycle } from '../lifecycle/scheduler.js';
 import { FailedAuthLimiter, PrincipalCache } from '../pipeline/authenticate.js';
 import { Budgets, type Reservation } from '../pipeline/budget.js';
-import type { PipelineDeps } from '../pipeline/context.js';
+import type { DaemonServices, StageDeps } from '../pipeline/context.js';
 import { LooseBounds } from '../pipeline/loose.js';
 import { TOKEN_ROUTES } from '../pipeline/local.js';
 import { RateLimiter } from '../pipeline/ratelimit.js';
@@ -49,7 +49,10 @@ export interface PipelineDepsOptions {
 }
 
 export interface Pipeline {
-  deps: PipelineDeps;
+  /** What the agent pipeline's stages are handed. */
+  deps: StageDeps;
+  /** The same services, as the rest of the daemon (admin API, lifecycle, metrics) sees them: without the stages' own. */
+  services: DaemonServices;
   /** Access requests (issue 9): the agent routes and the admin API share this one service. */
   access: AccessRequests;
   /** Points forwarding at another upstream base URL; requests already in flight finish on the old pool. */
@@ -79,7 +82,7 @@ export function createPipelineDeps(o: PipelineDepsOptions): Pipeline {
   let lifecycle: Lifecycle | undefined;
   const tokenizer = new TokenizerPool();
 
-  const deps: PipelineDeps = {
+  const deps: StageDeps = {
     clock,
     limits,
     tokens,
@@ -102,6 +105,7 @@ export function createPipelineDeps(o: PipelineDepsOptions): Pipeline {
   };
   return {
     deps,
+    services: deps,
     access,
     setUpstreamUrl(url) {
       const old = upstream;

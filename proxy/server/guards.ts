@@ -6,6 +6,9 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { forbidden, badRequest, type SidecarError } from '../core/errors.js';
+import { isLoopbackHost } from '../core/net.js';
+
+export { isLoopbackHost };
 
 export interface GuardConfig {
   port: number;
@@ -16,10 +19,6 @@ export interface GuardConfig {
 }
 
 const LOOPBACK_NAMES = ['127.0.0.1', 'localhost', '[::1]'];
-
-export function isLoopbackHost(host: string): boolean {
-  return host === '127.0.0.1' || host === 'localhost' || host === '::1' || host === '[::1]';
-}
 
 /** Request headers a browser-based agent may send cross-origin (the openai SDK adds x-stainless-*). */
 const CORS_HEADERS = new Set(['authorization', 'content-type', 'accept', 'openai-beta', 'idempotency-key']);

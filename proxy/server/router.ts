@@ -11,13 +11,13 @@ import { VERSION } from '../core/version.js';
 import { sendSkill } from '../access/skill.js';
 import type { AdminApp } from '../admin/index.js';
 import type { MetricsRoute } from '../metrics/route.js';
-import type { PipelineDeps } from '../pipeline/context.js';
+import type { StageDeps } from '../pipeline/context.js';
 import { handleAgentRequest } from '../pipeline/handler.js';
 import { sendError, sendJson } from '../pipeline/respond.js';
 import type { Guards } from './guards.js';
 
 export interface RouterOptions {
-  deps: PipelineDeps;
+  deps: StageDeps;
   log: Logger;
   /** The guards now (they are rebuilt when the allowed origins change). */
   guards: () => Guards;

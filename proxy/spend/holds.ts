@@ -130,13 +130,13 @@ export function topUp(db: DB, tokens: TokenStore, id: string, micros: number, ac
       const chain = tokens.chain(id);
       const t = chain[0];
       if (!t) throw notFound('token_not_found', `no token with id ${id}`);
-      if (t.budgetPeriod !== 'total' || t.monthlyBudget === null) {
-        throw forbidden('not_prepaid', `token ${id} has ${t.monthlyBudget === null ? 'no budget' : `a budget per ${t.budgetPeriod}`}; only total (prepaid) budgets take top-ups. Use set-budget to change it.`);
+      if (t.budgetPeriod !== 'total' || t.budget === null) {
+        throw forbidden('not_prepaid', `token ${id} has ${t.budget === null ? 'no budget' : `a budget per ${t.budgetPeriod}`}; only total (prepaid) budgets take top-ups. Use set-budget to change it.`);
       }
-      const next = t.monthlyBudget + micros;
-      checkChildRules(chain.slice(1), { scopes: t.scopes, monthlyBudget: next, expiresAt: t.expiresAt });
+      const next = t.budget + micros;
+      checkChildRules(chain.slice(1), { scopes: t.scopes, budget: next, expiresAt: t.expiresAt });
       db.prepare('UPDATE tokens SET monthly_budget = ?, topped_up = topped_up + ? WHERE id = ?').run(next, micros, id);
-      audit(db, now, { actor, event: 'token.topup', tokenId: id, detail: { amount_micros: micros, from_micros: t.monthlyBudget, to_micros: next } });
+      audit(db, now, { actor, event: 'token.topup', tokenId: id, detail: { amount_micros: micros, from_micros: t.budget, to_micros: next } });
       bumpGeneration(db, 'tokens');
       return tokens.require(id);
     })

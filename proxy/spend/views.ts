@@ -35,6 +35,6 @@ export function budgetFields(t: Token, spentMicros: number, now: number): Budget
     hold_rate_usd: t.holdRate === null ? null : microsToUsd(t.holdRate),
     held: t.hold !== null,
     hold: t.hold ? { state: t.hold.state, since: new Date(t.hold.since).toISOString(), reason: t.hold.reason } : null,
-    forecast: forecastJson(forecast({ spentMicros, budgetMicros: t.monthlyBudget, period: t.budgetPeriod, createdAt: t.createdAt, now })),
+    forecast: forecastJson(forecast({ spentMicros, budgetMicros: t.budget, period: t.budgetPeriod, createdAt: t.createdAt, now })),
   };
 }

@@ -11,7 +11,7 @@ export const MAX_DEPTH = 5;
 
 export interface ChildRequest {
   scopes: readonly Scope[];
-  monthlyBudget: number | null;
+  budget: number | null;
   expiresAt: number | null;
 }
 
@@ -28,8 +28,8 @@ export function checkChildRules(chain: readonly Token[], child: ChildRequest): v
   }
   const ceiling = tightestBudget(chain);
   // A child without a budget of its own is still held by every ancestor's budget at reservation time.
-  if (ceiling !== null && child.monthlyBudget !== null && child.monthlyBudget > ceiling.micros) {
-    throw forbidden('budget_exceeds_parent', `a child's budget (${child.monthlyBudget / 1e6} USD) may not exceed its parent's (${ceiling.micros / 1e6} USD, ${ceiling.tokenId})`);
+  if (ceiling !== null && child.budget !== null && child.budget > ceiling.micros) {
+    throw forbidden('budget_exceeds_parent', `a child's budget (${child.budget / 1e6} USD) may not exceed its parent's (${ceiling.micros / 1e6} USD, ${ceiling.tokenId})`);
   }
   const parentExpiry = earliestExpiry(chain);
   if (parentExpiry !== null && (child.expiresAt === null || child.expiresAt > parentExpiry)) {
@@ -40,7 +40,7 @@ export function checkChildRules(chain: readonly Token[], child: ChildRequest): v
 export function tightestBudget(chain: readonly Token[]): { tokenId: string; micros: number } | null {
   let best: { tokenId: string; micros: number } | null = null;
   for (const t of chain) {
-    if (t.monthlyBudget !== null && (best === null || t.monthlyBudget < best.micros)) best = { tokenId: t.id, micros: t.monthlyBudget };
+    if (t.budget !== null && (best === null || t.budget < best.micros)) best = { tokenId: t.id, micros: t.budget };
   }
   return best;
 }

@@ -57,7 +57,7 @@ export interface SecretRow {
 export interface CreateTokenInput {
   name: string;
   scopes: readonly Scope[];
-  monthlyBudget?: number | null;
+  budget?: number | null;
   budgetPeriod?: BudgetPeriod;
   holdAbove?: number | null;
   holdRate?: number | null;
@@ -80,7 +80,7 @@ function fromRow(r: TokenRow): Token {
     parentId: r.parent_id,
     depth: r.depth,
     scopes: r.scopes ? (r.scopes.split(' ') as Scope[]) : [],
-    monthlyBudget: r.monthly_budget,
+    budget: r.monthly_budget,
     budgetPeriod: r.budget_period,
     toppedUp: r.topped_up,
     holdAbove: r.hold_above,
@@ -171,7 +171,7 @@ export class TokenStore {
     // Every path that names a token ends here (agent API, admin API, CLI, approved access requests).
     if (!isPrintable(name)) throw badRequest('invalid_name', `The token name ${PRINTABLE_MESSAGE}.`, { name: PRINTABLE_MESSAGE });
     const scopes = normalizeScopes(input.scopes);
-    const monthlyBudget = input.monthlyBudget ?? null;
+    const budget = input.budget ?? null;
     const expiresAt = input.expiresAt ?? null;
     if (expiresAt !== null && expiresAt <= now) throw forbidden('invalid_expiry', 'the expiry must be in the future');
     return this.db
@@ -182,7 +182,7 @@ export class TokenStore {
           const parent = chain[0];
           if (!parent) throw notFound('token_not_found', `no parent token with id ${input.parentId}`);
           if (parent.revokedAt !== null) throw forbidden('parent_revoked', `parent ${parent.id} is revoked`);
-          checkChildRules(chain, { scopes, monthlyBudget, expiresAt });
+          checkChildRules(chain, { scopes, budget, expiresAt });
           depth = parent.depth + 1;
         }
         const id = newTokenId();
@@ -193,7 +193,7 @@ export class TokenStore {
           parent_id: input.parentId ?? null,
           depth,
           scopes: scopes.join(' '),
-          monthly_budget: monthlyBudget,
+          monthly_budget: budget,
           budget_period: input.budgetPeriod ?? DEFAULT_PERIOD,
           hold_above: input.holdAbove ?? null,
           hold_rate: input.holdRate ?? null,
@@ -208,7 +208,7 @@ export class TokenStore {
           actor,
           event: 'token.create',
           tokenId: id,
-          detail: { name, scopes, monthly_budget_micros: monthlyBudget, budget_period: input.budgetPeriod ?? DEFAULT_PERIOD, hold_above_micros: input.holdAbove ?? null, hold_rate_micros: input.holdRate ?? null, expires_at: expiresAt, parent_id: input.parentId ?? null },
+          detail: { name, scopes, monthly_budget_micros: budget, budget_period: input.budgetPeriod ?? DEFAULT_PERIOD, hold_above_micros: input.holdAbove ?? null, hold_rate_micros: input.holdRate ?? null, expires_at: expiresAt, parent_id: input.parentId ?? null },
         });
         bumpGeneration(this.db, 'tokens');
         return { token: this.require(id), secret };
@@ -252,16 +252,16 @@ export class TokenStore {
   }
 
   /** Sets (or with null, removes) a token's own budget, within its parent's; `period` changes what it is per. */
-  setBudget(id: string, monthlyBudget: number | null, actor: string, period?: BudgetPeriod): Token {
+  setBudget(id: string, budget: number | null, actor: string, period?: BudgetPeriod): Token {
     const now = this.clock();
     return this.db
       .transaction(() => {
         const chain = this.chain(id);
         const token = chain[0];
         if (!token) throw notFound('token_not_found', `no token with id ${id}`);
-        checkChildRules(chain.slice(1), { scopes: token.scopes, monthlyBudget, expiresAt: token.expiresAt });
-        this.q.setBudget.run(monthlyBudget, period ?? token.budgetPeriod, id);
-        audit(this.db, now, { actor, event: 'token.budget', tokenId: id, detail: { from_micros: token.monthlyBudget, to_micros: monthlyBudget, period: period ?? token.budgetPeriod } });
+        checkChildRules(chain.slice(1), { scopes: token.scopes, budget, expiresAt: token.expiresAt });
+        this.q.setBudget.run(budget, period ?? token.budgetPeriod, id);
+        audit(this.db, now, { actor, event: 'token.budget', tokenId: id, detail: { from_micros: token.budget, to_micros: budget, period: period ?? token.budgetPeriod } });
         bumpGeneration(this.db, 'tokens');
         return this.require(id);
       })

@@ -20,10 +20,10 @@ export interface Token {
   parentId: string | null;
   depth: number;
   scopes: Scope[];
-  /** The budget in micro-dollars per `budgetPeriod` (named from when every budget was monthly). */
-  monthlyBudget: number | null;
+  /** The budget in micro-dollars per `budgetPeriod` (day, week, month, or total: prepaid); null: none. Stored as `monthly_budget_micros`, a column named from when every budget was monthly. */
+  budget: number | null;
   budgetPeriod: BudgetPeriod;
-  /** Micro-dollars added to a `total` budget by top-ups (already included in monthlyBudget). */
+  /** Micro-dollars added to a `total` budget by top-ups (already included in budget). */
   toppedUp: number;
   /** Spend per period (µ$) / per rolling hour (µ$) past which the token waits for a human. */
   holdAbove: number | null;

@@ -17,7 +17,7 @@ export interface UpstreamChild {
   id: string;
   name: string;
   scopes: Scope[];
-  monthlyBudget: number | null;
+  budget: number | null;
   expiresAt: number | null;
   createdAt: number;
   revokedAt: number | null;
@@ -39,7 +39,7 @@ const fromRow = (r: Row): UpstreamChild => ({
   id: r.id,
   name: r.name,
   scopes: r.scopes ? (r.scopes.split(' ') as Scope[]) : [],
-  monthlyBudget: r.monthly_budget,
+  budget: r.monthly_budget,
   expiresAt: r.expires_at,
   createdAt: r.created_at,
   revokedAt: r.revoked_at,
@@ -59,7 +59,7 @@ export interface NewUpstreamChild {
   name: string;
   scopes: readonly Scope[];
   /** Micro-dollars; SkillBoss requires a budget for a child. */
-  monthlyBudget: number;
+  budget: number;
   expirationDays: number | null;
 }
 
@@ -75,7 +75,7 @@ export function getUpstreamChild(db: DB, id: string): UpstreamChild | undefined 
 /** Provisions the child upstream and records it; returns the secret, which is not kept. */
 export async function createUpstreamChild(c: UpstreamCall, input: NewUpstreamChild): Promise<{ child: UpstreamChild; apiKey: string }> {
   const scopes = normalizeScopes(input.scopes);
-  const body: Record<string, unknown> = { child_name: input.name, child_budget: input.monthlyBudget / 1e6, scopes };
+  const body: Record<string, unknown> = { child_name: input.name, child_budget: input.budget / 1e6, scopes };
   if (input.expirationDays !== null) body.expiration_days = input.expirationDays;
   const r = await upstreamJson<{ id?: unknown; api_key?: unknown; expires_at?: unknown; scopes?: unknown }>(c.baseUrl, c.key, 'POST', '/agents/create-child', body);
   if (typeof r.id !== 'string' || typeof r.api_key !== 'string') throw new UpstreamCallError('SkillBoss answered create-child without an id and api_key', 200);
@@ -86,12 +86,12 @@ export async function createUpstreamChild(c: UpstreamCall, input: NewUpstreamChi
   c.db.transaction(() => {
     c.db
       .prepare('INSERT INTO upstream_children (id, name, scopes, monthly_budget, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(id, input.name, scopes.join(' '), input.monthlyBudget, expiresAt, now);
+      .run(id, input.name, scopes.join(' '), input.budget, expiresAt, now);
     audit(c.db, now, {
       actor: c.actor,
       event: 'upstream_child.create',
       tokenId: id,
-      detail: { name: input.name, scopes, monthly_budget_micros: input.monthlyBudget, expires_at: expiresAt },
+      detail: { name: input.name, scopes, monthly_budget_micros: input.budget, expires_at: expiresAt },
     });
   })();
   return { child: getUpstreamChild(c.db, id)!, apiKey: r.api_key };

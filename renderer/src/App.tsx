@@ -1,6 +1,6 @@
 /** The shell: header with navigation and live status, the current page, and the signed-out screen. */
 import { useEffect, useState } from 'react';
-import { api, onSignedOut, type Status } from './api';
+import { api, onSignedOut } from './api';
 import { DaemonDown, probe } from './components/DaemonDown';
 import { HIDDEN_ROUTES, ROUTES, useRoute, type Route } from './hooks';
 import { stopLive, useLiveConnected } from './live';
@@ -43,7 +43,7 @@ function Shell() {
   useEffect(() => {
     // Landing on the bare dashboard (e.g. from a login link) with no SkillBoss key yet: the guided setup is what to do first.
     if (window.location.hash.replace(/^#\/?/, '') !== '') return;
-    api<Status>('GET', '/status')
+    api('GET', '/status')
       .then((s) => {
         if (s.key.state === 'missing' && window.location.hash.replace(/^#\/?/, '') === '') window.location.replace('#/setup');
       })

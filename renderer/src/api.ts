@@ -5,6 +5,7 @@
  * Shared shapes, the scope list and the error envelope come from the wire
  * project (wire/, no Node, no DOM); nothing of the daemon itself.
  */
+import type { AdminMethod, AdminPath, AnswerOf } from '../../wire/admin-api';
 import type { ErrorBody } from '../../wire/errors';
 
 export type ApiErrorBody = ErrorBody;
@@ -70,8 +71,13 @@ export function signedOut(sent: Record<string, string>): void {
   for (const fn of signedOutListeners) fn();
 }
 
-/** Every admin call goes through here (one place for headers, errors, and knowing the daemon is gone). */
-export async function api<T>(method: 'GET' | 'POST' | 'PATCH' | 'PUT', path: string, body?: unknown): Promise<T> {
+/**
+ * Every admin call goes through here (one place for headers, errors, and
+ * knowing the daemon is gone). Its answer is typed by the admin API's route
+ * table (wire/admin-api.ts), from the method and the path as written: a path
+ * no route matches does not compile.
+ */
+export async function api<M extends AdminMethod, P extends AdminPath<M>>(method: M, path: P, body?: unknown): Promise<AnswerOf<M, P>> {
   const auth = sessionHeaders();
   let res: Response;
   try {
@@ -100,111 +106,25 @@ export async function api<T>(method: 'GET' | 'POST' | 'PATCH' | 'PUT', path: str
     if (res.status === 401) signedOut(auth);
     throw new ApiError(res.status, e?.code ?? 'http_error', e?.message ?? `The sidecar answered ${res.status}.`, e?.details ?? {});
   }
-  return json as T;
+  return json as AnswerOf<M, P>;
 }
 
 // The scope list and presets are the daemon's own (pure data, no Node), so they cannot drift apart.
 export { PRESETS, SCOPES, type Scope } from '../../wire/scopes';
-import type { Scope } from '../../wire/scopes';
 
 export type { Alert, SeriesRange, SeriesResponse, Status, TokenStatus, TokenView, UsageRow } from '../../wire/admin';
-import type { TokenView, UsageRow } from '../../wire/admin';
+export type {
+  AccessList,
+  AccessRequestView,
+  AccessStatus,
+  AuditRow,
+  HeldToken,
+  Issued,
+  Page,
+  PriceRow,
+  RequestRow,
+  Settings,
+  TokenDetail,
+  UsageResponse,
+} from '../../wire/admin-api';
 
-export interface TokenDetail extends TokenView {
-  /** This token's own calls this budget period; spent_usd includes its subtree's. */
-  own_spent_usd: number;
-  subtree: Array<{ id: string; name: string; revoked: boolean }>;
-}
-
-export type AccessStatus = 'pending' | 'approved' | 'delivered' | 'denied' | 'expired';
-
-/** An agent's request for a token (proxy/admin/access.ts); amounts in USD. */
-export interface AccessRequestView {
-  id: string;
-  user_code: string;
-  name: string;
-  reason: string | null;
-  status: AccessStatus;
-  scopes: Scope[];
-  monthly_budget: number;
-  expiration_days: number;
-  approved: { scopes: Scope[]; monthly_budget: number; expiration_days: number } | null;
-  created_at: string;
-  age_seconds: number;
-  expires_at: string;
-  expires_in_seconds: number;
-  decided_at: string | null;
-  decided_by: string | null;
-  deny_reason: string | null;
-  token_id: string | null;
-}
-
-export interface UsageResponse {
-  from: string;
-  to: string;
-  by: string;
-  data: UsageRow[];
-  total_cost_usd: number;
-}
-
-export interface RequestRow {
-  id?: number;
-  ts: string;
-  request_id: string;
-  token_id: string;
-  token_name: string | null;
-  route: string;
-  model: string | null;
-  prompt_tokens: number;
-  completion_tokens: number;
-  cost_usd: number;
-  status: number;
-  latency_ms: number;
-  streamed: boolean;
-  error_code: string | null;
-  /** The message the agent got with a refusal (null for answers, and for rows older than the column). */
-  error_message?: string | null;
-  /** Token classes, where the ledger has them: parts of prompt_tokens / completion_tokens. */
-  cached_tokens?: number;
-  cache_write_tokens?: number;
-  reasoning_tokens?: number;
-}
-
-export interface Page<T> {
-  data: T[];
-  next_before: number | null;
-}
-
-export interface AuditRow {
-  id: number;
-  ts: string;
-  actor: string;
-  event: string;
-  token_id: string | null;
-  detail: Record<string, unknown>;
-}
-
-export interface PriceRow {
-  id: string;
-  upstream: { prompt: number | null; completion: number | null } | null;
-  override: { prompt: number | null; completion: number | null } | null;
-  effective: { prompt: number; completion: number; source: string };
-}
-
-export interface Settings {
-  upstream_url: string;
-  key: { state: string; masked: string | null; store: string };
-  key_rotation_days: number | null;
-  webhook_allowed_hosts: string[];
-  default_max_tokens: number;
-  allowed_origins: string[];
-  default_price: { prompt: number; completion: number };
-  prices: PriceRow[];
-}
-
-/** A secret just issued: shown once, then dropped. */
-export interface Issued {
-  token: TokenView;
-  secret: string;
-  old_secret_expires_at?: string;
-}

@@ -1,4 +1,4 @@
-/** Small hooks the pages share: loading a resource, paging a table, the hash route, the element width. */
+/** Small hooks the pages share: loading a resource, submitting a form, paging a table, the hash route, the element width. */
 import { useCallback, useEffect, useRef, useState, type RefObject } from 'react';
 import { api, ApiError, onReachability, UNREACHABLE, type Page } from './api';
 
@@ -56,6 +56,9 @@ export function useLoad<T>(load: () => Promise<T>, deps: unknown[]): Loaded<T> {
   return { data, error, loading, reload: run };
 }
 
+/** The paths of the routes answered a page at a time (newest first, `next_before` for the next). */
+export type PagedPath = `/requests?${string}` | `/audit?${string}`;
+
 /** A table loaded a page at a time (`usePaged`). */
 export interface Paged<R> {
   /** The first page's load: its error, and whether it has arrived. */
@@ -73,10 +76,12 @@ export interface Paged<R> {
  * `deps` change; `older` appends the next page, without rows already shown
  * (by `keyOf`, when rows can also arrive live).
  */
-export function usePaged<R>(path: (before?: number) => string, deps: unknown[], keyOf?: (r: R) => string | number): Paged<R> {
+export function usePaged<R>(path: (before?: number) => PagedPath, deps: unknown[], keyOf?: (r: R) => string | number): Paged<R> {
   const [rows, setRows] = useState<R[]>([]);
   const [cursor, setCursor] = useState<number | null>(null);
-  const first = useLoad(() => api<Page<R>>('GET', path()), deps);
+  // The rows are the caller's R: a paged route's answer, chosen by the path the caller builds.
+  const page = (before?: number): Promise<Page<R>> => api('GET', path(before));
+  const first = useLoad(() => page(), deps);
   useEffect(() => {
     if (!first.data) return;
     setRows(first.data.data);
@@ -84,11 +89,42 @@ export function usePaged<R>(path: (before?: number) => string, deps: unknown[], 
   }, [first.data]);
   const older = async () => {
     if (cursor === null) return;
-    const page = await api<Page<R>>('GET', path(cursor));
-    setRows((prev) => [...prev, ...(keyOf ? page.data.filter((r) => !prev.some((p) => keyOf(p) === keyOf(r))) : page.data)]);
-    setCursor(page.next_before);
+    const next = await page(cursor);
+    setRows((prev) => [...prev, ...(keyOf ? next.data.filter((r) => !prev.some((p) => keyOf(p) === keyOf(r))) : next.data)]);
+    setCursor(next.next_before);
   };
   return { first, rows, setRows, more: cursor !== null, older };
+}
+
+export interface Submit {
+  /** An action is running: the form's submit button is disabled. */
+  busy: boolean;
+  /** What the last failed action was told (per-field details included), until one succeeds. */
+  error: ApiError | null;
+  /** Runs `action`, one at a time: busy while it runs, its refusal kept in `error`, cleared once one succeeds. */
+  run(action: () => Promise<void>): Promise<void>;
+}
+
+/** The busy and error state of a dialog's or form's submit, the same in every one. */
+export function useSubmit(): Submit {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<ApiError | null>(null);
+  const running = useRef(false);
+  const run = useCallback(async (action: () => Promise<void>) => {
+    if (running.current) return;
+    running.current = true;
+    setBusy(true);
+    try {
+      await action();
+      setError(null);
+    } catch (err) {
+      setError(err instanceof ApiError ? err : new ApiError(0, 'client_error', err instanceof Error ? err.message : String(err)));
+    } finally {
+      running.current = false;
+      setBusy(false);
+    }
+  }, []);
+  return { busy, error, run };
 }
 
 /** Calls `fn` at most once per `ms`, trailing. */

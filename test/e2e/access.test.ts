@@ -109,7 +109,7 @@ describe('approve in the dashboard', () => {
     expect(got.status).toBe(200);
     expect(got.json).toMatchObject({ status: 'approved', user_code: a.user_code, scopes: ['models:read', 'models:use'], monthly_budget: 2.5 });
     expect(Date.parse(got.json.expires_at) - s.clock.now).toBe(7 * DAY_MS);
-    expect(s.tokens.get(got.json.token_id)).toMatchObject({ name: 'researcher', scopes: ['models:read', 'models:use'], monthlyBudget: 2_500_000 });
+    expect(s.tokens.get(got.json.token_id)).toMatchObject({ name: 'researcher', scopes: ['models:read', 'models:use'], budget: 2_500_000 });
 
     const agent = new OpenAI({ apiKey: got.json.api_key, baseURL: got.json.base_url, maxRetries: 0 });
     const reply = await agent.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hello from a self-provisioned agent' }] });

@@ -54,7 +54,7 @@ describe('1. money fields', () => {
     await budget.fill('$5');
     await dialog.getByRole('button', { name: 'Create token' }).click();
     await page.getByRole('dialog', { name: 'Token typo-agent created' }).waitFor();
-    expect(byName('typo-agent')!.monthlyBudget).toBe(5_000_000);
+    expect(byName('typo-agent')!.budget).toBe(5_000_000);
     await page.getByRole('button', { name: /^Done/ }).click();
 
     // No budget only when ticked: the amount field is then off.
@@ -67,7 +67,7 @@ describe('1. money fields', () => {
     expect(await budget.isDisabled()).toBe(true);
     await dialog.getByRole('button', { name: 'Create token' }).click();
     await page.getByRole('dialog', { name: 'Token free-agent created' }).waitFor();
-    expect(byName('free-agent')!.monthlyBudget).toBeNull();
+    expect(byName('free-agent')!.budget).toBeNull();
     await page.getByRole('button', { name: /^Done/ }).click();
   }, 60_000);
 
@@ -82,21 +82,21 @@ describe('1. money fields', () => {
     await dialog.getByRole('alert').getByText(/not an amount/i).waitFor();
     await dialog.getByRole('button', { name: 'Save' }).click();
     await dialog.getByRole('alert').getByText(/not an amount/i).waitFor();
-    expect(s.tokens.require(t.token.id).monthlyBudget).toBe(7_000_000);
+    expect(s.tokens.require(t.token.id).budget).toBe(7_000_000);
     await budget.fill('');
     await dialog.getByRole('button', { name: 'Save' }).click();
     await dialog.getByRole('alert').first().waitFor();
-    expect(s.tokens.require(t.token.id).monthlyBudget).toBe(7_000_000);
+    expect(s.tokens.require(t.token.id).budget).toBe(7_000_000);
     await budget.fill('5.00');
     await dialog.getByRole('button', { name: 'Save' }).click();
     await dialog.waitFor({ state: 'detached' });
-    expect(s.tokens.require(t.token.id).monthlyBudget).toBe(5_000_000);
+    expect(s.tokens.require(t.token.id).budget).toBe(5_000_000);
 
     await page.getByRole('button', { name: 'Edit budgeted' }).click();
     await dialog.getByLabel('No budget').check();
     await dialog.getByRole('button', { name: 'Save' }).click();
     await dialog.waitFor({ state: 'detached' });
-    expect(s.tokens.require(t.token.id).monthlyBudget).toBeNull();
+    expect(s.tokens.require(t.token.id).budget).toBeNull();
   }, 60_000);
 
   it('the admin API parses money the same way and refuses garbage instead of treating it as none', async () => {
@@ -107,11 +107,11 @@ describe('1. money fields', () => {
     expect(byName('api-bad')).toBeUndefined();
     const good = await admin('POST', '/tokens', { name: 'api-good', preset: 'write', monthly_budget_usd: '$5' });
     expect(good.status).toBe(201);
-    expect(byName('api-good')!.monthlyBudget).toBe(5_000_000);
+    expect(byName('api-good')!.budget).toBe(5_000_000);
     const t = byName('api-good')!;
     const patch = await admin('PATCH', `/tokens/${t.id}`, { monthly_budget_usd: '5,00' });
     expect(patch.status).toBe(400);
-    expect(s.tokens.require(t.id).monthlyBudget).toBe(5_000_000);
+    expect(s.tokens.require(t.id).budget).toBe(5_000_000);
     expect((await admin('PATCH', `/tokens/${t.id}`, { rpm: 'ten' })).status).toBe(400);
   });
 });

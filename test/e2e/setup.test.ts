@@ -82,7 +82,7 @@ describe('first run', () => {
     await shown.waitFor({ state: 'detached' });
 
     const t = s.tokens.list().find((x) => x.name === 'first-agent')!;
-    expect(t.monthlyBudget).toBe(5_000_000);
+    expect(t.budget).toBe(5_000_000);
     expect([...t.scopes].sort()).toEqual(['billing:read', 'models:read', 'models:use', 'services:read', 'services:use']);
     await step.getByRole('status').getByText(t.id).waitFor();
     expect(await pageHolds(page, secret)).toEqual([]);

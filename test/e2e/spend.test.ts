@@ -52,7 +52,7 @@ describe('token classes', () => {
 
 describe('held tokens and forecasts', () => {
   it('shows a held token in a banner and a badge, approves it from the banner, and shows forecasts', async () => {
-    const spender = token('steady-spender', { monthlyBudget: 5_000_000 });
+    const spender = token('steady-spender', { budget: 5_000_000 });
     expect((await chat(spender.secret)).status).toBe(200);
     const runaway = token('runaway-agent', { holdAbove: 1 });
     const refused = await chat(runaway.secret);
@@ -78,7 +78,7 @@ describe('held tokens and forecasts', () => {
   });
 
   it('changes the budget period and tops up a prepaid budget from the budget dialog', async () => {
-    const t = token('prepaid-agent', { monthlyBudget: 1_000_000, budgetPeriod: 'total' });
+    const t = token('prepaid-agent', { budget: 1_000_000, budgetPeriod: 'total' });
     await page.goto(`${s.daemon.url}/#/tokens`);
     await page.getByRole('button', { name: 'Budget and holds of prepaid-agent' }).click();
     await page.getByLabel('Top up').fill('2.5');

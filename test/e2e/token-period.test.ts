@@ -20,7 +20,7 @@ useDashboard((d) => ({ s, page } = d));
 
 /** A token of `period` whose own window holds `ownMicros` while its month holds `monthMicros`. */
 function seeded(name: string, period: BudgetPeriod, ownMicros: number, monthMicros: number) {
-  const c = s.tokens.create({ name, scopes: scopesFromPreset('write'), monthlyBudget: 10_000_000, budgetPeriod: period }, 'test');
+  const c = s.tokens.create({ name, scopes: scopesFromPreset('write'), budget: 10_000_000, budgetPeriod: period }, 'test');
   const store = ledgerStore(s.daemon.db);
   store.addSpend(c.token.id, windowOf(period, s.clock.now).key, ownMicros);
   store.addSpend(c.token.id, windowOf('month', s.clock.now).key, monthMicros);

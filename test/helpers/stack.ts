@@ -98,7 +98,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         {
           name: spec.name ?? `agent-${++n}`,
           scopes: spec.scopes ?? scopesFromPreset(spec.preset ?? 'write'),
-          monthlyBudget: spec.budgetMicros ?? (spec.budgetUsd === undefined || spec.budgetUsd === null ? null : usdToMicros(spec.budgetUsd)),
+          budget: spec.budgetMicros ?? (spec.budgetUsd === undefined || spec.budgetUsd === null ? null : usdToMicros(spec.budgetUsd)),
           expiresAt: parseExpiry(spec.expires, clock.now),
           parentId: spec.parentId ?? null,
           rpm: spec.rpm ?? null,

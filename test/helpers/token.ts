@@ -8,7 +8,7 @@ export function fakeToken(id: string, over: Partial<Token> = {}): Token {
     parentId: null,
     depth: 0,
     scopes: [],
-    monthlyBudget: null,
+    budget: null,
     budgetPeriod: 'month',
     toppedUp: 0,
     holdAbove: null,

@@ -118,7 +118,7 @@ describe('the whole flow', () => {
     expect(got.api_key).toMatch(/^sk-sbl-[0-9A-Za-z]{38}$/);
     expect(got.expires_at).toBe(new Date(s.clock.now + 7 * DAY_MS).toISOString());
     const token = s.tokens.require(got.token_id);
-    expect(token).toMatchObject({ name: 'researcher', scopes: ['models:read', 'models:use'], monthlyBudget: 7_500_000, parentId: null, expiresAt: s.clock.now + 7 * DAY_MS });
+    expect(token).toMatchObject({ name: 'researcher', scopes: ['models:read', 'models:use'], budget: 7_500_000, parentId: null, expiresAt: s.clock.now + 7 * DAY_MS });
     expect(s.tokens.findSecret(hashToken(got.api_key))?.token_id).toBe(got.token_id);
 
     // It works with the openai SDK, and only within what was granted.
@@ -214,7 +214,7 @@ describe('asking', () => {
     const created = (await (await ask({ name: 'greedy-human', scopes: ['models:read'], monthly_budget: 2, expiration_days: 10 })).json()) as Created;
     let err: unknown;
     try {
-      s.daemon.access.approve(created.request_id, { scopes: ['models:read', 'models:use'], monthlyBudget: 3_000_000, expirationDays: 11 }, 'admin');
+      s.daemon.access.approve(created.request_id, { scopes: ['models:read', 'models:use'], budget: 3_000_000, expirationDays: 11 }, 'admin');
     } catch (e) {
       err = e;
     }
@@ -273,7 +273,7 @@ describe('a restart between approval and the poll', () => {
     const stack = await startStack({ daemon: { access: { pollIntervalS: 1 } } });
     try {
       const created = (await (await ask({ name: 'survivor', scopes: ['models:read'], monthly_budget: 3 }, stack.baseURL)).json()) as Created;
-      stack.daemon.access.approve(created.request_id, { monthlyBudget: 1_000_000 }, 'admin');
+      stack.daemon.access.approve(created.request_id, { budget: 1_000_000 }, 'admin');
       await stack.daemon.close();
       const { startDaemon } = await import('../../proxy/server/daemon.js');
       const again = await startDaemon({ dataDir: stack.dataDir, port: 0, upstreamUrl: stack.sim.url, keyStore: stack.keyStore, clock: stack.clock, syncIntervalMs: 0 });

@@ -155,7 +155,7 @@ describe('access requests', () => {
     expect(got.json).toMatchObject({ status: 'approved', scopes: ['models:read', 'models:use'], monthly_budget: 2.5 });
     expect(Date.parse(got.json.expires_at) - s.clock.now).toBe(7 * DAY_MS);
     const token = s.tokens.get(got.json.token_id)!;
-    expect(token).toMatchObject({ name: 'summariser', scopes: ['models:read', 'models:use'], monthlyBudget: 2_500_000, parentId: null });
+    expect(token).toMatchObject({ name: 'summariser', scopes: ['models:read', 'models:use'], budget: 2_500_000, parentId: null });
 
     const reply = await chat(got.json.api_key);
     expect(reply.choices[0]!.message.content).toBe('Echo: hello');

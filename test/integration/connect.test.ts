@@ -84,7 +84,7 @@ describe('connect', () => {
 
     const [token] = liveTokens('codex');
     expect(token!.scopes).toEqual(['models:read', 'models:use']);
-    expect(token!.monthlyBudget).toBe(10_000_000);
+    expect(token!.budget).toBe(10_000_000);
     expect(await chatStatus(s.baseURL, sinkSecret('codex'))).toBe(200);
 
     const again = await okConnect(['codex', '--model', 'gpt-4o']);
@@ -208,7 +208,7 @@ describe('connect', () => {
     expect(env.OPENAI_API_KEY).toBe(env.SKILLBOSS_API_KEY);
     expect(await chatStatus(env.OPENAI_BASE_URL!, env.OPENAI_API_KEY!)).toBe(200);
     const [t] = liveTokens('openai');
-    expect(t!.monthlyBudget).toBeNull();
+    expect(t!.budget).toBeNull();
     expect(t!.scopes).toContain('services:use');
     const w = await connect(['openai', '--write']);
     expect(w.code).toBe(1);

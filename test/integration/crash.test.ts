@@ -101,7 +101,7 @@ describe('SIGKILL in the middle of streamed requests', () => {
     // Tokens straight into the data dir's database, as the CLI would.
     let db: DB = openDatabase(dataDir);
     const tokens = new TokenStore(db, Date.now);
-    const lead = tokens.create({ name: 'fleet', scopes: scopesFromPreset('write'), monthlyBudget: 50_000_000 }, 'test');
+    const lead = tokens.create({ name: 'fleet', scopes: scopesFromPreset('write'), budget: 50_000_000 }, 'test');
     const parent = lead.token;
     const children = Array.from({ length: REQUESTS }, (_, i) => tokens.create({ name: `agent-${i}`, scopes: scopesFromPreset('write'), parentId: parent.id }, 'test'));
     db.close();

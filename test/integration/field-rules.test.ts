@@ -25,7 +25,7 @@ beforeAll(async () => {
   admin = readAdminSecret(s.dataDir);
   const p = s.token({ preset: 'admin', budgetUsd: 50, name: 'field-rules-parent' });
   parent = { id: p.token.id, secret: p.secret };
-  prepaid = s.tokens.create({ name: 'field-rules-prepaid', scopes: p.token.scopes, monthlyBudget: 1_000_000, budgetPeriod: 'total' }, 'test').token.id;
+  prepaid = s.tokens.create({ name: 'field-rules-prepaid', scopes: p.token.scopes, budget: 1_000_000, budgetPeriod: 'total' }, 'test').token.id;
   mcp = new Client({ name: 'field-rules', version: '1.0.0' });
   await mcp.connect(
     new StdioClientTransport({ command: process.execPath, args: [CLI, '--data-dir', s.dataDir, 'mcp'], env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', SKILLBOSS_API_KEY: p.secret, OPENAI_BASE_URL: s.baseURL }, stderr: 'pipe' }),
@@ -56,7 +56,7 @@ describe('the money rule', () => {
     expect(rule.ok).toBe(false);
     const why = rule.ok ? '' : rule.error;
     const before = s.tokens.list().length;
-    const topped = s.tokens.get(prepaid)!.monthlyBudget;
+    const topped = s.tokens.get(prepaid)!.budget;
     const answers: Record<string, { refused: boolean; says: string }> = {};
 
     const child = await post(`${s.baseURL}/agents/create-child`, { child_name: 'c', scopes: ['models:read'], child_budget: value }, parent.secret);
@@ -82,7 +82,7 @@ describe('the money rule', () => {
       expect(a.says, path).toContain(why);
     }
     expect(s.tokens.list().length).toBe(before);
-    expect(s.tokens.get(prepaid)!.monthlyBudget).toBe(topped);
+    expect(s.tokens.get(prepaid)!.budget).toBe(topped);
   }, 60_000);
 
   it('takes the same good amounts on every path', async () => {

@@ -71,7 +71,7 @@ describe('the MCP server over stdio', () => {
     const child = await call(client, 'create_child_agent', { name: 'helper', scopes: ['models:read'], monthly_budget: 2, expiration_days: 7 });
     expect(child.isError).toBe(false);
     const childKey = String(child.json.api_key);
-    expect(s.tokens.require(String(child.json.id))).toMatchObject({ parentId: token.id, scopes: ['models:read'], monthlyBudget: 2_000_000 });
+    expect(s.tokens.require(String(child.json.id))).toMatchObject({ parentId: token.id, scopes: ['models:read'], budget: 2_000_000 });
     const modelsWith = (key: string) => fetch(`${s.baseURL}/models`, { headers: { authorization: `Bearer ${key}` } });
     expect((await modelsWith(childKey)).status).toBe(200);
 
@@ -112,7 +112,7 @@ describe('the MCP server over stdio', () => {
       const on = (e: AccessRequestEvent) => {
         if (e.kind !== 'created' || e.name !== 'mcp-agent') return;
         s.daemon.events.off('access_request', on);
-        s.daemon.access.approve(e.request_id, { monthlyBudget: 2_000_000 }, 'admin');
+        s.daemon.access.approve(e.request_id, { budget: 2_000_000 }, 'admin');
         resolve(e);
       };
       s.daemon.events.on('access_request', on);

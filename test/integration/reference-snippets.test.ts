@@ -185,7 +185,7 @@ describe("the reference document's snippets, against the sidecar", () => {
     const childKey = run.vars.child_key!;
     const created = run.http[0]!.body as { id: string };
     const child = s.tokens.get(created.id)!;
-    expect(child).toMatchObject({ name: 'ResearchAgent-1', parentId: parent.token.id, scopes: ['models:read', 'models:use'], monthlyBudget: 25_000_000 });
+    expect(child).toMatchObject({ name: 'ResearchAgent-1', parentId: parent.token.id, scopes: ['models:read', 'models:use'], budget: 25_000_000 });
     expect(child.expiresAt).toBe(s.clock.now + 30 * DAY_MS);
     expect(child.revokedAt).not.toBeNull();
     expect(run.http[1]!.body).toMatchObject({ revoked: true, id: created.id });
@@ -199,7 +199,7 @@ describe("the reference document's snippets, against the sidecar", () => {
     expect(run.http[0]!.status).toBe(200);
     const limited = run.vars.limited_key!;
     const row = s.tokens.get(String(run.http[0]!.body!.id))!;
-    expect(row).toMatchObject({ name: 'ReadOnlyResearchAgent', parentId: admin.token.id, scopes: ['models:read', 'models:use'], monthlyBudget: 50_000_000 });
+    expect(row).toMatchObject({ name: 'ReadOnlyResearchAgent', parentId: admin.token.id, scopes: ['models:read', 'models:use'], budget: 50_000_000 });
     expect(await works(limited)).toBe(200);
     const balance = await fetch(`${s.baseURL}/balance`, { headers: { authorization: `Bearer ${limited}` } });
     expect(balance.status).toBe(403);

@@ -63,7 +63,7 @@ const SYSTEM = Array.from({ length: 400 }, (_, i) => `Rule ${i}: answer briefly.
 
 describe('every token class priced', () => {
   it('charges the second identical long prompt less, by exactly its cached tokens at the cached rate, streamed or not', async () => {
-    const { token: t, secret } = token({ monthlyBudget: 10_000_000 });
+    const { token: t, secret } = token({ budget: 10_000_000 });
     const body = { model: 'gpt-4o', messages: [{ role: 'system', content: SYSTEM }, { role: 'user', content: 'what now?' }] };
     expect((await call(secret, '/chat/completions', body)).status).toBe(200);
     expect((await call(secret, '/chat/completions', body)).status).toBe(200);
@@ -108,7 +108,7 @@ describe('every token class priced', () => {
 describe('forecasts (on the real clock: the CLI has no injected one, so before the tests that move it)', () => {
   it('token list and status show the spend rate, the projection at the period end and the run-out time', async () => {
     const w = worst();
-    const { token: t, secret } = token({ monthlyBudget: 10 * w });
+    const { token: t, secret } = token({ budget: 10 * w });
     expect((await call(secret, '/chat/completions', small)).status).toBe(200);
     type F = { id: string; budget_period: string; spent_this_period: number; forecast: { spend_rate_usd_per_hour: number; projected_period_spend_usd: number; period_ends_at: string; runs_out_at: string | null } };
     const listed = (JSON.parse((await cli('token', 'list', '--json')).stdout) as { tokens: F[] }).tokens.find((x) => x.id === t.id)!;
@@ -127,10 +127,10 @@ describe('forecasts (on the real clock: the CLI has no injected one, so before t
     // The month holds more than the day (and the prepaid total more than the month), so a report of the month shows other figures.
     const now = Date.now();
     const store = ledgerStore(s.daemon.db);
-    const daily = token({ monthlyBudget: 5_000_000, budgetPeriod: 'day' }).token;
+    const daily = token({ budget: 5_000_000, budgetPeriod: 'day' }).token;
     store.addSpend(daily.id, windowOf('day', now).key, 1_250_000);
     store.addSpend(daily.id, windowOf('month', now).key, 4_000_000);
-    const prepaid = token({ monthlyBudget: 20_000_000, budgetPeriod: 'total' }).token;
+    const prepaid = token({ budget: 20_000_000, budgetPeriod: 'total' }).token;
     store.addSpend(prepaid.id, 'total', 7_500_000);
     store.addSpend(prepaid.id, windowOf('month', now).key, 2_000_000);
     type Totals = { budget_period: string; period: string; resets_at: string | null; spent_this_period_usd: number; monthly_budget_usd: number };
@@ -178,8 +178,8 @@ describe('budgets that fit how people pay', () => {
 
   it('a daily budget refuses with its reset time, and resets at 00:00 UTC on the injected clock', async () => {
     const w = worst();
-    const parent = token({ monthlyBudget: 100 * w });
-    const { token: t, secret } = token({ monthlyBudget: w + Math.floor(w / 2), budgetPeriod: 'day', parentId: parent.token.id });
+    const parent = token({ budget: 100 * w });
+    const { token: t, secret } = token({ budget: w + Math.floor(w / 2), budgetPeriod: 'day', parentId: parent.token.id });
     expect((await call(secret, '/chat/completions', small)).status).toBe(200);
     const refused = await errorOf(await call(secret, '/chat/completions', small));
     const midnight = Math.floor(s.clock.now / DAY_MS) * DAY_MS + DAY_MS;
@@ -194,7 +194,7 @@ describe('budgets that fit how people pay', () => {
 
   it('a total (prepaid) budget survives a month rollover, says it does not reset, and takes a top-up', async () => {
     const w = worst();
-    const { token: t, secret } = token({ monthlyBudget: w + Math.floor(w / 2), budgetPeriod: 'total' });
+    const { token: t, secret } = token({ budget: w + Math.floor(w / 2), budgetPeriod: 'total' });
     expect((await call(secret, '/chat/completions', small)).status).toBe(200);
     s.clock.now = Date.UTC(new Date(s.clock.now).getUTCFullYear(), new Date(s.clock.now).getUTCMonth() + 1, 1, 0, 0, 1);
     const refused = await errorOf(await call(secret, '/chat/completions', small));
@@ -204,7 +204,7 @@ describe('budgets that fit how people pay', () => {
     const bal = (await (await call(secret, '/balance')).json()) as Record<string, unknown>;
     expect(bal).toMatchObject({ budget_period: 'total', period: 'total', resets_at: null, spent: w / 1e6 });
 
-    const monthly = token({ monthlyBudget: 5 * w });
+    const monthly = token({ budget: 5 * w });
     expect((await cli('token', 'topup', monthly.token.id, '1')).stderr).toContain('only total (prepaid) budgets take top-ups');
     const up = await cli('token', 'topup', t.id, '0.01', '--json');
     expect(up.code).toBe(0);

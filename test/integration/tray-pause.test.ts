@@ -74,7 +74,7 @@ async function untilPaused(d: Daemon, paused: boolean): Promise<void> {
 describe('pause all agents', () => {
   it('answers every agent call with 503 sidecar_paused, and the pause survives a restart', async () => {
     const first = await start();
-    secret = new TokenStore(first.db, Date.now).create({ name: 'worker', scopes: scopesFromPreset('write'), monthlyBudget: usdToMicros(5) }, 'test').secret;
+    secret = new TokenStore(first.db, Date.now).create({ name: 'worker', scopes: scopesFromPreset('write'), budget: usdToMicros(5) }, 'test').secret;
     expect((await chat(first)).status).toBe(200);
 
     // The tray does what its menu item does: through its own connection, like any other client of the data dir.

@@ -108,8 +108,8 @@ describe('H. secret leakage', () => {
     // Tokens straight into the database, as `token create` would.
     let db = openDatabase(dataDir);
     const store = new TokenStore(db, Date.now);
-    const lead = store.create({ name: 'lead', scopes: scopesFromPreset('admin'), monthlyBudget: 50_000_000 }, 'test');
-    const tiny = store.create({ name: 'tiny', scopes: scopesFromPreset('write'), monthlyBudget: 1 }, 'test');
+    const lead = store.create({ name: 'lead', scopes: scopesFromPreset('admin'), budget: 50_000_000 }, 'test');
+    const tiny = store.create({ name: 'tiny', scopes: scopesFromPreset('write'), budget: 1 }, 'test');
     const doomed = store.create({ name: 'doomed', scopes: scopesFromPreset('write') }, 'test');
     secrets.push(lead.secret, tiny.secret, doomed.secret);
     db.close();

@@ -98,7 +98,7 @@ describe('I. crash safety', () => {
     osKeychain(dir).set(simKey);
     const N = 60;
     const [parent, ...kids] = tokensIn(dir, (s) => {
-      const p = s.create({ name: 'fleet', scopes: scopesFromPreset('write'), monthlyBudget: 100_000_000 }, 'test');
+      const p = s.create({ name: 'fleet', scopes: scopesFromPreset('write'), budget: 100_000_000 }, 'test');
       return [p, ...Array.from({ length: N }, (_, i) => s.create({ name: `a${i}`, scopes: scopesFromPreset('write'), parentId: p.token.id }, 'test'))];
     });
     let d = serve(dir);

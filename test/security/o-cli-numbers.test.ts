@@ -46,7 +46,7 @@ describe('O. CLI number parsing (issue 17 item 6)', () => {
       const out = await cli('token', 'create', '--name', `ok-${budget}`, '--preset', 'read-only', '--budget', budget, '--rpm', '60', '--json');
       expect(out.code, out.stderr).toBe(0);
       const id = (JSON.parse(out.stdout) as { id: string }).id;
-      expect(s.tokens.get(id)!.monthlyBudget).toBe(micros);
+      expect(s.tokens.get(id)!.budget).toBe(micros);
     }
   });
 

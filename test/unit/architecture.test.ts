@@ -7,7 +7,8 @@
  * something.
  */
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +16,8 @@ import { describe, expect, it } from 'vitest';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CONFIG = join(ROOT, '.dependency-cruiser.cjs');
+/** The layers, bottom up: each rule's name and its folders under proxy/. */
+const LAYERS = (createRequire(import.meta.url)(CONFIG) as { layers: Array<[string, string[]]> }).layers;
 
 interface Violation {
   rule: { name: string };
@@ -37,6 +40,40 @@ const describeViolation = (v: Violation) => `${v.rule.name}: ${v.from} → ${v.t
 describe('the import graph', () => {
   it('has no cycles and no import across a layer or process boundary', () => {
     expect(cruise(ROOT, ['proxy', 'main', 'renderer/src', 'wire', 'test']).map(describeViolation)).toEqual([]);
+  }, 180_000);
+
+  it('puts every folder under proxy/ in exactly one layer', () => {
+    const folders = readdirSync(join(ROOT, 'proxy')).filter((f) => statSync(join(ROOT, 'proxy', f)).isDirectory());
+    const layered = LAYERS.flatMap(([, dirs]) => dirs);
+    expect([...layered].sort()).toEqual([...folders].sort());
+    expect(new Set(layered).size).toBe(layered.length);
+  });
+
+  it('fails on an import up any layer: each layer rule, on a file of that layer importing the layer above it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sbs-layers-'));
+    try {
+      const files: Record<string, string> = { 'main/top.ts': 'export const top = 1;\n' };
+      const expected: string[] = [];
+      LAYERS.forEach(([name, dirs], i) => {
+        const from = `proxy/${dirs[0]}/up.ts`;
+        const above = LAYERS[i + 1];
+        const to = above ? `proxy/${above[1][0]}/target.ts` : 'main/top.ts';
+        files[to] ??= 'export const target = 1;\n';
+        files[from] = `import { ${above ? 'target' : 'top'} } from '${'../'.repeat(2)}${to.replace(/\.ts$/, '.js')}';\nexport const up = ${above ? 'target' : 'top'};\n`;
+        expected.push(`${name}: ${from} → ${to}`);
+      });
+      for (const [f, text] of Object.entries(files)) {
+        mkdirSync(dirname(join(dir, f)), { recursive: true });
+        writeFileSync(join(dir, f), text);
+      }
+      for (const f of ['tsconfig.base.json', 'tsconfig.depcruise.json']) copyFileSync(join(ROOT, f), join(dir, f));
+      symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
+      const found = cruise(dir, ['proxy', 'main']).map((v) => `${v.rule.name}: ${v.from} → ${v.to}`);
+      expect(found).toEqual(expect.arrayContaining(expected));
+      expect(expected).toHaveLength(LAYERS.length);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 180_000);
 
   it('fails on a cycle, on proxy/ importing electron, and on the dashboard importing Node or the daemon', () => {

@@ -12,15 +12,15 @@ import { Option, type Command } from 'commander';
 import { formatUsd } from '../../core/money.js';
 import { writeEnvSink } from '../../lifecycle/envsink.js';
 import { setEnvSink } from '../../lifecycle/rotation.js';
-import { parseScopes, scopesFromPreset, type Scope } from '../../tokens/scopes.js';
+import type { Scope } from '../../tokens/scopes.js';
 import { isLocked } from '../../server/lock.js';
-import { parseExpiry, type Token } from '../../tokens/store.js';
+import type { Token } from '../../tokens/store.js';
 import { AGENTS, ConfigParseError, RUN_HINT, TARGETS, type Agent, type ConnectInput } from '../connect/agents.js';
 import { readIfExists, replaceFile, unifiedDiff } from '../connect/files.js';
 import { escapeUnprintable } from '../../core/text.js';
-import { parseUsdFlag } from '../parse.js';
 import { CliError, dataDirOf, openDb, withTokens, type GlobalOptions } from '../context.js';
 import { pickClaudeModels, servedChatModels } from '../connect/models.js';
+import { newTokenFields } from '../token-options.js';
 import { DEFAULT_BASE_PATH, localBaseUrl } from '../urls.js';
 import { cliName } from './demo.js';
 import { defaultShell, exportLines, fromSink, SHELLS, type Shell } from './env.js';
@@ -55,25 +55,9 @@ interface AgentToken {
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
 
-function scopesOf(o: ConnectFlags): Scope[] {
-  if (o.scopes && o.preset) throw new CliError('give either --scopes or --preset, not both');
-  try {
-    return o.scopes ? parseScopes(o.scopes) : o.preset ? scopesFromPreset(o.preset) : CONNECT_SCOPES;
-  } catch (err) {
-    throw new CliError((err as Error).message);
-  }
-}
-
 /** The agent's token: the live one whose env sink is `envFile`, else a new one with that sink. */
 function agentToken(g: GlobalOptions, agent: Agent, o: ConnectFlags, envFile: string): AgentToken {
-  const scopes = scopesOf(o);
-  const monthlyBudget = parseUsdFlag(o.budget, '--budget');
-  let expiresAt: number | null;
-  try {
-    expiresAt = parseExpiry(o.expires, Date.now());
-  } catch (err) {
-    throw new CliError((err as Error).message);
-  }
+  const fields = newTokenFields(o, CONNECT_SCOPES);
   return withTokens(g, (tokens, db) => {
     const now = Date.now();
     const existing = tokens.list().find((t) => t.meta.envSink === envFile && t.revokedAt === null && (t.expiresAt === null || t.expiresAt > now));
@@ -85,7 +69,7 @@ function agentToken(g: GlobalOptions, agent: Agent, o: ConnectFlags, envFile: st
       }
     }
     if (o.dryRun) return { token: null, secret: '<new token>', reused: false };
-    const c = tokens.create({ name: o.name ?? agent, scopes, monthlyBudget, expiresAt }, 'cli');
+    const c = tokens.create({ name: o.name ?? agent, ...fields }, 'cli');
     mkdirSync(dirname(envFile), { recursive: true, mode: 0o700 });
     const ctx = cliLifecycle(g, db, tokens);
     setEnvSink(ctx, c.token.id, envFile, 'cli');
@@ -114,7 +98,7 @@ function describe(t: AgentToken, envFile: string): string {
   if (!t.token) return `# A new token would be created, its secret kept in ${envFile}.`;
   const k = t.token;
   return (
-    `# ${t.reused ? 'Reusing' : 'Created'} ${k.id} (${escapeUnprintable(k.name)}): scopes ${k.scopes.join(' ')}; budget ${formatUsd(k.monthlyBudget)}${k.monthlyBudget === null ? '' : '/month'}. ` +
+    `# ${t.reused ? 'Reusing' : 'Created'} ${k.id} (${escapeUnprintable(k.name)}): scopes ${k.scopes.join(' ')}; budget ${formatUsd(k.budget)}${k.budget === null ? '' : '/month'}. ` +
     `Its secret is in ${envFile}, rewritten at every rotation.`
   );
 }

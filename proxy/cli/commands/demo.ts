@@ -73,7 +73,7 @@ export function registerDemo(program: Command): void {
       }
       await daemon.sync();
       const created = new TokenStore(daemon.db, systemClock).create(
-        { name: 'demo-agent', scopes: scopesFromPreset('write'), monthlyBudget: usdToMicros(5) },
+        { name: 'demo-agent', scopes: scopesFromPreset('write'), budget: usdToMicros(5) },
         'demo',
       );
       daemon.deps.principals.clear();
@@ -94,7 +94,7 @@ export function registerDemo(program: Command): void {
       out.write(`SkillBoss sidecar demo (simulated upstream; nothing here costs money)\n\n`);
       out.write(`  sidecar    ${base}\n  simulator  ${sim.url}\n  data dir   ${dataDir} (deleted on exit)\n\n`);
       out.write(`Dashboard (this link signs you in once, within ${LOGIN_NONCE_TTL_MS / 60_000} minutes; later: ${cli} open):\n\n  ${dashboard}\n\n`);
-      out.write(`Demo token (scopes: ${created.token.scopes.join(' ')}, budget ${formatUsd(created.token.monthlyBudget)}/month):\n\n  ${token}\n\n`);
+      out.write(`Demo token (scopes: ${created.token.scopes.join(' ')}, budget ${formatUsd(created.token.budget)}/month):\n\n  ${token}\n\n`);
       if (res.ok) {
         out.write(`Self-test: POST /v1/chat/completions -> ${res.status}, reply ${JSON.stringify(body.choices?.[0]?.message?.content)}\n`);
         out.write(`           ${body.usage?.prompt_tokens} prompt + ${body.usage?.completion_tokens} completion tokens, charged $${microsToUsd(spent).toFixed(6)} to demo-agent\n\n`);

@@ -16,10 +16,10 @@ import { Option, type Command } from 'commander';
 import { formatUsd } from '../../core/money.js';
 import { isLocked } from '../../server/lock.js';
 import { hashToken } from '../../tokens/format.js';
-import { parseScopes, scopesFromPreset, type Scope } from '../../tokens/scopes.js';
-import { parseExpiry, type Token, type TokenStore } from '../../tokens/store.js';
+import { scopesFromPreset } from '../../tokens/scopes.js';
+import type { Token, TokenStore } from '../../tokens/store.js';
 import { CliError, dataDirOf, withTokens, type GlobalOptions } from '../context.js';
-import { parseUsdFlag } from '../parse.js';
+import { newTokenFields } from '../token-options.js';
 import { DEFAULT_BASE_PATH, localBaseUrl } from '../urls.js';
 import { envSetting } from '../../core/env.js';
 
@@ -84,30 +84,11 @@ function say(line: string): void {
   process.stderr.write(`${line}\n`);
 }
 
-function scopesOf(o: EnvFlags): Scope[] {
-  if (o.scopes && o.preset) throw new CliError('give either --scopes or --preset, not both');
-  try {
-    return o.scopes ? parseScopes(o.scopes) : scopesFromPreset(o.preset ?? 'write');
-  } catch (err) {
-    throw new CliError((err as Error).message);
-  }
-}
-
-function budgetOf(s: string | undefined): number | null {
-  return s === undefined ? null : parseUsdFlag(s, '--budget');
-}
-
 function createToken(o: EnvFlags & { name: string }, globals: GlobalOptions): { token: Token; secret: string } {
-  const scopes = scopesOf(o);
-  let expiresAt: number | null;
-  try {
-    expiresAt = parseExpiry(o.expires, Date.now());
-  } catch (err) {
-    throw new CliError((err as Error).message);
-  }
-  const created = withTokens(globals, (tokens) => tokens.create({ name: o.name, scopes, monthlyBudget: budgetOf(o.budget), expiresAt }, 'cli'));
+  const fields = newTokenFields(o, scopesFromPreset('write'));
+  const created = withTokens(globals, (tokens) => tokens.create({ name: o.name, ...fields }, 'cli'));
   const t = created.token;
-  say(`# Created ${t.id} (${t.name}): scopes ${t.scopes.join(' ')}; budget ${formatUsd(t.monthlyBudget)}.`);
+  say(`# Created ${t.id} (${t.name}): scopes ${t.scopes.join(' ')}; budget ${formatUsd(t.budget)}.`);
   say('# Its secret is in these variables only (the sidecar keeps a hash), and each run creates a new token.');
   say(`# For a shell profile, give it an env sink once (skillboss-sidecar token rotate ${t.id} --write-env PATH)`);
   say(`# and use: eval "$(skillboss-sidecar env --token ${t.id})"`);

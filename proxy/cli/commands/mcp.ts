@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { resolveClientConfig, type ClientConfig } from '../../mcp/client.js';
 import { runStdioServer } from '../../mcp/stdio.js';
+import { readRuntime } from '../../server/lock.js';
 import { CliError, dataDirOf, type GlobalOptions } from '../context.js';
 
 export function registerMcp(program: Command, globals: () => GlobalOptions): void {
@@ -18,7 +19,7 @@ export function registerMcp(program: Command, globals: () => GlobalOptions): voi
     .action(async (o: { baseUrl?: string }) => {
       let config: ClientConfig;
       try {
-        config = resolveClientConfig({ ...(o.baseUrl ? { baseUrl: o.baseUrl } : {}), dataDir: dataDirOf(globals()), warn: (m) => process.stderr.write(`skillboss-sidecar mcp: ${m}\n`) });
+        config = resolveClientConfig({ ...(o.baseUrl ? { baseUrl: o.baseUrl } : {}), runtimeUrl: readRuntime(dataDirOf(globals()))?.url, warn: (m) => process.stderr.write(`skillboss-sidecar mcp: ${m}\n`) });
       } catch (err) {
         throw new CliError((err as Error).message);
       }

@@ -34,7 +34,7 @@ function parseApproval(o: { budget?: string; scopes?: string; expires?: string }
   const approval: Approval = {};
   if (o.budget !== undefined) {
     // The approve route's rule: more than 0 USD.
-    approval.monthlyBudget = parseUsdFlag(o.budget, '--budget', { none: false })!;
+    approval.budget = parseUsdFlag(o.budget, '--budget', { none: false })!;
   }
   if (o.scopes !== undefined) {
     try {
@@ -53,7 +53,7 @@ function parseApproval(o: { budget?: string; scopes?: string; expires?: string }
 
 function describe(r: AccessRequest): string {
   const g = r.approved ?? r.requested;
-  return `scopes ${g.scopes.join(' ')}; budget ${formatUsd(g.monthlyBudget)}/month; expires ${g.expirationDays} days after collection`;
+  return `scopes ${g.scopes.join(' ')}; budget ${formatUsd(g.budget)}/month; expires ${g.expirationDays} days after collection`;
 }
 
 export function registerRequests(program: Command, globals: () => GlobalOptions): void {
@@ -75,7 +75,7 @@ export function registerRequests(program: Command, globals: () => GlobalOptions)
           code: r.userCode,
           name: r.name,
           scopes: r.requested.scopes.join(','),
-          budget: `${formatUsd(r.requested.monthlyBudget)}/mo`,
+          budget: `${formatUsd(r.requested.budget)}/mo`,
           expires: `${r.requested.expirationDays}d`,
           reason: r.reason ?? '',
           age: age(now - r.createdAt),

@@ -69,8 +69,8 @@ export function spendColumns(j: ReturnType<typeof spendJson>): Record<string, st
 export function spendForecasts(db: DB, now: number) {
   return new TokenStore(db, () => now)
     .list()
-    .filter((t) => t.revokedAt === null && (t.expiresAt === null || t.expiresAt > now) && (t.monthlyBudget !== null || t.holdAbove !== null || t.holdRate !== null || t.hold !== null))
-    .map((t) => ({ id: t.id, name: t.name, budget: t.monthlyBudget === null ? null : microsToUsd(t.monthlyBudget), ...spendJson(db, t, now) }));
+    .filter((t) => t.revokedAt === null && (t.expiresAt === null || t.expiresAt > now) && (t.budget !== null || t.holdAbove !== null || t.holdRate !== null || t.hold !== null))
+    .map((t) => ({ id: t.id, name: t.name, budget: t.budget === null ? null : microsToUsd(t.budget), ...spendJson(db, t, now) }));
 }
 
 /** One line per token for `status`: spend against budget, rate, projection, run-out, hold. */
@@ -93,8 +93,8 @@ export function registerTokenSpend(token: Command, globals: () => GlobalOptions)
     .action((id: string, usd: string, o: { json?: boolean }) => {
       const micros = parsePositiveUsd(usd, 'the top-up')!;
       const t = withTokens(globals(), (tokens, db) => topUp(db, tokens, id, micros, 'cli', systemClock()));
-      if (o.json) return printJson({ id: t.id, budget: microsToUsd(t.monthlyBudget ?? 0), topped_up: microsToUsd(t.toppedUp) });
-      process.stdout.write(`${t.id} now has a prepaid budget of ${formatUsd(t.monthlyBudget)} (${formatUsd(t.toppedUp)} of it from top-ups).\n`);
+      if (o.json) return printJson({ id: t.id, budget: microsToUsd(t.budget ?? 0), topped_up: microsToUsd(t.toppedUp) });
+      process.stdout.write(`${t.id} now has a prepaid budget of ${formatUsd(t.budget)} (${formatUsd(t.toppedUp)} of it from top-ups).\n`);
     });
 
   token

@@ -42,7 +42,7 @@ export function childJson(c: UpstreamChild) {
     kind: 'upstream' as const,
     name: c.name,
     scopes: c.scopes,
-    monthly_budget: c.monthlyBudget === null ? null : microsToUsd(c.monthlyBudget),
+    monthly_budget: c.budget === null ? null : microsToUsd(c.budget),
     expires_at: c.expiresAt === null ? null : new Date(c.expiresAt).toISOString(),
     created_at: new Date(c.createdAt).toISOString(),
     status: childStatus(c),
@@ -71,12 +71,12 @@ export async function createUpstreamChildCli(g: GlobalOptions, f: UpstreamCreate
   const db = openDb(g);
   try {
     const c = call(g, db, f.upstreamUrl);
-    const { child, apiKey } = await createUpstreamChild(c, { name: f.name, scopes: f.scopes, monthlyBudget: f.budgetMicros, expirationDays }).catch((err: unknown) =>
+    const { child, apiKey } = await createUpstreamChild(c, { name: f.name, scopes: f.scopes, budget: f.budgetMicros, expirationDays }).catch((err: unknown) =>
       upstreamError(err, 'create the child key at SkillBoss'),
     );
     if (f.json) return printJson({ ...childJson(child), api_key: apiKey });
     process.stdout.write(
-      `Created the SkillBoss child key ${child.id} (${child.name}) with scopes ${child.scopes.join(' ')}; budget ${formatUsd(child.monthlyBudget)}; expires ${iso(child.expiresAt)}.\n\n` +
+      `Created the SkillBoss child key ${child.id} (${child.name}) with scopes ${child.scopes.join(' ')}; budget ${formatUsd(child.budget)}; expires ${iso(child.expiresAt)}.\n\n` +
         `  ${apiKey}\n\n` +
         'This is a real SkillBoss key for an agent on another machine; it is shown once and kept nowhere here.\n' +
         `Give it to the agent as SKILLBOSS_API_KEY with base URL ${c.baseUrl}. Revoke it with: skillboss-sidecar token revoke ${child.id}\n`,

@@ -3,11 +3,11 @@ import type { Command } from 'commander';
 import { formatUsd, microsToUsd } from '../../core/money.js';
 import { DEFAULT_BASE_PATH, localBaseUrl } from '../urls.js';
 import { parseDuration, systemClock } from '../../core/time.js';
-import { parseScopes, scopesFromPreset, type Scope } from '../../tokens/scopes.js';
-import { parseExpiry, TokenStore, type Token } from '../../tokens/store.js';
+import { TokenStore, type Token } from '../../tokens/store.js';
 import { tokenJson } from '../../../wire/tokens.js';
 import { CliError, iso, openDb, printJson, printTable, withTokens, type GlobalOptions } from '../context.js';
 import { parseCountFlag, parseUsdFlag } from '../parse.js';
+import { newTokenFields } from '../token-options.js';
 import { escapeUnprintable, isPrintable, PRINTABLE_MESSAGE } from '../../core/text.js';
 import type { DB } from '../../db/database.js';
 import { writeEnvSink } from '../../lifecycle/envsink.js';
@@ -38,16 +38,6 @@ function status(t: Token): 'active' | 'revoked' | 'expired' {
 const parseUsd = (s: string, flag: string): number | null => parseUsdFlag(s, flag);
 const parsePositiveInt = (s: string, flag: string): number | null => parseCountFlag(s, flag, flag === '--max-concurrent' ? 10_000 : 1_000_000);
 
-function resolveScopes(o: { scopes?: string; preset?: string }): Scope[] {
-  if (o.scopes && o.preset) throw new CliError('give either --scopes or --preset, not both');
-  if (!o.scopes && !o.preset) throw new CliError('give --scopes a,b or --preset read-only|write|admin');
-  try {
-    return o.scopes ? parseScopes(o.scopes) : scopesFromPreset(o.preset!);
-  } catch (err) {
-    throw new CliError((err as Error).message);
-  }
-}
-
 export function registerToken(program: Command, globals: () => GlobalOptions): void {
   const token = program.command('token').description('create, list, rotate and revoke local agent tokens');
 
@@ -68,18 +58,12 @@ export function registerToken(program: Command, globals: () => GlobalOptions): v
     .option('--json', 'print JSON only')
     .action(async (o: SpendOptions & { name: string; scopes?: string; preset?: string; budget?: string; expires: string; parent?: string; rpm?: string; maxConcurrent?: string; writeEnv?: string; upstream?: boolean; upstreamUrl?: string; json?: boolean }) => {
       if (!isPrintable(o.name)) throw new CliError(`--name ${PRINTABLE_MESSAGE}`);
-      const scopes = resolveScopes(o);
-      let expiresAt: number | null;
-      try {
-        expiresAt = parseExpiry(o.expires, Date.now());
-      } catch (err) {
-        throw new CliError((err as Error).message);
-      }
+      // Scopes are required here: no command-wide default for a token made by hand.
+      const { scopes, budget, expiresAt } = newTokenFields(o);
       if (o.upstream) {
         if (o.parent || o.rpm || o.maxConcurrent || o.writeEnv) throw new CliError('--upstream keys are children of the real key: --parent, --rpm, --max-concurrent and --write-env do not apply');
         if ((o.period && o.period !== 'month') || o.holdAbove || o.holdRate) throw new CliError('--upstream keys are budgeted by SkillBoss per month: --period, --hold-above and --hold-rate apply to local tokens only');
-        const budgetMicros = o.budget === undefined ? null : parseUsd(o.budget, '--budget');
-        return createUpstreamChildCli(globals(), { name: o.name, scopes, budgetMicros, expiresAt, ...(o.upstreamUrl ? { upstreamUrl: o.upstreamUrl } : {}), ...(o.json ? { json: true } : {}) });
+        return createUpstreamChildCli(globals(), { name: o.name, scopes, budgetMicros: budget, expiresAt, ...(o.upstreamUrl ? { upstreamUrl: o.upstreamUrl } : {}), ...(o.json ? { json: true } : {}) });
       }
       const sink = o.writeEnv === undefined ? undefined : envSinkPath(o.writeEnv);
       const created = withTokens(globals(), (tokens, db) => {
@@ -87,7 +71,7 @@ export function registerToken(program: Command, globals: () => GlobalOptions): v
           {
             name: o.name,
             scopes,
-            monthlyBudget: o.budget === undefined ? null : parseUsd(o.budget, '--budget'),
+            budget,
             ...spendInput(o),
             expiresAt,
             parentId: o.parent ?? null,
@@ -117,7 +101,7 @@ export function registerToken(program: Command, globals: () => GlobalOptions): v
       }
       const base = localBaseUrl(globals());
       process.stdout.write(
-        `Created ${t.id} (${escapeUnprintable(t.name)}) with scopes ${t.scopes.join(' ')}; budget ${formatUsd(t.monthlyBudget)}${t.monthlyBudget === null ? '' : t.budgetPeriod === 'total' ? ' prepaid' : ` per ${t.budgetPeriod}`}; expires ${iso(t.expiresAt)}.\n\n` +
+        `Created ${t.id} (${escapeUnprintable(t.name)}) with scopes ${t.scopes.join(' ')}; budget ${formatUsd(t.budget)}${t.budget === null ? '' : t.budgetPeriod === 'total' ? ' prepaid' : ` per ${t.budgetPeriod}`}; expires ${iso(t.expiresAt)}.\n\n` +
           `  ${created.secret}\n\n` +
           'This secret is shown once; the sidecar keeps only its hash. Give it to the agent as:\n\n' +
           `  export OPENAI_BASE_URL=${base}${DEFAULT_BASE_PATH}\n  export OPENAI_API_KEY=${created.secret}\n` +
@@ -234,7 +218,7 @@ export function registerToken(program: Command, globals: () => GlobalOptions): v
     .action((id: string, usd: string, o: { period?: string; json?: boolean }) => {
       const t = withTokens(globals(), (tokens) => tokens.setBudget(id, parseUsd(usd, 'the budget'), 'cli', parsePeriodFlag(o.period)));
       if (o.json) return printJson(tokenListJson(t));
-      process.stdout.write(`${t.id} now has a budget of ${formatUsd(t.monthlyBudget)} per ${t.budgetPeriod}.\n`);
+      process.stdout.write(`${t.id} now has a budget of ${formatUsd(t.budget)} per ${t.budgetPeriod}.\n`);
     });
 
   token

@@ -68,7 +68,7 @@ export function registerUsage(program: Command, globals: () => GlobalOptions): v
                   resets_at: window.end === null ? null : new Date(window.end).toISOString(),
                   spent_this_period_usd: microsToUsd(spent ?? 0),
                   // The budget of the period above (the admin API's name for it, whatever the period).
-                  monthly_budget_usd: budgetOf.monthlyBudget === null ? null : microsToUsd(budgetOf.monthlyBudget),
+                  monthly_budget_usd: budgetOf.budget === null ? null : microsToUsd(budgetOf.budget),
                 }
               : {}),
           },
@@ -91,7 +91,7 @@ export function registerUsage(program: Command, globals: () => GlobalOptions): v
         );
         const tt = out.totals;
         process.stdout.write(`\n${tt.requests} requests since ${tt.since}: ${tt.prompt_tokens} prompt + ${tt.completion_tokens} completion tokens, $${tt.cost_usd.toFixed(6)}\n`);
-        if (budgetOf) process.stdout.write(`${budgetLine(budgetOf.id, budgetOf.budgetPeriod, budgetOf.monthlyBudget, spent ?? 0, window!)}\n`);
+        if (budgetOf) process.stdout.write(`${budgetLine(budgetOf.id, budgetOf.budgetPeriod, budgetOf.budget, spent ?? 0, window!)}\n`);
       });
     });
 }

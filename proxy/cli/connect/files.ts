@@ -2,9 +2,10 @@
  * Changing a file the human owns: show the diff, keep a backup of what was
  * there, then replace it atomically (temp file + rename) with its mode kept.
  */
-import { copyFileSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { createTwoFilesPatch } from 'diff';
+import { writeFileAtomic } from '../../core/fs.js';
 
 export function readIfExists(path: string): string | null {
   try {
@@ -60,13 +61,6 @@ export function replaceFile(linkPath: string, before: string | null, after: stri
   } else {
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   }
-  const tmp = `${path}.${process.pid}.tmp`;
-  try {
-    writeFileSync(tmp, after, { mode, flag: 'wx' });
-    renameSync(tmp, path);
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw err;
-  }
+  writeFileAtomic(path, after, mode);
   return { backup };
 }

@@ -5,7 +5,7 @@
  * URL's hash query, so a reload or a shared link shows the same charts.
  */
 import type { ReactNode } from 'react';
-import { api, type SeriesRange, type SeriesResponse } from '../api';
+import { api, type SeriesRange } from '../api';
 import { usd } from '../format';
 import { setHashQuery, useDebounced, useHashQuery, useLoad } from '../hooks';
 import { useLive } from '../live';
@@ -47,7 +47,7 @@ const count = (v: number) => (Number.isInteger(v) ? v.toLocaleString('en-US') : 
 export function SeriesCharts({ token, showSplit = true }: { token?: string; showSplit?: boolean }) {
   const view = useChartView(token ? 'model' : 'token');
   const q = new URLSearchParams({ range: view.range, by: view.by, ...(token ? { token } : {}) }).toString();
-  const data = useLoad(() => api<SeriesResponse>('GET', `/series?${q}`), [q]);
+  const data = useLoad(() => api('GET', `/series?${q}`), [q]);
   // Live, but at most once a second: a busy agent must not turn every call into a chart query.
   const refresh = useDebounced(() => data.reload(), 1000);
   useLive((kind) => {

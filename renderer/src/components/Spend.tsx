@@ -11,15 +11,9 @@ import { useLive } from '../live';
 import { Dialog } from './Dialog';
 import { ErrorNote, FieldError } from './bits';
 
-interface Held {
-  token: TokenView;
-  kind: 'above' | 'rate' | null;
-  threshold_usd: number | null;
-}
-
 /** Every held token, with what tripped it and the human's two answers. Refreshes on the live feed's `hold` events. */
 export function HeldBanner({ onChange }: { onChange: () => void }) {
-  const held = useLoad(() => api<{ data: Held[] }>('GET', '/holds'), []);
+  const held = useLoad(() => api('GET', '/holds'), []);
   const [error, setError] = useState<ApiError | null>(null);
   const [above, setAbove] = useState<Record<string, string>>({});
   useLive((kind) => {

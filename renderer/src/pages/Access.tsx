@@ -6,23 +6,17 @@
  * on its next poll.
  */
 import { useEffect, useState, type FormEvent } from 'react';
-import { api, ApiError, type AccessRequestView, type AccessStatus, type Scope } from '../api';
+import { api, type AccessRequestView, type AccessStatus, type Scope } from '../api';
 import { Card, Empty, ErrorNote, FieldError } from '../components/bits';
 import { Dialog } from '../components/Dialog';
 import { detail, Field, FormFooter, useCount, useMoney } from '../components/Field';
 import { stamp, usd, zoneName } from '../format';
-import { useDebounced, useLoad } from '../hooks';
+import { useDebounced, useLoad, useSubmit } from '../hooks';
 import { useLive } from '../live';
 import { DenyAllWaiting, FloodAlert } from './AccessFlood';
 
-interface Listed {
-  data: AccessRequestView[];
-  pending: number;
-  /** When the answer arrived (browser clock): countdowns run from the server's `expires_in_seconds`, not from clock skew. */
-  at: number;
-}
-
-const load = (query = '') => api<Omit<Listed, 'at'>>('GET', `/access-requests${query}`).then((l) => ({ ...l, at: Date.now() }));
+/** When the answer arrived (browser clock): countdowns run from the server's `expires_in_seconds`, not from clock skew. */
+const load = (all = false) => api('GET', all ? '/access-requests?all=1' : '/access-requests').then((l) => ({ ...l, at: Date.now() }));
 
 /** How many requests wait for an answer, for the navigation badge; kept current by live events. */
 export function usePendingAccess(): number {
@@ -62,7 +56,7 @@ type Open = { kind: 'approve' | 'deny'; request: AccessRequestView } | null;
 
 export function Access() {
   const pending = useLoad(() => load(), []);
-  const history = useLoad(() => load('?all=1'), []);
+  const history = useLoad(() => load(true), []);
   const [open, setOpen] = useState<Open>(null);
   const [done, setDone] = useState<string | null>(null);
   const now = useNow(1000);
@@ -197,24 +191,19 @@ function ApproveDialog({ r, onClose, onDone }: { r: AccessRequestView; onClose: 
   const [scopes, setScopes] = useState<Scope[]>(r.scopes);
   const budget = useMoney(r.monthly_budget, false);
   const days = useCount(r.expiration_days, 1, 3650, false);
-  const [error, setError] = useState<ApiError | null>(null);
   const [submitted, setSubmitted] = useState(false);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useSubmit();
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     setSubmitted(true);
     if (!budget.parsed.ok || !days.parsed.ok) return;
-    setBusy(true);
-    try {
-      const a = await api<AccessRequestView>('POST', `/access-requests/${r.id}/approve`, { scopes, monthly_budget: budget.parsed.value, expiration_days: days.parsed.value });
+    const grant = { scopes, monthly_budget: budget.parsed.value, expiration_days: days.parsed.value };
+    await run(async () => {
+      const a = await api('POST', `/access-requests/${r.id}/approve`, grant);
       const g = a.approved!;
       onDone(`Approved ${r.name} (${r.user_code}): ${usd(g.monthly_budget)} a month, ${g.scopes.join(', ')}, for ${g.expiration_days} days. The agent receives its token at its next poll.`);
-    } catch (err) {
-      setError(err as ApiError);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (
@@ -249,19 +238,13 @@ function ApproveDialog({ r, onClose, onDone }: { r: AccessRequestView; onClose: 
 
 function DenyDialog({ r, onClose, onDone }: { r: AccessRequestView; onClose: () => void; onDone: (m: string) => void }) {
   const [reason, setReason] = useState('');
-  const [error, setError] = useState<ApiError | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useSubmit();
   const submit = async (e: FormEvent) => {
     e.preventDefault();
-    setBusy(true);
-    try {
+    await run(async () => {
       await api('POST', `/access-requests/${r.id}/deny`, reason.trim() ? { reason: reason.trim() } : {});
       onDone(`Denied ${r.name} (${r.user_code}). The agent is told at its next poll.`);
-    } catch (err) {
-      setError(err as ApiError);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
     <Dialog title={`Deny ${r.name}?`} onClose={onClose}>

@@ -4,15 +4,15 @@
  * and "Deny all waiting" — one confirmed answer instead of a hundred.
  */
 import { useState } from 'react';
-import { api, type ApiError, type Status } from '../api';
+import { api } from '../api';
 import { Dialog } from '../components/Dialog';
 import { FormFooter } from '../components/Field';
-import { useDebounced, useLoad } from '../hooks';
+import { useDebounced, useLoad, useSubmit } from '../hooks';
 import { useLive } from '../live';
 
 /** The flood alert, if the daemon raises one; refreshed as requests come and go. */
 export function FloodAlert() {
-  const status = useLoad(() => api<Status>('GET', '/status'), []);
+  const status = useLoad(() => api('GET', '/status'), []);
   const refresh = useDebounced(() => status.reload(), 500);
   useLive((kind) => {
     if (kind === 'access_request') refresh();
@@ -33,22 +33,14 @@ export function FloodAlert() {
 /** The button and its confirmation; `waiting` is how many requests it would deny. */
 export function DenyAllWaiting({ waiting, onDone }: { waiting: number; onDone: (message: string) => void }) {
   const [open, setOpen] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<ApiError | null>(null);
+  const { busy, error, run } = useSubmit();
   if (waiting === 0) return null;
-  const clear = async () => {
-    setBusy(true);
-    setError(null);
-    try {
-      const r = await api<{ cleared: number }>('POST', '/access-requests/clear', {});
+  const clear = () =>
+    run(async () => {
+      const r = await api('POST', '/access-requests/clear', {});
       setOpen(false);
       onDone(`Denied ${r.cleared} waiting request${r.cleared === 1 ? '' : 's'}. Their agents are told at their next poll; new agents can ask again.`);
-    } catch (err) {
-      setError(err as ApiError);
-    } finally {
-      setBusy(false);
-    }
-  };
+    });
   return (
     <>
       <button type="button" className="button danger" onClick={() => setOpen(true)}>

@@ -3,7 +3,7 @@ import { useState } from 'react';
 import type { AuditRow } from '../api';
 import { PagedTable } from '../components/PagedTable';
 import { stamp, zoneName } from '../format';
-import { usePaged } from '../hooks';
+import { usePaged, type PagedPath } from '../hooks';
 
 const FAMILIES = [
   ['', 'All events'],
@@ -22,7 +22,7 @@ function detailText(d: Record<string, unknown>): string {
 
 export function Audit() {
   const [event, setEvent] = useState('');
-  const q = (before?: number) => `/audit?limit=100${event ? `&event=${encodeURIComponent(event)}` : ''}${before ? `&before=${before}` : ''}`;
+  const q = (before?: number): PagedPath => `/audit?limit=100${event ? `&event=${encodeURIComponent(event)}` : ''}${before ? `&before=${before}` : ''}`;
   const paged = usePaged<AuditRow>(q, [event]);
   const columns = [
     { className: 'col-when', label: `When (${zoneName()})` },

@@ -1,6 +1,6 @@
 /** Overview: the upstream, this month's spend against budgets, spend per day, top tokens, alerts, the pause switch. */
 import { useState } from 'react';
-import { api, ApiError, UNREACHABLE, type Status, type TokenView, type UsageResponse } from '../api';
+import { api, ApiError, UNREACHABLE } from '../api';
 import { Unavailable } from '../components/DaemonDown';
 import { KEY_SHORT, keyCondition, keyTone } from '../keystate';
 import { BarChart, toSeries } from '../components/BarChart';
@@ -11,10 +11,10 @@ import { useLive } from '../live';
 
 export function Overview() {
   const range = monthRange();
-  const status = useLoad(() => api<Status>('GET', '/status'), []);
-  const daily = useLoad(() => api<UsageResponse>('GET', `/usage?by=day&from=${range.from}&to=${range.to}`), [range.from, range.to]);
-  const byToken = useLoad(() => api<UsageResponse>('GET', `/usage?by=token&from=${range.from}&to=${range.to}`), [range.from, range.to]);
-  const tokens = useLoad(() => api<{ data: TokenView[] }>('GET', '/tokens'), []);
+  const status = useLoad(() => api('GET', '/status'), []);
+  const daily = useLoad(() => api('GET', `/usage?by=day&from=${range.from}&to=${range.to}`), [range.from, range.to]);
+  const byToken = useLoad(() => api('GET', `/usage?by=token&from=${range.from}&to=${range.to}`), [range.from, range.to]);
+  const tokens = useLoad(() => api('GET', '/tokens'), []);
   const refresh = useDebounced(() => {
     status.reload();
     daily.reload();

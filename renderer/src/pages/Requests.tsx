@@ -5,11 +5,11 @@
  * place when rows are added above.
  */
 import { useEffect, useState } from 'react';
-import { api, type RequestRow, type TokenView } from '../api';
+import { api, type RequestRow } from '../api';
 import { PagedTable } from '../components/PagedTable';
 import { RequestDrawer, StatusCell } from '../components/RequestDrawer';
 import { clock, int, usd, when, zoneName } from '../format';
-import { useLoad, usePaged } from '../hooks';
+import { useLoad, usePaged, type PagedPath } from '../hooks';
 import { useLive, useLiveConnected } from '../live';
 
 const MAX_ROWS = 500;
@@ -22,10 +22,10 @@ export function Requests() {
   const [fresh, setFresh] = useState<Set<string>>(new Set());
   const [drawer, setDrawer] = useState<RequestRow | null>(null);
   const connected = useLiveConnected();
-  const tokens = useLoad(() => api<{ data: TokenView[] }>('GET', '/tokens'), []);
-  const models = useLoad(() => api<{ data: string[] }>('GET', '/models'), []);
+  const tokens = useLoad(() => api('GET', '/tokens'), []);
+  const models = useLoad(() => api('GET', '/models'), []);
 
-  const query = (before?: number) => {
+  const query = (before?: number): PagedPath => {
     const q = new URLSearchParams({ limit: '50', status });
     if (token) q.set('token', token);
     if (model) q.set('model', model);

@@ -6,11 +6,11 @@
  * SecretDialog, then dropped), and point an agent at the sidecar.
  */
 import { useState, type FormEvent, type ReactNode } from 'react';
-import { api, ApiError, type Issued, type Status, type TokenView } from '../api';
+import { api, type Issued, type Status, type TokenView } from '../api';
 import { CopyButton, ErrorNote } from '../components/bits';
 import { detail, Field, FormFooter, MoneyField, useMoney } from '../components/Field';
 import { SecretDialog } from '../components/SecretDialog';
-import { useLoad } from '../hooks';
+import { useLoad, useSubmit } from '../hooks';
 import { KEY_SENTENCE, keyCondition } from '../keystate';
 
 function Step({ n, title, done, children }: { n: number; title: string; done: boolean; children: ReactNode }) {
@@ -29,7 +29,7 @@ function Step({ n, title, done, children }: { n: number; title: string; done: bo
 }
 
 export function Setup() {
-  const status = useLoad(() => api<Status>('GET', '/status'), []);
+  const status = useLoad(() => api('GET', '/status'), []);
   const s = status.data;
   const [created, setCreated] = useState<TokenView | null>(null);
   // Saved counts as done even when SkillBoss could not check it yet; the step says which.
@@ -78,22 +78,18 @@ export function Setup() {
 
 function KeyStep({ status, onSaved }: { status: Status; onSaved: () => void }) {
   const [key, setKey] = useState('');
-  const [error, setError] = useState<ApiError | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useSubmit();
   const submit = async (e: FormEvent) => {
     e.preventDefault();
-    setBusy(true);
-    try {
-      await api('PUT', '/key', { key });
-      setError(null);
-      onSaved();
-    } catch (err) {
-      setError(err as ApiError);
-    } finally {
-      // Write-only: the typed key never stays in the page.
-      setKey('');
-      setBusy(false);
-    }
+    await run(async () => {
+      try {
+        await api('PUT', '/key', { key });
+        onSaved();
+      } finally {
+        // Write-only: the typed key never stays in the page.
+        setKey('');
+      }
+    });
   };
   const condition = keyCondition(status);
   if (status.key.state === 'unavailable') {
@@ -125,9 +121,8 @@ function TokenStep({ created, onCreated }: { created: TokenView | null; onCreate
   const [name, setName] = useState('my-agent');
   const budget = useMoney(10, false);
   const [expires, setExpires] = useState('90d');
-  const [error, setError] = useState<ApiError | null>(null);
   const [submitted, setSubmitted] = useState(false);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useSubmit();
   // The secret just issued; dropped the moment its dialog closes.
   const [issued, setIssued] = useState<Issued | null>(null);
 
@@ -135,17 +130,8 @@ function TokenStep({ created, onCreated }: { created: TokenView | null; onCreate
     e.preventDefault();
     setSubmitted(true);
     if (!budget.parsed.ok) return;
-    setBusy(true);
-    try {
-      const body: Record<string, unknown> = { name, preset: 'write', expires, monthly_budget_usd: budget.parsed.value };
-      const i = await api<Issued>('POST', '/tokens', body);
-      setError(null);
-      setIssued(i);
-    } catch (err) {
-      setError(err as ApiError);
-    } finally {
-      setBusy(false);
-    }
+    const body: Record<string, unknown> = { name, preset: 'write', expires, monthly_budget_usd: budget.parsed.value };
+    await run(async () => setIssued(await api('POST', '/tokens', body)));
   };
   const closeSecret = () => {
     if (!issued) return;

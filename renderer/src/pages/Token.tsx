@@ -5,7 +5,7 @@
  * and expiry, and the actions: edit, rotate, pause, revoke.
  */
 import { useState } from 'react';
-import { api, ApiError, type Issued, type Page, type RequestRow, type TokenDetail, type TokenView } from '../api';
+import { api, ApiError, type Issued, type RequestRow, type TokenView } from '../api';
 import { BudgetBar, Card, Empty, ErrorNote, StatusBadge } from '../components/bits';
 import { SeriesCharts } from '../components/Charts';
 import { Unavailable } from '../components/DaemonDown';
@@ -32,9 +32,9 @@ function resetText(t: TokenView): string {
 
 export function Token() {
   const id = useRouteParam();
-  const detail = useLoad(() => api<TokenDetail>('GET', `/tokens/${id}`), [id]);
-  const all = useLoad(() => api<{ data: TokenView[] }>('GET', '/tokens'), [id]);
-  const recent = useLoad(() => api<Page<RequestRow>>('GET', `/requests?token=${id}&limit=20`), [id]);
+  const detail = useLoad(() => api('GET', `/tokens/${id}`), [id]);
+  const all = useLoad(() => api('GET', '/tokens'), [id]);
+  const recent = useLoad(() => api('GET', `/requests?token=${id}&limit=20`), [id]);
   const [open, setOpen] = useState<Open>(null);
   const [drawer, setDrawer] = useState<RequestRow | null>(null);
   const [issued, setIssued] = useState<Issued | null>(null);

@@ -1,6 +1,6 @@
 /** The Tokens page's rotate and revoke dialogs, shared with the token page. Each calls the admin API and reports back. */
 import { useState } from 'react';
-import { api, ApiError, type Issued, type TokenDetail, type TokenView } from '../api';
+import { api, ApiError, type Issued, type TokenView } from '../api';
 import { Dialog } from '../components/Dialog';
 import { Field, FormFooter } from '../components/Field';
 import { useLoad } from '../hooks';
@@ -10,7 +10,7 @@ export function RotateDialog({ token, onClose, onRotated }: { token: TokenView; 
   const [error, setError] = useState<ApiError | null>(null);
   const rotate = async () => {
     try {
-      onRotated(await api<Issued>('POST', `/tokens/${token.id}/rotate`, { grace_days: Number(grace) }));
+      onRotated(await api('POST', `/tokens/${token.id}/rotate`, { grace_days: Number(grace) }));
     } catch (err) {
       setError(err as ApiError);
     }
@@ -32,13 +32,13 @@ export function RotateDialog({ token, onClose, onRotated }: { token: TokenView; 
 }
 
 export function RevokeDialog({ token, onClose, onRevoked }: { token: TokenView; onClose: () => void; onRevoked: (ids: string[]) => void }) {
-  const detail = useLoad(() => api<TokenDetail>('GET', `/tokens/${token.id}`), [token.id]);
+  const detail = useLoad(() => api('GET', `/tokens/${token.id}`), [token.id]);
   const [error, setError] = useState<ApiError | null>(null);
   const live = (detail.data?.subtree ?? []).filter((t) => !t.revoked);
   const under = live.filter((t) => t.id !== token.id);
   const revoke = async () => {
     try {
-      onRevoked((await api<{ revoked: string[] }>('POST', `/tokens/${token.id}/revoke`, {})).revoked);
+      onRevoked((await api('POST', `/tokens/${token.id}/revoke`, {})).revoked);
     } catch (err) {
       setError(err as ApiError);
     }

@@ -1,11 +1,12 @@
 /** The Tokens page's create and edit dialogs (rotate, revoke, pause: TokenActions.tsx). Each calls the admin API and reports back. */
 import { useState, type FormEvent } from 'react';
-import { api, ApiError, PRESETS, SCOPES, type Issued, type Scope, type TokenView } from '../api';
+import { api, PRESETS, SCOPES, type Issued, type Scope, type TokenView } from '../api';
 import { FieldError } from '../components/bits';
 import { Dialog } from '../components/Dialog';
 import { detail, Field, FormFooter, MoneyField, useCount, useMoney, useOptionalMoney } from '../components/Field';
 import { BUDGET_LABEL, PeriodOptions } from '../components/Spend';
 import { day } from '../format';
+import { useSubmit } from '../hooks';
 
 type PresetChoice = keyof typeof PRESETS | 'custom';
 
@@ -44,9 +45,8 @@ export function CreateDialog({ tokens, onClose, onCreated }: { tokens: TokenView
   const [expiry, setExpiry] = useState('never');
   const [date, setDate] = useState('');
   const [parent, setParent] = useState('');
-  const [error, setError] = useState<ApiError | null>(null);
   const [submitted, setSubmitted] = useState(false);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useSubmit();
   const parents = tokens.filter((t) => t.status === 'active');
   const parentScopes = parents.find((t) => t.id === parent)?.scopes;
 
@@ -54,7 +54,6 @@ export function CreateDialog({ tokens, onClose, onCreated }: { tokens: TokenView
     e.preventDefault();
     setSubmitted(true);
     if (!budget.parsed.ok || !rpm.parsed.ok || !holdAbove.parsed.ok || !holdRate.parsed.ok) return;
-    setBusy(true);
     const body: Record<string, unknown> = { name, monthly_budget_usd: budget.parsed.value, budget_period: period };
     if (holdAbove.parsed.value !== null) body.hold_above_usd = holdAbove.parsed.value;
     if (holdRate.parsed.value !== null) body.hold_rate_usd = holdRate.parsed.value;
@@ -64,13 +63,7 @@ export function CreateDialog({ tokens, onClose, onCreated }: { tokens: TokenView
     if (expiry === 'date') body.expires = date;
     else if (expiry !== 'inherit') body.expires = expiry;
     if (rpm.parsed.value !== null) body.rpm = rpm.parsed.value;
-    try {
-      onCreated(await api<Issued>('POST', '/tokens', body));
-    } catch (err) {
-      setError(err as ApiError);
-    } finally {
-      setBusy(false);
-    }
+    await run(async () => onCreated(await api('POST', '/tokens', body)));
   };
 
   return (
@@ -154,7 +147,7 @@ export function EditDialog({ token, onClose, onSaved }: { token: TokenView; onCl
   const rpm = useCount(token.rpm, 1, 1_000_000, true);
   const [expires, setExpires] = useState(token.expires_at ? token.expires_at.slice(0, 10) : '');
   const [scopes, setScopes] = useState<Scope[]>(token.scopes);
-  const [error, setError] = useState<ApiError | null>(null);
+  const { busy, error, run } = useSubmit();
   const [submitted, setSubmitted] = useState(false);
 
   const submit = async (e: FormEvent) => {
@@ -171,12 +164,10 @@ export function EditDialog({ token, onClose, onSaved }: { token: TokenView; onCl
     if ((token.expires_at?.slice(0, 10) ?? '') !== expires) body.expires_at = exp;
     if (scopes.slice().sort().join() !== token.scopes.slice().sort().join()) body.scopes = scopes;
     if (Object.keys(body).length === 0) return onClose();
-    try {
+    await run(async () => {
       await api('PATCH', `/tokens/${token.id}`, body);
       onSaved();
-    } catch (err) {
-      setError(err as ApiError);
-    }
+    });
   };
 
   return (
@@ -197,7 +188,7 @@ export function EditDialog({ token, onClose, onSaved }: { token: TokenView; onCl
         <ScopePicker value={scopes} onChange={setScopes} />
         <p className="muted small">Removing a scope removes it from every token under this one too.</p>
         <FieldError error={error} field="scopes" />
-        <FormFooter error={error} onCancel={onClose} submitLabel="Save" />
+        <FormFooter error={error} onCancel={onClose} submitLabel="Save" busy={busy} />
       </form>
     </Dialog>
   );

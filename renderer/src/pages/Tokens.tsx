@@ -60,7 +60,7 @@ function Tree({ tokens, parent }: { tokens: TokenView[]; parent: string | null }
 }
 
 export function Tokens() {
-  const list = useLoad(() => api<{ data: TokenView[] }>('GET', '/tokens'), []);
+  const list = useLoad(() => api('GET', '/tokens'), []);
   const [open, setOpen] = useState<Open>(null);
   // A secret just issued. Dropped (set to null) the moment its dialog closes.
   const [issued, setIssued] = useState<Issued | null>(null);

@@ -1,5 +1,5 @@
 /** Usage: the charts over a range preset (spend by token or model, requests, errors, latency), the totals for the same days, and a CSV export. */
-import { api, type UsageResponse, type UsageRow } from '../api';
+import { api, type UsageRow } from '../api';
 import { Card, Empty, ErrorNote } from '../components/bits';
 import { SeriesCharts, useChartView } from '../components/Charts';
 import { int, usd } from '../format';
@@ -19,7 +19,7 @@ export function Usage() {
   const by = view.by;
   const { from, to } = daysOf(view.range);
   const q = `from=${from}&to=${to}`;
-  const totals = useLoad(() => api<UsageResponse>('GET', `/usage?by=${by}&${q}`), [by, q]);
+  const totals = useLoad(() => api('GET', `/usage?by=${by}&${q}`), [by, q]);
   // Rows are keyed by what the answer was grouped by, never by what the toolbar says now: while the by-model answer is
   // on its way the by-token rows are still shown, and a key that means something else would leave ghosts behind.
   const shownBy = totals.data?.by === 'model' ? 'model' : 'token';

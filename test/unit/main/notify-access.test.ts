@@ -85,7 +85,7 @@ describe('from the database, as the tray reads it', () => {
     const alerts = new Alerts(db, memory);
     expect(alerts.poll(clock())).toEqual([]);
 
-    const { request } = service.create({ name: 'researcher', scopes: ['models:use', 'models:read'], monthlyBudget: 5_000_000, expirationDays: 30, reason: null });
+    const { request } = service.create({ name: 'researcher', scopes: ['models:use', 'models:read'], budget: 5_000_000, expirationDays: 30, reason: null });
     const [n, ...rest] = alerts.poll(clock());
     expect(rest).toEqual([]);
     expect(n).toMatchObject({ kind: 'access_request', target: 'access', title: `Access request from “researcher”: ${request.userCode}` });
@@ -96,7 +96,7 @@ describe('from the database, as the tray reads it', () => {
     expect(new Alerts(db, memory).poll(clock())).toEqual([]);
 
     // Answered before the tray looked: not news.
-    const other = service.create({ name: 'scraper', scopes: ['models:read'], monthlyBudget: 1_000_000, expirationDays: 7, reason: null });
+    const other = service.create({ name: 'scraper', scopes: ['models:read'], budget: 1_000_000, expirationDays: 7, reason: null });
     service.deny(other.request.id, {}, 'cli');
     expect(alerts.poll(clock()).filter((x) => x.kind === 'access_request')).toEqual([]);
     db.close();

@@ -48,7 +48,7 @@ afterEach(() => {
 });
 
 function token(budgetMicros: number | null, parentId: string | null = null): Token {
-  return tokens.create({ name: 't', scopes: scopesFromPreset('write'), monthlyBudget: budgetMicros, parentId }, 'test').token;
+  return tokens.create({ name: 't', scopes: scopesFromPreset('write'), budget: budgetMicros, parentId }, 'test').token;
 }
 
 let seq = 0;
@@ -118,7 +118,7 @@ describe('reserve', () => {
 
   it('needs something left even for a request whose cost is unknown up front', async () => {
     const t = token(100);
-    await budgets.settle(null, tokens.chain(t.id), row(t.id, 100));
+    await budgets.record(null, tokens.chain(t.id), row(t.id, 100));
     expect(refusal(() => budgets.reserve(tokens.chain(t.id), 0, JAN)).status).toBe(402);
     const free = token(null);
     budgets.release(budgets.reserve(tokens.chain(free.id), 10 ** 12, JAN));
@@ -133,7 +133,7 @@ describe('settle', () => {
     const r = budgets.reserve(chain, 700, JAN);
     const seen: unknown[] = [];
     events.on('request', (e) => seen.push(e));
-    await budgets.settle(r, chain, row(leaf.id, 650));
+    await budgets.record(r, chain, row(leaf.id, 650));
     expect(budgets.reservedFor(leaf.id)).toBe(0);
     expect(budgets.reservedFor(root.id)).toBe(0);
     expect(spendRow(leaf.id)).toEqual({ spent_micros: 650, requests: 1 });
@@ -148,7 +148,7 @@ describe('settle', () => {
     const chain = tokens.chain(t.id);
     const r = budgets.reserve(chain, 500, JAN);
     db.exec("CREATE TRIGGER fail_usage BEFORE INSERT ON usage BEGIN SELECT RAISE(ABORT, 'disk full'); END");
-    await expect(budgets.settle(r, chain, row(t.id, 400))).rejects.toThrow(/disk full/);
+    await expect(budgets.record(r, chain, row(t.id, 400))).rejects.toThrow(/disk full/);
     expect(spendRow(t.id)).toBeUndefined();
     expect(budgets.spent(t.id, JAN)).toBe(0);
     expect(budgets.reservedFor(t.id)).toBe(500);
@@ -160,17 +160,17 @@ describe('settle', () => {
     const chain = tokens.chain(leaf.id);
     const announced: string[] = [];
     events.on('budget', (e) => announced.push(`${e.kind}:${e.token_id}:${e.period}`));
-    await budgets.settle(null, chain, row(leaf.id, 790));
+    await budgets.record(null, chain, row(leaf.id, 790));
     expect(announced).toEqual([]);
-    await budgets.settle(null, chain, row(leaf.id, 10));
+    await budgets.record(null, chain, row(leaf.id, 10));
     expect(announced).toEqual([`budget_80:${root.id}:2031-01`]);
-    await budgets.settle(null, chain, row(leaf.id, 200));
+    await budgets.record(null, chain, row(leaf.id, 200));
     expect(announced).toEqual([`budget_80:${root.id}:2031-01`, `budget_100:${root.id}:2031-01`]);
     // Raising the budget and crossing again in the same period announces nothing new.
     tokens.setBudget(root.id, 10_000, 'test');
     const raised = tokens.chain(leaf.id);
-    await budgets.settle(null, raised, row(leaf.id, 7_000));
-    await budgets.settle(null, raised, row(leaf.id, 2_000));
+    await budgets.record(null, raised, row(leaf.id, 7_000));
+    await budgets.record(null, raised, row(leaf.id, 2_000));
     expect(announced).toHaveLength(2);
     const rows = db.prepare('SELECT kind, token_id, period FROM events ORDER BY id').all();
     expect(rows).toEqual([
@@ -180,7 +180,7 @@ describe('settle', () => {
     expect(logLines.filter((l) => l.msg.includes('80%')).map((l) => l.tokenId)).toEqual([root.id]);
     expect(logLines.filter((l) => l.msg.includes('100%')).map((l) => l.tokenId)).toEqual([root.id]);
     // A new period warns again.
-    await budgets.settle(null, raised, row(leaf.id, 8_000, FEB));
+    await budgets.record(null, raised, row(leaf.id, 8_000, FEB));
     expect(announced.at(-1)).toBe(`budget_80:${root.id}:2031-02`);
   });
 
@@ -188,7 +188,7 @@ describe('settle', () => {
     const t = token(1000);
     const chain = tokens.chain(t.id);
     const r = budgets.reserve(chain, 900, JAN);
-    await budgets.settle(r, chain, row(t.id, 1200));
+    await budgets.record(r, chain, row(t.id, 1200));
     expect(spendRow(t.id)!.spent_micros).toBe(1200);
     expect(logLines.some((l) => l.level === 40 && l.msg.includes('cost more than its reservation'))).toBe(true);
     expect(logLines.some((l) => l.level === 40 && l.msg.includes('passed its monthly budget'))).toBe(true);
@@ -203,10 +203,10 @@ describe('periods', () => {
   it('starts each calendar month (UTC) from zero and keeps the old one', async () => {
     const t = token(1000);
     const chain = tokens.chain(t.id);
-    await budgets.settle(null, chain, row(t.id, 1000));
+    await budgets.record(null, chain, row(t.id, 1000));
     expect(refusal(() => budgets.reserve(chain, 1, FEB - 1) /* the last millisecond of January */).message).toContain('It resets at 2031-02-01T00:00:00.000Z');
     const r = budgets.reserve(chain, 1000, FEB);
-    await budgets.settle(r, chain, row(t.id, 10, FEB));
+    await budgets.record(r, chain, row(t.id, 10, FEB));
     expect(spendRow(t.id, '2031-01')!.spent_micros).toBe(1000);
     expect(spendRow(t.id, '2031-02')!.spent_micros).toBe(10);
     expect(budgets.spent(t.id, FEB)).toBe(10);
@@ -214,7 +214,7 @@ describe('periods', () => {
 
   it('reads spend of the current period from the database after a restart', async () => {
     const t = token(1000);
-    await budgets.settle(null, tokens.chain(t.id), row(t.id, 600));
+    await budgets.record(null, tokens.chain(t.id), row(t.id, 600));
     const fresh = createBudgets(db, new SidecarEvents());
     expect(fresh.spent(t.id, JAN)).toBe(600);
     expect(fresh.reservedFor(t.id)).toBe(0);
@@ -235,7 +235,7 @@ describe('group commit', () => {
       return transaction(fn);
     }) as typeof db.transaction;
     try {
-      await Promise.all(rs.map((r) => budgets.settle(r, chain, row(root.id, 7))));
+      await Promise.all(rs.map((r) => budgets.record(r, chain, row(root.id, 7))));
     } finally {
       db.transaction = transaction;
     }
@@ -250,7 +250,7 @@ describe('group commit', () => {
     const t = token(1000);
     const chain = tokens.chain(t.id);
     const r = budgets.reserve(chain, 600, JAN);
-    const done = budgets.settle(r, chain, row(t.id, 500));
+    const done = budgets.record(r, chain, row(t.id, 500));
     // Not yet committed: the money is still held by the reservation, not yet spent.
     expect(budgets.reservedFor(t.id)).toBe(600);
     expect(budgets.spent(t.id, JAN)).toBe(0);

@@ -18,7 +18,7 @@ import { silentLogger } from '../../../proxy/core/log.js';
 import { openDatabase, type DB } from '../../../proxy/db/database.js';
 import { KeyHolder } from '../../../proxy/keychain/holder.js';
 import type { Principal } from '../../../proxy/pipeline/authenticate.js';
-import type { PipelineDeps, RequestContext } from '../../../proxy/pipeline/context.js';
+import type { StageDeps, RequestContext } from '../../../proxy/pipeline/context.js';
 import type { Estimate } from '../../../proxy/pipeline/estimate.js';
 import type { Outcome } from '../../../proxy/pipeline/meter.js';
 import { finish, relay } from '../../../proxy/pipeline/relay.js';
@@ -57,7 +57,7 @@ beforeAll(async () => {
   const key = new KeyHolder({ kind: 'os-keychain', get: () => KEY, set: () => undefined, remove: () => false });
   key.reload();
   sidecar = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const deps = { limits, key, upstreamState: state, upstream: () => upstream, log: silentLogger(), dialects: DIALECTS, tokenizer } as unknown as PipelineDeps;
+    const deps = { limits, key, upstreamState: state, upstream: () => upstream, log: silentLogger(), dialects: DIALECTS, tokenizer } as unknown as StageDeps;
     const ctx: RequestContext = {
       req,
       res,

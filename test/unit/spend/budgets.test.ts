@@ -44,13 +44,13 @@ function row(tokenId: string, cost: number, ts: number): LedgerRow {
 }
 async function spend(chain: Token[], micros: number, now: number): Promise<void> {
   const r = budgets.reserve(chain, micros, now);
-  await budgets.settle(r, chain, row(chain[0]!.id, micros, now));
+  await budgets.record(r, chain, row(chain[0]!.id, micros, now));
 }
 
 describe('periods', () => {
   it('a daily budget refuses until the next UTC day; its monthly parent keeps counting', async () => {
-    const parent = make({ monthlyBudget: 10_000 });
-    const child = make({ monthlyBudget: 1_000, budgetPeriod: 'day', parentId: parent.id });
+    const parent = make({ budget: 10_000 });
+    const child = make({ budget: 1_000, budgetPeriod: 'day', parentId: parent.id });
     const chain = tokens.chain(child.id);
     await spend(chain, 800, T0);
     const e = refusal(() => budgets.reserve(chain, 300, T0));
@@ -65,7 +65,7 @@ describe('periods', () => {
   });
 
   it('a total budget carries over months and across a restart', async () => {
-    const t = make({ monthlyBudget: 1_000, budgetPeriod: 'total' });
+    const t = make({ budget: 1_000, budgetPeriod: 'total' });
     await spend([t], 700, T0);
     const later = Date.UTC(2031, 5, 1);
     const again = createBudgets(db, new SidecarEvents());

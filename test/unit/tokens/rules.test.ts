@@ -14,21 +14,21 @@ const T0 = Date.UTC(2031, 0, 1);
 
 const tok = (id: string, over: Partial<Token> = {}): Token => fakeToken(id, { scopes: ['models:read', 'models:use'], ...over });
 
-const child = (over: { scopes?: Scope[]; monthlyBudget?: number | null; expiresAt?: number | null } = {}) => ({
+const child = (over: { scopes?: Scope[]; budget?: number | null; expiresAt?: number | null } = {}) => ({
   scopes: ['models:read'] as Scope[],
-  monthlyBudget: null,
+  budget: null,
   expiresAt: null,
   ...over,
 });
 
 describe('checkChildRules', () => {
   it('lets a root token (no chain) have any child', () => {
-    expect(() => checkChildRules([], child({ scopes: ['agents:create'], monthlyBudget: 10 ** 12 }))).not.toThrow();
+    expect(() => checkChildRules([], child({ scopes: ['agents:create'], budget: 10 ** 12 }))).not.toThrow();
   });
 
   it('allows a child with a subset of the scopes, less budget and an earlier expiry', () => {
-    const parent = tok('p', { monthlyBudget: 5_000_000, expiresAt: T0 + 1000 });
-    expect(() => checkChildRules([parent], child({ monthlyBudget: 5_000_000, expiresAt: T0 + 1000 }))).not.toThrow();
+    const parent = tok('p', { budget: 5_000_000, expiresAt: T0 + 1000 });
+    expect(() => checkChildRules([parent], child({ budget: 5_000_000, expiresAt: T0 + 1000 }))).not.toThrow();
   });
 
   it('refuses a scope the parent lacks, naming it', () => {
@@ -39,13 +39,13 @@ describe('checkChildRules', () => {
   });
 
   it('refuses a budget above the tightest in the chain, even when the parent itself has none', () => {
-    const root = tok('root', { monthlyBudget: 2_000_000 });
-    const parent = tok('p', { parentId: 'root', depth: 1, monthlyBudget: null });
-    const e = refusal(() => checkChildRules([parent, root], child({ monthlyBudget: 2_000_001 })));
+    const root = tok('root', { budget: 2_000_000 });
+    const parent = tok('p', { parentId: 'root', depth: 1, budget: null });
+    const e = refusal(() => checkChildRules([parent, root], child({ budget: 2_000_001 })));
     expect([e.status, e.code]).toEqual([403, 'budget_exceeds_parent']);
     expect(e.message).toContain('root');
     // No budget of its own is allowed: the ancestors' budgets still hold it at reservation time.
-    expect(() => checkChildRules([parent, root], child({ monthlyBudget: null }))).not.toThrow();
+    expect(() => checkChildRules([parent, root], child({ budget: null }))).not.toThrow();
   });
 
   it('refuses a child that would outlive an ancestor, or that asks never to expire', () => {
@@ -66,7 +66,7 @@ describe('checkChildRules', () => {
 describe('chain helpers', () => {
   it('tightestBudget is the smallest budget anywhere in the chain, or null', () => {
     expect(tightestBudget([tok('a'), tok('b')])).toBeNull();
-    expect(tightestBudget([tok('a', { monthlyBudget: 9 }), tok('b'), tok('c', { monthlyBudget: 3 })])).toEqual({ tokenId: 'c', micros: 3 });
+    expect(tightestBudget([tok('a', { budget: 9 }), tok('b'), tok('c', { budget: 3 })])).toEqual({ tokenId: 'c', micros: 3 });
   });
 
   it('earliestExpiry is the first expiry anywhere in the chain, or null', () => {

@@ -42,7 +42,7 @@ describe('TokenStore', () => {
   });
 
   it('knows a token’s chain (itself first, root last) and its subtree', () => {
-    const root = tokens.create({ name: 'root', scopes: write, monthlyBudget: 10_000_000 }, 'test').token;
+    const root = tokens.create({ name: 'root', scopes: write, budget: 10_000_000 }, 'test').token;
     const mid = tokens.create({ name: 'mid', scopes: write, parentId: root.id }, 'test').token;
     const leaf = tokens.create({ name: 'leaf', scopes: ['models:read'], parentId: mid.id }, 'test').token;
     expect(tokens.chain(leaf.id).map((t) => t.id)).toEqual([leaf.id, mid.id, root.id]);
@@ -51,9 +51,9 @@ describe('TokenStore', () => {
   });
 
   it('enforces the delegation rules on create, and writes nothing when they refuse', () => {
-    const root = tokens.create({ name: 'root', scopes: ['models:read'], monthlyBudget: 1_000_000 }, 'test').token;
+    const root = tokens.create({ name: 'root', scopes: ['models:read'], budget: 1_000_000 }, 'test').token;
     expect(refusal(() => tokens.create({ name: 'c', scopes: write, parentId: root.id }, 'test')).code).toBe('scope_exceeds_parent');
-    expect(refusal(() => tokens.create({ name: 'c', scopes: ['models:read'], monthlyBudget: 2_000_000, parentId: root.id }, 'test')).code).toBe('budget_exceeds_parent');
+    expect(refusal(() => tokens.create({ name: 'c', scopes: ['models:read'], budget: 2_000_000, parentId: root.id }, 'test')).code).toBe('budget_exceeds_parent');
     expect(refusal(() => tokens.create({ name: 'c', scopes: ['models:read'], parentId: 'tok_nope' }, 'test')).status).toBe(404);
     expect(tokens.list().map((t) => t.id)).toEqual([root.id]);
   });

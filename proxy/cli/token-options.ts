@@ -1,0 +1,54 @@
+/**
+ * The options every command that creates a token takes (`token create`,
+ * `env --name`, `connect`): --scopes or --preset, --budget, --expires, read
+ * by one set of rules with one set of messages. Each command says only what
+ * it grants when neither --scopes nor --preset is given.
+ */
+import { parseScopes, scopesFromPreset, type Scope } from '../tokens/scopes.js';
+import { parseExpiry } from '../tokens/store.js';
+import { CliError } from './context.js';
+import { parseUsdFlag } from './parse.js';
+
+export interface NewTokenFlags {
+  scopes?: string;
+  preset?: string;
+  budget?: string;
+  expires: string;
+}
+
+/** What a new token is created with, from its flags. */
+export interface NewTokenFields {
+  scopes: Scope[];
+  /** Micro-dollars per the token's period; null: no budget. */
+  budget: number | null;
+  expiresAt: number | null;
+}
+
+/**
+ * The scopes of --scopes or --preset (one of them, not both); without
+ * either, `fallback`, or when there is none a refusal that asks for one.
+ */
+export function scopesFromFlags(o: Pick<NewTokenFlags, 'scopes' | 'preset'>, fallback?: readonly Scope[]): Scope[] {
+  if (o.scopes && o.preset) throw new CliError('give either --scopes or --preset, not both');
+  if (!o.scopes && !o.preset) {
+    if (!fallback) throw new CliError('give --scopes a,b or --preset read-only|write|admin');
+    return [...fallback];
+  }
+  try {
+    return o.scopes ? parseScopes(o.scopes) : scopesFromPreset(o.preset!);
+  } catch (err) {
+    throw new CliError((err as Error).message);
+  }
+}
+
+/** --scopes/--preset, --budget and --expires, each checked, before anything is created. */
+export function newTokenFields(o: NewTokenFlags, fallbackScopes?: readonly Scope[], now = Date.now()): NewTokenFields {
+  const scopes = scopesFromFlags(o, fallbackScopes);
+  let expiresAt: number | null;
+  try {
+    expiresAt = parseExpiry(o.expires, now);
+  } catch (err) {
+    throw new CliError((err as Error).message);
+  }
+  return { scopes, budget: o.budget === undefined ? null : parseUsdFlag(o.budget, '--budget'), expiresAt };
+}
