@@ -313,3 +313,33 @@ describe('multipart fields are read as the upstream reads them (item 6)', () => 
     expect(spentMicros(token.id)).toBe(0);
   });
 });
+
+describe('an upstream that reports more than was reserved (item 1)', () => {
+  it('is charged what it reported, and the human is told, with the request named', async () => {
+    const r = await startStack({ sim: { reportCost: true } });
+    try {
+      // The sidecar's price is far below what the upstream charges, so the reservation cannot hold the reported cost.
+      r.daemon.deps.prices.setOverride('gpt-4o', 0.01, 0.01);
+      const { token, secret } = r.token({ budgetUsd: 1 });
+      const res = await fetch(`${r.baseURL}/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: text(2000) }], max_tokens: 50 }),
+      });
+      expect(res.status).toBe(200);
+      const requestId = res.headers.get('x-request-id');
+      await res.arrayBuffer();
+      const row = r.daemon.db.prepare('SELECT request_id, cost_micros, cost_source FROM usage WHERE token_id = ?').get(token.id) as { request_id: string; cost_micros: number; cost_source: string };
+      expect(row.cost_source).toBe('upstream');
+      const alert = r.daemon.db.prepare("SELECT token_id, detail FROM audit WHERE event = 'usage.upstream_overrun'").get() as { token_id: string; detail: string } | undefined;
+      expect(alert?.token_id).toBe(token.id);
+      const d = JSON.parse(alert!.detail) as { request_id: string; reserved_micros: number; charged_micros: number };
+      expect(d.request_id).toBe(row.request_id);
+      if (requestId) expect(d.request_id).toBe(requestId);
+      expect(d.charged_micros).toBe(row.cost_micros);
+      expect(d.charged_micros).toBeGreaterThan(d.reserved_micros);
+    } finally {
+      await r.close();
+    }
+  });
+});
