@@ -343,3 +343,40 @@ describe('an upstream that reports more than was reserved (item 1)', () => {
     }
   });
 });
+
+describe("the model's synced output limit, and the Messages route (item 1)", () => {
+  it('a request without a bound is sent with the synced limit; a Messages max_tokens over the budget is lowered', async () => {
+    const r = await startStack();
+    try {
+      // As a listing that names an output limit gives it (the simulator's lists none).
+      r.daemon.deps.prices.syncFromUpstream([{ id: 'gpt-4o', pricing: { prompt: 2.5, completion: 10 }, max_output_tokens: 300 }], Date.now());
+      expect(r.daemon.deps.prices.outputLimit('gpt-4o')).toBe(300);
+      const { secret } = r.token({ budgetUsd: 1 });
+      const call = (path: string, body: unknown, extra: Record<string, string> = {}) =>
+        fetch(`${r.baseURL}${path}`, { method: 'POST', headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json', ...extra }, body: JSON.stringify(body) });
+      let from = r.sim.requests.length;
+      const res = await call('/chat/completions', { model: 'gpt-4o', messages: [{ role: 'user', content: text(4000) }] });
+      expect(res.status).toBe(200);
+      const answer = (await res.json()) as { usage: { completion_tokens: number }; choices: Array<{ finish_reason: string }> };
+      expect(JSON.parse(r.sim.requests[from]!.body)).toMatchObject({ max_tokens: 300 });
+      expect(answer.usage.completion_tokens).toBe(300);
+      expect(answer.choices[0]!.finish_reason).toBe('length');
+
+      const small = r.token({ budgetUsd: 0.02 });
+      from = r.sim.requests.length;
+      const msg = await fetch(`${r.baseURL}/messages`, {
+        method: 'POST',
+        headers: { 'x-api-key': small.secret, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+        body: JSON.stringify({ model: 'claude-4-5-sonnet', max_tokens: 100_000, messages: [{ role: 'user', content: text(3000) }] }),
+      });
+      expect(msg.status).toBe(200);
+      await msg.arrayBuffer();
+      const sent = JSON.parse(r.sim.requests[from]!.body) as { max_tokens: number };
+      // $0.02 at $15 per million tokens: prompt and answer within 1,333 tokens.
+      expect(sent.max_tokens).toBeLessThan(1_333);
+      expect(sent.max_tokens).toBeGreaterThanOrEqual(256);
+    } finally {
+      await r.close();
+    }
+  });
+});
