@@ -2,7 +2,8 @@
  * Stages 6 and 7, estimate and reserve: the worst-case cost of a request before it goes upstream:
  * its prompt tokens (bounded by bytes, or counted in the tokenizer pool when the bound does not fit
  * the budget; see `reserveFor`), plus the most completion tokens it may produce
- * (`max_completion_tokens`, `max_tokens`, or the configured default) times `n`.
+ * (`max_completion_tokens`, `max_tokens`, or the model's output limit or the configured default)
+ * times `n`; for a limited chain that bound is also the one the request is sent with (`fitted`).
  * The fields that feed the estimate are validated here, by the schema of the
  * route's meter kind (meters.ts), since a wrong type there would be a way
  * around the budget.
