@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { app } from 'electron';
 import { setupAutostart } from './autostart.js';
 import { launchCommand } from './logic/autostart.js';
-import { HEAP_RELAUNCH_MARKER, heapRelaunchFlags, relaunchArgs } from './logic/heap.js';
+import { heapRelaunchFlags, markRelaunched, relaunchArgs } from './logic/heap.js';
 import { AppContext } from './context.js';
 import { setupFirstRun } from './first-run.js';
 import { setupDaemon } from './host.js';
@@ -29,7 +29,7 @@ const heapFlags = heapRelaunchFlags({
   packaged: app.isPackaged,
 });
 if (heapFlags !== null) {
-  process.env[HEAP_RELAUNCH_MARKER] = '1';
+  markRelaunched(process.env);
   // An AppImage relaunches the image itself: its mount goes away when this process exits.
   app.relaunch({ execPath: launchCommand(process.execPath, process.env), args: relaunchArgs(process.argv.slice(1), heapFlags) });
   app.exit(0);

@@ -35,7 +35,7 @@ export class Feed {
         "SELECT e.id, e.kind, e.token_id, e.period, e.detail, t.name FROM events e LEFT JOIN tokens t ON t.id = e.token_id WHERE e.id > ? AND e.kind IN ('budget_80', 'budget_100') ORDER BY e.id LIMIT ?",
       ),
       lastEvent: db.prepare('SELECT COALESCE(MAX(id), 0) FROM (SELECT id FROM events WHERE id > ? ORDER BY id LIMIT ?)').pluck(),
-      audit: db.prepare('SELECT a.id, a.ts, a.actor, a.event, a.token_id, t.name FROM audit a LEFT JOIN tokens t ON t.id = a.token_id WHERE a.id > ? ORDER BY a.id LIMIT ?'),
+      audit: db.prepare('SELECT a.id, a.ts, a.actor, a.event, a.token_id, a.detail, t.name FROM audit a LEFT JOIN tokens t ON t.id = a.token_id WHERE a.id > ? ORDER BY a.id LIMIT ?'),
       expiring: db.prepare('SELECT id, name, expires_at FROM tokens WHERE revoked_at IS NULL AND expires_at > ? AND expires_at <= ? ORDER BY expires_at'),
       // The daemon caps open requests (5 by default); the limit only guards against a damaged table.
       held: db.prepare("SELECT id, name, held_at, held_reason FROM tokens WHERE hold_state = 'held' AND revoked_at IS NULL ORDER BY held_at LIMIT 50"),
@@ -57,8 +57,8 @@ export class Feed {
       const d = JSON.parse(e.detail) as { spent_micros?: number; budget_micros?: number };
       return { kind: e.kind, tokenId: e.token_id, tokenName: e.name, period: e.period, spentMicros: d.spent_micros ?? 0, budgetMicros: d.budget_micros ?? 0 };
     });
-    const auditRows = this.q.audit.all(this.cur.auditId, BATCH) as Array<{ id: number; ts: number; actor: string; event: string; token_id: string | null; name: string | null }>;
-    const audit: AuditObservation[] = auditRows.map((a) => ({ id: a.id, ts: a.ts, actor: a.actor, event: a.event, tokenId: a.token_id, tokenName: a.name }));
+    const auditRows = this.q.audit.all(this.cur.auditId, BATCH) as Array<{ id: number; ts: number; actor: string; event: string; token_id: string | null; detail: string | null; name: string | null }>;
+    const audit: AuditObservation[] = auditRows.map((a) => ({ id: a.id, ts: a.ts, actor: a.actor, event: a.event, tokenId: a.token_id, tokenName: a.name, detail: a.detail ?? undefined }));
     const expiring: ExpiringToken[] = (this.q.expiring.all(now, now + HORIZON_MS) as Array<{ id: string; name: string; expires_at: number }>).map((t) => ({
       tokenId: t.id,
       tokenName: t.name,

@@ -45,3 +45,8 @@ export function heapRelaunchFlags(check: HeapCheck): string | null {
 export function relaunchArgs(argv: readonly string[], jsFlags: string): string[] {
   return [...argv.filter((a) => !a.startsWith('--js-flags=')), `--js-flags=${jsFlags}`];
 }
+
+/** Marks the environment the relaunched process inherits, so it never relaunches again. */
+export function markRelaunched(env: NodeJS.ProcessEnv): void {
+  env[HEAP_RELAUNCH_MARKER] = '1';
+}

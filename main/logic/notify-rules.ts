@@ -10,7 +10,7 @@ import { formatUsd } from '../../proxy/core/money.js';
 import { DAY_MS, periodOf, periodResetAt } from '../../proxy/core/time.js';
 import type { UpstreamStatus } from '../../proxy/upstream/status.js';
 
-export type NoticeKind = 'spend_hold' | 'budget_80' | 'budget_100' | 'key_invalid' | 'credits_out' | 'rotation' | 'webhook_failed' | 'upstream_changed' | 'expiry' | 'access_request' | 'summary';
+export type NoticeKind = 'upstream_overrun' | 'spend_hold' | 'budget_80' | 'budget_100' | 'key_invalid' | 'credits_out' | 'rotation' | 'webhook_failed' | 'upstream_changed' | 'expiry' | 'access_request' | 'summary';
 
 /** Where clicking the notification leads in the dashboard. */
 export type NoticeTarget = 'overview' | 'tokens' | 'setup' | 'audit' | 'access';
@@ -39,6 +39,8 @@ export interface AuditObservation {
   event: string;
   tokenId: string | null;
   tokenName: string | null;
+  /** The row's detail (JSON), where a notice names what it is about (an overrun's request). */
+  detail?: string;
 }
 
 export interface ExpiringToken {
@@ -84,8 +86,9 @@ export const MAX_AT_ONCE = 3;
 
 /** Which audit events the tray announces. The human's own actions (CLI, dashboard) are not news to them. */
 const HUMAN_ACTORS = new Set(['cli', 'admin']);
-export function classifyAudit(a: Pick<AuditObservation, 'event' | 'actor'>): 'rotation' | 'webhook_failed' | 'upstream_changed' | null {
+export function classifyAudit(a: Pick<AuditObservation, 'event' | 'actor'>): 'rotation' | 'webhook_failed' | 'upstream_changed' | 'upstream_overrun' | null {
   const e = a.event.toLowerCase();
+  if (e === 'usage.upstream_overrun') return 'upstream_overrun';
   // Announced whoever did it: the real key goes there next, and a stolen dashboard session acts as "admin" too.
   if (e === 'upstream.url_changed') return 'upstream_changed';
   if (e.includes('webhook') && e.includes('fail')) return 'webhook_failed';
@@ -97,6 +100,15 @@ export function classifyAudit(a: Pick<AuditObservation, 'event' | 'actor'>): 'ro
 export type FiredMemory = Record<string, number>;
 /** Until re-armed by the problem clearing (JSON-safe, unlike Infinity). */
 const UNTIL_CLEARED = Number.MAX_SAFE_INTEGER;
+
+function overrunOf(detail: string | undefined): { request_id: string; reserved_micros: number; charged_micros: number } {
+  try {
+    const d = JSON.parse(detail ?? '{}') as Record<string, unknown>;
+    return { request_id: String(d.request_id ?? '?'), reserved_micros: Number(d.reserved_micros) || 0, charged_micros: Number(d.charged_micros) || 0 };
+  } catch {
+    return { request_id: '?', reserved_micros: 0, charged_micros: 0 };
+  }
+}
 
 const name = (n: string | null, id: string | null) => (n ? `“${n}”` : (id ?? 'a token'));
 const dateOf = (ms: number) => new Date(ms).toISOString().slice(0, 10);
@@ -177,6 +189,18 @@ export class NotifyRules {
         fire({ key: `audit:${a.id}`, kind, title: 'Key rotated', body: `${what} was rotated; the old secret keeps working for its grace period.`, target: 'audit' }, a.ts + 2 * DAY_MS);
       } else if (kind === 'upstream_changed') {
         fire({ key: `audit:${a.id}`, kind, title: 'SkillBoss upstream changed', body: 'The real SkillBoss key now goes to a new upstream URL. If you did not change it in Settings, change it back and rotate the key.', target: 'audit' }, a.ts + 2 * DAY_MS);
+      } else if (kind === 'upstream_overrun') {
+        const d = overrunOf(a.detail);
+        fire(
+          {
+            key: `audit:${a.id}`,
+            kind,
+            title: 'SkillBoss charged past a reservation',
+            body: `Request ${d.request_id} of ${name(a.tokenName, a.tokenId)} cost ${formatUsd(d.charged_micros)}, more than the ${formatUsd(d.reserved_micros)} it was reserved for: the upstream did not keep to the bound it was sent. It was charged.`,
+            target: 'audit',
+          },
+          a.ts + 2 * DAY_MS,
+        );
       } else if (kind === 'webhook_failed') {
         // Retries fail one after another; one alert per token per day is enough.
         const day = Math.floor(a.ts / DAY_MS);

@@ -35,6 +35,18 @@ export interface SidecarEventMap {
   access_request: [AccessRequestEvent];
   /** A token was put on hold for a person's approval, or the person decided (issue 16). */
   hold: [HoldEvent];
+  /** The upstream reported more than a request was reserved for (issue 25): charged, and told to the human. */
+  overrun: [OverrunEvent];
+}
+
+export interface OverrunEvent {
+  ts: number;
+  request_id: string;
+  token_id: string;
+  route: string;
+  model: string | null;
+  reserved_micros: number;
+  charged_micros: number;
 }
 
 export interface HoldEvent {

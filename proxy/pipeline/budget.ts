@@ -78,6 +78,24 @@ export class Budgets {
   }
 
   /**
+   * The most one more reservation may hold now without a refusal: the tightest of every budget and every
+   * hold threshold in the chain, less what is spent and in flight; null when nothing in the chain limits it.
+   * Read in the same synchronous step as the `reserve` it sizes (estimate.ts), so nothing can come between.
+   */
+  room(chain: readonly Token[], now: number): number | null {
+    this.ledger.roll(now);
+    let room: number | null = null;
+    const take = (left: number) => (room = room === null ? left : Math.min(room, left));
+    for (const t of chain) {
+      const reserved = this.reservedFor(t.id);
+      if (t.budget !== null) take(t.budget - this.periodSpent(t, now) - reserved);
+      if (t.holdAbove !== null && t.holdWaivedPeriod !== windowOf(t.budgetPeriod, now).key) take(t.holdAbove - this.periodSpent(t, now) - reserved);
+      if (t.holdRate !== null) take(t.holdRate - this.guard.rollingHour(t, now) - reserved);
+    }
+    return room === null ? null : Math.max(0, room);
+  }
+
+  /**
    * Reserves `micros` against every budget in the chain, or throws 402 naming
    * the budget that cannot take it (and when it resets), or 402
    * `spend_approval_required` when a token in the chain is on hold or this

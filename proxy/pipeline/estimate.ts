@@ -2,7 +2,8 @@
  * Stages 6 and 7, estimate and reserve: the worst-case cost of a request before it goes upstream:
  * its prompt tokens (bounded by bytes, or counted in the tokenizer pool when the bound does not fit
  * the budget; see `reserveFor`), plus the most completion tokens it may produce
- * (`max_completion_tokens`, `max_tokens`, or the configured default) times `n`.
+ * (`max_completion_tokens`, `max_tokens`, or the model's output limit or the configured default)
+ * times `n`; for a limited chain that bound is also the one the request is sent with (`fitted`).
  * The fields that feed the estimate are validated here, by the schema of the
  * route's meter kind (meters.ts), since a wrong type there would be a way
  * around the budget.
@@ -15,7 +16,7 @@ import { countTokens, upperBoundTokens, type Counter } from '../pricing/tokenize
 import type { RequestBody } from './body.js';
 import type { Reservation } from './budget.js';
 import type { RequestContext } from './context.js';
-import { METERS } from './meters.js';
+import { METERS, type MeterSpec } from './meters.js';
 import type { Meter } from './routes.js';
 import type { BodyScan } from './scan.js';
 
@@ -31,7 +32,18 @@ export interface Estimate {
   stream: boolean;
   /** Billed calls of a per-call route (n images, large or fine ones counted more; pricing/calls.ts); 1 elsewhere. */
   units: number;
+  /** The completion bound the agent gave, per choice (the larger of the fields it set); null: none, or null. */
+  agentBound: number | null;
+  /** Completions the upstream generates for the request (n, best_of, prompts); the bound holds for each. */
+  choices: number;
+  /** The fields a bound is written into for this body (meters.ts `boundFields`); empty: nothing to bound. */
+  boundFields: readonly string[];
+  /** The bound the request goes upstream with, when it is not the agent's own (forward.ts writes it); null: as it came. */
+  bound: { fields: readonly string[]; perChoice: number } | null;
 }
+
+/** Fewer completion tokens than this (or than the agent's own smaller bound) is not a useful answer: refused with 402 instead. */
+export const MIN_USEFUL_COMPLETION = 256;
 
 /**
  * Estimates a forwarded request and reserves its worst case. The prompt is
@@ -54,19 +66,21 @@ export async function reserveFor(ctx: RequestContext, body: RequestBody): Promis
   // A hold threshold trips when a reservation would cross it, and a tripped hold waits for a person: an
   // over-estimate must not trip one, so a chain with a threshold reserves the exact count (from the pool).
   const holds = principal.chain.some((t) => t.holdAbove !== null || t.holdRate !== null);
-  if (est.exact || (!budgeted && !holds)) return { est, reservation: deps.budgets.reserve(principal.chain, est.worstCaseMicros, ctx.now, cheaperHint(ctx, est)) };
+  if (!budgeted && !holds) return { est, reservation: deps.budgets.reserve(principal.chain, est.worstCaseMicros, ctx.now, cheaperHint(ctx, est)) };
+  if (est.exact) return reserveFitted(ctx, est, true);
   if (!holds) {
     try {
-      const reservation = deps.budgets.reserve(principal.chain, est.worstCaseMicros, ctx.now, cheaperHint(ctx, est));
+      // The byte bound may not lower the completion bound: only an exact count below may (else an over-estimate would cut answers short).
+      const { est: fit, reservation } = reserveFitted(ctx, est, false);
       const l = deps.looseBounds.hold(
         reservation,
-        () => exactEstimate(ctx, body, est).then((x) => x.worstCaseMicros),
+        () => exactEstimate(ctx, body, fit).then((x) => x.worstCaseMicros),
         (micros) => deps.budgets.shrink(reservation, micros),
         ctx.res,
       );
       const left = deps.budgets.remaining(principal.chain, ctx.now).remainingMicros;
-      if (l && left !== null && left < TIGHTEN_WITHIN * est.worstCaseMicros) void l.tighten();
-      return { est, reservation };
+      if (l && left !== null && left < TIGHTEN_WITHIN * fit.worstCaseMicros) void l.tighten();
+      return { est: fit, reservation };
     } catch (err) {
       if (!isBudgetRefusal(err)) throw err;
     }
@@ -74,13 +88,54 @@ export async function reserveFor(ctx: RequestContext, body: RequestBody): Promis
   const exact = await exactEstimate(ctx, body, est);
   for (let attempt = 0; ; attempt++) {
     try {
-      return { est: exact, reservation: deps.budgets.reserve(principal.chain, exact.worstCaseMicros, ctx.now, cheaperHint(ctx, exact)) };
+      return reserveFitted(ctx, exact, true);
     } catch (err) {
       const others = isBudgetRefusal(err) && attempt < 3 ? deps.looseBounds.in(principal.chain) : [];
       if (others.length === 0) throw err;
       await Promise.all(others.map((l) => l.tighten()));
     }
   }
+}
+
+/**
+ * Issue 25 item 1: the worst case is enforced, not assumed. A request of a
+ * limited chain (a budget or a hold threshold) that names no completion
+ * bound, or one larger than what is left allows, is reserved for a bound
+ * and sent with that bound: the model's synced output limit (else the
+ * configured default) or the agent's own smaller one, lowered (when
+ * `lower`: the prompt is counted exactly) to the most the room left pays
+ * for. Reasoning tokens are completion tokens, so they count inside it. When
+ * even the smallest useful answer does not fit, the full bound is reserved
+ * and refused with 402, as before. Sized and reserved in one synchronous
+ * step, so no concurrent request can take the room in between.
+ */
+function reserveFitted(ctx: RequestContext, est: Estimate, lower: boolean): { est: Estimate; reservation: Reservation } {
+  const fit = fitted(ctx, est, lower);
+  return { est: fit, reservation: ctx.deps.budgets.reserve(ctx.principal.chain, fit.worstCaseMicros, ctx.now, cheaperHint(ctx, fit)) };
+}
+
+function fitted(ctx: RequestContext, est: Estimate, lower: boolean): Estimate {
+  const { deps } = ctx;
+  if (est.boundFields.length === 0) return est;
+  const room = deps.budgets.room(ctx.principal.chain, ctx.now);
+  if (room === null) return est;
+  const limit = deps.prices.outputLimit(est.model);
+  const target = est.agentBound === null ? (limit ?? deps.limits.defaultMaxTokens) : Math.min(est.agentBound, limit ?? Number.POSITIVE_INFINITY);
+  const worst = (perChoice: number) => deps.prices.cost(est.model, est.promptTokens, perChoice * est.choices).micros * est.units;
+  let perChoice = target;
+  if (lower && worst(target) > room) {
+    // The largest bound the room pays for (costs rise with the bound; rounding makes a closed form off by one).
+    let lo = 0;
+    let hi = target;
+    while (lo < hi) {
+      const mid = Math.ceil((lo + hi) / 2);
+      if (worst(mid) <= room) lo = mid;
+      else hi = mid - 1;
+    }
+    if (lo >= Math.min(target, MIN_USEFUL_COMPLETION)) perChoice = lo;
+  }
+  const send = est.agentBound === null || perChoice < est.agentBound;
+  return { ...est, maxCompletionTokens: perChoice * est.choices, worstCaseMicros: worst(perChoice), bound: send ? { fields: est.boundFields, perChoice } : null };
 }
 
 /** What the agent can change to make a refused request cheaper, for the 402's message (null: nothing can). */
@@ -130,7 +185,7 @@ export function estimateFromScan(meter: Meter, scan: BodyScan, prices: PriceBook
   const model = body.model as string;
   const maxOut = spec.maxCompletion(body, defaultMaxTokens);
   const { micros } = prices.cost(model, scan.promptBound, maxOut);
-  return { model, promptTokens: scan.promptBound, exact: false, maxCompletionTokens: maxOut, worstCaseMicros: micros, stream: body.stream === true, units: 1 };
+  return { model, promptTokens: scan.promptBound, exact: false, maxCompletionTokens: maxOut, worstCaseMicros: micros, stream: body.stream === true, units: 1, ...boundsOf(spec, body, model) };
 }
 
 /**
@@ -150,7 +205,7 @@ export function estimate(
     const model = typeof json?.model === 'string' ? json.model : undefined;
     // A per-call route reserves the default call price: what it is charged when the upstream reports no cost.
     const worst = spec.unpricedMicros(prices, 1) ?? 0;
-    return { model, promptTokens: 0, exact: true, maxCompletionTokens: 0, worstCaseMicros: worst, stream: false, units: 1 };
+    return { model, promptTokens: 0, exact: true, maxCompletionTokens: 0, worstCaseMicros: worst, stream: false, units: 1, agentBound: null, choices: 1, boundFields: [], bound: null };
   }
   const count: Counter = precision === 'exact' ? countTokens : upperBoundTokens;
   const body = parseInput(spec.schema, json);
@@ -158,5 +213,15 @@ export function estimate(
   const promptTokens = promptTokensOf(spec.prompt, body, count);
   const maxOut = spec.maxCompletion(body, defaultMaxTokens);
   const { micros } = prices.cost(model, promptTokens, maxOut);
-  return { model, promptTokens, exact: precision === 'exact', maxCompletionTokens: maxOut, worstCaseMicros: micros, stream: body.stream === true, units: 1 };
+  return { model, promptTokens, exact: precision === 'exact', maxCompletionTokens: maxOut, worstCaseMicros: micros, stream: body.stream === true, units: 1, ...boundsOf(spec, body, model) };
+}
+
+/** The agent's own completion bound and what the sidecar would write one into. */
+function boundsOf(spec: MeterSpec, body: Record<string, unknown>, model: string): Pick<Estimate, 'agentBound' | 'choices' | 'boundFields' | 'bound'> {
+  let agentBound: number | null = null;
+  for (const f of spec.completionFields) {
+    const v = body[f];
+    if (typeof v === 'number') agentBound = Math.max(agentBound ?? 0, v);
+  }
+  return { agentBound, choices: spec.choices(body), boundFields: spec.completionFields.length > 0 ? spec.boundFields(body, model) : [], bound: null };
 }

@@ -8,7 +8,7 @@ import type { RequestBody } from './body.js';
 import type { RequestContext } from './context.js';
 import type { Estimate } from './estimate.js';
 import { METERS } from './meters.js';
-import { withField } from './scan.js';
+import { withFields } from './scan.js';
 
 /** An upstream answer on its way back, with what the relay needs to pass it on. */
 export interface Sent {
@@ -30,17 +30,22 @@ export async function forward(ctx: RequestContext, body: RequestBody, est: Estim
   // Ask for usage in streams so the stream can be metered, and hide that chunk from clients that did not ask.
   let payload: Buffer | string | null = body.raw.length > 0 ? body.raw : null;
   let hideUsage = false;
+  const set: Record<string, unknown> = {};
   if (est.stream && spec.streamUsage && (body.json || body.scan)) {
     const so = (body.json ?? body.scan!.fields).stream_options as Record<string, unknown> | null | undefined;
     if (!so || so.include_usage !== true) {
-      const value = { ...(so && typeof so === 'object' ? so : {}), include_usage: true };
-      // A scanned (large) body gets the field spliced into its bytes; it is never re-serialised.
-      if (body.scan) payload = withField(body.raw, body.scan, 'stream_options', value);
-      else {
-        body.json!.stream_options = value;
-        payload = JSON.stringify(body.json);
-      }
+      set.stream_options = { ...(so && typeof so === 'object' ? so : {}), include_usage: true };
       hideUsage = true;
+    }
+  }
+  // The completion bound the request was reserved for, when it is not the agent's own (estimate.ts, issue 25).
+  if (est.bound && (body.json || body.scan)) for (const f of est.bound.fields) set[f] = est.bound.perChoice;
+  if (Object.keys(set).length > 0) {
+    // A scanned (large) body gets the fields spliced into its bytes; it is never re-serialised.
+    if (body.scan) payload = withFields(body.raw, body.scan, set);
+    else {
+      Object.assign(body.json!, set);
+      payload = JSON.stringify(body.json);
     }
   }
 

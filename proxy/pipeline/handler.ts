@@ -99,13 +99,26 @@ async function forwardRoute(ctx: RequestContext, body: RequestBody): Promise<voi
     const outcome = sent ? await relay(ctx, sent, est) : clientLeft(est.stream);
     // Usage never came: the prompt is charged as counted, not as its upper bound.
     if (!outcome.usage && outcome.countedCompletion !== null) est = await exactEstimate(ctx, body, est);
-    await settleForwarded(ctx, reservation, meter(ctx, est, outcome));
+    const row = meter(ctx, est, outcome);
+    if (reservation && reservation.chain.length > 0 && row.cost_micros > reservation.micros) overrun(ctx, reservation, row);
+    await settleForwarded(ctx, reservation, row);
     reservation = null;
     if (sent) finish(ctx, outcome);
   } finally {
     deps.budgets.release(reservation);
     releaseSlot();
   }
+}
+
+/**
+ * The upstream reported more than the request was reserved for (it ignored the bound it was sent, or
+ * priced above the synced price): what it reported is settled and charged, since it is real spend, and
+ * the human hears of it with the request named (the daemon records it in the audit log).
+ */
+function overrun(ctx: RequestContext, reservation: Reservation, row: LedgerRow): void {
+  const e = { ts: row.ts, request_id: ctx.requestId, token_id: row.token_id, route: row.route, model: row.model, reserved_micros: reservation.micros, charged_micros: row.cost_micros };
+  ctx.deps.log.warn(e, 'the upstream reported more than this request was reserved for; charged as reported');
+  ctx.deps.events.emit('overrun', e);
 }
 
 /** One ledger row, spend charged to the whole chain, the reservation released once that is committed. */

@@ -39,6 +39,13 @@ export interface MeterSpec {
   completionFields: readonly string[];
   /** The most completion tokens the validated body may produce, all choices together. */
   maxCompletion(body: Json, defaultMaxTokens: number): number;
+  /** How many completions the upstream generates (and bills) for one request: the bound holds for each. */
+  choices(body: Json): number;
+  /**
+   * The fields the sidecar writes the bound it reserved for into (issue 25): those of `completionFields`
+   * the body has (set or null), else the one the model's family takes.
+   */
+  boundFields(body: Json, model: string): readonly string[];
   /** Billed calls of one request (n images…); 1 unless priced per call. */
   units(path: string, json: Json | undefined, raw: Buffer, contentType: string | undefined): number;
   /**
@@ -115,6 +122,18 @@ const TOKENS = { units: one, unpricedMicros: free, usage: READ_USAGE } as const;
 
 const CHAT_BOUND = ['max_completion_tokens', 'max_tokens'] as const;
 
+/**
+ * OpenAI's reasoning families take `max_completion_tokens` (reasoning counts inside it) and refuse
+ * `max_tokens`; every other chat model takes the `max_tokens` SkillBoss documents.
+ */
+const REASONING_FAMILY = /^(?:[a-z-]+\/)?(?:o\d|gpt-5)/i;
+
+/** The bounding fields a body names (even as null), else `fallback`. */
+function fieldsOf(body: Json, fields: readonly string[], fallback: string): readonly string[] {
+  const given = fields.filter((f) => f in body);
+  return given.length > 0 ? given : [fallback];
+}
+
 export const METERS: Record<Meter, MeterSpec> = {
   chat: {
     ...TOKENS,
@@ -123,6 +142,8 @@ export const METERS: Record<Meter, MeterSpec> = {
     scanned: true,
     completionFields: CHAT_BOUND,
     maxCompletion: (body, d) => bound(body, CHAT_BOUND, d) * n(body),
+    choices: n,
+    boundFields: (body, m) => fieldsOf(body, CHAT_BOUND, REASONING_FAMILY.test(m) ? 'max_completion_tokens' : 'max_tokens'),
     streamUsage: true,
     answerText: choicesText,
     cheaper: () => 'Lower max_tokens',
@@ -135,6 +156,8 @@ export const METERS: Record<Meter, MeterSpec> = {
     completionFields: CHAT_BOUND,
     // best_of completions are generated (and billed) upstream even though only n come back.
     maxCompletion: (body, d) => bound(body, CHAT_BOUND, d) * Math.max(n(body), (body.best_of as number | null | undefined) ?? 1) * promptCount(body.prompt),
+    choices: (body) => Math.max(n(body), (body.best_of as number | null | undefined) ?? 1) * promptCount(body.prompt),
+    boundFields: (body) => fieldsOf(body, CHAT_BOUND, 'max_tokens'),
     streamUsage: true,
     answerText: choicesText,
     cheaper: () => 'Lower max_tokens',
@@ -146,6 +169,8 @@ export const METERS: Record<Meter, MeterSpec> = {
     scanned: true,
     completionFields: [],
     maxCompletion: () => 0,
+    choices: one,
+    boundFields: () => [],
     streamUsage: false,
     answerText: null,
     cheaper: () => 'Send less input',
@@ -157,6 +182,8 @@ export const METERS: Record<Meter, MeterSpec> = {
     scanned: true,
     completionFields: ['max_output_tokens'],
     maxCompletion: (body, d) => bound(body, ['max_output_tokens'], d),
+    choices: one,
+    boundFields: () => ['max_output_tokens'],
     streamUsage: false,
     answerText: (obj) => (typeof obj.output_text === 'string' ? obj.output_text : ''),
     cheaper: () => 'Lower max_output_tokens',
@@ -168,6 +195,8 @@ export const METERS: Record<Meter, MeterSpec> = {
     scanned: false,
     completionFields: [],
     maxCompletion: () => 0,
+    choices: one,
+    boundFields: () => [],
     // Issue 17: n = 10 is ten images, and large or fine ones count more (pricing/calls.ts).
     units: (path, json, raw, contentType) => callUnits(path, json, raw, contentType).units,
     unpricedMicros: (prices, units) => prices.callPriceMicros() * units,
@@ -184,6 +213,8 @@ export const METERS: Record<Meter, MeterSpec> = {
     scanned: false,
     completionFields: [],
     maxCompletion: () => 0,
+    choices: one,
+    boundFields: () => [],
     units: one,
     unpricedMicros: free,
     streamUsage: false,

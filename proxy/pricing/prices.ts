@@ -151,8 +151,30 @@ export function classCostMicros(price: Price, promptTokens: number, completionTo
   ]);
 }
 
+/**
+ * The most completion tokens a model may produce, from its synced entry, under the names listings use
+ * (OpenAI-style `max_output_tokens`/`max_completion_tokens`, OpenRouter's `top_provider`, `limits`); null: unknown.
+ */
+export function outputLimitOf(entry: Record<string, unknown>): number | null {
+  const sub = (k: string) => (entry[k] && typeof entry[k] === 'object' ? (entry[k] as Record<string, unknown>) : {});
+  for (const v of [entry.max_output_tokens, entry.max_completion_tokens, entry.output_token_limit, sub('top_provider').max_completion_tokens, sub('limits').max_output_tokens, sub('limits').output]) {
+    if (typeof v === 'number' && Number.isSafeInteger(v) && v > 0) return v;
+  }
+  return null;
+}
+
+function limitOfRaw(raw: string): number | null {
+  try {
+    const entry: unknown = JSON.parse(raw);
+    return entry && typeof entry === 'object' ? outputLimitOf(entry as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
+
 export class PriceBook {
   private prices = new Map<string, Price>();
+  private limits = new Map<string, number>();
   private fallback: Price = { ...DEFAULT_UNKNOWN_PRICE, ...withClasses(DEFAULT_UNKNOWN_PRICE, {}, 'default'), source: 'default' };
   private callPrice = Math.round(DEFAULT_CALL_PRICE_USD * 1_000_000);
 
@@ -164,7 +186,10 @@ export class PriceBook {
     const d = getSetting<{ prompt: number; completion: number }>(this.db, 'default_price') ?? DEFAULT_UNKNOWN_PRICE;
     this.fallback = { prompt: d.prompt, completion: d.completion, ...withClasses(d, {}, 'default'), source: 'default' };
     const next = new Map<string, Price>();
-    for (const r of this.db.prepare('SELECT * FROM models').all() as ModelRow[]) {
+    const limits = new Map<string, number>();
+    for (const r of this.db.prepare('SELECT * FROM models').all() as Array<ModelRow & { raw?: string | null }>) {
+      const limit = r.raw ? limitOfRaw(r.raw) : null;
+      if (limit !== null) limits.set(r.id, limit);
       if (r.override_prompt !== null || r.override_completion !== null) {
         const plain = { prompt: r.override_prompt ?? r.prompt_price ?? this.fallback.prompt, completion: r.override_completion ?? r.completion_price ?? this.fallback.completion };
         // An override's class rates are its own: ones it leaves out fall back to its plain rates, not to the synced ones.
@@ -177,6 +202,7 @@ export class PriceBook {
       }
     }
     this.prices = next;
+    this.limits = limits;
     const call = getSetting<number>(this.db, 'default_call_price');
     this.callPrice = Math.round((typeof call === 'number' && call >= 0 ? call : DEFAULT_CALL_PRICE_USD) * 1_000_000);
   }
@@ -193,6 +219,11 @@ export class PriceBook {
   cost(model: string | undefined, promptTokens: number, completionTokens: number, classes?: TokenClasses): { micros: number; source: Price['source'] } {
     const p = this.priceFor(model);
     return { micros: classCostMicros(p, promptTokens, completionTokens, classes), source: p.source };
+  }
+
+  /** The model's output limit as its synced entry gives it (issue 25: the bound a request without one is sent with); null: not listed. */
+  outputLimit(model: string | undefined): number | null {
+    return (model !== undefined && this.limits.get(model)) || null;
   }
 
   known(model: string): boolean {

@@ -5,16 +5,39 @@
  * answer. Threads start on the first job (the encoder, ~40 MB, is loaded in
  * them, never in the daemon's main thread) and end after a while without
  * work, so an idle daemon carries none of it.
+ *
+ * A thread takes one job at a time, and waiting jobs are queued per owner (a
+ * token id) and handed out in turn, one owner after another: an agent that
+ * sends many large counts waits behind its own, never in front of another
+ * agent's. A caller may also cap what one owner has queued or running
+ * (count_tokens, issue 25): beyond it the job is refused with 429.
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { rateLimited } from '../core/errors.js';
 import type { PromptShape } from './prompt.js';
 import type { TokenizerAnswer, TokenizerJob } from './tokenizer-worker.js';
 
+interface Job {
+  job: TokenizerJob;
+  transfer: ArrayBuffer[];
+  owner: string;
+  resolve(n: number): void;
+  reject(e: Error): void;
+}
+
 interface Slot {
   worker: Worker;
-  pending: Map<number, { resolve(n: number): void; reject(e: Error): void }>;
+  /** The job the thread is running (one at a time, so the queues decide who goes next). */
+  pending: Map<number, Job>;
   idleTimer?: NodeJS.Timeout;
+}
+
+/** Who a job is for, so jobs are handed out in turn; and the most that owner may have queued or running. */
+export interface JobOwner {
+  owner: string;
+  /** Beyond this many of the owner's jobs in the pool, another is refused with 429 (absent: queued, however many). */
+  maxInFlight?: number;
 }
 
 /** The compiled worker; when this module runs from source (vitest), the build's copy of it. */
@@ -35,6 +58,10 @@ export class TokenizerPool {
   private readonly size: number;
   private readonly idleMs: number;
   private nextId = 1;
+  /** Waiting jobs per owner, and the owners with any, in the order they are served. */
+  private readonly queues = new Map<string, Job[]>();
+  private readonly turn: string[] = [];
+  private readonly inFlight = new Map<string, number>();
 
   constructor(opts: TokenizerPoolOptions = {}) {
     this.size = Math.max(1, opts.size ?? Math.min(2, availableParallelism() - 1));
@@ -46,9 +73,14 @@ export class TokenizerPool {
    * them). The bytes are copied once (a memcpy) and handed over; the parse
    * and the count happen in the thread.
    */
-  countPrompt(shape: PromptShape, raw: Buffer): Promise<number> {
+  countPrompt(shape: PromptShape, raw: Buffer, who?: JobOwner): Promise<number> {
+    if (who?.maxInFlight !== undefined && (this.inFlight.get(who.owner) ?? 0) >= who.maxInFlight) {
+      return Promise.reject(
+        rateLimited('tokenizer_busy', `This token already has ${who.maxInFlight} counts in progress; wait for them to finish before sending another.`, 1),
+      );
+    }
     const body = raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength) as ArrayBuffer;
-    return this.run({ id: 0, kind: 'prompt', shape, body }, [body]);
+    return this.run({ id: 0, kind: 'prompt', shape, body }, [body], who?.owner);
   }
 
   /** Tokens in a text (delivered completions when the upstream reported no usage). */
@@ -59,8 +91,13 @@ export class TokenizerPool {
 
   /** Ends every thread; pending counts are rejected. */
   async close(): Promise<void> {
+    const err = new Error('the tokenizer pool was closed');
+    for (const q of this.queues.values()) for (const j of q) j.reject(err);
+    this.queues.clear();
+    this.turn.length = 0;
+    this.inFlight.clear();
     const slots = this.slots.splice(0);
-    await Promise.all(slots.map((s) => this.end(s, new Error('the tokenizer pool was closed'))));
+    await Promise.all(slots.map((s) => this.end(s, err)));
   }
 
   /** Threads running now (for tests and the benchmark). */
@@ -68,26 +105,42 @@ export class TokenizerPool {
     return this.slots.length;
   }
 
-  private run(job: TokenizerJob, transfer: ArrayBuffer[] = []): Promise<number> {
-    const slot = this.pick();
-    const id = this.nextId++;
-    job.id = id;
+  private run(job: TokenizerJob, transfer: ArrayBuffer[] = [], owner = ''): Promise<number> {
     return new Promise<number>((resolve, reject) => {
-      if (slot.pending.size === 0) {
-        clearTimeout(slot.idleTimer);
-        slot.worker.ref();
+      let q = this.queues.get(owner);
+      if (!q) {
+        this.queues.set(owner, (q = []));
+        this.turn.push(owner);
       }
-      slot.pending.set(id, { resolve, reject });
-      slot.worker.postMessage(job, transfer);
+      q.push({ job, transfer, owner, resolve, reject });
+      this.inFlight.set(owner, (this.inFlight.get(owner) ?? 0) + 1);
+      this.dispatch();
     });
   }
 
-  /** The least busy thread, starting another while the pool is below its size and all are busy. */
-  private pick(): Slot {
-    let best: Slot | undefined;
-    for (const s of this.slots) if (!best || s.pending.size < best.pending.size) best = s;
-    if (best && (best.pending.size === 0 || this.slots.length >= this.size)) return best;
-    return this.spawn();
+  /** Hands waiting jobs to idle threads (starting threads up to the pool's size), one owner after another. */
+  private dispatch(): void {
+    while (this.turn.length > 0) {
+      const slot = this.slots.find((s) => s.pending.size === 0) ?? (this.slots.length < this.size ? this.spawn() : undefined);
+      if (!slot) return;
+      const owner = this.turn.shift()!;
+      const q = this.queues.get(owner)!;
+      const j = q.shift()!;
+      if (q.length > 0) this.turn.push(owner);
+      else this.queues.delete(owner);
+      const id = this.nextId++;
+      j.job.id = id;
+      clearTimeout(slot.idleTimer);
+      slot.worker.ref();
+      slot.pending.set(id, j);
+      slot.worker.postMessage(j.job, j.transfer);
+    }
+  }
+
+  private done(j: Job): void {
+    const left = (this.inFlight.get(j.owner) ?? 1) - 1;
+    if (left <= 0) this.inFlight.delete(j.owner);
+    else this.inFlight.set(j.owner, left);
   }
 
   private spawn(): Slot {
@@ -97,17 +150,24 @@ export class TokenizerPool {
       const p = slot.pending.get(m.id);
       if (!p) return;
       slot.pending.delete(m.id);
+      this.done(p);
       // A body that is not JSON after all (a scanned body is not parsed on the loop) is the client's error.
       if ('error' in m) p.reject(Object.assign(new Error(`tokenizer: ${m.error}`), m.invalidJson ? { code: 'invalid_json' } : {}));
       else p.resolve(m.tokens);
+      if (this.turn.length > 0) this.dispatch();
       if (slot.pending.size === 0) this.idle(slot);
     });
     const fail = (err: Error) => {
       const i = this.slots.indexOf(slot);
       if (i !== -1) this.slots.splice(i, 1);
-      for (const p of slot.pending.values()) p.reject(err);
+      for (const p of slot.pending.values()) {
+        this.done(p);
+        p.reject(err);
+      }
       slot.pending.clear();
       clearTimeout(slot.idleTimer);
+      // What waits goes to the other threads, or to a new one.
+      this.dispatch();
     };
     worker.on('error', fail);
     worker.on('exit', (code) => fail(new Error(`the tokenizer thread exited (${code})`)));
@@ -129,7 +189,10 @@ export class TokenizerPool {
 
   private async end(slot: Slot, err: Error): Promise<void> {
     clearTimeout(slot.idleTimer);
-    for (const p of slot.pending.values()) p.reject(err);
+    for (const p of slot.pending.values()) {
+      this.done(p);
+      p.reject(err);
+    }
     slot.pending.clear();
     await slot.worker.terminate();
   }

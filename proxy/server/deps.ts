@@ -11,7 +11,7 @@ import { SidecarEvents } from '../core/events.js';
 import { silentLogger, type Logger } from '../core/log.js';
 import type { Clock } from '../core/time.js';
 import type { DB } from '../db/database.js';
-import { getSetting } from '../db/records.js';
+import { audit, getSetting } from '../db/records.js';
 import { KeyHolder } from '../keychain/holder.js';
 import { selectKeyStore } from '../keychain/select.js';
 import type { KeyStore } from '../keychain/store.js';
@@ -81,6 +81,14 @@ export function createPipelineDeps(o: PipelineDepsOptions): Pipeline {
   const access = new AccessRequests(db, tokens, clock, { options: o.access, events });
   let lifecycle: Lifecycle | undefined;
   const tokenizer = new TokenizerPool();
+  // An upstream overrun (issue 25) goes to the audit log, where the tray and the dashboard tell the human.
+  events.on('overrun', (e) => {
+    try {
+      audit(db, e.ts, { actor: 'daemon', event: 'usage.upstream_overrun', tokenId: e.token_id, detail: { request_id: e.request_id, route: e.route, model: e.model, reserved_micros: e.reserved_micros, charged_micros: e.charged_micros } });
+    } catch (err) {
+      log.error({ err, requestId: e.request_id }, 'could not record an upstream overrun in the audit log');
+    }
+  });
 
   const deps: StageDeps = {
     clock,

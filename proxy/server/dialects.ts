@@ -8,10 +8,9 @@
 import { toAnthropicBody } from '../anthropic/errors.js';
 import { toMessage } from '../anthropic/response.js';
 import { AnthropicSseTap } from '../anthropic/stream.js';
-import { chatBodyOf, countMessagesTokens } from '../anthropic/translate.js';
+import { chatBodyOf, toChatPrompt } from '../anthropic/translate.js';
 import type { LocalRoute } from '../pipeline/context.js';
 import { OPENAI_DIALECT, type Dialect, type Dialects } from '../pipeline/dialect.js';
-import { tokenizerReady } from '../pricing/tokenizer.js';
 
 const ANTHROPIC_DIALECT: Dialect = {
   request: (json) => chatBodyOf(json),
@@ -22,13 +21,20 @@ const ANTHROPIC_DIALECT: Dialect = {
   notFoundHint: ' Use a model SkillBoss serves (GET /v1/models lists them): claude --model ID, or ANTHROPIC_MODEL.',
 };
 
+/** count_tokens requests one token may have in the tokenizer pool at once; more get 429. */
+const COUNTS_IN_FLIGHT = 2;
+
 export const DIALECTS: Dialects = { openai: OPENAI_DIALECT, anthropic: ANTHROPIC_DIALECT };
 
 /** The local routes of the dialects' own APIs. */
 export const DIALECT_ROUTES = {
-  // Anthropic's count_tokens: answered here, free, from the same count the estimate makes.
-  'count-tokens': async (_ctx, body) => {
-    await tokenizerReady();
-    return { status: 200, body: countMessagesTokens(body.json) };
+  // Anthropic's count_tokens: answered here, free, from the same count the estimate makes, in the tokenizer
+  // pool like every count (issue 25: on the event loop a 4 MiB body stalled every agent for seconds), and at
+  // most COUNTS_IN_FLIGHT of one token's at a time there, so that one agent cannot take every thread either.
+  'count-tokens': async (ctx, body) => {
+    const { messages, tools } = toChatPrompt(body.json);
+    const raw = Buffer.from(JSON.stringify({ messages, tools }));
+    const input_tokens = await ctx.deps.tokenizer.countPrompt('messages', raw, { owner: ctx.principal.token.id, maxInFlight: COUNTS_IN_FLIGHT });
+    return { status: 200, body: { input_tokens } };
   },
 } satisfies Record<string, LocalRoute>;

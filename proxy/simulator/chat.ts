@@ -45,9 +45,11 @@ export function handleChat(call: Call): void {
   const b = parseObject(call.body);
   if (typeof b.model !== 'string' || b.model === '') throw badRequest('model must be a non-empty string', 'invalid_model');
   if (!Array.isArray(b.messages) || b.messages.length === 0) throw badRequest('messages must be a non-empty array', 'invalid_messages');
-  const model = requireModel(b).id;
+  const sim = requireModel(b);
+  const model = sim.id;
   const n = optPositiveInt(b, 'n', 128) ?? 1;
-  const maxTokens = optPositiveInt(b, 'max_completion_tokens') ?? optPositiveInt(b, 'max_tokens');
+  // Without a bound a model generates up to its output limit, reasoning included.
+  const maxTokens = optPositiveInt(b, 'max_completion_tokens') ?? optPositiveInt(b, 'max_tokens') ?? sim.outputLimit;
   const promptTokens = countChatPromptTokens(b.messages, b.tools);
 
   const toolResult = trailingToolResult(b.messages);

@@ -9,11 +9,12 @@ import { buildReply, type Reply } from './tok.js';
 export function handleCompletion(call: Call): void {
   const { ctx } = call;
   const b = parseObject(call.body);
-  const model = requireModel(b).id;
+  const sim = requireModel(b);
+  const model = sim.id;
   const prompt = b.prompt;
   if (typeof prompt !== 'string' && !Array.isArray(prompt)) throw badRequest('prompt must be a string or an array', 'invalid_prompt');
   const n = optPositiveInt(b, 'n', 128) ?? 1;
-  const maxTokens = optPositiveInt(b, 'max_tokens');
+  const maxTokens = optPositiveInt(b, 'max_tokens') ?? sim.outputLimit;
   const prompts: string[] =
     typeof prompt === 'string' ? [prompt] : prompt.length > 0 && prompt.every((p) => typeof p === 'string') ? (prompt as string[]) : [''];
   const promptTokens = countInputTokens(prompt);

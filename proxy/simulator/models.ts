@@ -17,6 +17,11 @@ export interface SimModel {
   readonly pricing: { readonly prompt: number; readonly completion: number; readonly cached_prompt?: number; readonly reasoning?: number };
   /** A reasoning model: part of its completion tokens are reported as `reasoning_tokens`. */
   readonly reasoning?: boolean;
+  /**
+   * The most completion tokens (reasoning included) one answer may have: what the model generates up to
+   * when a request gives no bound, as a real one does (issue 25). Not listed, as SkillBoss lists none.
+   */
+  readonly outputLimit: number;
 }
 
 const CREATED = 1_735_689_600; // 2025-01-01T00:00:00Z
@@ -28,6 +33,7 @@ const model = (
   completion: number,
   classes: { cached_prompt?: number; reasoning?: number } = {},
   reasoning = false,
+  outputLimit = 16_384,
 ): SimModel => ({
   id,
   object: 'model',
@@ -36,14 +42,15 @@ const model = (
   cost: prompt,
   pricing: { prompt, completion, ...classes },
   ...(reasoning ? { reasoning } : {}),
+  outputLimit,
 });
 
 export const SIMULATOR_MODELS: readonly SimModel[] = Object.freeze([
-  model('gemini/gemini-2.5-flash', 'google', 0.075, 0.075),
-  model('claude-4-5-sonnet', 'anthropic', 15, 15),
+  model('gemini/gemini-2.5-flash', 'google', 0.075, 0.075, {}, false, 65_536),
+  model('claude-4-5-sonnet', 'anthropic', 15, 15, {}, false, 64_000),
   model('gpt-4o-mini', 'openai', 0.15, 0.6, { cached_prompt: 0.075 }),
   model('gpt-4o', 'openai', 2.5, 10, { cached_prompt: 1.25 }),
-  model('o4-mini', 'openai', 1.1, 4.4, { cached_prompt: 0.275, reasoning: 4.4 }, true),
+  model('o4-mini', 'openai', 1.1, 4.4, { cached_prompt: 0.275, reasoning: 4.4 }, true, 100_000),
   model('text-embedding-3-small', 'openai', 0.02, 0),
 ]);
 

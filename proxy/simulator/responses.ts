@@ -69,7 +69,7 @@ export function handleResponses(call: Call): void {
   const toolOutput = trailingToolOutput(input);
   const tool = decideToolCall(functionTools(b.tools), b.tool_choice, userText, toolOutput !== undefined);
   const seq = nextSeq(ctx);
-  const maxOutput = optPositiveInt(b, 'max_output_tokens');
+  const maxOutput = optPositiveInt(b, 'max_output_tokens') ?? requireModel(b).outputLimit;
   const answer = answerOf(seq, tool, toolOutput !== undefined ? toolResultReply(toolOutput) : `Echo: ${userText}`, maxOutput);
   const cls = classify(ctx, model, { instructions, input }, promptTokens, answer.tokens, maxOutput);
   const outputTokens = answer.tokens + cls.reasoning;

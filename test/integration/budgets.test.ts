@@ -135,18 +135,34 @@ describe('concurrent requests against a budget that fits exactly K worst cases',
 });
 
 describe('requests that try to get around the budget', () => {
-  it('huge n or max_tokens cannot pass a budget, and never reach upstream', async () => {
-    const { secret } = s.token({ budgetUsd: 1 });
-    const child = s.token({ parentId: s.token({ budgetUsd: 1 }).token.id });
-    for (const extra of [{ n: 128, max_tokens: 100_000 }, { max_tokens: 10_000_000 }, { max_completion_tokens: 1, max_tokens: 1_000_000 }, { max_tokens: undefined, n: 20 }]) {
-      for (const sec of [secret, child.secret]) {
-        const res = await chat(sec, body(extra));
-        expect(res.status, JSON.stringify(extra)).toBe(402);
-        expect((await errorOf(res)).code).toBe('budget_exhausted');
+  it('huge n or max_tokens go upstream with the bound the budget pays for (issue 25), and are refused when not even a useful answer fits', async () => {
+    const cases = [{ n: 128, max_tokens: 100_000 }, { max_tokens: 10_000_000 }, { max_completion_tokens: 1, max_tokens: 1_000_000 }, { max_tokens: undefined, n: 20 }];
+    for (const extra of cases) {
+      for (const asChild of [false, true]) {
+        const parent = s.token({ budgetUsd: 1 });
+        const t = asChild ? s.token({ parentId: parent.token.id }) : parent;
+        s.sim.clearRequests();
+        const res = await chat(t.secret, body(extra));
+        expect(res.status, JSON.stringify(extra)).toBe(200);
+        await res.arrayBuffer();
+        const sent = JSON.parse(s.sim.requests[0]!.body) as Record<string, number>;
+        const bound = Math.max(sent.max_tokens ?? 0, sent.max_completion_tokens ?? 0);
+        // $1 at $15 per million tokens: the prompt and every choice's bound together fit in 66,666 tokens.
+        expect(bound * (sent.n ?? 1), JSON.stringify(extra)).toBeLessThanOrEqual(66_666);
+        const spent = s.daemon.db.prepare('SELECT SUM(cost_micros) FROM usage WHERE token_id = ?').pluck().get(t.token.id) as number;
+        expect(spent).toBeLessThanOrEqual(1_000_000);
       }
     }
+    // $0.005 pays for the plain request (16 tokens), not for a useful answer to these.
+    const tiny = s.token({ budgetUsd: 0.005 });
+    s.sim.clearRequests();
+    for (const extra of cases) {
+      const res = await chat(tiny.secret, body(extra));
+      expect(res.status, JSON.stringify(extra)).toBe(402);
+      expect((await errorOf(res)).code).toBe('budget_exhausted');
+    }
     expect(s.sim.requests).toHaveLength(0);
-    expect((await chat(secret)).status).toBe(200);
+    expect((await chat(tiny.secret)).status).toBe(200);
   });
 
   it('refuses max_tokens or n of the wrong type with 400 naming the field', async () => {

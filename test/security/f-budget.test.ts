@@ -106,9 +106,29 @@ describe('F. budget bypass', () => {
   });
 
   it.each([
-    { name: 'huge max_tokens', extra: { max_tokens: 10_000_000 } as Record<string, unknown>, status: 402 },
-    { name: 'huge max_completion_tokens beside a small max_tokens', extra: { max_tokens: 1, max_completion_tokens: 5_000_000 } as Record<string, unknown>, status: 402 },
-    { name: 'n = 128', extra: { n: 128, max_tokens: 4000 } as Record<string, unknown>, status: 402 },
+    { name: 'huge max_tokens', extra: { max_tokens: 10_000_000 } as Record<string, unknown> },
+    { name: 'huge max_completion_tokens beside a small max_tokens', extra: { max_tokens: 1, max_completion_tokens: 5_000_000 } as Record<string, unknown> },
+    { name: 'n = 128', extra: { n: 128, max_tokens: 4000 } as Record<string, unknown> },
+  ])('F5 LiteLLM budget bypass with large max_tokens/n ($name): sent upstream with the bound the budget pays for (issue 25), spend within it', async ({ extra }) => {
+    const t = s.token({ preset: 'write', budgetUsd: 0.5 });
+    s.sim.clearRequests();
+    const before = s.sim.balanceMicros();
+    const res = await call(s, t.secret, 'POST', '/v1/chat/completions', chatBody(extra));
+    expect(res.status).toBe(200);
+    await res.arrayBuffer();
+    const sent = JSON.parse(s.sim.requests.find((r) => r.path === '/v1/chat/completions')!.body) as Record<string, number>;
+    // Every bounding field the agent set is lowered to the same bound, never left larger.
+    for (const f of ['max_tokens', 'max_completion_tokens'] as const) if (f in extra) expect(sent[f]).toBeLessThan(Math.max(...Object.values(extra).map(Number)));
+    expect(spendOf(t.token.id)).toBeLessThanOrEqual(500_000);
+    expect(before - s.sim.balanceMicros()).toBeLessThanOrEqual(500_000);
+    // Where not even the smallest useful answer fits, it is refused before anything goes upstream, as before.
+    const tiny = s.token({ preset: 'write', budgetUsd: 0.0001 });
+    s.sim.clearRequests();
+    expect((await call(s, tiny.secret, 'POST', '/v1/chat/completions', chatBody(extra))).status).toBe(402);
+    expect(forwardedChats()).toBe(0);
+  });
+
+  it.each([
     { name: 'n = 0', extra: { n: 0 } as Record<string, unknown>, status: 400 },
     { name: 'n = 1e9', extra: { n: 1_000_000_000 } as Record<string, unknown>, status: 400 },
     { name: 'n as a string', extra: { n: '5' } as Record<string, unknown>, status: 400 },
@@ -116,7 +136,7 @@ describe('F. budget bypass', () => {
     { name: 'fractional max_tokens', extra: { max_tokens: 1.5 } as Record<string, unknown>, status: 400 },
     { name: 'max_tokens as a string', extra: { max_tokens: '100' } as Record<string, unknown>, status: 400 },
     { name: 'max_tokens beyond any model', extra: { max_tokens: 1e12 } as Record<string, unknown>, status: 400 },
-  ])('F5 LiteLLM budget bypass with large or odd max_tokens/n ($name): refused ($status) before anything goes upstream', async ({ extra, status }) => {
+  ])('F5 LiteLLM budget bypass with odd max_tokens/n ($name): refused ($status) before anything goes upstream', async ({ extra, status }) => {
     const t = s.token({ preset: 'write', budgetUsd: 1 });
     s.sim.clearRequests();
     const res = await call(s, t.secret, 'POST', '/v1/chat/completions', chatBody(extra));

@@ -141,6 +141,16 @@ describe('rotations and webhook failures', () => {
     expect(kinds(rules.evaluate({ audit: [row(13, 'token.webhook_failed', 'daemon', nextDay)] }, nextDay))).toEqual(['webhook_failed']);
   });
 
+  it('tell the human of an upstream overrun, naming the request (issue 25)', () => {
+    const rules = new NotifyRules();
+    const detail = JSON.stringify({ request_id: 'req-42', reserved_micros: 10_000, charged_micros: 25_000 });
+    const out = rules.evaluate({ audit: [{ ...row(20, 'usage.upstream_overrun', 'daemon'), detail }] }, MAY_10);
+    expect(kinds(out)).toEqual(['upstream_overrun']);
+    expect(out[0]!.body).toContain('req-42');
+    expect(out[0]!.body).toContain('“deployer”');
+    expect(rules.evaluate({ audit: [{ ...row(20, 'usage.upstream_overrun', 'daemon'), detail }] }, MAY_10)).toEqual([]);
+  });
+
   it('skip lifecycle rows older than a day (found after a long downtime)', () => {
     const rules = new NotifyRules();
     expect(rules.evaluate({ audit: [row(20, 'token.rotate', 'daemon', MAY_10 - 2 * DAY_MS)] }, MAY_10)).toEqual([]);

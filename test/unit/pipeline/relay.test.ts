@@ -31,7 +31,7 @@ import { UpstreamState } from '../../../proxy/upstream/status.js';
 
 const KEY = 'sk-real-key-0123456789abcdef';
 /** The estimate the relay is handed (it reads the model from it on translated routes). */
-const EST: Estimate = { model: 'gpt-4o-mini', promptTokens: 0, exact: true, maxCompletionTokens: 0, worstCaseMicros: 0, stream: false, units: 1 };
+const EST: Estimate = { model: 'gpt-4o-mini', promptTokens: 0, exact: true, maxCompletionTokens: 0, worstCaseMicros: 0, stream: false, units: 1, agentBound: null, choices: 1, boundFields: [], bound: null };
 
 let dir: string;
 let db: DB;
