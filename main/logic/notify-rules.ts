@@ -10,7 +10,7 @@ import { formatUsd } from '../../proxy/core/money.js';
 import { DAY_MS, periodOf, periodResetAt } from '../../proxy/core/time.js';
 import type { UpstreamStatus } from '../../proxy/upstream/status.js';
 
-export type NoticeKind = 'spend_hold' | 'budget_80' | 'budget_100' | 'key_invalid' | 'credits_out' | 'rotation' | 'webhook_failed' | 'upstream_changed' | 'expiry' | 'access_request' | 'summary';
+export type NoticeKind = 'upstream_notice' | 'spend_hold' | 'budget_80' | 'budget_100' | 'key_invalid' | 'credits_out' | 'rotation' | 'webhook_failed' | 'upstream_changed' | 'expiry' | 'access_request' | 'summary';
 
 /** Where clicking the notification leads in the dashboard. */
 export type NoticeTarget = 'overview' | 'tokens' | 'setup' | 'audit' | 'access';
@@ -68,7 +68,7 @@ export interface HeldToken {
 
 export interface Observation {
   held?: readonly HeldToken[];
-  upstream?: { key: UpstreamStatus['key']; credits: UpstreamStatus['credits'] };
+  upstream?: { key: UpstreamStatus['key']; credits: UpstreamStatus['credits']; notices?: UpstreamStatus['notices'] };
   budgets?: readonly BudgetObservation[];
   audit?: readonly AuditObservation[];
   expiring?: readonly ExpiringToken[];
@@ -145,6 +145,11 @@ export class NotifyRules {
     if (u.credits === 'out') {
       fire({ key: 'upstream:credits_out', kind: 'credits_out', title: 'SkillBoss credits used up', body: 'The SkillBoss account has no credits left; agents get 402 until it is topped up.', target: 'overview' }, UNTIL_CLEARED);
     } else if (u.credits === 'ok') this.fired.delete('upstream:credits_out');
+    // What the sidecar could not learn from SkillBoss, or SkillBoss's own balance warning: each once (a new message is news again).
+    for (const n of u.notices ?? []) {
+      const title = n.kind === 'models_shape' ? 'SkillBoss model list not understood' : n.kind === 'capability' ? 'Not supported by this SkillBoss' : n.kind === 'balance_warning' ? 'SkillBoss balance warning' : 'SkillBoss balance unknown';
+      fire({ key: `upstream:${n.key}:${n.at}`, kind: 'upstream_notice', title, body: n.message, target: 'overview' }, n.at + 30 * DAY_MS);
+    }
   }
 
   private budgets(rows: readonly BudgetObservation[], now: number, fire: (n: Notice, until: number) => void): void {

@@ -16,7 +16,8 @@ import { startMaintenance } from '../db/maintenance.js';
 import { getSetting } from '../db/records.js';
 import type { KeyStore } from '../keychain/store.js';
 import type { PipelineDeps } from '../pipeline/context.js';
-import { syncOnce } from '../upstream/sync.js';
+import { syncOnce, type SyncOptions } from '../upstream/sync.js';
+import { CONTROL_PLANE_SETTING, controlPlaneOf } from '../upstream/balance.js';
 import { Guards, isLoopbackHost } from './guards.js';
 import { acquireLock, type DataDirLock } from './lock.js';
 import { createPipelineDeps } from './deps.js';
@@ -41,6 +42,13 @@ export interface DaemonOptions {
   log?: Logger;
   /** How often to sync models, prices and balance (ms); 0 disables the timer (start-up sync still runs). */
   syncIntervalMs?: number;
+  /** Model-detail pacing and cache of the sync (proxy/upstream/sync.ts). */
+  sync?: Partial<SyncOptions>;
+  /**
+   * The control-plane host (SkillBoss's balance outside /v1): --control-plane or
+   * SKILLBOSS_CONTROL_PLANE_URL; else the `control_plane_url` setting; else derived from the upstream URL.
+   */
+  controlPlaneUrl?: string;
   /** How often to look for changes made by the CLI (ms). */
   watchIntervalMs?: number;
   allowedOrigins?: string[];
@@ -100,8 +108,26 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
 
   const metrics = await createMetricsRoute({ enabled: opts.metrics ?? getSetting<boolean>(db, METRICS_SETTING) === true, dataDir: opts.dataDir, deps });
 
-  const syncDeps = { baseUrl: () => deps.upstream().baseUrl, key, prices, state: upstreamState, clock, log };
-  const sync = () => syncOnce(syncDeps).catch((err: unknown) => log.error({ err }, 'sync failed'));
+  const controlPlane = () => opts.controlPlaneUrl ?? getSetting<string>(db, CONTROL_PLANE_SETTING) ?? controlPlaneOf(deps.upstream().baseUrl);
+  const syncDeps = { baseUrl: () => deps.upstream().baseUrl, controlPlane, key, prices, state: upstreamState, clock, log, ...(opts.sync ? { options: opts.sync } : {}) };
+  // One sync at a time: a call while one runs gets one more run after it (the key or the upstream may have changed).
+  let running: Promise<void> | null = null;
+  let queued: Promise<void> | null = null;
+  const sync = (): Promise<void> => {
+    if (!running) {
+      running = syncOnce(syncDeps)
+        .catch((err: unknown) => log.error({ err }, 'sync failed'))
+        .finally(() => {
+          running = null;
+        });
+      return running;
+    }
+    queued ??= running.then(() => {
+      queued = null;
+      return sync();
+    });
+    return queued;
+  };
 
   const watcher = new Watcher(db, opts.watchIntervalMs ?? 250, {
     tokens: () => principals.clear(),

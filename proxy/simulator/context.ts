@@ -3,6 +3,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Faults } from './faults.js';
 import { badRequest, SimError, usd, type JsonObject } from './http.js';
 import { findModel, type SimModel } from './models.js';
+import { checkCap } from './real.js';
+import type { SimDialect } from './real.js';
 import type { Caller, SimState } from './state.js';
 
 export interface RecordedRequest {
@@ -18,6 +20,10 @@ export interface SimContext {
   readonly state: SimState;
   readonly clock: () => number;
   readonly reportCost: boolean;
+  /** Which SkillBoss the simulator answers as (real.ts). */
+  readonly dialect: SimDialect;
+  /** Below this balance the real dialect adds `_balance_warning` to answers. */
+  readonly lowBalanceMicros: number;
   faults: Faults;
   readonly requests: RecordedRequest[];
   readonly record: boolean;
@@ -68,4 +74,10 @@ export function costHeaders(ctx: SimContext, micros: number): Record<string, str
 export function usageOf<T extends object>(ctx: SimContext, usage: T, micros: number): (T & { cost?: number }) | undefined {
   if (ctx.faults.omitUsage) return undefined;
   return ctx.reportCost ? { ...usage, cost: usd(micros) } : usage;
+}
+
+/** Refuses (402) a call costing `micros`: above the caller's X-Max-Cost-Usd (real dialect), or past the balance or a key budget. */
+export function checkSpend(call: Call, micros: number): void {
+  checkCap(call, micros);
+  call.ctx.state.checkSpend(call.caller.key, micros);
 }

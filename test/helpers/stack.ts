@@ -7,7 +7,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startSimulator, type Simulator, type SimulatorOptions } from '../../proxy/simulator/index.js';
+import { startSimulator, type SimDialect, type Simulator, type SimulatorOptions } from '../../proxy/simulator/index.js';
+
+/** Both upstream dialects, for suites that run against each (`describe.each(DIALECTS)`). */
+export const DIALECTS: readonly SimDialect[] = ['seed', 'real'];
 import { startDaemon, type Daemon, type DaemonOptions } from '../../proxy/server/daemon.js';
 import { osKeychain, type KeyStore } from '../../proxy/keychain/store.js';
 import { randomBase62 } from '../../proxy/tokens/format.js';
@@ -58,6 +61,8 @@ export interface Stack {
 }
 
 export interface StackOptions {
+  /** Which SkillBoss the simulator answers as (default seed); the real dialect's key has the sk_live_ form. */
+  dialect?: SimDialect;
   sim?: Partial<SimulatorOptions>;
   daemon?: Partial<DaemonOptions>;
   /** Put the simulator key in the OS keychain (default true). */
@@ -66,8 +71,9 @@ export interface StackOptions {
 
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const clock = testClock();
-  const simKey = `sk-test-${randomBase62(32)}`;
-  const sim = await startSimulator({ apiKey: simKey, balanceUsd: 1000, ...opts.sim });
+  const dialect = opts.dialect ?? opts.sim?.dialect ?? 'seed';
+  const simKey = dialect === 'real' ? `sk_live_${randomBase62(32)}` : `sk-test-${randomBase62(32)}`;
+  const sim = await startSimulator({ apiKey: simKey, balanceUsd: 1000, ...opts.sim, dialect });
   const dataDir = tempDir();
   const keyStore = opts.daemon?.keyStore ?? osKeychain(dataDir);
   if (opts.setKey !== false) keyStore.set(simKey);

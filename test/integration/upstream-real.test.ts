@@ -1,0 +1,154 @@
+/**
+ * Issue 23: the sidecar against the real SkillBoss dialect (`simulator
+ * --dialect real`): the model list without prices and per-model pricing,
+ * the balance at /v1/wallet/balance, key forms other than sk-, no key-rotation
+ * API, injected `_` fields and X-Max-Cost-Usd. The real daemon, the real CLI,
+ * the real keychain; each of these fails on the seed-only sidecar.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DAY_MS } from '../../proxy/core/time.js';
+import { classCostMicros } from '../../proxy/pricing/prices.js';
+import { SIMULATOR_MODELS, SIMULATOR_REAL_UNPRICED } from '../../proxy/simulator/index.js';
+import { runCli } from '../helpers/cli.js';
+import { startStack, type Stack } from '../helpers/stack.js';
+
+let s: Stack;
+const cli = (args: string[], input?: string) => runCli([...args, '--data-dir', s.dataDir], input === undefined ? {} : { input });
+const json = async (args: string[]) => JSON.parse((await cli([...args, '--json'])).stdout) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+beforeAll(async () => {
+  s = await startStack({ dialect: 'real' });
+});
+afterAll(async () => {
+  await s?.close();
+});
+
+describe('models and prices from the real shape', () => {
+  it('price list shows every model SkillBoss prices, at its detail price, with where it came from', async () => {
+    const out = await json(['price', 'list']);
+    const byId = new Map((out.models as Array<{ id: string; prompt: number; completion: number; source: string; origin: string }>).map((m) => [m.id, m]));
+    for (const m of SIMULATOR_MODELS) {
+      if (SIMULATOR_REAL_UNPRICED.has(m.id)) {
+        expect(byId.has(m.id)).toBe(false);
+        continue;
+      }
+      expect(byId.get(m.id)).toMatchObject({ prompt: m.pricing.prompt, completion: m.pricing.completion, source: 'upstream', origin: 'model detail' });
+    }
+    const table = (await cli(['price', 'list'])).stdout;
+    expect(table).toMatch(/gemini\/gemini-2\.5-flash.*model detail/);
+    // The detail of each model was asked once, a few at a time.
+    const details = s.sim.requests.filter((r) => r.method === 'GET' && r.path.startsWith('/v1/models/'));
+    expect(details.length).toBe(SIMULATOR_MODELS.length);
+  });
+
+  it('a chat request is charged its tokens times the synced prices, to the micro-dollar', async () => {
+    const t = s.token({ budgetUsd: 5 });
+    const res = await fetch(`${s.baseURL}/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${t.secret}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'price me exactly' }], max_tokens: 50 }),
+    });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { usage: { prompt_tokens: number; completion_tokens: number } };
+    const row = s.daemon.db.prepare('SELECT * FROM usage WHERE token_id = ? ORDER BY id DESC LIMIT 1').get(t.token.id) as { cost_micros: number; cost_source: string };
+    const price = s.daemon.deps.prices.priceFor('gpt-4o');
+    expect(price).toMatchObject({ prompt: 2.5, completion: 10, source: 'upstream' });
+    expect(row.cost_micros).toBe(classCostMicros(price, body.usage.prompt_tokens, body.usage.completion_tokens, { cached: 0, cacheWrite: 0, reasoning: 0 }));
+    expect(row.cost_source).toBe('price');
+  });
+
+  it('a sync later asks no detail again (cached), and a detail that fails keeps the last known price', async () => {
+    s.sim.clearRequests();
+    await s.daemon.sync();
+    expect(s.sim.requests.filter((r) => r.path.startsWith('/v1/models/'))).toEqual([]);
+    s.clock.now += 7 * 60 * 60_000;
+    s.sim.faults.failNext = { count: 100, status: 500, path: '/v1/models/gpt-4o' };
+    await s.daemon.sync();
+    delete s.sim.faults.failNext;
+    expect(s.sim.requests.some((r) => r.path === '/v1/models/gpt-4o')).toBe(true);
+    expect(s.daemon.deps.prices.priceFor('gpt-4o')).toMatchObject({ prompt: 2.5, completion: 10, source: 'upstream' });
+  });
+});
+
+describe('status against the real dialect', () => {
+  it('shows the balance from /v1/wallet/balance and the count of models priced, and names the unpriced one', async () => {
+    const out = await json(['status']);
+    expect(out.upstream.balance_usd).toBeCloseTo(s.sim.balanceMicros() / 1e6, 6);
+    expect(out.upstream.balance_source).toBe('GET /v1/wallet/balance');
+    expect(out.models.count).toBe(SIMULATOR_MODELS.length);
+    expect(out.models.priced).toBe(SIMULATOR_MODELS.length - SIMULATOR_REAL_UNPRICED.size);
+    expect(out.models.fallback.unpriced).toEqual([...SIMULATOR_REAL_UNPRICED]);
+    expect((out.todo as string[]).some((t) => /1 model is charged at the fallback \(o4-mini\).*price set/.test(t))).toBe(true);
+    const text = (await cli(['status'])).stdout;
+    expect(text).toMatch(/credits\s+\$\d+\.\d\d, synced .* from GET \/v1\/wallet\/balance/);
+    expect(text).toMatch(/models\s+5 with prices, synced .* \(6 listed by SkillBoss; 1 charged at the fallback\)/);
+  });
+});
+
+describe('keys as SkillBoss issues them', () => {
+  it('key set takes sk_live_… and sk_skillboss_… keys and judges them by asking SkillBoss', async () => {
+    // The stack's key is sk_live_…: SkillBoss accepts it.
+    const ok = await cli(['key', 'set', '--upstream', s.sim.url], `${s.simKey}\n`);
+    expect(ok.stdout).toContain('SkillBoss accepted the key');
+    expect(ok.code).toBe(0);
+    expect(s.keyStore.get()).toBe(s.simKey);
+    // A well-formed key SkillBoss does not know is stored but judged invalid by the upstream, not by its prefix.
+    const other = `sk_skillboss_${'x'.repeat(30)}`;
+    const judged = await cli(['key', 'set', '--upstream', s.sim.url], `${other}\n`);
+    expect(judged.stdout).toContain('SkillBoss rejected the key (401)');
+    expect(judged.code).toBe(2);
+    expect(s.keyStore.get()).toBe(other);
+    // The sidecar's own tokens are still refused, with why.
+    const agent = s.token();
+    const refused = await cli(['key', 'set', '--no-check'], `${agent.secret}\n`);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain('sidecar agent token');
+    expect(s.keyStore.get()).toBe(other);
+    // Whitespace inside is refused.
+    const spaced = await cli(['key', 'set', '--no-check'], 'sk_live_abc def ghi jkl mno pqr\n');
+    expect(spaced.code).not.toBe(0);
+    expect(spaced.stderr).toContain('does not look like a SkillBoss API key');
+    s.keyStore.set(s.simKey);
+    s.daemon.deps.key.reload();
+    await s.daemon.sync();
+  });
+});
+
+describe('rotation without a rotation API', () => {
+  it('the schedule reports "not supported by this upstream" instead of failing, and stops calling', async () => {
+    s.clock.now += 91 * DAY_MS;
+    s.sim.clearRequests();
+    await s.daemon.lifecycle.tick();
+    expect(s.sim.requests.filter((r) => r.path === '/v1/api-keys/rotate')).toHaveLength(1);
+    expect(s.keyStore.get()).toBe(s.simKey);
+    const out = await json(['status']);
+    expect(out.key_rotation.supported).toBe('unsupported');
+    expect((out.todo as string[]).some((t) => t.includes('not supported by this upstream') && t.includes('key set'))).toBe(true);
+    expect((out.todo as string[]).some((t) => t.includes('rotation of the SkillBoss key failed'))).toBe(false);
+    expect((await cli(['status'])).stdout).toMatch(/rotation\s+SkillBoss key not supported by this upstream/);
+    const failed = s.daemon.db.prepare("SELECT count(*) AS n FROM audit WHERE event = 'key.rotate.failed'").get() as { n: number };
+    expect(failed.n).toBe(0);
+    // The next tick reminds; it does not call again.
+    s.clock.now += DAY_MS;
+    await s.daemon.lifecycle.tick();
+    expect(s.sim.requests.filter((r) => r.path === '/v1/api-keys/rotate')).toHaveLength(1);
+    expect(s.daemon.deps.upstreamState.get().notices.some((n) => n.key === 'capability:rotation')).toBe(true);
+  });
+});
+
+describe('an unrecognised model list', () => {
+  it('is a specific warning in status and doctor, not "0 models"', async () => {
+    const odd = await startStack({ sim: { dialect: 'seed' } });
+    try {
+      odd.sim.faults.failNext = { count: 1000, status: 200, path: '/v1/models', body: { items: [{ name: 'x' }], total: 1 } };
+      await odd.daemon.sync();
+      const st = JSON.parse((await runCli(['status', '--json', '--data-dir', odd.dataDir])).stdout) as { todo: string[] };
+      expect(st.todo.some((t) => t.includes('the keys items, total but neither a `data` nor a `models` list'))).toBe(true);
+      const doc = await runCli(['doctor', '--upstream', odd.sim.url, '--port', '0', '--data-dir', odd.dataDir]);
+      expect(doc.stdout).toMatch(/FAIL\s+models\s+GET \/v1\/models answered an object with the keys items, total/);
+      expect(doc.code).toBe(1);
+    } finally {
+      await odd.close();
+    }
+  });
+});
