@@ -152,3 +152,22 @@ describe('an unrecognised model list', () => {
     }
   });
 });
+
+describe('child keys for off-machine agents', () => {
+  it('become a sub-wallet capped at the budget where SkillBoss has no create-child, and revoke there', async () => {
+    const r = await runCli(['token', 'create', '--upstream', '--name', 'remote', '--scopes', 'models:read,models:use', '--budget', '5', '--json', '--data-dir', s.dataDir], {
+      env: { SKILLBOSS_UPSTREAM_URL: s.sim.url },
+    });
+    expect(r.stderr).toBe('');
+    const out = JSON.parse(r.stdout) as { id: string; api_key: string; upstream_kind: string };
+    expect(out.upstream_kind).toBe('sub-wallet');
+    const sub = s.sim.requests.find((q) => q.path === '/v1/sub-wallets');
+    expect(JSON.parse(sub!.body)).toEqual({ label: 'remote', rules: { max_spend_usd: 5 } });
+    const models = await fetch(`${s.sim.url}/models`, { headers: { authorization: `Bearer ${out.api_key}` } });
+    expect(models.status).toBe(200);
+    const rev = await runCli(['token', 'revoke', out.id, '--data-dir', s.dataDir], { env: { SKILLBOSS_UPSTREAM_URL: s.sim.url } });
+    expect(rev.code).toBe(0);
+    expect((await fetch(`${s.sim.url}/models`, { headers: { authorization: `Bearer ${out.api_key}` } })).status).toBe(401);
+    expect((await json(['status'])).upstream.capabilities).toMatchObject({ child_keys: 'unsupported', sub_wallets: 'supported' });
+  });
+});
