@@ -16,11 +16,11 @@ import { startMaintenance } from '../db/maintenance.js';
 import { getSetting } from '../db/records.js';
 import type { KeyStore } from '../keychain/store.js';
 import type { PipelineDeps } from '../pipeline/context.js';
-import { syncOnce, type SyncOptions } from '../upstream/sync.js';
+import { noteBalanceAfterCall, syncOnce, type SyncOptions } from '../upstream/sync.js';
 import { CONTROL_PLANE_SETTING, controlPlaneOf } from '../upstream/balance.js';
 import { Guards, isLoopbackHost } from './guards.js';
 import { acquireLock, type DataDirLock } from './lock.js';
-import { createPipelineDeps } from './deps.js';
+import { createPipelineDeps, hygieneOf } from './deps.js';
 import { createRouter } from './router.js';
 import { Watcher } from './watcher.js';
 import { DEFAULT_LIFECYCLE_OPTIONS, Lifecycle, type LifecycleOptions } from '../lifecycle/scheduler.js';
@@ -129,6 +129,19 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     return queued;
   };
 
+  // What answers said about the account (issue 23). A 401 on one route re-runs the validity probe (the sync's
+  // GET /v1/models), which alone may mark the key invalid; SkillBoss's balance warning refreshes the balance.
+  let lastSaidSync = 0;
+  events.on('upstream_said', (e) => {
+    const now = clock();
+    if (e.kind === 'balance_after') noteBalanceAfterCall(upstreamState, e.usd, now);
+    else if (e.kind === 'balance_warning') upstreamState.notice({ key: 'balance_warning', kind: 'balance_warning', message: `SkillBoss warns: ${e.message}` }, now);
+    if (e.kind !== 'balance_after' && now - lastSaidSync >= 60_000) {
+      lastSaidSync = now;
+      void sync();
+    }
+  });
+
   const watcher = new Watcher(db, opts.watchIntervalMs ?? 250, {
     tokens: () => principals.clear(),
     key: () => {
@@ -140,6 +153,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     prices: () => prices.reload(),
     settings: () => {
       paused = getSetting<boolean>(db, 'paused') === true;
+      Object.assign(deps.hygiene, hygieneOf(db));
     },
   });
 

@@ -11,7 +11,7 @@
  * What the sync could not learn becomes a notice, never a silent zero.
  */
 import type { Logger } from 'pino';
-import type { Clock } from '../core/time.js';
+import { DAY_MS, type Clock } from '../core/time.js';
 import type { KeyHolder } from '../keychain/holder.js';
 import type { PriceBook, SyncedModel } from '../pricing/prices.js';
 import { findBalance } from './balance.js';
@@ -109,6 +109,9 @@ async function syncBalance(d: SyncDeps, key: string, now: number): Promise<void>
     return;
   }
   d.state.clearNotices('balance_unknown');
+  // SkillBoss's own warning is news for a day; it says so again with the next answer if it still holds.
+  const warned = d.state.get().notices.find((n) => n.key === 'balance_warning');
+  if (warned && now - warned.at > DAY_MS) d.state.clearNotices('balance_warning');
   const patch = { balanceSource: found.source, balanceCredits: found.credits, balanceSyncedAt: now };
   if (found.usd !== null) d.state.update({ ...patch, balanceUsd: found.usd, credits: found.usd > 0 ? 'ok' : 'out' });
   else d.state.update({ ...patch, balanceUsd: null, credits: (found.credits ?? 0) > 0 ? 'ok' : 'out' });

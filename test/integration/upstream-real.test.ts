@@ -171,3 +171,109 @@ describe('child keys for off-machine agents', () => {
     expect((await json(['status'])).upstream.capabilities).toMatchObject({ child_keys: 'unsupported', sub_wallets: 'supported' });
   });
 });
+
+describe('what SkillBoss adds to its answers', () => {
+  const chat = (secret: string, body: Record<string, unknown>, headers: Record<string, string> = {}) =>
+    fetch(`${s.baseURL}/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json', ...headers },
+      body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], max_tokens: 20, ...body }),
+    });
+
+  it('no _memory_hint (or any _ field) reaches an agent in JSON or SSE; the stream stays well-formed', async () => {
+    const t = s.token();
+    const json = await chat(t.secret, {});
+    const text = await json.text();
+    expect(json.status).toBe(200);
+    expect(text).not.toContain('_memory_hint');
+    expect(text).not.toMatch(/"_[a-z]/);
+    expect(JSON.parse(text)).toMatchObject({ object: 'chat.completion', choices: [{ message: { content: 'Echo: hi' } }] });
+    // The upstream did send them: the strip is the sidecar's.
+    const streamed = await chat(t.secret, { stream: true });
+    const sse = await streamed.text();
+    expect(sse).not.toContain('_memory_hint');
+    expect(sse).not.toContain('_savings');
+    const events = sse.split('\n\n').filter(Boolean);
+    expect(events.at(-1)).toBe('data: [DONE]');
+    let content = '';
+    for (const e of events.slice(0, -1)) {
+      expect(e.startsWith('data: ')).toBe(true);
+      const chunk = JSON.parse(e.slice(6)) as { choices: Array<{ delta: { content?: string } }> };
+      expect(Array.isArray(chunk.choices)).toBe(true);
+      content += chunk.choices[0]?.delta.content ?? '';
+    }
+    expect(content).toBe('Echo: hi');
+  });
+
+  it('a setting passes them through', async () => {
+    const t = s.token();
+    s.daemon.deps.hygiene.passInjectedFields = true;
+    try {
+      expect(await (await chat(t.secret, {})).text()).toContain('_memory_hint');
+    } finally {
+      s.daemon.deps.hygiene.passInjectedFields = false;
+    }
+  });
+
+  it('_balance_warning becomes an alert for the human, and the balance the call reported is taken', async () => {
+    const t = s.token();
+    s.sim.setBalanceUsd(3);
+    const res = await chat(t.secret, {});
+    expect(await res.text()).not.toContain('_balance_warning');
+    const up = s.daemon.deps.upstreamState.get();
+    expect(up.notices.some((n) => n.kind === 'balance_warning' && n.message.includes('Low balance'))).toBe(true);
+    expect(up.balanceSource).toBe('wallet_balance_after_usd');
+    expect(up.balanceUsd).toBeCloseTo(s.sim.balanceMicros() / 1e6, 6);
+    const out = await json(['status']);
+    expect((out.todo as string[]).some((x) => x.startsWith('SkillBoss warns: Low balance'))).toBe(true);
+    s.sim.setBalanceUsd(1000);
+  });
+});
+
+describe('the upstream enforces the budget too', () => {
+  it('every forwarded metered request carries X-Max-Cost-Usd no larger than the remaining budget, and X-Agent-Name', async () => {
+    const t = s.token({ name: 'cap-agent', budgetUsd: 0.05 });
+    s.sim.clearRequests();
+    for (const body of [
+      { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'one' }], max_tokens: 100 },
+      { model: 'gpt-4o', messages: [{ role: 'user', content: 'two' }], max_tokens: 500, stream: true },
+    ]) {
+      const left = s.daemon.deps.budgets.remaining([t.token], s.clock.now).remainingMicros!;
+      const res = await fetch(`${s.baseURL}/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${t.secret}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      await res.text();
+      expect(res.status).toBe(200);
+      const sent = s.sim.requests.filter((r) => r.path === '/v1/chat/completions').at(-1)!;
+      const cap = Number(sent.headers['x-max-cost-usd']);
+      expect(cap).toBeGreaterThan(0);
+      expect(Math.round(cap * 1e6)).toBeLessThanOrEqual(left);
+      expect(sent.headers['x-agent-name']).toBe('cap-agent');
+    }
+    const emb = await fetch(`${s.baseURL}/embeddings`, { method: 'POST', headers: { authorization: `Bearer ${t.secret}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'text-embedding-3-small', input: 'x' }) });
+    expect(emb.status).toBe(200);
+    expect(s.sim.requests.at(-1)!.headers['x-max-cost-usd']).toBeDefined();
+  });
+
+  it("keeps an agent's own lower cap, and SkillBoss's 402 for it is the sidecar's budget refusal, not 'out of credits'", async () => {
+    const t = s.token();
+    const res = await fetch(`${s.baseURL}/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${t.secret}`, 'content-type': 'application/json', 'x-max-cost-usd': '0.000001' },
+      body: JSON.stringify({ model: 'claude-4-5-sonnet', messages: [{ role: 'user', content: 'this costs more than a micro-dollar' }], max_tokens: 50 }),
+    });
+    expect(s.sim.requests.at(-1)!.headers['x-max-cost-usd']).toBe('0.000001');
+    expect(res.status).toBe(402);
+    const e = ((await res.json()) as { error: { code: string; message: string } }).error;
+    expect(e.code).toBe('budget_exhausted');
+    expect(e.message).toContain('$0.000001 cap');
+    expect(s.daemon.deps.upstreamState.get().credits).not.toBe('out');
+  });
+
+  it('a 401 on one route does not mark the key invalid; only the validity probe would', async () => {
+    const t = s.token();
+    s.sim.faults.failNext = { count: 1, status: 401, path: '/v1/embeddings' };
+    const res = await fetch(`${s.baseURL}/embeddings`, { method: 'POST', headers: { authorization: `Bearer ${t.secret}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'text-embedding-3-small', input: 'x' }) });
+    expect(res.status).toBe(502);
+    await s.daemon.sync();
+    expect(s.daemon.deps.upstreamState.get().key).toBe('valid');
+  });
+});
