@@ -5,7 +5,8 @@
  * tool result (the rules are in tools.ts).
  */
 import { countChatPromptTokens } from '../pricing/tokenizer.js';
-import { checkSpend, costHeaders, nextSeq, nowSeconds, requireModel, usageOf, type Call } from './context.js';
+import { costHeaders, nextSeq, nowSeconds, requireModel, usageOf, type Call } from './context.js';
+import { checkSpend } from './spend.js';
 import { badRequest, optPositiveInt, parseObject, sendJson, type JsonObject } from './http.js';
 import { chatDetails, classCostMicros, classify, isReasoningModel } from './classes.js';
 import { SSE_DONE, sseData, startStream, type SseChunk } from './sse.js';

@@ -1,6 +1,7 @@
 /** POST /v1/completions: legacy text completions with the same echo model as chat. */
 import { countInputTokens } from '../pricing/tokenizer.js';
-import { checkSpend, costHeaders, nextSeq, nowSeconds, requireModel, usageOf, type Call } from './context.js';
+import { costHeaders, nextSeq, nowSeconds, requireModel, usageOf, type Call } from './context.js';
+import { checkSpend } from './spend.js';
 import { badRequest, optPositiveInt, parseObject, sendJson, type JsonObject } from './http.js';
 import { chatDetails, classCostMicros, classify } from './classes.js';
 import { SSE_DONE, sseData, startStream, type SseChunk } from './sse.js';

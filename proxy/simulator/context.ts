@@ -3,9 +3,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Faults } from './faults.js';
 import { badRequest, SimError, usd, type JsonObject } from './http.js';
 import { findModel, type SimModel } from './models.js';
-import { checkCap } from './real.js';
-import type { SimDialect } from './real.js';
 import type { Caller, SimState } from './state.js';
+
+/** Which SkillBoss the simulator answers as: the seed page's, or the real service's (real.ts). */
+export type SimDialect = 'seed' | 'real';
 
 export interface RecordedRequest {
   method: string;
@@ -76,8 +77,3 @@ export function usageOf<T extends object>(ctx: SimContext, usage: T, micros: num
   return ctx.reportCost ? { ...usage, cost: usd(micros) } : usage;
 }
 
-/** Refuses (402) a call costing `micros`: above the caller's X-Max-Cost-Usd (real dialect), or past the balance or a key budget. */
-export function checkSpend(call: Call, micros: number): void {
-  checkCap(call, micros);
-  call.ctx.state.checkSpend(call.caller.key, micros);
-}

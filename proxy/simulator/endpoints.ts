@@ -1,7 +1,8 @@
 /** Models, embeddings, moderations, images, audio and non-LLM services. */
 import { createHash } from 'node:crypto';
 import { countInputTokens } from '../pricing/tokenizer.js';
-import { checkSpend, costHeaders, modelNotFound, nextSeq, nowSeconds, requireModel, usageOf, type Call } from './context.js';
+import { costHeaders, modelNotFound, nextSeq, nowSeconds, requireModel, usageOf, type Call } from './context.js';
+import { checkSpend } from './spend.js';
 import { badRequest, notFound, optPositiveInt, parseObject, sendJson, sendRaw, type JsonObject } from './http.js';
 import { injected } from './real.js';
 import { costMicros, findModel, listEntry, MODELS_LIST_JSON } from './models.js';

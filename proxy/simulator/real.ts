@@ -8,12 +8,12 @@
  * own), `wallet_balance_after_usd` on each answer, and `X-Max-Cost-Usd`
  * enforced with a 402 before anything is charged.
  */
-import type { Call, SimContext } from './context.js';
+import type { Call, SimContext, SimDialect } from './context.js';
 import { badRequest, notFound, parseObject, SimError, sendJson, usd, type JsonObject } from './http.js';
 import { findModel, SIMULATOR_MODELS, type SimModel } from './models.js';
 import { sseData, type SseChunk } from './sse.js';
 
-export type SimDialect = 'seed' | 'real';
+export type { SimDialect };
 
 /** What the real service's `type` field says of a model. */
 const typeOf = (m: SimModel): string => (m.id.includes('embedding') ? 'embedding' : 'chat');

@@ -7,7 +7,8 @@
  */
 import { countChatPromptTokens, countTokens } from '../pricing/tokenizer.js';
 import { contentText, lastUserText } from './chat.js';
-import { checkSpend, costHeaders, nextSeq, nowSeconds, requireModel, usageOf, type Call } from './context.js';
+import { costHeaders, nextSeq, nowSeconds, requireModel, usageOf, type Call } from './context.js';
+import { checkSpend } from './spend.js';
 import { badRequest, optPositiveInt, parseObject, sendJson, type JsonObject } from './http.js';
 import { storeResponse } from './responses-store.js';
 import { classCostMicros, classify, isReasoningModel, responsesDetails } from './classes.js';
