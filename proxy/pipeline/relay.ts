@@ -22,6 +22,7 @@ import type { StreamTap } from './sse.js';
 import { mapTransportError, responseHeaders } from './upstream.js';
 import { reportedCost } from './usage.js';
 import { balanceWarningText, stripInjected } from '../upstream/hygiene.js';
+import { AGENT_ANSWERS } from '../upstream/models.js';
 
 /** Cap on a buffered JSON response (non-streamed answers are small; a larger one is an upstream fault). */
 const MAX_JSON_RESPONSE_BYTES = 64 * 1024 * 1024;
@@ -129,13 +130,18 @@ async function relayJson(
   }
   const after = obj ? obj.wallet_balance_after_usd : scanned?.fields.wallet_balance_after_usd;
   if (typeof after === 'number' && Number.isFinite(after)) ctx.deps.events.emit('upstream_said', { kind: 'balance_after', usd: after });
+  let changed = false;
   if (injectedTop && obj) {
     const { removed } = stripInjected(obj);
     if (removed) {
       onInjected!(removed);
-      if (!translate) buf = Buffer.from(JSON.stringify(obj));
+      changed = true;
     }
   }
+  // The real service's model answers, in the shape OpenAI clients read (upstream/models.ts).
+  const answer = ctx.route.def.forward!.answer;
+  if (answer && obj && AGENT_ANSWERS[answer](obj)) changed = true;
+  if (changed && !translate && obj) buf = Buffer.from(JSON.stringify(obj));
   const counted = !usage && obj && spec.answerText ? await countText(ctx, spec.answerText(obj)) : null;
   if (translate && obj) buf = Buffer.from(JSON.stringify(translate(obj)));
   ctx.res.writeHead(up.statusCode, { ...responseHeaders(up.headers), 'content-length': buf.length });

@@ -90,3 +90,29 @@ export async function paced<T>(items: readonly T[], task: (item: T) => Promise<v
   };
   await Promise.all(Array.from({ length: Math.min(o.concurrency, items.length) }, worker));
 }
+
+/**
+ * The real service's model answers in the shape OpenAI clients read, with
+ * SkillBoss's own fields kept: a `{models:[…]}` list gains `object: 'list'`
+ * and `data` (each entry an OpenAI model object), a `{model:{…}}` detail is
+ * unwrapped to the model object with `id` and `object`. The seed's answers
+ * already have that shape and are left alone. Returns whether it changed.
+ */
+export const AGENT_ANSWERS: Record<'model-list' | 'model-detail', (obj: Record<string, unknown>) => boolean> = {
+  'model-list': (obj) => {
+    if (Array.isArray(obj.data) || !Array.isArray(obj.models)) return false;
+    obj.object ??= 'list';
+    obj.data = obj.models.filter(isObj).map((m) => {
+      const id = idOf(m);
+      return { ...m, id, object: 'model', created: typeof m.created === 'number' ? m.created : 0, owned_by: typeof m.vendor === 'string' ? m.vendor : typeof m.owned_by === 'string' ? m.owned_by : 'skillboss' };
+    });
+    return true;
+  },
+  'model-detail': (obj) => {
+    if (typeof obj.id === 'string' || !isObj(obj.model)) return false;
+    const m = obj.model;
+    for (const k of Object.keys(obj)) delete obj[k];
+    Object.assign(obj, m, { id: idOf(m) ?? m.name ?? null, object: 'model', created: typeof m.created === 'number' ? m.created : 0, owned_by: typeof m.vendor === 'string' ? m.vendor : 'skillboss' });
+    return true;
+  },
+};

@@ -10,7 +10,7 @@ import { DAY_MS } from '../../proxy/core/time.js';
 import { classCostMicros } from '../../proxy/pricing/prices.js';
 import { SIMULATOR_MODELS, SIMULATOR_REAL_UNPRICED } from '../../proxy/simulator/index.js';
 import { runCli } from '../helpers/cli.js';
-import { startStack, type Stack } from '../helpers/stack.js';
+import { DIALECTS, startStack, type Stack } from '../helpers/stack.js';
 
 let s: Stack;
 const cli = (args: string[], input?: string) => runCli([...args, '--data-dir', s.dataDir], input === undefined ? {} : { input });
@@ -275,5 +275,27 @@ describe('the upstream enforces the budget too', () => {
     expect(res.status).toBe(502);
     await s.daemon.sync();
     expect(s.daemon.deps.upstreamState.get().key).toBe('valid');
+  });
+});
+
+// Sync and status against both upstreams: whichever shape SkillBoss answers in, the same figures come out.
+describe.each(DIALECTS)('sync and status against the %s upstream', (dialect) => {
+  let d: Stack;
+  beforeAll(async () => {
+    d = await startStack({ dialect });
+  });
+  afterAll(async () => {
+    await d?.close();
+  });
+
+  it('learns the models, their prices and the balance, and status shows them', async () => {
+    const up = d.daemon.deps.upstreamState.get();
+    expect(up).toMatchObject({ key: 'valid', reachable: true, modelCount: SIMULATOR_MODELS.length, modelsShape: dialect === 'seed' ? 'data' : 'models' });
+    expect(up.balanceSource).toBe(dialect === 'seed' ? 'GET /v1/balance' : 'GET /v1/wallet/balance');
+    expect(d.daemon.deps.prices.priceFor('gemini/gemini-2.5-flash')).toMatchObject({ prompt: 0.075, completion: 0.075, source: 'upstream', origin: dialect === 'seed' ? 'models list' : 'model detail' });
+    const out = JSON.parse((await runCli(['status', '--json', '--data-dir', d.dataDir])).stdout) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+    expect(out.upstream.balance_usd).toBe(1000);
+    expect(out.models.priced).toBe(SIMULATOR_MODELS.length - (dialect === 'real' ? SIMULATOR_REAL_UNPRICED.size : 0));
+    expect(out.upstream.notices).toEqual([]);
   });
 });
