@@ -57,6 +57,24 @@ describe('models and prices from the real shape', () => {
     expect(row.cost_source).toBe('price');
   });
 
+  it('a model SkillBoss lists but does not price is charged the fallback, flagged on its row and counted in status', async () => {
+    const t = s.token();
+    const res = await fetch(`${s.baseURL}/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${t.secret}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'o4-mini', messages: [{ role: 'user', content: 'unpriced' }], max_tokens: 20 }),
+    });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { usage: { prompt_tokens: number; completion_tokens: number } };
+    const row = s.daemon.db.prepare('SELECT cost_micros, cost_source FROM usage WHERE token_id = ? ORDER BY id DESC LIMIT 1').get(t.token.id) as { cost_micros: number; cost_source: string };
+    expect(row.cost_source).toBe('default');
+    const fallback = s.daemon.deps.prices.priceFor(undefined);
+    expect(row.cost_micros).toBe(classCostMicros(fallback, body.usage.prompt_tokens, body.usage.completion_tokens, { cached: 0, cacheWrite: 0, reasoning: 0 }));
+    const out = await json(['status']);
+    expect(out.models.fallback.requests_this_period).toBeGreaterThanOrEqual(1);
+    expect(out.models.fallback.models).toContain('o4-mini');
+  });
+
   it('a sync later asks no detail again (cached), and a detail that fails keeps the last known price', async () => {
     s.sim.clearRequests();
     await s.daemon.sync();
