@@ -87,7 +87,7 @@ const HUMAN_ACTORS = new Set(['cli', 'admin']);
 export function classifyAudit(a: Pick<AuditObservation, 'event' | 'actor'>): 'rotation' | 'webhook_failed' | 'upstream_changed' | null {
   const e = a.event.toLowerCase();
   // Announced whoever did it: the real key goes there next, and a stolen dashboard session acts as "admin" too.
-  if (e === 'upstream.url_changed') return 'upstream_changed';
+  if (e === 'upstream.url_changed' || e === 'upstream.control_plane_changed') return 'upstream_changed';
   if (e.includes('webhook') && e.includes('fail')) return 'webhook_failed';
   if (e.includes('rotat') && !e.includes('fail') && !e.includes('schedule') && !HUMAN_ACTORS.has(a.actor)) return 'rotation';
   return null;

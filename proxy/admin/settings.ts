@@ -140,7 +140,12 @@ export function settingsRouter(ctx: AdminContext): Router {
         // and the key's next use, the re-sync just below, goes to this URL.
         audit(db, now, { actor: ADMIN_ACTOR, event: 'upstream.url_changed', detail: { from: previousUrl, to: upstreamUrl, key_sent: 'from the next call on' } });
       }
-      if (b.control_plane_url !== undefined) setSetting(db, CONTROL_PLANE_SETTING, (changed.control_plane_url = b.control_plane_url));
+      if (b.control_plane_url !== undefined) {
+        const before = getSetting<string>(db, CONTROL_PLANE_SETTING) ?? null;
+        setSetting(db, CONTROL_PLANE_SETTING, (changed.control_plane_url = b.control_plane_url));
+        // The key goes there with the next sync: announced like an upstream change, whoever made it.
+        if (before !== b.control_plane_url) audit(db, now, { actor: ADMIN_ACTOR, event: 'upstream.control_plane_changed', detail: { from: before, to: b.control_plane_url, key_sent: 'from the next sync on' } });
+      }
       if (b.pass_upstream_fields !== undefined) setSetting(db, PASS_UPSTREAM_FIELDS_SETTING, (changed.pass_upstream_fields = b.pass_upstream_fields));
       if (b.send_agent_name !== undefined) setSetting(db, SEND_AGENT_NAME_SETTING, (changed.send_agent_name = b.send_agent_name));
       if (b.key_rotation_days !== undefined) setSetting(db, ROTATION_DAYS_SETTING, (changed.key_rotation_days = b.key_rotation_days));

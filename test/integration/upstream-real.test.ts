@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DAY_MS } from '../../proxy/core/time.js';
 import { classCostMicros } from '../../proxy/pricing/prices.js';
 import { SIMULATOR_MODELS, SIMULATOR_REAL_UNPRICED } from '../../proxy/simulator/index.js';
+import { readAdminSecret } from '../../proxy/admin/index.js';
 import { runCli } from '../helpers/cli.js';
 import { DIALECTS, startStack, type Stack } from '../helpers/stack.js';
 
@@ -315,5 +316,35 @@ describe.each(DIALECTS)('sync and status against the %s upstream', (dialect) => 
     expect(out.upstream.balance_usd).toBe(1000);
     expect(out.models.priced).toBe(SIMULATOR_MODELS.length - (dialect === 'real' ? SIMULATOR_REAL_UNPRICED.size : 0));
     expect(out.upstream.notices).toEqual([]);
+  });
+});
+
+describe('the admin API', () => {
+  const admin = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(`${s.daemon.url}/admin/api${path}`, {
+      method,
+      headers: { authorization: `Bearer ${readAdminSecret(s.dataDir)}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+    return { status: res.status, json: (await res.json()) as Record<string, any> }; // eslint-disable-line @typescript-eslint/no-explicit-any
+  };
+
+  it('shows what SkillBoss did not say as alerts, the cost source to the request drawer, and takes the hygiene settings', async () => {
+    const st = await admin('GET', '/status');
+    expect(st.json.upstream).toMatchObject({ models_shape: 'models', priced_count: SIMULATOR_MODELS.length - SIMULATOR_REAL_UNPRICED.size, capabilities: { rotation: 'unsupported' } });
+    const kinds = (st.json.alerts as Array<{ kind: string; message: string }>).map((a) => a.kind);
+    expect(kinds).toContain('fallback_priced');
+    expect(kinds).toContain('capability');
+    const reqs = await admin('GET', '/requests?limit=50');
+    expect((reqs.json.data as Array<{ model: string; cost_source: string }>).find((r) => r.model === 'o4-mini')?.cost_source).toBe('default');
+    const http = await admin('PATCH', '/settings', { control_plane_url: 'http://example.com' });
+    expect(http.status).toBe(400);
+    const set = await admin('PATCH', '/settings', { control_plane_url: 'https://cp.example.com/', pass_upstream_fields: true, send_agent_name: false });
+    expect(set.json).toMatchObject({ control_plane_url: 'https://cp.example.com', pass_upstream_fields: true, send_agent_name: false });
+    expect(s.daemon.deps.hygiene).toEqual({ passInjectedFields: true, sendAgentName: false });
+    const announced = s.daemon.db.prepare("SELECT count(*) AS n FROM audit WHERE event = 'upstream.control_plane_changed'").get() as { n: number };
+    expect(announced.n).toBe(1);
+    await admin('PATCH', '/settings', { control_plane_url: null, pass_upstream_fields: false, send_agent_name: true });
+    expect(s.daemon.deps.hygiene).toEqual({ passInjectedFields: false, sendAgentName: true });
   });
 });

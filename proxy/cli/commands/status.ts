@@ -93,7 +93,7 @@ export function registerStatus(program: Command, globals: () => GlobalOptions): 
         for (const h of held) todo.push(`${h.name} (${h.id}) is on hold for your approval: ${h.hold!.reason}. Run \`skillboss-sidecar requests approve ${h.id}\` (or deny).`);
 
         out = {
-          ok: running && key.state === 'set' && up.key !== 'invalid' && up.credits !== 'out' && up.reachable !== false,
+          ok: running && key.state === 'set' && up.key !== 'invalid' && up.credits !== 'out' && up.reachable !== false && !notices.some((n) => n.kind === 'models_shape'),
           daemon: { running, pid: running ? runtime!.pid : null, url: running ? runtime!.url : null, started_at: running ? runtime!.started_at : null },
           key: { store: store.kind, state: key.state, key: key.masked, valid: up.key === 'valid' ? true : up.key === 'invalid' ? false : null, checked_at: when(up.checkedAt) },
           upstream: {
