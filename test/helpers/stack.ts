@@ -11,6 +11,22 @@ import { startSimulator, type SimDialect, type Simulator, type SimulatorOptions 
 
 /** Both upstream dialects, for suites that run against each (`describe.each(DIALECTS)`). */
 export const DIALECTS: readonly SimDialect[] = ['seed', 'real'];
+
+/** The dialect a stack starts with when a test does not name one (each test file has its own module state). */
+let suiteDialect: SimDialect = 'seed';
+
+/**
+ * Runs a whole suite file against another dialect: `x.real.test.ts` calls this,
+ * then imports `x.test.ts`, whose stacks then answer as the real service.
+ */
+export function runSuiteAgainst(dialect: SimDialect): void {
+  suiteDialect = dialect;
+}
+
+/** The dialect stacks in this file start with by default. */
+export function currentSuiteDialect(): SimDialect {
+  return suiteDialect;
+}
 import { startDaemon, type Daemon, type DaemonOptions } from '../../proxy/server/daemon.js';
 import { osKeychain, type KeyStore } from '../../proxy/keychain/store.js';
 import { randomBase62 } from '../../proxy/tokens/format.js';
@@ -71,7 +87,7 @@ export interface StackOptions {
 
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const clock = testClock();
-  const dialect = opts.dialect ?? opts.sim?.dialect ?? 'seed';
+  const dialect = opts.dialect ?? opts.sim?.dialect ?? suiteDialect;
   const simKey = dialect === 'real' ? `sk_live_${randomBase62(32)}` : `sk-test-${randomBase62(32)}`;
   const sim = await startSimulator({ apiKey: simKey, balanceUsd: 1000, ...opts.sim, dialect });
   const dataDir = tempDir();
