@@ -63,6 +63,8 @@ export interface RequestRow {
   error_code: string | null;
   /** The message the agent got with a refusal (null for answers, and for rows older than the column). */
   error_message?: string | null;
+  /** Where the cost came from: upstream (SkillBoss reported it), price (synced), override, default (the fallback price), none. */
+  cost_source?: string;
   /** Token classes, where the ledger has them: parts of prompt_tokens / completion_tokens. */
   cached_tokens?: number;
   cache_write_tokens?: number;

@@ -97,7 +97,7 @@ export type CreditsState = 'unknown' | 'ok' | 'out';
 
 /** Something the human should act on, shown on the overview and by the tray. */
 export interface Alert {
-  kind: 'key_missing' | 'key_unavailable' | 'key_invalid' | 'credits_out' | 'upstream_unreachable' | 'budget_100' | 'budget_80' | 'spend_hold' | 'webhook_failed' | 'expiring' | 'paused' | 'access_pending' | 'access_flood';
+  kind: 'key_missing' | 'key_unavailable' | 'key_invalid' | 'credits_out' | 'upstream_unreachable' | 'upstream_notice' | 'capability' | 'fallback_priced' | 'budget_100' | 'budget_80' | 'spend_hold' | 'webhook_failed' | 'expiring' | 'paused' | 'access_pending' | 'access_flood';
   severity: 'error' | 'warning';
   message: string;
   token_id?: string;
@@ -120,6 +120,13 @@ export interface Status {
     balance_synced_at: string | null;
     models_synced_at: string | null;
     model_count: number;
+    /** Of model_count, how many SkillBoss priced (issue 23). */
+    priced_count?: number;
+    /** 'data' (the seed's list) or 'models' (the real service's). */
+    models_shape?: 'data' | 'models' | null;
+    balance_source?: string | null;
+    balance_credits?: number | null;
+    capabilities?: { rotation: 'unknown' | 'supported' | 'unsupported'; child_keys: 'unknown' | 'supported' | 'unsupported'; sub_wallets: 'unknown' | 'supported' | 'unsupported' };
     last_error: string | null;
     checked_at: string | null;
   };

@@ -10,6 +10,8 @@ import type { DB } from '../../proxy/db/database.js';
 import { DAY_MS } from '../../proxy/core/time.js';
 import { EXPIRY_THRESHOLDS_DAYS, type AuditObservation, type BudgetObservation, type ExpiringToken, type HeldToken, type Observation, type PendingAccess } from './notify-rules.js';
 import { readStoredState } from './state.js';
+import { getSetting } from '../../proxy/db/records.js';
+import type { UpstreamStatus } from '../../proxy/upstream/status.js';
 
 export interface FeedCursors {
   eventId: number;
@@ -80,6 +82,7 @@ export class Feed {
     }));
     this.cur = { eventId: Math.max(this.cur.eventId, lastEvent), auditId: auditRows.at(-1)?.id ?? this.cur.auditId };
     const s = readStoredState(this.db, now);
-    return { upstream: { key: s.upstreamKey, credits: s.credits }, budgets, audit, expiring, access, held };
+    const notices = (getSetting<Partial<UpstreamStatus>>(this.db, 'upstream_status') ?? {}).notices ?? [];
+    return { upstream: { key: s.upstreamKey, credits: s.credits, notices }, budgets, audit, expiring, access, held };
   }
 }

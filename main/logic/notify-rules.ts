@@ -10,7 +10,7 @@ import { formatUsd } from '../../proxy/core/money.js';
 import { DAY_MS, periodOf, periodResetAt } from '../../proxy/core/time.js';
 import type { UpstreamStatus } from '../../proxy/upstream/status.js';
 
-export type NoticeKind = 'upstream_overrun' | 'spend_hold' | 'budget_80' | 'budget_100' | 'key_invalid' | 'credits_out' | 'rotation' | 'webhook_failed' | 'upstream_changed' | 'expiry' | 'access_request' | 'summary';
+export type NoticeKind = 'upstream_overrun' | 'upstream_notice' | 'spend_hold' | 'budget_80' | 'budget_100' | 'key_invalid' | 'credits_out' | 'rotation' | 'webhook_failed' | 'upstream_changed' | 'expiry' | 'access_request' | 'summary';
 
 /** Where clicking the notification leads in the dashboard. */
 export type NoticeTarget = 'overview' | 'tokens' | 'setup' | 'audit' | 'access';
@@ -70,7 +70,7 @@ export interface HeldToken {
 
 export interface Observation {
   held?: readonly HeldToken[];
-  upstream?: { key: UpstreamStatus['key']; credits: UpstreamStatus['credits'] };
+  upstream?: { key: UpstreamStatus['key']; credits: UpstreamStatus['credits']; notices?: UpstreamStatus['notices'] };
   budgets?: readonly BudgetObservation[];
   audit?: readonly AuditObservation[];
   expiring?: readonly ExpiringToken[];
@@ -90,7 +90,7 @@ export function classifyAudit(a: Pick<AuditObservation, 'event' | 'actor'>): 'ro
   const e = a.event.toLowerCase();
   if (e === 'usage.upstream_overrun') return 'upstream_overrun';
   // Announced whoever did it: the real key goes there next, and a stolen dashboard session acts as "admin" too.
-  if (e === 'upstream.url_changed') return 'upstream_changed';
+  if (e === 'upstream.url_changed' || e === 'upstream.control_plane_changed') return 'upstream_changed';
   if (e.includes('webhook') && e.includes('fail')) return 'webhook_failed';
   if (e.includes('rotat') && !e.includes('fail') && !e.includes('schedule') && !HUMAN_ACTORS.has(a.actor)) return 'rotation';
   return null;
@@ -157,6 +157,11 @@ export class NotifyRules {
     if (u.credits === 'out') {
       fire({ key: 'upstream:credits_out', kind: 'credits_out', title: 'SkillBoss credits used up', body: 'The SkillBoss account has no credits left; agents get 402 until it is topped up.', target: 'overview' }, UNTIL_CLEARED);
     } else if (u.credits === 'ok') this.fired.delete('upstream:credits_out');
+    // What the sidecar could not learn from SkillBoss, or SkillBoss's own balance warning: each once (a new message is news again).
+    for (const n of u.notices ?? []) {
+      const title = n.kind === 'models_shape' ? 'SkillBoss model list not understood' : n.kind === 'capability' ? 'Not supported by this SkillBoss' : n.kind === 'balance_warning' ? 'SkillBoss balance warning' : 'SkillBoss balance unknown';
+      fire({ key: `upstream:${n.key}:${n.at}`, kind: 'upstream_notice', title, body: n.message, target: 'overview' }, n.at + 30 * DAY_MS);
+    }
   }
 
   private budgets(rows: readonly BudgetObservation[], now: number, fire: (n: Notice, until: number) => void): void {

@@ -19,6 +19,8 @@ import { ROTATION_DAYS_SETTING, rotationDays } from '../upstream/rotate.js';
 import { ADMIN_ACTOR, type AdminContext } from './context.js';
 import { parseInput } from './validate.js';
 import { countField, priceField } from '../core/fields.js';
+import { CONTROL_PLANE_SETTING, parseControlPlane } from '../upstream/balance.js';
+import { PASS_UPSTREAM_FIELDS_SETTING, SEND_AGENT_NAME_SETTING } from '../upstream/hygiene.js';
 
 const price = priceField;
 // The same rule as `skillboss-sidecar rotation webhook-hosts` and the sender (lifecycle/outbound.ts).
@@ -47,7 +49,6 @@ const origin = z
 const settingsPatch = z
   .strictObject({
     upstream_url: z.string().trim().max(500).optional(),
-    key_rotation_days: countField(3650).nullable().optional(),
     webhook_allowed_hosts: z.array(hostName).max(100, 'at most 100 hosts').optional(),
     default_max_tokens: countField(1_000_000).optional(),
     allowed_origins: z.array(origin).max(50, 'at most 50 origins').optional(),
@@ -56,6 +57,26 @@ const settingsPatch = z
       .record(z.string().trim().min(1).max(200), z.strictObject({ prompt: price.nullable(), completion: price.nullable() }).nullable())
       .refine((r) => Object.keys(r).length <= 500, 'at most 500 models at once')
       .optional(),
+    // The key goes there with the next sync: https only while running, like the upstream; null derives it again.
+    control_plane_url: z
+      .string()
+      .trim()
+      .max(500)
+      .transform((s, c) => {
+        try {
+          const u = parseControlPlane(s);
+          if (!u.startsWith('https:')) throw new Error('only an https URL can be set while the sidecar runs');
+          return u;
+        } catch (err) {
+          c.addIssue({ code: 'custom', message: (err as Error).message });
+          return z.NEVER;
+        }
+      })
+      .nullable()
+      .optional(),
+    pass_upstream_fields: z.boolean().optional(),
+    send_agent_name: z.boolean().optional(),
+    key_rotation_days: countField(3650).nullable().optional(),
   })
   .refine((b) => Object.keys(b).length > 0, { message: 'nothing to change', path: ['body'] });
 
@@ -75,6 +96,9 @@ export function settingsRouter(ctx: AdminContext): Router {
     const fallback = deps.prices.priceFor(undefined);
     return {
       upstream_url: deps.upstream().baseUrl,
+      control_plane_url: getSetting<string>(db, CONTROL_PLANE_SETTING) ?? null,
+      pass_upstream_fields: getSetting<boolean>(db, PASS_UPSTREAM_FIELDS_SETTING) === true,
+      send_agent_name: getSetting<boolean>(db, SEND_AGENT_NAME_SETTING) !== false,
       key: { state: key.state, masked: key.state === 'set' ? key.masked : null, store: deps.key.store.kind },
       key_rotation_days: rotationDays(db),
       webhook_allowed_hosts: getSetting<string[]>(db, WEBHOOK_HOSTS_SETTING) ?? [],
@@ -117,6 +141,14 @@ export function settingsRouter(ctx: AdminContext): Router {
         // and the key's next use, the re-sync just below, goes to this URL.
         audit(db, now, { actor: ADMIN_ACTOR, event: 'upstream.url_changed', detail: { from: previousUrl, to: upstreamUrl, key_sent: 'from the next call on' } });
       }
+      if (b.control_plane_url !== undefined) {
+        const before = getSetting<string>(db, CONTROL_PLANE_SETTING) ?? null;
+        setSetting(db, CONTROL_PLANE_SETTING, (changed.control_plane_url = b.control_plane_url));
+        // The key goes there with the next sync: announced like an upstream change, whoever made it.
+        if (before !== b.control_plane_url) audit(db, now, { actor: ADMIN_ACTOR, event: 'upstream.control_plane_changed', detail: { from: before, to: b.control_plane_url, key_sent: 'from the next sync on' } });
+      }
+      if (b.pass_upstream_fields !== undefined) setSetting(db, PASS_UPSTREAM_FIELDS_SETTING, (changed.pass_upstream_fields = b.pass_upstream_fields));
+      if (b.send_agent_name !== undefined) setSetting(db, SEND_AGENT_NAME_SETTING, (changed.send_agent_name = b.send_agent_name));
       if (b.key_rotation_days !== undefined) setSetting(db, ROTATION_DAYS_SETTING, (changed.key_rotation_days = b.key_rotation_days));
       if (b.webhook_allowed_hosts !== undefined) setSetting(db, WEBHOOK_HOSTS_SETTING, (changed.webhook_allowed_hosts = [...new Set(b.webhook_allowed_hosts)]));
       if (b.default_max_tokens !== undefined) setSetting(db, 'default_max_tokens', (changed.default_max_tokens = b.default_max_tokens));

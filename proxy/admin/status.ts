@@ -14,6 +14,10 @@ import { ADMIN_ACTOR, type AdminContext } from './context.js';
 import { parseInput } from './validate.js';
 import type { TokenView } from './views.js';
 import type { Alert, Status } from '../../wire/admin.js';
+import { capabilitiesAt, capabilityLines } from '../upstream/capabilities.js';
+import { fallbackChargedSince, unpricedModels } from '../pricing/fallback.js';
+
+const periodStart = (now: number): number => Date.UTC(new Date(now).getUTCFullYear(), new Date(now).getUTCMonth(), 1);
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 const pauseBody = z.strictObject({ paused: z.boolean({ message: 'expected true or false' }) });
@@ -38,6 +42,7 @@ export function statusRouter(ctx: AdminContext): Router {
     const now = deps.clock();
     const key = deps.key.status();
     const up = deps.upstreamState.get();
+    const caps = capabilitiesAt(db, deps.upstream().baseUrl);
     const views = ctx.views.build(deps.tokens.list(), now);
     const roots = views.filter((v) => v.parent_id === null && v.status === 'active');
     // Spend is charged to a token and every ancestor, so the roots' spend is the machine's total.
@@ -70,6 +75,11 @@ export function statusRouter(ctx: AdminContext): Router {
         balance_synced_at: iso(up.balanceSyncedAt),
         models_synced_at: iso(up.modelsSyncedAt),
         model_count: up.modelCount,
+        priced_count: up.pricedCount,
+        models_shape: up.modelsShape,
+        balance_source: up.balanceSource,
+        balance_credits: up.balanceCredits,
+        capabilities: { rotation: caps.rotation, child_keys: caps.childKeys, sub_wallets: caps.subWallets },
         last_error: up.lastError,
         checked_at: iso(up.checkedAt),
       },
@@ -109,6 +119,22 @@ function alertsFor(ctx: AdminContext, views: TokenView[], now: number, webhooks:
   else if (up.key === 'invalid') out.push({ kind: 'key_invalid', severity: 'error', message: 'SkillBoss rejected the API key (401). Replace it in Settings.' });
   if (up.credits === 'out') out.push({ kind: 'credits_out', severity: 'error', message: 'The SkillBoss account is out of credits; agents get 402 until it is topped up.' });
   if (up.reachable === false) out.push({ kind: 'upstream_unreachable', severity: 'warning', message: `SkillBoss could not be reached at the last check${up.lastError ? ` (${up.lastError})` : ''}.` });
+  // What the sidecar could not learn from SkillBoss, or what SkillBoss itself warned of (issue 23).
+  for (const n of up.notices ?? []) out.push({ kind: n.kind === 'capability' ? 'capability' : 'upstream_notice', severity: n.kind === 'models_shape' ? 'error' : 'warning', message: n.message });
+  const said = new Set((up.notices ?? []).map((n) => n.message));
+  for (const line of capabilityLines(capabilitiesAt(ctx.db, ctx.deps.upstream().baseUrl))) {
+    if (![...said].some((m) => m.startsWith(line))) out.push({ kind: 'capability', severity: 'warning', message: line });
+  }
+  const unpriced = unpricedModels(ctx.db);
+  const charged = fallbackChargedSince(ctx.db, periodStart(now));
+  const fallback = [...new Set([...unpriced, ...charged.models])];
+  if (fallback.length > 0) {
+    out.push({
+      kind: 'fallback_priced',
+      severity: 'warning',
+      message: `${fallback.length} model${fallback.length === 1 ? ' is' : 's are'} charged at the fallback price (${fallback.slice(0, 5).join(', ')}${fallback.length > 5 ? ', …' : ''}): SkillBoss did not price ${fallback.length === 1 ? 'it' : 'them'}. Set a price in Settings (or \`skillboss-sidecar price set\`), or wait for the sync.`,
+    });
+  }
   for (const v of views) {
     if (v.status !== 'active') continue;
     if (v.hold) out.push({ kind: 'spend_hold', severity: 'error', token_id: v.id, message: `${v.name} is on hold for your approval (${v.hold.reason}); its calls get 402 until you approve it on the Tokens page.` });

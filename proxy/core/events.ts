@@ -31,6 +31,11 @@ export interface SidecarEventMap {
   budget: [{ kind: 'budget_80' | 'budget_100'; token_id: string; period: string; spent_micros: number; budget_micros: number }];
   upstream: [{ kind: 'key_invalid' | 'credits_out' | 'ok' | 'unreachable' | 'key_missing'; detail?: string }];
   rotation: [{ token_id: string; kind: 'manual' | 'auto' | 'upstream' }];
+  /**
+   * What an answer told about the account (issue 23): SkillBoss's own balance warning, the balance after a
+   * call, or a 401 on one route (which only a validity probe may turn into "the key is invalid").
+   */
+  upstream_said: [{ kind: 'balance_warning'; message: string } | { kind: 'balance_after'; usd: number } | { kind: 'route_key_rejected'; route: string }];
   /** An agent's access request changed (issue 9): for the tray's notification and the dashboard's list. */
   access_request: [AccessRequestEvent];
   /** A token was put on hold for a person's approval, or the person decided (issue 16). */

@@ -177,4 +177,11 @@ export const MIGRATIONS: readonly string[] = [
   /* 5: the message an agent got with a refusal, for the dashboard's request drawer (issue 19) */ `
   ALTER TABLE usage ADD COLUMN error_message TEXT;              -- NULL for answered requests and rows from before this migration
   `,
+  /* 6: upstream: where each synced price came from, per-call prices, the detail cache, and sub-wallets beside child keys (issue 23) */ `
+  ALTER TABLE models ADD COLUMN price_source TEXT;        -- 'models list' | 'model detail'; NULL = no synced price
+  ALTER TABLE models ADD COLUMN request_price REAL;       -- USD per call, where SkillBoss lists one (per_request_usd)
+  ALTER TABLE models ADD COLUMN detail_synced_at INTEGER; -- when GET /v1/models/{id} last answered; the sync's cache
+  ALTER TABLE upstream_children ADD COLUMN kind TEXT NOT NULL DEFAULT 'child-key'
+    CHECK (kind IN ('child-key', 'sub-wallet'));          -- which upstream primitive holds it
+  `,
 ];

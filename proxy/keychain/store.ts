@@ -115,11 +115,25 @@ export function maskKey(key: string): string {
   return `sk-…${key.slice(-4)}`;
 }
 
-/** A plausible SkillBoss key: `sk-` and at least 16 printable, non-space characters. */
+/** The sidecar's own agent tokens: never the upstream key (the same prefix as tokens/format.ts, which sits above this layer). */
+const AGENT_TOKEN_PREFIX = 'sk-sbl-';
+
+/**
+ * A plausible SkillBoss key: 16 to 512 printable characters, no whitespace or
+ * control characters. The form is not judged by its prefix — SkillBoss issues
+ * `sk-…`, `sk-sb-…`, `sk-tmp-…`, `sk_live_…`, `sk_skillboss_…` — but by asking
+ * SkillBoss (`key set` checks it). Only the sidecar's own agent tokens are
+ * refused here, since one of those can never be the upstream key.
+ */
 export function validateUpstreamKey(key: string): string {
   const k = key.trim();
-  if (!/^sk-[\x21-\x7e]{16,512}$/.test(k)) {
-    throw new Error('that does not look like a SkillBoss API key (expected sk- followed by at least 16 characters, no spaces)');
+  if (k.startsWith(AGENT_TOKEN_PREFIX)) {
+    throw new Error(
+      `that is a sidecar agent token (${AGENT_TOKEN_PREFIX}…), not a SkillBoss API key: the sidecar hands those out to agents. Paste the key from the SkillBoss console (API Keys) instead`,
+    );
+  }
+  if (!/^[\x21-\x7e]{16,512}$/.test(k)) {
+    throw new Error('that does not look like a SkillBoss API key (expected 16 to 512 characters without spaces or control characters, as the SkillBoss console shows it)');
   }
   return k;
 }

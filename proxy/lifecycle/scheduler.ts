@@ -12,7 +12,8 @@
 import type { Logger } from 'pino';
 import type { DB } from '../db/database.js';
 import type { DaemonServices } from '../pipeline/context.js';
-import { forgetExpiredPreviousKey, nextRotationAt, rotateUpstreamKey, rotationState, type RotateStep } from '../upstream/rotate.js';
+import { forgetExpiredPreviousKey, KeyRotationError, nextRotationAt, rotateUpstreamKey, rotationState, type RotateStep } from '../upstream/rotate.js';
+import { capabilitiesAt, ROTATION_UNSUPPORTED } from '../upstream/capabilities.js';
 import { deliverRotation, dropRevokedSchedules, runDueRotations, type LifecycleContext, type Rotated } from './rotation.js';
 import { vaultFor, VAULT, type SecretVault } from '../keychain/vault.js';
 import { DEFAULT_WEBHOOK_OPTIONS, type DeliveryResult, type WebhookOptions } from './webhook.js';
@@ -121,7 +122,17 @@ export class Lifecycle {
       this.log.warn({ reason: (err as Error).message }, 'could not read the key rotation schedule');
       return;
     }
-    if (!due || (this.lastUpstreamAttempt && now - this.lastUpstreamAttempt < this.opts.upstreamRetryMs)) return;
+    if (!due) {
+      this.deps.upstreamState.clearNotices('capability:rotation');
+      return;
+    }
+    const baseUrl = this.deps.upstream().baseUrl;
+    if (capabilitiesAt(this.db, baseUrl).rotation === 'unsupported') {
+      // No rotation API upstream: the schedule is a reminder for the human, and nothing is called.
+      this.deps.upstreamState.notice({ key: 'capability:rotation', kind: 'capability', message: `${ROTATION_UNSUPPORTED} It is due now.` }, now);
+      return;
+    }
+    if (this.lastUpstreamAttempt && now - this.lastUpstreamAttempt < this.opts.upstreamRetryMs) return;
     this.upstreamBusy = true;
     this.lastUpstreamAttempt = now;
     const run = rotateUpstreamKey({
@@ -139,7 +150,12 @@ export class Lifecycle {
         this.deps.events.emit('rotation', { token_id: 'upstream', kind: 'upstream' });
         this.log.info({ key: r.key }, 'rotated the SkillBoss key');
       })
-      .catch((err: unknown) => this.log.error({ reason: (err as Error).message }, 'scheduled rotation of the SkillBoss key failed'))
+      .catch((err: unknown) => {
+        if (err instanceof KeyRotationError && err.unsupported) {
+          this.deps.upstreamState.notice({ key: 'capability:rotation', kind: 'capability', message: `${ROTATION_UNSUPPORTED} It is due now.` }, this.deps.clock());
+          this.log.warn('the SkillBoss key cannot be rotated automatically: this upstream has no key-rotation API; the schedule stays as a reminder');
+        } else this.log.error({ reason: (err as Error).message }, 'scheduled rotation of the SkillBoss key failed');
+      })
       .finally(() => {
         this.upstreamBusy = false;
       });

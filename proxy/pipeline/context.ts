@@ -71,6 +71,16 @@ export interface StageDeps extends DaemonServices {
   dialects: Dialects;
   /** The handler of every `local` route in the table, given by whoever assembles the daemon. */
   localRoutes: LocalRoutes;
+  /** How requests and answers are kept clean on the way (issue 23); the daemon keeps it in step with settings. */
+  hygiene: UpstreamHygiene;
+}
+
+/** What the sidecar adds to what it sends SkillBoss, and takes out of what SkillBoss answers. */
+export interface UpstreamHygiene {
+  /** Pass SkillBoss's `_`-prefixed fields (`_memory_hint`, `_tip`, …) through to agents; default false. */
+  passInjectedFields: boolean;
+  /** Send the token's name as X-Agent-Name (SkillBoss's analytics split spend by it); default true. */
+  sendAgentName: boolean;
 }
 
 /** What the pipeline needs of the lifecycle when a key is rotated through an agent route. */

@@ -27,6 +27,8 @@ export interface TapOptions {
   readUsage(chunk: Record<string, unknown>): Usage | null;
   /** Scrubs the real key from upstream text the tap writes into an event itself. */
   redact(text: string): string;
+  /** Set: SkillBoss's `_` fields are taken out of each chunk, and this hears what was taken (upstream/hygiene.ts). */
+  onInjected?: (removed: Record<string, unknown>) => void;
 }
 
 export interface Dialect {
@@ -49,7 +51,7 @@ export type Dialects = Readonly<Record<DialectName, Dialect>>;
 
 /** The upstream's own API: nothing translated, the usage chunk hidden when the sidecar asked for it. */
 export const OPENAI_DIALECT: Dialect = {
-  tap: (o) => new SseTap(o.hideUsage, undefined, o.readUsage),
+  tap: (o) => new SseTap(o.hideUsage, undefined, o.readUsage, o.onInjected),
   errorBody: (err) => toOpenAIBody(err),
 };
 

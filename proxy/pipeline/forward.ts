@@ -19,10 +19,12 @@ export interface Sent {
   signal: AbortSignal;
   /** Stops watching the client once the answer is relayed. */
   detach(): void;
+  /** The X-Max-Cost-Usd sent (USD), to tell SkillBoss's cap refusal from its out-of-credits one; null when none was. */
+  maxCostUsd: string | null;
 }
 
 /** Sends the request upstream; null when the client left before the upstream answered. */
-export async function forward(ctx: RequestContext, body: RequestBody, est: Estimate): Promise<Sent | null> {
+export async function forward(ctx: RequestContext, body: RequestBody, est: Estimate, reservedMicros: number | null = null): Promise<Sent | null> {
   const { deps, req, res } = ctx;
   const spec = METERS[ctx.route.def.forward!.meter];
   const key = deps.key.current();
@@ -54,6 +56,7 @@ export async function forward(ctx: RequestContext, body: RequestBody, est: Estim
     if (!res.writableFinished) abort.abort();
   };
   res.once('close', onClose);
+  const extra = upstreamHeaders(ctx, reservedMicros);
   try {
     const up = await deps.upstream().request({
       method: req.method ?? 'GET',
@@ -63,10 +66,49 @@ export async function forward(ctx: RequestContext, body: RequestBody, est: Estim
       key,
       requestId: ctx.requestId,
       signal: abort.signal,
+      extra,
     });
-    return { up, hideUsage, signal: abort.signal, detach: () => res.off('close', onClose) };
+    return { up, hideUsage, signal: abort.signal, detach: () => res.off('close', onClose), maxCostUsd: extra['x-max-cost-usd'] ?? null };
   } catch (err) {
     if (abort.signal.aborted) return null;
     throw err;
   }
+}
+
+/** The most an agent may cap a call at with its own X-Max-Cost-Usd (and a sane bound on the header). */
+const MAX_CAP_USD = 1_000_000;
+
+/**
+ * What the sidecar tells SkillBoss about the call: `X-Max-Cost-Usd`, the
+ * reservation (its worst case, which fits every budget in the token's chain),
+ * so SkillBoss refuses a call that would cost more than the budget can pay;
+ * an agent's own lower cap is kept. `X-Agent-Name`, the token's name, so
+ * SkillBoss's analytics split spend per agent (a setting turns it off).
+ */
+export function upstreamHeaders(ctx: RequestContext, reservedMicros: number | null): Record<string, string> {
+  const out: Record<string, string> = {};
+  let cap = reservedMicros !== null && reservedMicros > 0 ? reservedMicros : null;
+  const own = ctx.req.headers['x-max-cost-usd'];
+  if (typeof own === 'string' && /^\s*\d+(\.\d+)?\s*$/.test(own)) {
+    const usd = Number(own);
+    if (usd <= MAX_CAP_USD) {
+      const micros = Math.floor(usd * 1e6);
+      if (cap === null || micros < cap) cap = micros;
+    }
+  }
+  if (cap !== null) out['x-max-cost-usd'] = usdHeader(cap);
+  if (ctx.deps.hygiene.sendAgentName) out['x-agent-name'] = headerSafe(ctx.principal.token.name);
+  return out;
+}
+
+/** Micro-dollars as a USD decimal, exact (no float noise): 1234567 → "1.234567". */
+export function usdHeader(micros: number): string {
+  const whole = Math.floor(micros / 1e6);
+  const frac = String(micros % 1e6).padStart(6, '0').replace(/0+$/, '');
+  return frac ? `${whole}.${frac}` : String(whole);
+}
+
+/** A token name as a header value: printable ASCII as it is, anything else percent-encoded, bounded. */
+function headerSafe(name: string): string {
+  return name.replace(/[^\x20-\x7e]|%/g, (c) => encodeURIComponent(c)).slice(0, 200);
 }

@@ -95,7 +95,7 @@ async function forwardRoute(ctx: RequestContext, body: RequestBody): Promise<voi
   try {
     let est: Estimate;
     ({ est, reservation } = await reserveFor(ctx, body));
-    const sent = await forward(ctx, body, est);
+    const sent = await forward(ctx, body, est, reservation.micros);
     const outcome = sent ? await relay(ctx, sent, est) : clientLeft(est.stream);
     // Usage never came: the prompt is charged as counted, not as its upper bound.
     if (!outcome.usage && outcome.countedCompletion !== null) est = await exactEstimate(ctx, body, est);

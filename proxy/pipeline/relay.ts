@@ -17,10 +17,12 @@ import type { Outcome } from './meter.js';
 import { METERS, type MeterSpec } from './meters.js';
 import { sendError } from './respond.js';
 import { ResponseCap } from './cap.js';
-import { scanBody } from './scan.js';
+import { scanBody, type BodyScan } from './scan.js';
 import type { StreamTap } from './sse.js';
 import { mapTransportError, responseHeaders } from './upstream.js';
-import { reportedCost, type Usage } from './usage.js';
+import { reportedCost } from './usage.js';
+import { balanceWarningText, stripInjected } from '../upstream/hygiene.js';
+import { AGENT_ANSWERS } from '../upstream/models.js';
 
 /** Cap on a buffered JSON response (non-streamed answers are small; a larger one is an upstream fault). */
 const MAX_JSON_RESPONSE_BYTES = 64 * 1024 * 1024;
@@ -40,16 +42,17 @@ export async function relay(ctx: RequestContext, sent: Sent, est: Estimate): Pro
   const spec = METERS[ctx.route.def.forward!.meter];
   // The model the client asked for is echoed back; the prompt as counted stands in a translated stream until the upstream's usage comes.
   const model = est.model ?? '';
+  const onInjected = ctx.deps.hygiene.passInjectedFields ? undefined : (removed: Record<string, unknown>) => heardInjected(ctx, removed);
   const tap = () =>
-    dialect.tap({ model, promptTokens: est.exact ? est.promptTokens : 0, hideUsage: sent.hideUsage, readUsage: spec.usage.stream, redact: (t) => ctx.deps.key.redact(t) });
+    dialect.tap({ model, promptTokens: est.exact ? est.promptTokens : 0, hideUsage: sent.hideUsage, readUsage: spec.usage.stream, redact: (t) => ctx.deps.key.redact(t), ...(onInjected ? { onInjected } : {}) });
   const translate = dialect.response;
   try {
     return up.statusCode >= 400
-      ? await relayUpstreamError(ctx, up)
+      ? await relayUpstreamError(ctx, up, sent.maxCostUsd)
       : isEventStream(up.headers['content-type'])
         ? await relayStream(ctx, up, tap(), signal, cap)
         : isJson(up.headers['content-type'])
-          ? await relayJson(ctx, up, spec, cap, translate ? (obj) => translate(obj, model) : null)
+          ? await relayJson(ctx, up, spec, cap, translate ? (obj) => translate(obj, model) : null, onInjected)
           : await relayOpaque(ctx, up, signal, cap);
   } finally {
     cap.done();
@@ -92,7 +95,14 @@ async function readCapped(body: Dispatcher.ResponseData['body'], cap: number): P
 }
 
 /** A non-streamed JSON answer: read whole (it is atomic for the client anyway), meter, then send. */
-async function relayJson(ctx: RequestContext, up: Dispatcher.ResponseData, spec: MeterSpec, cap: ResponseCap, translate: ((obj: Record<string, unknown>) => unknown) | null): Promise<Outcome> {
+async function relayJson(
+  ctx: RequestContext,
+  up: Dispatcher.ResponseData,
+  spec: MeterSpec,
+  cap: ResponseCap,
+  translate: ((obj: Record<string, unknown>) => unknown) | null,
+  onInjected: ((removed: Record<string, unknown>) => void) | undefined,
+): Promise<Outcome> {
   let buf: Buffer | null;
   try {
     buf = await readCapped(up.body, Math.min(MAX_JSON_RESPONSE_BYTES, ctx.deps.limits.maxResponseBytes));
@@ -104,17 +114,34 @@ async function relayJson(ctx: RequestContext, up: Dispatcher.ResponseData, spec:
   if (buf === null) throw badGateway('upstream_response_too_large', 'SkillBoss sent a response larger than the sidecar relays.');
   // A large answer (embeddings of many inputs) is scanned for its usage; it is parsed whole only when that is missing.
   // A translated answer is parsed whole anyway (to translate it), so it is not scanned.
-  let usage = !translate && buf.length >= SCAN_FROM_BYTES ? usageOfScanned(buf, spec) : null;
+  const scanned = !translate && buf.length >= SCAN_FROM_BYTES ? scanAnswer(buf) : null;
+  let usage = scanned ? spec.usage.json(scanned.fields) : null;
   let obj: Record<string, unknown> | null = null;
-  if (!usage) {
+  // SkillBoss's `_` fields come out (upstream/hygiene.ts): a scanned answer is parsed whole only when its top level has one.
+  const injectedTop = onInjected !== undefined && (scanned ? Object.keys(scanned.kinds).some((k) => k.startsWith('_')) : buf.includes(INJECTED_MARK));
+  if (!usage || injectedTop) {
     try {
       const parsed: unknown = JSON.parse(buf.toString('utf8'));
       if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) obj = parsed as Record<string, unknown>;
     } catch {
       throw badGateway('upstream_invalid_response', 'SkillBoss sent a response that is not valid JSON.');
     }
-    usage = obj ? spec.usage.json(obj) : null;
+    usage ??= obj ? spec.usage.json(obj) : null;
   }
+  const after = obj ? obj.wallet_balance_after_usd : scanned?.fields.wallet_balance_after_usd;
+  if (typeof after === 'number' && Number.isFinite(after)) ctx.deps.events.emit('upstream_said', { kind: 'balance_after', usd: after });
+  let changed = false;
+  if (injectedTop && obj) {
+    const { removed } = stripInjected(obj);
+    if (removed) {
+      onInjected!(removed);
+      changed = true;
+    }
+  }
+  // The real service's model answers, in the shape OpenAI clients read (upstream/models.ts).
+  const answer = ctx.route.def.forward!.answer;
+  if (answer && obj && AGENT_ANSWERS[answer](obj)) changed = true;
+  if (changed && !translate && obj) buf = Buffer.from(JSON.stringify(obj));
   const counted = !usage && obj && spec.answerText ? await countText(ctx, spec.answerText(obj)) : null;
   if (translate && obj) buf = Buffer.from(JSON.stringify(translate(obj)));
   ctx.res.writeHead(up.statusCode, { ...responseHeaders(up.headers), 'content-length': buf.length });
@@ -200,15 +227,30 @@ function countText(ctx: RequestContext, text: string): Promise<number> {
     .catch(() => Buffer.byteLength(text, 'utf8'));
 }
 
-const ANSWER_FIELDS: ReadonlySet<string> = new Set(['usage', 'model']);
+const ANSWER_FIELDS: ReadonlySet<string> = new Set(['usage', 'model', 'wallet_balance_after_usd']);
 
 /** The usage of a JSON answer found by a scan of its top level (null when it has none or is not an object). */
-function usageOfScanned(buf: Buffer, spec: MeterSpec): Usage | null {
+/** The top level of a large JSON answer, scanned (null when it is not an object). */
+function scanAnswer(buf: Buffer): BodyScan | null {
   try {
-    return spec.usage.json(scanBody(buf, ANSWER_FIELDS, 10_000).fields);
+    return scanBody(buf, ANSWER_FIELDS, 10_000);
   } catch {
     return null;
   }
+}
+
+/** Where SkillBoss's `_` fields could start: an answer without these bytes has none. */
+const INJECTED_MARK = Buffer.from('"_');
+
+/** A 402 about the per-call cap (X-Max-Cost-Usd), as opposed to the account running dry. */
+function isCapRefusal(code: string, message: string): boolean {
+  return /max[_ -]?cost|cost[_ -]?cap|per[_ -]call/i.test(code) || /max[_ -]?cost|x-max-cost-usd/i.test(message);
+}
+
+/** What the `_` fields taken out of an answer say for the human: SkillBoss's balance warning. */
+function heardInjected(ctx: RequestContext, removed: Record<string, unknown>): void {
+  const warning = balanceWarningText(removed);
+  if (warning) ctx.deps.events.emit('upstream_said', { kind: 'balance_warning', message: warning });
 }
 
 function drained(res: RequestContext['res'], signal: AbortSignal): Promise<void> {
@@ -254,15 +296,19 @@ async function relayOpaque(ctx: RequestContext, up: Dispatcher.ResponseData, sig
  * scrubbed from it, and refusals about the sidecar's own key become 502s, so
  * an agent is never told its own token is bad when the human's key is.
  */
-async function relayUpstreamError(ctx: RequestContext, up: Dispatcher.ResponseData): Promise<Outcome> {
+async function relayUpstreamError(ctx: RequestContext, up: Dispatcher.ResponseData, maxCostUsd: string | null): Promise<Outcome> {
   const { deps } = ctx;
   const dialect = dialectOf(deps.dialects, ctx.route.def);
   const raw = (await readCapped(up.body, MAX_ERROR_BODY_BYTES)) ?? Buffer.from('');
   const text = deps.key.redact(raw.toString('utf8'));
   let upstreamMessage = '';
+  let upstreamCode = '';
   try {
-    const e = (JSON.parse(text) as { error?: { message?: unknown } }).error;
-    if (typeof e?.message === 'string') upstreamMessage = e.message.slice(0, 500);
+    const e = (JSON.parse(text) as { error?: { message?: unknown; code?: unknown } | unknown }).error;
+    const nested = e && typeof e === 'object' ? (e as { message?: unknown; code?: unknown }) : null;
+    if (typeof nested?.message === 'string') upstreamMessage = nested.message.slice(0, 500);
+    if (typeof nested?.code === 'string') upstreamCode = nested.code.slice(0, 100);
+    else if (typeof e === 'string') upstreamCode = e.slice(0, 100);
   } catch {
     /* not JSON */
   }
@@ -270,8 +316,19 @@ async function relayUpstreamError(ctx: RequestContext, up: Dispatcher.ResponseDa
   const status = up.statusCode;
   let err: SidecarError;
   if (status === 401) {
-    deps.upstreamState.update({ key: 'invalid', lastError: 'SkillBoss rejected the API key (401)' });
-    err = badGateway('upstream_key_rejected', 'SkillBoss rejected the sidecar\'s own API key. This is not your token\'s fault: the human running the sidecar must run `skillboss-sidecar key set` with a valid key.');
+    // Some SkillBoss routes take only some keys ("wholesale" ones): a 401 here does not say the key is invalid.
+    // The validity probe (the sync's GET /v1/models) decides, and the human hears it from there.
+    deps.events.emit('upstream_said', { kind: 'route_key_rejected', route: ctx.route.def.path });
+    err = badGateway(
+      'upstream_key_rejected',
+      'SkillBoss refused the sidecar\'s own API key on this route. This is not your token\'s fault: some SkillBoss routes accept only particular keys, and if the key itself is no longer valid the human running the sidecar must run `skillboss-sidecar key set` with a valid one (the sidecar is checking).',
+    );
+  } else if (status === 402 && maxCostUsd !== null && isCapRefusal(upstreamCode, upstreamMessage)) {
+    // SkillBoss held the call to the cap the sidecar sent: the budget's refusal, not the account's.
+    err = paymentRequired(
+      'budget_exhausted',
+      `This request may cost more than its budget allows: SkillBoss estimated it above the $${maxCostUsd} cap the sidecar sent (what this token's budget can pay for it, or your own lower X-Max-Cost-Usd). Nothing was charged. Ask for fewer tokens (max_tokens), or ask the human to raise the budget.`,
+    );
   } else if (status === 402) {
     deps.upstreamState.update({ credits: 'out', lastError: 'SkillBoss reports insufficient credits (402)' });
     err = paymentRequired('upstream_credits_exhausted', `The SkillBoss account behind this sidecar is out of credits; the human must add funds.${said}`);

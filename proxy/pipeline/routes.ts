@@ -27,7 +27,11 @@ export interface RouteDef {
   /** What the body must be: JSON, anything (multipart uploads), or nothing. */
   body: 'json' | 'any' | 'none';
   /** `path`: the upstream path when it is not the agent's own (a translated route). */
-  forward?: { meter: Meter; path?: string };
+  /**
+   * `answer`: how the upstream's JSON answer is shown to agents when SkillBoss's
+   * shape is not the one OpenAI clients read (upstream/models.ts `AGENT_ANSWERS`).
+   */
+  forward?: { meter: Meter; path?: string; answer?: 'model-list' | 'model-detail' };
   local?: LocalHandler;
   /**
    * The API the agent speaks here when it is not the upstream's (`openai`):
@@ -41,8 +45,8 @@ export interface RouteDef {
 }
 
 export const ROUTES: readonly RouteDef[] = [
-  { method: 'GET', path: '/v1/models', scope: 'models:read', body: 'none', forward: { meter: 'reported' } },
-  { method: 'GET', path: '/v1/models/*', scope: 'models:read', body: 'none', forward: { meter: 'reported' } },
+  { method: 'GET', path: '/v1/models', scope: 'models:read', body: 'none', forward: { meter: 'reported', answer: 'model-list' } },
+  { method: 'GET', path: '/v1/models/*', scope: 'models:read', body: 'none', forward: { meter: 'reported', answer: 'model-detail' } },
   { method: 'POST', path: '/v1/chat/completions', scope: 'models:use', body: 'json', forward: { meter: 'chat' } },
   { method: 'POST', path: '/v1/completions', scope: 'models:use', body: 'json', forward: { meter: 'completion' } },
   { method: 'POST', path: '/v1/embeddings', scope: 'models:use', body: 'json', forward: { meter: 'embedding' } },

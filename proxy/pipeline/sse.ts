@@ -6,6 +6,7 @@
 import { toOpenAIBody, type SidecarError } from '../core/errors.js';
 import { dataOf, SseFramer } from '../core/sse.js';
 import { countTokens } from '../pricing/tokenizer.js';
+import { stripInjectedData } from '../upstream/hygiene.js';
 import { streamUsageOf, type Usage } from './usage.js';
 
 /**
@@ -56,6 +57,8 @@ export class SseTap implements StreamTap {
     private readonly maxKeptBytes = 8 * 1024 * 1024,
     /** Reads the usage of one chunk (the route's meter's reader, meters.ts). */
     private readonly readUsage: (chunk: Record<string, unknown>) => Usage | null = streamUsageOf,
+    /** Takes SkillBoss's `_` fields out of each chunk (upstream/hygiene.ts) and hears what was taken; absent: passed through. */
+    private readonly onInjected?: (removed: Record<string, unknown>) => void,
   ) {}
 
   /** Feeds upstream bytes; returns the text to write to the client now ('' when no event is complete yet). */
@@ -70,17 +73,32 @@ export class SseTap implements StreamTap {
 
   private pass(events: string[]): string {
     let out = '';
-    for (const event of events) if (this.keep(event)) out += event + '\n\n';
+    for (const event of events) {
+      const kept = event !== '' ? this.keep(event) : null;
+      if (kept !== null) out += kept + '\n\n';
+    }
     return out;
   }
 
-  private keep(event: string): boolean {
-    const data = dataOf(event);
-    if (data === null) return true;
+  /** The event as the client gets it, or null when it is not passed on. */
+  private keep(event: string): string | null {
+    const found = dataOf(event);
+    if (found === null) return event;
+    let data: string = found;
     if (data === '[DONE]') {
       // Held back: the caller writes DONE_EVENT once the request is settled.
       this.sawDone = true;
-      return false;
+      return null;
+    }
+    if (this.onInjected) {
+      // A chunk of SkillBoss's own fields only is dropped; one with a delta beside them loses just those fields.
+      const s = stripInjectedData(data);
+      if (s.removed) {
+        this.onInjected(s.removed);
+        if (s.data === null) return null;
+        data = s.data;
+        event = withData(event, data);
+      }
     }
     if (data.includes('"usage"') && !/"usage"\s*:\s*null/.test(data)) {
       try {
@@ -88,7 +106,7 @@ export class SseTap implements StreamTap {
         const found = this.readUsage(obj);
         if (found) {
           this.usage = found;
-          if (this.hideUsageChunk && Array.isArray(obj.choices) && obj.choices.length === 0) return false;
+          if (this.hideUsageChunk && Array.isArray(obj.choices) && obj.choices.length === 0) return null;
         }
       } catch {
         /* not JSON: forwarded as it is */
@@ -105,7 +123,7 @@ export class SseTap implements StreamTap {
     } else {
       this.overflowBytes += data.length;
     }
-    return true;
+    return event;
   }
 
   trailer(): string | null {
@@ -139,6 +157,12 @@ export class SseTap implements StreamTap {
     }
     return { text, uncountedTokens: this.overflowBytes };
   }
+}
+
+/** The event with its data lines replaced by one carrying `data` (its other fields kept, in order). */
+function withData(event: string, data: string): string {
+  const other = event.split('\n').filter((l) => !l.startsWith('data:'));
+  return [...other, `data: ${data}`].join('\n');
 }
 
 /** Text carried by one streamed chunk: chat deltas, tool-call arguments, completion text, Responses deltas. */

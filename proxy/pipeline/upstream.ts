@@ -44,6 +44,8 @@ export interface ForwardRequest {
   key: string;
   requestId: string;
   signal: AbortSignal;
+  /** Headers the sidecar sets itself (X-Max-Cost-Usd, X-Agent-Name): after the allowlist, so they win. */
+  extra?: Readonly<Record<string, string>>;
 }
 
 export class Upstream {
@@ -73,6 +75,7 @@ export class Upstream {
       const v = r.headers[name];
       if (typeof v === 'string') headers[name] = v;
     }
+    if (r.extra) Object.assign(headers, r.extra);
     if (r.body !== null && headers['content-type'] === undefined) headers['content-type'] = 'application/json';
     try {
       return await this.pool.request({

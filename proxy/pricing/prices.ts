@@ -33,6 +33,10 @@ export interface Price extends ClassRates {
   prompt: number;
   completion: number;
   source: 'upstream' | 'override' | 'default';
+  /** For a synced price: which SkillBoss answer gave it. */
+  origin?: PriceOrigin | null;
+  /** USD per call, where SkillBoss lists one. */
+  perRequest?: number | null;
 }
 
 /** The classes a usage report splits its counts into (each part of prompt or completion tokens). */
@@ -60,6 +64,9 @@ export interface ModelRow {
   override_cache_write: number | null;
   override_reasoning: number | null;
   synced_at: number | null;
+  price_source: PriceOrigin | null;
+  request_price: number | null;
+  detail_synced_at: number | null;
 }
 
 type ClassPrices = { cached?: number | null; cacheWrite?: number | null; reasoning?: number | null };
@@ -69,11 +76,24 @@ function num(v: unknown): number | null {
   return typeof n === 'number' && Number.isFinite(n) && n >= 0 ? n : null;
 }
 
-/** Reads the price out of one upstream model entry. */
-export function parseUpstreamPrice(entry: Record<string, unknown>): ({ prompt: number; completion: number } & ClassPrices) | null {
+/** A token price read from the upstream (USD per million), with a per-request price where it lists one. */
+export type ParsedPrice = { prompt: number; completion: number; perRequest?: number | null } & ClassPrices;
+
+/**
+ * Reads the price out of one upstream model entry: the seed's `cost` and
+ * `pricing.prompt/completion`, OpenAI-style `input/output`, and the real
+ * catalog's `per_1m_input_usd` / `per_1m_output_usd` (on the entry or in its
+ * `pricing`). A `per_request_usd` alone (unit `request`) is a per-call price
+ * with no token price: kept, but it does not price tokens.
+ */
+export function parseUpstreamPrice(entry: Record<string, unknown>): ParsedPrice | null {
   const single = num(entry.cost);
   const p = entry.pricing;
   const pr = p && typeof p === 'object' ? (p as Record<string, unknown>) : {};
+  const catIn = num(pr.per_1m_input_usd ?? entry.per_1m_input_usd ?? pr.input_per_1m ?? pr.input_per_million);
+  const catOut = num(pr.per_1m_output_usd ?? entry.per_1m_output_usd ?? pr.output_per_1m ?? pr.output_per_million);
+  const perRequest = num(pr.per_request_usd ?? entry.per_request_usd);
+  if (catIn !== null || catOut !== null) return { prompt: catIn ?? catOut ?? 0, completion: catOut ?? catIn ?? 0, perRequest };
   const classes: ClassPrices = {
     cached: num(pr.cached_prompt ?? pr.cached_input ?? pr.input_cache_read ?? pr.cache_read ?? entry.cached_cost),
     cacheWrite: num(pr.cache_write ?? pr.input_cache_write ?? pr.cache_creation),
@@ -82,8 +102,24 @@ export function parseUpstreamPrice(entry: Record<string, unknown>): ({ prompt: n
   // A split price is the more precise of the two when an entry carries both.
   const prompt = num(pr.prompt ?? pr.input);
   const completion = num(pr.completion ?? pr.output);
-  if (prompt !== null || completion !== null) return { prompt: prompt ?? completion ?? 0, completion: completion ?? prompt ?? 0, ...classes };
-  return single === null ? null : { prompt: single, completion: single, ...classes };
+  if (prompt !== null || completion !== null) return { prompt: prompt ?? completion ?? 0, completion: completion ?? prompt ?? 0, ...classes, perRequest };
+  if (single !== null) return { prompt: single, completion: single, ...classes, perRequest };
+  // A per-call price only: no token price, which the caller learns from NaN-free nulls below.
+  return perRequest !== null ? { prompt: Number.NaN, completion: Number.NaN, perRequest } : null;
+}
+
+/** Where a synced price came from, as `price list` shows it. */
+export type PriceOrigin = 'models list' | 'model detail';
+
+/** One model as a sync found it: its list entry, and a price if the list or its detail gave one. */
+export interface SyncedModel {
+  id: string;
+  entry: Record<string, unknown>;
+  /** null: nothing new was learnt this time, so the last known price (if any) is kept. */
+  price: ParsedPrice | null;
+  origin: PriceOrigin | null;
+  /** Set when the detail was fetched this time (cached until then). */
+  detailAt?: number | null;
 }
 
 /** Class rates for a plain price: each listed one, else the documented fallback. */
@@ -198,7 +234,7 @@ export class PriceBook {
       } else if (r.prompt_price !== null || r.completion_price !== null) {
         const plain = { prompt: r.prompt_price ?? 0, completion: r.completion_price ?? 0 };
         const listed = { cached: r.cached_price, cacheWrite: r.cache_write_price, reasoning: r.reasoning_price };
-        next.set(r.id, { ...plain, ...withClasses(plain, listed, 'upstream'), source: 'upstream' });
+        next.set(r.id, { ...plain, ...withClasses(plain, listed, 'upstream'), source: 'upstream', origin: r.price_source ?? null, perRequest: r.request_price ?? null });
       }
     }
     this.prices = next;
@@ -234,24 +270,63 @@ export class PriceBook {
     return [...this.prices.entries()].map(([id, p]) => ({ id, ...p })).sort((a, b) => a.id.localeCompare(b.id));
   }
 
-  /** Replaces upstream prices with a fresh `GET /v1/models` listing; overrides are kept. Returns how many models. */
-  syncFromUpstream(data: unknown[], now: number): number {
-    const upsert = this.db.prepare(`INSERT INTO models (id, prompt_price, completion_price, cached_price, cache_write_price, reasoning_price, raw, synced_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+  /**
+   * Records a sync: every model listed, with the price it came with. A model
+   * this sync learnt no price for keeps its last known one (a detail that
+   * failed, or one cached from an earlier sync). Overrides are kept. Returns
+   * how many models.
+   */
+  recordSync(models: readonly SyncedModel[], now: number): number {
+    const withPrice = this.db.prepare(`INSERT INTO models (id, prompt_price, completion_price, cached_price, cache_write_price, reasoning_price, request_price, price_source, raw, synced_at, detail_synced_at)
+      VALUES (@id, @prompt, @completion, @cached, @cacheWrite, @reasoning, @perRequest, @origin, @raw, @now, @detailAt)
       ON CONFLICT(id) DO UPDATE SET prompt_price = excluded.prompt_price, completion_price = excluded.completion_price, cached_price = excluded.cached_price,
-        cache_write_price = excluded.cache_write_price, reasoning_price = excluded.reasoning_price, raw = excluded.raw, synced_at = excluded.synced_at`);
-    let n = 0;
+        cache_write_price = excluded.cache_write_price, reasoning_price = excluded.reasoning_price, request_price = excluded.request_price,
+        price_source = excluded.price_source, raw = excluded.raw, synced_at = excluded.synced_at,
+        detail_synced_at = coalesce(excluded.detail_synced_at, models.detail_synced_at)`);
+    const keepPrice = this.db.prepare(`INSERT INTO models (id, raw, synced_at, detail_synced_at) VALUES (@id, @raw, @now, @detailAt)
+      ON CONFLICT(id) DO UPDATE SET raw = excluded.raw, synced_at = excluded.synced_at, detail_synced_at = coalesce(excluded.detail_synced_at, models.detail_synced_at)`);
     this.db.transaction(() => {
-      for (const e of data) {
-        if (!e || typeof e !== 'object' || typeof (e as { id?: unknown }).id !== 'string') continue;
-        const entry = e as Record<string, unknown>;
-        const price = parseUpstreamPrice(entry);
-        upsert.run(entry.id as string, price?.prompt ?? null, price?.completion ?? null, price?.cached ?? null, price?.cacheWrite ?? null, price?.reasoning ?? null, JSON.stringify(entry), now);
-        n++;
+      for (const m of models) {
+        const base = { id: m.id, raw: JSON.stringify(m.entry).slice(0, 16_384), now, detailAt: m.detailAt ?? null };
+        const p = m.price;
+        if (!p) {
+          keepPrice.run(base);
+          continue;
+        }
+        const tokens = Number.isFinite(p.prompt);
+        withPrice.run({
+          ...base,
+          prompt: tokens ? p.prompt : null,
+          completion: tokens ? p.completion : null,
+          cached: p.cached ?? null,
+          cacheWrite: p.cacheWrite ?? null,
+          reasoning: p.reasoning ?? null,
+          perRequest: p.perRequest ?? null,
+          origin: m.origin,
+        });
       }
       bumpGeneration(this.db, 'prices');
     })();
     this.reload();
-    return n;
+    return models.length;
+  }
+
+  /** A seed-shaped `data` list recorded as it is (tests, and callers that hold one). */
+  syncFromUpstream(data: unknown[], now: number): number {
+    const models: SyncedModel[] = [];
+    for (const e of data) {
+      if (!e || typeof e !== 'object' || typeof (e as { id?: unknown }).id !== 'string') continue;
+      const entry = e as Record<string, unknown>;
+      const price = parseUpstreamPrice(entry);
+      models.push({ id: entry.id as string, entry, price, origin: price ? 'models list' : null });
+    }
+    return this.recordSync(models, now);
+  }
+
+  /** When each model's detail was last fetched (the sync's cache). */
+  detailFetchedAt(): Map<string, number> {
+    const rows = this.db.prepare('SELECT id, detail_synced_at FROM models WHERE detail_synced_at IS NOT NULL').all() as Array<{ id: string; detail_synced_at: number }>;
+    return new Map(rows.map((r) => [r.id, r.detail_synced_at]));
   }
 
   /** A local price for `model` (null prompt and completion drop it); class rates left out fall back as documented. */

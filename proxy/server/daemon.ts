@@ -16,11 +16,12 @@ import { startMaintenance } from '../db/maintenance.js';
 import { getSetting } from '../db/records.js';
 import type { KeyStore } from '../keychain/store.js';
 import type { StageDeps } from '../pipeline/context.js';
-import { syncOnce } from '../upstream/sync.js';
+import { noteBalanceAfterCall, syncOnce, type SyncOptions } from '../upstream/sync.js';
+import { CONTROL_PLANE_SETTING, controlPlaneOf } from '../upstream/balance.js';
 import { Guards, isLoopbackHost } from './guards.js';
 import { isPaused, setPaused } from './pause.js';
 import { acquireLock, type DataDirLock } from './lock.js';
-import { createPipelineDeps } from './deps.js';
+import { createPipelineDeps, hygieneOf } from './deps.js';
 import { createRouter } from './router.js';
 import { Watcher } from './watcher.js';
 import { DEFAULT_LIFECYCLE_OPTIONS, Lifecycle, type LifecycleOptions } from '../lifecycle/scheduler.js';
@@ -42,6 +43,13 @@ export interface DaemonOptions {
   log?: Logger;
   /** How often to sync models, prices and balance (ms); 0 disables the timer (start-up sync still runs). */
   syncIntervalMs?: number;
+  /** Model-detail pacing and cache of the sync (proxy/upstream/sync.ts). */
+  sync?: Partial<SyncOptions>;
+  /**
+   * The control-plane host (SkillBoss's balance outside /v1): --control-plane or
+   * SKILLBOSS_CONTROL_PLANE_URL; else the `control_plane_url` setting; else derived from the upstream URL.
+   */
+  controlPlaneUrl?: string;
   /** How often to look for changes made by the CLI (ms). */
   watchIntervalMs?: number;
   allowedOrigins?: string[];
@@ -105,8 +113,39 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     isAdminSecret: (presented) => secretMatches(presented, readAdminSecret(opts.dataDir)),
   });
 
-  const syncDeps = { baseUrl: () => deps.upstream().baseUrl, key, prices, state: upstreamState, clock, log };
-  const sync = () => syncOnce(syncDeps).catch((err: unknown) => log.error({ err }, 'sync failed'));
+  const controlPlane = () => opts.controlPlaneUrl ?? getSetting<string>(db, CONTROL_PLANE_SETTING) ?? controlPlaneOf(deps.upstream().baseUrl);
+  const syncDeps = { baseUrl: () => deps.upstream().baseUrl, controlPlane, key, prices, state: upstreamState, clock, log, ...(opts.sync ? { options: opts.sync } : {}) };
+  // One sync at a time: a call while one runs gets one more run after it (the key or the upstream may have changed).
+  let running: Promise<void> | null = null;
+  let queued: Promise<void> | null = null;
+  const sync = (): Promise<void> => {
+    if (!running) {
+      running = syncOnce(syncDeps)
+        .catch((err: unknown) => log.error({ err }, 'sync failed'))
+        .finally(() => {
+          running = null;
+        });
+      return running;
+    }
+    queued ??= running.then(() => {
+      queued = null;
+      return sync();
+    });
+    return queued;
+  };
+
+  // What answers said about the account (issue 23). A 401 on one route re-runs the validity probe (the sync's
+  // GET /v1/models), which alone may mark the key invalid; SkillBoss's balance warning refreshes the balance.
+  let lastSaidSync = 0;
+  events.on('upstream_said', (e) => {
+    const now = clock();
+    if (e.kind === 'balance_after') noteBalanceAfterCall(upstreamState, e.usd, now);
+    else if (e.kind === 'balance_warning') upstreamState.notice({ key: 'balance_warning', kind: 'balance_warning', message: `SkillBoss warns: ${e.message}` }, now);
+    if (e.kind !== 'balance_after' && now - lastSaidSync >= 60_000) {
+      lastSaidSync = now;
+      void sync();
+    }
+  });
 
   const watcher = new Watcher(db, opts.watchIntervalMs ?? 250, {
     tokens: () => principals.clear(),
@@ -119,6 +158,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     prices: () => prices.reload(),
     settings: () => {
       paused = getSetting<boolean>(db, 'paused') === true;
+      Object.assign(deps.hygiene, hygieneOf(db));
     },
   });
 

@@ -22,7 +22,8 @@ import { autoRotateRoute } from '../lifecycle/http.js';
 import type { Lifecycle } from '../lifecycle/scheduler.js';
 import { FailedAuthLimiter, PrincipalCache } from '../pipeline/authenticate.js';
 import { Budgets, type Reservation } from '../pipeline/budget.js';
-import type { DaemonServices, StageDeps } from '../pipeline/context.js';
+import type { DaemonServices, StageDeps, UpstreamHygiene } from '../pipeline/context.js';
+import { PASS_UPSTREAM_FIELDS_SETTING, SEND_AGENT_NAME_SETTING } from '../upstream/hygiene.js';
 import { LooseBounds } from '../pipeline/loose.js';
 import { TOKEN_ROUTES } from '../pipeline/local.js';
 import { RateLimiter } from '../pipeline/ratelimit.js';
@@ -109,6 +110,7 @@ export function createPipelineDeps(o: PipelineDepsOptions): Pipeline {
     paused: o.paused,
     authLimiter: new FailedAuthLimiter(limits.authFailuresPerMinute),
     rotations: () => lifecycle,
+    hygiene: hygieneOf(db),
     localRoutes: { ...TOKEN_ROUTES, ...DIALECT_ROUTES, 'auto-rotate': autoRotateRoute(() => lifecycle), ...accessRoutes(access) },
   };
   return {
@@ -137,4 +139,9 @@ export function createBudgets(db: DB, events: SidecarEvents, log: Logger = silen
   const ledger = new LedgerWriter<Reservation>(db, events, log, guard, (r) => budgets.release(r));
   const budgets = new Budgets(guard, ledger);
   return budgets;
+}
+
+/** The upstream hygiene settings (issue 23) as they are saved; the daemon re-reads them when settings change. */
+export function hygieneOf(db: DB): UpstreamHygiene {
+  return { passInjectedFields: getSetting<boolean>(db, PASS_UPSTREAM_FIELDS_SETTING) === true, sendAgentName: getSetting<boolean>(db, SEND_AGENT_NAME_SETTING) !== false };
 }

@@ -6,9 +6,11 @@
  */
 import { countChatPromptTokens } from '../pricing/tokenizer.js';
 import { costHeaders, nextSeq, nowSeconds, requireModel, usageOf, type Call } from './context.js';
+import { checkSpend } from './spend.js';
 import { badRequest, optPositiveInt, parseObject, sendJson, type JsonObject } from './http.js';
 import { chatDetails, classCostMicros, classify, isReasoningModel } from './classes.js';
 import { SSE_DONE, sseData, startStream, type SseChunk } from './sse.js';
+import { injected, injectedChunks } from './real.js';
 import { buildReply, countTokens, splitPieces, type Piece } from './tok.js';
 import { decideToolCall, functionTools, toolResultReply } from './tools.js';
 
@@ -83,7 +85,7 @@ export function handleChat(call: Call): void {
   const reasoning = cls.reasoning * n;
   const completionTokens = (perChoice + cls.reasoning) * n;
   const fullCost = classCostMicros(model, promptTokens, completionTokens, { cached: cls.cached, reasoning });
-  ctx.state.checkSpend(call.caller.key, fullCost);
+  checkSpend(call, fullCost);
 
   const id = `chatcmpl-sim-${seq}`;
   const created = nowSeconds(ctx);
@@ -97,6 +99,7 @@ export function handleChat(call: Call): void {
     const u = usageOf(ctx, usage, fullCost);
     const body: JsonObject = { id, object: 'chat.completion', created, model, choices };
     if (u) body.usage = u;
+    Object.assign(body, injected(ctx));
     sendJson(call.res, 200, body, costHeaders(ctx, fullCost));
     return;
   }
@@ -117,13 +120,16 @@ export function handleChat(call: Call): void {
       const loop = pieces.length > 0 ? pieces : [{ text: ' ', tokens: 1 }];
       for (;;) for (const p of loop) yield chunk(0, pieceDelta(p), null, p.tokens);
     }
+    const real = ctx.dialect === 'real';
     for (let i = 0; i < n; i++) {
-      yield chunk(i, firstDelta, null, nameTokens);
+      // The real service puts its own fields into ordinary chunks too, beside the delta.
+      yield real && i === 0 ? sseData({ ...(JSON.parse(chunk(i, firstDelta, null, 0).data.slice(6)) as JsonObject), _savings: { usd: 0.001 } }, nameTokens) : chunk(i, firstDelta, null, nameTokens);
       for (const p of pieces) yield chunk(i, pieceDelta(p), null, p.tokens);
       yield chunk(i, {}, finish, 0);
     }
     const u = includeUsage ? usageOf(ctx, usage, fullCost) : undefined;
     if (u) yield sseData({ id, object: 'chat.completion.chunk', created, model, choices: [], usage: u });
+    yield* injectedChunks(ctx);
     yield SSE_DONE;
   }
 

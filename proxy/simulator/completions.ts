@@ -1,6 +1,7 @@
 /** POST /v1/completions: legacy text completions with the same echo model as chat. */
 import { countInputTokens } from '../pricing/tokenizer.js';
 import { costHeaders, nextSeq, nowSeconds, requireModel, usageOf, type Call } from './context.js';
+import { checkSpend } from './spend.js';
 import { badRequest, optPositiveInt, parseObject, sendJson, type JsonObject } from './http.js';
 import { chatDetails, classCostMicros, classify } from './classes.js';
 import { SSE_DONE, sseData, startStream, type SseChunk } from './sse.js';
@@ -24,7 +25,7 @@ export function handleCompletion(call: Call): void {
   for (const r of replies) completionTokens += r.tokens * n;
   const cls = classify(ctx, model, prompt, promptTokens, completionTokens, undefined);
   const fullCost = classCostMicros(model, promptTokens, completionTokens, { cached: cls.cached, reasoning: 0 });
-  ctx.state.checkSpend(call.caller.key, fullCost);
+  checkSpend(call, fullCost);
 
   const id = `cmpl-sim-${nextSeq(ctx)}`;
   const created = nowSeconds(ctx);

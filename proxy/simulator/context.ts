@@ -5,6 +5,9 @@ import { badRequest, SimError, usd, type JsonObject } from './http.js';
 import { findModel, type SimModel } from './models.js';
 import type { Caller, SimState } from './state.js';
 
+/** Which SkillBoss the simulator answers as: the seed page's, or the real service's (real.ts). */
+export type SimDialect = 'seed' | 'real';
+
 export interface RecordedRequest {
   method: string;
   /** Raw URL including the query string. */
@@ -18,6 +21,10 @@ export interface SimContext {
   readonly state: SimState;
   readonly clock: () => number;
   readonly reportCost: boolean;
+  /** Which SkillBoss the simulator answers as (real.ts). */
+  readonly dialect: SimDialect;
+  /** Below this balance the real dialect adds `_balance_warning` to answers. */
+  readonly lowBalanceMicros: number;
   faults: Faults;
   readonly requests: RecordedRequest[];
   readonly record: boolean;
@@ -69,3 +76,4 @@ export function usageOf<T extends object>(ctx: SimContext, usage: T, micros: num
   if (ctx.faults.omitUsage) return undefined;
   return ctx.reportCost ? { ...usage, cost: usd(micros) } : usage;
 }
+

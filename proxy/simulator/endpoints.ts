@@ -2,7 +2,9 @@
 import { createHash } from 'node:crypto';
 import { countInputTokens } from '../pricing/tokenizer.js';
 import { costHeaders, modelNotFound, nextSeq, nowSeconds, requireModel, usageOf, type Call } from './context.js';
+import { checkSpend } from './spend.js';
 import { badRequest, notFound, optPositiveInt, parseObject, sendJson, sendRaw, type JsonObject } from './http.js';
+import { injected } from './real.js';
 import { costMicros, findModel, listEntry, MODELS_LIST_JSON } from './models.js';
 
 export const IMAGE_COST_MICROS = 40_000;
@@ -71,7 +73,7 @@ export function handleEmbeddings(call: Call): void {
   const dimensions = optPositiveInt(b, 'dimensions', MAX_EMBEDDING_DIMENSIONS) ?? EMBEDDING_DIMENSIONS;
   const promptTokens = countInputTokens(input);
   const cost = costMicros(model, promptTokens, 0);
-  ctx.state.checkSpend(call.caller.key, cost);
+  checkSpend(call, cost);
   ctx.state.charge(call.caller.key, cost);
   const data = items.map((it, index) => {
     const v = embeddingOf(typeof it === 'string' ? it : JSON.stringify(it), dimensions);
@@ -80,6 +82,7 @@ export function handleEmbeddings(call: Call): void {
   const body: JsonObject = { object: 'list', data, model };
   const u = usageOf(ctx, { prompt_tokens: promptTokens, total_tokens: promptTokens }, cost);
   if (u) body.usage = u;
+  Object.assign(body, injected(ctx));
   sendJson(call.res, 200, body, costHeaders(ctx, cost));
 }
 
@@ -103,7 +106,7 @@ export function handleImages(call: Call): void {
   const large = typeof b.size === 'string' && b.size !== '1024x1024' && b.size !== '512x512' && b.size !== '256x256';
   const fine = b.quality === 'hd' || b.quality === 'high';
   const cost = IMAGE_COST_MICROS * n * (large ? 2 : 1) * (fine ? 2 : 1);
-  ctx.state.checkSpend(call.caller.key, cost);
+  checkSpend(call, cost);
   ctx.state.charge(call.caller.key, cost);
   const data = [];
   for (let i = 0; i < n; i++) data.push({ url: 'https://example.invalid/sim.png' });
@@ -117,7 +120,7 @@ export function handleSpeech(call: Call): void {
   const { ctx } = call;
   const b = parseObject(call.body);
   if (typeof b.input !== 'string' || b.input === '') throw badRequest('input must be a non-empty string', 'invalid_input');
-  ctx.state.checkSpend(call.caller.key, SPEECH_COST_MICROS);
+  checkSpend(call, SPEECH_COST_MICROS);
   ctx.state.charge(call.caller.key, SPEECH_COST_MICROS);
   sendRaw(call.res, 200, SPEECH_BYTES, 'audio/mpeg', costHeaders(ctx, SPEECH_COST_MICROS));
 }
@@ -137,7 +140,7 @@ export function handleService(call: Call): void {
   const name = call.params[0] ?? '';
   if (!SERVICES.some((s) => s.id === name)) throw notFound(`Unknown service '${name}'`, 'service_not_found');
   const b = parseObject(call.body, true);
-  ctx.state.checkSpend(call.caller.key, SERVICE_COST_MICROS);
+  checkSpend(call, SERVICE_COST_MICROS);
   ctx.state.charge(call.caller.key, SERVICE_COST_MICROS);
   const n = nextSeq(ctx);
   const result =

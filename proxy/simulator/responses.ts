@@ -8,6 +8,7 @@
 import { countChatPromptTokens, countTokens } from '../pricing/tokenizer.js';
 import { contentText, lastUserText } from './chat.js';
 import { costHeaders, nextSeq, nowSeconds, requireModel, usageOf, type Call } from './context.js';
+import { checkSpend } from './spend.js';
 import { badRequest, optPositiveInt, parseObject, sendJson, type JsonObject } from './http.js';
 import { storeResponse } from './responses-store.js';
 import { classCostMicros, classify, isReasoningModel, responsesDetails } from './classes.js';
@@ -74,7 +75,7 @@ export function handleResponses(call: Call): void {
   const cls = classify(ctx, model, { instructions, input }, promptTokens, answer.tokens, maxOutput);
   const outputTokens = answer.tokens + cls.reasoning;
   const fullCost = classCostMicros(model, promptTokens, outputTokens, cls);
-  ctx.state.checkSpend(call.caller.key, fullCost);
+  checkSpend(call, fullCost);
 
   const id = `resp_sim_${seq}`;
   const createdAt = nowSeconds(ctx);

@@ -13,6 +13,7 @@ import {
   handleSpeech,
 } from './endpoints.js';
 import { handleAutoRotate, handleBalance, handleCreateChild, handleCreateKey, handleRevoke, handleRotate } from './keys.js';
+import { handleCreateSubWallet, handleRealGetModel, handleRealListModels, handleRevokeSubWallet, handleWalletBalance, type SimDialect } from './real.js';
 import { handleInputTokens, handleResponses } from './responses.js';
 import { handleCancelResponse, handleDeleteResponse, handleGetResponse, handleInputItems } from './responses-store.js';
 
@@ -52,12 +53,34 @@ export const ROUTES: readonly Route[] = [
   { method: 'POST', path: '/v1/api-keys/auto-rotate', scope: null, manage: true, handler: handleAutoRotate },
 ];
 
-const exact = new Map<string, Route>();
-const patterns: Route[] = [];
-for (const r of ROUTES) {
-  if (typeof r.path === 'string') exact.set(`${r.method} ${r.path}`, r);
-  else patterns.push(r);
+/** Paths the real service does not have (key management is the console's; child keys are sub-wallets). */
+const SEED_ONLY = new Set(['/v1/balance', '/v1/api-keys', '/v1/agents/create-child', '/v1/api-keys/rotate', '/v1/api-keys/auto-rotate']);
+
+/** The real dialect: the shared inference routes, its own models/balance/sub-wallet routes, none of the seed's key management. */
+export const REAL_ROUTES: readonly Route[] = [
+  { method: 'GET', path: '/v1/models', scope: null, handler: handleRealListModels },
+  { method: 'GET', path: /^\/v1\/models\/(.+)$/, scope: null, handler: handleRealGetModel },
+  { method: 'GET', path: '/v1/wallet/balance', scope: null, handler: handleWalletBalance },
+  { method: 'POST', path: '/v1/sub-wallets', scope: null, handler: handleCreateSubWallet },
+  { method: 'DELETE', path: /^\/v1\/sub-wallets\/([^/]+)$/, scope: null, handler: handleRevokeSubWallet },
+  ...ROUTES.filter((r) => !(typeof r.path === 'string' && (SEED_ONLY.has(r.path) || r.path === '/v1/models')) && String(r.path) !== String(/^\/v1\/models\/(.+)$/) && !String(r.path).includes('agents')),
+];
+
+interface Table {
+  exact: Map<string, Route>;
+  patterns: Route[];
 }
+
+function table(routes: readonly Route[]): Table {
+  const t: Table = { exact: new Map(), patterns: [] };
+  for (const r of routes) {
+    if (typeof r.path === 'string') t.exact.set(`${r.method} ${r.path}`, r);
+    else t.patterns.push(r);
+  }
+  return t;
+}
+
+const TABLES: Record<SimDialect, Table> = { seed: table(ROUTES), real: table(REAL_ROUTES) };
 
 const NO_PARAMS: readonly string[] = [];
 
@@ -66,7 +89,8 @@ export interface Match {
   readonly params: readonly string[];
 }
 
-export function matchRoute(method: string, path: string): Match | undefined {
+export function matchRoute(method: string, path: string, dialect: SimDialect = 'seed'): Match | undefined {
+  const { exact, patterns } = TABLES[dialect];
   const r = exact.get(`${method} ${path}`);
   if (r) return { route: r, params: NO_PARAMS };
   for (const p of patterns) {

@@ -10,12 +10,17 @@ import { handleControl } from './control.js';
 import { defaultFaultBody, type Faults } from './faults.js';
 import { notFound, readBody, sendError, sendJson, sendRaw, SimError } from './http.js';
 import { matchRoute } from './routes.js';
+import type { SimDialect } from './real.js';
 import { SimState } from './state.js';
 import { loadTokenizer } from './tok.js';
 
 export interface SimulatorOptions {
-  /** The admin key (must start with `sk-`); it holds all seven scopes. */
+  /** The admin key (must start with `sk-` in the seed dialect; any form in the real one); it holds all seven scopes. */
   apiKey: string;
+  /** Answer as the seed page (default) or as the real service (real.ts). */
+  dialect?: SimDialect;
+  /** Real dialect: below this balance (USD) answers carry `_balance_warning`. Default 5. */
+  lowBalanceUsd?: number;
   /** Starting account balance in USD. Default 100. */
   balanceUsd?: number;
   /** Default 127.0.0.1. */
@@ -35,6 +40,7 @@ export interface SimulatorOptions {
 export interface Simulator {
   /** Base URL including /v1, e.g. http://127.0.0.1:PORT/v1. */
   readonly url: string;
+  readonly dialect: SimDialect;
   readonly port: number;
   /** Everything received, in order (404s and auth failures included, /_sim/* excluded). */
   readonly requests: RecordedRequest[];
@@ -112,7 +118,7 @@ async function serve(ctx: SimContext, req: IncomingMessage, res: ServerResponse)
   }
 
   const method = req.method ?? 'GET';
-  const m = matchRoute(method, path);
+  const m = matchRoute(method, path, ctx.dialect);
   try {
     if (!m) throw notFound(`Unknown route: ${method} ${path}`);
     const caller = ctx.state.authenticate(req.headers.authorization);
@@ -133,15 +139,19 @@ async function serve(ctx: SimContext, req: IncomingMessage, res: ServerResponse)
 }
 
 export async function startSimulator(opts: SimulatorOptions): Promise<Simulator> {
-  if (!opts.apiKey.startsWith('sk-')) throw new Error('SimulatorOptions.apiKey must start with "sk-"');
+  const dialect = opts.dialect ?? 'seed';
+  if (dialect === 'seed' && !opts.apiKey.startsWith('sk-')) throw new Error('SimulatorOptions.apiKey must start with "sk-"');
+  if (!/^[\x21-\x7e]{8,512}$/.test(opts.apiKey)) throw new Error('SimulatorOptions.apiKey must be 8 to 512 printable characters without spaces');
   await loadTokenizer();
   const base = opts.clock ?? Date.now;
   let offset = 0;
   const clock = (): number => base() + offset;
   const ctx: SimContext = {
-    state: new SimState(opts.apiKey, opts.balanceUsd ?? 100, clock),
+    state: new SimState(opts.apiKey, opts.balanceUsd ?? 100, clock, dialect === 'seed'),
     clock,
     reportCost: opts.reportCost ?? false,
+    dialect,
+    lowBalanceMicros: Math.round((opts.lowBalanceUsd ?? 5) * 1e6),
     faults: {},
     requests: [],
     record: opts.recordRequests ?? true,
@@ -171,6 +181,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
   return {
     url: `http://${urlHost}:${port}/v1`,
     port,
+    dialect,
     get requests() {
       return ctx.requests;
     },

@@ -59,8 +59,8 @@ function monthOf(ms: number): string {
   return `${d.getUTCFullYear()}-${d.getUTCMonth() + 1}`;
 }
 
-export function newSecret(): string {
-  return `sk-sim-${randomBytes(24).toString('base64url')}`;
+export function newSecret(prefix = 'sk-sim-'): string {
+  return `${prefix}${randomBytes(24).toString('base64url')}`;
 }
 
 export class SimState {
@@ -73,6 +73,8 @@ export class SimState {
     apiKey: string,
     balanceUsd: number,
     private readonly clock: () => number,
+    /** The seed's rule that keys start with `sk-`; the real service issues other forms too (sk_live_…, sk_skillboss_…). */
+    private readonly skPrefixOnly = true,
   ) {
     this.balanceMicros = Math.round(balanceUsd * 1_000_000);
     const now = clock();
@@ -100,7 +102,7 @@ export class SimState {
     if (!header) throw unauthorized('Missing API key. Send "Authorization: Bearer sk-..."');
     const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
     const secret = m?.[1];
-    if (!secret || !secret.startsWith('sk-')) throw unauthorized('Malformed API key: SkillBoss keys start with "sk-"');
+    if (!secret || (this.skPrefixOnly && !secret.startsWith('sk-'))) throw unauthorized('Malformed API key: SkillBoss keys start with "sk-"');
     const entry = this.secrets.get(secret);
     if (!entry) throw unauthorized('Invalid API key');
     const now = this.clock();
@@ -158,7 +160,7 @@ export class SimState {
   }
 
   /** Creates a child of `parent`; throws 403 when it would exceed the parent's scopes or budget. */
-  createChild(parent: KeyRecord, input: NewKeyInput): KeyRecord {
+  createChild(parent: KeyRecord, input: NewKeyInput, prefix?: string): KeyRecord {
     const extra = input.scopes.filter((s) => !parent.scopeSet.has(s));
     if (extra.length > 0) {
       throw new SimError(403, 'permission_error', 'insufficient_scope', `Cannot grant scope ${extra.join(', ')}: the calling key does not have it`);
@@ -183,7 +185,7 @@ export class SimState {
       expiresAt,
       createdAt: now,
       revoked: false,
-      secret: newSecret(),
+      secret: newSecret(prefix),
     };
     parent.children.push(key);
     this.byId.set(key.id, key);

@@ -21,6 +21,7 @@ import type { DB } from '../db/database.js';
 import { audit, bumpGeneration, getSetting, setSetting } from '../db/records.js';
 import { maskKey, validateUpstreamKey, type KeyStore } from '../keychain/store.js';
 import { VAULT, type SecretVault } from '../keychain/vault.js';
+import { capabilitiesAt, isMissingApi, recordCapability, ROTATION_UNSUPPORTED } from './capabilities.js';
 import { upstreamJson } from './client.js';
 
 export type RotateStep = 'save-previous' | 'rotate' | 'store-pending' | 'verify' | 'promote';
@@ -66,6 +67,8 @@ export class KeyRotationError extends Error {
   constructor(
     message: string,
     readonly step: RotateStep | 'start',
+    /** The upstream has no rotation API (404/405/501): nothing failed, there is nothing to call. */
+    readonly unsupported = false,
   ) {
     super(message);
   }
@@ -117,6 +120,7 @@ export async function rotateUpstreamKey(d: UpstreamRotateDeps): Promise<Upstream
   let current: string | null = null;
   let oldKeyExpiresAt: number | null = null;
   let pending: string | null = null;
+  let unsupported = false;
   const at = async (s: RotateStep) => {
     step = s;
     await d.beforeStep?.(s);
@@ -137,7 +141,15 @@ export async function rotateUpstreamKey(d: UpstreamRotateDeps): Promise<Upstream
       await at('save-previous');
       d.vault.set(VAULT.previousKey, current);
       await at('rotate');
-      const r = await upstreamJson<{ new_api_key?: unknown; old_key_expires_at?: unknown }>(d.baseUrl, current, 'POST', '/api-keys/rotate', {});
+      let r: { new_api_key?: unknown; old_key_expires_at?: unknown };
+      try {
+        r = await upstreamJson<{ new_api_key?: unknown; old_key_expires_at?: unknown }>(d.baseUrl, current, 'POST', '/api-keys/rotate', {});
+      } catch (err) {
+        if (!isMissingApi(err)) throw err;
+        unsupported = true;
+        throw err;
+      }
+      recordCapability(d.db, d.baseUrl, 'rotation', 'supported', d.clock());
       if (typeof r.new_api_key !== 'string') throw new Error('SkillBoss answered the rotation without a new_api_key');
       const fresh = validateUpstreamKey(r.new_api_key);
       const exp = typeof r.old_key_expires_at === 'string' ? Date.parse(r.old_key_expires_at) : Number.NaN;
@@ -166,6 +178,20 @@ export async function rotateUpstreamKey(d: UpstreamRotateDeps): Promise<Upstream
   } catch (err) {
     const reason = (err as Error).message;
     const now = d.clock();
+    if (unsupported) {
+      // Not a failure: the upstream has no such API. Said once; the schedule stays as a reminder.
+      try {
+        d.vault.remove(VAULT.previousKey);
+        d.db.transaction(() => {
+          const first = capabilitiesAt(d.db, d.baseUrl).rotation !== 'unsupported';
+          recordCapability(d.db, d.baseUrl, 'rotation', 'unsupported', now);
+          if (first) audit(d.db, now, { actor: d.actor, event: 'key.rotate.unsupported', detail: { reason } });
+        })();
+      } catch {
+        /* still reported to the caller */
+      }
+      throw new KeyRotationError(ROTATION_UNSUPPORTED, 'rotate', true);
+    }
     try {
       d.db.transaction(() => {
         patchState(d.db, { last_error: { step: step === 'start' ? 'save-previous' : step, reason, at: now } });

@@ -7,16 +7,37 @@ import { getSetting, setSetting } from '../db/records.js';
 import type { SidecarEvents } from '../core/events.js';
 import type { CreditsState, UpstreamKeyState } from '../../wire/admin.js';
 
+/**
+ * Something about the upstream the human should know and the sidecar could
+ * not fix: an unrecognised answer, a missing capability, SkillBoss's own
+ * balance warning. Each has a stable `key` so the tray shows it once.
+ */
+export interface UpstreamNotice {
+  key: string;
+  kind: 'models_shape' | 'capability' | 'balance_warning' | 'balance_unknown';
+  message: string;
+  at: number;
+}
+
 export interface UpstreamStatus {
   key: UpstreamKeyState;
   credits: CreditsState;
   reachable: boolean | null;
   balanceUsd: number | null;
   balanceSyncedAt: number | null;
+  /** Where the balance came from (an endpoint, or `wallet_balance_after_usd` of a call). */
+  balanceSource: string | null;
+  /** Credits as SkillBoss reported them, never converted (the sources disagree on the rate). */
+  balanceCredits: number | null;
   modelsSyncedAt: number | null;
   modelCount: number;
+  /** Of those, how many have a token price from SkillBoss. */
+  pricedCount: number;
+  /** Which shape the model list came in ('data' = the seed, 'models' = the real service). */
+  modelsShape: 'data' | 'models' | null;
   lastError: string | null;
   checkedAt: number | null;
+  notices: UpstreamNotice[];
 }
 
 const INITIAL: UpstreamStatus = {
@@ -25,10 +46,15 @@ const INITIAL: UpstreamStatus = {
   reachable: null,
   balanceUsd: null,
   balanceSyncedAt: null,
+  balanceSource: null,
+  balanceCredits: null,
   modelsSyncedAt: null,
   modelCount: 0,
+  pricedCount: 0,
+  modelsShape: null,
   lastError: null,
   checkedAt: null,
+  notices: [],
 };
 
 export class UpstreamState {
@@ -43,6 +69,19 @@ export class UpstreamState {
 
   get(): UpstreamStatus {
     return this.s;
+  }
+
+  /** Adds (or refreshes the message of) a notice; the same key is one notice. */
+  notice(n: Omit<UpstreamNotice, 'at'>, at: number): void {
+    const old = this.s.notices.find((x) => x.key === n.key);
+    if (old && old.message === n.message) return;
+    this.update({ notices: [...this.s.notices.filter((x) => x.key !== n.key), { ...n, at }] });
+  }
+
+  /** Drops the notices whose key starts with `prefix` (the problem cleared). */
+  clearNotices(prefix: string): void {
+    if (!this.s.notices.some((x) => x.key.startsWith(prefix))) return;
+    this.update({ notices: this.s.notices.filter((x) => !x.key.startsWith(prefix)) });
   }
 
   update(patch: Partial<UpstreamStatus>): void {

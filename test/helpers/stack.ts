@@ -7,7 +7,26 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startSimulator, type Simulator, type SimulatorOptions } from '../../proxy/simulator/index.js';
+import { startSimulator, type SimDialect, type Simulator, type SimulatorOptions } from '../../proxy/simulator/index.js';
+
+/** Both upstream dialects, for suites that run against each (`describe.each(DIALECTS)`). */
+export const DIALECTS: readonly SimDialect[] = ['seed', 'real'];
+
+/** The dialect a stack starts with when a test does not name one (each test file has its own module state). */
+let suiteDialect: SimDialect = 'seed';
+
+/**
+ * Runs a whole suite file against another dialect: `x.real.test.ts` calls this,
+ * then imports `x.test.ts`, whose stacks then answer as the real service.
+ */
+export function runSuiteAgainst(dialect: SimDialect): void {
+  suiteDialect = dialect;
+}
+
+/** The dialect stacks in this file start with by default. */
+export function currentSuiteDialect(): SimDialect {
+  return suiteDialect;
+}
 import { startDaemon, type Daemon, type DaemonOptions } from '../../proxy/server/daemon.js';
 import { osKeychain, type KeyStore } from '../../proxy/keychain/store.js';
 import { randomBase62 } from '../../proxy/tokens/format.js';
@@ -58,6 +77,8 @@ export interface Stack {
 }
 
 export interface StackOptions {
+  /** Which SkillBoss the simulator answers as (default seed); the real dialect's key has the sk_live_ form. */
+  dialect?: SimDialect;
   sim?: Partial<SimulatorOptions>;
   daemon?: Partial<DaemonOptions>;
   /** Put the simulator key in the OS keychain (default true). */
@@ -66,8 +87,9 @@ export interface StackOptions {
 
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const clock = testClock();
-  const simKey = `sk-test-${randomBase62(32)}`;
-  const sim = await startSimulator({ apiKey: simKey, balanceUsd: 1000, ...opts.sim });
+  const dialect = opts.dialect ?? opts.sim?.dialect ?? suiteDialect;
+  const simKey = dialect === 'real' ? `sk_live_${randomBase62(32)}` : `sk-test-${randomBase62(32)}`;
+  const sim = await startSimulator({ apiKey: simKey, balanceUsd: 1000, ...opts.sim, dialect });
   const dataDir = tempDir();
   const keyStore = opts.daemon?.keyStore ?? osKeychain(dataDir);
   if (opts.setKey !== false) keyStore.set(simKey);

@@ -200,6 +200,8 @@ describe('refusals', () => {
     const keyBad = await errorOf(await fetch(`${s.baseURL}/models`, { headers: { authorization: `Bearer ${secret}` } }));
     expect(keyBad).toMatchObject({ status: 502, code: 'upstream_key_rejected' });
     expect(keyBad.message).toContain('key set');
+    // A 401 makes the daemon re-run its validity probe; let it finish before the next fault is armed.
+    await s.daemon.sync();
     s.sim.faults.failNext = { count: 1, status: 429, retryAfter: 7 };
     const limited = await fetch(`${s.baseURL}/models`, { headers: { authorization: `Bearer ${secret}` } });
     expect(limited.status).toBe(429);

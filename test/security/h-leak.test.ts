@@ -168,7 +168,8 @@ describe('H. secret leakage', () => {
 
     // Upstream errors whose bodies echo the real key, in every class the daemon maps.
     for (const status of [400, 401, 402, 403, 404, 429, 500, 503]) {
-      sim.faults.failNext = { count: 1, status, body: { error: { message: `rejected key ${sim.adminKey()} (auth: Bearer ${sim.adminKey()})`, type: 'x', code: 'x' } } };
+      // Aimed at the chat call: a 401 makes the daemon re-run its validity probe (GET /v1/models), which must not take the next fault.
+      sim.faults.failNext = { count: 1, status, path: '/v1/chat/completions', body: { error: { message: `rejected key ${sim.adminKey()} (auth: Bearer ${sim.adminKey()})`, type: 'x', code: 'x' } } };
       const res = await agent(leadNew.new_api_key, 'POST', '/v1/chat/completions', chat);
       expect(res.status, `upstream ${status}`).toBeGreaterThanOrEqual(400);
     }

@@ -1,6 +1,7 @@
 /** `price list|set|default`: model prices (USD per million tokens), synced from SkillBoss, with local overrides. */
 import type { Command } from 'commander';
 import { PriceBook } from '../../pricing/prices.js';
+import { unpricedModels } from '../../pricing/fallback.js';
 import { CliError, openDb, printJson, printTable, type GlobalOptions } from '../context.js';
 import { parsePriceFlag } from '../parse.js';
 
@@ -20,14 +21,16 @@ export function registerPrice(program: Command, globals: () => GlobalOptions): v
         const book = new PriceBook(db);
         const rows = book.list();
         const fallback = book.priceFor(undefined);
-        if (o.json) return printJson({ models: rows, default: { prompt: fallback.prompt, completion: fallback.completion, call_usd: book.callPriceMicros() / 1e6 } });
+        if (o.json) return printJson({ models: rows, unpriced: unpricedModels(db), default: { prompt: fallback.prompt, completion: fallback.completion, call_usd: book.callPriceMicros() / 1e6 } });
         // A class rate SkillBoss does not list falls back (cached/cache write = prompt, reasoning = completion), marked with *.
         const rate = (v: number, src: string) => `${v}${src === 'fallback' ? '*' : ''}`;
         printTable(
-          rows.map((r) => ({ model: r.id, prompt: String(r.prompt), completion: String(r.completion), cached: rate(r.cached, r.classSource.cached), 'cache write': rate(r.cacheWrite, r.classSource.cacheWrite), reasoning: rate(r.reasoning, r.classSource.reasoning), source: r.source })),
+          rows.map((r) => ({ model: r.id, prompt: String(r.prompt), completion: String(r.completion), cached: rate(r.cached, r.classSource.cached), 'cache write': rate(r.cacheWrite, r.classSource.cacheWrite), reasoning: rate(r.reasoning, r.classSource.reasoning), source: r.source === 'upstream' && r.origin ? `SkillBoss ${r.origin}` : r.source })),
           ['model', 'prompt', 'completion', 'cached', 'cache write', 'reasoning', 'source'],
         );
         process.stdout.write('\n* not listed by SkillBoss: cached and cache-write tokens are charged the prompt rate, reasoning tokens the completion rate.\n');
+        const unpriced = unpricedModels(db);
+        if (unpriced.length) process.stdout.write(`\nSkillBoss lists but does not price: ${unpriced.join(', ')}. They are charged the fallback below (flagged on their ledger rows) until you set a price.\n`);
         process.stdout.write(`\nUnknown models are charged ${fallback.prompt} / ${fallback.completion} (prompt / completion) and flagged.\n`);
         process.stdout.write(`Images, audio and services calls SkillBoss does not price are charged $${book.callPriceMicros() / 1e6} each, flagged.\n`);
       } finally {

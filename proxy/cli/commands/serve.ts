@@ -1,4 +1,5 @@
 /** `serve`: the headless daemon. */
+import { envSetting } from '../../core/env.js';
 import { once } from 'node:events';
 import type { Command } from 'commander';
 import { DEFAULT_HOST, DEFAULT_LIMITS, DEFAULT_PORT, resolveUpstream } from '../../core/config.js';
@@ -9,11 +10,13 @@ import { startDaemon, type Daemon } from '../../server/daemon.js';
 import { CliError, dataDirOf, type GlobalOptions } from '../context.js';
 import { registerRunning } from '../running.js';
 import { parseCountFlag, parsePortFlag, parsePositiveFlag } from '../parse.js';
+import { parseControlPlane } from '../../upstream/balance.js';
 
 export interface ServeFlags {
   port: string;
   host: string;
   upstream?: string;
+  controlPlane?: string;
   allowOrigin: string[];
   allowRemote?: boolean;
   maxBodyMb?: string;
@@ -26,6 +29,15 @@ export interface ServeFlags {
   maxConnections: string;
   metrics?: boolean;
   logFile: boolean;
+}
+
+function controlPlaneFlag(raw: string | undefined): { controlPlaneUrl?: string } {
+  if (raw === undefined) return {};
+  try {
+    return { controlPlaneUrl: parseControlPlane(raw) };
+  } catch (err) {
+    throw new CliError(`--control-plane: ${(err as Error).message}`);
+  }
 }
 
 /** A positive number of seconds (or minutes) from a flag, in ms: plain decimal, as every number flag (cli/parse.ts). */
@@ -58,6 +70,7 @@ export function registerServe(program: Command, globals: () => GlobalOptions): v
     .option('--host <host>', 'address to bind; anything but loopback also needs --allow-remote', DEFAULT_HOST)
     .option('--allow-remote', 'really bind a non-loopback address (every agent token becomes reachable from the network)')
     .option('--upstream <url>', 'SkillBoss API base URL (env SKILLBOSS_UPSTREAM_URL)')
+    .option('--control-plane <url>', 'SkillBoss control-plane host for the balance outside /v1 (env SKILLBOSS_CONTROL_PLANE_URL; default: derived from the upstream, api.X → www.X)')
     .option('--allow-origin <origin>', 'a browser origin allowed to call the API (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--max-body-mb <n>', 'largest request body accepted, in MiB', '32')
     .option('--upstream-timeout <seconds>', 'how long to wait for SkillBoss to start answering', '300')
@@ -93,6 +106,7 @@ export function registerServe(program: Command, globals: () => GlobalOptions): v
         host: o.host,
         port,
         upstreamUrl: resolveUpstream(o.upstream),
+        ...controlPlaneFlag(o.controlPlane ?? (envSetting('SKILLBOSS_CONTROL_PLANE_URL'))),
         allowedOrigins: o.allowOrigin,
         limits: {
           maxBodyBytes: Math.round(maxBodyMb * 1024 * 1024),

@@ -12,6 +12,8 @@ import { ledgerStore } from '../../db/ledger-store.js';
 import { maskKey } from '../../keychain/store.js';
 import { isLocked, readRuntime } from '../../server/lock.js';
 import { nextRotationAt, rotationState } from '../../upstream/rotate.js';
+import { capabilityLines, lastCapabilities } from '../../upstream/capabilities.js';
+import { fallbackChargedSince, unpricedModels } from '../../pricing/fallback.js';
 import type { UpstreamStatus } from '../../upstream/status.js';
 import { dataDirOf, keyStoreFor, openDb, printJson, type GlobalOptions } from '../context.js';
 import { forecastLine, spendForecasts } from './token-spend.js';
@@ -63,6 +65,11 @@ export function registerStatus(program: Command, globals: () => GlobalOptions): 
         const forecasts = spendForecasts(db, now);
         const held = forecasts.filter((f) => f.hold);
         const failedHooks = db.prepare("SELECT count(*) AS n FROM audit WHERE event = 'webhook.failed' AND ts >= ?").get(now - 7 * DAY_MS) as { n: number };
+        // What the sidecar could not learn from SkillBoss (issue 23): never a silent zero.
+        const caps = lastCapabilities(db);
+        const unpriced = unpricedModels(db);
+        const charged = fallbackChargedSince(db, Date.UTC(new Date(now).getUTCFullYear(), new Date(now).getUTCMonth(), 1));
+        const notices = up.notices ?? [];
 
         const todo: string[] = [];
         if (!running) todo.push('The daemon is not running: start it with `skillboss-sidecar serve` (or the tray app). What follows is from its last run.');
@@ -76,25 +83,43 @@ export function registerStatus(program: Command, globals: () => GlobalOptions): 
         if (rot.pending_since) todo.push('A rotated SkillBoss key is waiting to be checked: run `skillboss-sidecar key rotate` to finish.');
         if (rot.last_error) todo.push(`The last rotation of the SkillBoss key failed at ${rot.last_error.step}: ${rot.last_error.reason}`);
         if (failedHooks.n > 0) todo.push(`${failedHooks.n} rotation webhook deliver${failedHooks.n === 1 ? 'y' : 'ies'} failed in the last 7 days: see \`skillboss-sidecar audit\`.`);
+        for (const n of notices) todo.push(n.message);
+        for (const line of capabilityLines(caps)) if (!notices.some((n) => n.message.startsWith(line))) todo.push(line);
+        const fallbackModels = [...new Set([...unpriced, ...charged.models])];
+        if (fallbackModels.length > 0) {
+          todo.push(
+            `${fallbackModels.length} model${fallbackModels.length === 1 ? ' is' : 's are'} charged at the fallback (${fallbackModels.slice(0, 5).join(', ')}${fallbackModels.length > 5 ? ', …' : ''}): set a price with \`skillboss-sidecar price set\` or wait for the sync.`,
+          );
+        }
         for (const h of held) todo.push(`${h.name} (${h.id}) is on hold for your approval: ${h.hold!.reason}. Run \`skillboss-sidecar requests approve ${h.id}\` (or deny).`);
 
         out = {
-          ok: running && key.state === 'set' && up.key !== 'invalid' && up.credits !== 'out' && up.reachable !== false,
+          ok: running && key.state === 'set' && up.key !== 'invalid' && up.credits !== 'out' && up.reachable !== false && !notices.some((n) => n.kind === 'models_shape'),
           daemon: { running, pid: running ? runtime!.pid : null, url: running ? runtime!.url : null, started_at: running ? runtime!.started_at : null },
           key: { store: store.kind, state: key.state, key: key.masked, valid: up.key === 'valid' ? true : up.key === 'invalid' ? false : null, checked_at: when(up.checkedAt) },
           upstream: {
             reachable: up.reachable ?? null,
             credits: up.credits ?? 'unknown',
             balance_usd: up.balanceUsd ?? null,
+            balance_credits: up.balanceCredits ?? null,
+            balance_source: up.balanceSource ?? null,
             balance_synced_at: when(up.balanceSyncedAt),
+            notices: notices.map((n) => ({ kind: n.kind, message: n.message, at: when(n.at) })),
+            capabilities: { rotation: caps.rotation, child_keys: caps.childKeys, sub_wallets: caps.subWallets },
             last_error: up.lastError ?? null,
             checked_at: when(up.checkedAt),
           },
-          models: { count: models.n, synced_at: when(models.at) },
+          models: {
+            count: models.n,
+            priced: up.pricedCount ?? models.n - unpriced.length,
+            shape: up.modelsShape ?? null,
+            synced_at: when(models.at),
+            fallback: { models: fallbackModels, unpriced, requests_this_period: charged.requests },
+          },
           tokens: { active: tokens.active ?? 0, total: tokens.total, upstream_child_keys: children.n, auto_rotating: schedules.n },
           spend: { period: periodOf(now), usd: microsToUsd(spend.micros), requests: spend.requests },
           budgets: forecasts,
-          key_rotation: { next_at: when(nextKey), last_rotated_at: when(rot.rotated_at), previous_kept_until: when(rot.previous_expires_at), pending: Boolean(rot.pending_since) },
+          key_rotation: { supported: caps.rotation, next_at: when(nextKey), last_rotated_at: when(rot.rotated_at), previous_kept_until: when(rot.previous_expires_at), pending: Boolean(rot.pending_since) },
           todo,
           ages: { checked: age(up.checkedAt, now), balance: age(up.balanceSyncedAt, now), models: age(models.at, now) },
         };
@@ -108,11 +133,11 @@ export function registerStatus(program: Command, globals: () => GlobalOptions): 
         `daemon    ${running ? `running (pid ${out.daemon.pid}) at ${out.daemon.url}` : 'NOT running'}`,
         `key       ${key.state === 'set' ? `${key.masked} in the ${store.kind}: ${validity}, checked ${out.ages.checked}` : key.state === 'missing' ? 'NOT set' : 'UNAVAILABLE'}`,
         `upstream  ${out.upstream.reachable === null ? 'not contacted yet' : out.upstream.reachable ? 'reachable' : 'UNREACHABLE'}, checked ${out.ages.checked}`,
-        `credits   ${out.upstream.balance_usd === null ? 'unknown' : `$${out.upstream.balance_usd.toFixed(2)}`}${out.upstream.credits === 'out' ? ' (OUT)' : ''}, synced ${out.ages.balance}`,
-        `models    ${out.models.count} with prices, synced ${out.ages.models}`,
+        `credits   ${out.upstream.balance_usd !== null ? `$${out.upstream.balance_usd.toFixed(2)}` : out.upstream.balance_credits !== null ? `${out.upstream.balance_credits} credits (no USD figure)` : 'unknown'}${out.upstream.credits === 'out' ? ' (OUT)' : ''}, synced ${out.ages.balance}${out.upstream.balance_source ? ` from ${out.upstream.balance_source}` : ''}`,
+        `models    ${out.models.priced} with prices, synced ${out.ages.models} (${out.models.count} listed by SkillBoss${out.models.fallback.models.length ? `; ${out.models.fallback.models.length} charged at the fallback` : ''})`,
         `tokens    ${out.tokens.active} active of ${out.tokens.total}; ${out.tokens.auto_rotating} rotating on a schedule; ${out.tokens.upstream_child_keys} SkillBoss child key(s)`,
         `spend     $${out.spend.usd.toFixed(4)} in ${out.spend.period} (${out.spend.requests} requests)`,
-        `rotation  SkillBoss key ${out.key_rotation.next_at ? `next rotated ${out.key_rotation.next_at}` : 'not rotated on a schedule'}`,
+        `rotation  SkillBoss key ${out.key_rotation.supported === 'unsupported' ? `not supported by this upstream: a reminder ${out.key_rotation.next_at ? `on ${out.key_rotation.next_at}` : 'is off'} to rotate it in the console` : out.key_rotation.next_at ? `next rotated ${out.key_rotation.next_at}` : 'not rotated on a schedule'}`,
       ];
       if (out.budgets.length) lines.push('budgets   spend this period, rate and forecast:', ...out.budgets.map(forecastLine));
       process.stdout.write(`${lines.join('\n')}\n`);

@@ -40,6 +40,7 @@ export function childJson(c: UpstreamChild) {
   return {
     id: c.id,
     kind: 'upstream' as const,
+    upstream_kind: c.kind,
     name: c.name,
     scopes: c.scopes,
     monthly_budget: c.budget === null ? null : microsToUsd(c.budget),
@@ -76,7 +77,9 @@ export async function createUpstreamChildCli(g: GlobalOptions, f: UpstreamCreate
     );
     if (f.json) return printJson({ ...childJson(child), api_key: apiKey });
     process.stdout.write(
-      `Created the SkillBoss child key ${child.id} (${child.name}) with scopes ${child.scopes.join(' ')}; budget ${formatUsd(child.budget)}; expires ${iso(child.expiresAt)}.\n\n` +
+      (child.kind === 'sub-wallet'
+        ? `This SkillBoss has no child keys; created the sub-wallet ${child.id} (${child.name}) instead, capped at ${formatUsd(child.budget)} in total (not per month); expires ${iso(child.expiresAt)}.\n\n`
+        : `Created the SkillBoss child key ${child.id} (${child.name}) with scopes ${child.scopes.join(' ')}; budget ${formatUsd(child.budget)}; expires ${iso(child.expiresAt)}.\n\n`) +
         `  ${apiKey}\n\n` +
         'This is a real SkillBoss key for an agent on another machine; it is shown once and kept nowhere here.\n' +
         `Give it to the agent as SKILLBOSS_API_KEY with base URL ${c.baseUrl}. Revoke it with: skillboss-sidecar token revoke ${child.id}\n`,

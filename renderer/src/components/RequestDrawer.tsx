@@ -9,6 +9,15 @@ import { int, usd, when } from '../format';
 import { HttpStatus } from './bits';
 import { Dialog } from './Dialog';
 
+/** What each ledger cost source means, in words. */
+const COST_SOURCE: Record<string, string> = {
+  upstream: 'reported by SkillBoss',
+  price: 'tokens × the synced price',
+  override: 'tokens × your price override',
+  default: 'fallback price',
+  none: 'nothing charged',
+};
+
 export function RequestDrawer({ row, onClose }: { row: RequestRow; onClose: () => void }) {
   const failed = row.status >= 400;
   return (
@@ -45,7 +54,18 @@ export function RequestDrawer({ row, onClose }: { row: RequestRow; onClose: () =
           {row.reasoning_tokens ? ` (${int(row.reasoning_tokens)} reasoning)` : ''}
         </dd>
         <dt>Cost</dt>
-        <dd data-usd={row.cost_usd}>{usd(row.cost_usd)}</dd>
+        <dd data-usd={row.cost_usd}>
+          {usd(row.cost_usd)}
+          {row.cost_source ? <span className="muted small"> · {COST_SOURCE[row.cost_source] ?? row.cost_source}</span> : null}
+        </dd>
+        {row.cost_source === 'default' ? (
+          <>
+            <dt>Priced at</dt>
+            <dd className="wrap" data-testid="fallback-price" role="note">
+              the fallback price: SkillBoss did not price this model. Set a price in Settings (or <code>skillboss-sidecar price set</code>); a cost SkillBoss reports later wins.
+            </dd>
+          </>
+        ) : null}
         <dt>Latency</dt>
         <dd>{Math.round(row.latency_ms).toLocaleString('en-US')} ms</dd>
         <dt>Request id</dt>
