@@ -15,6 +15,10 @@ export interface AdminHooks {
   allowedOrigins(): string[];
   setAllowedOrigins(origins: string[]): void;
   paused(): boolean;
+  /** Applies what other processes (the CLI without a route of its own) changed in the database, now rather than at the next poll. */
+  refresh(): void;
+  /** Whether this is the throwaway demo. */
+  demo: boolean;
   /** Access requests from agents without a token: the same service the agent routes use. */
   access: AccessRequests;
 }

@@ -41,7 +41,11 @@ const createSchema = z
     if ((b.preset === undefined) === (b.scopes === undefined)) ctx.addIssue({ code: 'custom', path: ['scopes'], message: 'give either a preset or a list of scopes' });
   });
 
-const rotateSchema = z.strictObject({ grace_days: z.number().min(0, 'must be 0 or more').max(30, 'at most 30 days').optional() });
+const rotateSchema = z.strictObject({
+  grace_days: z.number().min(0, 'must be 0 or more').max(30, 'at most 30 days').optional(),
+  /** The CLI waits for the webhook's delivery to report it; the dashboard does not. */
+  wait_for_webhook: z.boolean().optional(),
+});
 const pauseSchema = z.strictObject({ paused: z.boolean({ message: 'expected true or false' }) });
 const revokeSchema = z.strictObject({ reason: z.string().trim().min(1).max(200, 'at most 200 characters').optional() });
 const patchSchema = z
@@ -147,15 +151,21 @@ export function tokensRouter(ctx: AdminContext): Router {
     res.status(201).json({ token: view(created.token.id), secret: created.secret });
   });
 
-  r.post('/:id/rotate', (req, res) => {
+  r.post('/:id/rotate', async (req, res) => {
     const t = tokenParam(req);
     const b = parseInput(rotateSchema, req.body);
     const rot = deps.tokens.rotate(t.id, b.grace_days === undefined ? DEFAULT_GRACE_MS : b.grace_days * DAY_MS, ADMIN_ACTOR);
     changed();
     deps.events.emit('rotation', { token_id: t.id, kind: 'manual' });
     // Like the CLI and the agent's own rotate: the env sink is rewritten now, a registered webhook hears of it.
-    void deps.rotations()?.delivered(rot.token, rot.secret, rot.oldSecretExpiresAt);
-    res.json({ token: view(t.id), secret: rot.secret, old_secret_expires_at: new Date(rot.oldSecretExpiresAt).toISOString() });
+    const delivery = deps.rotations()?.delivered(rot.token, rot.secret, rot.oldSecretExpiresAt);
+    const webhook = b.wait_for_webhook && delivery ? ((await delivery) as { ok: boolean; attempts: number; reason: string | null } | null) : undefined;
+    res.json({
+      token: view(t.id),
+      secret: rot.secret,
+      old_secret_expires_at: new Date(rot.oldSecretExpiresAt).toISOString(),
+      ...(webhook === undefined ? {} : { webhook: webhook && { delivered: webhook.ok, attempts: webhook.attempts, detail: webhook.reason } }),
+    });
   });
 
   r.post('/:id/revoke', (req, res) => {

@@ -41,7 +41,7 @@ const COMMANDS: Record<string, () => Promise<Registrar>> = {
  * look for the sidecar the human started (context.ts `dataDirOf`). `serve`,
  * `demo` and `key` never do: they must not land in a demo's throwaway dir.
  */
-const FIND_RUNNING_DAEMON = new Set(['token', 'env', 'connect', 'open', 'status', 'usage', 'requests', 'audit', 'rotation', 'price']);
+const FIND_RUNNING_DAEMON = new Set(['token', 'env', 'connect', 'open', 'status', 'doctor', 'usage', 'requests', 'audit', 'rotation', 'price']);
 
 /** The program with every command, with just `only` (what `main` runs), or with none (`''`, for --version). */
 export async function buildProgram(only?: string): Promise<Command> {

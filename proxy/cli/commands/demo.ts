@@ -64,7 +64,7 @@ export function registerDemo(program: Command): void {
       };
       let daemon;
       try {
-        daemon = await startDaemon({ dataDir, port, upstreamUrl: sim.url, keyStore: memoryKeyStore(simKey), log });
+        daemon = await startDaemon({ dataDir, port, upstreamUrl: sim.url, keyStore: memoryKeyStore(simKey), log, demo: true });
       } catch (err) {
         await cleanup();
         throw new CliError(`${(err as Error).message}${port !== 0 ? ' (try `skillboss-sidecar demo --port 0`)' : ''}`);
