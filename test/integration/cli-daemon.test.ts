@@ -5,7 +5,8 @@
  * a change made with the CLI is in force for the very next request; and the
  * outputs say what the commands did.
  */
-import { rmSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBase62 } from '../../proxy/tokens/format.js';
@@ -78,7 +79,7 @@ describe('status and doctor describe the running daemon', () => {
     expect(doctor.code, doctor.stdout + doctor.stderr).toBe(0);
     expect(doctor.stdout).not.toContain('FAIL');
     expect(doctor.stdout).toContain(`Checking the demo (pid ${demo.child.pid})`);
-    expect(doctor.stdout).toMatch(/ok {4}key valid +http:\/\/127\.0\.0\.1:\d+ accepted the key/);
+    expect(doctor.stdout).toMatch(/ok {4}key valid +http:\/\/127\.0\.0\.1:\d+\/v1 accepted the key/);
   });
 
   it('against `serve --upstream <simulator>`: its upstream, not the default one', async () => {
@@ -169,5 +170,41 @@ describe('outputs and refusals', () => {
     const list = await cli(['requests', 'list']);
     expect(list.code, list.stderr).toBe(0);
     expect(list.stdout).not.toContain('(none)');
+  });
+});
+
+describe('connect during the demo', () => {
+  it('says the configuration is throwaway, --undo restores the backup, and the demo lists what it wrote when it stops', async () => {
+    const dir = tempDir('sbs-claude-config-');
+    const path = join(dir, 'settings.json');
+    const mine = '{\n  "theme": "dark"\n}\n';
+    writeFileSync(path, mine);
+    const r = await runCli(['connect', 'claude', '--config', path], { env: demoEnv });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('This points claude at the demo, a throwaway sidecar');
+    expect(r.stdout).toContain('connect --undo claude');
+    const helper = (JSON.parse(readFileSync(path, 'utf8')) as { apiKeyHelper: string }).apiKeyHelper;
+    expect(execFileSync('/bin/sh', ['-c', helper], { encoding: 'utf8' }).trim()).toMatch(/^sk-sbl-/);
+
+    const undo = await runCli(['connect', '--undo', 'claude', '--config', path], { env: demoEnv });
+    expect(undo.code, undo.stderr).toBe(0);
+    expect(undo.stdout).toContain(`Restored ${path}`);
+    expect(readFileSync(path, 'utf8')).toBe(mine);
+    const again = await runCli(['connect', '--undo', 'claude', '--config', path], { env: demoEnv });
+    expect(again.code).not.toBe(0);
+    expect(again.stderr).toContain(`no backup of ${path}`);
+
+    // Connected once more, then the demo stops: it names the file, and the helper fails at once, in one line.
+    expect((await runCli(['connect', 'claude', '--config', path], { env: demoEnv })).code).toBe(0);
+    await demo.stop();
+    // As the demo names itself (`npx skillboss-sidecar` when run through npm).
+    const cli = /`((?:npx )?skillboss-sidecar) connect AGENT`/.exec(demo.output())?.[1] ?? 'skillboss-sidecar';
+    expect(demo.output()).toContain('These agent configurations pointed at it and no longer work');
+    expect(demo.output()).toContain(`claude: ${path}; put the previous one back with \`${cli} connect --undo claude\``);
+    const gone = spawnSync('/bin/sh', ['-c', helper], { encoding: 'utf8' });
+    expect(gone.status).toBe(1);
+    expect(gone.stdout).toBe('');
+    expect(gone.stderr.trim().split('\n')).toHaveLength(1);
+    expect(gone.stderr).toContain('is gone (a demo that stopped?)');
   });
 });

@@ -24,6 +24,7 @@ import { scopesFromPreset } from '../../tokens/scopes.js';
 import { TokenStore } from '../../tokens/store.js';
 import { CliError } from '../context.js';
 import { registerRunning } from '../running.js';
+import { readConnected, type Connected } from '../connect/undo.js';
 import { runUntilSignal } from './serve.js';
 
 /** How the human ran us: `npx skillboss-sidecar` (inside the clone) or the linked command. */
@@ -43,6 +44,17 @@ export function requestLine(ev: RequestEvent): string {
   const cost = ev.cost_micros > 0 ? `  $${microsToUsd(ev.cost_micros).toFixed(6)}` : '';
   const err = ev.error_code ? `  ${ev.error_code}` : '';
   return `${time}  ${ev.route}  ${ev.status}${err}  ${ev.model ?? '-'}${tokens}${cost}  ${Math.round(ev.latency_ms)} ms${ev.streamed ? ' (stream)' : ''}  ${ev.token_id}\n`;
+}
+
+/** Said when the demo stops: the agent configurations `connect` pointed at it, which now point nowhere. */
+export function stoppedNote(written: Connected[], cli: string): string {
+  if (written.length === 0) return '';
+  const lines = written.map((c) =>
+    c.backup
+      ? `  ${c.agent}: ${c.path}; put the previous one back with \`${cli} connect --undo ${c.agent}\``
+      : `  ${c.agent}: ${c.path} (connect created it; delete it, or run \`${cli} connect ${c.agent}\` against a real sidecar)`,
+  );
+  return `\nThe demo has stopped. These agent configurations pointed at it and no longer work:\n${lines.join('\n')}\nOr point them at a real sidecar: \`${cli} connect AGENT\` while it runs.\n`;
 }
 
 export function registerDemo(program: Command): void {
@@ -120,6 +132,7 @@ export function registerDemo(program: Command): void {
       const unregister = registerRunning({ pid: process.pid, kind: 'demo', dataDir, url: daemon.url });
       await runUntilSignal(daemon, async () => {
         unregister();
+        out.write(stoppedNote(readConnected(dataDir), cli));
         await cleanup();
       });
     });
