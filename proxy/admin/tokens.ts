@@ -15,6 +15,7 @@ import { DEFAULT_GRACE_MS, type Token } from '../tokens/store.js';
 import { ADMIN_ACTOR, type AdminContext } from './context.js';
 import { instant, parseInput, positiveInt, usdAmount } from './validate.js';
 import { toTree, type TokenView } from './views.js';
+import { listQuery, pageOf } from './token-list.js';
 import { windowOf } from '../core/period.js';
 import { budgetPeriodField, holdFields, applyBudgetPatch } from './spend.js';
 
@@ -88,9 +89,12 @@ export function tokensRouter(ctx: AdminContext): Router {
   const changed = () => deps.principals.clear();
   const ownSpend = ctx.db.prepare('SELECT coalesce(sum(cost_micros), 0) FROM usage WHERE token_id = ? AND ts >= ?').pluck();
 
-  r.get('/', (_req, res) => {
+  r.get('/', (req, res) => {
     const now = deps.clock();
-    res.json({ data: ctx.views.build(deps.tokens.list(), now) });
+    const views = ctx.views.build(deps.tokens.list(), now);
+    // Without a query: every token (the overview, the tray, scripts). With one: a page of them (the Tokens page).
+    if (Object.keys(req.query).length === 0) return void res.json({ data: views, total: views.length, all: views.length });
+    res.json(pageOf(views, parseInput(listQuery, req.query, 'query')));
   });
 
   r.get('/tree', (_req, res) => {

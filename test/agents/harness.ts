@@ -91,7 +91,7 @@ export function readmeBlock(agent: string): string[] {
  * `skillboss-sidecar` command on PATH. A `tok_…` in a line is the id the connect line printed in the same
  * line; the run fails when connect printed no such line.
  */
-export async function runReadmeBlock(s: Stack, agent: string, home: string): Promise<AgentRun & { connect: string }> {
+export async function runReadmeBlock(s: Stack, agent: string, home: string, extraEnv: Record<string, string> = {}): Promise<AgentRun & { connect: string }> {
   const lines = readmeBlock(agent);
   const bin = join(home, '.bin');
   mkdirSync(bin, { recursive: true });
@@ -106,6 +106,7 @@ export async function runReadmeBlock(s: Stack, agent: string, home: string): Pro
     TERM: 'dumb',
     NO_COLOR: '1',
     CI: '1',
+    ...extraEnv,
   };
   const bash = (script: string) => runProcess('/bin/bash', ['-c', `set -e\n${script}`], { env, cwd: home, timeoutMs: 150_000 });
   let rest = lines;

@@ -100,6 +100,16 @@ describe('status and doctor describe the running daemon', () => {
     const none = await runCli(['status', '--data-dir', tempDir('sbs-no-daemon-')], { env: { SKILLBOSS_UPSTREAM_URL: simUrl } });
     expect(none.stdout).toContain('Describes no running daemon');
     expect(none.stdout).toContain(`upstream  ${simUrl}`);
+
+    // Headless, no daemon: key set and doctor check against SKILLBOSS_UPSTREAM_URL, not api.skillboss.co.
+    const headless = { SKILLBOSS_UPSTREAM_URL: simUrl, SKILLBOSS_SIDECAR_KEY_STORE: 'encrypted-file', SKILLBOSS_SIDECAR_KEY_PASSPHRASE: 'a long test passphrase' };
+    const dir = tempDir('sbs-headless-');
+    const set = await runCli(['key', 'set', '--data-dir', dir], { input: simKey, env: headless });
+    expect(set.stdout, set.stderr).toContain('SkillBoss accepted the key');
+    const doctor = await runCli(['doctor', '--data-dir', dir, '--port', '0'], { env: headless });
+    expect(doctor.stdout).toContain(`Checking no running daemon: the local key store and ${simUrl}`);
+    expect(doctor.stdout).toMatch(new RegExp(`ok {4}upstream +${simUrl.replace(/[.]/g, '\\.')} is reachable`));
+    expect(doctor.stdout).toMatch(/ok {4}key valid/);
   });
 });
 
