@@ -16,6 +16,9 @@
  */
 import { z } from 'zod';
 import { BUDGET_PERIODS } from '../core/period.js';
+import { windowOf } from '../core/period.js';
+import type { Token } from '../tokens/token.js';
+import type { DB } from '../db/database.js';
 import type { TokenView } from './views.js';
 
 const flag = z.enum(['0', '1', 'true', 'false'], { message: 'expected 1 or 0' }).optional();
@@ -46,7 +49,7 @@ export interface TokenPage {
 
 const on = (v: string | undefined) => v === '1' || v === 'true';
 
-function statusMatches(v: TokenView, status: NonNullable<ListQuery['status']>): boolean {
+function statusMatches(v: Pick<TokenView, 'status'>, status: NonNullable<ListQuery['status']>): boolean {
   const revoked = v.status === 'revoked' || v.status === 'parent_revoked';
   switch (status) {
     case 'all':
@@ -62,62 +65,128 @@ function statusMatches(v: TokenView, status: NonNullable<ListQuery['status']>): 
   }
 }
 
-/** At 80% of its budget or past it (a budget of 0 counts as used up). */
-export function over80(v: TokenView): boolean {
-  if (v.monthly_budget_usd === null) return false;
-  return v.monthly_budget_usd === 0 || v.spent_usd >= 0.8 * v.monthly_budget_usd;
-}
-
 /** Parents first, each followed by its subtree; a token whose parent is filtered out starts a tree of its own. */
-function treeOrder(views: TokenView[]): TokenView[] {
-  const ids = new Set(views.map((v) => v.id));
-  const kids = new Map<string | null, TokenView[]>();
-  for (const v of views) {
-    const p = v.parent_id !== null && ids.has(v.parent_id) ? v.parent_id : null;
+function treeOrder(rows: Row[]): Row[] {
+  const ids = new Set(rows.map((r) => r.t.id));
+  const kids = new Map<string | null, Row[]>();
+  for (const r of rows) {
+    const p = r.t.parent_id !== null && ids.has(r.t.parent_id) ? r.t.parent_id : null;
     const list = kids.get(p);
-    if (list) list.push(v);
-    else kids.set(p, [v]);
+    if (list) list.push(r);
+    else kids.set(p, [r]);
   }
-  const out: TokenView[] = [];
-  const stack: TokenView[] = [...(kids.get(null) ?? [])].reverse();
+  const out: Row[] = [];
+  const stack: Row[] = [...(kids.get(null) ?? [])].reverse();
   while (stack.length) {
-    const v = stack.pop()!;
-    out.push(v);
-    const c = kids.get(v.id);
+    const r = stack.pop()!;
+    out.push(r);
+    const c = kids.get(r.t.id);
     if (c) for (let i = c.length - 1; i >= 0; i--) stack.push(c[i]!);
   }
   return out;
 }
 
-/** The page of `views` (every token, ancestors included) the query asks for. */
-export function pageOf(views: TokenView[], q: ListQuery): TokenPage {
+/** What the list needs of a token: a few columns, read for every token in one narrow query (no JSON to parse). */
+export interface TokenSummary {
+  id: string;
+  name: string;
+  parent_id: string | null;
+  budget_period: Token['budgetPeriod'];
+  hold_state: string | null;
+  monthly_budget: number | null;
+  created_at: number;
+  revoked_at: number | null;
+  expires_at: number | null;
+}
+
+const summaryStatements = new WeakMap<DB, { all(): unknown[] }>();
+
+export function tokenSummaries(db: DB): TokenSummary[] {
+  let st = summaryStatements.get(db);
+  if (!st) summaryStatements.set(db, (st = db.prepare('SELECT id, name, parent_id, budget_period, hold_state, monthly_budget, created_at, revoked_at, expires_at FROM tokens ORDER BY created_at, id')));
+  return st.all() as TokenSummary[];
+}
+
+interface Row {
+  t: TokenSummary;
+  status: TokenView['status'];
+  spent: number;
+  children: number;
+}
+
+export interface ListSources {
+  now: number;
+  /** Spend per `${token id} ${period key}` (spend/views.ts spendByWindow). */
+  spend: ReadonlyMap<string, { spent_micros: number }>;
+  /** A token's last use (ms), asked only to sort by it. */
+  lastUsed(id: string): number | null;
+  /** The full token. */
+  token(id: string): Token;
+  /** Full views of these tokens (which include every ancestor of each). */
+  build(tokens: readonly Token[]): TokenView[];
+}
+
+/** As views.ts `statusOf`, over summaries. */
+function statusOfSummary(t: TokenSummary, byId: ReadonlyMap<string, TokenSummary>, now: number): TokenView['status'] {
+  if (t.revoked_at !== null) return 'revoked';
+  if (t.expires_at !== null && t.expires_at <= now) return 'expired';
+  for (let p = t.parent_id ? byId.get(t.parent_id) : undefined; p; p = p.parent_id ? byId.get(p.parent_id) : undefined) {
+    if (p.revoked_at !== null) return 'parent_revoked';
+    if (p.expires_at !== null && p.expires_at <= now) return 'parent_expired';
+  }
+  return 'active';
+}
+
+/**
+ * The page of `tokens` (every token) the query asks for. Only the page's rows (and their ancestors, which
+ * their status and pause depend on) get a full view: with 10,000 tokens, reading every token whole and
+ * building every view was most of the answer's time.
+ */
+export function tokenPage(tokens: readonly TokenSummary[], q: ListQuery, src: ListSources): TokenPage {
+  const byId = new Map(tokens.map((t) => [t.id, t]));
+  const children = new Map<string, number>();
+  for (const t of tokens) if (t.parent_id) children.set(t.parent_id, (children.get(t.parent_id) ?? 0) + 1);
   const needle = q.q?.trim().toLowerCase() ?? '';
   const status = q.status ?? 'live';
-  const matched = views.filter(
-    (v) =>
-      statusMatches(v, status) &&
-      (needle === '' || v.name.toLowerCase().includes(needle) || v.id.toLowerCase().includes(needle)) &&
-      (q.period === undefined || v.budget_period === q.period) &&
-      (!on(q.over80) || over80(v)) &&
-      (!on(q.held) || v.hold !== null) &&
-      (!on(q.parents) || v.children > 0),
-  );
+  const rows: Row[] = [];
+  for (const t of tokens) {
+    if (needle !== '' && !t.name.toLowerCase().includes(needle) && !t.id.toLowerCase().includes(needle)) continue;
+    if (q.period !== undefined && t.budget_period !== q.period) continue;
+    if (on(q.held) && t.hold_state === null) continue;
+    const kids = children.get(t.id) ?? 0;
+    if (on(q.parents) && kids === 0) continue;
+    const row: Row = { t, status: statusOfSummary(t, byId, src.now), spent: src.spend.get(`${t.id} ${windowOf(t.budget_period, src.now).key}`)?.spent_micros ?? 0, children: kids };
+    if (!statusMatches(row, status)) continue;
+    if (on(q.over80) && !(t.monthly_budget !== null && (t.monthly_budget === 0 || row.spent >= 0.8 * t.monthly_budget))) continue;
+    rows.push(row);
+  }
   const sort = q.sort ?? 'tree';
-  let ordered: TokenView[];
-  if (sort === 'tree') ordered = treeOrder(matched);
+  let ordered: Row[];
+  if (sort === 'tree') ordered = treeOrder(rows);
   else {
     const desc = (q.order ?? (sort === 'name' ? 'asc' : 'desc')) === 'desc';
-    const key: (v: TokenView) => number | string =
-      sort === 'spend' ? (v) => v.spent_usd : sort === 'last_used' ? (v) => (v.last_used_at === null ? -1 : Date.parse(v.last_used_at)) : sort === 'created' ? (v) => Date.parse(v.created_at) : (v) => v.name.toLowerCase();
-    ordered = matched
-      .map((v) => ({ v, k: key(v) }))
+    const key: (r: Row) => number | string =
+      sort === 'spend' ? (r) => r.spent : sort === 'last_used' ? (r) => src.lastUsed(r.t.id) ?? -1 : sort === 'created' ? (r) => r.t.created_at : (r) => r.t.name.toLowerCase();
+    ordered = rows
+      .map((r) => ({ r, k: key(r) }))
       .sort((a, b) => {
-        const c = a.k < b.k ? -1 : a.k > b.k ? 1 : a.v.id < b.v.id ? -1 : 1;
+        const c = a.k < b.k ? -1 : a.k > b.k ? 1 : a.r.t.id < b.r.t.id ? -1 : 1;
         return desc ? -c : c;
       })
-      .map((x) => x.v);
+      .map((x) => x.r);
   }
   const offset = q.offset ?? 0;
   const limit = q.limit ?? 50;
-  return { data: ordered.slice(offset, offset + limit), total: matched.length, all: views.length, offset, limit };
+  const page = ordered.slice(offset, offset + limit);
+  // The page's tokens and their ancestors, each once, ancestors first.
+  const subset = new Map<string, Token>();
+  for (const r of page) {
+    const chain: string[] = [];
+    for (let cur: TokenSummary | undefined = r.t; cur && !subset.has(cur.id); cur = cur.parent_id ? byId.get(cur.parent_id) : undefined) chain.push(cur.id);
+    for (const id of chain.reverse()) subset.set(id, src.token(id));
+  }
+  const views = new Map(src.build([...subset.values()]).map((v) => [v.id, v]));
+  // A view counts children among the tokens it was built with; the list counts them all.
+  const data = page.map((r) => ({ ...views.get(r.t.id)!, children: r.children }));
+  return { data, total: rows.length, all: tokens.length, offset, limit };
 }

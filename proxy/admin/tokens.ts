@@ -15,7 +15,8 @@ import { DEFAULT_GRACE_MS, type Token } from '../tokens/store.js';
 import { ADMIN_ACTOR, type AdminContext } from './context.js';
 import { instant, parseInput, positiveInt, usdAmount } from './validate.js';
 import { toTree, type TokenView } from './views.js';
-import { listQuery, pageOf } from './token-list.js';
+import { listQuery, tokenPage, tokenSummaries } from './token-list.js';
+import { spendByWindow } from '../spend/views.js';
 import { windowOf } from '../core/period.js';
 import { budgetPeriodField, holdFields, applyBudgetPatch } from './spend.js';
 
@@ -87,14 +88,19 @@ export function tokensRouter(ctx: AdminContext): Router {
   };
   const tokenParam = (req: Request): Token => deps.tokens.require(parseInput(idParam, req.params.id, 'token id'));
   const changed = () => deps.principals.clear();
+  // The same question TokenViews asks of each token, asked here only to sort the list by last use.
+  const lastUsed = ctx.db.prepare('SELECT max(ts) FROM usage WHERE token_id = ?').pluck();
   const ownSpend = ctx.db.prepare('SELECT coalesce(sum(cost_micros), 0) FROM usage WHERE token_id = ? AND ts >= ?').pluck();
 
   r.get('/', (req, res) => {
     const now = deps.clock();
-    const views = ctx.views.build(deps.tokens.list(), now);
     // Without a query: every token (the overview, the tray, scripts). With one: a page of them (the Tokens page).
-    if (Object.keys(req.query).length === 0) return void res.json({ data: views, total: views.length, all: views.length });
-    res.json(pageOf(views, parseInput(listQuery, req.query, 'query')));
+    if (Object.keys(req.query).length === 0) {
+      const views = ctx.views.build(deps.tokens.list(), now);
+      return void res.json({ data: views, total: views.length, all: views.length });
+    }
+    const q = parseInput(listQuery, req.query, 'query');
+    res.json(tokenPage(tokenSummaries(ctx.db), q, { now, spend: spendByWindow(ctx.db, now), lastUsed: (id) => lastUsed.get(id) as number | null, token: (id) => deps.tokens.require(id), build: (ts) => ctx.views.build(ts, now) }));
   });
 
   r.get('/tree', (_req, res) => {
