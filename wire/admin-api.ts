@@ -71,6 +71,15 @@ export interface RequestRow {
   reasoning_tokens?: number;
 }
 
+/** GET /admin/api/tokens with a query: one page of the matching tokens (proxy/admin/token-list.ts). */
+export interface TokenPage {
+  data: TokenView[];
+  total: number;
+  all: number;
+  offset: number;
+  limit: number;
+}
+
 export interface Page<T> {
   data: T[];
   next_before: number | null;
@@ -143,6 +152,7 @@ export type AdminRoutes = [
   ['GET', '/status', Status],
   ['POST', '/pause', { paused: boolean; changed: boolean }],
   ['GET', '/tokens', { data: TokenView[] }],
+  ['GET', `/tokens?${string}`, TokenPage],
   ['POST', '/tokens', Issued],
   ['POST', `/tokens/${string}/rotate`, Issued],
   ['POST', `/tokens/${string}/revoke`, { revoked: string[] }],

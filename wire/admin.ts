@@ -109,6 +109,8 @@ export interface Status {
   started_at: string;
   uptime_s: number;
   url: string;
+  /** The daemon answering: its process, data dir, and whether it is the throwaway demo. */
+  daemon?: { pid: number; data_dir: string; demo: boolean };
   paused: boolean;
   key: { state: 'set' | 'missing' | 'unavailable'; masked: string | null; store: string; reason: string | null };
   upstream: {

@@ -20,6 +20,10 @@ export interface AdminHooks {
    * setting it (false when nothing changed); the daemon's own flag follows.
    */
   killSwitch: { isSet(): boolean; set(paused: boolean, by: { actor: string; now: number }): boolean };
+  /** Applies what other processes (the CLI without a route of its own) changed in the database, now rather than at the next poll. */
+  refresh(): void;
+  /** Whether this is the throwaway demo. */
+  demo: boolean;
   /** Access requests from agents without a token: the same service the agent routes use. */
   access: AccessRequests;
 }

@@ -64,6 +64,8 @@ export function statusRouter(ctx: AdminContext): Router {
       started_at: new Date(ctx.startedAt).toISOString(),
       uptime_s: Math.round((Date.now() - ctx.startedAt) / 1000),
       url: `http://127.0.0.1:${ctx.port}`,
+      // Which daemon this is, so `skillboss-sidecar status|doctor` can name the one they describe.
+      daemon: { pid: process.pid, data_dir: ctx.dataDir, demo: ctx.demo },
       paused: ctx.paused(),
       key: { state: key.state, masked: key.state === 'set' ? key.masked : null, store: deps.key.store.kind, reason: key.state === 'unavailable' ? key.reason : null },
       upstream: {
@@ -97,6 +99,19 @@ export function statusRouter(ctx: AdminContext): Router {
       access_requests: { pending },
       alerts,
     } satisfies Status);
+  });
+
+  // The CLI's writes that have no route of their own go to the database; this applies them before the command returns.
+  r.post('/refresh', (_req, res) => {
+    ctx.refresh();
+    res.json({ ok: true });
+  });
+
+  // `doctor` asks the daemon to check its upstream and key now, with the key only the daemon holds.
+  r.post('/sync', async (_req, res) => {
+    await ctx.sync();
+    const up = deps.upstreamState.get();
+    res.json({ url: deps.upstream().baseUrl, key: up.key, credits: up.credits, reachable: up.reachable, last_error: up.lastError, checked_at: iso(up.checkedAt) });
   });
 
   r.post('/pause', (req, res) => {

@@ -17,6 +17,8 @@ import { ADMIN_ACTOR, type AdminContext } from './context.js';
 import { instant, parseInput } from './validate.js';
 import { amountField, countField, durationField, tokenIdField } from '../core/fields.js';
 import { toTree, type TokenView } from './views.js';
+import { listQuery, tokenPage, tokenSummaries } from './token-list.js';
+import { spendByWindow } from '../spend/views.js';
 import { windowOf } from '../core/period.js';
 import { budgetPeriodField, holdFields, applyBudgetPatch } from './spend.js';
 
@@ -43,7 +45,11 @@ const createSchema = z
     if ((b.preset === undefined) === (b.scopes === undefined)) ctx.addIssue({ code: 'custom', path: ['scopes'], message: 'give either a preset or a list of scopes' });
   });
 
-const rotateSchema = z.strictObject({ grace_days: durationField(30).optional() });
+const rotateSchema = z.strictObject({
+  grace_days: durationField(30).optional(),
+  /** The CLI waits for the webhook's delivery to report it; the dashboard does not. */
+  wait_for_webhook: z.boolean().optional(),
+});
 const pauseSchema = z.strictObject({ paused: z.boolean({ message: 'expected true or false' }) });
 const revokeSchema = z.strictObject({ reason: z.string().trim().min(1).max(200, 'at most 200 characters').optional() });
 const patchSchema = z
@@ -86,9 +92,15 @@ export function tokensRouter(ctx: AdminContext): Router {
   const changed = () => deps.principals.clear();
   const ledger = ledgerStore(ctx.db);
 
-  r.get('/', (_req, res) => {
+  r.get('/', (req, res) => {
     const now = deps.clock();
-    res.json({ data: ctx.views.build(deps.tokens.list(), now) });
+    // Without a query: every token (the overview, the tray, scripts). With one: a page of them (the Tokens page).
+    if (Object.keys(req.query).length === 0) {
+      const views = ctx.views.build(deps.tokens.list(), now);
+      return void res.json({ data: views, total: views.length, all: views.length });
+    }
+    const q = parseInput(listQuery, req.query, 'query');
+    res.json(tokenPage(tokenSummaries(ctx.db), q, { now, spend: spendByWindow(ctx.db, now), lastUsed: (id) => ledger.lastUsed(id), token: (id) => deps.tokens.require(id), build: (ts) => ctx.views.build(ts, now) }));
   });
 
   r.get('/tree', (_req, res) => {
@@ -149,15 +161,21 @@ export function tokensRouter(ctx: AdminContext): Router {
     res.status(201).json({ token: view(created.token.id), secret: created.secret });
   });
 
-  r.post('/:id/rotate', (req, res) => {
+  r.post('/:id/rotate', async (req, res) => {
     const t = tokenParam(req);
     const b = parseInput(rotateSchema, req.body);
     const rot = deps.tokens.rotate(t.id, b.grace_days === undefined ? DEFAULT_GRACE_MS : b.grace_days * DAY_MS, ADMIN_ACTOR);
     changed();
     deps.events.emit('rotation', { token_id: t.id, kind: 'manual' });
     // Like the CLI and the agent's own rotate: the env sink is rewritten now, a registered webhook hears of it.
-    void deps.rotations()?.delivered(rot.token, rot.secret, rot.oldSecretExpiresAt);
-    res.json({ token: view(t.id), secret: rot.secret, old_secret_expires_at: new Date(rot.oldSecretExpiresAt).toISOString() });
+    const delivery = deps.rotations()?.delivered(rot.token, rot.secret, rot.oldSecretExpiresAt);
+    const webhook = b.wait_for_webhook && delivery ? ((await delivery) as { ok: boolean; attempts: number; reason: string | null } | null) : undefined;
+    res.json({
+      token: view(t.id),
+      secret: rot.secret,
+      old_secret_expires_at: new Date(rot.oldSecretExpiresAt).toISOString(),
+      ...(webhook === undefined ? {} : { webhook: webhook && { delivered: webhook.ok, attempts: webhook.attempts, detail: webhook.reason } }),
+    });
   });
 
   r.post('/:id/revoke', (req, res) => {

@@ -9,6 +9,7 @@ import { DatabaseError } from '../db/database.js';
 import { KeyStoreUnavailable } from '../keychain/store.js';
 import { DataDirLocked } from '../server/lock.js';
 import { CliError, discoverRunningDaemon, type GlobalOptions } from './context.js';
+import { evalFailureLine, printsForEval } from './eval-failure.js';
 
 type Registrar = (program: Command, globals: () => GlobalOptions) => void;
 
@@ -41,7 +42,7 @@ const COMMANDS: Record<string, () => Promise<Registrar>> = {
  * look for the sidecar the human started (context.ts `dataDirOf`). `serve`,
  * `demo` and `key` never do: they must not land in a demo's throwaway dir.
  */
-const FIND_RUNNING_DAEMON = new Set(['token', 'env', 'connect', 'open', 'status', 'usage', 'requests', 'audit', 'rotation', 'price']);
+const FIND_RUNNING_DAEMON = new Set(['token', 'env', 'connect', 'open', 'status', 'doctor', 'usage', 'requests', 'audit', 'rotation', 'price']);
 
 /** The program with every command, with just `only` (what `main` runs), or with none (`''`, for --version). */
 export async function buildProgram(only?: string): Promise<Command> {
@@ -80,12 +81,16 @@ export async function main(argv: string[]): Promise<void> {
   try {
     await program.parseAsync(argv);
   } catch (err) {
+    const forEval = printsForEval(args, cmd) && !process.stdout.isTTY;
     if (err instanceof CommanderError) {
       process.exitCode = err.exitCode;
+      if (forEval && err.exitCode !== 0) process.stdout.write(evalFailureLine(err.message.replace(/^error: /, ''), args));
       return;
     }
     const known = err instanceof CliError || err instanceof SidecarError || err instanceof DatabaseError || err instanceof KeyStoreUnavailable || err instanceof DataDirLocked;
-    process.stderr.write(`skillboss-sidecar: ${known ? (err as Error).message : String((err as Error)?.stack ?? err)}\n`);
+    const message = known ? (err as Error).message : String((err as Error)?.stack ?? err);
+    process.stderr.write(`skillboss-sidecar: ${message}\n`);
+    if (forEval) process.stdout.write(evalFailureLine(known ? message : String((err as Error)?.message ?? err), args));
     process.exitCode = err instanceof CliError ? err.exitCode : 1;
   }
 }

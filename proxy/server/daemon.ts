@@ -59,6 +59,8 @@ export interface DaemonOptions {
   metrics?: boolean;
   /** Access requests from agents without a token (proxy/access): deadline, poll interval, flood limits. */
   access?: Partial<AccessOptions>;
+  /** The throwaway demo (`skillboss-sidecar demo`): said in the admin status, so `status` and `connect` can tell. */
+  demo?: boolean;
 }
 
 export interface Daemon {
@@ -220,6 +222,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       setUpstreamUrl,
       paused: () => paused,
       killSwitch: { isSet: () => isPaused(db), set: (on, by) => setPaused(db, on, by) },
+      refresh: () => watcher.poll(),
+      demo: opts.demo === true,
       access,
       allowedOrigins: () => savedOrigins,
       setAllowedOrigins(origins) {

@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, tempDir, type Stack } from '../helpers/stack.js';
-import { agentBin, connectAgent, expectLedgerMatchesUpstream, ledger, modelCalls, runAgent } from './harness.js';
+import { agentBin, connectAgent, runReadmeBlock, expectLedgerMatchesUpstream, ledger, modelCalls, runAgent } from './harness.js';
 
 const bin = agentBin('cn');
 let s: Stack;
@@ -47,4 +47,9 @@ describe.skipIf(!bin)('Continue CLI through the sidecar', () => {
     expect(calls[1]!.messages.at(-1).role).toBe('tool');
     expectLedgerMatchesUpstream(s, token.tokenId, '/v1/chat/completions', since);
   }, 180_000);
+  it('the README block, as a user pastes it: connect, the eval line it printed, and a task that uses a tool', async () => {
+    const r = await runReadmeBlock(s, 'continue', tempDir('sbs-continue-readme-'));
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    expect(r.stdout).toMatch(/Tool result: .*hello from continue/);
+  }, 300_000);
 });

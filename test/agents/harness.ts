@@ -9,11 +9,11 @@
  * `.ci/agent-clis` (or SKILLBOSS_AGENT_CLIS names a directory holding them).
  * Without them the suites are skipped, except in CI, where they fail.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
-import { runCli, runProcess, type CliResult } from '../helpers/cli.js';
+import { CLI, runCli, runProcess, type CliResult } from '../helpers/cli.js';
 import { ledgerOf, type UsageRow } from '../helpers/ledger.js';
 import type { Stack } from '../helpers/stack.js';
 
@@ -75,4 +75,52 @@ export function expectLedgerMatchesUpstream(s: Stack, tokenId: string, path: str
     expect(r.cost_micros).toBeGreaterThan(0);
   }
   return rows;
+}
+
+/** The README's copy-paste block for an agent (`<!-- agent-block: AGENT -->` then a sh fence), one command a line. */
+export function readmeBlock(agent: string): string[] {
+  const readme = readFileSync(fileURLToPath(new URL('../../README.md', import.meta.url)), 'utf8');
+  const m = new RegExp(`<!-- agent-block: ${agent} -->\\n\`\`\`sh\\n([\\s\\S]*?)\\n\`\`\``).exec(readme);
+  if (!m) throw new Error(`README.md has no agent block for ${agent}`);
+  return m[1]!.split('\n').filter((l) => l.trim() !== '');
+}
+
+/**
+ * Runs the README block for `agent` as a user pastes it into bash, against the stack (found through
+ * SKILLBOSS_SIDECAR_DATA_DIR, as after the demo's export line), in a fresh home, with the agent CLIs and a
+ * `skillboss-sidecar` command on PATH. A `tok_…` in a line is the id the connect line printed in the same
+ * line; the run fails when connect printed no such line.
+ */
+export async function runReadmeBlock(s: Stack, agent: string, home: string, extraEnv: Record<string, string> = {}): Promise<AgentRun & { connect: string }> {
+  const lines = readmeBlock(agent);
+  const bin = join(home, '.bin');
+  mkdirSync(bin, { recursive: true });
+  writeFileSync(join(bin, 'skillboss-sidecar'), `#!/bin/sh\nexec "${process.execPath}" "${CLI}" "$@"\n`, { mode: 0o755 });
+  const env = {
+    PATH: `${bin}:${join(CLI_DIR, 'node_modules', '.bin')}:${process.env.PATH}`,
+    HOME: home,
+    SHELL: '/bin/bash',
+    SKILLBOSS_SIDECAR_DATA_DIR: s.dataDir,
+    ...(process.env.SKILLBOSS_SIDECAR_RUNTIME_DIR ? { SKILLBOSS_SIDECAR_RUNTIME_DIR: process.env.SKILLBOSS_SIDECAR_RUNTIME_DIR } : {}),
+    LANG: 'C.UTF-8',
+    TERM: 'dumb',
+    NO_COLOR: '1',
+    CI: '1',
+    ...extraEnv,
+  };
+  const bash = (script: string) => runProcess('/bin/bash', ['-c', `set -e\n${script}`], { env, cwd: home, timeoutMs: 150_000 });
+  let rest = lines;
+  let connect = '';
+  if (lines.slice(1).some((l) => l.includes('tok_…'))) {
+    const c = await bash(lines[0]!);
+    expect(c.code, c.stderr + c.stdout).toBe(0);
+    connect = c.stdout;
+    const id = /env --token (tok_[0-9A-Za-z]+)/.exec(c.stdout)?.[1];
+    if (!id) throw new Error(`${lines[0]} printed no env --token line:\n${c.stdout}`);
+    rest = lines.slice(1).map((l) => l.replace('tok_…', id));
+    // The README's eval line is the one connect printed.
+    for (const l of rest.filter((x) => x.startsWith('eval '))) expect(c.stdout).toContain(l);
+  }
+  const r = await bash(rest.join('\n'));
+  return { ...r, connect };
 }

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, tempDir, type Stack } from '../helpers/stack.js';
-import { agentBin, connectAgent, expectLedgerMatchesUpstream, ledger, modelCalls, runAgent } from './harness.js';
+import { agentBin, connectAgent, runReadmeBlock, expectLedgerMatchesUpstream, ledger, modelCalls, runAgent } from './harness.js';
 
 const bin = agentBin('opencode');
 let s: Stack;
@@ -50,4 +50,9 @@ describe.skipIf(!bin)('OpenCode through the sidecar', () => {
     expect(JSON.stringify(last.content)).toContain('opencode-marker-17');
     expectLedgerMatchesUpstream(s, token.tokenId, '/v1/chat/completions', since);
   }, 180_000);
+  it('the README block, as a user pastes it: connect, the eval line it printed, and a task that uses a tool', async () => {
+    const r = await runReadmeBlock(s, 'opencode', tempDir('sbs-opencode-readme-'));
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    expect(r.stdout).toMatch(/Tool result: .*hello from opencode/);
+  }, 300_000);
 });

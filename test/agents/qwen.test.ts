@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, tempDir, type Stack } from '../helpers/stack.js';
-import { agentBin, connectAgent, expectLedgerMatchesUpstream, ledger, modelCalls, runAgent } from './harness.js';
+import { agentBin, connectAgent, runReadmeBlock, expectLedgerMatchesUpstream, ledger, modelCalls, runAgent } from './harness.js';
 
 const bin = agentBin('qwen');
 let s: Stack;
@@ -59,4 +59,9 @@ describe.skipIf(!bin)('Qwen Code through the sidecar', () => {
     expect(calls.length).toBeLessThanOrEqual(6);
     expectLedgerMatchesUpstream(s, token.tokenId, '/v1/chat/completions', since);
   }, 180_000);
+  it('the README block, as a user pastes it: connect, the eval line it printed, and a task that uses a tool', async () => {
+    const r = await runReadmeBlock(s, 'qwen', tempDir('sbs-qwen-readme-'));
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    expect(r.stdout).toMatch(/Tool result: .*hello from qwen/);
+  }, 300_000);
 });

@@ -18,6 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, runProcess, type CliResult } from '../helpers/cli.js';
 import { ledgerOf } from '../helpers/ledger.js';
 import { startStack, tempDir, type Stack } from '../helpers/stack.js';
+import { runReadmeBlock } from '../agents/harness.js';
 
 const CLI_DIR = process.env.SKILLBOSS_AGENT_CLIS || fileURLToPath(new URL('../../.ci/agent-clis', import.meta.url));
 const BIN = join(CLI_DIR, 'node_modules', '.bin', 'claude');
@@ -141,4 +142,10 @@ describe.skipIf(!installed)('Claude Code through the sidecar', () => {
     expect(out.result).toContain('Hello through the key helper');
     expect(messageRows(token.id).length).toBeGreaterThan(0);
   }, 180_000);
+
+  it('the README block, as a user pastes it: connect claude, then a task that runs Bash', async () => {
+    const r = await runReadmeBlock(s, 'claude', tempDir('sbs-claude-readme-'), { CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1', DISABLE_AUTOUPDATER: '1' });
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    expect(r.stdout).toMatch(/Tool result: .*hello from claude/);
+  }, 240_000);
 });

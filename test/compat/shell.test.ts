@@ -115,7 +115,8 @@ echo "base=$OPENAI_BASE_URL same=$([ "$OPENAI_API_KEY" = "$SKILLBOSS_API_KEY" ] 
     const bare = JSON.parse((await runCli(['token', 'create', '--name', 'bare', '--preset', 'write', '--json', '--data-dir', dataDir])).stdout) as { id: string };
     const refused = await runCli(['env', '--token', bare.id, '--data-dir', dataDir]);
     expect(refused.code).toBe(1);
-    expect(refused.stdout).toBe('');
+    // Not a terminal, so for eval: the reason again, on stderr, and a failing status (issue 26).
+    expect(refused.stdout).toMatch(/^echo 'skillboss-sidecar: .*shown only once.*' >&2; false\n$/);
     expect(refused.stderr).toContain('shown only once');
     expect(refused.stderr).toContain(`token rotate ${bare.id}`);
 
@@ -130,8 +131,28 @@ echo "base=$OPENAI_BASE_URL same=$([ "$OPENAI_API_KEY" = "$SKILLBOSS_API_KEY" ] 
     for (const args of [[], ['--name', 'a', '--token', 'tok_x']]) {
       const r = await runCli(['env', ...args, '--data-dir', dataDir]);
       expect(r.code).toBe(1);
-      expect(r.stdout).toBe('');
+      expect(r.stdout).toMatch(/^echo 'skillboss-sidecar: .*--name NAME.*' >&2; false\n$/);
       expect(r.stderr).toContain('--name NAME');
+    }
+  });
+
+  it('eval "$(… env …)" and eval "$(… connect qwen)" with two sidecars running and none chosen: the reason, and a non-zero status, in bash and zsh', async () => {
+    const home = tempDir('sbs-two-home-');
+    const isolated = { HOME: home, XDG_DATA_HOME: join(home, 'data'), XDG_RUNTIME_DIR: '', SKILLBOSS_SIDECAR_RUNTIME_DIR: join(home, 'run') };
+    const two = [tempDir('sbs-two-a-'), tempDir('sbs-two-b-')].map((d) => startCli(['serve', '--port', '0', '--upstream', sim.url, '--data-dir', d, '--no-log-file'], isolated));
+    try {
+      await Promise.all(two.map((d) => d.waitFor(/listening/)));
+      for (const shell of ['bash', 'zsh'].filter(has)) {
+        for (const cmd of ['env --name x', 'connect qwen']) {
+          const r = await sh(shell, `unset SKILLBOSS_SIDECAR_DATA_DIR; eval "$(skillboss-sidecar ${cmd})" && echo REACHED; echo "status=$? key=[$OPENAI_API_KEY]"`, { ...withBin(), ...isolated, OPENAI_API_KEY: '' });
+          expect(r.stdout, `${shell}: ${cmd}`).not.toContain('REACHED');
+          expect(r.stdout).toMatch(/status=1 key=\[\]/);
+          // Once from the command itself, once from the line eval ran.
+          expect(r.stderr.match(/several sidecars are running/g), r.stderr).toHaveLength(2);
+        }
+      }
+    } finally {
+      await Promise.all(two.map((d) => d.stop()));
     }
   });
 

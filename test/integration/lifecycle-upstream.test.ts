@@ -235,7 +235,7 @@ describe('the CLI', () => {
     const ok = await cli('status');
     expect(ok.code, ok.stdout + ok.stderr).toBe(0);
     expect(ok.stdout).toMatch(/daemon\s+running/);
-    expect(ok.stdout).toMatch(/key\s+sk-….{4} in the os-keychain: valid, checked just now/);
+    expect(ok.stdout).toMatch(/key\s+sk-….{4} in the OS keychain: valid, checked just now/);
     expect(ok.stdout).toMatch(/models\s+\d+ with prices, synced just now/);
     expect(ok.stdout).toMatch(/credits\s+\$\d+\.\d\d, synced just now/);
 

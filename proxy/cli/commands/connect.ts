@@ -17,6 +17,8 @@ import { isLocked } from '../../server/lock.js';
 import type { Token } from '../../tokens/store.js';
 import { AGENTS, ConfigParseError, RUN_HINT, TARGETS, type Agent, type ConnectInput } from '../connect/agents.js';
 import { readIfExists, replaceFile, unifiedDiff } from '../connect/files.js';
+import { recordConnected, undoConnect } from '../connect/undo.js';
+import { listRunning } from '../running.js';
 import { escapeUnprintable } from '../../core/text.js';
 import { CliError, dataDirOf, openDb, withTokens, type GlobalOptions } from '../context.js';
 import { pickClaudeModels, servedChatModels } from '../connect/models.js';
@@ -32,6 +34,7 @@ export const CONNECT_BUDGET_USD = '10';
 export const CONNECT_MODEL = 'claude-4-5-sonnet';
 
 interface ConnectFlags {
+  undo?: boolean;
   print?: boolean;
   write?: boolean;
   dryRun?: boolean;
@@ -114,6 +117,7 @@ function run(agent: Agent, o: ConnectFlags, g: GlobalOptions): void {
   const dirFlag = g.dataDir !== undefined ? ` --data-dir ${dataDir}` : '';
   if (!existsSync(dataDir) || !isLocked(dataDir)) say(`# No sidecar is running for ${dataDir} yet; start it with \`${cliName()} serve\` (the agent will call ${input.baseUrl}).`);
   const envLine = (t: AgentToken) => `eval "$(${cliName()}${dirFlag} env --token ${t.token?.id ?? 'tok_…'})"`;
+  const demo = listRunning().some((d) => d.kind === 'demo' && d.dataDir === resolve(dataDir));
 
   if (mode === 'print') {
     const t = agentToken(g, agent, o, envFile);
@@ -126,6 +130,7 @@ function run(agent: Agent, o: ConnectFlags, g: GlobalOptions): void {
       say(`# Paste this into ${target.file!.defaultPath()}; ${agent} reads the token from SKILLBOSS_API_KEY: ${envLine(t)}`);
     }
     if (p?.env) say(`# For this shell: eval "$(${cliName()}${dirFlag} connect ${agent} --print)"`);
+    if (demo) say(`# ${demoNote(agent, false)}`);
     return;
   }
 
@@ -149,11 +154,36 @@ function run(agent: Agent, o: ConnectFlags, g: GlobalOptions): void {
     else {
       const w = replaceFile(path, before, after);
       out.write(`\nWrote ${path}${w.backup ? ` (the previous version is in ${w.backup})` : ''}.\n`);
+      if (demo) recordConnected(dataDir, { agent, path, backup: w.backup });
     }
   }
   out.write(`${describe(t, envFile).slice(2)}\n`);
   if (agent === 'claude') out.write(`Claude Code reads the token through its apiKeyHelper and uses ${input.model}; start it with: claude\n`);
   else out.write(`${agent} reads the token from SKILLBOSS_API_KEY. Start it with the token in its environment:\n\n  ${envLine(t)} && ${RUN_HINT[agent]}\n`);
+  if (demo) out.write(`\n${demoNote(agent, true)}\n`);
+}
+
+/** Said by `connect` while the demo runs: what it wrote dies with the demo, and how to move it to a real sidecar. */
+function demoNote(agent: Agent, wrote: boolean): string {
+  const cli = cliName();
+  return (
+    `This points ${agent} at the demo, a throwaway sidecar: its data dir (and this token) are deleted when the demo stops, and ${agent} then fails. ` +
+    `To point it at a real sidecar later, start one (\`${cli} serve\` with your key, see "Using it for real") and run \`${cli} connect ${agent}\` again` +
+    (wrote ? `; \`${cli} connect --undo ${agent}\` puts your previous configuration back.` : '.')
+  );
+}
+
+/** `connect --undo AGENT`: the newest backup of the agent's configuration put back. */
+function undo(agent: Agent, o: ConnectFlags): void {
+  const target = TARGETS[agent];
+  if (!target.file) throw new CliError(`connect only prints ${agent}'s settings, so there is no file to restore; drop the eval line (or unset the variables) instead`);
+  const path = resolve(o.config ?? target.file.defaultPath());
+  const u = undoConnect(path);
+  if (!u.restored) {
+    throw new CliError(`no backup of ${path} to restore${u.before === null ? ' (and no such file)' : ': connect created it, so delete it if you no longer want it'}`);
+  }
+  process.stdout.write(unifiedDiff(path, u.before, u.after ?? ''));
+  process.stdout.write(`\nRestored ${path} from ${u.restored} (the backup is used up; an earlier one, if any, is next).\n`);
 }
 
 export function registerConnect(program: Command, globals: () => GlobalOptions): void {
@@ -162,6 +192,7 @@ export function registerConnect(program: Command, globals: () => GlobalOptions):
     .description('connect a coding agent: a token of its own, and its configuration written (backed up, with a diff) or printed')
     .argument('<agent>', AGENTS.join(' | '))
     .option('--print', 'print the configuration (or the variables, for eval) instead of writing a file')
+    .option('--undo', 'put back the configuration file as it was before the last connect (its newest backup)')
     .option('--write', 'write the agent\'s configuration file (the default for codex, opencode, continue and claude)')
     .option('--dry-run', 'show what would change; write nothing and create no token')
     .option('--config <path>', 'the configuration file to write (default: the one the agent reads)')
@@ -179,10 +210,15 @@ export function registerConnect(program: Command, globals: () => GlobalOptions):
         '  skillboss-sidecar connect codex              # ~/.codex/config.toml, backed up first\n' +
         '  skillboss-sidecar connect opencode --dry-run # show the diff only\n' +
         '  eval "$(skillboss-sidecar connect qwen)"     # Qwen Code reads OPENAI_* variables\n' +
-        '  eval "$(skillboss-sidecar connect claude --print)"\n',
+        '  eval "$(skillboss-sidecar connect claude --print)"\n' +
+        '  skillboss-sidecar connect --undo codex       # put the previous config.toml back\n',
     )
     .action((agent: string, o: ConnectFlags) => {
       if (!(AGENTS as readonly string[]).includes(agent)) throw new CliError(`unknown agent ${JSON.stringify(agent)}; choose one of: ${AGENTS.join(', ')}`);
+      if (o.undo) {
+        if (o.print || o.write || o.dryRun) throw new CliError('--undo takes no --print, --write or --dry-run');
+        return undo(agent as Agent, o);
+      }
       run(agent as Agent, o, globals());
     });
 }

@@ -24,6 +24,7 @@ import { scopesFromPreset } from '../../tokens/scopes.js';
 import { TokenStore } from '../../tokens/store.js';
 import { CliError } from '../context.js';
 import { registerRunning } from '../running.js';
+import { readConnected, type Connected } from '../connect/undo.js';
 import { runUntilSignal } from './serve.js';
 import { envSetting } from '../../core/env.js';
 import { parsePortFlag } from '../parse.js';
@@ -47,6 +48,17 @@ export function requestLine(ev: RequestEvent): string {
   return `${time}  ${ev.route}  ${ev.status}${err}  ${ev.model ?? '-'}${tokens}${cost}  ${Math.round(ev.latency_ms)} ms${ev.streamed ? ' (stream)' : ''}  ${ev.token_id}\n`;
 }
 
+/** Said when the demo stops: the agent configurations `connect` pointed at it, which now point nowhere. */
+export function stoppedNote(written: Connected[], cli: string): string {
+  if (written.length === 0) return '';
+  const lines = written.map((c) =>
+    c.backup
+      ? `  ${c.agent}: ${c.path}; put the previous one back with \`${cli} connect --undo ${c.agent}\``
+      : `  ${c.agent}: ${c.path} (connect created it; delete it, or run \`${cli} connect ${c.agent}\` against a real sidecar)`,
+  );
+  return `\nThe demo has stopped. These agent configurations pointed at it and no longer work:\n${lines.join('\n')}\nOr point them at a real sidecar: \`${cli} connect AGENT\` while it runs.\n`;
+}
+
 export function registerDemo(program: Command): void {
   program
     .command('demo')
@@ -66,7 +78,7 @@ export function registerDemo(program: Command): void {
       };
       let daemon;
       try {
-        daemon = await startDaemon({ dataDir, port, upstreamUrl: sim.url, keyStore: memoryKeyStore(simKey), log });
+        daemon = await startDaemon({ dataDir, port, upstreamUrl: sim.url, keyStore: memoryKeyStore(simKey), log, demo: true });
       } catch (err) {
         await cleanup();
         throw new CliError(`${(err as Error).message}${port !== 0 ? ' (try `skillboss-sidecar demo --port 0`)' : ''}`);
@@ -122,6 +134,7 @@ export function registerDemo(program: Command): void {
       const unregister = registerRunning({ pid: process.pid, kind: 'demo', dataDir, url: daemon.url });
       await runUntilSignal(daemon, async () => {
         unregister();
+        out.write(stoppedNote(readConnected(dataDir), cli));
         await cleanup();
       });
     });

@@ -8,6 +8,7 @@ import { CliError, dataDirOf, iso, keyStoreFor, openDb, printJson, readSecret, t
 import { vaultFor } from '../../keychain/vault.js';
 import { KeyRotationError, rotateUpstreamKey } from '../../upstream/rotate.js';
 import { envSetting } from '../../core/env.js';
+import { daemonFor, daemonStatus } from '../daemon.js';
 
 function signalDaemon(opts: GlobalOptions, event: string, detail: Record<string, unknown>): void {
   const db = openDb(opts);
@@ -31,10 +32,21 @@ export async function checkKey(upstreamUrl: string, key: string): Promise<{ vali
   }
 }
 
-function upstreamFor(opts: GlobalOptions & { upstream?: string }): string {
+/**
+ * The SkillBoss API to check a key against: --upstream, else SKILLBOSS_UPSTREAM_URL, else the upstream of
+ * the daemon serving this data dir (a `serve --upstream …` saves no setting), else the saved setting, else
+ * the default.
+ */
+async function upstreamFor(opts: GlobalOptions & { upstream?: string }): Promise<string> {
+  if (opts.upstream || process.env.SKILLBOSS_UPSTREAM_URL) return resolveUpstream(opts.upstream);
+  const d = daemonFor(opts);
+  if (d) {
+    const url = await daemonStatus(d).then((s) => s.upstream.url, () => null);
+    if (url) return url;
+  }
   const db = openDb(opts);
   try {
-    return opts.upstream ? resolveUpstream(opts.upstream) : (getSetting<string>(db, 'upstream_url') ?? resolveUpstream());
+    return getSetting<string>(db, 'upstream_url') ?? resolveUpstream();
   } finally {
     db.close();
   }
@@ -70,7 +82,7 @@ export function registerKey(program: Command, globals: () => GlobalOptions): voi
       signalDaemon(g, 'key.set', { key: maskKey(k) });
       process.stdout.write(`Stored ${maskKey(k)} in ${store.kind === 'encrypted-file' ? 'the encrypted key file' : 'the OS keychain'}. A running daemon picks it up within a second.\n`);
       if (o.check) {
-        const r = await checkKey(upstreamFor({ ...g, ...(o.upstream ? { upstream: o.upstream } : {}) }), k);
+        const r = await checkKey(await upstreamFor({ ...g, ...(o.upstream ? { upstream: o.upstream } : {}) }), k);
         process.stdout.write(`${r.valid === false ? 'Warning: ' : ''}${r.reason}.\n`);
         if (r.valid === false) process.exitCode = 2;
       }
@@ -92,7 +104,7 @@ export function registerKey(program: Command, globals: () => GlobalOptions): voi
       } catch (err) {
         problem = (err as Error).message;
       }
-      const check = k && o.check ? await checkKey(upstreamFor({ ...g, ...(o.upstream ? { upstream: o.upstream } : {}) }), k) : null;
+      const check = k && o.check ? await checkKey(await upstreamFor({ ...g, ...(o.upstream ? { upstream: o.upstream } : {}) }), k) : null;
       const out = {
         store: store.kind,
         set: k !== null,
@@ -125,7 +137,7 @@ export function registerKey(program: Command, globals: () => GlobalOptions): voi
       const primary = keyStoreFor(g);
       const db = openDb(g);
       try {
-        const baseUrl = o.upstream ? resolveUpstream(o.upstream) : (getSetting<string>(db, 'upstream_url') ?? resolveUpstream());
+        const baseUrl = await upstreamFor({ ...g, ...(o.upstream ? { upstream: o.upstream } : {}) });
         const r = await rotateUpstreamKey({ db, primary, vault: vaultFor(primary.kind, dataDirOf(g)), baseUrl, clock: Date.now, actor: 'cli' }).catch((err: unknown) => {
           throw err instanceof KeyRotationError ? new CliError(err.message) : err;
         });

@@ -4,9 +4,19 @@ import { PriceBook } from '../../pricing/prices.js';
 import { unpricedModels } from '../../pricing/fallback.js';
 import { CliError, openDb, printJson, printTable, type GlobalOptions } from '../context.js';
 import { parsePriceFlag } from '../parse.js';
+import { write, writeDirect } from '../daemon.js';
 
 function perMillion(s: string, flag: string): number {
   return parsePriceFlag(s, flag, 'a price in USD per million tokens such as 2.50');
+}
+
+function onBook(g: GlobalOptions, fn: (book: PriceBook) => void): void {
+  const db = openDb(g);
+  try {
+    fn(new PriceBook(db));
+  } finally {
+    db.close();
+  }
 }
 
 export function registerPrice(program: Command, globals: () => GlobalOptions): void {
@@ -46,30 +56,26 @@ export function registerPrice(program: Command, globals: () => GlobalOptions): v
     .option('--cached <usd>', 'USD per million cached prompt tokens (default: the prompt rate)')
     .option('--cache-write <usd>', 'USD per million prompt tokens written to the cache (default: the prompt rate)')
     .option('--reasoning <usd>', 'USD per million reasoning tokens (default: the completion rate)')
-    .action((model: string, o: { prompt: string; completion?: string; cached?: string; cacheWrite?: string; reasoning?: string }) => {
+    .action(async (model: string, o: { prompt: string; completion?: string; cached?: string; cacheWrite?: string; reasoning?: string }) => {
       const p = perMillion(o.prompt, '--prompt');
       const c = o.completion === undefined ? p : perMillion(o.completion, '--completion');
       const opt = (v: string | undefined, flag: string) => (v === undefined ? null : perMillion(v, flag));
       const classes = { cached: opt(o.cached, '--cached'), cacheWrite: opt(o.cacheWrite, '--cache-write'), reasoning: opt(o.reasoning, '--reasoning') };
-      const db = openDb(globals());
-      try {
-        new PriceBook(db).setOverride(model, p, c, classes);
-      } finally {
-        db.close();
-      }
+      const g = globals();
+      const direct = () => onBook(g, (book) => book.setOverride(model, p, c, classes));
+      // The settings route takes prompt and completion rates; an override with class rates is written here and applied by the daemon at once.
+      if (classes.cached === null && classes.cacheWrite === null && classes.reasoning === null) {
+        await write(g, (d) => d.call('PATCH', '/settings', { price_overrides: { [model]: { prompt: p, completion: c } } }), direct);
+      } else await writeDirect(g, direct);
       process.stdout.write(`${model}: ${p} / ${c} USD per million tokens (local override).\n`);
     });
 
   price
     .command('unset <model>')
     .description('drop a local override')
-    .action((model: string) => {
-      const db = openDb(globals());
-      try {
-        new PriceBook(db).setOverride(model, null, null);
-      } finally {
-        db.close();
-      }
+    .action(async (model: string) => {
+      const g = globals();
+      await write(g, (d) => d.call('PATCH', '/settings', { price_overrides: { [model]: null } }), () => onBook(g, (book) => book.setOverride(model, null, null)));
       process.stdout.write(`${model}: local override removed.\n`);
     });
 
@@ -79,17 +85,15 @@ export function registerPrice(program: Command, globals: () => GlobalOptions): v
     .option('--prompt <usd>', 'USD per million prompt tokens, for unknown models')
     .option('--completion <usd>', 'USD per million completion tokens, for unknown models')
     .option('--call <usd>', 'USD per images/audio/services call whose cost SkillBoss does not report')
-    .action((o: { prompt?: string; completion?: string; call?: string }) => {
+    .action(async (o: { prompt?: string; completion?: string; call?: string }) => {
       if ((o.prompt === undefined) !== (o.completion === undefined)) throw new CliError('give --prompt and --completion together');
       if (o.prompt === undefined && o.call === undefined) throw new CliError('give --prompt and --completion, and/or --call');
-      const db = openDb(globals());
-      try {
-        const book = new PriceBook(db);
-        if (o.prompt !== undefined) book.setDefault({ prompt: perMillion(o.prompt, '--prompt'), completion: perMillion(o.completion!, '--completion') });
-        if (o.call !== undefined) book.setDefaultCall(perMillion(o.call, '--call'));
-      } finally {
-        db.close();
-      }
+      const g = globals();
+      const price = o.prompt === undefined ? undefined : { prompt: perMillion(o.prompt, '--prompt'), completion: perMillion(o.completion!, '--completion') };
+      const call = o.call === undefined ? undefined : perMillion(o.call, '--call');
+      if (price) await write(g, (d) => d.call('PATCH', '/settings', { default_price: price }), () => onBook(g, (book) => book.setDefault(price)));
+      // No admin route for the per-call price: written here, applied by the daemon at once.
+      if (call !== undefined) await writeDirect(g, () => onBook(g, (book) => book.setDefaultCall(call)));
       process.stdout.write('Default prices updated.\n');
     });
 }

@@ -1,6 +1,7 @@
 /** `requests list|approve|deny`: the human's side of agents' access requests (proxy/access). */
 import type { Command } from 'commander';
-import { formatUsd } from '../../core/money.js';
+import { formatUsd, microsToUsd } from '../../core/money.js';
+import { write } from '../daemon.js';
 import { systemClock } from '../../core/time.js';
 import { accessRequestJson, type AccessRequest, type Approval } from '../../access/model.js';
 import { AccessRequests } from '../../access/requests.js';
@@ -51,6 +52,14 @@ function parseApproval(o: { budget?: string; scopes?: string; expires?: string }
   return approval;
 }
 
+const FLAG_NAMES: Record<string, string> = { budget: '--budget', scopes: '--scopes', expires: '--expires', holdAbove: '--hold-above', reason: '--reason' };
+
+/** Options that do not apply to this kind of id are an error, not silently ignored. */
+function refuse(o: Record<string, unknown>, keys: string[], kind: string): void {
+  const given = keys.filter((k) => o[k] !== undefined).map((k) => FLAG_NAMES[k] ?? k);
+  if (given.length) throw new CliError(`${given.join(', ')} ${given.length === 1 ? 'does' : 'do'} not apply to ${kind}`);
+}
+
 function describe(r: AccessRequest): string {
   const g = r.approved ?? r.requested;
   return `scopes ${g.scopes.join(' ')}; budget ${formatUsd(g.budget)}/month; expires ${g.expirationDays} days after collection`;
@@ -70,6 +79,11 @@ export function registerRequests(program: Command, globals: () => GlobalOptions)
       const held = heldJson(globals());
       if (o.json) return printJson({ requests: items.map((r) => accessRequestJson(r, now)), holds: held });
       printHeld(held);
+      // With tokens on hold listed above, an empty table of access requests is no news.
+      if (items.length === 0) {
+        if (held.length === 0) process.stdout.write(o.all ? 'No access requests.\n' : 'No access requests are waiting.\n');
+        return;
+      }
       printTable(
         items.map((r) => ({
           code: r.userCode,
@@ -94,10 +108,27 @@ export function registerRequests(program: Command, globals: () => GlobalOptions)
     .option('--expires <days>', 'a shorter lifetime, e.g. 30d')
     .option('--hold-above <usd>', 'for a held token: the new threshold per period (above its spend so far); without it, this period\'s threshold is waived')
     .option('--json', 'print JSON only')
-    .action((ref: string, o: { budget?: string; scopes?: string; expires?: string; holdAbove?: string; json?: boolean }) => {
-      if (isHoldRef(ref)) return decideHoldCli(globals(), ref, 'approved', o);
+    .action(async (ref: string, o: { budget?: string; scopes?: string; expires?: string; holdAbove?: string; json?: boolean }) => {
+      const g = globals();
+      if (isHoldRef(ref)) {
+        refuse(o, ['budget', 'scopes', 'expires'], 'a held token (tok_…), which takes only --hold-above');
+        return decideHoldCli(g, ref, 'approved', o);
+      }
+      refuse(o, ['holdAbove'], 'an access request, which takes --budget, --scopes and --expires (--hold-above is for a held token, tok_…)');
       const approval = parseApproval(o);
-      const r = withAccess(globals(), (access) => access.approve(ref, approval, 'cli'));
+      const r = await write(
+        g,
+        async (d) => {
+          const body = {
+            ...(approval.budget !== undefined ? { monthly_budget: microsToUsd(approval.budget) } : {}),
+            ...(approval.scopes ? { scopes: approval.scopes } : {}),
+            ...(approval.expirationDays !== undefined ? { expiration_days: approval.expirationDays } : {}),
+          };
+          const v = await d.call<{ id: string }>('POST', `/access-requests/${encodeURIComponent(ref)}/approve`, body);
+          return withAccess(g, (access) => access.find(v.id));
+        },
+        () => withAccess(g, (access) => access.approve(ref, approval, 'cli')),
+      );
       if (o.json) return printJson(accessRequestJson(r, systemClock()));
       process.stdout.write(
         `Approved ${r.id} (${r.userCode}) for ${escapeUnprintable(r.name)}: ${describe(r)}.\n` +
@@ -107,12 +138,23 @@ export function registerRequests(program: Command, globals: () => GlobalOptions)
 
   requests
     .command('deny <id-or-code>')
-    .description('deny a request by its code or id')
-    .option('--reason <text>', 'told to the agent')
+    .description('deny a request by its code or id, or a held token (tok_…)')
+    .option('--reason <text>', 'told to the agent (access requests only)')
     .option('--json', 'print JSON only')
-    .action((ref: string, o: { reason?: string; json?: boolean }) => {
-      if (isHoldRef(ref)) return decideHoldCli(globals(), ref, 'denied', o);
-      const r = withAccess(globals(), (access) => access.deny(ref, { reason: o.reason ?? null }, 'cli'));
+    .action(async (ref: string, o: { reason?: string; json?: boolean }) => {
+      const g = globals();
+      if (isHoldRef(ref)) {
+        refuse(o, ['reason'], 'a held token (tok_…): only access requests are told a reason');
+        return decideHoldCli(g, ref, 'denied', o);
+      }
+      const r = await write(
+        g,
+        async (d) => {
+          const v = await d.call<{ id: string }>('POST', `/access-requests/${encodeURIComponent(ref)}/deny`, o.reason === undefined ? {} : { reason: o.reason });
+          return withAccess(g, (access) => access.find(v.id));
+        },
+        () => withAccess(g, (access) => access.deny(ref, { reason: o.reason ?? null }, 'cli')),
+      );
       if (o.json) return printJson(accessRequestJson(r, systemClock()));
       process.stdout.write(`Denied ${r.id} (${r.userCode}) for ${escapeUnprintable(r.name)}.\n`);
     });
@@ -121,8 +163,13 @@ export function registerRequests(program: Command, globals: () => GlobalOptions)
     .command('clear')
     .description('deny every waiting request at once (a flood of requests you do not recognise)')
     .option('--json', 'print JSON only')
-    .action((o: { json?: boolean }) => {
-      const n = withAccess(globals(), (access) => clearPending(access, 'cli'));
+    .action(async (o: { json?: boolean }) => {
+      const g = globals();
+      const n = await write(
+        g,
+        async (d) => (await d.call<{ cleared: number }>('POST', '/access-requests/clear')).cleared,
+        () => withAccess(g, (access) => clearPending(access, 'cli')),
+      );
       if (o.json) return printJson({ cleared: n });
       process.stdout.write(n ? `Denied all ${n} waiting access request${n === 1 ? '' : 's'}; agents can ask again.\n` : 'No access requests were waiting.\n');
     });

@@ -17,6 +17,7 @@ import { SidecarError } from '../../core/errors.js';
 import { TokenStore } from '../../tokens/store.js';
 import { nextRotationAt, rotationDays, rotationState, ROTATION_DAYS_SETTING } from '../../upstream/rotate.js';
 import { DEFAULT_BASE_PATH, localBaseUrl } from '../urls.js';
+import { write, writeDirect } from '../daemon.js';
 import { CliError, dataDirOf, iso, keyStoreFor, openDb, printJson, printTable, withTokens, type GlobalOptions } from '../context.js';
 
 /** Webhook retries from the CLI are shorter than the daemon's: a human is waiting. */
@@ -84,43 +85,48 @@ export function registerTokenAutoRotate(token: Command, globals: () => GlobalOpt
       if (o.off && (o.every || o.webhook)) throw new CliError('--off cannot be combined with --every or --webhook');
       if (!o.off && !o.every) throw new CliError('give --every <duration> (e.g. 90d), or --off');
       const sink = o.writeEnv === undefined ? undefined : envSinkPath(o.writeEnv);
-      const db = openDb(g);
-      try {
-        const tokens = new TokenStore(db, systemClock);
-        if (!tokens.get(id)) throw new CliError(`no token with id ${id} (see skillboss-sidecar token list)`);
-        const ctx = cliLifecycle(g, db, tokens);
-        if (sink !== undefined) setEnvSink(ctx, id, sink, 'cli');
-        if (o.off) {
-          disableAutoRotation(ctx, id, 'cli');
-          if (o.json) return printJson({ id, enabled: false });
-          process.stdout.write(`${id} no longer rotates on a schedule.\n`);
-          return;
-        }
-        const days = parseDays(o.every!, '--every', 1 / 24);
-        const r = await setAutoRotation(ctx, id, { intervalDays: days, webhookUrl: o.webhook ?? null }, 'cli').catch(cliError);
-        const out = {
-          id,
-          enabled: true,
-          rotation_interval_days: days,
-          next_rotation_at: new Date(r.schedule.nextAt).toISOString(),
-          webhook_url: r.schedule.webhookUrl,
-          env_file: r.token.meta.envSink ?? null,
-          ...(r.signingSecret ? { webhook_signing_secret: r.signingSecret } : {}),
-        };
-        if (o.json) return printJson(out);
-        process.stdout.write(`${id} rotates every ${o.every}; next at ${out.next_rotation_at}. The daemon does it (a missed rotation happens at its next start).\n`);
-        if (out.env_file) process.stdout.write(`Each new secret is written to ${out.env_file} (0600). Run \`skillboss-sidecar token rotate ${id}\` to write it now.\n`);
-        if (r.signingSecret) {
-          process.stdout.write(
-            `Webhook: ${describeUrl(r.schedule.webhookUrl!)}. Its signing secret (shown once; give it to the agent):\n\n  ${r.signingSecret}\n\n` +
-              `Verify each delivery: ${SIGNATURE_HEADER} = "sha256=" + hex HMAC-SHA256(secret, ${TIMESTAMP_HEADER} + "." + raw body).\n`,
-          );
-        }
-        if (!out.env_file && !r.signingSecret) process.stdout.write('Warning: with neither --webhook nor --write-env the agent is not told the new secret.\n');
-      } finally {
-        db.close();
-      }
+      // No admin route for schedules: written here, then the daemon applies it at once.
+      await writeDirect(g, () => autoRotate(g, id, o, sink));
     });
+}
+
+async function autoRotate(g: GlobalOptions, id: string, o: { every?: string; webhook?: string; off?: boolean; json?: boolean }, sink: string | undefined): Promise<void> {
+  const db = openDb(g);
+  try {
+    const tokens = new TokenStore(db, systemClock);
+    if (!tokens.get(id)) throw new CliError(`no token with id ${id} (see skillboss-sidecar token list)`);
+    const ctx = cliLifecycle(g, db, tokens);
+    if (sink !== undefined) setEnvSink(ctx, id, sink, 'cli');
+    if (o.off) {
+      disableAutoRotation(ctx, id, 'cli');
+      if (o.json) return printJson({ id, enabled: false });
+      process.stdout.write(`${id} no longer rotates on a schedule.\n`);
+      return;
+    }
+    const days = parseDays(o.every!, '--every', 1 / 24);
+    const r = await setAutoRotation(ctx, id, { intervalDays: days, webhookUrl: o.webhook ?? null }, 'cli').catch(cliError);
+    const out = {
+      id,
+      enabled: true,
+      rotation_interval_days: days,
+      next_rotation_at: new Date(r.schedule.nextAt).toISOString(),
+      webhook_url: r.schedule.webhookUrl,
+      env_file: r.token.meta.envSink ?? null,
+      ...(r.signingSecret ? { webhook_signing_secret: r.signingSecret } : {}),
+    };
+    if (o.json) return printJson(out);
+    process.stdout.write(`${id} rotates every ${o.every}; next at ${out.next_rotation_at}. The daemon does it (a missed rotation happens at its next start).\n`);
+    if (out.env_file) process.stdout.write(`Each new secret is written to ${out.env_file} (0600). Run \`skillboss-sidecar token rotate ${id}\` to write it now.\n`);
+    if (r.signingSecret) {
+      process.stdout.write(
+        `Webhook: ${describeUrl(r.schedule.webhookUrl!)}. Its signing secret (shown once; give it to the agent):\n\n  ${r.signingSecret}\n\n` +
+          `Verify each delivery: ${SIGNATURE_HEADER} = "sha256=" + hex HMAC-SHA256(secret, ${TIMESTAMP_HEADER} + "." + raw body).\n`,
+      );
+    }
+    if (!out.env_file && !r.signingSecret) process.stdout.write('Warning: with neither --webhook nor --write-env the agent is not told the new secret.\n');
+  } finally {
+    db.close();
+  }
 }
 
 function showRotation(g: GlobalOptions, json: boolean | undefined): void {
@@ -168,7 +174,14 @@ function showRotation(g: GlobalOptions, json: boolean | undefined): void {
   });
 }
 
-function changeSettings(g: GlobalOptions, key: string, value: unknown): void {
+/** The admin API's names for the settings this command changes. */
+const SETTINGS_FIELD: Record<string, string> = { [ROTATION_DAYS_SETTING]: 'key_rotation_days', [WEBHOOK_HOSTS_SETTING]: 'webhook_allowed_hosts' };
+
+async function changeSettings(g: GlobalOptions, key: string, value: unknown): Promise<void> {
+  await write(g, (d) => d.call('PATCH', '/settings', { [SETTINGS_FIELD[key]!]: value }), () => changeSettingsInDb(g, key, value));
+}
+
+function changeSettingsInDb(g: GlobalOptions, key: string, value: unknown): void {
   const db = openDb(g);
   try {
     db.transaction(() => {
@@ -195,11 +208,11 @@ export function registerRotation(program: Command, globals: () => GlobalOptions)
     .description('how often the daemon rotates the real SkillBoss key (default 90d)')
     .option('--every <duration>', 'e.g. 90d, 30d (whole days)')
     .option('--off', 'do not rotate it on a schedule')
-    .action((o: { every?: string; off?: boolean }) => {
+    .action(async (o: { every?: string; off?: boolean }) => {
       if (Boolean(o.every) === Boolean(o.off)) throw new CliError('give either --every <duration> or --off');
       const days = o.off ? null : parseDays(o.every!, '--every', 1);
       if (days !== null && !Number.isInteger(days)) throw new CliError('--every takes whole days for the SkillBoss key (e.g. 90d)');
-      changeSettings(globals(), ROTATION_DAYS_SETTING, days);
+      await changeSettings(globals(), ROTATION_DAYS_SETTING, days);
       process.stdout.write(days === null ? 'The SkillBoss key is no longer rotated on a schedule.\n' : `The daemon rotates the SkillBoss key every ${days} days.\n`);
     });
 
@@ -209,7 +222,7 @@ export function registerRotation(program: Command, globals: () => GlobalOptions)
     .option('--add <host>', 'allow a host name (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--remove <host>', 'stop allowing a host (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--json', 'print JSON only')
-    .action((o: { add: string[]; remove: string[]; json?: boolean }) => {
+    .action(async (o: { add: string[]; remove: string[]; json?: boolean }) => {
       const g = globals();
       let add: string[];
       try {
@@ -226,7 +239,7 @@ export function registerRotation(program: Command, globals: () => GlobalOptions)
       }
       const remove = new Set(o.remove.map((h) => h.trim().toLowerCase()));
       const next = [...new Set([...hosts.filter((h) => !remove.has(h)), ...add])];
-      if (add.length || remove.size) changeSettings(g, WEBHOOK_HOSTS_SETTING, next);
+      if (add.length || remove.size) await changeSettings(g, WEBHOOK_HOSTS_SETTING, next);
       if (o.json) return printJson({ webhook_allowed_hosts: next });
       process.stdout.write(`Webhooks may go to loopback${next.length ? ` and ${next.join(', ')}` : ' only'}.\n`);
     });

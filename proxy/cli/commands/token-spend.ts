@@ -14,6 +14,7 @@ import { TokenStore } from '../../tokens/store.js';
 import type { Token } from '../../tokens/token.js';
 import { CliError, printJson, withTokens, type GlobalOptions } from '../context.js';
 import { parsePeriodFlag as parsePeriod, parseUsdFlag } from '../parse.js';
+import { write } from '../daemon.js';
 
 export interface SpendOptions {
   period?: string;
@@ -23,7 +24,14 @@ export interface SpendOptions {
 
 /** A positive amount in USD (`2.50` or `$2.50`), or `none` where `allowNone`: the CLI's one money parser (cli/parse.ts). */
 export function parsePositiveUsd(s: string, flag: string, allowNone = false): number | null {
-  return parseUsdFlag(s, flag, { none: allowNone });
+  try {
+    return parseUsdFlag(s, flag, { none: allowNone });
+  } catch (err) {
+    if (!(err instanceof CliError)) throw err;
+    // One sentence naming the input once (the parser's own message quotes it too; wrapping it said it twice).
+    if (err.message.includes('decimal places')) throw err;
+    throw new CliError(`${flag} takes an amount in USD above 0 (e.g. 25 or 2.50)${allowNone ? ' or none' : ''}, not ${JSON.stringify(s)}`);
+  }
 }
 
 export function parsePeriodFlag(s: string | undefined): BudgetPeriod | undefined {
@@ -90,9 +98,17 @@ export function registerTokenSpend(token: Command, globals: () => GlobalOptions)
     .command('topup <id> <usd>')
     .description('add USD to a prepaid (--period total) budget; it never resets, so this is how it grows')
     .option('--json', 'print JSON only')
-    .action((id: string, usd: string, o: { json?: boolean }) => {
+    .action(async (id: string, usd: string, o: { json?: boolean }) => {
       const micros = parsePositiveUsd(usd, 'the top-up')!;
-      const t = withTokens(globals(), (tokens, db) => topUp(db, tokens, id, micros, 'cli', systemClock()));
+      const g = globals();
+      const t = await write(
+        g,
+        async (d) => {
+          await d.call('POST', `/tokens/${id}/topup`, { amount_usd: microsToUsd(micros) });
+          return withTokens(g, (tokens) => tokens.require(id));
+        },
+        () => withTokens(g, (tokens, db) => topUp(db, tokens, id, micros, 'cli', systemClock())),
+      );
       if (o.json) return printJson({ id: t.id, budget: microsToUsd(t.budget ?? 0), topped_up: microsToUsd(t.toppedUp) });
       process.stdout.write(`${t.id} now has a prepaid budget of ${formatUsd(t.budget)} (${formatUsd(t.toppedUp)} of it from top-ups).\n`);
     });
@@ -103,13 +119,24 @@ export function registerTokenSpend(token: Command, globals: () => GlobalOptions)
     .option('--above <usd>', 'spend per budget period')
     .option('--rate <usd>', 'spend per hour')
     .option('--json', 'print JSON only')
-    .action((id: string, o: { above?: string; rate?: string; json?: boolean }) => {
+    .action(async (id: string, o: { above?: string; rate?: string; json?: boolean }) => {
       if (o.above === undefined && o.rate === undefined) throw new CliError('give --above USD|none and/or --rate USD|none');
       const limits = {
         ...(o.above === undefined ? {} : { holdAbove: parsePositiveUsd(o.above, '--above', true) }),
         ...(o.rate === undefined ? {} : { holdRate: parsePositiveUsd(o.rate, '--rate', true) }),
       };
-      const t = withTokens(globals(), (tokens, db) => setHoldLimits(db, tokens, id, limits, 'cli', systemClock()));
+      const g = globals();
+      const usd = (m: number | null | undefined) => (m === undefined ? {} : m === null ? null : microsToUsd(m));
+      const body = { ...(limits.holdAbove === undefined ? {} : { hold_above_usd: usd(limits.holdAbove) }), ...(limits.holdRate === undefined ? {} : { hold_rate_usd: usd(limits.holdRate) }) };
+      const t = await write(
+        g,
+        async (d) => {
+          withTokens(g, (tokens) => tokens.require(id));
+          await d.call('PATCH', `/tokens/${id}`, body);
+          return withTokens(g, (tokens) => tokens.require(id));
+        },
+        () => withTokens(g, (tokens, db) => setHoldLimits(db, tokens, id, limits, 'cli', systemClock())),
+      );
       if (o.json) return printJson({ id: t.id, hold_above: t.holdAbove === null ? null : microsToUsd(t.holdAbove), hold_rate: t.holdRate === null ? null : microsToUsd(t.holdRate) });
       process.stdout.write(`${t.id}: held above ${formatUsd(t.holdAbove)} per ${t.budgetPeriod}, above ${formatUsd(t.holdRate)} per hour.\n`);
     });

@@ -2,8 +2,9 @@
 import type { Command } from 'commander';
 import { formatUsd, microsToUsd } from '../../core/money.js';
 import { DEFAULT_BASE_PATH, localBaseUrl } from '../urls.js';
-import { parseDuration, systemClock } from '../../core/time.js';
+import { DAY_MS, parseDuration, systemClock } from '../../core/time.js';
 import { TokenStore, type Token } from '../../tokens/store.js';
+import { write, writeDirect } from '../daemon.js';
 import { tokenJson } from '../../../wire/tokens.js';
 import { CliError, iso, openDb, printJson, printTable, withTokens, type GlobalOptions } from '../context.js';
 import { parseCountFlag, parseUsdFlag } from '../parse.js';
@@ -25,6 +26,25 @@ function tokenListJson(t: Token, db?: DB) {
     max_concurrent: t.maxConcurrent,
     status: status(t),
     revoked_at: t.revokedAt === null ? null : new Date(t.revokedAt).toISOString(),
+  };
+}
+
+type CreateTokenInput = Parameters<TokenStore['create']>[0];
+
+/** The admin API's body for the same token (POST /admin/api/tokens). */
+function createBody(i: CreateTokenInput) {
+  const usd = (m: number | null | undefined) => (m === null || m === undefined ? null : microsToUsd(m));
+  return {
+    name: i.name,
+    scopes: [...i.scopes],
+    monthly_budget_usd: usd(i.budget),
+    ...(i.budgetPeriod ? { budget_period: i.budgetPeriod } : {}),
+    hold_above_usd: usd(i.holdAbove),
+    hold_rate_usd: usd(i.holdRate),
+    expires: i.expiresAt === null || i.expiresAt === undefined ? 'never' : new Date(i.expiresAt).toISOString(),
+    parent_id: i.parentId ?? null,
+    rpm: i.rpm ?? null,
+    max_concurrent: i.maxConcurrent ?? null,
   };
 }
 
@@ -66,27 +86,34 @@ export function registerToken(program: Command, globals: () => GlobalOptions): v
         return createUpstreamChildCli(globals(), { name: o.name, scopes, budgetMicros: budget, expiresAt, ...(o.upstreamUrl ? { upstreamUrl: o.upstreamUrl } : {}), ...(o.json ? { json: true } : {}) });
       }
       const sink = o.writeEnv === undefined ? undefined : envSinkPath(o.writeEnv);
-      const created = withTokens(globals(), (tokens, db) => {
-        const c = tokens.create(
-          {
-            name: o.name,
-            scopes,
-            budget,
-            ...spendInput(o),
-            expiresAt,
-            parentId: o.parent ?? null,
-            rpm: o.rpm === undefined ? null : parsePositiveInt(o.rpm, '--rpm'),
-            maxConcurrent: o.maxConcurrent === undefined ? null : parsePositiveInt(o.maxConcurrent, '--max-concurrent'),
-          },
-          'cli',
+      const g = globals();
+      const input: CreateTokenInput = {
+        name: o.name,
+        scopes,
+        budget,
+        ...spendInput(o),
+        expiresAt,
+        parentId: o.parent ?? null,
+        rpm: o.rpm === undefined ? null : parsePositiveInt(o.rpm, '--rpm'),
+        maxConcurrent: o.maxConcurrent === undefined ? null : parsePositiveInt(o.maxConcurrent, '--max-concurrent'),
+      };
+      const created = await write(
+        g,
+        async (d) => {
+          const r = await d.call<{ token: { id: string }; secret: string }>('POST', '/tokens', createBody(input));
+          return { token: withTokens(g, (tokens) => tokens.require(r.token.id)), secret: r.secret };
+        },
+        () => withTokens(g, (tokens) => tokens.create(input, 'cli')),
+      );
+      if (sink) {
+        await writeDirect(g, () =>
+          withTokens(g, (tokens, db) => {
+            const ctx = cliLifecycle(g, db, tokens);
+            setEnvSink(ctx, created.token.id, sink, 'cli');
+            writeEnvSink(sink, { secret: created.secret, baseUrl: ctx.agentBaseUrl(), tokenId: created.token.id, tokenName: created.token.name });
+          }),
         );
-        if (sink) {
-          const ctx = cliLifecycle(globals(), db, tokens);
-          setEnvSink(ctx, c.token.id, sink, 'cli');
-          writeEnvSink(sink, { secret: c.secret, baseUrl: ctx.agentBaseUrl(), tokenId: c.token.id, tokenName: c.token.name });
-        }
-        return c;
-      });
+      }
       const t = created.token;
       if (o.json) {
         printJson({
@@ -148,7 +175,7 @@ export function registerToken(program: Command, globals: () => GlobalOptions): v
         const t = requireToken(tokens, id);
         const item = { ...tokenListJson(t, db), children: tokens.subtree(t.id).filter((c) => c.parentId === t.id).map((c) => c.id) };
         if (o.json) return printJson(item);
-        for (const [k, v] of Object.entries(item)) process.stdout.write(`${k.padEnd(18)} ${Array.isArray(v) ? v.join(' ') || '-' : String(v ?? '-')}\n`);
+        printFields(item);
       });
     });
 
@@ -159,10 +186,13 @@ export function registerToken(program: Command, globals: () => GlobalOptions): v
     .option('--json', 'print JSON only')
     .action(async (id: string, o: { json?: boolean; upstreamUrl?: string }) => {
       if (!id.startsWith('tok_') && (await revokeUpstreamChildCli(globals(), id, o.json, o.upstreamUrl))) return;
-      const revoked = withTokens(globals(), (tokens) => {
-        requireToken(tokens, id);
-        return tokens.revoke(id, 'cli', 'revoked from the CLI');
-      });
+      const g = globals();
+      withTokens(g, (tokens) => requireToken(tokens, id));
+      const revoked = await write(
+        g,
+        async (d) => (await d.call<{ revoked: string[] }>('POST', `/tokens/${id}/revoke`, { reason: 'revoked from the CLI' })).revoked,
+        () => withTokens(g, (tokens) => tokens.revoke(id, 'cli', 'revoked from the CLI')),
+      );
       if (o.json) return printJson({ revoked });
       process.stdout.write(revoked.length ? `Revoked ${revoked.join(', ')}.\n` : `${id} was already revoked.\n`);
     });
@@ -182,26 +212,37 @@ export function registerToken(program: Command, globals: () => GlobalOptions): v
       }
       const sink = o.writeEnv === undefined ? undefined : envSinkPath(o.writeEnv);
       const g = globals();
-      const db = openDb(g);
-      let out;
-      try {
-        const tokens = new TokenStore(db, systemClock);
-        requireToken(tokens, id);
-        const ctx = cliLifecycle(g, db, tokens);
-        if (sink) setEnvSink(ctx, id, sink, 'cli');
-        // The env sink is rewritten and the webhook (if any) is sent, as for any rotation.
-        const r = rotateToken(ctx, id, graceMs, 'cli', 'manual');
-        const delivery = await r.delivery;
-        out = {
-          id,
-          new_api_key: r.secret,
-          old_key_expires_at: new Date(r.oldSecretExpiresAt).toISOString(),
-          env_file: r.token.meta.envSink ?? null,
-          webhook: delivery === null ? null : { delivered: delivery.ok, attempts: delivery.attempts, detail: delivery.reason },
-        };
-      } finally {
-        db.close();
-      }
+      withTokens(g, (tokens) => requireToken(tokens, id));
+      // The sink first, so the rotation (here or in the daemon) rewrites it.
+      if (sink) await writeDirect(g, () => withTokens(g, (tokens, db) => setEnvSink(cliLifecycle(g, db, tokens), id, sink, 'cli')));
+      type Webhook = { delivered: boolean; attempts: number; detail: string | null } | null;
+      const out = await write(
+        g,
+        async (d) => {
+          const r = await d.call<{ secret: string; old_secret_expires_at: string; webhook?: Webhook }>('POST', `/tokens/${id}/rotate`, { grace_days: graceMs / DAY_MS, wait_for_webhook: true });
+          const t = withTokens(g, (tokens) => requireToken(tokens, id));
+          return { id, new_api_key: r.secret, old_key_expires_at: r.old_secret_expires_at, env_file: t.meta.envSink ?? null, webhook: r.webhook ?? null };
+        },
+        async () => {
+          const db = openDb(g);
+          try {
+            const tokens = new TokenStore(db, systemClock);
+            const ctx = cliLifecycle(g, db, tokens);
+            // The env sink is rewritten and the webhook (if any) is sent, as for any rotation.
+            const r = rotateToken(ctx, id, graceMs, 'cli', 'manual');
+            const delivery = await r.delivery;
+            return {
+              id,
+              new_api_key: r.secret,
+              old_key_expires_at: new Date(r.oldSecretExpiresAt).toISOString(),
+              env_file: r.token.meta.envSink ?? null,
+              webhook: delivery === null ? null : { delivered: delivery.ok, attempts: delivery.attempts, detail: delivery.reason },
+            };
+          } finally {
+            db.close();
+          }
+        },
+      );
       if (o.json) return printJson(out);
       process.stdout.write(
         `New secret for ${id} (shown once):\n\n  ${out.new_api_key}\n\nThe old secret works until ${out.old_key_expires_at}.\n` +
@@ -215,8 +256,19 @@ export function registerToken(program: Command, globals: () => GlobalOptions): v
     .description('change a token\'s budget (USD, or none), and with --period what it is per')
     .option('--period <period>', 'day | week | month | total')
     .option('--json', 'print JSON only')
-    .action((id: string, usd: string, o: { period?: string; json?: boolean }) => {
-      const t = withTokens(globals(), (tokens) => tokens.setBudget(id, parseUsd(usd, 'the budget'), 'cli', parsePeriodFlag(o.period)));
+    .action(async (id: string, usd: string, o: { period?: string; json?: boolean }) => {
+      const g = globals();
+      const budget = parseUsd(usd, 'the budget');
+      const period = parsePeriodFlag(o.period);
+      withTokens(g, (tokens) => requireToken(tokens, id));
+      const t = await write(
+        g,
+        async (d) => {
+          await d.call('PATCH', `/tokens/${id}`, { monthly_budget_usd: budget === null ? null : microsToUsd(budget), ...(period ? { budget_period: period } : {}) });
+          return withTokens(g, (tokens) => requireToken(tokens, id));
+        },
+        () => withTokens(g, (tokens) => tokens.setBudget(id, budget, 'cli', period)),
+      );
       if (o.json) return printJson(tokenListJson(t));
       process.stdout.write(`${t.id} now has a budget of ${formatUsd(t.budget)} per ${t.budgetPeriod}.\n`);
     });
@@ -227,18 +279,20 @@ export function registerToken(program: Command, globals: () => GlobalOptions): v
     .option('--rpm <n>', 'requests per minute, or none')
     .option('--max-concurrent <n>', 'requests in flight, or none')
     .option('--json', 'print JSON only')
-    .action((id: string, o: { rpm?: string; maxConcurrent?: string; json?: boolean }) => {
-      const t = withTokens(globals(), (tokens) => {
-        const cur = requireToken(tokens, id);
-        return tokens.setLimits(
-          id,
-          {
-            rpm: o.rpm === undefined ? cur.rpm : parsePositiveInt(o.rpm, '--rpm'),
-            maxConcurrent: o.maxConcurrent === undefined ? cur.maxConcurrent : parsePositiveInt(o.maxConcurrent, '--max-concurrent'),
-          },
-          'cli',
-        );
-      });
+    .action(async (id: string, o: { rpm?: string; maxConcurrent?: string; json?: boolean }) => {
+      const g = globals();
+      const rpm = o.rpm === undefined ? undefined : parsePositiveInt(o.rpm, '--rpm');
+      const maxConcurrent = o.maxConcurrent === undefined ? undefined : parsePositiveInt(o.maxConcurrent, '--max-concurrent');
+      const cur = withTokens(g, (tokens) => requireToken(tokens, id));
+      if (rpm === undefined && maxConcurrent === undefined) throw new CliError('give --rpm N|none and/or --max-concurrent N|none');
+      const t = await write(
+        g,
+        async (d) => {
+          await d.call('PATCH', `/tokens/${id}`, { ...(rpm === undefined ? {} : { rpm }), ...(maxConcurrent === undefined ? {} : { max_concurrent: maxConcurrent }) });
+          return withTokens(g, (tokens) => requireToken(tokens, id));
+        },
+        () => withTokens(g, (tokens) => tokens.setLimits(id, { rpm: rpm === undefined ? cur.rpm : rpm, maxConcurrent: maxConcurrent === undefined ? cur.maxConcurrent : maxConcurrent }, 'cli')),
+      );
       if (o.json) return printJson(tokenListJson(t));
       process.stdout.write(`${t.id}: rpm ${t.rpm ?? 'unlimited'}, max concurrent ${t.maxConcurrent ?? 'unlimited'}.\n`);
     });
@@ -272,6 +326,19 @@ export function registerToken(program: Command, globals: () => GlobalOptions): v
 
   registerTokenAutoRotate(token, globals);
   registerTokenSpend(token, globals);
+}
+
+/** `key  value` lines; an object (the forecast, a hold) as indented `key  value` lines of its own, never "[object Object]". */
+function printFields(item: Record<string, unknown>, indent = ''): void {
+  for (const [k, v] of Object.entries(item)) {
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+      process.stdout.write(`${indent}${k}\n`);
+      printFields(v as Record<string, unknown>, `${indent}  `);
+    } else {
+      const text = Array.isArray(v) ? v.join(' ') || '-' : String(v ?? '-');
+      process.stdout.write(`${indent}${k.padEnd(Math.max(1, 18 - indent.length))} ${escapeUnprintable(text)}\n`);
+    }
+  }
 }
 
 function requireToken(tokens: TokenStore, id: string): Token {

@@ -161,7 +161,10 @@ export const claude: FileTarget = {
       doc.env = env;
       doc.model = c.model;
       // Sent as both x-api-key and Authorization: Bearer; re-read, so it follows rotations.
-      doc.apiKeyHelper = `sed -n 's/^${KEY_VAR}=//p' ${quote(c.envFile)}`;
+      // A sink that is gone (a demo's, after it stopped) fails at once with one line, not sed's error on every retry.
+      doc.apiKeyHelper =
+        `f=${quote(c.envFile)}; [ -r "$f" ] || { echo "skillboss-sidecar: the token file $f is gone (a demo that stopped?); run: skillboss-sidecar connect claude, or connect --undo claude" >&2; exit 1; }; ` +
+        `sed -n 's/^${KEY_VAR}=//p' "$f"`;
     }),
 };
 

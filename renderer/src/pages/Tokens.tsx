@@ -1,4 +1,8 @@
-/** Tokens: the table with budget bars, the hierarchy as a tree, and the create/edit/rotate/revoke dialogs. */
+/**
+ * Tokens: the table with budget bars, the hierarchy as a tree, and the create/edit/rotate/revoke dialogs.
+ * Searched, filtered, sorted and paged by the daemon (issue 26): with thousands of agents the page asks
+ * for one page of rows, never the whole list.
+ */
 import { useEffect, useState } from 'react';
 import { api, PRESETS, type Issued, type TokenView } from '../api';
 import { BudgetBar, Card, Empty, ErrorNote, StatusBadge } from '../components/bits';
@@ -18,23 +22,19 @@ function scopeSummary(scopes: string[]): string {
   return `${scopes.length} scope${scopes.length === 1 ? '' : 's'}`;
 }
 
-/** Parents first, each followed by its subtree, so the table reads as the hierarchy. */
-function treeOrder(tokens: TokenView[]): TokenView[] {
-  const ids = new Set(tokens.map((t) => t.id));
-  const kids = new Map<string | null, TokenView[]>();
-  for (const t of tokens) {
-    const p = t.parent_id !== null && ids.has(t.parent_id) ? t.parent_id : null;
-    kids.set(p, [...(kids.get(p) ?? []), t]);
-  }
-  const out: TokenView[] = [];
-  const walk = (p: string | null) => {
-    for (const t of kids.get(p) ?? []) {
-      out.push(t);
-      walk(t.id);
-    }
-  };
-  walk(null);
-  return out;
+const PAGE = 50;
+
+type StatusFilter = 'live' | 'active' | 'expired' | 'revoked' | 'all';
+type Sort = 'tree' | 'spend' | 'last_used' | 'name';
+
+/** `value`, once it has not changed for `ms` (typing in the search box asks once, not per key). */
+function useSettled<T>(value: T, ms: number): T {
+  const [settled, setSettled] = useState(value);
+  useEffect(() => {
+    const t = window.setTimeout(() => setSettled(value), ms);
+    return () => window.clearTimeout(t);
+  }, [value, ms]);
+  return settled;
 }
 
 function Tree({ tokens, parent }: { tokens: TokenView[]; parent: string | null }) {
@@ -60,27 +60,52 @@ function Tree({ tokens, parent }: { tokens: TokenView[]; parent: string | null }
 }
 
 export function Tokens() {
-  const list = useLoad(() => api('GET', '/tokens'), []);
+  const [search, setSearch] = useState('');
+  const q = useSettled(search.trim(), 250);
+  const [status, setStatus] = useState<StatusFilter>('live');
+  const [period, setPeriod] = useState('');
+  const [over80, setOver80] = useState(false);
+  const [held, setHeld] = useState(false);
+  const [parents, setParents] = useState(false);
+  const [sort, setSort] = useState<Sort>('tree');
+  const [offset, setOffset] = useState(0);
+  const filters = [q, status, period, over80, held, parents, sort];
+  // A new search or filter starts from the first page.
+  useEffect(() => setOffset(0), filters); // eslint-disable-line react-hooks/exhaustive-deps
+  const query = new URLSearchParams({
+    ...(q ? { q } : {}),
+    status,
+    ...(period ? { period } : {}),
+    ...(over80 ? { over80: '1' } : {}),
+    ...(held ? { held: '1' } : {}),
+    ...(parents ? { parents: '1' } : {}),
+    sort,
+    offset: String(offset),
+    limit: String(PAGE),
+  }).toString();
+  const list = useLoad(() => api('GET', `/tokens?${query}`), [query]);
   const [open, setOpen] = useState<Open>(null);
+  // Every token, for the create dialog's parent picker: loaded when it opens, not with each page.
+  const everyToken = useLoad(() => (open?.kind === 'create' ? api('GET', '/tokens') : Promise.resolve({ data: [] as TokenView[] })), [open?.kind === 'create']);
   // A secret just issued. Dropped (set to null) the moment its dialog closes.
   const [issued, setIssued] = useState<Issued | null>(null);
-  const [showRevoked, setShowRevoked] = useState(false);
   const refresh = useDebounced(() => list.reload(), 300);
   // `#/tokens?create=1` (the tray's "New token…") opens the create dialog; the flag is then dropped from the
   // address so a reload does not reopen it, and the tray's next click (the same URL again) is a change.
-  const query = useHashQuery();
+  const hashQuery = useHashQuery();
   useEffect(() => {
-    if (query.get('create') !== '1') return;
+    if (hashQuery.get('create') !== '1') return;
     setOpen({ kind: 'create' });
     window.history.replaceState(null, '', '#/tokens');
-  }, [query]);
+  }, [hashQuery]);
   useLive((kind) => {
     if (kind === 'request' || kind === 'rotation' || kind === 'budget' || kind === 'hold') refresh();
   });
 
-  const tokens = list.data?.data ?? [];
-  const shown = treeOrder(showRevoked ? tokens : tokens.filter((t) => t.status !== 'revoked' && t.status !== 'parent_revoked'));
-  const hidden = tokens.length - shown.length;
+  const page = list.data;
+  const shown = page?.data ?? [];
+  const total = page?.total ?? 0;
+  const filtered = q !== '' || status !== 'live' || period !== '' || over80 || held || parents;
   const closeSecret = () => {
     // React keeps the previous render's elements (and their props) on its alternate fiber until the
     // next render; wiping the one object they share drops the secret from memory as the dialog closes.
@@ -97,13 +122,56 @@ export function Tokens() {
       <div className="toolbar">
         <h1>Tokens</h1>
         <span className="spacer" />
-        <label className="check">
-          <input type="checkbox" checked={showRevoked} onChange={(e) => setShowRevoked(e.target.checked)} />
-          Show revoked{hidden > 0 && !showRevoked ? ` (${hidden})` : ''}
-        </label>
         <button type="button" className="button primary" onClick={() => setOpen({ kind: 'create' })}>
           New token
         </button>
+      </div>
+      <div className="toolbar filters" role="search" aria-label="Find tokens">
+        <label className="inline">
+          <span>Search</span>
+          <input type="search" value={search} placeholder="name or tok_…" onChange={(e) => setSearch(e.target.value)} aria-label="Search tokens by name or id" />
+        </label>
+        <label className="inline">
+          <span>Status</span>
+          <select value={status} onChange={(e) => setStatus(e.target.value as StatusFilter)}>
+            <option value="live">Not revoked</option>
+            <option value="active">Active</option>
+            <option value="expired">Expired</option>
+            <option value="revoked">Revoked</option>
+            <option value="all">All</option>
+          </select>
+        </label>
+        <label className="inline">
+          <span>Period</span>
+          <select value={period} onChange={(e) => setPeriod(e.target.value)}>
+            <option value="">Any</option>
+            <option value="day">Daily</option>
+            <option value="week">Weekly</option>
+            <option value="month">Monthly</option>
+            <option value="total">Prepaid</option>
+          </select>
+        </label>
+        <label className="check">
+          <input type="checkbox" checked={over80} onChange={(e) => setOver80(e.target.checked)} />
+          Over 80% of budget
+        </label>
+        <label className="check">
+          <input type="checkbox" checked={held} onChange={(e) => setHeld(e.target.checked)} />
+          On hold
+        </label>
+        <label className="check">
+          <input type="checkbox" checked={parents} onChange={(e) => setParents(e.target.checked)} />
+          Has children
+        </label>
+        <label className="inline">
+          <span>Sort</span>
+          <select value={sort} onChange={(e) => setSort(e.target.value as Sort)}>
+            <option value="tree">Hierarchy</option>
+            <option value="spend">Spend, highest first</option>
+            <option value="last_used">Last use, latest first</option>
+            <option value="name">Name</option>
+          </select>
+        </label>
       </div>
       <ErrorNote error={list.error} />
       <HeldBanner onChange={() => list.reload()} />
@@ -177,7 +245,23 @@ export function Tokens() {
           </tbody>
         </table>
       </div>
-      {list.data && shown.length === 0 ? (
+      {page && total > 0 ? (
+        <div className="toolbar pager" aria-label="Pages">
+          <span className="muted" data-testid="token-count">
+            {page.offset + 1}–{page.offset + shown.length} of {total.toLocaleString('en-US')}
+            {filtered ? ` matching (${page.all.toLocaleString('en-US')} tokens in all)` : ''}
+          </span>
+          <span className="spacer" />
+          <button type="button" className="button small" disabled={offset === 0} onClick={() => setOffset(Math.max(0, offset - PAGE))}>
+            Previous
+          </button>
+          <button type="button" className="button small" disabled={offset + PAGE >= total} onClick={() => setOffset(offset + PAGE)}>
+            Next
+          </button>
+        </div>
+      ) : null}
+      {page && shown.length === 0 && filtered ? <Empty>No tokens match.</Empty> : null}
+      {page && shown.length === 0 && !filtered ? (
         <Empty>
           No tokens yet. Create one for each agent: it gets its own scopes, budget and expiry.{' '}
           <button type="button" className="button primary small" onClick={() => setOpen({ kind: 'create' })}>
@@ -193,7 +277,7 @@ export function Tokens() {
 
       {open?.kind === 'create' ? (
         <CreateDialog
-          tokens={tokens}
+          tokens={everyToken.data?.data ?? []}
           onClose={() => setOpen(null)}
           onCreated={(i) => {
             setOpen(null);
