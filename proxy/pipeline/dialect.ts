@@ -49,7 +49,7 @@ export type Dialects = Readonly<Record<DialectName, Dialect>>;
 
 /** The upstream's own API: nothing translated, the usage chunk hidden when the sidecar asked for it. */
 export const OPENAI_DIALECT: Dialect = {
-  tap: (o) => new SseTap(o.hideUsage, undefined, o.readUsage),
+  tap: (o) => new SseTap(o.hideUsage, undefined, o.readUsage, o.redact),
   errorBody: (err) => toOpenAIBody(err),
 };
 

@@ -250,21 +250,21 @@ async function relayOpaque(ctx: RequestContext, up: Dispatcher.ResponseData, sig
 }
 
 /**
- * The upstream refused. Its body is relayed only after the real key is
- * scrubbed from it, and refusals about the sidecar's own key become 502s, so
+ * The upstream refused. Its message is relayed only after the body is decoded
+ * and the real key scrubbed from every string in it, and refusals about the sidecar's own key become 502s, so
  * an agent is never told its own token is bad when the human's key is.
  */
 async function relayUpstreamError(ctx: RequestContext, up: Dispatcher.ResponseData): Promise<Outcome> {
   const { deps } = ctx;
   const dialect = dialectOf(deps.dialects, ctx.route.def);
   const raw = (await readCapped(up.body, MAX_ERROR_BODY_BYTES)) ?? Buffer.from('');
-  const text = deps.key.redact(raw.toString('utf8'));
   let upstreamMessage = '';
   try {
-    const e = (JSON.parse(text) as { error?: { message?: unknown } }).error;
-    if (typeof e?.message === 'string') upstreamMessage = e.message.slice(0, 500);
+    // Decoded first, then every string redacted: redacting the raw text missed a key written with escapes.
+    const e = (deps.key.redactValue(JSON.parse(raw.toString('utf8'))) as { error?: { message?: unknown } }).error;
+    if (typeof e?.message === 'string') upstreamMessage = deps.key.redact(e.message.slice(0, 500));
   } catch {
-    /* not JSON */
+    /* not JSON: nothing of it is relayed */
   }
   const said = upstreamMessage ? ` SkillBoss said: ${upstreamMessage}` : '';
   const status = up.statusCode;

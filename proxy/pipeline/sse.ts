@@ -61,6 +61,8 @@ export class SseTap implements StreamTap {
     private readonly maxKeptBytes = 8 * 1024 * 1024,
     /** Reads the usage of one chunk (the route's meter's reader, meters.ts). */
     private readonly readUsage: (chunk: Record<string, unknown>) => Usage | null = streamUsageOf,
+    /** Scrubs the real key (in every escaped form) from an error event the upstream wrote mid-stream. */
+    private readonly redact: (text: string) => string = (t) => t,
   ) {}
 
   /** Feeds upstream bytes; returns the text to write to the client now ('' when no event is complete yet). */
@@ -77,7 +79,8 @@ export class SseTap implements StreamTap {
     let out = this.drain();
     const rest = this.buffer.replace(/\n+$/, '');
     this.buffer = '';
-    if (rest.trim() !== '' && this.keep(rest)) out += rest + '\n\n';
+    const last = rest.trim() === '' ? null : this.keep(rest);
+    if (last !== null) out += last + '\n\n';
     return out;
   }
 
@@ -97,27 +100,31 @@ export class SseTap implements StreamTap {
       if (end === -1) break;
       const event = this.buffer.slice(start, end);
       start = end + 2;
-      if (event !== '' && this.keep(event)) out += event + '\n\n';
+      const kept = event === '' ? null : this.keep(event);
+      if (kept !== null) out += kept + '\n\n';
     }
     if (start > 0) this.buffer = this.buffer.slice(start);
     return out;
   }
 
-  private keep(event: string): boolean {
+  /** The event as the client gets it, or null when it is held back. */
+  private keep(event: string): string | null {
     const data = dataOf(event);
-    if (data === null) return true;
+    if (data === null) return event;
     if (data === '[DONE]') {
       // Held back: the caller writes DONE_EVENT once the request is settled.
       this.sawDone = true;
-      return false;
+      return null;
     }
+    // An upstream error mid-stream may echo the real key (issue 25 item 8); content chunks cannot hold it.
+    if (/error/i.test(event)) event = this.redact(event);
     if (data.includes('"usage"') && !/"usage"\s*:\s*null/.test(data)) {
       try {
         const obj = JSON.parse(data) as Record<string, unknown>;
         const found = this.readUsage(obj);
         if (found) {
           this.usage = found;
-          if (this.hideUsageChunk && Array.isArray(obj.choices) && obj.choices.length === 0) return false;
+          if (this.hideUsageChunk && Array.isArray(obj.choices) && obj.choices.length === 0) return null;
         }
       } catch {
         /* not JSON: forwarded as it is */
@@ -134,7 +141,7 @@ export class SseTap implements StreamTap {
     } else {
       this.overflowBytes += data.length;
     }
-    return true;
+    return event;
   }
 
   trailer(): string | null {
