@@ -6,7 +6,7 @@
  */
 import { DEFAULT_HOST, DEFAULT_PORT } from '../core/config.js';
 import { isLoopbackHost } from '../server/guards.js';
-import { readRuntime } from '../server/lock.js';
+import { isLocked, readRuntime } from '../server/lock.js';
 import { TOKEN_PREFIX } from '../tokens/format.js';
 
 export class SidecarApiError extends Error {
@@ -26,6 +26,12 @@ export interface ClientConfig {
   /** The agent API base, ending in /v1. */
   baseUrl: string;
   token: string | null;
+  /**
+   * When the URL came from the data dir's daemon.json: that data dir, whose lock must be held (the same
+   * proof as cli/running.ts) before a token is sent. After a SIGKILL, daemon.json outlives the daemon, and
+   * whoever binds the freed port next would receive the agent's token (issue 25 item 10).
+   */
+  lockedDataDir?: string;
 }
 
 /** `http://127.0.0.1:7373`, `…/v1` or `…/v1/` → `http://127.0.0.1:7373/v1`; only loopback http(s). */
@@ -61,14 +67,27 @@ export function resolveClientConfig(opts: { baseUrl?: string; dataDir: string; e
       opts.warn?.(`ignoring OPENAI_BASE_URL: ${(err as Error).message}`);
     }
   }
-  baseUrl ??= normalizeBaseUrl(readRuntime(opts.dataDir)?.url ?? `http://${DEFAULT_HOST}:${DEFAULT_PORT}`);
+  let lockedDataDir: string | undefined;
+  if (baseUrl === undefined) {
+    const runtime = readRuntime(opts.dataDir);
+    if (runtime) lockedDataDir = opts.dataDir;
+    baseUrl = normalizeBaseUrl(runtime?.url ?? `http://${DEFAULT_HOST}:${DEFAULT_PORT}`);
+  }
   const candidates = [env.SKILLBOSS_API_KEY, env.OPENAI_API_KEY].map((k) => k?.trim()).filter((k): k is string => Boolean(k));
   const token = candidates.find((k) => k.startsWith(TOKEN_PREFIX)) ?? null;
   if (!token && candidates.length > 0) opts.warn?.(`ignoring SKILLBOSS_API_KEY/OPENAI_API_KEY: not a sidecar token (${TOKEN_PREFIX}…); use request_access to get one`);
-  return { baseUrl, token };
+  return { baseUrl, token, ...(lockedDataDir !== undefined ? { lockedDataDir } : {}) };
 }
 
 type Json = Record<string, unknown>;
+
+function daemonHolds(dataDir: string): boolean {
+  try {
+    return isLocked(dataDir);
+  } catch {
+    return false;
+  }
+}
 
 export class SidecarClient {
   constructor(private readonly config: ClientConfig) {}
@@ -91,6 +110,10 @@ export class SidecarClient {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (opts.auth !== false) {
       if (!this.config.token) throw new SidecarApiError(401, 'no_key', 'This MCP server has no sidecar key yet: call request_access first, or start it with SKILLBOSS_API_KEY set.', null);
+      const dir = this.config.lockedDataDir;
+      if (dir !== undefined && !daemonHolds(dir)) {
+        throw new SidecarApiError(0, 'unreachable', `The sidecar of ${dir} is not running (its data dir is not locked), so this MCP server's key is not sent to whatever answers on ${this.config.baseUrl}; start it (skillboss-sidecar serve, or the tray app).`, null);
+      }
       headers.authorization = `Bearer ${this.config.token}`;
     }
     if (opts.body !== undefined) headers['content-type'] = 'application/json';
