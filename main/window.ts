@@ -33,8 +33,6 @@ export interface DashboardWindowOptions {
 
 export class DashboardWindow {
   private win: BrowserWindow | null = null;
-  /** The origin this window is signed in to. */
-  private signedIn: string | null = null;
   private hardened = new WeakSet<Session>();
 
   constructor(private readonly o: DashboardWindowOptions) {}
@@ -49,13 +47,11 @@ export class DashboardWindow {
     if (!origin) return;
     const target = dashboardUrl(origin, place);
     const win = this.win && !this.win.isDestroyed() ? this.win : this.create();
-    if (this.signedIn !== origin) {
-      const link = await this.o.signIn(origin);
-      // The login route answers with a redirect to the dashboard's home; the target is loaded after it.
-      if (link) await win.loadURL(link);
-      // A used or expired link stays on /admin/login (401); the next open tries a fresh one.
-      if (!link || !win.webContents.getURL().includes('/admin/login')) this.signedIn = origin;
-    }
+    // Signed in afresh on every open: sessions end when the daemon restarts (issue 25 item 5), and the
+    // window cannot tell a restart on the same port from its own session, so a fresh link costs nothing.
+    // The login route answers with a redirect to the dashboard's home; the target is loaded after it.
+    const link = await this.o.signIn(origin);
+    if (link) await win.loadURL(link);
     if (win.webContents.getURL() !== target) await win.loadURL(target);
     if (win.isMinimized()) win.restore();
     win.show();
@@ -116,11 +112,7 @@ export class DashboardWindow {
       this.o.bounds.save({ x: Math.round(b.x), y: Math.round(b.y), width: Math.round(b.width), height: Math.round(b.height) });
     });
     win.on('closed', () => {
-      // A new window signs in afresh, so a long-running tray never shows an expired session.
-      if (this.win === win) {
-        this.win = null;
-        this.signedIn = null;
-      }
+      if (this.win === win) this.win = null;
     });
     this.win = win;
     return win;

@@ -19,7 +19,6 @@
  * a JSON content type (which no cross-origin form or no-cors fetch can send).
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { createHash } from 'node:crypto';
 import { forbidden, rateLimited, unauthorized, unsupportedMediaType } from '../core/errors.js';
 import { clientBucket, refuseDuplicateAuthorization, type FailedAuthLimiter } from '../pipeline/authenticate.js';
 import type { Clock } from '../core/time.js';
@@ -117,17 +116,14 @@ export function requireAdmin(cfg: AuthConfig): RequestHandler {
       }
       const bucket = clientBucket(req.socket.remoteAddress ?? '');
       const now = cfg.clock();
-      const hash = createHash('sha256').update(presented).digest('hex');
       const wait = cfg.limiter?.blockedFor(bucket, now) ?? 0;
-      // While blocked only a secret that worked before is looked at, so the answer tells a guesser nothing.
-      if (wait > 0 && !cfg.limiter!.isTrusted(hash)) {
-        throw rateLimited('auth_rate_limited', `Too many wrong admin secrets from this machine; retry after ${Math.ceil(wait)} s. ${LOGIN_HELP}`, wait);
-      }
       if (!presented || !secretMatches(presented, cfg.secret)) {
+        // Only failures are slowed: the right secret always gets in, however many wrong ones came before
+        // it (issue 25 item 7); a constant-time compare costs nothing, and a guesser learns only "wrong".
+        if (wait > 0) throw rateLimited('auth_rate_limited', `Too many wrong admin secrets from this machine; retry after ${Math.ceil(wait)} s. ${LOGIN_HELP}`, wait);
         cfg.limiter?.failed(bucket, now);
         throw unauthorized('invalid_admin_secret', `That is not this sidecar's admin secret. ${LOGIN_HELP}`);
       }
-      cfg.limiter?.succeeded(hash);
       req.adminVia = 'bearer';
       return checkUnsafe(req, next);
     }

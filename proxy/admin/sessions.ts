@@ -1,9 +1,16 @@
 /**
  * One-time login links and browser sessions. Both live in the settings table
  * as SHA-256 hashes only (never the values), so the CLI can mint a login
- * nonce for a running daemon through the shared SQLite file, and sessions
- * survive a daemon restart. A nonce is consumed by one DELETE … RETURNING, so
- * two concurrent uses cannot both succeed.
+ * nonce for a running daemon through the shared SQLite file. A nonce is
+ * consumed by one DELETE … RETURNING, so two concurrent uses cannot both
+ * succeed.
+ *
+ * A session belongs to the daemon instance that made it: a restart ends every
+ * session (issue 25 item 5). While the daemon is down, a browser still polls
+ * with its cookie and key, and whoever binds the port meanwhile collects
+ * both; what it collected must be worth nothing once the daemon is back. The
+ * tray and `open` mint a fresh login link on every use, so signing in again
+ * costs the human one click.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { DB } from '../db/database.js';
@@ -51,10 +58,15 @@ export function consumeLoginNonce(db: DB, nonce: string, now: number): boolean {
 export class Sessions {
   private readonly q;
 
+  /** This daemon's instance: random per start, never stored in clear or sent anywhere. */
+  private readonly instance = randomBase62(43);
+
   constructor(
     private readonly db: DB,
     private readonly ttlMs = SESSION_TTL_MS,
   ) {
+    // Sessions of earlier instances can never be valid again; drop them rather than keep dead rows.
+    db.prepare('DELETE FROM settings WHERE key >= ? AND key < ?').run(SESSION_PREFIX, `${SESSION_PREFIX}\uffff`);
     this.q = {
       get: db.prepare('SELECT value FROM settings WHERE key = ?').pluck(),
       put: db.prepare('INSERT INTO settings (key, value) VALUES (?, ?)'),
@@ -73,17 +85,17 @@ export class Sessions {
     const key = randomBase62(43);
     const expiresAt = now + this.ttlMs;
     purgeExpired(this.db, SESSION_PREFIX, now);
-    this.q.put.run(SESSION_PREFIX + hash(id), JSON.stringify({ expires_at: expiresAt, created_at: now, key_hash: hash(key) }));
+    this.q.put.run(SESSION_PREFIX + hash(id), JSON.stringify({ expires_at: expiresAt, created_at: now, key_hash: hash(key), instance: hash(this.instance) }));
     return { id, key, expiresAt };
   }
 
-  /** Both halves, unexpired; a session stored before keys existed has none and is not valid. */
+  /** Both halves, unexpired, made by this instance; a session stored before keys existed has none and is not valid. */
   valid(id: string, key: string | undefined, now: number): boolean {
     if (!SESSION_VALUE.test(id) || key === undefined || !SESSION_VALUE.test(key)) return false;
     const v = this.q.get.get(SESSION_PREFIX + hash(id)) as string | undefined;
     if (v === undefined) return false;
-    const rec = JSON.parse(v) as { expires_at: number; key_hash?: string };
-    if (rec.expires_at <= now || typeof rec.key_hash !== 'string') return false;
+    const rec = JSON.parse(v) as { expires_at: number; key_hash?: string; instance?: string };
+    if (rec.expires_at <= now || typeof rec.key_hash !== 'string' || rec.instance !== hash(this.instance)) return false;
     return timingSafeEqual(Buffer.from(rec.key_hash), Buffer.from(hash(key)));
   }
 

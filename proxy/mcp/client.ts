@@ -26,6 +26,12 @@ export interface ClientConfig {
   /** The agent API base, ending in /v1. */
   baseUrl: string;
   token: string | null;
+  /**
+   * When the URL came from the data dir's daemon.json: whether that data dir's lock is still held (the same
+   * proof as cli/running.ts), asked before a token is sent. After a SIGKILL, daemon.json outlives the daemon,
+   * and whoever binds the freed port next would receive the agent's token (issue 25 item 10).
+   */
+  daemonAlive?: { dataDir: string; holdsLock: () => boolean };
 }
 
 /** `http://127.0.0.1:7373`, `…/v1` or `…/v1/` → `http://127.0.0.1:7373/v1`; only loopback http(s). */
@@ -46,12 +52,13 @@ export function normalizeBaseUrl(raw: string): string {
 /**
  * Precedence: --base-url > OPENAI_BASE_URL (when it points at this machine;
  * a global one aimed at OpenAI itself is ignored) > the running daemon's URL
- * (`runtimeUrl`, from daemon.json in the data dir, which the caller reads) >
+ * (`runtime`, from daemon.json in the data dir, which the caller reads with the
+ * check that its daemon still holds the data dir's lock) >
  * http://127.0.0.1:7373/v1.
  * The key: SKILLBOSS_API_KEY, else OPENAI_API_KEY, and only when it is a
  * sidecar token (a real provider key is never sent to the sidecar).
  */
-export function resolveClientConfig(opts: { baseUrl?: string; runtimeUrl?: string | undefined; env?: NodeJS.ProcessEnv; warn?: (msg: string) => void }): ClientConfig {
+export function resolveClientConfig(opts: { baseUrl?: string; runtime?: ClientConfig['daemonAlive'] & { url: string }; env?: NodeJS.ProcessEnv; warn?: (msg: string) => void }): ClientConfig {
   const env = opts.env ?? process.env;
   let baseUrl: string | undefined;
   if (opts.baseUrl) baseUrl = normalizeBaseUrl(opts.baseUrl);
@@ -62,14 +69,27 @@ export function resolveClientConfig(opts: { baseUrl?: string; runtimeUrl?: strin
       opts.warn?.(`ignoring OPENAI_BASE_URL: ${(err as Error).message}`);
     }
   }
-  baseUrl ??= normalizeBaseUrl(opts.runtimeUrl ?? `http://${DEFAULT_HOST}:${DEFAULT_PORT}`);
+  let daemonAlive: ClientConfig['daemonAlive'];
+  if (baseUrl === undefined) {
+    const runtime = opts.runtime;
+    if (runtime) daemonAlive = { dataDir: runtime.dataDir, holdsLock: runtime.holdsLock };
+    baseUrl = normalizeBaseUrl(runtime?.url ?? `http://${DEFAULT_HOST}:${DEFAULT_PORT}`);
+  }
   const candidates = [envSetting('SKILLBOSS_API_KEY', env), envSetting('OPENAI_API_KEY', env)].map((k) => k?.trim()).filter((k): k is string => Boolean(k));
   const token = candidates.find((k) => k.startsWith(TOKEN_PREFIX)) ?? null;
   if (!token && candidates.length > 0) opts.warn?.(`ignoring SKILLBOSS_API_KEY/OPENAI_API_KEY: not a sidecar token (${TOKEN_PREFIX}…); use request_access to get one`);
-  return { baseUrl, token };
+  return { baseUrl, token, ...(daemonAlive !== undefined ? { daemonAlive } : {}) };
 }
 
 type Json = Record<string, unknown>;
+
+function daemonHolds(alive: NonNullable<ClientConfig['daemonAlive']>): boolean {
+  try {
+    return alive.holdsLock();
+  } catch {
+    return false;
+  }
+}
 
 export class SidecarClient {
   constructor(private readonly config: ClientConfig) {}
@@ -92,6 +112,10 @@ export class SidecarClient {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (opts.auth !== false) {
       if (!this.config.token) throw new SidecarApiError(401, 'no_key', 'This MCP server has no sidecar key yet: call request_access first, or start it with SKILLBOSS_API_KEY set.', null);
+      const alive = this.config.daemonAlive;
+      if (alive !== undefined && !daemonHolds(alive)) {
+        throw new SidecarApiError(0, 'unreachable', `The sidecar of ${alive.dataDir} is not running (its data dir is not locked), so this MCP server's key is not sent to whatever answers on ${this.config.baseUrl}; start it (skillboss-sidecar serve, or the tray app).`, null);
+      }
       headers.authorization = `Bearer ${this.config.token}`;
     }
     if (opts.body !== undefined) headers['content-type'] = 'application/json';

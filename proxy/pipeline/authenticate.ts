@@ -107,15 +107,15 @@ function credential(req: IncomingMessage): string {
 /**
  * Failed-authentication limiting per client address (the socket's, never a
  * header's). After `perMinute` 401s in a minute an address gets 429 with
- * Retry-After for the rest of that minute, answered from memory before any
- * lookup — except for a secret that authenticated before, so one agent's
- * broken token on this machine does not lock out its neighbours (every local
- * agent shares 127.0.0.1). Brute force is hopeless against 190 bits anyway;
- * this keeps a flood of guesses off the database and out of the ledger.
+ * Retry-After for the rest of that minute, instead of the 401 — for failures
+ * only: a valid credential is answered as usual however many bad ones came
+ * before it, so one agent's broken token (or a hostile local process) on this
+ * machine does not lock out its neighbours (every local agent shares
+ * 127.0.0.1). Brute force is hopeless against 190 bits anyway; this slows a
+ * guesser and keeps a flood of guesses out of the ledger.
  */
 export class FailedAuthLimiter {
   private readonly windows = new Map<string, { start: number; failures: number }>();
-  private readonly trusted = new Set<string>();
 
   constructor(
     private readonly perMinute: number,
@@ -141,39 +141,21 @@ export class FailedAuthLimiter {
     }
     w.failures++;
   }
-
-  isTrusted(hash: string): boolean {
-    return this.trusted.has(hash);
-  }
-
-  succeeded(hash: string): void {
-    if (this.trusted.has(hash)) return;
-    if (this.trusted.size >= this.maxEntries) this.trusted.clear();
-    this.trusted.add(hash);
-  }
 }
 
 export function authenticate(req: IncomingMessage, cache: PrincipalCache, now: number, limiter?: FailedAuthLimiter): Principal {
   if (!limiter) return authenticateToken(req, cache, now);
   const address = clientBucket(req.socket.remoteAddress ?? '');
   const wait = limiter.blockedFor(address, now);
-  if (wait > 0) {
-    let secret = '';
-    try {
-      secret = credential(req);
-    } catch {
-      /* no usable credential: blocked like any other */
-    }
-    if (!isWellFormedToken(secret) || !limiter.isTrusted(hashToken(secret))) {
-      throw rateLimited('auth_rate_limited', `Too many requests with invalid API keys from this address; retry after ${Math.ceil(wait)} s. ${HELP}`, wait);
-    }
-  }
   try {
-    const principal = authenticateToken(req, cache, now);
-    limiter.succeeded(principal.secretHash);
-    return principal;
+    return authenticateToken(req, cache, now);
   } catch (err) {
-    if (err instanceof SidecarError && err.status === 401) limiter.failed(address, now);
+    if (!(err instanceof SidecarError && err.status === 401)) throw err;
+    // Only failures are slowed: a valid token is answered whatever its neighbours sent (issue 25 item 7).
+    // Garbage never reaches the database (shape and checksum first), so a blocked guesser costs one indexed
+    // lookup at most, and learns only that its guess was wrong, as it would have anyway.
+    if (wait > 0) throw rateLimited('auth_rate_limited', `Too many requests with invalid API keys from this address; retry after ${Math.ceil(wait)} s. ${HELP}`, wait);
+    limiter.failed(address, now);
     throw err;
   }
 }

@@ -51,7 +51,7 @@ export type Dialects = Readonly<Record<DialectName, Dialect>>;
 
 /** The upstream's own API: nothing translated, the usage chunk hidden when the sidecar asked for it. */
 export const OPENAI_DIALECT: Dialect = {
-  tap: (o) => new SseTap(o.hideUsage, undefined, o.readUsage, o.onInjected),
+  tap: (o) => new SseTap(o.hideUsage, undefined, o.readUsage, o.onInjected, o.redact),
   errorBody: (err) => toOpenAIBody(err),
 };
 

@@ -292,25 +292,25 @@ async function relayOpaque(ctx: RequestContext, up: Dispatcher.ResponseData, sig
 }
 
 /**
- * The upstream refused. Its body is relayed only after the real key is
- * scrubbed from it, and refusals about the sidecar's own key become 502s, so
+ * The upstream refused. Its message is relayed only after the body is decoded
+ * and the real key scrubbed from every string in it, and refusals about the sidecar's own key become 502s, so
  * an agent is never told its own token is bad when the human's key is.
  */
 async function relayUpstreamError(ctx: RequestContext, up: Dispatcher.ResponseData, maxCostUsd: string | null): Promise<Outcome> {
   const { deps } = ctx;
   const dialect = dialectOf(deps.dialects, ctx.route.def);
   const raw = (await readCapped(up.body, MAX_ERROR_BODY_BYTES)) ?? Buffer.from('');
-  const text = deps.key.redact(raw.toString('utf8'));
   let upstreamMessage = '';
   let upstreamCode = '';
   try {
-    const e = (JSON.parse(text) as { error?: { message?: unknown; code?: unknown } | unknown }).error;
+    // Decoded first, then every string redacted: redacting the raw text missed a key written with escapes.
+    const e = (deps.key.redactValue(JSON.parse(raw.toString('utf8'))) as { error?: { message?: unknown; code?: unknown } | unknown }).error;
     const nested = e && typeof e === 'object' ? (e as { message?: unknown; code?: unknown }) : null;
-    if (typeof nested?.message === 'string') upstreamMessage = nested.message.slice(0, 500);
+    if (typeof nested?.message === 'string') upstreamMessage = deps.key.redact(nested.message.slice(0, 500));
     if (typeof nested?.code === 'string') upstreamCode = nested.code.slice(0, 100);
     else if (typeof e === 'string') upstreamCode = e.slice(0, 100);
   } catch {
-    /* not JSON */
+    /* not JSON: nothing of it is relayed */
   }
   const said = upstreamMessage ? ` SkillBoss said: ${upstreamMessage}` : '';
   const status = up.statusCode;

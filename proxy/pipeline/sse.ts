@@ -59,6 +59,8 @@ export class SseTap implements StreamTap {
     private readonly readUsage: (chunk: Record<string, unknown>) => Usage | null = streamUsageOf,
     /** Takes SkillBoss's `_` fields out of each chunk (upstream/hygiene.ts) and hears what was taken; absent: passed through. */
     private readonly onInjected?: (removed: Record<string, unknown>) => void,
+    /** Scrubs the real key (in every escaped form) from an error event the upstream wrote mid-stream. */
+    private readonly redact: (text: string) => string = (t) => t,
   ) {}
 
   /** Feeds upstream bytes; returns the text to write to the client now ('' when no event is complete yet). */
@@ -100,6 +102,8 @@ export class SseTap implements StreamTap {
         event = withData(event, data);
       }
     }
+    // An upstream error mid-stream may echo the real key (issue 25 item 8); content chunks cannot hold it.
+    if (/error/i.test(event)) event = this.redact(event);
     if (data.includes('"usage"') && !/"usage"\s*:\s*null/.test(data)) {
       try {
         const obj = JSON.parse(data) as Record<string, unknown>;

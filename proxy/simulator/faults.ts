@@ -9,6 +9,8 @@ export interface FailNextFault {
   status: number;
   /** Response body (JSON-serialised); default is an OpenAI-style error for `status`. */
   body?: unknown;
+  /** Response body sent byte for byte instead (escapes JSON.stringify never writes, such as `\u002d`). */
+  rawBody?: string;
   /** Seconds, sent as the Retry-After header. */
   retryAfter?: number;
   /** Only requests to this path fail (others pass and leave the count alone): a test aims the fault past background syncs. */
@@ -32,9 +34,11 @@ export interface Faults {
   streamForever?: boolean;
   /** Never report usage (no usage chunk, no `usage` in JSON bodies). */
   omitUsage?: boolean;
+  /** A streamed response writes `data: <data>` (verbatim) after `after` chunks, then ends: an error mid-stream. */
+  streamError?: { after: number; data: string };
 }
 
-const KEYS = ['latencyMs', 'chunkDelayMs', 'failNext', 'dropAfterChunks', 'hang', 'garbage', 'streamForever', 'omitUsage'] as const;
+const KEYS = ['latencyMs', 'chunkDelayMs', 'failNext', 'dropAfterChunks', 'hang', 'garbage', 'streamForever', 'omitUsage', 'streamError'] as const;
 const NUMERIC = new Set<string>(['latencyMs', 'chunkDelayMs', 'dropAfterChunks']);
 const BOOLEAN = new Set<string>(['hang', 'garbage', 'streamForever', 'omitUsage']);
 
@@ -62,13 +66,18 @@ export function mergeFaults(target: Faults, patch: unknown): string | undefined 
       }
       if (f.path !== undefined && (typeof f.path !== 'string' || !f.path.startsWith('/v1'))) return 'failNext.path must be a /v1 path';
       if (f.retryAfter !== undefined && !isNonNegNumber(f.retryAfter)) return 'failNext.retryAfter must be a non-negative number';
+      if (f.rawBody !== undefined && typeof f.rawBody !== 'string') return 'failNext.rawBody must be a string';
+    }
+    if (k === 'streamError') {
+      const e = v as Record<string, unknown>;
+      if (!e || typeof e !== 'object' || !isNonNegNumber(e.after) || typeof e.data !== 'string') return 'streamError must be {after, data}';
     }
   }
   const t = target as Record<string, unknown>;
   for (const k of Object.keys(p)) {
     const v = p[k];
     if (v === null) delete t[k];
-    else t[k] = k === 'failNext' ? { ...(v as object) } : v;
+    else t[k] = k === 'failNext' || k === 'streamError' ? { ...(v as object) } : v;
   }
   return undefined;
 }

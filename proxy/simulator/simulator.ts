@@ -102,7 +102,11 @@ async function serve(ctx: SimContext, req: IncomingMessage, res: ServerResponse)
     if (fail && fail.count > 0 && (fail.path === undefined || fail.path === path)) {
       if (--fail.count <= 0 && f.failNext === fail) delete f.failNext;
       const headers = fail.retryAfter !== undefined ? { 'retry-after': String(fail.retryAfter) } : undefined;
-      sendJson(res, fail.status, fail.body ?? defaultFaultBody(fail.status), headers);
+      if (fail.rawBody !== undefined) {
+        res.writeHead(fail.status, { ...headers, 'content-type': 'application/json' }).end(fail.rawBody);
+      } else {
+        sendJson(res, fail.status, fail.body ?? defaultFaultBody(fail.status), headers);
+      }
       return;
     }
     if (f.hang) {

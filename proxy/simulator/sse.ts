@@ -70,6 +70,11 @@ export function startStream(call: Call, opts: StreamOptions): void {
     for (;;) {
       if (ended) return;
       const f = ctx.faults;
+      if (f.streamError && written >= f.streamError.after) {
+        end(false);
+        res.end(`data: ${f.streamError.data}\n\n`);
+        return;
+      }
       if (f.dropAfterChunks !== undefined && written >= f.dropAfterChunks) {
         end(false);
         res.flushHeaders();

@@ -213,7 +213,7 @@ describe('B. failed-auth rate limiting', () => {
     await r?.close();
   });
 
-  it('B14 brute force from one address: after 5 failures a minute it gets 429 with Retry-After before any lookup; an agent that authenticated before is unaffected; a minute later it may try again', async () => {
+  it('B14 brute force from one address: after 5 failures a minute its failures get 429 with Retry-After; an agent that authenticated before is unaffected; a minute later it may try again', async () => {
     const agent = r.token();
     const get = (secret: string) => fetch(`${r.baseURL}/models`, { headers: { authorization: `Bearer ${secret}` } });
     expect((await get(agent.secret)).status).toBe(200);

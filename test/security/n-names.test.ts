@@ -82,3 +82,46 @@ describe('N. names with terminal escapes (issue 17 item 5)', () => {
     }
   });
 });
+
+// Issue 25 item 11: names that render blank, or as a letter buried under overlays.
+const INVISIBLE: Array<[string, string]> = [
+  ['Hangul filler U+3164', '\u3164'],
+  ['halfwidth Hangul filler U+FFA0', '\uFFA0\uFFA0'],
+  ['Braille blank U+2800', '\u2800\u2800\u2800'],
+  ['blanks around a filler', '\u2003\u3164\u2800\u00a0'],
+  ['combining marks only', '\u0336\u0336\u0336'],
+  ['20 combining overlays on a letter', `a${'\u0336'.repeat(20)}`],
+];
+
+describe('N. names with nothing visible (issue 25 item 11)', () => {
+  it.each(INVISIBLE)('N6 agent API: a child named with %s is refused with the printable-text message', async (_what, name) => {
+    const before = s.tokens.list().length;
+    const key = await call(s, parent, 'POST', '/v1/api-keys', { name, scopes: ['models:read'] });
+    expect(key.status).toBe(400);
+    const child = await call(s, parent, 'POST', '/v1/agents/create-child', { child_name: name, scopes: ['models:read'] });
+    expect(child.status).toBe(400);
+    expect(((await child.json()) as { error: { message: string } }).error.message).toContain('printable');
+    expect(s.tokens.list().length).toBe(before);
+  });
+
+  it.each(INVISIBLE)('N7 admin API, access requests and CLI refuse %s too', async (_what, name) => {
+    const created = await admin('POST', '/tokens', { name, preset: 'read-only' });
+    expect(created.status).toBe(400);
+    const t = s.token({ name: 'plain' });
+    expect((await admin('PATCH', `/tokens/${t.token.id}`, { name })).status).toBe(400);
+    expect(s.tokens.get(t.token.id)!.name).toBe('plain');
+    expect((await call(s, null, 'POST', '/v1/agents/request-access', { name, scopes: ['models:read'], monthly_budget: 1 })).status).toBe(400);
+    const before = s.tokens.list().length;
+    const out = await runCli(['--data-dir', s.dataDir, 'token', 'create', '--name', name, '--preset', 'read-only']);
+    expect(out.code).toBe(1);
+    expect(out.stderr).toContain('printable');
+    expect(s.tokens.list().length).toBe(before);
+  });
+
+  it('N8 names in other scripts, with their own marks, are still accepted', async () => {
+    for (const name of ['Tiếng Việt agent', 'नमस्ते', '日本語のエージェント', 'x\u20dd']) {
+      const created = await admin('POST', '/tokens', { name, preset: 'read-only' });
+      expect(created.status, name).toBe(201);
+    }
+  });
+});

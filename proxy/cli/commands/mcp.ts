@@ -2,8 +2,14 @@
 import type { Command } from 'commander';
 import { resolveClientConfig, type ClientConfig } from '../../mcp/client.js';
 import { runStdioServer } from '../../mcp/stdio.js';
-import { readRuntime } from '../../server/lock.js';
+import { isLocked, readRuntime } from '../../server/lock.js';
 import { CliError, dataDirOf, type GlobalOptions } from '../context.js';
+
+/** The data dir's running daemon, with the proof the client asks for before it sends a token: the lock still held. */
+export function runtimeOf(dataDir: string): { runtime?: NonNullable<Parameters<typeof resolveClientConfig>[0]['runtime']> } {
+  const r = readRuntime(dataDir);
+  return r ? { runtime: { url: r.url, dataDir, holdsLock: () => isLocked(dataDir) } } : {};
+}
 
 export function registerMcp(program: Command, globals: () => GlobalOptions): void {
   program
@@ -19,7 +25,7 @@ export function registerMcp(program: Command, globals: () => GlobalOptions): voi
     .action(async (o: { baseUrl?: string }) => {
       let config: ClientConfig;
       try {
-        config = resolveClientConfig({ ...(o.baseUrl ? { baseUrl: o.baseUrl } : {}), runtimeUrl: readRuntime(dataDirOf(globals()))?.url, warn: (m) => process.stderr.write(`skillboss-sidecar mcp: ${m}\n`) });
+        config = resolveClientConfig({ ...(o.baseUrl ? { baseUrl: o.baseUrl } : {}), ...runtimeOf(dataDirOf(globals())), warn: (m) => process.stderr.write(`skillboss-sidecar mcp: ${m}\n`) });
       } catch (err) {
         throw new CliError((err as Error).message);
       }

@@ -2,7 +2,7 @@
  * Changing a file the human owns: show the diff, keep a backup of what was
  * there, then replace it atomically (temp file + rename) with its mode kept.
  */
-import { copyFileSync, mkdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { createTwoFilesPatch } from 'diff';
 import { writeFileAtomic } from '../../core/fs.js';
@@ -40,6 +40,16 @@ export function backupPath(path: string, now = new Date()): string {
   }
 }
 
+/**
+ * The backup is owner-only whatever the file's mode, and a credential the new
+ * version no longer holds (the key `connect` removes) is masked in it: a
+ * backup must not be where a removed key lives on (issue 25 item 10).
+ */
+function writeBackup(backup: string, before: string, after: string): void {
+  const masked = before.replace(CREDENTIAL, (all, lead: string, q: string, value: string) => (REFERENCE.test(value) || after.includes(value) ? all : `${lead}${q}…removed by skillboss-sidecar connect…${q}`));
+  writeFileSync(backup, masked, { mode: 0o600, flag: 'wx' });
+}
+
 export interface Written {
   /** Null when the file did not exist before. */
   backup: string | null;
@@ -57,7 +67,7 @@ export function replaceFile(linkPath: string, before: string | null, after: stri
   if (before !== null) {
     mode = statSync(path).mode & 0o777;
     backup = backupPath(path);
-    copyFileSync(path, backup);
+    writeBackup(backup, before, after);
   } else {
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   }

@@ -1,5 +1,5 @@
 /** The registry of running daemons that CLI commands use to find a demo or a `serve --data-dir`. */
-import { chmodSync, existsSync, mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { listRunning, registerRunning, runtimeDir } from '../../../proxy/cli/running.js';
@@ -43,6 +43,23 @@ describe('running daemons', () => {
     expect(listRunning()).toEqual([]);
     chmodSync(runtimeDir(), 0o700);
     expect(listRunning()).toHaveLength(1);
+  });
+
+  it('issue 25 item 10: a symlink at the runtime path (another user\'s, into ~/.ssh) is refused: nothing written or deleted through it', () => {
+    const victim = tempDir('sbs-running-victim-');
+    writeFileSync(join(victim, '1234.json'), 'not a daemon entry: the victim\'s own file', { mode: 0o600 });
+    symlinkSync(victim, runtimeDir());
+    const unregister = registerRunning({ pid: 4245, kind: 'serve', dataDir, url: 'http://127.0.0.1:1/' });
+    expect(readdirSync(victim)).toEqual(['1234.json']);
+    expect(listRunning()).toEqual([]);
+    unregister();
+    expect(readdirSync(victim)).toEqual(['1234.json']);
+  });
+
+  it('issue 25 item 10: a runtime path that is not a directory is refused', () => {
+    writeFileSync(runtimeDir(), 'planted');
+    registerRunning({ pid: 4246, kind: 'serve', dataDir, url: 'http://127.0.0.1:1/' });
+    expect(listRunning()).toEqual([]);
   });
 
   it('has nothing to list before anything registered', () => {
