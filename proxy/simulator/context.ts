@@ -18,6 +18,8 @@ export interface SimContext {
   readonly state: SimState;
   readonly clock: () => number;
   readonly reportCost: boolean;
+  /** GET /v1/models lists the run models too (run.ts). */
+  readonly listRunModels: boolean;
   faults: Faults;
   readonly requests: RecordedRequest[];
   readonly record: boolean;

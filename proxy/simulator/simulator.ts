@@ -10,6 +10,7 @@ import { handleControl } from './control.js';
 import { defaultFaultBody, type Faults } from './faults.js';
 import { notFound, readBody, sendError, sendJson, sendRaw, SimError } from './http.js';
 import { matchRoute } from './routes.js';
+import { matchRunRoute } from './run.js';
 import { SimState } from './state.js';
 import { loadTokenizer } from './tok.js';
 
@@ -26,6 +27,8 @@ export interface SimulatorOptions {
   clock?: () => number;
   /** Add usage.cost (USD) to chat/embedding usage and an x-skillboss-cost header. Default false. */
   reportCost?: boolean;
+  /** List the `/v1/run` models (run.ts) in GET /v1/models with their catalog pricing. Default false; the run routes answer either way. */
+  services?: boolean;
   /** Record requests in `requests`. Default true; benchmarks may turn it off. */
   recordRequests?: boolean;
   /** Keep at most about this many recorded requests (oldest dropped). Default 50000. */
@@ -112,7 +115,7 @@ async function serve(ctx: SimContext, req: IncomingMessage, res: ServerResponse)
   }
 
   const method = req.method ?? 'GET';
-  const m = matchRoute(method, path);
+  const m = matchRoute(method, path) ?? matchRunRoute(method, path);
   try {
     if (!m) throw notFound(`Unknown route: ${method} ${path}`);
     const caller = ctx.state.authenticate(req.headers.authorization);
@@ -142,6 +145,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
     state: new SimState(opts.apiKey, opts.balanceUsd ?? 100, clock),
     clock,
     reportCost: opts.reportCost ?? false,
+    listRunModels: opts.services ?? false,
     faults: {},
     requests: [],
     record: opts.recordRequests ?? true,
