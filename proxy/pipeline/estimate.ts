@@ -31,6 +31,12 @@ export interface Estimate {
   stream: boolean;
   /** Billed calls of a per-call route (n images, large or fine ones counted more; pricing/calls.ts); 1 elsewhere. */
   units: number;
+  /**
+   * A request priced per request (`/v1/run`): `worstCaseMicros` is also what it
+   * is charged when its answer reports no cost, and this says whether that is
+   * a synced price or the fallback (flagged `default`).
+   */
+  perRequest?: 'price' | 'default';
 }
 
 /**
@@ -48,6 +54,10 @@ export interface Estimate {
 export async function reserveFor(ctx: RequestContext, body: RequestBody): Promise<{ est: Estimate; reservation: Reservation }> {
   const { deps, principal } = ctx;
   const meter = ctx.route.def.forward!.meter;
+  if (METERS[meter].perRequest) {
+    const est = perRequestEstimate(meter, body, deps.prices, deps.limits.defaultMaxTokens);
+    return { est, reservation: deps.budgets.reserve(principal.chain, est.worstCaseMicros, ctx.now, cheaperHint(ctx, est)) };
+  }
   const first = body.scan ? estimateFromScan(meter, body.scan, deps.prices, deps.limits.defaultMaxTokens) : estimate(meter, body.json, deps.prices, deps.limits.defaultMaxTokens, 'upper');
   const est = withUnits(ctx, body, first);
   const budgeted = principal.chain.some((t) => t.monthlyBudget !== null);
@@ -81,6 +91,19 @@ export async function reserveFor(ctx: RequestContext, body: RequestBody): Promis
       await Promise.all(others.map((l) => l.tighten()));
     }
   }
+}
+
+/**
+ * The estimate of a request priced per request by its model (meters.ts
+ * `perRequest`): nothing to count, the price is known before it goes.
+ */
+export function perRequestEstimate(meter: Meter, body: RequestBody, prices: PriceBook, defaultMaxTokens: number): Estimate {
+  const spec = METERS[meter];
+  const json = spec.schema ? parseInput(spec.schema, body.json ?? {}) : (body.json ?? {});
+  const model = typeof json.model === 'string' ? json.model : undefined;
+  const maxOut = spec.maxCompletion(json, defaultMaxTokens);
+  const p = spec.perRequest!(prices, model, body.raw.length, maxOut);
+  return { model, promptTokens: 0, exact: true, maxCompletionTokens: maxOut, worstCaseMicros: p.micros, stream: json.stream === true, units: 1, perRequest: p.source };
 }
 
 /** What the agent can change to make a refused request cheaper, for the 402's message (null: nothing can). */

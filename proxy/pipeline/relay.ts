@@ -125,6 +125,7 @@ async function relayJson(ctx: RequestContext, up: Dispatcher.ResponseData, spec:
     reportedCostMicros: reportedCost(up.headers['x-skillboss-cost']),
     streamed: false,
     errorCode: null,
+    answer: obj,
     trailer: buf,
   };
 }

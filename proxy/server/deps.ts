@@ -23,6 +23,7 @@ import type { Lifecycle } from '../lifecycle/scheduler.js';
 import { FailedAuthLimiter, PrincipalCache } from '../pipeline/authenticate.js';
 import { Budgets, type Reservation } from '../pipeline/budget.js';
 import type { PipelineDeps } from '../pipeline/context.js';
+import { Jobs } from '../pipeline/jobs.js';
 import { LooseBounds } from '../pipeline/loose.js';
 import { TOKEN_ROUTES } from '../pipeline/local.js';
 import { RateLimiter } from '../pipeline/ratelimit.js';
@@ -78,18 +79,25 @@ export function createPipelineDeps(o: PipelineDepsOptions): Pipeline {
   const access = new AccessRequests(db, tokens, clock, { options: o.access, events });
   let lifecycle: Lifecycle | undefined;
   const tokenizer = new TokenizerPool();
+  const budgets = createBudgets(db, events, log);
+  // Open SkillBoss jobs hold their reservations again; ones past the human's timeout are settled every minute.
+  const jobs = new Jobs(db, log);
+  jobs.restore(budgets, (id) => tokens.chain(id), clock());
+  const sweeper = setInterval(() => jobs.sweep(clock(), budgets), 60_000);
+  sweeper.unref();
 
   const deps: PipelineDeps = {
     clock,
     limits,
     tokens,
     principals: new PrincipalCache(tokens),
-    budgets: createBudgets(db, events, log),
+    budgets,
     looseBounds: new LooseBounds(),
     tokenizer,
     dialects: DIALECTS,
     limiter: new RateLimiter(),
     prices: new PriceBook(db),
+    jobs,
     upstream: () => upstream,
     key,
     upstreamState: new UpstreamState(db, events),
@@ -111,7 +119,10 @@ export function createPipelineDeps(o: PipelineDepsOptions): Pipeline {
     setLifecycle(next) {
       lifecycle = next;
     },
-    close: () => tokenizer.close(),
+    close: () => {
+      clearInterval(sweeper);
+      return tokenizer.close();
+    },
   };
 }
 
