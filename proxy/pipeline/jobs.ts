@@ -199,8 +199,7 @@ export class Jobs {
    */
   sweep(now: number, budgets: Budgets): void {
     this.q.purgeKeys.run(now - IDEMPOTENCY_MS);
-    const minutes = getSetting<number>(this.db, JOB_TIMEOUT_SETTING);
-    const timeoutMs = (typeof minutes === 'number' && minutes > 0 ? minutes : DEFAULT_JOB_TIMEOUT_MINUTES) * 60_000;
+    const timeoutMs = jobTimeoutMinutes(this.db) * 60_000;
     for (const job of this.q.pending.all() as JobRow[]) {
       if (now - job.created_at < timeoutMs) break;
       const open = this.open.get(job.job_id);
@@ -246,6 +245,12 @@ export class Jobs {
     this.open.delete(jobId);
     return { cost, reservation: open?.reservation ?? null };
   }
+}
+
+/** The human's job timeout in minutes (`PATCH /admin/api/settings {service_job_timeout_minutes}`), or the default. */
+export function jobTimeoutMinutes(db: DB): number {
+  const minutes = getSetting<number>(db, JOB_TIMEOUT_SETTING);
+  return typeof minutes === 'number' && minutes > 0 ? minutes : DEFAULT_JOB_TIMEOUT_MINUTES;
 }
 
 /** A row that charges nothing (a retry, a job's start, a poll). */

@@ -7,8 +7,7 @@
  * sees it end, an Idempotency-Key retry charged once.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { setSetting } from '../../proxy/db/records.js';
-import { JOB_TIMEOUT_SETTING } from '../../proxy/pipeline/jobs.js';
+import { readAdminSecret } from '../../proxy/admin/index.js';
 import { AUDIO_CHUNKS, releaseHeldAudio } from '../../proxy/simulator/run.js';
 import { ledgerOf } from '../helpers/ledger.js';
 import { errorOf, startStack, type Stack } from '../helpers/stack.js';
@@ -229,7 +228,15 @@ describe('async jobs', () => {
   it('settles a job past the human\'s timeout at its reservation, flagged', async () => {
     const { token, secret } = s.token({ budgetUsd: 1 });
     const id = await startJob(secret, { polls: 50 });
-    setSetting(s.daemon.db, JOB_TIMEOUT_SETTING, 1);
+    const timeout = (minutes: number) =>
+      fetch(`${s.daemon.url}/admin/api/settings`, {
+        method: 'PATCH',
+        headers: { authorization: `Bearer ${readAdminSecret(s.dataDir)}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ service_job_timeout_minutes: minutes }),
+      });
+    const set = await timeout(1);
+    expect(set.status).toBe(200);
+    expect(((await set.json()) as { service_job_timeout_minutes: number }).service_job_timeout_minutes).toBe(1);
     try {
       s.clock.now += 2 * 60_000;
       const p = await poll(secret, id);
@@ -240,7 +247,7 @@ describe('async jobs', () => {
       expect(charged(token.id)).toBe(500_000);
       expect(s.daemon.deps.budgets.reservedFor(token.id)).toBe(0);
     } finally {
-      setSetting(s.daemon.db, JOB_TIMEOUT_SETTING, 60);
+      await timeout(60);
     }
   });
 });
