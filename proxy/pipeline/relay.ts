@@ -104,7 +104,7 @@ async function relayJson(ctx: RequestContext, up: Dispatcher.ResponseData, spec:
   if (buf === null) throw badGateway('upstream_response_too_large', 'SkillBoss sent a response larger than the sidecar relays.');
   // A large answer (embeddings of many inputs) is scanned for its usage; it is parsed whole only when that is missing.
   // A translated answer is parsed whole anyway (to translate it), so it is not scanned.
-  let usage = !translate && buf.length >= SCAN_FROM_BYTES ? usageOfScanned(buf, spec) : null;
+  let usage = !translate && !spec.job && buf.length >= SCAN_FROM_BYTES ? usageOfScanned(buf, spec) : null;
   let obj: Record<string, unknown> | null = null;
   if (!usage) {
     try {

@@ -94,6 +94,8 @@ interface Job {
   polls: number;
   readonly pollsUntilDone: number;
   readonly fail: boolean;
+  /** The completed answer carries a large inline result (over the sidecar's 64 KiB scan threshold). */
+  readonly big: boolean;
   charged: boolean;
 }
 
@@ -189,7 +191,7 @@ function runModel(call: Call, s: RunState, m: RunModel, inputs: JsonObject, stre
       call.ctx.state.checkSpend(call.caller.key, priceMicros(m));
       const polls = typeof inputs.polls === 'number' && Number.isInteger(inputs.polls) && inputs.polls >= 0 && inputs.polls <= 100 ? inputs.polls : 2;
       const id = `job_${createHash('sha256').update(`${call.caller.key.id}${++s.seq}${call.ctx.clock()}`).digest('hex').slice(0, 20)}`;
-      s.jobs.set(id, { id, owner: call.caller.key.id, model: m, polls: 0, pollsUntilDone: polls, fail: inputs.fail === true, charged: false });
+      s.jobs.set(id, { id, owner: call.caller.key.id, model: m, polls: 0, pollsUntilDone: polls, fail: inputs.fail === true, big: inputs.big === true, charged: false });
       const body = { status: 'accepted', job_id: id, poll_url: `/v1/job/${id}`, model: m.id };
       remember(s, idem, call, 202, body);
       sendJson(res, 202, body);
@@ -211,7 +213,15 @@ function runModel(call: Call, s: RunState, m: RunModel, inputs: JsonObject, stre
         res.end('data: [DONE]\n\n');
         return;
       }
-      const body = { choices: [{ index: 0, message: { role: 'assistant', content: reply }, finish_reason: 'stop' }], usage, model: m.id, wallet_balance_after_usd: balance };
+      // `inputs.big`: a long answer (over the sidecar's 64 KiB scan threshold) that reports its cost beside its usage.
+      const content = inputs.big === true ? `${reply} ${'la '.repeat(40_000)}` : reply;
+      const body = {
+        choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }],
+        usage,
+        model: m.id,
+        wallet_balance_after_usd: balance,
+        ...(inputs.big === true ? { cost_usd: usd(micros) } : {}),
+      };
       remember(s, idem, call, 200, body);
       sendJson(res, 200, body);
       return;
@@ -258,7 +268,7 @@ export function handleJob(call: Call): void {
     charge(call, priceMicros(job.model));
     job.charged = true;
   }
-  sendJson(call.res, 200, { status: 'completed', job_id: job.id, model: job.model.id, result: { video_url: `https://cdn.example/sim/${job.id}.mp4` }, cost_usd: usd(priceMicros(job.model)) });
+  sendJson(call.res, 200, { status: 'completed', job_id: job.id, model: job.model.id, result: { video_url: `https://cdn.example/sim/${job.id}.mp4`, ...(job.big ? { preview_base64: 'A'.repeat(100_000) } : {}) }, cost_usd: usd(priceMicros(job.model)) });
 }
 
 const PILOT_PICKS: Record<string, RunModel['type']> = { image: 'image', tts: 'tts', video: 'video', chat: 'text' };

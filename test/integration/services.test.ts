@@ -89,6 +89,15 @@ describe('POST /v1/run', () => {
     expect((await run(poor.secret, CHAT, { prompt: 'Say hello.' })).status).toBe(402);
   });
 
+  it('reads the cost_usd of a long answer (over the scan threshold) that also reports usage', async () => {
+    const { token, secret } = s.token();
+    const res = await run(secret, CHAT, { prompt: 'Sing.', big: true });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { cost_usd: number; choices: Array<{ message: { content: string } }> };
+    expect(body.choices[0]!.message.content.length).toBeGreaterThan(100_000);
+    expect(lastRow(token.id)).toMatchObject({ cost_micros: Math.round(body.cost_usd * 1e6), cost_source: 'upstream' });
+  });
+
   it('passes a streamed run through as SSE and charges the cost its last event reports', async () => {
     const { token, secret } = s.token();
     const res = await run(secret, CHAT, { prompt: 'Say hello.' }, {}, { stream: true });
@@ -210,6 +219,16 @@ describe('async jobs', () => {
     expect(charged(intruder.token.id)).toBe(0);
   });
 
+  it('settles a job whose completed answer is large (read whole, not scanned)', async () => {
+    const { token, secret } = s.token({ budgetUsd: 1 });
+    const id = await startJob(secret, { polls: 0, big: true });
+    const done = (await (await poll(secret, id)).json()) as { status: string; result: { preview_base64: string } };
+    expect(done.status).toBe('completed');
+    expect(done.result.preview_base64).toHaveLength(100_000);
+    expect(charged(token.id)).toBe(450_000);
+    expect(s.daemon.deps.budgets.reservedFor(token.id)).toBe(0);
+  });
+
   it('a failed job releases its reservation and costs nothing it did not report', async () => {
     const { token, secret } = s.token({ budgetUsd: 1 });
     const id = await startJob(secret, { polls: 0, fail: true });
@@ -248,6 +267,43 @@ describe('async jobs', () => {
       expect(s.daemon.deps.budgets.reservedFor(token.id)).toBe(0);
     } finally {
       await timeout(60);
+    }
+  });
+});
+
+describe('a restart while a job runs', () => {
+  it('holds the open job\'s reservation again, and the poll after it charges the job once', async () => {
+    const stack = await startStack({ sim: { services: true } });
+    try {
+      const { token, secret } = stack.token({ budgetUsd: 0.6 });
+      const started = await fetch(`${stack.baseURL}/run`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: VIDEO, inputs: { prompt: 'tide', polls: 0 } }),
+      });
+      expect(started.status).toBe(202);
+      const { job_id } = (await started.json()) as { job_id: string };
+      await stack.daemon.close();
+      const { startDaemon } = await import('../../proxy/server/daemon.js');
+      const again = await startDaemon({ dataDir: stack.dataDir, port: 0, upstreamUrl: stack.sim.url, keyStore: stack.keyStore, clock: stack.clock, syncIntervalMs: 0 });
+      try {
+        expect(again.deps.budgets.reservedFor(token.id)).toBe(500_000);
+        // The budget still counts the open job: a second one does not fit.
+        const second = await fetch(`${again.url}/v1/run`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ model: VIDEO, inputs: { prompt: 'more tide' } }),
+        });
+        expect(second.status).toBe(402);
+        const done = await fetch(`${again.url}/v1/job/${job_id}`, { headers: { authorization: `Bearer ${secret}` } });
+        expect(await done.json()).toMatchObject({ status: 'completed' });
+        expect(again.deps.budgets.reservedFor(token.id)).toBe(0);
+        expect(ledgerOf(again.db, token.id).reduce((a, r) => a + r.cost_micros, 0)).toBe(450_000);
+      } finally {
+        await again.close();
+      }
+    } finally {
+      await stack.close();
     }
   });
 });
