@@ -15,6 +15,7 @@ import { KeyStoreUnavailable, maskKey, validateUpstreamKey } from '../keychain/s
 import type { ModelRow } from '../pricing/prices.js';
 import { normalizeAllowedHost } from '../lifecycle/outbound.js';
 import { WEBHOOK_HOSTS_SETTING } from '../lifecycle/rotation.js';
+import { JOB_TIMEOUT_SETTING, jobTimeoutMinutes } from '../pipeline/jobs.js';
 import { ROTATION_DAYS_SETTING, rotationDays } from '../upstream/rotate.js';
 import { ADMIN_ACTOR, type AdminContext } from './context.js';
 import { parseInput } from './validate.js';
@@ -51,6 +52,7 @@ const settingsPatch = z
     upstream_url: z.string().trim().max(500).optional(),
     webhook_allowed_hosts: z.array(hostName).max(100, 'at most 100 hosts').optional(),
     default_max_tokens: countField(1_000_000).optional(),
+    service_job_timeout_minutes: countField(10_080).optional(),
     allowed_origins: z.array(origin).max(50, 'at most 50 origins').optional(),
     default_price: z.strictObject({ prompt: price, completion: price }).optional(),
     price_overrides: z
@@ -103,6 +105,7 @@ export function settingsRouter(ctx: AdminContext): Router {
       key_rotation_days: rotationDays(db),
       webhook_allowed_hosts: getSetting<string[]>(db, WEBHOOK_HOSTS_SETTING) ?? [],
       default_max_tokens: deps.limits.defaultMaxTokens,
+      service_job_timeout_minutes: jobTimeoutMinutes(db),
       allowed_origins: ctx.allowedOrigins(),
       default_price: { prompt: fallback.prompt, completion: fallback.completion },
       prices: (db.prepare('SELECT id, prompt_price, completion_price, override_prompt, override_completion, synced_at FROM models ORDER BY id').all() as ModelPrices[]).map((m) => ({
@@ -152,6 +155,7 @@ export function settingsRouter(ctx: AdminContext): Router {
       if (b.key_rotation_days !== undefined) setSetting(db, ROTATION_DAYS_SETTING, (changed.key_rotation_days = b.key_rotation_days));
       if (b.webhook_allowed_hosts !== undefined) setSetting(db, WEBHOOK_HOSTS_SETTING, (changed.webhook_allowed_hosts = [...new Set(b.webhook_allowed_hosts)]));
       if (b.default_max_tokens !== undefined) setSetting(db, 'default_max_tokens', (changed.default_max_tokens = b.default_max_tokens));
+      if (b.service_job_timeout_minutes !== undefined) setSetting(db, JOB_TIMEOUT_SETTING, (changed.service_job_timeout_minutes = b.service_job_timeout_minutes));
       if (b.allowed_origins !== undefined) setSetting(db, 'allowed_origins', (changed.allowed_origins = [...new Set(b.allowed_origins)]));
       if (b.default_price !== undefined) deps.prices.setDefault((changed.default_price = b.default_price));
       if (b.price_overrides !== undefined) {

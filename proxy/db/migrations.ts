@@ -184,4 +184,27 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE upstream_children ADD COLUMN kind TEXT NOT NULL DEFAULT 'child-key'
     CHECK (kind IN ('child-key', 'sub-wallet'));          -- which upstream primitive holds it
   `,
+  /* 7: services: SkillBoss /v1/run jobs (202, polled at /v1/job/{id}) and Idempotency-Key claims (issue 24) */ `
+  CREATE TABLE service_jobs (
+    job_id           TEXT PRIMARY KEY,           -- SkillBoss's job id
+    token_id         TEXT NOT NULL,              -- the token that started it: the only one that may poll it
+    request_id       TEXT NOT NULL,              -- the /v1/run request that started it (its ledger row, charged 0)
+    model            TEXT,
+    reserved_micros  INTEGER NOT NULL,           -- held against the budgets until the job settles
+    price_source     TEXT NOT NULL CHECK (price_source IN ('price', 'default')), -- the reservation's price: synced, or the fallback (flagged)
+    status           TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'completed', 'failed', 'timed_out')),
+    created_at       INTEGER NOT NULL,
+    settled_at       INTEGER,
+    settled_request_id TEXT,                     -- the ledger row that charged it (a poll's, or the timeout's)
+    cost_micros      INTEGER                     -- what was charged
+  ) STRICT;
+  CREATE INDEX service_jobs_pending ON service_jobs(status, created_at);
+  CREATE TABLE run_idempotency (
+    token_id    TEXT NOT NULL,
+    key_hash    TEXT NOT NULL,                   -- sha256 of the agent's Idempotency-Key (never the key itself)
+    request_id  TEXT NOT NULL,                   -- the first request with it: the one charged
+    created_at  INTEGER NOT NULL,
+    PRIMARY KEY (token_id, key_hash)
+  ) STRICT;
+  `,
 ];

@@ -19,6 +19,7 @@ import type { FailedAuthLimiter, Principal, PrincipalCache } from './authenticat
 import type { RequestBody } from './body.js';
 import type { Budgets } from './budget.js';
 import type { Dialects } from './dialect.js';
+import type { Jobs } from './jobs.js';
 import type { LooseBounds } from './loose.js';
 import type { RateLimiter } from './ratelimit.js';
 import type { LocalHandler, MatchedRoute, OpenLocalHandler } from './routes.js';
@@ -38,6 +39,8 @@ export interface DaemonServices {
   principals: PrincipalCache;
   budgets: Budgets;
   prices: PriceBook;
+  /** SkillBoss run jobs (their reservations until a poll ends them) and Idempotency-Key claims. */
+  jobs: Jobs;
   /** A function: the upstream is replaced when the human changes its URL. */
   upstream: () => Upstream;
   key: KeyHolder;

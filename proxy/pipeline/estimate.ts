@@ -40,6 +40,12 @@ export interface Estimate {
   boundFields: readonly string[];
   /** The bound the request goes upstream with, when it is not the agent's own (forward.ts writes it); null: as it came. */
   bound: { fields: readonly string[]; perChoice: number } | null;
+  /**
+   * A request priced per request (`/v1/run`): `worstCaseMicros` is also what it
+   * is charged when its answer reports no cost, and this says whether that is
+   * a synced price or the fallback (flagged `default`).
+   */
+  perRequest?: 'price' | 'default';
 }
 
 /** Fewer completion tokens than this (or than the agent's own smaller bound) is not a useful answer: refused with 402 instead. */
@@ -60,6 +66,10 @@ export const MIN_USEFUL_COMPLETION = 256;
 export async function reserveFor(ctx: RequestContext, body: RequestBody): Promise<{ est: Estimate; reservation: Reservation }> {
   const { deps, principal } = ctx;
   const meter = ctx.route.def.forward!.meter;
+  if (METERS[meter].perRequest) {
+    const est = perRequestEstimate(meter, body, deps.prices, deps.limits.defaultMaxTokens);
+    return { est, reservation: deps.budgets.reserve(principal.chain, est.worstCaseMicros, ctx.now, cheaperHint(ctx, est)) };
+  }
   const first = body.scan ? estimateFromScan(meter, body.scan, deps.prices, deps.limits.defaultMaxTokens) : estimate(meter, body.json, deps.prices, deps.limits.defaultMaxTokens, 'upper');
   const est = withUnits(ctx, body, first);
   const budgeted = principal.chain.some((t) => t.budget !== null);
@@ -136,6 +146,19 @@ function fitted(ctx: RequestContext, est: Estimate, lower: boolean): Estimate {
   }
   const send = est.agentBound === null || perChoice < est.agentBound;
   return { ...est, maxCompletionTokens: perChoice * est.choices, worstCaseMicros: worst(perChoice), bound: send ? { fields: est.boundFields, perChoice } : null };
+}
+
+/**
+ * The estimate of a request priced per request by its model (meters.ts
+ * `perRequest`): nothing to count, the price is known before it goes.
+ */
+export function perRequestEstimate(meter: Meter, body: RequestBody, prices: PriceBook, defaultMaxTokens: number): Estimate {
+  const spec = METERS[meter];
+  const json = spec.schema ? parseInput(spec.schema, body.json ?? {}) : (body.json ?? {});
+  const model = typeof json.model === 'string' ? json.model : undefined;
+  const maxOut = spec.maxCompletion(json, defaultMaxTokens);
+  const p = spec.perRequest!(prices, model, body.raw.length, maxOut);
+  return { model, promptTokens: 0, exact: true, maxCompletionTokens: maxOut, worstCaseMicros: p.micros, stream: json.stream === true, units: 1, perRequest: p.source, agentBound: null, choices: 1, boundFields: [], bound: null };
 }
 
 /** What the agent can change to make a refused request cheaper, for the 402's message (null: nothing can). */

@@ -20,9 +20,10 @@ import { readBody, type RequestBody } from './body.js';
 import type { Reservation } from './budget.js';
 import type { OpenRequestContext, StageDeps, RequestContext } from './context.js';
 import { dialectOf } from './dialect.js';
-import { exactEstimate, reserveFor, type Estimate } from './estimate.js';
+import { estimate, exactEstimate, perRequestEstimate, reserveFor, type Estimate } from './estimate.js';
 import { METERS, SCANNED_FIELDS } from './meters.js';
 import { forward } from './forward.js';
+import type { KeyClaim } from './jobs.js';
 import { answerLocal, answerOpen } from './local.js';
 import { ledgerRow, meter } from './meter.js';
 import { clientLeft, finish, relay } from './relay.js';
@@ -90,20 +91,37 @@ async function handleOpenRoute(ctx: OpenRequestContext): Promise<void> {
 /** A route answered by the upstream: the second half of the path, stage by stage. */
 async function forwardRoute(ctx: RequestContext, body: RequestBody): Promise<void> {
   const { deps, principal } = ctx;
+  const meterKind = ctx.route.def.forward!.meter;
+  const spec = METERS[meterKind];
+  if (spec.job) deps.jobs.sweep(ctx.now, deps.budgets);
+  // A job is polled only by the token that started it (404 for any other, before anything is sent).
+  const job = spec.job === 'poll' ? deps.jobs.owned(ctx.route.params[0] ?? '', principal.token.id) : null;
   const releaseSlot = deps.limiter.acquire(principal.token, ctx.now);
   let reservation: Reservation | null = null;
+  let claim: KeyClaim | null = null;
   try {
     let est: Estimate;
-    ({ est, reservation } = await reserveFor(ctx, body));
-    const sent = await forward(ctx, body, est, reservation.micros);
+    // A poll reserves nothing (its job holds the reservation); a retry of an Idempotency-Key is neither reserved nor charged again.
+    claim = spec.job === 'start' ? deps.jobs.claimKey(ctx) : null;
+    if (job) est = estimate(meterKind, undefined, deps.prices, deps.limits.defaultMaxTokens);
+    else if (claim?.retryOf) est = perRequestEstimate(meterKind, body, deps.prices, deps.limits.defaultMaxTokens);
+    else ({ est, reservation } = await reserveFor(ctx, body));
+    const sent = await forward(ctx, body, est, reservation?.micros ?? null);
     const outcome = sent ? await relay(ctx, sent, est) : clientLeft(est.stream);
     // Usage never came: the prompt is charged as counted, not as its upper bound.
     if (!outcome.usage && outcome.countedCompletion !== null) est = await exactEstimate(ctx, body, est);
-    const row = meter(ctx, est, outcome);
+    let row = meter(ctx, est, outcome);
     if (reservation && reservation.chain.length > 0 && row.cost_micros > reservation.micros) overrun(ctx, reservation, row);
+    // A run's job keeps its reservation until a poll ends it, and that poll is charged it, once (jobs.ts).
+    if (job) ({ row, reservation } = deps.jobs.afterPoll(ctx, job, outcome, row));
+    else if (spec.job === 'start') ({ row, reservation } = deps.jobs.afterRun(ctx, est, outcome, row, reservation, claim));
     await settleForwarded(ctx, reservation, row);
     reservation = null;
     if (sent) finish(ctx, outcome);
+  } catch (err) {
+    // Refused or failed before anything was charged: a retry with the same key is a new request.
+    if (claim && !claim.retryOf) deps.jobs.dropClaim(ctx, claim);
+    throw err;
   } finally {
     deps.budgets.release(reservation);
     releaseSlot();

@@ -24,6 +24,8 @@ export interface Outcome {
   errorCode: string | null;
   /** The error message the agent got, where the relay built one. */
   errorMessage?: string | null;
+  /** The JSON object the upstream answered, where the relay parsed one (a job's status is read from it). */
+  answer?: Record<string, unknown> | null;
   /**
    * What the client gets last, written only after the request is settled (a
    * JSON body, or a stream's `[DONE]`): whoever saw the end of a response can
@@ -71,7 +73,7 @@ export function meter(ctx: RequestContext, est: Estimate, o: Outcome): LedgerRow
     prompt = o.usage.promptTokens;
     completion = o.usage.completionTokens;
     usageSource = 'upstream';
-  } else if (o.countedCompletion !== null) {
+  } else if (o.countedCompletion !== null && est.perRequest === undefined) {
     // Usage never arrived (or the client or upstream left first): charge the prompt and what was actually delivered.
     prompt = est.promptTokens;
     completion = o.countedCompletion;
@@ -90,6 +92,10 @@ export function meter(ctx: RequestContext, est: Estimate, o: Outcome): LedgerRow
     const c = deps.prices.cost(est.model ?? model ?? undefined, prompt, completion, o.usage?.classes);
     cost = c.micros;
     costSource = c.source === 'upstream' ? 'price' : c.source;
+  } else if (o.status < 400 && est.perRequest !== undefined) {
+    // A service run whose answer reports no cost (binary audio, a stream): charged what it reserved, its price (or the flagged fallback).
+    cost = est.worstCaseMicros;
+    costSource = est.perRequest;
   } else if (o.status < 400 && ctx.route.def.forward) {
     // Images, audio and services the upstream did not price: the default call price per billed call, flagged, never free.
     const flat = METERS[ctx.route.def.forward.meter].unpricedMicros(deps.prices, est.units);

@@ -13,7 +13,7 @@ import { callUnits } from '../pricing/calls.js';
 import type { PriceBook } from '../pricing/prices.js';
 import type { PromptShape } from '../pricing/prompt.js';
 import type { Meter } from './routes.js';
-import { streamUsageOf, usageOf, type Usage } from './usage.js';
+import { reportedCost, streamUsageOf, usageOf, type Usage } from './usage.js';
 
 type Json = Record<string, unknown>;
 
@@ -62,6 +62,19 @@ export interface MeterSpec {
   answerText: ((obj: Json) => string) | null;
   /** What the agent can change to make a refused request cheaper (for the 402), null when nothing can. */
   cheaper(path: string, units: number): string | null;
+  /**
+   * Priced per request by its model (`/v1/run`, `/v1/pilot`): what it
+   * reserves, and what it is charged when its answer reports neither a cost
+   * nor tokens (binary audio, a stream without one). `source` flags a
+   * fallback (`default`). Absent: priced by tokens, or by `unpricedMicros`.
+   */
+  perRequest?(prices: PriceBook, model: string | undefined, bodyBytes: number, maxTokens: number): { micros: number; source: 'price' | 'default' };
+  /**
+   * `start`: a 202 answer is a job that keeps its reservation until a poll
+   * settles it; `poll`: polls a job, answered only for the token that started
+   * it, and settles it once (jobs.ts). Absent: the request settles itself.
+   */
+  job?: 'start' | 'poll';
 }
 
 const count = z.number().int().positive().max(10_000_000);
@@ -134,6 +147,38 @@ function fieldsOf(body: Json, fields: readonly string[], fallback: string): read
   return given.length > 0 ? given : [fallback];
 }
 
+/**
+ * A run answer's usage: the top-level `cost_usd` SkillBoss reports (the OCP
+ * plugin reads it there), with chat-shaped `usage` tokens where the vendor
+ * gives them; null when it reports neither.
+ */
+function runUsage(obj: Json): Usage | null {
+  const u = usageOf(obj);
+  const cost = reportedCost(obj.cost_usd);
+  if (cost === null) return u;
+  return { ...(u ?? { promptTokens: 0, completionTokens: 0, classes: { cached: 0, cacheWrite: 0, reasoning: 0 }, model: null }), reportedCostMicros: cost };
+}
+const RUN_USAGE = { json: runUsage, stream: runUsage };
+
+/**
+ * A run's worst case: its model's synced `per_request_usd`; for a model
+ * priced per token (`unit: token`), its body's bytes as prompt tokens plus
+ * the most it may complete, like chat; else the default call price, flagged.
+ */
+function runPrice(prices: PriceBook, model: string | undefined, bodyBytes: number, maxTokens: number): { micros: number; source: 'price' | 'default' } {
+  const p = prices.runPrice(model);
+  if (p.unit !== 'token' && p.perRequestMicros !== null) return { micros: p.perRequestMicros, source: 'price' };
+  if (p.unit === 'token' && model !== undefined && prices.known(model)) return { micros: prices.cost(model, bodyBytes, maxTokens).micros, source: 'price' };
+  return { micros: prices.callPriceMicros(), source: 'default' };
+}
+
+const runSchema = z.looseObject({
+  model: z.string().min(1).max(256).optional(),
+  type: z.string().max(64).optional(),
+  inputs: z.looseObject({ max_tokens: count.nullish() }).optional(),
+  stream: z.boolean().nullish(),
+});
+
 export const METERS: Record<Meter, MeterSpec> = {
   chat: {
     ...TOKENS,
@@ -205,6 +250,42 @@ export const METERS: Record<Meter, MeterSpec> = {
     answerText: null,
     cheaper: (path, units) =>
       path.startsWith('/v1/images/') && units > 1 ? `It is billed as ${units} image calls: ask for fewer images (a smaller n), a smaller size or a lower quality` : null,
+  },
+  // SkillBoss services (`/v1/run`, `/v1/pilot`): reserved at the model's per-request price, settled at the `cost_usd` reported.
+  run: {
+    schema: runSchema,
+    prompt: null,
+    scanned: false,
+    // A run is priced per call (or, for a token-priced model, bounded by its inputs' max_tokens): nothing is written into it.
+    choices: one,
+    boundFields: () => [],
+    completionFields: [],
+    maxCompletion: (body, d) => ((body.inputs as Json | undefined)?.max_tokens as number | null | undefined) ?? d,
+    units: one,
+    unpricedMicros: free,
+    perRequest: runPrice,
+    job: 'start',
+    streamUsage: false,
+    usage: RUN_USAGE,
+    answerText: null,
+    cheaper: () => null,
+  },
+  // A poll of a run's job: free itself; the poll that sees it end charges the job's reservation once.
+  job: {
+    schema: null,
+    prompt: null,
+    choices: one,
+    boundFields: () => [],
+    scanned: false,
+    completionFields: [],
+    maxCompletion: () => 0,
+    units: one,
+    unpricedMicros: free,
+    job: 'poll',
+    streamUsage: false,
+    usage: RUN_USAGE,
+    answerText: null,
+    cheaper: () => null,
   },
   // Listings, moderations, stored responses: free unless the upstream reports a cost.
   reported: {

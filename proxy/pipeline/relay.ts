@@ -114,7 +114,7 @@ async function relayJson(
   if (buf === null) throw badGateway('upstream_response_too_large', 'SkillBoss sent a response larger than the sidecar relays.');
   // A large answer (embeddings of many inputs) is scanned for its usage; it is parsed whole only when that is missing.
   // A translated answer is parsed whole anyway (to translate it), so it is not scanned.
-  const scanned = !translate && buf.length >= SCAN_FROM_BYTES ? scanAnswer(buf) : null;
+  const scanned = !translate && !spec.job && buf.length >= SCAN_FROM_BYTES ? scanAnswer(buf) : null;
   let usage = scanned ? spec.usage.json(scanned.fields) : null;
   let obj: Record<string, unknown> | null = null;
   // SkillBoss's `_` fields come out (upstream/hygiene.ts): a scanned answer is parsed whole only when its top level has one.
@@ -152,6 +152,7 @@ async function relayJson(
     reportedCostMicros: reportedCost(up.headers['x-skillboss-cost']),
     streamed: false,
     errorCode: null,
+    answer: obj,
     trailer: buf,
   };
 }

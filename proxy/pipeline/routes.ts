@@ -11,8 +11,9 @@ import type { DialectName } from './dialect.js';
  * How a forwarded request is metered; each kind's entry in meters.ts says how.
  * `call`: priced per call (images, audio, services) by the cost the upstream reports, else the default
  * call price, never free. `reported`: free unless the upstream reports a cost (listings, moderations).
+ * `run`: SkillBoss services, by the model's per-request price and the `cost_usd` reported; `job`: a poll of a run's job.
  */
-export type Meter = 'chat' | 'completion' | 'embedding' | 'responses' | 'call' | 'reported';
+export type Meter = 'chat' | 'completion' | 'embedding' | 'responses' | 'call' | 'reported' | 'run' | 'job';
 
 /** Local routes for agents without a token (`auth: false`). */
 export type OpenLocalHandler = 'request-access' | 'poll-access';
@@ -63,6 +64,11 @@ export const ROUTES: readonly RouteDef[] = [
   // Claude Code and the Anthropic SDKs, translated to the upstream's chat completions.
   { method: 'POST', path: '/v1/messages', scope: 'models:use', body: 'json', dialect: 'anthropic', forward: { meter: 'chat', path: '/chat/completions' } },
   { method: 'POST', path: '/v1/messages/count_tokens', scope: 'models:use', body: 'json', dialect: 'anthropic', local: 'count-tokens' },
+  // SkillBoss's services (reference §3.1): one endpoint for everything else, its async jobs, and the smart router.
+  { method: 'POST', path: '/v1/run', scope: 'services:use', body: 'json', forward: { meter: 'run' } },
+  { method: 'POST', path: '/v1/pilot', scope: 'services:use', body: 'json', forward: { meter: 'run' } },
+  { method: 'GET', path: '/v1/job/*', scope: 'services:use', body: 'none', forward: { meter: 'job' } },
+  // The seed's services routes, for upstreams that speak it.
   { method: 'GET', path: '/v1/services', scope: 'services:read', body: 'none', forward: { meter: 'reported' } },
   { method: 'POST', path: '/v1/services/*', scope: 'services:use', body: 'json', forward: { meter: 'call' } },
   { method: 'GET', path: '/v1/balance', scope: 'billing:read', body: 'none', local: 'balance' },

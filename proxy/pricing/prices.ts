@@ -16,6 +16,7 @@
  */
 import type { DB } from '../db/database.js';
 import { bumpGeneration, getSetting, setSetting } from '../db/records.js';
+import { runPriceOf, type RunPrice } from './run-prices.js';
 
 export type RateSource = 'upstream' | 'override' | 'default' | 'fallback';
 
@@ -339,6 +340,11 @@ export class PriceBook {
       .run(model, prompt, completion, off ? null : (classes.cached ?? null), off ? null : (classes.cacheWrite ?? null), off ? null : (classes.reasoning ?? null));
     bumpGeneration(this.db, 'prices');
     this.reload();
+  }
+
+  /** A `/v1/run` model's unit and per-request price as last synced (run-prices.ts). */
+  runPrice(model: string | undefined): RunPrice {
+    return runPriceOf(this.db, model);
   }
 
   /** The default call price in micro-dollars (setting `default_call_price`, USD). */

@@ -24,6 +24,7 @@ import { FailedAuthLimiter, PrincipalCache } from '../pipeline/authenticate.js';
 import { Budgets, type Reservation } from '../pipeline/budget.js';
 import type { DaemonServices, StageDeps, UpstreamHygiene } from '../pipeline/context.js';
 import { PASS_UPSTREAM_FIELDS_SETTING, SEND_AGENT_NAME_SETTING } from '../upstream/hygiene.js';
+import { Jobs } from '../pipeline/jobs.js';
 import { LooseBounds } from '../pipeline/loose.js';
 import { TOKEN_ROUTES } from '../pipeline/local.js';
 import { RateLimiter } from '../pipeline/ratelimit.js';
@@ -90,18 +91,25 @@ export function createPipelineDeps(o: PipelineDepsOptions): Pipeline {
       log.error({ err, requestId: e.request_id }, 'could not record an upstream overrun in the audit log');
     }
   });
+  const budgets = createBudgets(db, events, log);
+  // Open SkillBoss jobs hold their reservations again; ones past the human's timeout are settled every minute.
+  const jobs = new Jobs(db, log);
+  jobs.restore(budgets, (id) => tokens.chain(id), clock());
+  const sweeper = setInterval(() => jobs.sweep(clock(), budgets), 60_000);
+  sweeper.unref();
 
   const deps: StageDeps = {
     clock,
     limits,
     tokens,
     principals: new PrincipalCache(tokens),
-    budgets: createBudgets(db, events, log),
+    budgets,
     looseBounds: new LooseBounds(),
     tokenizer,
     dialects: DIALECTS,
     limiter: new RateLimiter(),
     prices: new PriceBook(db),
+    jobs,
     upstream: () => upstream,
     key,
     upstreamState: new UpstreamState(db, events),
@@ -125,7 +133,10 @@ export function createPipelineDeps(o: PipelineDepsOptions): Pipeline {
     setLifecycle(next) {
       lifecycle = next;
     },
-    close: () => tokenizer.close(),
+    close: () => {
+      clearInterval(sweeper);
+      return tokenizer.close();
+    },
   };
 }
 

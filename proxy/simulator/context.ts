@@ -25,6 +25,8 @@ export interface SimContext {
   readonly dialect: SimDialect;
   /** Below this balance the real dialect adds `_balance_warning` to answers. */
   readonly lowBalanceMicros: number;
+  /** GET /v1/models lists the run models too (run.ts). */
+  readonly listRunModels: boolean;
   faults: Faults;
   readonly requests: RecordedRequest[];
   readonly record: boolean;

@@ -11,6 +11,7 @@ import { defaultFaultBody, type Faults } from './faults.js';
 import { notFound, readBody, sendError, sendJson, sendRaw, SimError } from './http.js';
 import { matchRoute } from './routes.js';
 import type { SimDialect } from './real.js';
+import { matchRunRoute } from './run.js';
 import { SimState } from './state.js';
 import { loadTokenizer } from './tok.js';
 
@@ -31,6 +32,8 @@ export interface SimulatorOptions {
   clock?: () => number;
   /** Add usage.cost (USD) to chat/embedding usage and an x-skillboss-cost header. Default false. */
   reportCost?: boolean;
+  /** List the `/v1/run` models (run.ts) in GET /v1/models with their catalog pricing. Default false; the run routes answer either way. */
+  services?: boolean;
   /** Record requests in `requests`. Default true; benchmarks may turn it off. */
   recordRequests?: boolean;
   /** Keep at most about this many recorded requests (oldest dropped). Default 50000. */
@@ -122,7 +125,7 @@ async function serve(ctx: SimContext, req: IncomingMessage, res: ServerResponse)
   }
 
   const method = req.method ?? 'GET';
-  const m = matchRoute(method, path, ctx.dialect);
+  const m = matchRoute(method, path, ctx.dialect) ?? matchRunRoute(method, path);
   try {
     if (!m) throw notFound(`Unknown route: ${method} ${path}`);
     const caller = ctx.state.authenticate(req.headers.authorization);
@@ -156,6 +159,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
     reportCost: opts.reportCost ?? false,
     dialect,
     lowBalanceMicros: Math.round((opts.lowBalanceUsd ?? 5) * 1e6),
+    listRunModels: opts.services ?? false,
     faults: {},
     requests: [],
     record: opts.recordRequests ?? true,
