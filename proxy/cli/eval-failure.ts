@@ -7,6 +7,7 @@
  * and a failing status (`… && agent` then stops).
  */
 import { basename } from 'node:path';
+import { envSetting } from '../core/env.js';
 
 /** Whether this command line prints lines for eval: `env`, and `connect` for an agent whose settings are printed. */
 export function printsForEval(args: string[], cmd: string | undefined): boolean {
@@ -21,7 +22,7 @@ function shellOf(args: string[], env: NodeJS.ProcessEnv): string {
   if (i >= 0 && args[i + 1]) return args[i + 1]!;
   const eq = args.find((a) => a.startsWith('--shell='));
   if (eq) return eq.slice('--shell='.length);
-  const sh = basename(env.SHELL ?? '');
+  const sh = basename(envSetting('SHELL', env) ?? '');
   return sh === 'pwsh' || process.platform === 'win32' ? 'powershell' : sh;
 }
 

@@ -151,6 +151,13 @@ export class LedgerStore {
     return this.q.ownCostSince.get(tokenId, since) as number;
   }
 
+  /** Requests since `since` charged at the fallback price (cost_source 'default') on the token-priced routes, per model, most first. */
+  fallbackChargedSince(since: number): Array<{ model: string; n: number }> {
+    return this.shape(
+      `SELECT coalesce(model, '(none)') AS model, count(*) AS n FROM usage WHERE ts >= ? AND cost_source = 'default' AND route IN ('/v1/chat/completions', '/v1/completions', '/v1/embeddings', '/v1/responses', '/v1/messages') GROUP BY 1 ORDER BY 2 DESC`,
+    ).all(since) as Array<{ model: string; n: number }>;
+  }
+
   lastUsed(tokenId: string): number | null {
     return this.q.lastUsed.get(tokenId) as number | null;
   }

@@ -2,10 +2,10 @@
  * What was charged at the fallback price, for `status` and the dashboard: the
  * models SkillBoss names but does not price, and this period's ledger rows
  * priced at the default (cost_source 'default': the flag on the row).
- * Read-only queries, kept here in one small function each (the ledger's own
- * store is proxy/db/ledger-store.ts).
+ * The ledger's part is asked of proxy/db/ledger-store.ts, which owns those tables.
  */
 import type { DB } from '../db/database.js';
+import { ledgerStore } from '../db/ledger-store.js';
 
 /** Models listed by the last sync with no token price from SkillBoss and no local override. */
 export function unpricedModels(db: DB): string[] {
@@ -20,8 +20,6 @@ export function unpricedModels(db: DB): string[] {
 
 /** Requests since `since` charged at the fallback price, and the models they named. */
 export function fallbackChargedSince(db: DB, since: number): { requests: number; models: string[] } {
-  const rows = db
-    .prepare(`SELECT coalesce(model, '(none)') AS model, count(*) AS n FROM usage WHERE ts >= ? AND cost_source = 'default' AND route IN ('/v1/chat/completions', '/v1/completions', '/v1/embeddings', '/v1/responses', '/v1/messages') GROUP BY 1 ORDER BY 2 DESC`)
-    .all(since) as Array<{ model: string; n: number }>;
+  const rows = ledgerStore(db).fallbackChargedSince(since);
   return { requests: rows.reduce((a, r) => a + r.n, 0), models: rows.map((r) => r.model) };
 }

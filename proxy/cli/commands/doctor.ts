@@ -4,6 +4,7 @@
  * now); only without one does it judge the local key store and upstream.
  */
 import type { Command } from 'commander';
+import { envSetting } from '../../core/env.js';
 import { createServer } from 'node:net';
 import { accessSync, constants } from 'node:fs';
 import { DEFAULT_PORT, resolveUpstream } from '../../core/config.js';
@@ -48,7 +49,7 @@ async function upstreamChecks(upstreamUrl: string, key: string, g: GlobalOptions
   }
   const db = openDb(g);
   try {
-    const cp = process.env.SKILLBOSS_CONTROL_PLANE_URL || getSetting<string>(db, CONTROL_PLANE_SETTING) || controlPlaneOf(upstreamUrl);
+    const cp = envSetting('SKILLBOSS_CONTROL_PLANE_URL') || getSetting<string>(db, CONTROL_PLANE_SETTING) || controlPlaneOf(upstreamUrl);
     const b = await findBalance(upstreamUrl, cp, key, null);
     out.push(
       'reasons' in b
@@ -76,7 +77,7 @@ export function registerDoctor(program: Command, globals: () => GlobalOptions): 
       const warnings: string[] = [];
       // --upstream, else SKILLBOSS_UPSTREAM_URL, else the saved setting, else the default.
       let upstreamUrl = resolveUpstream(o.upstream);
-      const explicitUpstream = o.upstream !== undefined || Boolean(process.env.SKILLBOSS_UPSTREAM_URL);
+      const explicitUpstream = o.upstream !== undefined || envSetting('SKILLBOSS_UPSTREAM_URL') !== undefined;
 
       try {
         const db = openDb(g);
@@ -110,6 +111,10 @@ export function registerDoctor(program: Command, globals: () => GlobalOptions): 
         } else {
           checks.push({ name: 'upstream', ok: false, detail: `${st.upstream.url}: not checked without a key` });
         }
+        // What the daemon could not learn from SkillBoss (issue 23): an unrecognised model list fails, as without a daemon.
+        const after = up ? await daemonStatus(daemon) : st;
+        const shape = after.alerts.find((a) => a.kind === 'upstream_notice' && a.severity === 'error');
+        if (shape) checks.push({ name: 'models', ok: false, detail: shape.message });
         warnings.push(...(st.warnings ?? []));
       } else {
         describes = `no running daemon: the local key store and ${upstreamUrl}`;

@@ -38,7 +38,7 @@ export async function checkKey(upstreamUrl: string, key: string): Promise<{ vali
  * the default.
  */
 async function upstreamFor(opts: GlobalOptions & { upstream?: string }): Promise<string> {
-  if (opts.upstream || process.env.SKILLBOSS_UPSTREAM_URL) return resolveUpstream(opts.upstream);
+  if (opts.upstream || envSetting('SKILLBOSS_UPSTREAM_URL')) return resolveUpstream(opts.upstream);
   const d = daemonFor(opts);
   if (d) {
     const url = await daemonStatus(d).then((s) => s.upstream.url, () => null);

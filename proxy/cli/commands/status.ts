@@ -44,6 +44,8 @@ function upstreamOf(s: Status): Partial<UpstreamStatus> {
     balanceSyncedAt: ms(s.upstream.balance_synced_at),
     lastError: s.upstream.last_error,
     checkedAt: ms(s.upstream.checked_at),
+    balanceSource: s.upstream.balance_source ?? null,
+    balanceCredits: s.upstream.balance_credits ?? null,
   } as Partial<UpstreamStatus>;
 }
 
@@ -79,7 +81,9 @@ export function registerStatus(program: Command, globals: () => GlobalOptions): 
       const db = openDb(g);
       let out;
       try {
-        const up: Partial<UpstreamStatus> = live ? upstreamOf(live) : (getSetting<Partial<UpstreamStatus>>(db, 'upstream_status') ?? {});
+        // The daemon's own answer wins; what it records in the database (the notices of what SkillBoss did not say) fills in the rest.
+        const stored = getSetting<Partial<UpstreamStatus>>(db, 'upstream_status') ?? {};
+        const up: Partial<UpstreamStatus> = live ? { ...stored, ...upstreamOf(live) } : stored;
         const upstreamUrl = live?.upstream.url ?? getSetting<string>(db, 'upstream_url') ?? resolveUpstream();
         const models = db.prepare('SELECT count(*) AS n, max(synced_at) AS at FROM models WHERE synced_at IS NOT NULL').get() as { n: number; at: number | null };
         const tokens = db.prepare('SELECT count(*) AS total, sum(revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)) AS active FROM tokens').get(now) as { total: number; active: number | null };
