@@ -74,7 +74,9 @@ export interface RequestRow {
 /** GET /admin/api/tokens with a query: one page of the matching tokens (proxy/admin/token-list.ts). */
 export interface TokenPage {
   data: TokenView[];
+  /** How many tokens match the query (all pages). */
   total: number;
+  /** How many tokens there are at all. */
   all: number;
   offset: number;
   limit: number;

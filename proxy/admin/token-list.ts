@@ -19,7 +19,10 @@ import { BUDGET_PERIODS } from '../core/period.js';
 import { windowOf } from '../core/period.js';
 import type { Token } from '../tokens/token.js';
 import type { DB } from '../db/database.js';
+import type { TokenPage } from '../../wire/admin-api.js';
 import type { TokenView } from './views.js';
+
+export type { TokenPage };
 
 const flag = z.enum(['0', '1', 'true', 'false'], { message: 'expected 1 or 0' }).optional();
 
@@ -36,16 +39,6 @@ export const listQuery = z.strictObject({
   limit: z.coerce.number({ message: 'expected a number' }).int('expected a whole number').min(1, 'must be at least 1').max(500, 'at most 500').optional(),
 });
 export type ListQuery = z.infer<typeof listQuery>;
-
-export interface TokenPage {
-  data: TokenView[];
-  /** How many tokens match the query (all pages). */
-  total: number;
-  /** How many tokens there are at all. */
-  all: number;
-  offset: number;
-  limit: number;
-}
 
 const on = (v: string | undefined) => v === '1' || v === 'true';
 
