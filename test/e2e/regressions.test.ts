@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { readAdminSecret } from '../../proxy/admin/index.js';
 import { startDaemon } from '../../proxy/server/daemon.js';
 import type { Stack } from '../helpers/stack.js';
-import { useDashboard } from './browser.js';
+import { loginLink, useDashboard } from './browser.js';
 
 let s: Stack;
 let page: Page;
@@ -150,7 +150,7 @@ describe('2. Usage by model', () => {
 });
 
 describe('4. daemon down', () => {
-  it('says the numbers are unavailable and how to start it, clears stale badges, and recovers by itself', async () => {
+  it('says the numbers are unavailable and how to start it, clears stale badges, and after a restart asks to sign in again, then shows them', async () => {
     const asked = await fetch(`${s.baseURL}/agents/request-access`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -173,8 +173,14 @@ describe('4. daemon down', () => {
     expect(await page.getByText('No requests this month yet').count()).toBe(0);
     await badge.waitFor({ state: 'detached', timeout: 15_000 });
 
-    // The same daemon comes back on the same port: the page retries on its own and shows the numbers again.
+    // The same daemon comes back on the same port. Sessions end with the daemon that issued them (issue 25
+    // item 5: whoever answered on the port meanwhile may hold this one), so the page, retrying on its own,
+    // asks to sign in again; a fresh link shows the numbers again.
     s.daemon = await startDaemon({ dataDir: s.dataDir, port, upstreamUrl: s.sim.url, keyStore: s.keyStore, clock: s.clock, syncIntervalMs: 0, watchIntervalMs: 50 });
+    await page.getByRole('heading', { name: 'Sign in to the sidecar' }).waitFor({ timeout: 30_000 });
+    await page.goto(await loginLink(s.dataDir));
+    await page.getByRole('navigation', { name: 'Pages' }).waitFor();
+    await go('overview', 'Spend per day');
     await down.waitFor({ state: 'detached', timeout: 30_000 });
     await page.getByRole('region', { name: /^Spend in/ }).locator('.big').waitFor({ timeout: 30_000 });
     await badge.waitFor({ timeout: 30_000 });

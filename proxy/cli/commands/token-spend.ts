@@ -24,14 +24,8 @@ export interface SpendOptions {
 
 /** A positive amount in USD (`2.50` or `$2.50`), or `none` where `allowNone`: the CLI's one money parser (cli/parse.ts). */
 export function parsePositiveUsd(s: string, flag: string, allowNone = false): number | null {
-  try {
-    return parseUsdFlag(s, flag, { none: allowNone });
-  } catch (err) {
-    if (!(err instanceof CliError)) throw err;
-    // One sentence naming the input once (the parser's own message quotes it too; wrapping it said it twice).
-    if (err.message.includes('decimal places')) throw err;
-    throw new CliError(`${flag} takes an amount in USD above 0 (e.g. 25 or 2.50)${allowNone ? ' or none' : ''}, not ${JSON.stringify(s)}`);
-  }
+  // The one money rule (wire/fields.ts), in its own words: the same answer as every other path, the input quoted once.
+  return parseUsdFlag(s, flag, { none: allowNone });
 }
 
 export function parsePeriodFlag(s: string | undefined): BudgetPeriod | undefined {
