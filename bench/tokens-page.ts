@@ -43,10 +43,10 @@ async function main(): Promise<void> {
   const rows: string[] = ['tokens   query                                   median ms   max ms   KiB   matched'];
   for (const n of sizes.length ? sizes : [1000, 10_000]) {
     const dir = mkdtempSync(join(tmpdir(), 'sbs-tokens-page-'));
-    const sim = await startSimulator({ apiKey: 'sk-perf', balanceUsd: 100 });
+    const sim = await startSimulator({ apiKey: 'sk-perf-tokens-page', balanceUsd: 100 });
     try {
       seedDatabase(dir, { tokens: n, usageRows: n * 10 }, () => {});
-      const daemon = await startDaemon({ dataDir: dir, port: 0, upstreamUrl: sim.url, keyStore: memoryKeyStore('sk-perf'), log: silentLogger(), syncIntervalMs: 0 });
+      const daemon = await startDaemon({ dataDir: dir, port: 0, upstreamUrl: sim.url, keyStore: memoryKeyStore('sk-perf-tokens-page'), log: silentLogger(), syncIntervalMs: 0 });
       try {
         const secret = readAdminSecret(dir);
         const base = `${daemon.url}/admin/api/tokens`;
