@@ -179,6 +179,11 @@ const runSchema = z.looseObject({
   stream: z.boolean().nullish(),
 });
 
+/** Completions generated per request: best_of ones are generated (and billed) upstream even though only n come back, for each prompt. */
+function completionChoices(body: Json): number {
+  return Math.max(n(body), (body.best_of as number | null | undefined) ?? 1) * promptCount(body.prompt);
+}
+
 export const METERS: Record<Meter, MeterSpec> = {
   chat: {
     ...TOKENS,
@@ -199,9 +204,8 @@ export const METERS: Record<Meter, MeterSpec> = {
     prompt: 'prompt',
     scanned: false,
     completionFields: CHAT_BOUND,
-    // best_of completions are generated (and billed) upstream even though only n come back.
-    maxCompletion: (body, d) => bound(body, CHAT_BOUND, d) * Math.max(n(body), (body.best_of as number | null | undefined) ?? 1) * promptCount(body.prompt),
-    choices: (body) => Math.max(n(body), (body.best_of as number | null | undefined) ?? 1) * promptCount(body.prompt),
+    maxCompletion: (body, d) => bound(body, CHAT_BOUND, d) * completionChoices(body),
+    choices: completionChoices,
     boundFields: (body) => fieldsOf(body, CHAT_BOUND, 'max_tokens'),
     streamUsage: true,
     answerText: choicesText,
