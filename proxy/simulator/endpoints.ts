@@ -5,11 +5,7 @@ import { costHeaders, modelNotFound, nextSeq, nowSeconds, requireModel, usageOf,
 import { checkSpend } from './spend.js';
 import { badRequest, notFound, optPositiveInt, parseObject, sendJson, sendRaw, type JsonObject } from './http.js';
 import { injected } from './real.js';
-import { costMicros, findModel, listEntry, MODELS_LIST_JSON, SIMULATOR_MODELS } from './models.js';
-import { runListEntries } from './run.js';
-
-let withRun: string | undefined;
-const WITH_RUN_MODELS_JSON = (): string => (withRun ??= JSON.stringify({ object: 'list', data: [...SIMULATOR_MODELS.map(listEntry), ...runListEntries()] }));
+import { costMicros, findModel, listEntry, MODELS_LIST_JSON } from './models.js';
 
 export const IMAGE_COST_MICROS = 40_000;
 export const SPEECH_COST_MICROS = 15_000;
@@ -17,7 +13,7 @@ export const SERVICE_COST_MICROS = 1_000;
 export const EMBEDDING_DIMENSIONS = 8;
 
 export function handleListModels(call: Call): void {
-  sendRaw(call.res, 200, call.ctx.listRunModels ? WITH_RUN_MODELS_JSON() : MODELS_LIST_JSON, 'application/json');
+  sendRaw(call.res, 200, MODELS_LIST_JSON, 'application/json');
 }
 
 export function handleGetModel(call: Call): void {

@@ -11,6 +11,7 @@
 import type { Call, SimContext, SimDialect } from './context.js';
 import { badRequest, notFound, parseObject, SimError, sendJson, usd, type JsonObject } from './http.js';
 import { findModel, SIMULATOR_MODELS, type SimModel } from './models.js';
+import { runListEntries, runModelDetail } from './run.js';
 import { sseData, type SseChunk } from './sse.js';
 
 export type { SimDialect };
@@ -29,20 +30,26 @@ function realEntry(m: SimModel): JsonObject {
   return { id: m.id, type: typeOf(m), category: typeOf(m), vendor: vendorOf(m), display_name: m.id, name: m.id, description: `Simulated ${m.id}` };
 }
 
-const REAL_LIST_JSON = (() => {
+function realListJson(entries: readonly JsonObject[]): string {
   const types: Record<string, number> = {};
-  for (const m of SIMULATOR_MODELS) types[typeOf(m)] = (types[typeOf(m)] ?? 0) + 1;
-  return JSON.stringify({ models: SIMULATOR_MODELS.map(realEntry), count: SIMULATOR_MODELS.length, available_types: types });
-})();
+  for (const e of entries) types[String(e.type)] = (types[String(e.type)] ?? 0) + 1;
+  return JSON.stringify({ models: entries, count: entries.length, available_types: types });
+}
+const REAL_LIST_JSON = realListJson(SIMULATOR_MODELS.map(realEntry));
+let withRun: string | undefined;
 
+/** The model list; with `services: true`, the run models (run.ts) too, each with its `type`. */
 export function handleRealListModels(call: Call): void {
-  call.res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(REAL_LIST_JSON) });
-  call.res.end(REAL_LIST_JSON);
+  const body = call.ctx.listRunModels ? (withRun ??= realListJson([...SIMULATOR_MODELS.map(realEntry), ...(runListEntries() as JsonObject[])])) : REAL_LIST_JSON;
+  call.res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+  call.res.end(body);
 }
 
 /** `{model:{…, pricing:{unit, per_1m_input_usd, per_1m_output_usd}}}`; an unpriced model's detail has none. */
 export function handleRealGetModel(call: Call): void {
   const id = call.params[0] ?? '';
+  const run = call.ctx.listRunModels ? runModelDetail(id) : undefined;
+  if (run) return sendJson(call.res, 200, run);
   const m = findModel(id);
   if (!m) throw new SimError(404, 'invalid_request_error', 'model_not_found', `The model '${id}' does not exist`);
   const model: JsonObject = { ...realEntry(m), request_doc: 'POST /v1/chat/completions', response_doc: 'chat.completion' };

@@ -15,6 +15,7 @@ import {
 import { handleAutoRotate, handleBalance, handleCreateChild, handleCreateKey, handleRevoke, handleRotate } from './keys.js';
 import { handleCreateSubWallet, handleRealGetModel, handleRealListModels, handleRevokeSubWallet, handleWalletBalance, type SimDialect } from './real.js';
 import { handleInputTokens, handleResponses } from './responses.js';
+import { RUN_ROUTES } from './run.js';
 import { handleCancelResponse, handleDeleteResponse, handleGetResponse, handleInputItems } from './responses-store.js';
 
 export interface Route {
@@ -56,8 +57,12 @@ export const ROUTES: readonly Route[] = [
 /** Paths the real service does not have (key management is the console's; child keys are sub-wallets). */
 const SEED_ONLY = new Set(['/v1/balance', '/v1/api-keys', '/v1/agents/create-child', '/v1/api-keys/rotate', '/v1/api-keys/auto-rotate']);
 
-/** The real dialect: the shared inference routes, its own models/balance/sub-wallet routes, none of the seed's key management. */
+/**
+ * The real dialect: the shared inference routes, its own models/balance/sub-wallet routes and its services
+ * (`/v1/run`, `/v1/pilot`, `/v1/job/{id}`, run.ts: the seed page shows none of them), none of the seed's key management.
+ */
 export const REAL_ROUTES: readonly Route[] = [
+  ...RUN_ROUTES,
   { method: 'GET', path: '/v1/models', scope: null, handler: handleRealListModels },
   { method: 'GET', path: /^\/v1\/models\/(.+)$/, scope: null, handler: handleRealGetModel },
   { method: 'GET', path: '/v1/wallet/balance', scope: null, handler: handleWalletBalance },

@@ -11,15 +11,16 @@
  *   video  answers 202 and is done after a few polls; the completed poll carries `cost_usd`
  *   text   priced per token (`unit: token`), answers chat-shaped JSON with `usage`, or SSE when `stream: true`
  *
- * Mounted beside the seed's route table (simulator.ts); `GET /v1/models`
- * lists these models with their catalog pricing when the simulator is started
- * with `services: true`.
+ * Routed only in the real dialect (`REAL_ROUTES`, routes.ts): the seed page
+ * has no `/v1/run`. Its `GET /v1/models` lists these models (with `type`,
+ * `category` and `vendor`, priced in their `GET /v1/models/{id}` detail) when
+ * the simulator is started with `services: true` (`--services`).
  */
 import { createHash } from 'node:crypto';
 import type { Call } from './context.js';
 import { badRequest, notFound, parseObject, sendJson, SimError, usd, type JsonObject } from './http.js';
 
-/** A route of this file, shaped as the simulator's own table's (routes.ts), which matches first. */
+/** A route of this file, shaped as the simulator's own table's (routes.ts), whose real dialect's table holds them. */
 export interface RunRoute {
   readonly method: string;
   readonly path: string | RegExp;
@@ -54,17 +55,33 @@ export const RUN_MODELS: readonly RunModel[] = Object.freeze([
 
 const CREATED = 1_735_689_600;
 
-/** The run models as the seed's `GET /v1/models` entries (same keys), for a simulator started with `services: true`. */
+/** What the real service's `type` (and `category`) says of each kind of run model (reference §3.1 `types=`). */
+const REAL_TYPE: Record<RunModel['type'], string> = { image: 'image', tts: 'tts', video: 'video', text: 'chat' };
+
+/** The run models as the real `GET /v1/models` lists them (`{id, type, category, vendor, …}`, no prices), for a simulator started with `services: true`. */
 export function runListEntries(): Record<string, unknown>[] {
   return RUN_MODELS.map((m) => ({
     id: m.id,
-    object: 'model',
+    type: REAL_TYPE[m.type],
+    category: REAL_TYPE[m.type],
+    vendor: m.vendor,
+    display_name: m.id,
+    name: m.id,
+    description: `Simulated ${m.id}`,
     created: CREATED,
-    owned_by: m.vendor,
-    // The seed's flat `cost` is a token price: only a token-priced model has one.
-    cost: m.pricing.unit === 'token' ? m.pricing.prompt : null,
-    pricing: m.pricing,
   }));
+}
+
+/** A run model's real `GET /v1/models/{id}` answer: its entry with its catalog `pricing`; undefined for another id. */
+export function runModelDetail(id: string): Record<string, unknown> | undefined {
+  const m = byId.get(id);
+  if (!m) return undefined;
+  const entry = runListEntries().find((e) => e.id === id)!;
+  const pricing =
+    m.pricing.unit === 'request'
+      ? m.pricing
+      : { unit: 'token', per_1m_input_usd: m.pricing.per_1m_input_usd, per_1m_output_usd: m.pricing.per_1m_output_usd };
+  return { model: { ...entry, pricing, request_doc: 'POST /v1/run' } };
 }
 
 const byId = new Map(RUN_MODELS.map((m) => [m.id, m]));
@@ -294,22 +311,3 @@ export const RUN_ROUTES: readonly RunRoute[] = [
   { method: 'POST', path: '/v1/pilot', scope: 'services:use', handler: handlePilot },
   { method: 'GET', path: /^\/v1\/job\/([^/]+)$/, scope: 'services:use', handler: handleJob },
 ];
-
-/** The run routes, matched after the simulator's own table. */
-export function matchRunRoute(method: string, path: string): { route: RunRoute; params: readonly string[] } | undefined {
-  for (const r of RUN_ROUTES) {
-    if (r.method !== method) continue;
-    if (typeof r.path === 'string') {
-      if (r.path === path) return { route: r, params: [] };
-      continue;
-    }
-    const m = r.path.exec(path);
-    if (!m) continue;
-    try {
-      return { route: r, params: m.slice(1).map((x) => decodeURIComponent(x ?? '')) };
-    } catch {
-      return undefined;
-    }
-  }
-  return undefined;
-}

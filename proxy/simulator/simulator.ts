@@ -11,7 +11,6 @@ import { defaultFaultBody, type Faults } from './faults.js';
 import { notFound, readBody, sendError, sendJson, sendRaw, SimError } from './http.js';
 import { matchRoute } from './routes.js';
 import type { SimDialect } from './real.js';
-import { matchRunRoute } from './run.js';
 import { SimState } from './state.js';
 import { loadTokenizer } from './tok.js';
 
@@ -32,7 +31,7 @@ export interface SimulatorOptions {
   clock?: () => number;
   /** Add usage.cost (USD) to chat/embedding usage and an x-skillboss-cost header. Default false. */
   reportCost?: boolean;
-  /** List the `/v1/run` models (run.ts) in GET /v1/models with their catalog pricing. Default false; the run routes answer either way. */
+  /** Real dialect: list the `/v1/run` models (run.ts) in GET /v1/models, priced in their details. Default false; the run routes answer in the real dialect either way, and never in the seed one. */
   services?: boolean;
   /** Record requests in `requests`. Default true; benchmarks may turn it off. */
   recordRequests?: boolean;
@@ -125,7 +124,7 @@ async function serve(ctx: SimContext, req: IncomingMessage, res: ServerResponse)
   }
 
   const method = req.method ?? 'GET';
-  const m = matchRoute(method, path, ctx.dialect) ?? matchRunRoute(method, path);
+  const m = matchRoute(method, path, ctx.dialect);
   try {
     if (!m) throw notFound(`Unknown route: ${method} ${path}`);
     const caller = ctx.state.authenticate(req.headers.authorization);

@@ -19,7 +19,7 @@ const CHAT = 'deepseek/deepseek-chat';
 
 let s: Stack;
 beforeAll(async () => {
-  s = await startStack({ sim: { services: true } });
+  s = await startStack({ dialect: 'real', sim: { services: true } });
 });
 afterAll(async () => {
   await s?.close();
@@ -273,7 +273,7 @@ describe('async jobs', () => {
 
 describe('a restart while a job runs', () => {
   it('holds the open job\'s reservation again, and the poll after it charges the job once', async () => {
-    const stack = await startStack({ sim: { services: true } });
+    const stack = await startStack({ dialect: 'real', sim: { services: true } });
     try {
       const { token, secret } = stack.token({ budgetUsd: 0.6 });
       const started = await fetch(`${stack.baseURL}/run`, {

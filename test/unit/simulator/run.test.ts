@@ -2,7 +2,7 @@
  * The simulator's services (proxy/simulator/run.ts): `/v1/run` per kind of
  * model, jobs that only their key may poll and that charge once, `/v1/pilot`,
  * `Idempotency-Key` replays that charge nothing, and the model list with
- * catalog pricing under `services: true` (the seed's list is unchanged without it).
+ * pricing in their details under `services: true`; only in the real dialect (the seed page has no `/v1/run`).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SIMULATOR_MODELS, startSimulator, type Simulator } from '../../../proxy/simulator/index.js';
@@ -10,23 +10,35 @@ import { ADMIN_KEY, api } from './helpers.js';
 
 let sim: Simulator;
 let plain: Simulator;
+let seed: Simulator;
 beforeAll(async () => {
-  sim = await startSimulator({ apiKey: ADMIN_KEY, services: true });
-  plain = await startSimulator({ apiKey: ADMIN_KEY });
+  sim = await startSimulator({ apiKey: ADMIN_KEY, dialect: 'real', services: true });
+  plain = await startSimulator({ apiKey: ADMIN_KEY, dialect: 'real' });
+  seed = await startSimulator({ apiKey: ADMIN_KEY, services: true });
 });
 afterAll(async () => {
   await sim?.close();
   await plain?.close();
+  await seed?.close();
 });
 
 const IMAGE = 'replicate/black-forest-labs/flux-schnell';
 
 describe('simulator /v1/run', () => {
-  it('lists the run models with catalog pricing only when asked to', async () => {
-    const listed = (await api(sim, 'GET', '/models')).json.data as Array<{ id: string; pricing: Record<string, unknown> }>;
-    expect(listed.find((m) => m.id === IMAGE)?.pricing).toEqual({ unit: 'request', per_request_usd: 0.04 });
-    expect(listed.find((m) => m.id === 'deepseek/deepseek-chat')?.pricing).toMatchObject({ unit: 'token', per_1m_input_usd: 0.27 });
-    expect((await api(plain, 'GET', '/models')).json.data).toHaveLength(SIMULATOR_MODELS.length);
+  it('lists the run models with their type only when asked to, priced in their details', async () => {
+    const listed = (await api(sim, 'GET', '/models')).json.models as Array<{ id: string; type: string; vendor: string }>;
+    expect(listed.find((m) => m.id === IMAGE)).toMatchObject({ type: 'image', vendor: 'replicate' });
+    expect(listed.find((m) => m.id === 'minimax/video-01')).toMatchObject({ type: 'video' });
+    expect((await api(sim, 'GET', `/models/${IMAGE}`)).json.model).toMatchObject({ pricing: { unit: 'request', per_request_usd: 0.04 } });
+    expect((await api(sim, 'GET', '/models/deepseek/deepseek-chat')).json.model).toMatchObject({ pricing: { unit: 'token', per_1m_input_usd: 0.27 } });
+    expect((await api(plain, 'GET', '/models')).json.models).toHaveLength(SIMULATOR_MODELS.length);
+  });
+
+  it('answers the run routes only in the real dialect: the seed page has none', async () => {
+    expect((await api(seed, 'POST', '/run', { body: { model: IMAGE, inputs: {} } })).status).toBe(404);
+    expect((await api(seed, 'POST', '/pilot', { body: { type: 'image', inputs: {} } })).status).toBe(404);
+    expect((await api(seed, 'GET', '/job/job_x')).status).toBe(404);
+    expect((await api(seed, 'GET', '/models')).json.data).toHaveLength(SIMULATOR_MODELS.length);
   });
 
   it('answers an image run with its cost and charges it; an unknown model is 404, a missing one 400', async () => {
@@ -50,7 +62,7 @@ describe('simulator /v1/run', () => {
   });
 
   it('runs a video as a job: 202, processing, then completed and charged once; another key gets 404', async () => {
-    const child = await api(sim, 'POST', '/agents/create-child', { body: { child_name: 'other', child_budget: 5, scopes: ['services:use'] } });
+    const child = await api(sim, 'POST', '/sub-wallets', { body: { label: 'other', rules: { max_spend_usd: 5 } } });
     expect(child.status).toBe(200);
     const before = sim.balanceMicros();
     const started = await api(sim, 'POST', '/run', { body: { model: 'minimax/video-01', inputs: { polls: 1 } } });
