@@ -22,11 +22,21 @@
  * carries the charge. A first request that fails (refused, 4xx/5xx, client
  * gone) gives its key up, so a retry of it is charged. The key forwarded is
  * the agent's, namespaced by its token (hashed), so one token's key can never
- * replay another token's answer upstream.
+ * replay another token's answer upstream. A request with a key whose first
+ * request is still in flight is refused with 409 `idempotency_key_in_use`
+ * before anything is reserved or sent (what Stripe and the IETF
+ * Idempotency-Key draft answer): it cannot be a free retry, since the first
+ * may still fail and give its key up, and forwarding it would race the first
+ * upstream, where SkillBoss has no answer to replay yet.
+ *
+ * Poll URLs. The agent is told to poll the sidecar's own `/v1/job/{id}`,
+ * whatever `poll_url` the upstream's 202 carries (an absolute URL, on its
+ * origin or another): a poll goes to the configured upstream's
+ * `/job/{id}` only, never to an address an answer named.
  */
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
-import { badRequest, notFound } from '../core/errors.js';
+import { badRequest, conflict, notFound } from '../core/errors.js';
 import type { LedgerRow } from '../core/ledger.js';
 import type { DB } from '../db/database.js';
 import { getSetting } from '../db/records.js';
@@ -90,6 +100,8 @@ const JOB_ID = /^[A-Za-z0-9._~:@+-]{1,200}$/;
 export class Jobs {
   /** Jobs not yet settled, with the reservation each holds. */
   private open = new Map<string, Open>();
+  /** Idempotency keys (token id, key hash) whose first request is still in flight. */
+  private inFlight = new Set<string>();
   private readonly q;
 
   constructor(
@@ -135,18 +147,35 @@ export class Jobs {
     }
     const tokenId = ctx.principal.token.id;
     const hash = createHash('sha256').update(raw).digest('hex');
+    const flight = `${tokenId}\n${hash}`;
+    if (this.inFlight.has(flight)) {
+      throw conflict(
+        'idempotency_key_in_use',
+        'Another request with this Idempotency-Key is still in progress; nothing was reserved or sent. Retry once it has answered: the retry gets its answer and is not charged again.',
+      );
+    }
     ctx.req.headers['idempotency-key'] = `sbs-${createHash('sha256').update(`${tokenId}\n${raw}`).digest('hex').slice(0, 48)}`;
-    if (this.q.claimKey.run(tokenId, hash, ctx.requestId, ctx.now).changes === 1) return { hash, retryOf: null };
+    const claimed = (): KeyClaim => {
+      this.inFlight.add(flight);
+      return { hash, retryOf: null };
+    };
+    if (this.q.claimKey.run(tokenId, hash, ctx.requestId, ctx.now).changes === 1) return claimed();
     const first = this.q.getKey.get(tokenId, hash) as { request_id: string; created_at: number } | undefined;
     if (first && ctx.now - first.created_at < IDEMPOTENCY_MS) return { hash, retryOf: first.request_id };
     // Older than SkillBoss remembers: a new request, charged again.
     this.q.renewKey.run(ctx.requestId, ctx.now, tokenId, hash);
-    return { hash, retryOf: null };
+    return claimed();
   }
 
   /** Gives up a key claimed by a request that was refused or failed before it was charged. */
   dropClaim(ctx: JobRequest, claim: KeyClaim): void {
     this.q.dropKey.run(ctx.principal.token.id, claim.hash, ctx.requestId);
+    this.landed(ctx, claim);
+  }
+
+  /** The first request of a key has its answer: a request with the key from now on is a retry of it (or, once dropped, a new one). */
+  private landed(ctx: JobRequest, claim: KeyClaim): void {
+    if (!claim.retryOf) this.inFlight.delete(`${ctx.principal.token.id}\n${claim.hash}`);
   }
 
   /**
@@ -157,6 +186,7 @@ export class Jobs {
   afterRun(ctx: JobRequest, est: Estimated, outcome: Answered, row: LedgerRow, reservation: Reservation | null, claim: KeyClaim | null): { row: LedgerRow; reservation: Reservation | null } {
     if (claim?.retryOf) return { row: free(row), reservation };
     if (claim && (outcome.status >= 400 || outcome.status === 499)) this.dropClaim(ctx, claim);
+    else if (claim) this.landed(ctx, claim);
     const jobId = outcome.status === 202 ? outcome.answer?.job_id : undefined;
     if (typeof jobId !== 'string' || !JOB_ID.test(jobId)) return { row, reservation };
     const inserted =
@@ -245,6 +275,19 @@ export class Jobs {
     this.open.delete(jobId);
     return { cost, reservation: open?.reservation ?? null };
   }
+}
+
+/**
+ * A 202 job answer's `poll_url`, made the sidecar's own `/v1/job/{id}` (the agent polls through the
+ * sidecar, and the sidecar polls only its upstream); true when it changed the answer.
+ */
+export function sidecarPollUrl(answer: Record<string, unknown>): boolean {
+  const id = answer.job_id;
+  if (typeof id !== 'string' || !JOB_ID.test(id) || !('poll_url' in answer)) return false;
+  const own = `/v1/job/${encodeURIComponent(id)}`;
+  if (answer.poll_url === own) return false;
+  answer.poll_url = own;
+  return true;
 }
 
 /** The human's job timeout in minutes (`PATCH /admin/api/settings {service_job_timeout_minutes}`), or the default. */

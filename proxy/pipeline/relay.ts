@@ -23,6 +23,7 @@ import { mapTransportError, responseHeaders } from './upstream.js';
 import { reportedCost } from './usage.js';
 import { balanceWarningText, stripInjected } from '../upstream/hygiene.js';
 import { AGENT_ANSWERS } from '../upstream/models.js';
+import { sidecarPollUrl } from './jobs.js';
 
 /** Cap on a buffered JSON response (non-streamed answers are small; a larger one is an upstream fault). */
 const MAX_JSON_RESPONSE_BYTES = 64 * 1024 * 1024;
@@ -119,7 +120,9 @@ async function relayJson(
   let obj: Record<string, unknown> | null = null;
   // SkillBoss's `_` fields come out (upstream/hygiene.ts): a scanned answer is parsed whole only when its top level has one.
   const injectedTop = onInjected !== undefined && (scanned ? Object.keys(scanned.kinds).some((k) => k.startsWith('_')) : buf.includes(INJECTED_MARK));
-  if (!usage || injectedTop) {
+  // A job's 202 is read whole: its poll_url becomes the sidecar's own (jobs.ts).
+  const jobStarted = spec.job === 'start' && up.statusCode === 202;
+  if (!usage || injectedTop || jobStarted) {
     try {
       const parsed: unknown = JSON.parse(buf.toString('utf8'));
       if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) obj = parsed as Record<string, unknown>;
@@ -141,6 +144,7 @@ async function relayJson(
   // The real service's model answers, in the shape OpenAI clients read (upstream/models.ts).
   const answer = ctx.route.def.forward!.answer;
   if (answer && obj && AGENT_ANSWERS[answer](obj)) changed = true;
+  if (jobStarted && obj && sidecarPollUrl(obj)) changed = true;
   if (changed && !translate && obj) buf = Buffer.from(JSON.stringify(obj));
   const counted = !usage && obj && spec.answerText ? await countText(ctx, spec.answerText(obj)) : null;
   if (translate && obj) buf = Buffer.from(JSON.stringify(translate(obj)));

@@ -209,7 +209,9 @@ function runModel(call: Call, s: RunState, m: RunModel, inputs: JsonObject, stre
       const polls = typeof inputs.polls === 'number' && Number.isInteger(inputs.polls) && inputs.polls >= 0 && inputs.polls <= 100 ? inputs.polls : 2;
       const id = `job_${createHash('sha256').update(`${call.caller.key.id}${++s.seq}${call.ctx.clock()}`).digest('hex').slice(0, 20)}`;
       s.jobs.set(id, { id, owner: call.caller.key.id, model: m, polls: 0, pollsUntilDone: polls, fail: inputs.fail === true, big: inputs.big === true, charged: false });
-      const body = { status: 'accepted', job_id: id, poll_url: `/v1/job/${id}`, model: m.id };
+      // `inputs.poll_base`: an absolute poll_url at that base (its own origin, or another), as a real answer may carry.
+      const pollUrl = typeof inputs.poll_base === 'string' ? `${inputs.poll_base}/job/${id}` : `/v1/job/${id}`;
+      const body = { status: 'accepted', job_id: id, poll_url: pollUrl, model: m.id };
       remember(s, idem, call, 202, body);
       sendJson(res, 202, body);
       return;

@@ -6,6 +6,8 @@
  * answer reports (else at the price), a job charged once by the poll that
  * sees it end, an Idempotency-Key retry charged once.
  */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { readAdminSecret } from '../../proxy/admin/index.js';
 import { AUDIO_CHUNKS, releaseHeldAudio } from '../../proxy/simulator/run.js';
@@ -152,6 +154,38 @@ describe('POST /v1/run', () => {
     expect(before - s.sim.balanceMicros()).toBe(74_000);
   });
 
+  it('refuses a second request with the same Idempotency-Key while the first is in flight (409), reserving and sending nothing for it', async () => {
+    const { token, secret } = s.token({ budgetUsd: 1 });
+    const before = s.sim.balanceMicros();
+    const key = { 'idempotency-key': 'speak-once' };
+    const first = await run(secret, TTS, { text: 'Hello', hold: true }, key);
+    expect(first.status).toBe(200);
+    const reader = first.body!.getReader();
+    expect((await reader.read()).done).toBe(false);
+    // The first is still streaming (the simulator holds the rest of its audio): the same key again is a conflict.
+    const second = await run(secret, TTS, { text: 'Hello', hold: true }, key);
+    expect(second.status).toBe(409);
+    const err = await errorOf(second);
+    expect(err.code).toBe('idempotency_key_in_use');
+    expect(err.message).toContain('still in progress');
+    expect(simRuns()).toHaveLength(1);
+    expect(s.daemon.deps.budgets.reservedFor(token.id)).toBe(20_000);
+    expect(releaseHeldAudio()).toBe(1);
+    while (!(await reader.read()).done);
+    // Once the first has answered, the same key is a retry: answered (replayed upstream), not charged again.
+    const retry = await run(secret, TTS, { text: 'Hello' }, key);
+    expect(retry.status).toBe(200);
+    await retry.arrayBuffer();
+    expect(before - s.sim.balanceMicros()).toBe(20_000);
+    // In the order they settled: the refusal at once, the first when its audio ended, then the retry.
+    expect(ledgerOf(s.daemon.db, token.id).map((r) => [r.status, r.cost_micros])).toEqual([
+      [409, 0],
+      [200, 20_000],
+      [200, 0],
+    ]);
+    expect(s.daemon.deps.budgets.reservedFor(token.id)).toBe(0);
+  });
+
   it('a retry of a request refused for its budget is a new request once the budget allows it', async () => {
     const { token, secret } = s.token({ budgetMicros: 39_999 });
     const key = { 'idempotency-key': 'try-again' };
@@ -227,6 +261,32 @@ describe('async jobs', () => {
     expect(done.result.preview_base64).toHaveLength(100_000);
     expect(charged(token.id)).toBe(450_000);
     expect(s.daemon.deps.budgets.reservedFor(token.id)).toBe(0);
+  });
+
+  it('tells the agent to poll the sidecar whatever absolute poll_url the upstream gives, and polls only the upstream', async () => {
+    const foreign: string[] = [];
+    const other: Server = createServer((req, res) => {
+      foreign.push(`${req.method} ${req.url} ${req.headers.authorization ?? ''}`);
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"completed","cost_usd":0}');
+    });
+    await new Promise<void>((r) => other.listen(0, '127.0.0.1', r));
+    try {
+      const elsewhere = `http://127.0.0.1:${(other.address() as AddressInfo).port}/v1`;
+      const { token, secret } = s.token({ budgetUsd: 2 });
+      for (const base of [elsewhere, s.sim.url]) {
+        const res = await run(secret, VIDEO, { prompt: 'waves', polls: 0, poll_base: base });
+        expect(res.status).toBe(202);
+        const body = (await res.json()) as { job_id: string; poll_url: string };
+        expect(body.poll_url).toBe(`/v1/job/${body.job_id}`);
+        // The agent polls what it was told, on the sidecar; the sidecar polls its upstream, nowhere else.
+        const done = await fetch(new URL(body.poll_url, s.daemon.url), { headers: { authorization: `Bearer ${secret}` } });
+        expect(await done.json()).toMatchObject({ status: 'completed', cost_usd: 0.45 });
+      }
+      expect(foreign).toEqual([]);
+      expect(charged(token.id)).toBe(900_000);
+    } finally {
+      await new Promise<void>((r) => other.close(() => r()));
+    }
   });
 
   it('a failed job releases its reservation and costs nothing it did not report', async () => {
