@@ -58,6 +58,10 @@ export interface UsageRow {
   token_id?: string;
   token_name?: string | null;
   model?: string | null;
+  /** `by=vendor`: the model's part before its first `/` (else the synced vendor); null without a model. */
+  vendor?: string | null;
+  /** `by=type`: the synced model's type (chat, image, video, tts, …), else the route's kind of metering. */
+  type?: string;
   requests: number;
   errors: number;
   prompt_tokens: number;

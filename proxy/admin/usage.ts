@@ -8,17 +8,21 @@ import { z } from 'zod';
 import { badRequest } from '../core/errors.js';
 import { microsToUsd } from '../core/money.js';
 import { DAY_MS } from '../core/time.js';
-import { ledgerStore, USAGE_GROUPS, type UsageGroup } from '../db/ledger-store.js';
+import { ledgerStore, USAGE_GROUPS, type ServiceSpendRow, type UsageGroup } from '../db/ledger-store.js';
+import { fallbackType } from '../pipeline/route-kinds.js';
 import type { AdminContext } from './context.js';
 import { isoDay, parseInput } from './validate.js';
 
 const GROUPS = USAGE_GROUPS;
 type Group = UsageGroup;
 
+/** Groupings over the ledger's own columns, and the services views (issue 24): by vendor and by type of model. */
+const BY = [...(Object.keys(GROUPS) as Group[]), 'vendor', 'type'] as const;
+
 const usageQuery = z.strictObject({
   from: isoDay.optional(),
   to: isoDay.optional(),
-  by: z.enum(Object.keys(GROUPS) as [Group, ...Group[]], { message: `expected one of ${Object.keys(GROUPS).join(', ')}` }).default('day'),
+  by: z.enum(BY as unknown as [string, ...string[]], { message: `expected one of ${BY.join(', ')}` }).default('day'),
   token: z.string().max(40).optional(),
   format: z.enum(['json', 'csv'], { message: 'expected json or csv' }).default('json'),
 });
@@ -54,10 +58,14 @@ export function usageRouter(ctx: AdminContext): Router {
   r.get('/usage', (req, res) => {
     const q = parseInput(usageQuery, req.query, 'query');
     const range = rangeOf(q, deps.clock());
-    const rows: UsageRow[] = (ledgerStore(db).grouped(q.by, range.fromMs, range.toMs, q.token) as unknown as Array<UsageRow & { cost_micros: number }>).map(({ cost_micros, ...rest }) => ({
-      ...rest,
-      cost_usd: microsToUsd(cost_micros),
-    }));
+    const store = ledgerStore(db);
+    const rows: UsageRow[] =
+      q.by === 'vendor' || q.by === 'type'
+        ? servicesRows(q.by, q.by === 'vendor' ? store.spendByVendor(range.fromMs, range.toMs, q.token) : store.spendByType(range.fromMs, range.toMs, q.token, fallbackType))
+        : (store.grouped(q.by as Group, range.fromMs, range.toMs, q.token) as unknown as Array<UsageRow & { cost_micros: number }>).map(({ cost_micros, ...rest }) => ({
+            ...rest,
+            cost_usd: microsToUsd(cost_micros),
+          }));
     if (q.format === 'csv') return sendCsv(res, `skillboss-usage-${q.by}-${range.from}-to-${range.to}.csv`, rows);
     const total = rows.reduce((a, x) => a + x.cost_usd, 0);
     res.json({ from: range.from, to: range.to, by: q.by, data: rows, total_cost_usd: Math.round(total * 1e6) / 1e6 });
@@ -66,11 +74,22 @@ export function usageRouter(ctx: AdminContext): Router {
   r.get('/requests', (req, res) => {
     const q = parseInput(requestsQuery, req.query, 'query');
     const rows = ledgerStore(db).requestsPage(q);
-    const page = rows.slice(0, q.limit).map(({ cost_micros, streamed, ts, ...rest }) => ({
+    const page = rows.slice(0, q.limit).map(({ cost_micros, streamed, ts, job_id, job_status, job_cost_micros, job_reserved_micros, job_started, ...rest }) => ({
       ...rest,
       ts: new Date(ts).toISOString(),
       cost_usd: microsToUsd(cost_micros),
       streamed: streamed === 1,
+      // The SkillBoss job this row started or settled (a /v1/run answered 202, the poll that charged it).
+      job:
+        typeof job_id === 'string'
+          ? {
+              id: job_id,
+              status: job_status as string,
+              role: job_started === 1 ? ('started' as const) : ('settled' as const),
+              reserved_usd: microsToUsd(job_reserved_micros as number),
+              cost_usd: typeof job_cost_micros === 'number' ? microsToUsd(job_cost_micros) : null,
+            }
+          : null,
     }));
     res.json({ data: page, next_before: rows.length > q.limit ? page.at(-1)!.id : null });
   });
@@ -82,6 +101,11 @@ export function usageRouter(ctx: AdminContext): Router {
   });
 
   return r;
+}
+
+/** The services views' rows in the answer's shape: `vendor` or `type` named as such. */
+function servicesRows(by: 'vendor' | 'type', rows: ServiceSpendRow[]): UsageRow[] {
+  return rows.map(({ key, cost_micros, ...rest }) => ({ [by]: key, ...rest, cost_usd: microsToUsd(cost_micros) }));
 }
 
 /** A cell that a spreadsheet will not run as a formula (token names can come from agents). */

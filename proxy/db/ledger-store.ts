@@ -23,11 +23,37 @@ export interface SpendRow {
   requests: number;
 }
 
-/** The ledger columns the CLI's `usage` lists. */
+/** The ledger columns the CLI's `usage` lists, and the SkillBoss job a row started or settled (null for any other). */
 export type UsageListRow = Pick<
   LedgerRow,
   'ts' | 'token_id' | 'route' | 'model' | 'prompt_tokens' | 'completion_tokens' | 'cached_tokens' | 'cache_write_tokens' | 'reasoning_tokens' | 'cost_micros' | 'status' | 'latency_ms'
->;
+> & { job_id: string | null; vendor: string | null };
+
+/**
+ * Spend of one group of the services views (`spendByVendor`, `spendByType`): `key` is the vendor (the model's part
+ * before its first `/`, else the synced entry's `vendor`/`owned_by`; null without a model) or the type.
+ */
+export interface ServiceSpendRow {
+  key: string | null;
+  requests: number;
+  errors: number;
+  prompt_tokens: number;
+  completion_tokens: number;
+  cost_micros: number;
+}
+
+/** Spend per (model, route) with what the last sync said of the model: the rows the services views add up. */
+interface ModelRouteSpend {
+  model: string | null;
+  route: string;
+  synced_type: string | null;
+  synced_vendor: string | null;
+  requests: number;
+  errors: number;
+  prompt_tokens: number;
+  completion_tokens: number;
+  cost_micros: number;
+}
 
 export interface UsageTotals {
   requests: number;
@@ -181,10 +207,14 @@ export class LedgerStore {
   listSince(since: number, tokenId: string | undefined, limit: number): { rows: UsageListRow[]; totals: UsageTotals } {
     const where = tokenId ? 'WHERE ts >= ? AND token_id = ?' : 'WHERE ts >= ?';
     const args = tokenId ? [since, tokenId] : [since];
-    const rows = this.shape(
-      `SELECT ts, token_id, route, model, prompt_tokens, completion_tokens, cached_tokens, cache_write_tokens, reasoning_tokens, cost_micros, status, latency_ms
-       FROM usage ${where} ORDER BY id DESC LIMIT ?`,
-    ).all(...args, limit) as UsageListRow[];
+    const rows = (
+      this.shape(
+        `SELECT ts, token_id, route, model, prompt_tokens, completion_tokens, cached_tokens, cache_write_tokens, reasoning_tokens, cost_micros, status, latency_ms,
+           coalesce((SELECT job_id FROM service_jobs WHERE request_id = usage.request_id), (SELECT job_id FROM service_jobs WHERE settled_request_id = usage.request_id)) AS job_id,
+           (SELECT coalesce(${syncedText('$.vendor')}, ${syncedText('$.owned_by')}) FROM models m WHERE m.id = usage.model) AS synced_vendor
+         FROM usage ${where} ORDER BY id DESC LIMIT ?`,
+      ).all(...args, limit) as Array<Omit<UsageListRow, 'vendor'> & { synced_vendor: string | null }>
+    ).map(({ synced_vendor, ...r }) => ({ ...r, vendor: vendorOf(r.model, synced_vendor) }));
     const totals = this.shape(
       `SELECT count(*) AS requests, coalesce(sum(prompt_tokens),0) AS prompt_tokens, coalesce(sum(completion_tokens),0) AS completion_tokens,
         coalesce(sum(cached_tokens),0) AS cached_tokens, coalesce(sum(reasoning_tokens),0) AS reasoning_tokens, coalesce(sum(cost_micros),0) AS cost_micros FROM usage ${where}`,
@@ -225,9 +255,40 @@ export class LedgerStore {
       args.push(f.before);
     }
     // Every ledger column (token classes and whatever a later migration adds reach the request drawer as they are).
-    const sql = `SELECT u.*, t.name AS token_name
-       FROM usage u LEFT JOIN tokens t ON t.id = u.token_id ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY u.id DESC LIMIT ?`;
+    // A run's job (service_jobs): the row that started it or the one that settled it shows its id, status and cost.
+    const sql = `SELECT u.*, t.name AS token_name, j.job_id AS job_id, j.status AS job_status, j.cost_micros AS job_cost_micros, j.reserved_micros AS job_reserved_micros,
+         (j.request_id = u.request_id) AS job_started
+       FROM usage u LEFT JOIN tokens t ON t.id = u.token_id
+       LEFT JOIN service_jobs j ON j.request_id = u.request_id OR j.settled_request_id = u.request_id
+       ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY u.id DESC LIMIT ?`;
     return this.shape(sql).all(...args, f.limit + 1) as Array<Record<string, unknown> & { id: number; cost_micros: number; streamed: number; ts: number }>;
+  }
+
+  /**
+   * Spend in `[from, to)` (of one token) by vendor: the part of the model before its first `/`
+   * (`replicate/black-forest-labs/flux-schnell` → `replicate`), else the vendor the last sync listed for the
+   * model (`vendor`, the seed's `owned_by`); null for rows without a model. Most spent first.
+   */
+  spendByVendor(from: number, to: number, tokenId: string | undefined): ServiceSpendRow[] {
+    return addUp(this.spendByModelRoute(from, to, tokenId), (r) => vendorOf(r.model, r.synced_vendor));
+  }
+
+  /**
+   * Spend in `[from, to)` (of one token) by type: the `type` (else `category`) the last sync stored for the model
+   * (the real `GET /v1/models` lists one per model: chat, image, video, tts, music, search, scraper, email, …),
+   * else `fallback(route)` (the caller's: the route's kind of metering). Most spent first.
+   */
+  spendByType(from: number, to: number, tokenId: string | undefined, fallback: (route: string) => string): ServiceSpendRow[] {
+    return addUp(this.spendByModelRoute(from, to, tokenId), (r) => r.synced_type ?? fallback(r.route));
+  }
+
+  private spendByModelRoute(from: number, to: number, tokenId: string | undefined): ModelRouteSpend[] {
+    const where = tokenId ? 'u.ts >= ? AND u.ts < ? AND u.token_id = ?' : 'u.ts >= ? AND u.ts < ?';
+    return this.shape(
+      `SELECT u.model, u.route, coalesce(${syncedText('$.type')}, ${syncedText('$.category')}) AS synced_type, coalesce(${syncedText('$.vendor')}, ${syncedText('$.owned_by')}) AS synced_vendor,
+         count(*) AS requests, sum(u.status >= 400) AS errors, sum(u.prompt_tokens) AS prompt_tokens, sum(u.completion_tokens) AS completion_tokens, sum(u.cost_micros) AS cost_micros
+       FROM usage u LEFT JOIN models m ON m.id = u.model WHERE ${where} GROUP BY u.model, u.route`,
+    ).all(...(tokenId ? [from, to, tokenId] : [from, to])) as ModelRouteSpend[];
   }
 
   /** Per bucket of `step` ms from `start` to `end` (of one token): requests, errors (status ≥ 400) and cost. */
@@ -262,4 +323,32 @@ export class LedgerStore {
       ? { sql: 'usage.ts >= ? AND usage.ts < ? AND usage.token_id = ?', args: [start, step, start, end, tokenId] }
       : { sql: 'usage.ts >= ? AND usage.ts < ?', args: [start, step, start, end] };
   }
+}
+
+/** A text field of the synced model entry `m.raw` (the last `GET /v1/models` listing of it), NULL when absent, empty or not text. */
+function syncedText(path: '$.type' | '$.category' | '$.vendor' | '$.owned_by'): string {
+  return `CASE WHEN json_valid(m.raw) AND json_type(m.raw, '${path}') = 'text' AND json_extract(m.raw, '${path}') != '' THEN json_extract(m.raw, '${path}') END`;
+}
+
+/** A model's vendor: its part before the first `/`, else the vendor its synced entry names, else the model itself; null without a model. */
+export function vendorOf(model: string | null, syncedVendor: string | null): string | null {
+  if (model === null) return null;
+  const slash = model.indexOf('/');
+  return slash > 0 ? model.slice(0, slash) : (syncedVendor ?? model);
+}
+
+/** Rows added up by `keyOf`, most spent first (then most requests, then by key). */
+function addUp(rows: readonly ModelRouteSpend[], keyOf: (r: ModelRouteSpend) => string | null): ServiceSpendRow[] {
+  const out = new Map<string | null, ServiceSpendRow>();
+  for (const r of rows) {
+    const key = keyOf(r);
+    const g = out.get(key) ?? { key, requests: 0, errors: 0, prompt_tokens: 0, completion_tokens: 0, cost_micros: 0 };
+    g.requests += r.requests;
+    g.errors += r.errors;
+    g.prompt_tokens += r.prompt_tokens;
+    g.completion_tokens += r.completion_tokens;
+    g.cost_micros += r.cost_micros;
+    out.set(key, g);
+  }
+  return [...out.values()].sort((a, b) => b.cost_micros - a.cost_micros || b.requests - a.requests || String(a.key ?? '').localeCompare(String(b.key ?? '')));
 }

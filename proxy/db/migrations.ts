@@ -207,4 +207,8 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (token_id, key_hash)
   ) STRICT;
   `,
+  /* 8: svcui: a ledger row finds the job it started or settled (usage --json job_id, the request drawer's job status) */ `
+  CREATE INDEX service_jobs_request ON service_jobs(request_id);
+  CREATE INDEX service_jobs_settled ON service_jobs(settled_request_id);
+  `,
 ];

@@ -4,6 +4,7 @@ import { microsToUsd } from '../../core/money.js';
 import { periodOf } from '../../core/time.js';
 import { periodAdjective, windowOf, type BudgetPeriod, type Window } from '../../core/period.js';
 import { ledgerStore } from '../../db/ledger-store.js';
+import { fallbackType, kindOfRoute } from '../../pipeline/route-kinds.js';
 import { periodSpend } from '../../spend/views.js';
 import { CliError, printJson, printTable, withTokens, type GlobalOptions } from '../context.js';
 
@@ -42,7 +43,11 @@ export function registerUsage(program: Command, globals: () => GlobalOptions): v
             ts: new Date(r.ts).toISOString(),
             token_id: r.token_id,
             route: r.route,
+            // How it was metered (chat, embedding, call, run, job, reported, local…), the model's vendor, and the SkillBoss job it started or settled.
+            kind: kindOfRoute(r.route),
             model: r.model,
+            vendor: r.vendor,
+            job_id: r.job_id,
             prompt_tokens: r.prompt_tokens,
             completion_tokens: r.completion_tokens,
             // Parts of the two counts above: priced at their own rates (see price list).
@@ -78,7 +83,9 @@ export function registerUsage(program: Command, globals: () => GlobalOptions): v
           out.requests.map((r) => ({
             time: r.ts.replace('T', ' ').slice(0, 19),
             token: r.token_id,
+            kind: r.kind ?? '',
             model: r.model ?? '',
+            job: r.job_id ?? '',
             in: String(r.prompt_tokens),
             out: String(r.completion_tokens),
             cached: String(r.cached_tokens),
@@ -87,10 +94,19 @@ export function registerUsage(program: Command, globals: () => GlobalOptions): v
             status: String(r.status),
             ms: r.latency_ms.toFixed(1),
           })),
-          ['time', 'token', 'model', 'in', 'cached', 'out', 'reasoning', 'cost', 'status', 'ms'],
+          // A job column only when a listed row has one (most ledgers have no SkillBoss jobs); the vendor is the model's first part.
+          ['time', 'token', 'kind', 'model', 'in', 'cached', 'out', 'reasoning', 'cost', 'status', 'ms', ...(out.requests.some((r) => r.job_id) ? ['job'] : [])],
         );
         const tt = out.totals;
         process.stdout.write(`\n${tt.requests} requests since ${tt.since}: ${tt.prompt_tokens} prompt + ${tt.completion_tokens} completion tokens, $${tt.cost_usd.toFixed(6)}\n`);
+        // Where it went: per vendor and per type of model (chat, image, video, tts, …), over the same requests as the totals.
+        const split = (rows: Array<{ key: string | null; cost_micros: number; requests: number }>) =>
+          rows.map((g) => `${g.key ?? '(no model)'} $${microsToUsd(g.cost_micros).toFixed(6)} (${g.requests})`).join(', ');
+        if (tt.requests > 0) {
+          const store = ledgerStore(db);
+          process.stdout.write(`by vendor: ${split(store.spendByVendor(since, Number.MAX_SAFE_INTEGER, o.token))}\n`);
+          process.stdout.write(`by type: ${split(store.spendByType(since, Number.MAX_SAFE_INTEGER, o.token, fallbackType))}\n`);
+        }
         if (budgetOf) process.stdout.write(`${budgetLine(budgetOf.id, budgetOf.budgetPeriod, budgetOf.budget, spent ?? 0, window!)}\n`);
       });
     });
