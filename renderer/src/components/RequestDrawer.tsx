@@ -1,8 +1,9 @@
 /**
  * One request, in full, from the Requests feed or a token's page: the model
  * the agent asked for, the status with its error code and the message the
- * agent got, streamed or not, tokens, cost, latency and the request id to
- * grep the logs for.
+ * agent got, streamed or not, tokens, cost (and where it came from: reported
+ * by SkillBoss or priced), a SkillBoss job's id, status and cost, latency
+ * and the request id to grep the logs for.
  */
 import type { RequestRow } from '../api';
 import { int, usd, when } from '../format';
@@ -16,6 +17,14 @@ const COST_SOURCE: Record<string, string> = {
   override: 'tokens × your price override',
   default: 'fallback price',
   none: 'nothing charged',
+};
+
+/** A job's status (service_jobs), in words. */
+const JOB_STATUS: Record<string, string> = {
+  pending: 'running',
+  completed: 'completed',
+  failed: 'failed',
+  timed_out: 'timed out: charged its reservation, flagged',
 };
 
 export function RequestDrawer({ row, onClose }: { row: RequestRow; onClose: () => void }) {
@@ -56,13 +65,35 @@ export function RequestDrawer({ row, onClose }: { row: RequestRow; onClose: () =
         <dt>Cost</dt>
         <dd data-usd={row.cost_usd}>
           {usd(row.cost_usd)}
-          {row.cost_source ? <span className="muted small"> · {COST_SOURCE[row.cost_source] ?? row.cost_source}</span> : null}
+          {row.cost_source ? (
+            <span className="muted small" data-testid="cost-source">
+              {' '}
+              · {COST_SOURCE[row.cost_source] ?? row.cost_source}
+            </span>
+          ) : null}
         </dd>
         {row.cost_source === 'default' ? (
           <>
             <dt>Priced at</dt>
             <dd className="wrap" data-testid="fallback-price" role="note">
               the fallback price: SkillBoss did not price this model. Set a price in Settings (or <code>skillboss-sidecar price set</code>); a cost SkillBoss reports later wins.
+            </dd>
+          </>
+        ) : null}
+        {row.job ? (
+          <>
+            <dt>SkillBoss job</dt>
+            <dd data-testid="job">
+              <span className="mono small">{row.job.id}</span> · <span data-testid="job-status">{JOB_STATUS[row.job.status] ?? row.job.status}</span>
+              <div className="muted small">
+                {row.job.role === 'started'
+                  ? `This run started it; ${usd(row.job.reserved_usd)} is held until a poll sees it end, and that poll is charged.`
+                  : 'This poll saw it end and was charged for it, once.'}
+              </div>
+            </dd>
+            <dt>Job cost</dt>
+            <dd data-testid="job-cost" data-usd={row.job.cost_usd ?? ''}>
+              {row.job.cost_usd === null ? 'not yet known' : usd(row.job.cost_usd)}
             </dd>
           </>
         ) : null}

@@ -7,6 +7,7 @@
 import { useState } from 'react';
 import { api, ApiError, type Issued, type RequestRow, type TokenView } from '../api';
 import { BudgetBar, Card, Empty, ErrorNote, StatusBadge } from '../components/bits';
+import { ServiceSpend } from '../components/ServiceSpend';
 import { SeriesCharts } from '../components/Charts';
 import { Unavailable } from '../components/DaemonDown';
 import { RequestDrawer, StatusCell } from '../components/RequestDrawer';
@@ -222,6 +223,10 @@ export function Token() {
           </table>
         )}
       </Card>
+      <div className="grid">
+        {/* This month's own calls (the usage route's default range), split across SkillBoss's vendors and kinds of service. */}
+        <ServiceSpend query={`token=${encodeURIComponent(t.id)}`} />
+      </div>
       <Card title="Recent requests" className="wide">
         {recent.data && recent.data.data.length === 0 ? (
           <Empty>No requests yet. They appear here the moment an agent calls with this token.</Empty>

@@ -1,7 +1,8 @@
-/** Usage: the charts over a range preset (spend by token or model, requests, errors, latency), the totals for the same days, and a CSV export. */
+/** Usage: the charts over a range preset (spend by token or model, requests, errors, latency), the totals for the same days, spend by vendor and by type, and a CSV export. */
 import { api, type UsageRow } from '../api';
 import { Card, Empty, ErrorNote } from '../components/bits';
 import { SeriesCharts, useChartView } from '../components/Charts';
+import { ServiceSpend } from '../components/ServiceSpend';
 import { int, usd } from '../format';
 import { useLoad } from '../hooks';
 
@@ -90,6 +91,9 @@ export function Usage() {
           </div>
         )}
       </Card>
+      <div className="grid">
+        <ServiceSpend query={q} />
+      </div>
     </div>
   );
 }
