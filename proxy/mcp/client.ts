@@ -4,6 +4,7 @@
  * memory so a key collected by request_access or minted by rotate_key is used
  * by the next tool call.
  */
+import { createHash } from 'node:crypto';
 import { DEFAULT_HOST, DEFAULT_PORT } from '../core/config.js';
 import { isLoopbackHost } from '../core/net.js';
 import { TOKEN_PREFIX } from '../tokens/format.js';
@@ -83,6 +84,17 @@ export function resolveClientConfig(opts: { baseUrl?: string; runtime?: ClientCo
 
 type Json = Record<string, unknown>;
 
+/** What `raw` read of an answer: its status and type, its whole size and hash, and its first bytes. */
+export interface RawAnswer {
+  status: number;
+  contentType: string | null;
+  size: number;
+  sha256: string;
+  /** At most the `keep` bytes asked for. */
+  bytes: Buffer;
+  truncated: boolean;
+}
+
 function daemonHolds(alive: NonNullable<ClientConfig['daemonAlive']>): boolean {
   try {
     return alive.holdsLock();
@@ -140,6 +152,55 @@ export class SidecarClient {
       throw new SidecarApiError(res.status, e.code ?? `http_${res.status}`, e.message ?? `HTTP ${res.status}`, ra === null ? null : Number(ra));
     }
     return json;
+  }
+
+  /**
+   * An agent API call whose answer may be anything (SkillBoss's `/v1/run`: the vendor's JSON, binary audio, an SSE
+   * stream): read as it comes, hashed and sized whole, at most `keep` bytes of it kept. Refusals throw as `call` does.
+   */
+  async raw(method: string, path: string, opts: { body?: unknown; headers?: Record<string, string>; keep: number; signal?: AbortSignal }): Promise<RawAnswer> {
+    if (!this.config.token) throw new SidecarApiError(401, 'no_key', 'This MCP server has no sidecar key yet: call request_access first, or start it with SKILLBOSS_API_KEY set.', null);
+    const alive = this.config.daemonAlive;
+    if (alive !== undefined && !daemonHolds(alive)) {
+      throw new SidecarApiError(0, 'unreachable', `The sidecar of ${alive.dataDir} is not running (its data dir is not locked), so this MCP server's key is not sent to whatever answers on ${this.config.baseUrl}; start it (skillboss-sidecar serve, or the tray app).`, null);
+    }
+    const headers: Record<string, string> = { ...opts.headers, authorization: `Bearer ${this.config.token}` };
+    if (opts.body !== undefined) headers['content-type'] = 'application/json';
+    let res: Response;
+    try {
+      res = await fetch(`${this.config.baseUrl}${path}`, { method, headers, body: opts.body === undefined ? null : JSON.stringify(opts.body), signal: opts.signal ?? null, redirect: 'error' });
+    } catch (err) {
+      if (opts.signal?.aborted) throw err;
+      throw new SidecarApiError(0, 'unreachable', `The sidecar at ${this.config.baseUrl} did not answer (${(err as Error).message}); is it running (skillboss-sidecar serve, or the tray app)?`, null);
+    }
+    const hash = createHash('sha256');
+    const kept: Buffer[] = [];
+    let size = 0;
+    let keptBytes = 0;
+    if (res.body) {
+      for await (const chunk of res.body) {
+        const b = Buffer.from(chunk as Uint8Array);
+        hash.update(b);
+        size += b.length;
+        if (keptBytes < opts.keep + 1) {
+          const part = b.subarray(0, opts.keep + 1 - keptBytes);
+          kept.push(part);
+          keptBytes += part.length;
+        }
+      }
+    }
+    const bytes = Buffer.concat(kept);
+    if (!res.ok) {
+      let e: { code?: string; message?: string } = {};
+      try {
+        e = ((JSON.parse(bytes.toString('utf8')) as Json).error ?? {}) as typeof e;
+      } catch {
+        /* described by status */
+      }
+      const ra = res.headers.get('retry-after');
+      throw new SidecarApiError(res.status, e.code ?? `http_${res.status}`, e.message ?? `HTTP ${res.status}`, ra === null ? null : Number(ra));
+    }
+    return { status: res.status, contentType: res.headers.get('content-type'), size, sha256: hash.digest('hex'), bytes: bytes.subarray(0, opts.keep), truncated: size > opts.keep };
   }
 
   /** Fetches a poll_url, but only one on this same sidecar (the poll secret is not sent anywhere else). */

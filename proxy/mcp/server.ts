@@ -6,7 +6,8 @@
  *
  *   request_access      ask the human for a key and wait for the answer (the key is then used by the other tools)
  *   check_balance       GET /v1/balance
- *   list_models         GET /v1/models, with prices
+ *   list_models         GET /v1/models: chat models with prices, and SkillBoss's services models with their type
+ *   run_service         POST /v1/run (a SkillBoss service: images, video, audio, search, …) or poll its job, GET /v1/job/{id}
  *   rotate_key          POST /v1/api-keys/rotate (the new key is then used)
  *   create_child_agent  POST /v1/agents/create-child
  *   revoke_child_agent  DELETE /v1/agents/{id}/revoke
@@ -20,7 +21,7 @@ import { VERSION } from '../core/version.js';
 import { BUDGET_PERIODS } from '../core/period.js';
 import { parseUpstreamPrice } from '../pricing/prices.js';
 import { SCOPES } from '../tokens/scopes.js';
-import { SidecarApiError, type SidecarClient } from './client.js';
+import { SidecarApiError, type RawAnswer, type SidecarClient } from './client.js';
 
 type Json = Record<string, unknown>;
 
@@ -72,6 +73,38 @@ async function tool(fn: () => Promise<unknown>): Promise<CallToolResult> {
  */
 const amountInput = z.union([z.number(), z.string().max(40)]);
 const countInput = amountInput;
+
+/** The types SkillBoss lists for models called as chat (the rest are runs). */
+const CHAT_TYPES = new Set(['chat', 'llm', 'text', 'embedding']);
+/** Binary answers up to this size come back as base64 too; larger ones as their size, type and hash only. */
+const BINARY_INLINE = 48 * 1024;
+/** JSON and text answers are returned whole up to this size (a tool answer is read by a model). */
+const ANSWER_KEEP = 1024 * 1024;
+
+/** A run's answer as the tool returns it: JSON as it is, text as text, binary summarised (base64 under the cap). */
+function describeAnswer(a: RawAnswer): unknown {
+  const type = a.contentType ?? 'application/octet-stream';
+  const base = { http_status: a.status, content_type: type, size_bytes: a.size };
+  if (/^application\/(?:[\w.+-]+\+)?json\b/i.test(type) && !a.truncated) {
+    let json: unknown;
+    try {
+      json = JSON.parse(a.bytes.toString('utf8'));
+    } catch {
+      return { ...base, text: a.bytes.toString('utf8') };
+    }
+    const id = json && typeof json === 'object' ? (json as Json).job_id : undefined;
+    if (a.status === 202 && typeof id === 'string') {
+      return { ...base, answer: json, next: `The job runs at SkillBoss: call run_service with job_id "${id}" to poll it until its status is completed or failed (it is charged once, when it ends).` };
+    }
+    return { ...base, answer: json };
+  }
+  if (/^text\//i.test(type)) return { ...base, text: a.bytes.toString('utf8'), ...(a.truncated ? { truncated: true } : {}) };
+  return {
+    ...base,
+    sha256: a.sha256,
+    ...(a.size <= BINARY_INLINE ? { base64: a.bytes.toString('base64') } : { note: `A binary answer over ${BINARY_INLINE / 1024} KiB is not inlined; call /v1/run directly (curl or the openai SDK) to save it.` }),
+  };
+}
 
 export function createMcpServer(client: SidecarClient): McpServer {
   const server = new McpServer({ name: 'skillboss-sidecar', version: VERSION }, { capabilities: { logging: {} }, instructions: INSTRUCTIONS });
@@ -149,19 +182,66 @@ export function createMcpServer(client: SidecarClient): McpServer {
     'list_models',
     {
       title: 'List models with prices',
-      description: 'The models this sidecar serves, with prices in USD per million tokens (prompt and completion). Needs models:read.',
+      description:
+        'The models this key may use: chat models with prices in USD per million tokens (prompt and completion), and SkillBoss\'s services models ' +
+        '(images, video, speech, music, search, scraping, e-mail, documents…) with their type and, where the list carries one, their per-request price; ' +
+        'call those with run_service. Needs models:read.',
       annotations: { readOnlyHint: true },
     },
     () =>
       tool(async () => {
         const r = await client.call('GET', '/models');
-        const data = Array.isArray(r.data) ? (r.data as Json[]) : [];
+        const data = Array.isArray(r.data) ? (r.data as Json[]) : Array.isArray(r.models) ? (r.models as Json[]) : [];
         return {
           models: data.map((m) => {
             const p = parseUpstreamPrice(m);
-            return { id: m.id, owned_by: m.owned_by ?? null, prompt_usd_per_million_tokens: p?.prompt ?? null, completion_usd_per_million_tokens: p?.completion ?? null };
+            const type = typeof m.type === 'string' ? m.type : typeof m.category === 'string' ? m.category : null;
+            const tokens = p !== null && Number.isFinite(p.prompt);
+            return {
+              id: m.id ?? m.model_id,
+              owned_by: m.owned_by ?? m.vendor ?? null,
+              ...(type !== null ? { type } : {}),
+              prompt_usd_per_million_tokens: tokens ? p.prompt : null,
+              completion_usd_per_million_tokens: tokens ? p.completion : null,
+              ...(p?.perRequest != null ? { usd_per_request: p.perRequest } : {}),
+              // Chat-like models take POST /v1/chat/completions; every other SkillBoss model is a run.
+              ...(type !== null && !CHAT_TYPES.has(type) ? { call_with: 'run_service' } : {}),
+            };
           }),
         };
+      }),
+  );
+
+  server.registerTool(
+    'run_service',
+    {
+      title: 'Run a SkillBoss service',
+      description:
+        'POST /v1/run {model, inputs} through the sidecar with this key (needs services:use): any of SkillBoss\'s services models (list_models, e.g. ' +
+        '"replicate/black-forest-labs/flux-schnell" with inputs {prompt}). Metered like any call: reserved at the model\'s price, charged what SkillBoss reports. ' +
+        'Returns the vendor\'s JSON answer as it is; a binary answer (audio…) as its content_type, size_bytes and sha256, with base64 only when it is at most ' +
+        `${BINARY_INLINE / 1024} KiB; a long job as its job_id: call again with job_id to poll it (it is charged once, by the poll that sees it end). ` +
+        'Give idempotency_key to make a retry safe: the same key again is answered without a second charge.',
+      inputSchema: {
+        model: z.string().min(1).max(256).optional().describe('The model, "<vendor>/<name>". Required unless job_id is given.'),
+        inputs: z.record(z.string(), z.unknown()).optional().describe('The model\'s inputs, e.g. {"prompt": "a lighthouse at dusk"} or {"text": "Hello"}.'),
+        job_id: z.string().min(1).max(200).optional().describe('Poll a job an earlier run_service call started, instead of starting a run.'),
+        idempotency_key: z.string().min(1).max(255).optional().describe('Sent as Idempotency-Key: a retry with the same key is not charged again.'),
+      },
+    },
+    (args, extra) =>
+      tool(async () => {
+        if (args.job_id === undefined && args.model === undefined) throw new Error('Give model (and inputs) to run a service, or job_id to poll a job.');
+        const answer =
+          args.job_id !== undefined
+            ? await client.raw('GET', `/job/${encodeURIComponent(args.job_id)}`, { keep: ANSWER_KEEP, signal: extra.signal })
+            : await client.raw('POST', '/run', {
+                body: { model: args.model, inputs: args.inputs ?? {} },
+                headers: args.idempotency_key ? { 'idempotency-key': args.idempotency_key } : {},
+                keep: ANSWER_KEEP,
+                signal: extra.signal,
+              });
+        return describeAnswer(answer);
       }),
   );
 

@@ -58,7 +58,7 @@ describe('the MCP server over stdio', () => {
     const { token, secret } = s.token({ preset: 'admin', budgetUsd: 50, name: 'mcp-parent' });
     const client = await connect(['--data-dir', s.dataDir, 'mcp'], { SKILLBOSS_API_KEY: secret, OPENAI_BASE_URL: s.baseURL });
     const tools = (await client.listTools()).tools.map((t) => t.name).sort();
-    expect(tools).toEqual(['check_balance', 'create_child_agent', 'list_models', 'request_access', 'revoke_child_agent', 'rotate_key']);
+    expect(tools).toEqual(['check_balance', 'create_child_agent', 'list_models', 'request_access', 'revoke_child_agent', 'rotate_key', 'run_service']);
 
     const balance = await call(client, 'check_balance');
     expect(balance.isError).toBe(false);
