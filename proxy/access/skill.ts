@@ -20,7 +20,7 @@ This machine runs a SkillBoss sidecar at {{ORIGIN}}. It speaks the OpenAI API an
 - Base URL for OpenAI-compatible clients: \`{{ORIGIN}}/v1\`
 - In the commands below, \`<field>\` stands for the field of that name in the sidecar's latest JSON answer (\`<poll_url>\` is \`poll_url\` from step 1, \`<api_key>\` is \`api_key\` from step 3). Run each command as written, with those filled in.
 - Already have a key (\`SKILLBOSS_API_KEY\` or \`OPENAI_API_KEY\` starting with \`sk-sbl-\`)? Skip to step 4.
-- With an MCP client, \`skillboss-sidecar mcp\` offers the same as tools: request_access, check_balance, list_models, rotate_key, create_child_agent, revoke_child_agent.
+- With an MCP client, \`skillboss-sidecar mcp\` offers the same as tools: request_access, check_balance, list_models, run_service, rotate_key, create_child_agent, revoke_child_agent.
 
 ## Step 1: Ask for access
 
@@ -88,6 +88,24 @@ curl -sS -X POST {{ORIGIN}}/v1/api-keys/rotate -H "Authorization: Bearer <api_ke
 
 Your new key is \`new_api_key\`: store it in place of the old one, which keeps working until \`old_key_expires_at\` (7 days) so nothing breaks meanwhile.
 
+## Services: images, video, audio and more with \`/v1/run\`
+
+Everything SkillBoss offers beyond chat (images, video, speech, music, search, scraping, e-mail, documents) is one call, \`POST {{ORIGIN}}/v1/run\` with \`{"model": "<vendor>/<name>", "inputs": {…}}\`; it needs the \`services:use\` scope. \`GET {{ORIGIN}}/v1/models\` lists the models with their \`type\`. The answer is the vendor's own: JSON (with \`cost_usd\`), binary audio, or SSE with \`"stream": true\`. It is charged what SkillBoss reports (reserved first at the model's price, so a budget is never overspent).
+
+\`\`\`sh
+curl -sS {{ORIGIN}}/v1/run -H "Authorization: Bearer <api_key>" -H 'Content-Type: application/json' \\
+  -H 'Idempotency-Key: lighthouse-1' \\
+  -d '{"model": "replicate/black-forest-labs/flux-schnell", "inputs": {"prompt": "a lighthouse at dusk"}}'
+\`\`\`
+
+\`\`\`js
+const image = await client.post('/run', { body: { model: 'replicate/black-forest-labs/flux-schnell', inputs: { prompt: 'a lighthouse at dusk' } } });
+\`\`\`
+
+- A long job answers HTTP 202 \`{"status": "accepted", "job_id", "poll_url"}\`: \`GET {{ORIGIN}}<poll_url>\` (always \`/v1/job/<job_id>\` on this sidecar) with your key until \`status\` is \`completed\` or \`failed\`. It is charged once, when it ends, however often you poll; only your key can poll it.
+- \`Idempotency-Key\`: a retry with the same key within 24 hours gets its answer without a second charge. A second request with a key whose first is still running gets HTTP 409 \`idempotency_key_in_use\`: wait for the first.
+- \`POST {{ORIGIN}}/v1/pilot\` with \`{"type": "image", "inputs": {…}, "prefer": "price"}\` lets SkillBoss pick the model.
+
 ## Errors
 
 Errors come as \`{"error": {"message": "…", "type": "…", "code": "…"}}\`; the message says what to do.
@@ -96,7 +114,9 @@ Errors come as \`{"error": {"message": "…", "type": "…", "code": "…"}}\`; 
 |---|---|---|
 | 401 | The key is missing, malformed, unknown, revoked, expired, or was rotated and its grace ended | Send \`Authorization: Bearer sk-sbl-…\` with your newest key; if it was revoked or expired, ask for access again (step 1) |
 | 402 | Your monthly budget (or a parent's) is used up, or the SkillBoss account is out of credits | Stop spending; check step 5; ask the human for more budget; it resets on the 1st (UTC) |
-| 403 | Your key lacks the scope this call needs (\`insufficient_scope\`) | Do without it, or ask the human for access with that scope (step 1) |
+| 403 | Your key lacks the scope this call needs (\`insufficient_scope\`; \`/v1/run\` needs \`services:use\`) | Do without it, or ask the human for access with that scope (step 1) |
+| 404 | \`job_not_found\`: no job with this id was started with your key | Poll only the \`poll_url\` your own \`/v1/run\` answered |
+| 409 | \`idempotency_key_in_use\`: a request with this Idempotency-Key is still running | Wait for it to answer, then retry: the retry is not charged again |
 | 429 | Too many requests, polling too fast (\`slow_down\`), or too many access requests waiting | Wait the \`Retry-After\` seconds, then retry |
 | 503 | The human paused all agents, or the sidecar has no SkillBoss key yet | Wait a minute and retry; tell the human if it lasts |
 `;

@@ -5,6 +5,9 @@
  * and job_id, all from the real daemon's ledger after real runs against
  * `simulator --dialect real`.
  */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readAdminSecret } from '../../proxy/admin/index.js';
 import { runCli } from '../helpers/cli.js';
@@ -15,11 +18,13 @@ const VIDEO = 'minimax/video-01';
 
 let s: Stack;
 let tokenId: string;
+let tokenSecret: string;
 let jobId: string;
 beforeAll(async () => {
   s = await startStack({ dialect: 'real', sim: { services: true } });
   const { token, secret } = s.token({ budgetUsd: 5 });
   tokenId = token.id;
+  tokenSecret = secret;
   const call = (path: string, body?: unknown) =>
     fetch(`${s.baseURL}${path}`, {
       method: body === undefined ? 'GET' : 'POST',
@@ -103,5 +108,22 @@ describe('usage --json', () => {
     expect(text.stdout).toContain(jobId);
     expect(text.stdout).toMatch(/by vendor: minimax \$0\.450000 \(3\), replicate \$0\.037000 \(1\)/);
     expect(text.stdout).toMatch(/by type: video \$0\.450000 \(3\), image \$0\.037000 \(1\)/);
+  });
+});
+
+describe('skill.md\'s /v1/run example', () => {
+  it('runs as written with curl, and its openai SDK raw request works the same', async () => {
+    const md = await (await fetch(`${s.daemon.url}/skill.md`)).text();
+    const section = md.split(/^## /m).find((x) => x.startsWith('Services'))!;
+    expect(section).toContain('/v1/run');
+    const sh = /```sh\n([\s\S]*?)```/.exec(section)![1]!.replaceAll('<api_key>', tokenSecret);
+    const { stdout } = await promisify(execFile)('sh', ['-c', sh]);
+    expect(JSON.parse(stdout)).toMatchObject({ cost_usd: 0.037 });
+    // Its JS line, with a client made as step 4 makes it.
+    const js = /```js\n([\s\S]*?)```/.exec(section)![1]!;
+    expect(js).toContain("client.post('/run', { body: { model: 'replicate/black-forest-labs/flux-schnell'");
+    const client = new OpenAI({ apiKey: tokenSecret, baseURL: s.baseURL, maxRetries: 0 });
+    const image = await client.post<Record<string, unknown>>('/run', { body: { model: 'replicate/black-forest-labs/flux-schnell', inputs: { prompt: 'a lighthouse at dusk' } } });
+    expect(image).toMatchObject({ cost_usd: 0.037 });
   });
 });
