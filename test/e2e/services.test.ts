@@ -7,7 +7,7 @@
 import type { Page } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Stack } from '../helpers/stack.js';
-import { useDashboard } from './browser.js';
+import { screenshot, useDashboard } from './browser.js';
 
 let s: Stack;
 let page: Page;
@@ -54,6 +54,8 @@ describe('spend by vendor and by type', () => {
     expect(await shown('Spend by vendor', 'replicate')).toBe(0.037);
     expect(await shown('Spend by type', 'video')).toBe(0.45);
     expect(await shown('Spend by type', 'image')).toBe(0.037);
+    await page.getByRole('region', { name: 'Spend by type' }).scrollIntoViewIfNeeded();
+    await screenshot(page, 'services-usage');
   }, 60_000);
 
   it('so does a token\'s page, for its own calls', async () => {
@@ -91,5 +93,6 @@ describe('the request drawer', () => {
     const start = page.getByRole('dialog', { name: `Request ${VIDEO}` });
     expect(await start.getByTestId('job').textContent()).toContain('This run started it');
     expect(await start.getByTestId('job-status').textContent()).toBe('completed');
+    await screenshot(page, 'services-drawer');
   }, 60_000);
 });

@@ -86,9 +86,11 @@ export function RequestDrawer({ row, onClose }: { row: RequestRow; onClose: () =
             <dd data-testid="job">
               <span className="mono small">{row.job.id}</span> · <span data-testid="job-status">{JOB_STATUS[row.job.status] ?? row.job.status}</span>
               <div className="muted small">
-                {row.job.role === 'started'
-                  ? `This run started it; ${usd(row.job.reserved_usd)} is held until a poll sees it end, and that poll is charged.`
-                  : 'This poll saw it end and was charged for it, once.'}
+                {row.job.role === 'settled'
+                  ? 'This poll saw it end and was charged for it, once.'
+                  : row.job.status === 'pending'
+                    ? `This run started it; ${usd(row.job.reserved_usd)} is held until a poll sees it end, and that poll is charged.`
+                    : `This run started it (charged nothing itself; ${usd(row.job.reserved_usd)} was held until it ended, and the poll that saw it end was charged).`}
               </div>
             </dd>
             <dt>Job cost</dt>
