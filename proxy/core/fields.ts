@@ -32,13 +32,12 @@ export const durationField = (max: number) => parsedBy((v) => parseDuration(v, m
 export const periodField = z.enum(BUDGET_PERIODS, { message: PERIOD_MESSAGE });
 export const tokenIdField = z.string().regex(TOKEN_ID, TOKEN_ID_MESSAGE);
 /**
- * A model allowlist (wire/allowlist.ts): an array of patterns, or text `a,b`, validated and de-duplicated.
+ * A model allowlist (wire/allowlist.ts): a JSON array of patterns, validated and de-duplicated (text `a,b` is the CLI's and the dashboard's, parsed there).
  * `null` (every model) only where a schema adds `.nullable()`.
  */
 export const modelsField = z
-  .union([z.array(z.string().max(MAX_MODEL_PATTERN_LENGTH * 2)).max(MAX_MODEL_PATTERNS * 4), z.string().max(MAX_MODEL_PATTERNS * (MAX_MODEL_PATTERN_LENGTH + 2))], {
-    error: 'expected a list of model patterns (an array of strings)',
-  })
+  .array(z.string({ error: 'each model pattern must be a string' }).max(MAX_MODEL_PATTERN_LENGTH * 2), { error: 'expected a list of model patterns (an array of strings)' })
+  .max(MAX_MODEL_PATTERNS * 4, `at most ${MAX_MODEL_PATTERNS} model patterns`)
   .transform((v, ctx) => {
     const r = parseModelList(v);
     if (r.ok) return r.value;
