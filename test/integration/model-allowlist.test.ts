@@ -5,11 +5,13 @@
  * `GET /v1/models` lists only what it may use; a child stays within its parent; the list comes in
  * through the agent routes, access requests, the admin API and the CLI.
  */
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { readAdminSecret } from '../../proxy/admin/index.js';
 import { createUpstreamChild, UpstreamChildInputError } from '../../proxy/upstream/children.js';
 import { ledgerOf } from '../helpers/ledger.js';
-import { runCli } from '../helpers/cli.js';
+import { CLI, runCli } from '../helpers/cli.js';
 import { errorOf, startStack, type Stack } from '../helpers/stack.js';
 
 const IMAGE = 'replicate/black-forest-labs/flux-schnell';
@@ -229,7 +231,39 @@ describe('the human\'s paths', () => {
     const bad = await cli('token', 'create', '--name', 'x', '--preset', 'write', '--models', 'a//b');
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toContain('--models');
+    // env and connect make tokens with the same flag.
+    const byName = (n: string) => s.tokens.list().find((t) => t.name === n);
+    const env = await cli('env', '--name', 'env-lim', '--models', 'gemini/*', '--shell', 'bash');
+    expect(env.code).toBe(0);
+    expect(byName('env-lim')?.models).toEqual(['gemini/*']);
+    const con = await cli('connect', 'qwen', '--print', '--name', 'con-lim', '--models', 'replicate/*,gemini/*');
+    expect([con.code, con.stderr]).toEqual([0, expect.stringContaining('models replicate/* gemini/*')]);
+    expect(byName('con-lim')?.models).toEqual(['replicate/*', 'gemini/*']);
   });
+});
+
+describe('MCP create_child_agent', () => {
+  it('passes models on: a narrower list is the child\'s, a wider one comes back as the 403', async () => {
+    const parent = s.token({ preset: 'admin', models: ['replicate/*'] });
+    const transport = new StdioClientTransport({ command: process.execPath, args: [CLI, 'mcp', '--base-url', s.daemon.url], env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', OPENAI_API_KEY: parent.secret }, stderr: 'pipe' });
+    const client = new Client({ name: 'allowlist-test', version: '1.0.0' });
+    await client.connect(transport);
+    try {
+      const call = async (args: Record<string, unknown>) => {
+        const r = (await client.callTool({ name: 'create_child_agent', arguments: args })) as { isError?: boolean; content: Array<{ text: string }> };
+        return { isError: r.isError === true, text: r.content.map((c) => c.text).join('') };
+      };
+      const ok = await call({ name: 'kid', scopes: ['models:use'], models: ['replicate/black-forest-labs/*'] });
+      expect(ok.isError).toBe(false);
+      const id = (JSON.parse(ok.text) as { id: string }).id;
+      expect(s.tokens.require(id).models).toEqual(['replicate/black-forest-labs/*']);
+      const wide = await call({ name: 'kid2', scopes: ['models:use'], models: ['gemini/*'] });
+      expect(wide.isError).toBe(true);
+      expect(wide.text).toMatch(/^HTTP 403 models_exceed_parent: .*gemini\/\*/);
+    } finally {
+      await client.close();
+    }
+  }, 30_000);
 });
 
 describe('an upstream child key (sub-wallet)', () => {
