@@ -25,6 +25,8 @@ export function authorizeModel(p: Principal, route: MatchedRoute, body: RequestB
   if (where === undefined || !p.chain.some((t) => t.models !== null)) return;
   const list = p.chain.find((t) => t.models !== null)!;
   const path = `${route.def.method} ${route.def.path.replace('/*', '/…')}`;
+  // A list of `*` allows what SkillBoss picks too; any narrower list cannot hold the router to it.
+  if (where === 'upstream' && p.chain.every((t) => t.models === null || t.models.includes('*'))) return;
   if (where === 'upstream') throw modelNotAllowed(p, list.models!, `${path} lets SkillBoss pick the model, and no model list can hold it to yours; call POST /v1/run (or the model's own route) with a model from the list.`);
   const asked = where === 'path' ? route.params[0] : (body?.json?.model ?? body?.scan?.fields.model);
   if (typeof asked !== 'string' || asked === '') {

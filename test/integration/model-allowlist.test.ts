@@ -136,6 +136,10 @@ describe('patterns', () => {
     expect((await chat('gpt-4o-mini')).status).toBe(200);
     expect((await chat('gemini/gemini-2.5-flash')).status).toBe(200);
     expect((await errorOf(await chat('claude-4-5-sonnet'))).code).toBe('model_not_allowed');
+    // A list of * allows what the smart router picks too.
+    const pilot = await post('/pilot', s.token({ models: ['*'] }).secret, { type: 'image', inputs: { prompt: 'a cat' } });
+    expect(pilot.status).toBe(200);
+    expect(s.sim.requests.some((r) => r.path === '/v1/pilot')).toBe(true);
   });
 
   it('bad patterns are a 400 naming the field, on the agent route, the admin API and access requests', async () => {
