@@ -54,4 +54,25 @@ describe('the token dialogs', () => {
     await dialog.waitFor({ state: 'detached' });
     expect(s.tokens.require(t.token.id).models).toBeNull();
   }, 60_000);
+
+  it('approve: the request shows the models asked for; a wider grant is refused, a narrower one is the token\'s', async () => {
+    const res = await fetch(`${s.baseURL}/agents/request-access`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'asker', scopes: ['models:use'], monthly_budget: 1, models: ['replicate/*', 'gemini/*'] }),
+    });
+    const a = (await res.json()) as { poll_url: string };
+    await go('access', 'Access requests');
+    await page.getByText('replicate/*, gemini/*').first().waitFor();
+    await page.getByRole('button', { name: 'Approve asker' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Approve asker?' });
+    await dialog.getByLabel('Models', { exact: true }).fill('openai/*');
+    await dialog.getByRole('button', { name: 'Approve', exact: true }).click();
+    await dialog.getByRole('alert').getByText(/openai\/\* is outside it/).first().waitFor();
+    await dialog.getByLabel('Models', { exact: true }).fill('gemini/*');
+    await dialog.getByRole('button', { name: 'Approve', exact: true }).click();
+    await dialog.waitFor({ state: 'detached' });
+    const got = (await (await fetch(a.poll_url)).json()) as { status: string; models: string[] };
+    expect(got).toMatchObject({ status: 'approved', models: ['gemini/*'] });
+  }, 60_000);
 });
