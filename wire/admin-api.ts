@@ -27,7 +27,9 @@ export interface AccessRequestView {
   scopes: Scope[];
   monthly_budget: number;
   expiration_days: number;
-  approved: { scopes: Scope[]; monthly_budget: number; expiration_days: number } | null;
+  /** The models asked for (patterns); null: every model. */
+  models: string[] | null;
+  approved: { scopes: Scope[]; monthly_budget: number; expiration_days: number; models: string[] | null } | null;
   created_at: string;
   age_seconds: number;
   expires_at: string;

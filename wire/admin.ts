@@ -28,6 +28,8 @@ export interface TokenView extends BudgetFields {
   old_secret_valid_until: string | null;
   auto_rotate: { interval_days: number; next_at: string | null; webhook: boolean } | null;
   upstream_key_id: string | null;
+  /** The models it may use (patterns, wire/allowlist.ts); null: every model. */
+  models: string[] | null;
   children: number;
   /** Paused from the dashboard (it or an ancestor): its calls get 503 until resumed. */
   paused: boolean;

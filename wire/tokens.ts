@@ -15,6 +15,8 @@ export interface TokenFields {
   budget: number | null;
   expiresAt: number | null;
   createdAt: number;
+  /** Model patterns (wire/allowlist.ts), or null for every model. */
+  models: readonly string[] | null;
 }
 
 export interface TokenJson {
@@ -25,6 +27,8 @@ export interface TokenJson {
   monthly_budget: number | null;
   expires_at: string | null;
   created_at: string;
+  /** The models it may use (patterns); null: every model. */
+  models: string[] | null;
 }
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -39,5 +43,6 @@ export function tokenJson(t: TokenFields): TokenJson {
     monthly_budget: t.budget === null ? null : t.budget / 1_000_000,
     expires_at: iso(t.expiresAt),
     created_at: new Date(t.createdAt).toISOString(),
+    models: t.models === null ? null : [...t.models],
   };
 }

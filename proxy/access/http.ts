@@ -9,7 +9,7 @@
 import { z } from 'zod';
 import { usdToMicros } from '../core/money.js';
 import { parseInput } from '../core/validate.js';
-import { countField, requiredAmount } from '../core/fields.js';
+import { countField, modelsField, requiredAmount } from '../core/fields.js';
 import type { RequestBody } from '../pipeline/body.js';
 import type { LocalAnswer, LocalRoutes, OpenRequestContext } from '../pipeline/context.js';
 import { PRINTABLE, PRINTABLE_MESSAGE as printable } from '../core/text.js';
@@ -32,6 +32,8 @@ export const requestAccessSchema = z.strictObject({
   monthly_budget: requiredAmount('required: the most this agent may spend a month, in USD'),
   expiration_days: countField(MAX_EXPIRATION_DAYS).optional(),
   reason: z.string().trim().max(500).regex(PRINTABLE, printable).nullish(),
+  /** The models it needs (patterns such as gemini/*); left out: every model. The human may grant fewer. */
+  models: modelsField.nullish(),
 });
 
 const EXAMPLE = 'Send {"name": "my-agent", "scopes": ["models:read", "models:use"], "monthly_budget": 5, "expiration_days": 30, "reason": "why"}.';
@@ -54,6 +56,7 @@ function requestAccess(access: AccessRequests, ctx: OpenRequestContext, body: Re
     budget: usdToMicros(b.monthly_budget),
     expirationDays: b.expiration_days ?? DEFAULT_EXPIRATION_DAYS,
     reason: b.reason ?? null,
+    models: b.models ?? null,
   };
   // A full queue turns the agent away; the human is told (flood.ts).
   const { request, pollSecret } = createOrNote(access, input, ctx.deps.clock());
@@ -95,7 +98,7 @@ function pollAccess(access: AccessRequests, ctx: OpenRequestContext): LocalAnswe
       return { status: 200, body: { ...common(r.request), status: 'denied', reason: r.request.denyReason }, headers: NO_STORE };
     case 'approved': {
       const t = r.token;
-      const { name, scopes, monthly_budget, expires_at } = tokenJson(t);
+      const { name, scopes, monthly_budget, expires_at, models } = tokenJson(t);
       ctx.deps.log.info({ event: 'access.collect', name: t.name, token_id: t.id }, 'an agent collected its token');
       return {
         status: 200,
@@ -108,6 +111,7 @@ function pollAccess(access: AccessRequests, ctx: OpenRequestContext): LocalAnswe
           scopes,
           monthly_budget,
           expires_at,
+          models,
           base_url: `http://${ctx.req.headers.host}/v1`,
           message: 'This key is shown once: store it now (e.g. as OPENAI_API_KEY with OPENAI_BASE_URL set to base_url). Later polls get 410.',
         },

@@ -3,6 +3,7 @@
  * service returns it, its row, what the human may grant, and the JSON the
  * CLI prints and the admin API should serve.
  */
+import { outsideOf } from '../../wire/allowlist.js';
 import { badRequest } from '../core/errors.js';
 import { normalizeScopes, type Scope } from '../tokens/scopes.js';
 import type { Token } from '../tokens/token.js';
@@ -42,6 +43,8 @@ export interface Grant {
   /** Micro-dollars. */
   budget: number;
   expirationDays: number;
+  /** Model patterns (wire/allowlist.ts); null: every model. */
+  models: string[] | null;
 }
 
 export interface AccessRequest {
@@ -71,6 +74,7 @@ export interface NewAccessRequest {
   budget: number;
   expirationDays: number;
   reason: string | null;
+  models?: readonly string[] | null;
 }
 
 /** Less than was asked for, field by field; an omitted field grants what was asked. */
@@ -78,6 +82,8 @@ export interface Approval {
   scopes?: readonly Scope[];
   budget?: number;
   expirationDays?: number;
+  /** A list within the one asked for (or any list, when every model was asked for). */
+  models?: readonly string[];
 }
 
 export type PollResult =
@@ -106,9 +112,12 @@ export interface Row {
   deny_reason: string | null;
   answered_at: number | null;
   token_id: string | null;
+  models: string | null;
+  approved_models: string | null;
 }
 
 const splitScopes = (s: string): Scope[] => (s ? (s.split(' ') as Scope[]) : []);
+const readModels = (s: string | null): string[] | null => (s === null ? null : (JSON.parse(s) as string[]));
 
 /** The request as of `now`: an open one past its deadline reads as expired. */
 export function fromRow(r: Row, now: number): AccessRequest {
@@ -118,7 +127,7 @@ export function fromRow(r: Row, now: number): AccessRequest {
     userCode: r.user_code,
     name: r.name,
     reason: r.reason,
-    requested: { scopes: splitScopes(r.scopes), budget: r.monthly_budget, expirationDays: r.expiration_days },
+    requested: { scopes: splitScopes(r.scopes), budget: r.monthly_budget, expirationDays: r.expiration_days, models: readModels(r.models) },
     status: open && r.expires_at <= now ? 'expired' : r.status,
     createdAt: r.created_at,
     expiresAt: r.expires_at,
@@ -127,7 +136,7 @@ export function fromRow(r: Row, now: number): AccessRequest {
     approved:
       r.approved_scopes === null
         ? null
-        : { scopes: splitScopes(r.approved_scopes), budget: r.approved_budget ?? 0, expirationDays: r.approved_expiration_days ?? 0 },
+        : { scopes: splitScopes(r.approved_scopes), budget: r.approved_budget ?? 0, expirationDays: r.approved_expiration_days ?? 0, models: readModels(r.approved_models) },
     denyReason: r.deny_reason,
     answeredAt: r.answered_at,
     tokenId: r.token_id,
@@ -147,16 +156,19 @@ export function checkGrant(requested: Grant, approval: Approval): Grant {
   const days = approval.expirationDays ?? requested.expirationDays;
   if (!Number.isInteger(days) || days <= 0) details.expiration_days = 'the expiry must be a positive number of days';
   else if (days > requested.expirationDays) details.expiration_days = `the agent asked for ${requested.expirationDays} days; grant that or fewer`;
+  const models = approval.models ? [...approval.models] : requested.models;
+  const wider = models && requested.models ? outsideOf(models, requested.models) : [];
+  if (wider.length > 0) details.models = `the agent asked for ${requested.models!.join(', ')}; ${wider.join(', ')} is outside it, grant those or fewer`;
   const fields = Object.keys(details);
   if (fields.length > 0) {
     throw badRequest('approval_exceeds_request', `Cannot approve: ${fields.map((f) => `${f}: ${details[f]}`).join('; ')}.`, details);
   }
-  return { scopes, budget: budget, expirationDays: days };
+  return { scopes, budget: budget, expirationDays: days, models };
 }
 
 /** The JSON shape the CLI prints and the admin API should serve (amounts in USD, times ISO). */
 export function accessRequestJson(r: AccessRequest, now: number) {
-  const grant = (g: Grant) => ({ scopes: g.scopes, monthly_budget: g.budget / 1e6, expiration_days: g.expirationDays });
+  const grant = (g: Grant) => ({ scopes: g.scopes, monthly_budget: g.budget / 1e6, expiration_days: g.expirationDays, models: g.models });
   return {
     id: r.id,
     user_code: r.userCode,

@@ -18,10 +18,10 @@ const SQL = {
   pendingAll: "SELECT expires_at FROM access_requests WHERE status = 'pending' AND expires_at > ? ORDER BY expires_at",
   pendingName: "SELECT expires_at FROM access_requests WHERE status = 'pending' AND expires_at > ? AND lower(name) = lower(?) ORDER BY expires_at",
   recent: 'SELECT created_at FROM access_requests WHERE created_at > ? ORDER BY created_at',
-  insert: `INSERT INTO access_requests (id, poll_hash, user_code, name, reason, scopes, monthly_budget, expiration_days, status, created_at, expires_at)
-    VALUES (@id, @poll_hash, @user_code, @name, @reason, @scopes, @monthly_budget, @expiration_days, 'pending', @created_at, @expires_at)`,
+  insert: `INSERT INTO access_requests (id, poll_hash, user_code, name, reason, scopes, monthly_budget, expiration_days, status, created_at, expires_at, models)
+    VALUES (@id, @poll_hash, @user_code, @name, @reason, @scopes, @monthly_budget, @expiration_days, 'pending', @created_at, @expires_at, @models)`,
   approve: `UPDATE access_requests SET status = 'approved', decided_at = ?, decided_by = ?, approved_scopes = ?, approved_budget = ?,
-    approved_expiration_days = ?, expires_at = ? WHERE id = ? AND status = 'pending'`,
+    approved_expiration_days = ?, approved_models = ?, expires_at = ? WHERE id = ? AND status = 'pending'`,
   deny: "UPDATE access_requests SET status = 'denied', decided_at = ?, decided_by = ?, deny_reason = ? WHERE id = ? AND status = 'pending'",
   expire: "UPDATE access_requests SET status = 'expired' WHERE id = ? AND status IN ('pending', 'approved')",
   deliver: "UPDATE access_requests SET status = 'delivered', answered_at = ?, token_id = ? WHERE id = ? AND status = 'approved'",

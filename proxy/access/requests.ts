@@ -91,11 +91,12 @@ export class AccessRequests {
           expiration_days: input.expirationDays,
           created_at: now,
           expires_at: now + o.ttlMs,
+          models: input.models ? JSON.stringify(input.models) : null,
         });
         audit(this.db, now, {
           actor: 'agent',
           event: 'access.create',
-          detail: { request_id: id, name: input.name, user_code: userCode, scopes, monthly_budget_micros: input.budget, expiration_days: input.expirationDays, reason: input.reason },
+          detail: { request_id: id, name: input.name, user_code: userCode, scopes, monthly_budget_micros: input.budget, expiration_days: input.expirationDays, reason: input.reason, models: input.models ?? null },
         });
         return { request: this.require(id, now), pollSecret };
       })
@@ -153,7 +154,7 @@ export class AccessRequests {
         const grant = fromRow(row, now).approved!;
         // The human who approved is the author of the token; the audit says so.
         const created = this.tokens.create(
-          { name: row.name, scopes: grant.scopes, budget: grant.budget, expiresAt: now + grant.expirationDays * DAY_MS, parentId: null },
+          { name: row.name, scopes: grant.scopes, budget: grant.budget, expiresAt: now + grant.expirationDays * DAY_MS, parentId: null, models: grant.models },
           row.decided_by ?? 'admin',
         );
         if (this.q.deliver.run(now, created.token.id, row.id).changes !== 1) throw gone('access_request_used', 'This access request was collected by another poll at the same moment.');
@@ -207,8 +208,10 @@ export class AccessRequests {
       .transaction(() => {
         const r = this.requirePending(this.find(ref));
         const grant = checkGrant(r.requested, approval);
-        this.q.approve.run(now, actor, grant.scopes.join(' '), grant.budget, grant.expirationDays, now + this.options.ttlMs, r.id);
-        const reduced = grant.scopes.length < r.requested.scopes.length || grant.budget < r.requested.budget || grant.expirationDays < r.requested.expirationDays;
+        const models = grant.models === null ? null : JSON.stringify(grant.models);
+        this.q.approve.run(now, actor, grant.scopes.join(' '), grant.budget, grant.expirationDays, models, now + this.options.ttlMs, r.id);
+        const reduced =
+          grant.scopes.length < r.requested.scopes.length || grant.budget < r.requested.budget || grant.expirationDays < r.requested.expirationDays || models !== (r.requested.models && JSON.stringify(r.requested.models));
         audit(this.db, now, {
           actor,
           event: 'access.approve',
@@ -219,7 +222,8 @@ export class AccessRequests {
             scopes: grant.scopes,
             monthly_budget_micros: grant.budget,
             expiration_days: grant.expirationDays,
-            ...(reduced ? { requested: { scopes: r.requested.scopes, monthly_budget_micros: r.requested.budget, expiration_days: r.requested.expirationDays } } : {}),
+            models: grant.models,
+            ...(reduced ? { requested: { scopes: r.requested.scopes, monthly_budget_micros: r.requested.budget, expiration_days: r.requested.expirationDays, models: r.requested.models } } : {}),
           },
         });
         return this.require(r.id, now);

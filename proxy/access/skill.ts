@@ -24,7 +24,7 @@ This machine runs a SkillBoss sidecar at {{ORIGIN}}. It speaks the OpenAI API an
 
 ## Step 1: Ask for access
 
-Change \`name\`, \`scopes\`, \`monthly_budget\` (USD per calendar month), \`expiration_days\` (1 to 365, default 90) and \`reason\` to what you need, and ask for no more. Scopes: \`models:read\` (list models), \`models:use\` (LLM calls), \`services:read\`, \`services:use\`, \`billing:read\` (your balance), \`billing:write\`, \`agents:create\` (keys for child agents).
+Change \`name\`, \`scopes\`, \`monthly_budget\` (USD per calendar month), \`expiration_days\` (1 to 365, default 90) and \`reason\` to what you need, and ask for no more. Scopes: \`models:read\` (list models), \`models:use\` (LLM calls), \`services:read\`, \`services:use\`, \`billing:read\` (your balance), \`billing:write\`, \`agents:create\` (keys for child agents). You may add \`models\`, patterns such as \`["gemini/*", "replicate/*"]\`, to ask only for the models you need (the human may narrow them): a model outside your list then gets HTTP 403 \`model_not_allowed\`, and \`GET /v1/models\` lists only yours.
 
 \`\`\`sh
 curl -sS -X POST {{ORIGIN}}/v1/agents/request-access \\

@@ -19,7 +19,7 @@ import { accessRequestJson, MAX_EXPIRATION_DAYS, type AccessRequest } from '../a
 import { SCOPES } from '../tokens/scopes.js';
 import { ADMIN_ACTOR, type AdminContext } from './context.js';
 import { parseInput } from './validate.js';
-import { amountField, countField } from '../core/fields.js';
+import { amountField, countField, modelsField } from '../core/fields.js';
 
 const listQuery = z.strictObject({ all: z.enum(['0', '1', 'true', 'false'], { message: 'expected 1 or 0' }).optional() });
 // An id (areq_ + 20 base62) or a user code (8 letters, dash optional, any case): nothing longer is worth a lookup.
@@ -33,6 +33,8 @@ const approveSchema = z.strictObject({
     .max(SCOPES.length)
     .optional(),
   expiration_days: countField(MAX_EXPIRATION_DAYS).optional(),
+  /** Within what the agent asked for (any list, when it asked for every model). */
+  models: modelsField.optional(),
 });
 const denySchema = z.strictObject({ reason: z.string().trim().max(500, 'at most 500 characters').optional() });
 
@@ -80,6 +82,7 @@ export function accessRouter(ctx: AdminContext): Router {
         ...(b.scopes ? { scopes: b.scopes } : {}),
         ...(b.monthly_budget !== undefined ? { budget: usdToMicros(b.monthly_budget) } : {}),
         ...(b.expiration_days !== undefined ? { expirationDays: b.expiration_days } : {}),
+        ...(b.models ? { models: b.models } : {}),
       },
       ADMIN_ACTOR,
     );

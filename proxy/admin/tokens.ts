@@ -15,7 +15,7 @@ import { PRESETS, SCOPES, type Scope } from '../tokens/scopes.js';
 import { DEFAULT_GRACE_MS, type Token } from '../tokens/store.js';
 import { ADMIN_ACTOR, type AdminContext } from './context.js';
 import { instant, parseInput } from './validate.js';
-import { amountField, countField, durationField, tokenIdField } from '../core/fields.js';
+import { amountField, countField, durationField, modelsField, tokenIdField } from '../core/fields.js';
 import { toTree, type TokenView } from './views.js';
 import { listQuery, tokenPage, tokenSummaries } from './token-list.js';
 import { spendByWindow } from '../spend/views.js';
@@ -40,6 +40,8 @@ const createSchema = z
     parent_id: tokenIdField.nullable().optional(),
     rpm: countField(1_000_000).nullable().optional(),
     max_concurrent: countField(10_000).nullable().optional(),
+    /** Patterns (wire/allowlist.ts); null or left out: every model (a child: its parent's list). */
+    models: modelsField.nullable().optional(),
   })
   .superRefine((b, ctx) => {
     if ((b.preset === undefined) === (b.scopes === undefined)) ctx.addIssue({ code: 'custom', path: ['scopes'], message: 'give either a preset or a list of scopes' });
@@ -62,6 +64,7 @@ const patchSchema = z
     expires_at: instant.nullable().optional(),
     rpm: countField(1_000_000).nullable().optional(),
     max_concurrent: countField(10_000).nullable().optional(),
+    models: modelsField.nullable().optional(),
   })
   .refine((b) => Object.keys(b).length > 0, { message: 'nothing to change', path: ['body'] });
 
@@ -154,6 +157,7 @@ export function tokensRouter(ctx: AdminContext): Router {
         parentId: b.parent_id ?? null,
         rpm: b.rpm ?? null,
         maxConcurrent: b.max_concurrent ?? null,
+        models: b.models ?? null,
       },
       ADMIN_ACTOR,
     );
@@ -202,6 +206,7 @@ export function tokensRouter(ctx: AdminContext): Router {
         const cur = deps.tokens.require(t.id);
         deps.tokens.setLimits(t.id, { rpm: b.rpm === undefined ? cur.rpm : b.rpm, maxConcurrent: b.max_concurrent === undefined ? cur.maxConcurrent : b.max_concurrent }, ADMIN_ACTOR);
       }
+      if (b.models !== undefined) deps.tokens.setModels(t.id, b.models, ADMIN_ACTOR);
     }).immediate();
     changed();
     res.json({ token: view(t.id), narrowed });

@@ -69,6 +69,7 @@ export class TokenViews {
         old_secret_valid_until: iso(grace.get(t.id)),
         auto_rotate: auto ? { interval_days: auto.intervalDays, next_at: iso(auto.nextAt), webhook: auto.webhookUrl !== null } : null,
         upstream_key_id: t.upstreamKeyId,
+        models: t.models === null ? null : [...t.models],
         children: children.get(t.id) ?? 0,
         paused: pausedInChain(t, byId),
         paused_self: t.meta.pausedAt !== undefined,

@@ -1,9 +1,10 @@
 /**
  * The options every command that creates a token takes (`token create`,
- * `env --name`, `connect`): --scopes or --preset, --budget, --expires, read
+ * `env --name`, `connect`): --scopes or --preset, --budget, --expires, --models, read
  * by one set of rules with one set of messages. Each command says only what
  * it grants when neither --scopes nor --preset is given.
  */
+import { parseModelList } from '../../wire/allowlist.js';
 import { parseScopes, scopesFromPreset, type Scope } from '../tokens/scopes.js';
 import { parseExpiry } from '../tokens/store.js';
 import { CliError } from './context.js';
@@ -14,6 +15,7 @@ export interface NewTokenFlags {
   preset?: string;
   budget?: string;
   expires: string;
+  models?: string;
 }
 
 /** What a new token is created with, from its flags. */
@@ -22,6 +24,19 @@ export interface NewTokenFields {
   /** Micro-dollars per the token's period; null: no budget. */
   budget: number | null;
   expiresAt: number | null;
+  /** Model patterns; null: every model (a child: its parent's list). */
+  models: string[] | null;
+}
+
+/** The help text of --models, the same on every command that takes it. */
+export const MODELS_FLAG_HELP = 'the only models it may use, comma-separated patterns (gemini/*,bedrock/claude-*,openai/gpt-5); `all` or left out: every model';
+
+/** --models a,b: the patterns, checked (wire/allowlist.ts); `all`: null, every model. */
+export function parseModelsFlag(input: string): string[] | null {
+  if (input.trim() === 'all') return null;
+  const r = parseModelList(input);
+  if (!r.ok) throw new CliError(`--models: ${r.error}`);
+  return r.value;
 }
 
 /**
@@ -41,7 +56,7 @@ export function scopesFromFlags(o: Pick<NewTokenFlags, 'scopes' | 'preset'>, fal
   }
 }
 
-/** --scopes/--preset, --budget and --expires, each checked, before anything is created. */
+/** --scopes/--preset, --budget, --expires and --models, each checked, before anything is created. */
 export function newTokenFields(o: NewTokenFlags, fallbackScopes?: readonly Scope[], now = Date.now()): NewTokenFields {
   const scopes = scopesFromFlags(o, fallbackScopes);
   let expiresAt: number | null;
@@ -50,5 +65,6 @@ export function newTokenFields(o: NewTokenFlags, fallbackScopes?: readonly Scope
   } catch (err) {
     throw new CliError((err as Error).message);
   }
-  return { scopes, budget: o.budget === undefined ? null : parseUsdFlag(o.budget, '--budget'), expiresAt };
+  const models = o.models === undefined ? null : parseModelsFlag(o.models);
+  return { scopes, budget: o.budget === undefined ? null : parseUsdFlag(o.budget, '--budget'), expiresAt, models };
 }

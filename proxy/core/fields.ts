@@ -7,6 +7,7 @@
  * every other (issue 22, item 4).
  */
 import { z } from 'zod';
+import { MAX_MODEL_PATTERNS, MAX_MODEL_PATTERN_LENGTH, parseModelList } from '../../wire/allowlist.js';
 import { BUDGET_PERIODS, PERIOD_MESSAGE, TOKEN_ID, TOKEN_ID_MESSAGE, parseAmount, parseCount, parseDuration, parseUsd, type Parsed } from '../../wire/fields.js';
 
 /** A value through one of wire/fields.ts's parsers: a typed string or a number, refused with its reason, never null. */
@@ -30,3 +31,16 @@ export const countField = (max: number, min = 1) => parsedBy((v) => parseCount(v
 export const durationField = (max: number) => parsedBy((v) => parseDuration(v, max));
 export const periodField = z.enum(BUDGET_PERIODS, { message: PERIOD_MESSAGE });
 export const tokenIdField = z.string().regex(TOKEN_ID, TOKEN_ID_MESSAGE);
+/**
+ * A model allowlist (wire/allowlist.ts): a JSON array of patterns, validated and de-duplicated (text `a,b` is the CLI's and the dashboard's, parsed there).
+ * `null` (every model) only where a schema adds `.nullable()`.
+ */
+export const modelsField = z
+  .array(z.string({ error: 'each model pattern must be a string' }).max(MAX_MODEL_PATTERN_LENGTH * 2), { error: 'expected a list of model patterns (an array of strings)' })
+  .max(MAX_MODEL_PATTERNS * 4, `at most ${MAX_MODEL_PATTERNS} model patterns`)
+  .transform((v, ctx) => {
+    const r = parseModelList(v);
+    if (r.ok) return r.value;
+    ctx.addIssue({ code: 'custom', message: r.error });
+    return z.NEVER;
+  });

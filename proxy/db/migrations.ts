@@ -211,4 +211,10 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX service_jobs_request ON service_jobs(request_id);
   CREATE INDEX service_jobs_settled ON service_jobs(settled_request_id);
   `,
+  /* 9: allow: tokens.models, a per-token model allowlist (issue 24, item 3) */ `
+  ALTER TABLE tokens ADD COLUMN models TEXT;             -- JSON array of patterns (wire/allowlist.ts); NULL = every model
+  ALTER TABLE upstream_children ADD COLUMN models TEXT;  -- the same, as the upstream child was made with (NULL = none)
+  ALTER TABLE access_requests ADD COLUMN models TEXT;    -- what the agent asked for (NULL = every model)
+  ALTER TABLE access_requests ADD COLUMN approved_models TEXT; -- what the human granted (NULL = every model, or not approved yet)
+  `,
 ];

@@ -271,12 +271,13 @@ export function createMcpServer(client: SidecarClient): McpServer {
         monthly_budget: amountInput.optional().describe('The child\'s budget in USD per budget_period (more than 0, at most 6 decimals, at most this key\'s).'),
         budget_period: z.enum(BUDGET_PERIODS).optional().describe('What the budget is per: day, week, month (default) or total (prepaid, never resets).'),
         expiration_days: countInput.optional().describe('Days until the child key expires (default: when this key does).'),
+        models: z.array(z.string()).optional().describe('The only models the child may use, as patterns (gemini/*, bedrock/claude-*, openai/gpt-5), within this key\'s own list (default: this key\'s list, or every model).'),
       },
     },
     (args) =>
       tool(() =>
         client.call('POST', '/agents/create-child', {
-          body: { child_name: args.name, scopes: args.scopes, child_budget: args.monthly_budget ?? null, budget_period: args.budget_period ?? null, expiration_days: args.expiration_days ?? null },
+          body: { child_name: args.name, scopes: args.scopes, child_budget: args.monthly_budget ?? null, budget_period: args.budget_period ?? null, expiration_days: args.expiration_days ?? null, models: args.models ?? null },
         }),
       ),
   );

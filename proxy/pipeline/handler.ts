@@ -15,7 +15,7 @@ import { randomUUID } from 'node:crypto';
 import type { LedgerRow } from '../core/ledger.js';
 import { asSidecarError, unavailable } from '../core/errors.js';
 import { authenticate, type Principal } from './authenticate.js';
-import { authorize } from './authorize.js';
+import { authorize, authorizeModel } from './authorize.js';
 import { readBody, type RequestBody } from './body.js';
 import type { Reservation } from './budget.js';
 import type { OpenRequestContext, StageDeps, RequestContext } from './context.js';
@@ -58,6 +58,8 @@ export async function handleAgentRequest(req: IncomingMessage, res: ServerRespon
     body = await readBody(req, route.def.body, deps.limits.maxBodyBytes, deps.limits.maxJsonDepth, scanned);
     // A translated route's request becomes the upstream's before anything is estimated or sent.
     if (dialect.request && route.def.forward) body = dialect.request(body.json);
+    // The model it names is within the token's list (and its ancestors'), before anything is reserved or sent.
+    authorizeModel(principal, route, body);
     const ctx: RequestContext = { req, res, deps, requestId, startedAt, now, route, principal };
     if (route.def.local) await answerLocal(ctx, body);
     else await forwardRoute(ctx, body);

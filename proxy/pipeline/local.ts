@@ -12,7 +12,7 @@ import { microsToUsd, usdToMicros } from '../core/money.js';
 import { parseInput } from '../core/validate.js';
 import { DAY_MS } from '../core/time.js';
 import { windowOf, type BudgetPeriod } from '../core/period.js';
-import { amountField, countField, durationField, periodField } from '../core/fields.js';
+import { amountField, countField, durationField, modelsField, periodField } from '../core/fields.js';
 import { hashToken, isWellFormedToken } from '../tokens/format.js';
 import { parseScopes, type Scope } from '../tokens/scopes.js';
 import { DEFAULT_GRACE_MS, type Created } from '../tokens/store.js';
@@ -35,6 +35,7 @@ const createKeySchema = z.strictObject({
   monthly_budget: usd.nullish(),
   budget_period: periodField.nullish(),
   expiration_days: days.nullish(),
+  models: modelsField.nullish(),
 });
 const createChildSchema = z.strictObject({
   child_name: z.string().trim().min(1).max(100),
@@ -42,6 +43,8 @@ const createChildSchema = z.strictObject({
   budget_period: periodField.nullish(),
   scopes: scopesField,
   expiration_days: days.nullish(),
+  /** Patterns within the parent's list; none under a restricted parent: the parent's list. */
+  models: modelsField.nullish(),
 });
 const rotateSchema = z.strictObject({ grace_days: durationField(30).optional() });
 
@@ -50,11 +53,11 @@ export const TOKEN_ROUTES = {
   balance: (ctx) => ok(balance(ctx)),
   'create-key': (ctx, body) => {
     const b = parseInput(createKeySchema, body.json);
-    return mint(ctx, b.name, b.scopes, b.monthly_budget, b.expiration_days, b.budget_period);
+    return mint(ctx, b.name, b.scopes, b.monthly_budget, b.expiration_days, b.budget_period, b.models);
   },
   'create-child': (ctx, body) => {
     const b = parseInput(createChildSchema, body.json);
-    return mint(ctx, b.child_name, b.scopes, b.child_budget, b.expiration_days, b.budget_period);
+    return mint(ctx, b.child_name, b.scopes, b.child_budget, b.expiration_days, b.budget_period, b.models);
   },
   revoke: (ctx) => revoke(ctx),
   rotate: (ctx, body) => rotate(ctx, parseInput(rotateSchema, body.json)),
@@ -133,6 +136,7 @@ function mint(
   budgetUsd: number | null | undefined,
   expirationDays: number | null | undefined,
   period: BudgetPeriod | null | undefined,
+  models: string[] | null | undefined,
 ): LocalAnswer {
   const { deps, principal, now } = ctx;
   requireCurrentSecret(principal, 'mint child keys');
@@ -153,6 +157,7 @@ function mint(
       ...(period ? { budgetPeriod: period } : {}),
       expiresAt,
       parentId: principal.token.id,
+      models: models ?? null,
     },
     principal.token.id,
   );

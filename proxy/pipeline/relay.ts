@@ -22,7 +22,8 @@ import type { StreamTap } from './sse.js';
 import { mapTransportError, responseHeaders } from './upstream.js';
 import { reportedCost } from './usage.js';
 import { balanceWarningText, stripInjected } from '../upstream/hygiene.js';
-import { AGENT_ANSWERS } from '../upstream/models.js';
+import { AGENT_ANSWERS, filterModelList } from '../upstream/models.js';
+import { refusingModelList } from '../tokens/rules.js';
 import { sidecarPollUrl } from './jobs.js';
 
 /** Cap on a buffered JSON response (non-streamed answers are small; a larger one is an upstream fault). */
@@ -122,7 +123,11 @@ async function relayJson(
   const injectedTop = onInjected !== undefined && (scanned ? Object.keys(scanned.kinds).some((k) => k.startsWith('_')) : buf.includes(INJECTED_MARK));
   // A job's 202 is read whole: its poll_url becomes the sidecar's own (jobs.ts).
   const jobStarted = spec.job === 'start' && up.statusCode === 202;
-  if (!usage || injectedTop || jobStarted) {
+  // A token with a model list (or under one) sees only the models it may use (issue 24, item 4).
+  const answer = ctx.route.def.forward!.answer;
+  const chain = ctx.principal.chain;
+  const filtered = answer === 'model-list' && chain.some((t) => t.models !== null);
+  if (!usage || injectedTop || jobStarted || filtered) {
     try {
       const parsed: unknown = JSON.parse(buf.toString('utf8'));
       if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) obj = parsed as Record<string, unknown>;
@@ -142,13 +147,19 @@ async function relayJson(
     }
   }
   // The real service's model answers, in the shape OpenAI clients read (upstream/models.ts).
-  const answer = ctx.route.def.forward!.answer;
   if (answer && obj && AGENT_ANSWERS[answer](obj)) changed = true;
   if (jobStarted && obj && sidecarPollUrl(obj)) changed = true;
+  let filterHeader: Record<string, string> = {};
+  if (filtered && obj) {
+    const { shown, total } = filterModelList(obj, (id) => refusingModelList(chain, id) === null);
+    const lists = chain.filter((t) => t.models !== null).map((t) => t.models!.join(','));
+    filterHeader = { 'x-sidecar-models-filtered': `shown=${shown}; total=${total}; allowed=${lists.join(' & ')}` };
+    changed = true;
+  }
   if (changed && !translate && obj) buf = Buffer.from(JSON.stringify(obj));
   const counted = !usage && obj && spec.answerText ? await countText(ctx, spec.answerText(obj)) : null;
   if (translate && obj) buf = Buffer.from(JSON.stringify(translate(obj)));
-  ctx.res.writeHead(up.statusCode, { ...responseHeaders(up.headers), 'content-length': buf.length });
+  ctx.res.writeHead(up.statusCode, { ...responseHeaders(up.headers), ...filterHeader, 'content-length': buf.length });
   return {
     status: up.statusCode,
     usage,

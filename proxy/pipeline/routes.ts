@@ -43,34 +43,39 @@ export interface RouteDef {
   dialect?: DialectName;
   /** false: called by agents that have no token yet (access requests); no authentication, no ledger row. */
   auth?: false;
+  /**
+   * Where the request names its model, for tokens with a model list (authorize.ts `authorizeModel`): the
+   * body's `model`, the path's `*`, or `upstream`: SkillBoss picks it, which no list can hold it to.
+   */
+  model?: 'body' | 'path' | 'upstream';
 }
 
 export const ROUTES: readonly RouteDef[] = [
   { method: 'GET', path: '/v1/models', scope: 'models:read', body: 'none', forward: { meter: 'reported', answer: 'model-list' } },
-  { method: 'GET', path: '/v1/models/*', scope: 'models:read', body: 'none', forward: { meter: 'reported', answer: 'model-detail' } },
-  { method: 'POST', path: '/v1/chat/completions', scope: 'models:use', body: 'json', forward: { meter: 'chat' } },
-  { method: 'POST', path: '/v1/completions', scope: 'models:use', body: 'json', forward: { meter: 'completion' } },
-  { method: 'POST', path: '/v1/embeddings', scope: 'models:use', body: 'json', forward: { meter: 'embedding' } },
-  { method: 'POST', path: '/v1/responses', scope: 'models:use', body: 'json', forward: { meter: 'responses' } },
+  { method: 'GET', path: '/v1/models/*', scope: 'models:read', body: 'none', model: 'path', forward: { meter: 'reported', answer: 'model-detail' } },
+  { method: 'POST', path: '/v1/chat/completions', scope: 'models:use', body: 'json', model: 'body', forward: { meter: 'chat' } },
+  { method: 'POST', path: '/v1/completions', scope: 'models:use', body: 'json', model: 'body', forward: { meter: 'completion' } },
+  { method: 'POST', path: '/v1/embeddings', scope: 'models:use', body: 'json', model: 'body', forward: { meter: 'embedding' } },
+  { method: 'POST', path: '/v1/responses', scope: 'models:use', body: 'json', model: 'body', forward: { meter: 'responses' } },
   // What the SDKs call around a stored response: retrieve, its input items, delete, cancel, count input tokens.
   { method: 'GET', path: '/v1/responses/*/input_items', scope: 'models:use', body: 'none', forward: { meter: 'reported' } },
   { method: 'GET', path: '/v1/responses/*', scope: 'models:use', body: 'none', forward: { meter: 'reported' } },
   { method: 'DELETE', path: '/v1/responses/*', scope: 'models:use', body: 'none', forward: { meter: 'reported' } },
   { method: 'POST', path: '/v1/responses/*/cancel', scope: 'models:use', body: 'any', forward: { meter: 'reported' } },
-  { method: 'POST', path: '/v1/responses/input_tokens', scope: 'models:use', body: 'json', forward: { meter: 'reported' } },
-  { method: 'POST', path: '/v1/moderations', scope: 'models:use', body: 'json', forward: { meter: 'reported' } },
-  { method: 'POST', path: '/v1/images/*', scope: 'models:use', body: 'any', forward: { meter: 'call' } },
-  { method: 'POST', path: '/v1/audio/*', scope: 'models:use', body: 'any', forward: { meter: 'call' } },
+  { method: 'POST', path: '/v1/responses/input_tokens', scope: 'models:use', body: 'json', model: 'body', forward: { meter: 'reported' } },
+  { method: 'POST', path: '/v1/moderations', scope: 'models:use', body: 'json', model: 'body', forward: { meter: 'reported' } },
+  { method: 'POST', path: '/v1/images/*', scope: 'models:use', body: 'any', model: 'body', forward: { meter: 'call' } },
+  { method: 'POST', path: '/v1/audio/*', scope: 'models:use', body: 'any', model: 'body', forward: { meter: 'call' } },
   // Claude Code and the Anthropic SDKs, translated to the upstream's chat completions.
-  { method: 'POST', path: '/v1/messages', scope: 'models:use', body: 'json', dialect: 'anthropic', forward: { meter: 'chat', path: '/chat/completions' } },
-  { method: 'POST', path: '/v1/messages/count_tokens', scope: 'models:use', body: 'json', dialect: 'anthropic', local: 'count-tokens' },
+  { method: 'POST', path: '/v1/messages', scope: 'models:use', body: 'json', model: 'body', dialect: 'anthropic', forward: { meter: 'chat', path: '/chat/completions' } },
+  { method: 'POST', path: '/v1/messages/count_tokens', scope: 'models:use', body: 'json', model: 'body', dialect: 'anthropic', local: 'count-tokens' },
   // SkillBoss's services (reference §3.1): one endpoint for everything else, its async jobs, and the smart router.
-  { method: 'POST', path: '/v1/run', scope: 'services:use', body: 'json', forward: { meter: 'run' } },
-  { method: 'POST', path: '/v1/pilot', scope: 'services:use', body: 'json', forward: { meter: 'run' } },
+  { method: 'POST', path: '/v1/run', scope: 'services:use', body: 'json', model: 'body', forward: { meter: 'run' } },
+  { method: 'POST', path: '/v1/pilot', scope: 'services:use', body: 'json', model: 'upstream', forward: { meter: 'run' } },
   { method: 'GET', path: '/v1/job/*', scope: 'services:use', body: 'none', forward: { meter: 'job' } },
   // The seed's services routes, for upstreams that speak it.
   { method: 'GET', path: '/v1/services', scope: 'services:read', body: 'none', forward: { meter: 'reported' } },
-  { method: 'POST', path: '/v1/services/*', scope: 'services:use', body: 'json', forward: { meter: 'call' } },
+  { method: 'POST', path: '/v1/services/*', scope: 'services:use', body: 'json', model: 'upstream', forward: { meter: 'call' } },
   { method: 'GET', path: '/v1/balance', scope: 'billing:read', body: 'none', local: 'balance' },
   { method: 'POST', path: '/v1/api-keys', scope: 'agents:create', body: 'json', local: 'create-key' },
   { method: 'POST', path: '/v1/agents/create-child', scope: 'agents:create', body: 'json', local: 'create-child' },

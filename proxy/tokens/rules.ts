@@ -3,6 +3,7 @@
  * parent (scopes, budget, lifetime), and the tree has a depth limit.
  * Violations are 403s whose message names the rule.
  */
+import { listAllows, outsideOf } from '../../wire/allowlist.js';
 import { forbidden } from '../core/errors.js';
 import type { Scope } from './scopes.js';
 import type { Token } from './token.js';
@@ -13,6 +14,8 @@ export interface ChildRequest {
   scopes: readonly Scope[];
   budget: number | null;
   expiresAt: number | null;
+  /** Omitted: not being changed (a budget edit). */
+  models?: readonly string[] | null;
 }
 
 /** `chain` is the parent first, then its ancestors up to the root. */
@@ -35,6 +38,32 @@ export function checkChildRules(chain: readonly Token[], child: ChildRequest): v
   if (parentExpiry !== null && (child.expiresAt === null || child.expiresAt > parentExpiry)) {
     throw forbidden('expiry_exceeds_parent', `a child may not outlive its parent; it must expire by ${new Date(parentExpiry).toISOString()}`);
   }
+  if (child.models !== undefined) {
+    for (const t of chain) {
+      if (t.models === null) continue;
+      if (child.models === null) continue; // inherits (childModels), so within by construction
+      const outside = outsideOf(child.models, t.models);
+      if (outside.length > 0) {
+        throw forbidden(
+          'models_exceed_parent',
+          `a child's models must be within its parent's; ${outside.join(', ')} ${outside.length === 1 ? 'is' : 'are'} outside ${t.id === parent.id ? 'the parent' : `the ancestor ${t.id}`}'s list (${t.models.join(', ')})`,
+        );
+      }
+    }
+  }
+}
+
+/** What a child asking for `models` gets: its own list, or with none under a restricted parent, the nearest restricted ancestor's. */
+export function childModels(chain: readonly Token[], models: readonly string[] | null | undefined): string[] | null {
+  if (models) return [...models];
+  const restricted = chain.find((t) => t.models !== null);
+  return restricted?.models ? [...restricted.models] : null;
+}
+
+/** The first token of the chain whose list does not allow `model` (null: every list allows it, or none has one). */
+export function refusingModelList(chain: readonly Token[], model: string): Token | null {
+  for (const t of chain) if (t.models !== null && !listAllows(t.models, model)) return t;
+  return null;
 }
 
 export function tightestBudget(chain: readonly Token[]): { tokenId: string; micros: number } | null {

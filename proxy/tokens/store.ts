@@ -11,7 +11,7 @@ import { isPrintable, PRINTABLE_MESSAGE } from '../core/text.js';
 import type { Clock } from '../core/time.js';
 import { DAY_MS } from '../core/time.js';
 import { generateTokenSecret, hashToken, newTokenId } from './format.js';
-import { checkChildRules } from './rules.js';
+import { checkChildRules, childModels } from './rules.js';
 import { normalizeScopes, type Scope } from './scopes.js';
 import type { Token, TokenMeta } from './token.js';
 import { DEFAULT_PERIOD, type BudgetPeriod } from '../core/period.js';
@@ -43,6 +43,7 @@ interface TokenRow {
   revoked_at: number | null;
   revoked_reason: string | null;
   upstream_key_id: string | null;
+  models: string | null;
   meta: string;
 }
 
@@ -65,6 +66,8 @@ export interface CreateTokenInput {
   parentId?: string | null;
   rpm?: number | null;
   maxConcurrent?: number | null;
+  /** Model patterns, already parsed (wire/allowlist.ts); null/omitted: every model, or a restricted parent's list. */
+  models?: readonly string[] | null;
   meta?: TokenMeta;
 }
 
@@ -95,6 +98,7 @@ function fromRow(r: TokenRow): Token {
     revokedAt: r.revoked_at,
     revokedReason: r.revoked_reason,
     upstreamKeyId: r.upstream_key_id,
+    models: r.models === null ? null : (JSON.parse(r.models) as string[]),
     meta: JSON.parse(r.meta) as TokenMeta,
   };
 }
@@ -109,8 +113,8 @@ export class TokenStore {
     this.q = {
       get: db.prepare('SELECT * FROM tokens WHERE id = ?'),
       list: db.prepare('SELECT * FROM tokens ORDER BY created_at, id'),
-      insert: db.prepare(`INSERT INTO tokens (id, name, parent_id, depth, scopes, monthly_budget, budget_period, hold_above, hold_rate, rpm, max_concurrent, expires_at, created_at, meta)
-        VALUES (@id, @name, @parent_id, @depth, @scopes, @monthly_budget, @budget_period, @hold_above, @hold_rate, @rpm, @max_concurrent, @expires_at, @created_at, @meta)`),
+      insert: db.prepare(`INSERT INTO tokens (id, name, parent_id, depth, scopes, monthly_budget, budget_period, hold_above, hold_rate, rpm, max_concurrent, expires_at, created_at, models, meta)
+        VALUES (@id, @name, @parent_id, @depth, @scopes, @monthly_budget, @budget_period, @hold_above, @hold_rate, @rpm, @max_concurrent, @expires_at, @created_at, @models, @meta)`),
       insertSecret: db.prepare('INSERT INTO token_secrets (hash, token_id, created_at) VALUES (?, ?, ?)'),
       secretByHash: db.prepare('SELECT * FROM token_secrets WHERE hash = ?'),
       currentSecret: db.prepare('SELECT * FROM token_secrets WHERE token_id = ? AND superseded_at IS NULL'),
@@ -121,6 +125,7 @@ export class TokenStore {
       setBudget: db.prepare('UPDATE tokens SET monthly_budget = ?, budget_period = ? WHERE id = ?'),
       setLimits: db.prepare('UPDATE tokens SET rpm = ?, max_concurrent = ? WHERE id = ?'),
       setMeta: db.prepare('UPDATE tokens SET meta = ? WHERE id = ?'),
+      setModels: db.prepare('UPDATE tokens SET models = ? WHERE id = ?'),
     };
   }
 
@@ -177,12 +182,14 @@ export class TokenStore {
     return this.db
       .transaction((): Created => {
         let depth = 0;
+        let models = input.models ? [...input.models] : null;
         if (input.parentId) {
           const chain = this.chain(input.parentId);
           const parent = chain[0];
           if (!parent) throw notFound('token_not_found', `no parent token with id ${input.parentId}`);
           if (parent.revokedAt !== null) throw forbidden('parent_revoked', `parent ${parent.id} is revoked`);
-          checkChildRules(chain, { scopes, budget, expiresAt });
+          checkChildRules(chain, { scopes, budget, expiresAt, models });
+          models = childModels(chain, models);
           depth = parent.depth + 1;
         }
         const id = newTokenId();
@@ -201,6 +208,7 @@ export class TokenStore {
           max_concurrent: input.maxConcurrent ?? null,
           expires_at: expiresAt,
           created_at: now,
+          models: models === null ? null : JSON.stringify(models),
           meta: JSON.stringify(input.meta ?? {}),
         });
         this.q.insertSecret.run(hashToken(secret), id, now);
@@ -208,7 +216,7 @@ export class TokenStore {
           actor,
           event: 'token.create',
           tokenId: id,
-          detail: { name, scopes, monthly_budget_micros: budget, budget_period: input.budgetPeriod ?? DEFAULT_PERIOD, hold_above_micros: input.holdAbove ?? null, hold_rate_micros: input.holdRate ?? null, expires_at: expiresAt, parent_id: input.parentId ?? null },
+          detail: { name, scopes, monthly_budget_micros: budget, budget_period: input.budgetPeriod ?? DEFAULT_PERIOD, hold_above_micros: input.holdAbove ?? null, hold_rate_micros: input.holdRate ?? null, expires_at: expiresAt, parent_id: input.parentId ?? null, models },
         });
         bumpGeneration(this.db, 'tokens');
         return { token: this.require(id), secret };
@@ -275,6 +283,29 @@ export class TokenStore {
         this.require(id);
         this.q.setLimits.run(limits.rpm, limits.maxConcurrent, id);
         audit(this.db, now, { actor, event: 'token.limits', tokenId: id, detail: { rpm: limits.rpm, max_concurrent: limits.maxConcurrent } });
+        bumpGeneration(this.db, 'tokens');
+        return this.require(id);
+      })
+      .immediate();
+  }
+
+  /**
+   * Sets (or with null, removes) a token's model list, within its ancestors' (a child set to null under a
+   * restricted parent gets the parent's list). Its children's lists are not rewritten: every request is
+   * checked against the whole chain, so a narrower parent narrows them at once.
+   */
+  setModels(id: string, models: readonly string[] | null, actor: string): Token {
+    const now = this.clock();
+    return this.db
+      .transaction(() => {
+        const chain = this.chain(id);
+        const token = chain[0];
+        if (!token) throw notFound('token_not_found', `no token with id ${id}`);
+        const ancestors = chain.slice(1);
+        checkChildRules(ancestors, { scopes: token.scopes, budget: token.budget, expiresAt: token.expiresAt, models });
+        const next = ancestors.length > 0 ? childModels(ancestors, models) : models === null ? null : [...models];
+        this.q.setModels.run(next === null ? null : JSON.stringify(next), id);
+        audit(this.db, now, { actor, event: 'token.models', tokenId: id, detail: { from: token.models, to: next } });
         bumpGeneration(this.db, 'tokens');
         return this.require(id);
       })

@@ -40,6 +40,8 @@ export interface Token {
   revokedAt: number | null;
   revokedReason: string | null;
   upstreamKeyId: string | null;
+  /** The models it may name (wire/allowlist.ts patterns); null: every model. Each ancestor's list applies too. */
+  models: string[] | null;
   meta: TokenMeta;
 }
 

@@ -92,6 +92,35 @@ export async function paced<T>(items: readonly T[], task: (item: T) => Promise<v
 }
 
 /**
+ * A model list cut to what a token may use (issue 24, item 4): every list the answer has (`data`,
+ * `models`) keeps only the entries `allows` lets through, `count` and `available_types` follow.
+ * Returns how many were shown and how many there were.
+ */
+export function filterModelList(obj: Record<string, unknown>, allows: (id: string) => boolean): { shown: number; total: number } {
+  let shown = 0;
+  let total = 0;
+  for (const key of ['data', 'models'] as const) {
+    const list = obj[key];
+    if (!Array.isArray(list)) continue;
+    const kept = list.filter((e) => {
+      const id = isObj(e) ? idOf(e) : null;
+      return id !== null && allows(id);
+    });
+    // Both lists hold the same models when both are there (AGENT_ANSWERS copies one into the other).
+    shown = Math.max(shown, kept.length);
+    total = Math.max(total, list.length);
+    obj[key] = kept;
+  }
+  if (typeof obj.count === 'number') obj.count = shown;
+  if (isObj(obj.available_types) && Array.isArray(obj.models)) {
+    const types: Record<string, number> = {};
+    for (const m of obj.models) if (isObj(m) && typeof m.type === 'string') types[m.type] = (types[m.type] ?? 0) + 1;
+    obj.available_types = types;
+  }
+  return { shown, total };
+}
+
+/**
  * The real service's model answers in the shape OpenAI clients read, with
  * SkillBoss's own fields kept: a `{models:[…]}` list gains `object: 'list'`
  * and `data` (each entry an OpenAI model object), a `{model:{…}}` detail is

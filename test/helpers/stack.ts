@@ -60,6 +60,7 @@ export interface TokenSpec {
   parentId?: string | null;
   rpm?: number | null;
   maxConcurrent?: number | null;
+  models?: string[] | null;
 }
 
 export interface Stack {
@@ -125,6 +126,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
           parentId: spec.parentId ?? null,
           rpm: spec.rpm ?? null,
           maxConcurrent: spec.maxConcurrent ?? null,
+          models: spec.models ?? null,
         },
         'test',
       );

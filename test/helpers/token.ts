@@ -23,6 +23,7 @@ export function fakeToken(id: string, over: Partial<Token> = {}): Token {
     revokedAt: null,
     revokedReason: null,
     upstreamKeyId: null,
+    models: null,
     meta: {},
     ...over,
   };

@@ -22,7 +22,7 @@ import { listRunning } from '../running.js';
 import { escapeUnprintable } from '../../core/text.js';
 import { CliError, dataDirOf, openDb, withTokens, type GlobalOptions } from '../context.js';
 import { pickClaudeModels, servedChatModels } from '../connect/models.js';
-import { newTokenFields } from '../token-options.js';
+import { MODELS_FLAG_HELP, newTokenFields } from '../token-options.js';
 import { DEFAULT_BASE_PATH, localBaseUrl } from '../urls.js';
 import { cliName } from './demo.js';
 import { defaultShell, exportLines, fromSink, SHELLS, type Shell } from './env.js';
@@ -45,6 +45,7 @@ interface ConnectFlags {
   preset?: string;
   scopes?: string;
   budget: string;
+  models?: string;
   expires: string;
   shell: Shell;
 }
@@ -101,7 +102,7 @@ function describe(t: AgentToken, envFile: string): string {
   if (!t.token) return `# A new token would be created, its secret kept in ${envFile}.`;
   const k = t.token;
   return (
-    `# ${t.reused ? 'Reusing' : 'Created'} ${k.id} (${escapeUnprintable(k.name)}): scopes ${k.scopes.join(' ')}; budget ${formatUsd(k.budget)}${k.budget === null ? '' : '/month'}. ` +
+    `# ${t.reused ? 'Reusing' : 'Created'} ${k.id} (${escapeUnprintable(k.name)}): scopes ${k.scopes.join(' ')}; budget ${formatUsd(k.budget)}${k.budget === null ? '' : '/month'}${k.models ? `; models ${k.models.join(' ')}` : ''}. ` +
     `Its secret is in ${envFile}, rewritten at every rotation.`
   );
 }
@@ -203,6 +204,7 @@ export function registerConnect(program: Command, globals: () => GlobalOptions):
     .option('--scopes <list>', 'scopes of a new token, comma-separated')
     .option('--budget <usd>', 'monthly budget of a new token in USD, or none', CONNECT_BUDGET_USD)
     .option('--expires <when>', 'expiry of a new token: never | 30d | 90d | 365d | a date', 'never')
+    .option('--models <list>', `models of a new token: ${MODELS_FLAG_HELP}`)
     .addOption(new Option('--shell <shell>', 'syntax of printed variables (default: from $SHELL)').choices(SHELLS).default(defaultShell()))
     .addHelpText(
       'after',

@@ -19,7 +19,7 @@ import { hashToken } from '../../tokens/format.js';
 import { scopesFromPreset } from '../../tokens/scopes.js';
 import type { Token, TokenStore } from '../../tokens/store.js';
 import { CliError, dataDirOf, withTokens, type GlobalOptions } from '../context.js';
-import { newTokenFields } from '../token-options.js';
+import { MODELS_FLAG_HELP, newTokenFields } from '../token-options.js';
 import { DEFAULT_BASE_PATH, localBaseUrl } from '../urls.js';
 import { envSetting } from '../../core/env.js';
 
@@ -78,6 +78,7 @@ interface EnvFlags {
   scopes?: string;
   budget?: string;
   expires: string;
+  models?: string;
 }
 
 function say(line: string): void {
@@ -88,7 +89,7 @@ function createToken(o: EnvFlags & { name: string }, globals: GlobalOptions): { 
   const fields = newTokenFields(o, scopesFromPreset('write'));
   const created = withTokens(globals, (tokens) => tokens.create({ name: o.name, ...fields }, 'cli'));
   const t = created.token;
-  say(`# Created ${t.id} (${t.name}): scopes ${t.scopes.join(' ')}; budget ${formatUsd(t.budget)}.`);
+  say(`# Created ${t.id} (${t.name}): scopes ${t.scopes.join(' ')}; budget ${formatUsd(t.budget)}${t.models ? `; models ${t.models.join(' ')}` : ''}.`);
   say('# Its secret is in these variables only (the sidecar keeps a hash), and each run creates a new token.');
   say(`# For a shell profile, give it an env sink once (skillboss-sidecar token rotate ${t.id} --write-env PATH)`);
   say(`# and use: eval "$(skillboss-sidecar env --token ${t.id})"`);
@@ -136,6 +137,7 @@ export function registerEnv(program: Command, globals: () => GlobalOptions): voi
     .option('--scopes <list>', 'with --name: comma-separated scopes instead of a preset')
     .option('--budget <usd>', 'with --name: monthly budget in USD')
     .option('--expires <when>', 'with --name: never | 30d | 90d | 365d | a date', 'never')
+    .option('--models <list>', `with --name: ${MODELS_FLAG_HELP}`)
     .addHelpText(
       'after',
       '\nExamples:\n' +
@@ -146,8 +148,8 @@ export function registerEnv(program: Command, globals: () => GlobalOptions): voi
     )
     .action((o: EnvFlags) => {
       if (!o.name === !o.token) throw new CliError('give --name NAME to create a token, or --token ID to print an existing token\'s variables (one of them)');
-      if (o.token && (o.preset || o.scopes || o.budget || o.expires !== 'never')) {
-        throw new CliError('--preset, --scopes, --budget and --expires apply to a new token (--name), not to --token');
+      if (o.token && (o.preset || o.scopes || o.budget || o.models || o.expires !== 'never')) {
+        throw new CliError('--preset, --scopes, --budget, --expires and --models apply to a new token (--name), not to --token');
       }
       const g = globals();
       const localBase = `${localBaseUrl(g)}${DEFAULT_BASE_PATH}`;

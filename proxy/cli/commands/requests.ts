@@ -11,6 +11,7 @@ import type { DB } from '../../db/database.js';
 import { CliError, openDb, printJson, printTable, type GlobalOptions } from '../context.js';
 import { decideHoldCli, heldJson, isHoldRef, printHeld } from './holds.js';
 import { parseUsdFlag } from '../parse.js';
+import { parseModelsFlag } from '../token-options.js';
 import { clearPending } from '../../access/flood.js';
 import { escapeUnprintable } from '../../core/text.js';
 
@@ -31,8 +32,13 @@ function age(ms: number): string {
   return `${Math.floor(s / 86_400)}d`;
 }
 
-function parseApproval(o: { budget?: string; scopes?: string; expires?: string }): Approval {
+function parseApproval(o: { budget?: string; scopes?: string; expires?: string; models?: string }): Approval {
   const approval: Approval = {};
+  if (o.models !== undefined) {
+    const models = parseModelsFlag(o.models);
+    if (models === null) throw new CliError('--models narrows what the agent asked for; leave it out to grant that');
+    approval.models = models;
+  }
   if (o.budget !== undefined) {
     // The approve route's rule: more than 0 USD.
     approval.budget = parseUsdFlag(o.budget, '--budget', { none: false })!;
@@ -62,7 +68,7 @@ function refuse(o: Record<string, unknown>, keys: string[], kind: string): void 
 
 function describe(r: AccessRequest): string {
   const g = r.approved ?? r.requested;
-  return `scopes ${g.scopes.join(' ')}; budget ${formatUsd(g.budget)}/month; expires ${g.expirationDays} days after collection`;
+  return `scopes ${g.scopes.join(' ')}; budget ${formatUsd(g.budget)}/month; ${g.models ? `models ${g.models.join(' ')}` : 'every model'}; expires ${g.expirationDays} days after collection`;
 }
 
 export function registerRequests(program: Command, globals: () => GlobalOptions): void {
@@ -106,12 +112,13 @@ export function registerRequests(program: Command, globals: () => GlobalOptions)
     .option('--budget <usd>', 'a smaller monthly budget in USD')
     .option('--scopes <list>', 'fewer scopes, comma-separated (a subset of those asked for)')
     .option('--expires <days>', 'a shorter lifetime, e.g. 30d')
+    .option('--models <list>', 'fewer models, comma-separated patterns (within those asked for; any list when it asked for every model)')
     .option('--hold-above <usd>', 'for a held token: the new threshold per period (above its spend so far); without it, this period\'s threshold is waived')
     .option('--json', 'print JSON only')
-    .action(async (ref: string, o: { budget?: string; scopes?: string; expires?: string; holdAbove?: string; json?: boolean }) => {
+    .action(async (ref: string, o: { budget?: string; scopes?: string; expires?: string; models?: string; holdAbove?: string; json?: boolean }) => {
       const g = globals();
       if (isHoldRef(ref)) {
-        refuse(o, ['budget', 'scopes', 'expires'], 'a held token (tok_…), which takes only --hold-above');
+        refuse(o, ['budget', 'scopes', 'expires', 'models'], 'a held token (tok_…), which takes only --hold-above');
         return decideHoldCli(g, ref, 'approved', o);
       }
       refuse(o, ['holdAbove'], 'an access request, which takes --budget, --scopes and --expires (--hold-above is for a held token, tok_…)');
@@ -123,6 +130,7 @@ export function registerRequests(program: Command, globals: () => GlobalOptions)
             ...(approval.budget !== undefined ? { monthly_budget: microsToUsd(approval.budget) } : {}),
             ...(approval.scopes ? { scopes: approval.scopes } : {}),
             ...(approval.expirationDays !== undefined ? { expiration_days: approval.expirationDays } : {}),
+            ...(approval.models ? { models: approval.models } : {}),
           };
           const v = await d.call<{ id: string }>('POST', `/access-requests/${encodeURIComponent(ref)}/approve`, body);
           return withAccess(g, (access) => access.find(v.id));

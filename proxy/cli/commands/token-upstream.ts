@@ -8,7 +8,7 @@ import { DAY_MS, systemClock } from '../../core/time.js';
 import type { DB } from '../../db/database.js';
 import type { Scope } from '../../tokens/scopes.js';
 import { UpstreamCallError } from '../../upstream/client.js';
-import { createUpstreamChild, getUpstreamChild, listUpstreamChildren, revokeUpstreamChild, type UpstreamChild, type UpstreamCall } from '../../upstream/children.js';
+import { UpstreamChildInputError, createUpstreamChild, getUpstreamChild, listUpstreamChildren, revokeUpstreamChild, type UpstreamChild, type UpstreamCall } from '../../upstream/children.js';
 import { CliError, iso, keyStoreFor, openDb, printJson, type GlobalOptions } from '../context.js';
 import { upstreamUrlOf } from './rotation.js';
 
@@ -23,6 +23,7 @@ function call(g: GlobalOptions, db: DB, upstreamUrl: string | undefined): Upstre
 }
 
 function upstreamError(err: unknown, what: string): never {
+  if (err instanceof UpstreamChildInputError) throw new CliError(`--models: ${err.message}`);
   if (err instanceof UpstreamCallError) {
     const hint = err.status === 401 ? ' (SkillBoss rejected the real key: run `skillboss-sidecar key set`)' : err.status === 403 ? ' (the real key or its scopes do not allow this)' : '';
     throw new CliError(`could not ${what}: ${err.message}${hint}`);
@@ -47,6 +48,7 @@ export function childJson(c: UpstreamChild) {
     expires_at: c.expiresAt === null ? null : new Date(c.expiresAt).toISOString(),
     created_at: new Date(c.createdAt).toISOString(),
     status: childStatus(c),
+    models: c.models,
     revoked_at: c.revokedAt === null ? null : new Date(c.revokedAt).toISOString(),
   };
 }
@@ -62,6 +64,7 @@ export interface UpstreamCreateFlags {
   scopes: Scope[];
   budgetMicros: number | null;
   expiresAt: number | null;
+  models?: string[] | null;
   upstreamUrl?: string;
   json?: boolean;
 }
@@ -72,13 +75,13 @@ export async function createUpstreamChildCli(g: GlobalOptions, f: UpstreamCreate
   const db = openDb(g);
   try {
     const c = call(g, db, f.upstreamUrl);
-    const { child, apiKey } = await createUpstreamChild(c, { name: f.name, scopes: f.scopes, budget: f.budgetMicros, expirationDays }).catch((err: unknown) =>
+    const { child, apiKey } = await createUpstreamChild(c, { name: f.name, scopes: f.scopes, budget: f.budgetMicros, expirationDays, models: f.models ?? null }).catch((err: unknown) =>
       upstreamError(err, 'create the child key at SkillBoss'),
     );
     if (f.json) return printJson({ ...childJson(child), api_key: apiKey });
     process.stdout.write(
       (child.kind === 'sub-wallet'
-        ? `This SkillBoss has no child keys; created the sub-wallet ${child.id} (${child.name}) instead, capped at ${formatUsd(child.budget)} in total (not per month); expires ${iso(child.expiresAt)}.\n\n`
+        ? `${child.models ? `A model list needs a sub-wallet (allowed_vendors ${child.models.map((m) => m.slice(0, -2)).join(', ')})` : 'This SkillBoss has no child keys'}; created the sub-wallet ${child.id} (${child.name}) instead, capped at ${formatUsd(child.budget)} in total (not per month); expires ${iso(child.expiresAt)}.\n\n`
         : `Created the SkillBoss child key ${child.id} (${child.name}) with scopes ${child.scopes.join(' ')}; budget ${formatUsd(child.budget)}; expires ${iso(child.expiresAt)}.\n\n`) +
         `  ${apiKey}\n\n` +
         'This is a real SkillBoss key for an agent on another machine; it is shown once and kept nowhere here.\n' +

@@ -8,7 +8,7 @@ import { write, writeDirect } from '../daemon.js';
 import { tokenJson } from '../../../wire/tokens.js';
 import { CliError, iso, openDb, printJson, printTable, withTokens, type GlobalOptions } from '../context.js';
 import { parseCountFlag, parseUsdFlag } from '../parse.js';
-import { newTokenFields } from '../token-options.js';
+import { MODELS_FLAG_HELP, newTokenFields, parseModelsFlag } from '../token-options.js';
 import { escapeUnprintable, isPrintable, PRINTABLE_MESSAGE } from '../../core/text.js';
 import type { DB } from '../../db/database.js';
 import { writeEnvSink } from '../../lifecycle/envsink.js';
@@ -45,6 +45,7 @@ function createBody(i: CreateTokenInput) {
     parent_id: i.parentId ?? null,
     rpm: i.rpm ?? null,
     max_concurrent: i.maxConcurrent ?? null,
+    models: i.models ? [...i.models] : null,
   };
 }
 
@@ -69,21 +70,22 @@ export function registerToken(program: Command, globals: () => GlobalOptions): v
     .option('--preset <preset>', 'read-only | write | admin')
     .option('--budget <usd>', 'budget in USD per --period (default: a month, resetting on the 1st, UTC)')
     .option('--expires <when>', 'never | 30d | 90d | 365d | a date (2027-01-31)', 'never')
-    .option('--parent <id>', 'make it a child of this token (its scopes, budget and expiry must fit inside the parent\'s)')
+    .option('--parent <id>', 'make it a child of this token (its scopes, budget, expiry and models must fit inside the parent\'s)')
+    .option('--models <list>', MODELS_FLAG_HELP)
     .option('--rpm <n>', 'requests per minute')
     .option('--max-concurrent <n>', 'requests in flight at once')
     .option('--write-env <path>', 'write the secret to this .env file (OPENAI_API_KEY, OPENAI_BASE_URL, SKILLBOSS_API_KEY; 0600), rewritten at every rotation')
     .option('--upstream', 'make a real SkillBoss child key (for an agent on another machine) instead of a local token; needs --budget')
     .option('--upstream-url <url>', 'with --upstream: the SkillBoss API (default: the saved setting, SKILLBOSS_UPSTREAM_URL, or api.skillboss.co)')
     .option('--json', 'print JSON only')
-    .action(async (o: SpendOptions & { name: string; scopes?: string; preset?: string; budget?: string; expires: string; parent?: string; rpm?: string; maxConcurrent?: string; writeEnv?: string; upstream?: boolean; upstreamUrl?: string; json?: boolean }) => {
+    .action(async (o: SpendOptions & { name: string; scopes?: string; preset?: string; budget?: string; expires: string; models?: string; parent?: string; rpm?: string; maxConcurrent?: string; writeEnv?: string; upstream?: boolean; upstreamUrl?: string; json?: boolean }) => {
       if (!isPrintable(o.name)) throw new CliError(`--name ${PRINTABLE_MESSAGE}`);
       // Scopes are required here: no command-wide default for a token made by hand.
-      const { scopes, budget, expiresAt } = newTokenFields(o);
+      const { scopes, budget, expiresAt, models } = newTokenFields(o);
       if (o.upstream) {
         if (o.parent || o.rpm || o.maxConcurrent || o.writeEnv) throw new CliError('--upstream keys are children of the real key: --parent, --rpm, --max-concurrent and --write-env do not apply');
         if ((o.period && o.period !== 'month') || o.holdAbove || o.holdRate) throw new CliError('--upstream keys are budgeted by SkillBoss per month: --period, --hold-above and --hold-rate apply to local tokens only');
-        return createUpstreamChildCli(globals(), { name: o.name, scopes, budgetMicros: budget, expiresAt, ...(o.upstreamUrl ? { upstreamUrl: o.upstreamUrl } : {}), ...(o.json ? { json: true } : {}) });
+        return createUpstreamChildCli(globals(), { name: o.name, scopes, budgetMicros: budget, expiresAt, models, ...(o.upstreamUrl ? { upstreamUrl: o.upstreamUrl } : {}), ...(o.json ? { json: true } : {}) });
       }
       const sink = o.writeEnv === undefined ? undefined : envSinkPath(o.writeEnv);
       const g = globals();
@@ -96,6 +98,7 @@ export function registerToken(program: Command, globals: () => GlobalOptions): v
         parentId: o.parent ?? null,
         rpm: o.rpm === undefined ? null : parsePositiveInt(o.rpm, '--rpm'),
         maxConcurrent: o.maxConcurrent === undefined ? null : parsePositiveInt(o.maxConcurrent, '--max-concurrent'),
+        models,
       };
       const created = await write(
         g,
@@ -295,6 +298,27 @@ export function registerToken(program: Command, globals: () => GlobalOptions): v
       );
       if (o.json) return printJson(tokenListJson(t));
       process.stdout.write(`${t.id}: rpm ${t.rpm ?? 'unlimited'}, max concurrent ${t.maxConcurrent ?? 'unlimited'}.\n`);
+    });
+
+  token
+    .command('set-models <id>')
+    .description('change the models a token may use (its children stay within it: every call is checked against the whole chain)')
+    .requiredOption('--models <list>', MODELS_FLAG_HELP)
+    .option('--json', 'print JSON only')
+    .action(async (id: string, o: { models: string; json?: boolean }) => {
+      const g = globals();
+      const models = parseModelsFlag(o.models);
+      withTokens(g, (tokens) => requireToken(tokens, id));
+      const t = await write(
+        g,
+        async (d) => {
+          await d.call('PATCH', `/tokens/${id}`, { models });
+          return withTokens(g, (tokens) => requireToken(tokens, id));
+        },
+        () => withTokens(g, (tokens) => tokens.setModels(id, models, 'cli')),
+      );
+      if (o.json) return printJson(tokenListJson(t));
+      process.stdout.write(`${t.id} may now use ${t.models === null ? 'every model' : `only ${t.models.join(', ')}`}.\n`);
     });
 
   token

@@ -14,6 +14,7 @@ import { stamp, usd, zoneName } from '../format';
 import { useDebounced, useLoad, useSubmit } from '../hooks';
 import { useLive } from '../live';
 import { DenyAllWaiting, FloodAlert } from './AccessFlood';
+import { parseModelList } from '../../../wire/allowlist';
 
 /** When the answer arrived (browser clock): countdowns run from the server's `expires_in_seconds`, not from clock skew. */
 const load = (all = false) => api('GET', all ? '/access-requests?all=1' : '/access-requests').then((l) => ({ ...l, at: Date.now() }));
@@ -174,6 +175,8 @@ function RequestCard({ r, elapsed, onApprove, onDeny }: { r: AccessRequestView; 
         <dd>{usd(r.monthly_budget)} a month</dd>
         <dt>Valid for</dt>
         <dd>{r.expiration_days} days from when it collects the token</dd>
+        <dt>Models</dt>
+        <dd>{r.models ? r.models.join(', ') : 'every model'}</dd>
       </dl>
       <div className="actions">
         <button type="button" className="button danger" onClick={onDeny} aria-label={`Deny ${r.name}`}>
@@ -191,14 +194,17 @@ function ApproveDialog({ r, onClose, onDone }: { r: AccessRequestView; onClose: 
   const [scopes, setScopes] = useState<Scope[]>(r.scopes);
   const budget = useMoney(r.monthly_budget, false);
   const days = useCount(r.expiration_days, 1, 3650, false);
+  // Empty grants what was asked (a list, or every model); a list narrows it.
+  const [modelsText, setModelsText] = useState(r.models ? r.models.join(', ') : '');
+  const models = modelsText.trim() === '' ? ({ ok: true, value: null } as const) : parseModelList(modelsText);
   const [submitted, setSubmitted] = useState(false);
   const { busy, error, run } = useSubmit();
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     setSubmitted(true);
-    if (!budget.parsed.ok || !days.parsed.ok) return;
-    const grant = { scopes, monthly_budget: budget.parsed.value, expiration_days: days.parsed.value };
+    if (!budget.parsed.ok || !days.parsed.ok || !models.ok) return;
+    const grant = { scopes, monthly_budget: budget.parsed.value, expiration_days: days.parsed.value, ...(models.value ? { models: models.value } : {}) };
     await run(async () => {
       const a = await api('POST', `/access-requests/${r.id}/approve`, grant);
       const g = a.approved!;
@@ -230,6 +236,9 @@ function ApproveDialog({ r, onClose, onDone }: { r: AccessRequestView; onClose: 
             <input inputMode="numeric" value={days.text} onChange={(e) => days.setText(e.target.value)} />
           </Field>
         </div>
+        <Field label="Models (patterns, comma-separated)" hint={r.models ? `asked for ${r.models.join(', ')}; grant those or fewer` : 'asked for every model; empty grants that'} error={(submitted && !models.ok ? models.error : null) ?? detail(error, 'models')}>
+          <input value={modelsText} onChange={(e) => setModelsText(e.target.value)} placeholder="every model" aria-label="Models" />
+        </Field>
         <FormFooter error={error} onCancel={onClose} submitLabel="Approve" busy={busy} disabled={scopes.length === 0} />
       </form>
     </Dialog>

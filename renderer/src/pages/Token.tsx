@@ -184,6 +184,8 @@ export function Token() {
           <dl className="facts">
             <dt>Scopes</dt>
             <dd className="wrap">{t.scopes.join(', ')}</dd>
+            <dt>Models</dt>
+            <dd className="wrap">{t.models ? t.models.join(', ') : 'every model'}</dd>
             <dt>Requests per minute</dt>
             <dd>{t.rpm === null ? 'no limit' : int(t.rpm)}</dd>
             <dt>At once</dt>

@@ -7,6 +7,7 @@ import { detail, Field, FormFooter, MoneyField, useCount, useMoney, useOptionalM
 import { BUDGET_LABEL, PeriodOptions } from '../components/Spend';
 import { day } from '../format';
 import { useSubmit } from '../hooks';
+import { parseModelList } from '../../../wire/allowlist';
 
 type PresetChoice = keyof typeof PRESETS | 'custom';
 
@@ -32,6 +33,22 @@ function ScopePicker({ value, onChange, allowed }: { value: Scope[]; onChange: (
   );
 }
 
+/** The model allowlist as typed: comma-separated patterns (wire/allowlist.ts), empty for every model. */
+function useModels(initial: string[] | null) {
+  const [text, setText] = useState(initial ? initial.join(', ') : '');
+  const parsed = text.trim() === '' ? ({ ok: true, value: null } as const) : parseModelList(text);
+  return { text, setText, parsed };
+}
+
+function ModelsField({ models, submitted, serverError, parentModels }: { models: ReturnType<typeof useModels>; submitted: boolean; serverError: string | null; parentModels?: string[] | null }) {
+  const inherited = parentModels ? `empty: the parent's (${parentModels.join(', ')})` : 'empty: every model';
+  return (
+    <Field label="Models (patterns, comma-separated)" hint={`e.g. gemini/*, bedrock/claude-*, openai/gpt-5; a * at the end takes the rest of the id; ${inherited}`} error={(submitted && !models.parsed.ok ? models.parsed.error : null) ?? serverError}>
+      <input value={models.text} onChange={(e) => models.setText(e.target.value)} placeholder={parentModels ? parentModels.join(', ') : 'every model'} aria-label="Models" />
+    </Field>
+  );
+}
+
 export function CreateDialog({ tokens, onClose, onCreated }: { tokens: TokenView[]; onClose: () => void; onCreated: (i: Issued) => void }) {
   const [name, setName] = useState('');
   const [preset, setPreset] = useState<PresetChoice>('write');
@@ -45,6 +62,7 @@ export function CreateDialog({ tokens, onClose, onCreated }: { tokens: TokenView
   const [expiry, setExpiry] = useState('never');
   const [date, setDate] = useState('');
   const [parent, setParent] = useState('');
+  const models = useModels(null);
   const [submitted, setSubmitted] = useState(false);
   const { busy, error, run } = useSubmit();
   const parents = tokens.filter((t) => t.status === 'active');
@@ -53,8 +71,9 @@ export function CreateDialog({ tokens, onClose, onCreated }: { tokens: TokenView
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     setSubmitted(true);
-    if (!budget.parsed.ok || !rpm.parsed.ok || !holdAbove.parsed.ok || !holdRate.parsed.ok) return;
+    if (!budget.parsed.ok || !rpm.parsed.ok || !holdAbove.parsed.ok || !holdRate.parsed.ok || !models.parsed.ok) return;
     const body: Record<string, unknown> = { name, monthly_budget_usd: budget.parsed.value, budget_period: period };
+    if (models.parsed.value !== null) body.models = models.parsed.value;
     if (holdAbove.parsed.value !== null) body.hold_above_usd = holdAbove.parsed.value;
     if (holdRate.parsed.value !== null) body.hold_rate_usd = holdRate.parsed.value;
     if (preset === 'custom') body.scopes = scopes;
@@ -135,6 +154,7 @@ export function CreateDialog({ tokens, onClose, onCreated }: { tokens: TokenView
             ))}
           </select>
         </Field>
+        <ModelsField models={models} submitted={submitted} serverError={detail(error, 'models')} parentModels={parents.find((t) => t.id === parent)?.models ?? null} />
         <FormFooter error={error} onCancel={onClose} submitLabel="Create token" busy={busy} />
       </form>
     </Dialog>
@@ -147,6 +167,7 @@ export function EditDialog({ token, onClose, onSaved }: { token: TokenView; onCl
   const rpm = useCount(token.rpm, 1, 1_000_000, true);
   const [expires, setExpires] = useState(token.expires_at ? token.expires_at.slice(0, 10) : '');
   const [scopes, setScopes] = useState<Scope[]>(token.scopes);
+  const models = useModels(token.models);
   const { busy, error, run } = useSubmit();
   const [submitted, setSubmitted] = useState(false);
 
@@ -154,7 +175,7 @@ export function EditDialog({ token, onClose, onSaved }: { token: TokenView; onCl
     e.preventDefault();
     setSubmitted(true);
     // A field that does not parse stops the save: nothing is sent, so nothing (a budget least of all) is lost.
-    if (!budget.parsed.ok || !rpm.parsed.ok) return;
+    if (!budget.parsed.ok || !rpm.parsed.ok || !models.parsed.ok) return;
     const body: Record<string, unknown> = {};
     if (name !== token.name) body.name = name;
     const b = budget.parsed.value;
@@ -163,6 +184,7 @@ export function EditDialog({ token, onClose, onSaved }: { token: TokenView; onCl
     const exp = expires ? new Date(`${expires}T23:59:59Z`).toISOString() : null;
     if ((token.expires_at?.slice(0, 10) ?? '') !== expires) body.expires_at = exp;
     if (scopes.slice().sort().join() !== token.scopes.slice().sort().join()) body.scopes = scopes;
+    if ((models.parsed.value?.join() ?? null) !== (token.models?.join() ?? null)) body.models = models.parsed.value;
     if (Object.keys(body).length === 0) return onClose();
     await run(async () => {
       await api('PATCH', `/tokens/${token.id}`, body);
@@ -188,6 +210,8 @@ export function EditDialog({ token, onClose, onSaved }: { token: TokenView; onCl
         <ScopePicker value={scopes} onChange={setScopes} />
         <p className="muted small">Removing a scope removes it from every token under this one too.</p>
         <FieldError error={error} field="scopes" />
+        <ModelsField models={models} submitted={submitted} serverError={detail(error, 'models')} />
+        <p className="muted small">A narrower list holds every token under this one to it too.</p>
         <FormFooter error={error} onCancel={onClose} submitLabel="Save" busy={busy} />
       </form>
     </Dialog>
