@@ -13,7 +13,8 @@ import type { LocalRoute } from '../pipeline/context.js';
 import { OPENAI_DIALECT, type Dialect, type Dialects } from '../pipeline/dialect.js';
 
 const ANTHROPIC_DIALECT: Dialect = {
-  request: (json) => chatBodyOf(json),
+  // A small body is translated here (its parse costs less than a thread's round trip); a large one in the pool.
+  request: async (body, o) => (body.json ? chatBodyOf(body.json) : { ...(await o.pool.translate('anthropic', body.raw, o.maxDepth, { owner: o.owner })), json: undefined }),
   response: (answer, model) => toMessage(answer, model),
   tap: (o) => new AnthropicSseTap(o.model, o.promptTokens, o.readUsage, o.redact),
   errorBody: (err) => toAnthropicBody(err),
