@@ -56,7 +56,8 @@ export async function handleAgentRequest(req: IncomingMessage, res: ServerRespon
     // Large bodies of metered routes are scanned, not parsed (stage 4); a translated route's are left to its dialect.
     const translated = dialect.request !== undefined && route.def.forward !== undefined;
     const scanned = route.def.forward && !dialect.request && METERS[route.def.forward.meter].scanned ? SCANNED_FIELDS : undefined;
-    body = await readBody(req, route.def.body, deps.limits.maxBodyBytes, deps.limits.maxJsonDepth, scanned, translated);
+    // A dialect's own routes (count_tokens) get a large body unparsed as well: their handler counts it in the pool.
+    body = await readBody(req, route.def.body, deps.limits.maxBodyBytes, deps.limits.maxJsonDepth, scanned, dialect.request !== undefined);
     // A translated route's request becomes the upstream's before anything is estimated or sent (a large one in the worker pool).
     if (translated) body = await dialect.request!(body, { pool: deps.tokenizer, owner: principal.token.id, maxDepth: deps.limits.maxJsonDepth });
     const ctx: RequestContext = { req, res, deps, requestId, startedAt, now, route, principal };

@@ -87,11 +87,8 @@ export class TokenizerPool {
    * and the count happen in the thread.
    */
   countPrompt(shape: PromptShape, raw: Buffer, who?: JobOwner): Promise<number> {
-    if (who?.maxInFlight !== undefined && (this.inFlight.get(who.owner) ?? 0) >= who.maxInFlight) {
-      return Promise.reject(
-        rateLimited('tokenizer_busy', `This token already has ${who.maxInFlight} counts in progress; wait for them to finish before sending another.`, 1),
-      );
-    }
+    const refused = this.refuseOver(who);
+    if (refused) return refused;
     const body = copyOf(raw);
     return this.run<number>({ id: 0, kind: 'prompt', shape, body }, [body], who?.owner);
   }
@@ -106,14 +103,32 @@ export class TokenizerPool {
    * would throw, with `model` set when the body named one.
    */
   translate(dialect: TranslatedDialect, raw: Buffer, maxDepth: number, who?: JobOwner): Promise<Translated> {
-    const body = raw.byteOffset === 0 && raw.byteLength === raw.buffer.byteLength && raw.buffer instanceof ArrayBuffer ? raw.buffer : copyOf(raw);
+    const body = handOver(raw);
     return this.run<Translated>({ id: 0, kind: 'translate', dialect, body, maxDepth }, [body], who?.owner);
+  }
+
+  /**
+   * The prompt tokens of a large count request of `dialect` (Anthropic's
+   * count_tokens), parsed, translated and counted in a thread; `raw` is
+   * given up as in `translate`, and refusals are as there.
+   */
+  countTranslated(dialect: TranslatedDialect, raw: Buffer, maxDepth: number, who?: JobOwner): Promise<number> {
+    const refused = this.refuseOver(who);
+    if (refused) return refused;
+    const body = handOver(raw);
+    return this.run<number>({ id: 0, kind: 'count-translated', dialect, body, maxDepth }, [body], who?.owner);
   }
 
   /** Tokens in a text (delivered completions when the upstream reported no usage). */
   countText(text: string): Promise<number> {
     if (text.length === 0) return Promise.resolve(0);
     return this.run<number>({ id: 0, kind: 'text', text });
+  }
+
+  /** A 429 when the owner already has its most jobs in the pool (`maxInFlight`); null: it may queue another. */
+  private refuseOver(who: JobOwner | undefined): Promise<never> | null {
+    if (who?.maxInFlight === undefined || (this.inFlight.get(who.owner) ?? 0) < who.maxInFlight) return null;
+    return Promise.reject(rateLimited('tokenizer_busy', `This token already has ${who.maxInFlight} counts in progress; wait for them to finish before sending another.`, 1));
   }
 
   /** Ends every thread; pending counts are rejected. */
@@ -227,6 +242,11 @@ export class TokenizerPool {
     slot.pending.clear();
     await slot.worker.terminate();
   }
+}
+
+/** `raw`'s memory itself when it owns it whole (moved to the thread, `raw` left empty), else a copy. */
+function handOver(raw: Buffer): ArrayBuffer {
+  return raw.byteOffset === 0 && raw.byteLength === raw.buffer.byteLength && raw.buffer instanceof ArrayBuffer ? raw.buffer : copyOf(raw);
 }
 
 /** The bytes of `raw` in an ArrayBuffer of their own, to transfer to a thread (a memcpy). */

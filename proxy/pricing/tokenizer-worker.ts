@@ -7,7 +7,7 @@
  * first count, in this thread only; a translation never loads it.
  */
 import { parentPort } from 'node:worker_threads';
-import { chatBodyScanned } from '../anthropic/translate.js';
+import { chatBodyScanned, countMessagesTokens } from '../anthropic/translate.js';
 import { SidecarError } from '../core/errors.js';
 import { parseJsonObject, type BodyScan } from '../core/json.js';
 import { promptTokensOf, type PromptShape } from './prompt.js';
@@ -19,7 +19,9 @@ export type TranslatedDialect = 'anthropic';
 export type TokenizerJob =
   | { id: number; kind: 'prompt'; shape: PromptShape; body: ArrayBuffer }
   | { id: number; kind: 'text'; text: string }
-  | { id: number; kind: 'translate'; dialect: TranslatedDialect; body: ArrayBuffer; maxDepth: number };
+  | { id: number; kind: 'translate'; dialect: TranslatedDialect; body: ArrayBuffer; maxDepth: number }
+  /** A count_tokens request of the dialect: parsed, translated and its prompt counted, all here. */
+  | { id: number; kind: 'count-translated'; dialect: TranslatedDialect; body: ArrayBuffer; maxDepth: number };
 
 /** A refusal made in the thread, carried back whole (the 400 the client gets names the same field). */
 export interface Refusal {
@@ -40,7 +42,7 @@ export type TokenizerAnswer =
 
 const decoder = new TextDecoder();
 
-async function count(job: Exclude<TokenizerJob, { kind: 'translate' }>): Promise<number> {
+async function count(job: Extract<TokenizerJob, { kind: 'prompt' | 'text' }>): Promise<number> {
   await tokenizerReady();
   if (job.kind === 'text') return countTokens(job.text);
   // The body was validated (depth, top-level fields) before it was sent here.
@@ -58,9 +60,25 @@ function translate(job: Extract<TokenizerJob, { kind: 'translate' }>): Tokenizer
     return { id: job.id, translated: { body, scan } };
   } catch (err) {
     if (!(err instanceof SidecarError)) throw err;
-    const model = typeof json?.model === 'string' ? json.model.slice(0, 200) : undefined;
-    return { id: job.id, refused: { status: err.status, type: err.type, code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}), ...(model !== undefined ? { model } : {}) } };
+    return { id: job.id, refused: refusalOf(err, json) };
   }
+}
+
+async function countTranslated(job: Extract<TokenizerJob, { kind: 'count-translated' }>): Promise<TokenizerAnswer> {
+  let json: Record<string, unknown> | undefined;
+  try {
+    json = parseJsonObject(Buffer.from(job.body), job.maxDepth);
+    await tokenizerReady();
+    return { id: job.id, tokens: countMessagesTokens(json).input_tokens };
+  } catch (err) {
+    if (!(err instanceof SidecarError)) throw err;
+    return { id: job.id, refused: refusalOf(err, json) };
+  }
+}
+
+function refusalOf(err: SidecarError, json: Record<string, unknown> | undefined): Refusal {
+  const model = typeof json?.model === 'string' ? json.model.slice(0, 200) : undefined;
+  return { status: err.status, type: err.type, code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}), ...(model !== undefined ? { model } : {}) };
 }
 
 function failure(id: number, err: unknown): TokenizerAnswer {
@@ -76,6 +94,13 @@ parentPort!.on('message', (job: TokenizerJob) => {
       answer = failure(job.id, err);
     }
     parentPort!.postMessage(answer, 'translated' in answer ? [answer.translated.body] : []);
+    return;
+  }
+  if (job.kind === 'count-translated') {
+    countTranslated(job).then(
+      (answer) => parentPort!.postMessage(answer),
+      (err: unknown) => parentPort!.postMessage(failure(job.id, err)),
+    );
     return;
   }
   count(job).then(

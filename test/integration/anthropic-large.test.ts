@@ -10,7 +10,8 @@
  */
 import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chatBodyOf } from '../../proxy/anthropic/translate.js';
+import { chatBodyOf, countMessagesTokens } from '../../proxy/anthropic/translate.js';
+import { tokenizerReady } from '../../proxy/pricing/tokenizer.js';
 import { SCAN_FROM_BYTES } from '../../proxy/pipeline/body.js';
 import { ledgerOf } from '../helpers/ledger.js';
 import { startStack, type Stack } from '../helpers/stack.js';
@@ -158,6 +159,26 @@ describe('a large /v1/messages body, translated in the worker pool', () => {
     const noMax = await post(secret, { ...conversation(100 * 1024), max_tokens: undefined });
     expect(noMax.status).toBe(400);
     expect(((await noMax.json()) as { error: { message: string } }).error.message).toContain('max_tokens');
+  });
+});
+
+describe('a large count_tokens body, parsed, translated and counted in the worker pool', () => {
+  it('counts what the small path counts, free, and refuses what it refuses', async () => {
+    const { token, secret } = s.token();
+    const body = conversation(150 * 1024);
+    delete body.max_tokens;
+    await tokenizerReady();
+    const res = await post(secret, body, '/v1/messages/count_tokens');
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual(countMessagesTokens(body));
+    expect(ledgerOf(s.daemon.db, token.id).at(-1)).toMatchObject({ route: '/v1/messages/count_tokens', status: 200, cost_micros: 0 });
+    const bad = await post(secret, { ...body, tools: [{ type: 'web_search_20250305', name: 'web_search' }] }, '/v1/messages/count_tokens');
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({ type: 'error', error: { type: 'invalid_request_error', message: expect.stringContaining('tools.0.type') } });
+    expect(ledgerOf(s.daemon.db, token.id).at(-1)).toMatchObject({ status: 400, model: MODEL });
+    const cut = await post(secret, JSON.stringify(body).slice(0, -2), '/v1/messages/count_tokens');
+    expect(cut.status).toBe(400);
+    expect(await cut.json()).toMatchObject({ error: { code: 'invalid_json' } });
   });
 });
 
