@@ -7,7 +7,6 @@
  * first count, in this thread only; a translation never loads it.
  */
 import { parentPort } from 'node:worker_threads';
-import { chatBodyScanned, countMessagesTokens } from '../anthropic/translate.js';
 import { SidecarError } from '../core/errors.js';
 import { parseJsonObject, type BodyScan } from '../core/json.js';
 import { promptTokensOf, type PromptShape } from './prompt.js';
@@ -42,6 +41,10 @@ export type TokenizerAnswer =
 
 const decoder = new TextDecoder();
 
+/** The translation (and zod with it) loads on the first translation job: a thread that only counts never carries it. */
+let translation: Promise<typeof import('../anthropic/translate.js')> | undefined;
+const translator = () => (translation ??= import('../anthropic/translate.js'));
+
 async function count(job: Extract<TokenizerJob, { kind: 'prompt' | 'text' }>): Promise<number> {
   await tokenizerReady();
   if (job.kind === 'text') return countTokens(job.text);
@@ -50,7 +53,8 @@ async function count(job: Extract<TokenizerJob, { kind: 'prompt' | 'text' }>): P
   return promptTokensOf(job.shape, body, countTokens);
 }
 
-function translate(job: Extract<TokenizerJob, { kind: 'translate' }>): TokenizerAnswer {
+async function translate(job: Extract<TokenizerJob, { kind: 'translate' }>): Promise<TokenizerAnswer> {
+  const { chatBodyScanned } = await translator();
   let json: Record<string, unknown> | undefined;
   try {
     json = parseJsonObject(Buffer.from(job.body), job.maxDepth);
@@ -65,6 +69,7 @@ function translate(job: Extract<TokenizerJob, { kind: 'translate' }>): Tokenizer
 }
 
 async function countTranslated(job: Extract<TokenizerJob, { kind: 'count-translated' }>): Promise<TokenizerAnswer> {
+  const { countMessagesTokens } = await translator();
   let json: Record<string, unknown> | undefined;
   try {
     json = parseJsonObject(Buffer.from(job.body), job.maxDepth);
@@ -87,13 +92,10 @@ function failure(id: number, err: unknown): TokenizerAnswer {
 
 parentPort!.on('message', (job: TokenizerJob) => {
   if (job.kind === 'translate') {
-    let answer: TokenizerAnswer;
-    try {
-      answer = translate(job);
-    } catch (err) {
-      answer = failure(job.id, err);
-    }
-    parentPort!.postMessage(answer, 'translated' in answer ? [answer.translated.body] : []);
+    translate(job).then(
+      (answer) => parentPort!.postMessage(answer, 'translated' in answer ? [answer.translated.body] : []),
+      (err: unknown) => parentPort!.postMessage(failure(job.id, err)),
+    );
     return;
   }
   if (job.kind === 'count-translated') {
