@@ -13,8 +13,10 @@
  */
 import { z } from 'zod';
 import { badRequest } from '../core/errors.js';
+import type { BodyScan } from '../core/json.js';
 import { parseInput } from '../core/validate.js';
-import { countChatPromptTokens } from '../pricing/tokenizer.js';
+import { promptTokensOf } from '../pricing/prompt.js';
+import { countChatPromptTokens, upperBoundTokens } from '../pricing/tokenizer.js';
 
 type Json = Record<string, unknown>;
 
@@ -57,6 +59,43 @@ export function toChatRequest(json: Json | undefined): TranslatedRequest {
 export function chatBodyOf(json: Json | undefined): { raw: Buffer; json: Json } {
   const { chat } = toChatRequest(json);
   return { raw: Buffer.from(JSON.stringify(chat)), json: chat };
+}
+
+/** The values written last, after every other field: the bulk of a body, whose byte ranges nobody needs. */
+const BULK = new Set(['messages', 'tools']);
+
+/**
+ * `chatBodyOf` for a large body, in a worker thread (pricing/tokenizer-worker.ts):
+ * the chat body serialised with its small fields first, so the byte range of each
+ * is known as it is written, and said of as a scan says of a body (`BodyScan`:
+ * fields, ranges, the closing brace, the prompt's upper bound as the estimate
+ * bounds a parsed chat body). The event loop then estimates, bounds and splices
+ * it like any scanned body, never parsing or re-serialising it.
+ */
+export function chatBodyScanned(json: Json | undefined): { raw: Buffer; scan: BodyScan } {
+  const { chat } = toChatRequest(json);
+  const fields: Json = {};
+  const kinds: BodyScan['kinds'] = {};
+  const ranges: BodyScan['ranges'] = {};
+  const keys = Object.keys(chat);
+  const order = [...keys.filter((k) => !BULK.has(k)), ...keys.filter((k) => BULK.has(k))];
+  let text = '{';
+  let bytes = 1;
+  for (const k of order) {
+    const v = chat[k];
+    const head = `${text.length > 1 ? ',' : ''}${JSON.stringify(k)}:`;
+    const value = JSON.stringify(v);
+    text += head + value;
+    kinds[k] = Array.isArray(v) ? (v.length === 0 ? '[]' : 'array') : v === null ? 'literal' : typeof v === 'object' ? 'object' : typeof v === 'string' ? 'string' : typeof v === 'number' ? 'number' : 'literal';
+    if (BULK.has(k)) continue;
+    const start = bytes + Buffer.byteLength(head);
+    bytes = start + Buffer.byteLength(value);
+    fields[k] = v;
+    ranges[k] = [start, bytes];
+  }
+  const raw = Buffer.from(`${text}}`);
+  const promptBound = promptTokensOf('messages', chat, upperBoundTokens);
+  return { raw, scan: { fields, kinds, ranges, close: raw.length - 1, empty: order.length === 0, promptBound } };
 }
 
 /** The chat messages and tools a count_tokens request stands for (counted like a chat prompt). */

@@ -2,7 +2,8 @@
 import { forbidden, SidecarError } from '../core/errors.js';
 import { refusingModelList } from '../tokens/rules.js';
 import type { Principal } from './authenticate.js';
-import type { RequestBody } from './body.js';
+import { DEFAULT_MAX_DEPTH, SCAN_FROM_BYTES, type RequestBody } from './body.js';
+import { scanBody } from './scan.js';
 import type { MatchedRoute, RouteDef } from './routes.js';
 
 export function authorize(p: Principal, route: RouteDef): void {
@@ -20,7 +21,7 @@ export function authorize(p: Principal, route: RouteDef): void {
  * scanned body the model is the scanner's. Fails closed: a model the sidecar cannot read (none given, a
  * multipart upload, a route where SkillBoss picks it) is refused to a restricted token.
  */
-export function authorizeModel(p: Principal, route: MatchedRoute, body: RequestBody | undefined): void {
+export function authorizeModel(p: Principal, route: MatchedRoute, body: RequestBody | undefined, maxDepth = DEFAULT_MAX_DEPTH): void {
   const where = route.def.model;
   if (where === undefined || !p.chain.some((t) => t.models !== null)) return;
   const list = p.chain.find((t) => t.models !== null)!;
@@ -28,7 +29,7 @@ export function authorizeModel(p: Principal, route: MatchedRoute, body: RequestB
   // A list of `*` allows what SkillBoss picks too; any narrower list cannot hold the router to it.
   if (where === 'upstream' && p.chain.every((t) => t.models === null || t.models.includes('*'))) return;
   if (where === 'upstream') throw modelNotAllowed(p, list.models!, `${path} lets SkillBoss pick the model, and no model list can hold it to yours; call POST /v1/run (or the model's own route) with a model from the list.`);
-  const asked = where === 'path' ? route.params[0] : (body?.json?.model ?? body?.scan?.fields.model);
+  const asked = where === 'path' ? route.params[0] : (body?.json?.model ?? body?.scan?.fields.model ?? unparsedModel(body, maxDepth));
   if (typeof asked !== 'string' || asked === '') {
     const why = body && body.json === undefined && body.scan === undefined && where === 'body' ? 'its body is not JSON, so the sidecar cannot read which model it names' : 'it names no model';
     throw modelNotAllowed(p, list.models!, `This request is refused because ${why}; name a model from the list.`);
@@ -39,6 +40,13 @@ export function authorizeModel(p: Principal, route: MatchedRoute, body: RequestB
     throw modelNotAllowed(p, refusing.models!, `${shown} is not in it${refusing.id === p.token.id ? '' : ` (the list is its ancestor ${refusing.id}'s)`}.`);
   }
 }
+
+/** The model a large JSON body left unparsed names (a dialect's own route counts it in the pool): scanned for that field only. */
+function unparsedModel(body: RequestBody | undefined, maxDepth: number): unknown {
+  if (!body || body.json !== undefined || body.scan !== undefined || body.raw.length < SCAN_FROM_BYTES) return undefined;
+  return scanBody(body.raw, MODEL_FIELD, maxDepth).fields.model;
+}
+const MODEL_FIELD: ReadonlySet<string> = new Set(['model']);
 
 function modelNotAllowed(p: Principal, list: readonly string[], why: string) {
   const message = `This token (${p.token.id}) may use only the models ${list.join(', ')}. ${why} Ask the human to widen the token's model list if it needs more.`;

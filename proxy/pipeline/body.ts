@@ -1,10 +1,12 @@
 /**
  * Stage 4, body: reads a request body with a hard size limit (413 before it is read whole)
  * and, for JSON routes, parses it into an object (400 with a reason otherwise) — or, for a
- * large body of a forwarded model call, only scans it (scan.ts): it is sent on as it came.
+ * large body of a forwarded model call, only scans it (scan.ts): it is sent on as it came; or,
+ * for a large body of a route whose dialect translates it, leaves it unparsed for the worker pool.
  */
 import type { IncomingMessage } from 'node:http';
 import { badRequest, tooLarge } from '../core/errors.js';
+import { DEFAULT_MAX_DEPTH, parseJsonObject } from '../core/json.js';
 import { scanBody, type BodyScan } from './scan.js';
 
 export interface RequestBody {
@@ -78,6 +80,7 @@ export async function readBody(
   maxBytes: number,
   maxDepth = DEFAULT_MAX_DEPTH,
   scanFields?: ReadonlySet<string>,
+  leaveLarge = false,
 ): Promise<RequestBody> {
   if (kind === 'none') {
     // GET/DELETE routes carry no body; drain whatever was sent so the connection stays usable.
@@ -95,45 +98,9 @@ export async function readBody(
     throw badRequest('unsupported_content_type', `This route takes a JSON body; send it with "Content-Type: application/json" (got ${JSON.stringify(String(req.headers['content-type'] ?? 'none').slice(0, 60))}).`);
   }
   if (scanFields && raw.length >= SCAN_FROM_BYTES) return { raw, json: undefined, scan: scanBody(raw, scanFields, maxDepth) };
+  // A large body of a translated route is parsed and translated in a worker thread (its dialect's `request`), not here.
+  if (leaveLarge && raw.length >= SCAN_FROM_BYTES) return { raw, json: undefined };
   return { raw, json: parseJsonObject(raw, maxDepth) };
 }
 
-/** Nesting deeper than any real request; a body that goes deeper is an attack on the parser or what walks the result. */
-export const DEFAULT_MAX_DEPTH = 64;
-
-/**
- * True when arrays/objects nest deeper than `max`. One pass over the bytes,
- * before JSON.parse: V8 parses millions of `[` happily (seconds of CPU, all
- * other agents stalled), and a later recursive walk or JSON.stringify of the
- * result would then overflow the stack.
- */
-export function nestedDeeperThan(raw: Buffer, max: number): boolean {
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < raw.length; i++) {
-    const c = raw[i];
-    if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped byte
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x5b || c === 0x7b) {
-      if (++depth > max) return true;
-    } else if (c === 0x5d || c === 0x7d) depth--;
-  }
-  return false;
-}
-
-export function parseJsonObject(raw: Buffer, maxDepth = DEFAULT_MAX_DEPTH): Record<string, unknown> {
-  if (nestedDeeperThan(raw, maxDepth)) throw badRequest('invalid_json', `The request body nests arrays or objects more than ${maxDepth} levels deep.`);
-  let value: unknown;
-  try {
-    value = JSON.parse(raw.toString('utf8'));
-  } catch (err) {
-    const reason = err instanceof RangeError ? 'it is nested too deeply' : (err as Error).message.slice(0, 120);
-    throw badRequest('invalid_json', `The request body is not valid JSON: ${reason}.`);
-  }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw badRequest('invalid_json', 'The request body must be a JSON object.');
-  }
-  return value as Record<string, unknown>;
-}
+export { DEFAULT_MAX_DEPTH, nestedDeeperThan, parseJsonObject } from '../core/json.js';

@@ -69,7 +69,7 @@ export interface StageDeps extends DaemonServices {
   /** Reservations still at their byte bound, tightened to exact counts when a budget runs short (estimate.ts). */
   looseBounds: LooseBounds;
   /** Counts prompts and delivered text off the event loop. */
-  tokenizer: Pick<TokenizerPool, 'countPrompt' | 'countText'>;
+  tokenizer: Pick<TokenizerPool, 'countPrompt' | 'countText' | 'translate' | 'countTranslated'>;
   /** What each dialect the route table names means: request, answer and stream translation, error shape. */
   dialects: Dialects;
   /** The handler of every `local` route in the table, given by whoever assembles the daemon. */

@@ -8,6 +8,7 @@
  * routes that use it; no stage changes.
  */
 import { toOpenAIBody, type SidecarError } from '../core/errors.js';
+import type { TokenizerPool } from '../pricing/tokenizer-pool.js';
 import type { RequestBody } from './body.js';
 import type { Usage } from './usage.js';
 import { SseTap, type StreamTap } from './sse.js';
@@ -31,12 +32,25 @@ export interface TapOptions {
   onInjected?: (removed: Record<string, unknown>) => void;
 }
 
+/** What a dialect's request translation is lent: the worker pool for a large body, the token the job is for, the depth limit. */
+export interface TranslateOptions {
+  pool: Pick<TokenizerPool, 'translate'>;
+  owner: string;
+  maxDepth: number;
+}
+
 export interface Dialect {
   /**
-   * The agent's parsed request as the upstream's, serialised once; absent:
-   * the request goes as it came (and a large one may be scanned, not parsed).
+   * The agent's request as the upstream's, serialised once; absent: the
+   * request goes as it came (and a large one may be scanned, not parsed).
+   * A small body comes parsed (`json`) and is translated on the loop; a
+   * large one comes as bytes only (body.ts) and is parsed, translated and
+   * serialised in the worker pool, coming back as a scanned body (`scan`:
+   * its fields and their byte ranges), so nothing proportional to it runs
+   * on the event loop (issue 27 item 5). A refusal may carry the `model`
+   * the body named, for the ledger's row.
    */
-  request?(json: Record<string, unknown> | undefined): Pick<RequestBody, 'raw' | 'json'>;
+  request?(body: RequestBody, o: TranslateOptions): RequestBody | Promise<RequestBody>;
   /** A JSON answer of the upstream's, translated back; absent: relayed as it is. */
   response?(answer: Record<string, unknown>, model: string): unknown;
   /** The tap a streamed answer passes through: it meters the stream and, for a translating dialect, rewrites it. */

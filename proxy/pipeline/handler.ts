@@ -53,13 +53,16 @@ export async function handleAgentRequest(req: IncomingMessage, res: ServerRespon
     if (pausedBy) throw tokenPausedError(pausedBy.id === principal.token.id ? 'This token' : `Its parent token ${pausedBy.id}`);
     authorize(principal, route.def);
     const dialect = dialectOf(deps.dialects, route.def);
-    // Large bodies of metered routes are scanned, not parsed (stage 4); a translated route needs the whole request.
+    // Large bodies of metered routes are scanned, not parsed (stage 4); a translated route's are left to its dialect.
+    const translated = dialect.request !== undefined && route.def.forward !== undefined;
     const scanned = route.def.forward && !dialect.request && METERS[route.def.forward.meter].scanned ? SCANNED_FIELDS : undefined;
-    body = await readBody(req, route.def.body, deps.limits.maxBodyBytes, deps.limits.maxJsonDepth, scanned);
-    // A translated route's request becomes the upstream's before anything is estimated or sent.
-    if (dialect.request && route.def.forward) body = dialect.request(body.json);
-    // The model it names is within the token's list (and its ancestors'), before anything is reserved or sent.
-    authorizeModel(principal, route, body);
+    // A dialect's own routes (count_tokens) get a large body unparsed as well: their handler counts it in the pool.
+    body = await readBody(req, route.def.body, deps.limits.maxBodyBytes, deps.limits.maxJsonDepth, scanned, dialect.request !== undefined);
+    // A translated route's request becomes the upstream's before anything is estimated or sent (a large one in the worker pool).
+    if (translated) body = await dialect.request!(body, { pool: deps.tokenizer, owner: principal.token.id, maxDepth: deps.limits.maxJsonDepth });
+    // The model it names is within the token's list (and its ancestors'), before anything is reserved or sent; a large body
+    // left whole for a dialect's own route is scanned for its model only when a list needs it.
+    authorizeModel(principal, route, body, deps.limits.maxJsonDepth);
     const ctx: RequestContext = { req, res, deps, requestId, startedAt, now, route, principal };
     if (route.def.local) await answerLocal(ctx, body);
     else await forwardRoute(ctx, body);
@@ -70,7 +73,7 @@ export async function handleAgentRequest(req: IncomingMessage, res: ServerRespon
     if (principal && route) {
       // A refusal after authentication is in the ledger too; nothing was charged, so the answer does not wait for it.
       // With the model asked for and the message the agent got, so the dashboard can show what happened.
-      const asked = body?.json?.model ?? body?.scan?.fields.model;
+      const asked = body?.json?.model ?? body?.scan?.fields.model ?? (err as { model?: unknown }).model;
       const model = typeof asked === 'string' ? asked.slice(0, 200) : null;
       const row = ledgerRow({ req, requestId, startedAt, route, principal }, now, { status: e.status, error_code: e.code, error_message: e.message, model });
       deps.budgets.record(null, principal.chain, row).catch((err: unknown) => {

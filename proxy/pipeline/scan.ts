@@ -12,20 +12,9 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { badRequest } from '../core/errors.js';
+import type { BodyScan } from '../core/json.js';
 
-export interface BodyScan {
-  /** The wanted top-level fields that are present, parsed. */
-  fields: Record<string, unknown>;
-  /** Every top-level field's value kind (`[]` for an empty array), e.g. for "messages is a non-empty array". */
-  kinds: Record<string, 'string' | 'number' | 'literal' | 'object' | 'array' | '[]'>;
-  /** Byte range of each wanted value in the body (to replace one without re-serialising the rest). */
-  ranges: Record<string, [number, number]>;
-  /** Offset of the top-level closing brace (to add a field before it), and whether the object has any field. */
-  close: number;
-  empty: boolean;
-  /** An upper bound of the prompt tokens `promptTokensOf` can count from this body, for any meter. */
-  promptBound: number;
-}
+export type { BodyScan } from '../core/json.js';
 
 /** Per-message and per-reply tokens of the chat format, and the image allowance (tokenizer.ts). */
 const PER_ELEMENT = 4;

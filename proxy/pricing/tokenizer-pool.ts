@@ -11,19 +11,32 @@
  * sends many large counts waits behind its own, never in front of another
  * agent's. A caller may also cap what one owner has queued or running
  * (count_tokens, issue 25): beyond it the job is refused with 429.
+ *
+ * The threads also translate a large request of another dialect (a 400 KiB
+ * Claude Code turn on /v1/messages): parsed, validated, translated and
+ * serialised there, handed back as bytes with its fields (issue 27 item 5).
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { rateLimited } from '../core/errors.js';
+import { rateLimited, SidecarError } from '../core/errors.js';
+import type { BodyScan } from '../core/json.js';
 import type { PromptShape } from './prompt.js';
-import type { TokenizerAnswer, TokenizerJob } from './tokenizer-worker.js';
+import type { TokenizerAnswer, TokenizerJob, TranslatedDialect } from './tokenizer-worker.js';
+
+export type { TranslatedDialect } from './tokenizer-worker.js';
 
 interface Job {
   job: TokenizerJob;
   transfer: ArrayBuffer[];
   owner: string;
-  resolve(n: number): void;
+  resolve(result: unknown): void;
   reject(e: Error): void;
+}
+
+/** A large request translated in a thread: the upstream's body and what a scan would say of it. */
+export interface Translated {
+  raw: Buffer;
+  scan: BodyScan;
 }
 
 interface Slot {
@@ -74,19 +87,48 @@ export class TokenizerPool {
    * and the count happen in the thread.
    */
   countPrompt(shape: PromptShape, raw: Buffer, who?: JobOwner): Promise<number> {
-    if (who?.maxInFlight !== undefined && (this.inFlight.get(who.owner) ?? 0) >= who.maxInFlight) {
-      return Promise.reject(
-        rateLimited('tokenizer_busy', `This token already has ${who.maxInFlight} counts in progress; wait for them to finish before sending another.`, 1),
-      );
-    }
-    const body = raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength) as ArrayBuffer;
-    return this.run({ id: 0, kind: 'prompt', shape, body }, [body], who?.owner);
+    const refused = this.refuseOver(who);
+    if (refused) return refused;
+    const body = copyOf(raw);
+    return this.run<number>({ id: 0, kind: 'prompt', shape, body }, [body], who?.owner);
+  }
+
+  /**
+   * A large request body of `dialect` as the upstream's, translated in a
+   * thread. `raw` is given up: when it owns its memory whole (a body read
+   * into one buffer, body.ts) that memory is moved to the thread, not copied
+   * (`raw` is then empty), else it is copied once; the translated bytes come
+   * back without a copy. A refusal (invalid JSON, a field
+   * the translation cannot carry) is the SidecarError the parse on the loop
+   * would throw, with `model` set when the body named one.
+   */
+  translate(dialect: TranslatedDialect, raw: Buffer, maxDepth: number, who?: JobOwner): Promise<Translated> {
+    const body = handOver(raw);
+    return this.run<Translated>({ id: 0, kind: 'translate', dialect, body, maxDepth }, [body], who?.owner);
+  }
+
+  /**
+   * The prompt tokens of a large count request of `dialect` (Anthropic's
+   * count_tokens), parsed, translated and counted in a thread; `raw` is
+   * given up as in `translate`, and refusals are as there.
+   */
+  countTranslated(dialect: TranslatedDialect, raw: Buffer, maxDepth: number, who?: JobOwner): Promise<number> {
+    const refused = this.refuseOver(who);
+    if (refused) return refused;
+    const body = handOver(raw);
+    return this.run<number>({ id: 0, kind: 'count-translated', dialect, body, maxDepth }, [body], who?.owner);
   }
 
   /** Tokens in a text (delivered completions when the upstream reported no usage). */
   countText(text: string): Promise<number> {
     if (text.length === 0) return Promise.resolve(0);
-    return this.run({ id: 0, kind: 'text', text });
+    return this.run<number>({ id: 0, kind: 'text', text });
+  }
+
+  /** A 429 when the owner already has its most jobs in the pool (`maxInFlight`); null: it may queue another. */
+  private refuseOver(who: JobOwner | undefined): Promise<never> | null {
+    if (who?.maxInFlight === undefined || (this.inFlight.get(who.owner) ?? 0) < who.maxInFlight) return null;
+    return Promise.reject(rateLimited('tokenizer_busy', `This token already has ${who.maxInFlight} counts in progress; wait for them to finish before sending another.`, 1));
   }
 
   /** Ends every thread; pending counts are rejected. */
@@ -105,14 +147,14 @@ export class TokenizerPool {
     return this.slots.length;
   }
 
-  private run(job: TokenizerJob, transfer: ArrayBuffer[] = [], owner = ''): Promise<number> {
-    return new Promise<number>((resolve, reject) => {
+  private run<T>(job: TokenizerJob, transfer: ArrayBuffer[] = [], owner = ''): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
       let q = this.queues.get(owner);
       if (!q) {
         this.queues.set(owner, (q = []));
         this.turn.push(owner);
       }
-      q.push({ job, transfer, owner, resolve, reject });
+      q.push({ job, transfer, owner, resolve: resolve as (r: unknown) => void, reject });
       this.inFlight.set(owner, (this.inFlight.get(owner) ?? 0) + 1);
       this.dispatch();
     });
@@ -153,6 +195,10 @@ export class TokenizerPool {
       this.done(p);
       // A body that is not JSON after all (a scanned body is not parsed on the loop) is the client's error.
       if ('error' in m) p.reject(Object.assign(new Error(`tokenizer: ${m.error}`), m.invalidJson ? { code: 'invalid_json' } : {}));
+      else if ('refused' in m) {
+        const r = m.refused;
+        p.reject(Object.assign(new SidecarError(r.status, r.type, r.code, r.message, r.details ? { details: r.details } : {}), r.model !== undefined ? { model: r.model } : {}));
+      } else if ('translated' in m) p.resolve({ raw: Buffer.from(m.translated.body), scan: m.translated.scan } satisfies Translated);
       else p.resolve(m.tokens);
       if (this.turn.length > 0) this.dispatch();
       if (slot.pending.size === 0) this.idle(slot);
@@ -196,4 +242,14 @@ export class TokenizerPool {
     slot.pending.clear();
     await slot.worker.terminate();
   }
+}
+
+/** `raw`'s memory itself when it owns it whole (moved to the thread, `raw` left empty), else a copy. */
+function handOver(raw: Buffer): ArrayBuffer {
+  return raw.byteOffset === 0 && raw.byteLength === raw.buffer.byteLength && raw.buffer instanceof ArrayBuffer ? raw.buffer : copyOf(raw);
+}
+
+/** The bytes of `raw` in an ArrayBuffer of their own, to transfer to a thread (a memcpy). */
+function copyOf(raw: Buffer): ArrayBuffer {
+  return raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength) as ArrayBuffer;
 }

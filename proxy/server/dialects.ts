@@ -13,7 +13,8 @@ import type { LocalRoute } from '../pipeline/context.js';
 import { OPENAI_DIALECT, type Dialect, type Dialects } from '../pipeline/dialect.js';
 
 const ANTHROPIC_DIALECT: Dialect = {
-  request: (json) => chatBodyOf(json),
+  // A small body is translated here (its parse costs less than a thread's round trip); a large one in the pool.
+  request: async (body, o) => (body.json ? chatBodyOf(body.json) : { ...(await o.pool.translate('anthropic', body.raw, o.maxDepth, { owner: o.owner })), json: undefined }),
   response: (answer, model) => toMessage(answer, model),
   tap: (o) => new AnthropicSseTap(o.model, o.promptTokens, o.readUsage, o.redact),
   errorBody: (err) => toAnthropicBody(err),
@@ -31,10 +32,13 @@ export const DIALECT_ROUTES = {
   // Anthropic's count_tokens: answered here, free, from the same count the estimate makes, in the tokenizer
   // pool like every count (issue 25: on the event loop a 4 MiB body stalled every agent for seconds), and at
   // most COUNTS_IN_FLIGHT of one token's at a time there, so that one agent cannot take every thread either.
+  // A large body comes unparsed (body.ts) and is parsed, translated and counted in the pool, all off the loop.
   'count-tokens': async (ctx, body) => {
+    const who = { owner: ctx.principal.token.id, maxInFlight: COUNTS_IN_FLIGHT };
+    if (!body.json) return { status: 200, body: { input_tokens: await ctx.deps.tokenizer.countTranslated('anthropic', body.raw, ctx.deps.limits.maxJsonDepth, who) } };
     const { messages, tools } = toChatPrompt(body.json);
     const raw = Buffer.from(JSON.stringify({ messages, tools }));
-    const input_tokens = await ctx.deps.tokenizer.countPrompt('messages', raw, { owner: ctx.principal.token.id, maxInFlight: COUNTS_IN_FLIGHT });
+    const input_tokens = await ctx.deps.tokenizer.countPrompt('messages', raw, who);
     return { status: 200, body: { input_tokens } };
   },
 } satisfies Record<string, LocalRoute>;

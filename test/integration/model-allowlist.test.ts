@@ -107,6 +107,26 @@ describe('a token limited to replicate/*', () => {
     await expectRefused(await post('/chat/completions', secret, { messages: [{ role: 'user', content: big }], model: 'gpt-4o-mini' }), token.id, 'replicate/*');
   });
 
+  it('reads the model of a large Anthropic body, translated in the worker pool or counted there, before anything else', async () => {
+    const { token, secret } = s.token({ models: ['claude-*'] });
+    const big = 'word '.repeat(20_000); // ≥ 64 KiB: handed to the pool whole, not parsed on the loop
+    const messages = [{ role: 'user', content: big }];
+    // count_tokens is the dialect's own route: its large body reaches the check unparsed.
+    const allowed = await post('/messages/count_tokens', secret, { messages, model: 'claude-4-5-sonnet' });
+    expect(allowed.status).toBe(200);
+    expect(((await allowed.json()) as { input_tokens: number }).input_tokens).toBeGreaterThan(10_000);
+    for (const path of ['/messages/count_tokens', '/messages']) {
+      const res = await post(path, secret, { messages, model: 'gpt-4o', max_tokens: 10 });
+      const text = await res.text();
+      expect([path, res.status]).toEqual([path, 403]);
+      expect(text).toContain('model_not_allowed');
+      expect(text).toContain('claude-*');
+    }
+    expect(reserves).toBe(0);
+    expect(upstreamCalls()).toEqual([]);
+    expect(ledgerOf(s.daemon.db, token.id).filter((r) => r.status === 403).map((r) => r.error_code)).toEqual(['model_not_allowed', 'model_not_allowed']);
+  });
+
   it('lists only the models it may use in GET /v1/models, and says so in X-Sidecar-Models-Filtered', async () => {
     const all = (await (await get('/models', s.token().secret)).json()) as { data: Array<{ id: string }> };
     const replicate = all.data.map((m) => m.id).filter((id) => id.startsWith('replicate/'));

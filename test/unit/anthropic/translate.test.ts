@@ -7,7 +7,10 @@ import { describe, expect, it } from 'vitest';
 import { SidecarError } from '../../../proxy/core/errors.js';
 import { anthropicErrorType, toAnthropicBody } from '../../../proxy/anthropic/errors.js';
 import { stopReason, toMessage, toolInput, usageOf } from '../../../proxy/anthropic/response.js';
-import { toChatPrompt, toChatRequest } from '../../../proxy/anthropic/translate.js';
+import { chatBodyOf, chatBodyScanned, toChatPrompt, toChatRequest } from '../../../proxy/anthropic/translate.js';
+import { withFields } from '../../../proxy/pipeline/scan.js';
+import { promptTokensOf } from '../../../proxy/pricing/prompt.js';
+import { upperBoundTokens } from '../../../proxy/pricing/tokenizer.js';
 import { refusal } from '../../helpers/refusal.js';
 
 const base = { model: 'claude-4-5-sonnet', max_tokens: 256 };
@@ -206,5 +209,46 @@ describe('errors', () => {
       'overloaded_error',
       'timeout_error',
     ]);
+  });
+});
+
+describe('chatBodyScanned (a large body, translated in the worker pool)', () => {
+  // Non-ASCII in the small fields, so a range counted in characters instead of bytes would be off.
+  const req = {
+    model: 'clåude-✓-sonnet',
+    max_tokens: 300,
+    stream: true,
+    stop_sequences: ['ÉND', '🛑'],
+    temperature: 0.5,
+    system: [{ type: 'text', text: 'Système ✓' }],
+    tools: [{ name: 'read', description: 'Lire ✓', input_schema: { type: 'object' } }],
+    tool_choice: { type: 'any', disable_parallel_tool_use: true },
+    messages: [{ role: 'user', content: 'Grüße 🌍' }, { role: 'assistant', content: [{ type: 'tool_use', id: 't', name: 'read', input: { p: 'ü' } }] }, { role: 'user', content: [{ type: 'tool_result', tool_use_id: 't', content: 'ok' }] }],
+  };
+
+  it('writes the same chat request as chatBodyOf, each small field at its byte range, the closing brace at close', () => {
+    const { raw, scan } = chatBodyScanned(req);
+    const expected = chatBodyOf(req).json;
+    expect(JSON.parse(raw.toString('utf8'))).toEqual(expected);
+    for (const [k, [start, end]] of Object.entries(scan.ranges)) expect(JSON.parse(raw.toString('utf8', start, end))).toEqual(expected[k]);
+    expect(Object.keys(scan.ranges).sort()).toEqual(Object.keys(expected).filter((k) => k !== 'messages' && k !== 'tools').sort());
+    expect(scan.fields).toMatchObject({ model: req.model, max_tokens: 300, stream: true, stream_options: { include_usage: true } });
+    expect(scan.kinds).toMatchObject({ model: 'string', max_tokens: 'number', stream: 'literal', messages: 'array', tools: 'array', stop: 'array' });
+    expect(raw[scan.close]).toBe(0x7d);
+    expect(scan.close).toBe(raw.length - 1);
+    // The bound the estimate made of the parsed translation (system and tools in it).
+    expect(scan.promptBound).toBe(promptTokensOf('messages', expected, upperBoundTokens));
+  });
+
+  it('takes a spliced bound in place and a new field before the closing brace, the rest untouched', () => {
+    const { raw, scan } = chatBodyScanned(req);
+    const spliced = JSON.parse(withFields(raw, scan, { max_tokens: 7, max_completion_tokens: 9 }).toString('utf8'));
+    expect(spliced).toEqual({ ...chatBodyOf(req).json, max_tokens: 7, max_completion_tokens: 9 });
+  });
+
+  it('refuses what toChatRequest refuses, with the same error', () => {
+    const bad = { ...req, messages: [{ role: 'user', content: [{ type: 'document' }] }] };
+    const of = (e: SidecarError) => [e.status, e.code, e.message, e.details];
+    expect(of(refusal(() => chatBodyScanned(bad)))).toEqual(of(refusal(() => chatBodyOf(bad))));
   });
 });
