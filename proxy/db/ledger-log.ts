@@ -32,7 +32,7 @@ export interface LoggedRow {
 
 export class LedgerLog {
   private pos = HEADER_BYTES;
-  private gen = 1;
+  private gen = 0;
   private scratch = Buffer.allocUnsafe(4096);
 
   private constructor(
@@ -74,7 +74,11 @@ export class LedgerLog {
   private read(bytes: Buffer): LoggedRow[] {
     const header = bytes.toString('latin1', 0, HEADER_BYTES);
     const m = header.startsWith(MAGIC) ? /^(\d+)/.exec(header.slice(MAGIC.length)) : null;
-    if (!m) return [];
+    // A new file, or a header that cannot be read: a generation no record left in the file can carry (they all count up from an earlier start).
+    if (!m) {
+      this.gen = Date.now();
+      return [];
+    }
     this.gen = Number(m[1]);
     const found: LoggedRow[] = [];
     let at = HEADER_BYTES;
