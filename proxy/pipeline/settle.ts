@@ -109,10 +109,10 @@ export class LedgerWriter<R extends Held> {
       } catch (err) {
         // Held like any unwritten row (new reservations get 503 until they are in); the log keeps them meanwhile.
         this.unwritten.push(...batch);
-        this.log.error({ err, rows: batch.length }, 'could not commit the answered requests the ledger log holds from before the restart; they are held until the disk accepts writes');
+        this.log.error({ err, count: batch.length }, 'could not commit the answered requests the ledger log holds from before the restart; they are held until the disk accepts writes');
         return;
       }
-      this.log.warn({ rows: batch.length }, 'committed requests the last daemon had answered but not yet committed to the ledger (from the ledger log)');
+      this.log.warn({ count: batch.length }, 'committed requests the last daemon had answered but not yet committed to the ledger (from the ledger log)');
     }
     this.journal!.reset();
   }
@@ -172,7 +172,7 @@ export class LedgerWriter<R extends Held> {
     this.journal = null;
     try {
       if (this.pending.length === 0 && this.unwritten.length === 0) log.reset();
-      else this.log.warn({ rows: this.unwritten.length }, 'stopping with ledger rows the disk has not taken; the ledger log keeps them for the next start');
+      else this.log.warn({ count: this.unwritten.length }, 'stopping with ledger rows the disk has not taken; the ledger log keeps them for the next start');
     } finally {
       log.close();
     }
@@ -221,7 +221,7 @@ export class LedgerWriter<R extends Held> {
         else answered++;
       }
       // Rows of the ledger log were answered already: nobody waits to be told, so it is said here.
-      if (answered > 0) this.log.error({ err, rows: answered }, 'could not commit answered requests to the ledger; they and their reservations are held (and kept in the ledger log) until the disk accepts writes again');
+      if (answered > 0) this.log.error({ err, count: answered }, 'could not commit answered requests to the ledger; they and their reservations are held (and kept in the ledger log) until the disk accepts writes again');
       return;
     }
     for (const u of batch) u.resolve?.();
