@@ -325,6 +325,7 @@ async function parentRun(): Promise<void> {
   const net = (v: Variant, f: (r: Result) => number) => med(all.get(v)!.map(f)) - (base && v !== 'noop' ? med(base.map(f)) : 0);
   console.log(`rounds ${rounds}, ${rows} rows per phase; load average ${load0.toFixed(1)} at start, ${loadavg()[0]!.toFixed(1)} at end`);
   console.log('variant | main µs/row @1 | process µs/row @1 | release wait p50/p99 µs @1 | main µs/row @50 | process µs/row @50 | release wait p50 µs @50 | RSS MB (+ over the db alone)');
+  if (args.includes('--raw')) for (const v of only) console.log(v, JSON.stringify(all.get(v)!.map((r) => [r.c1.mainUs, r.c1.procUs, r.c50.mainUs].map((x) => Math.round(x)))));
   for (const v of only) {
     const rs = all.get(v)!;
     console.log(
