@@ -55,12 +55,16 @@ export class LedgerLog {
     }
     try {
       const have = fstatSync(fd).size;
-      const bytes = Buffer.alloc(Math.max(have, size));
-      if (have > 0) readSync(fd, bytes, 0, have, 0);
-      const log = new LedgerLog(fd, bytes.length);
+      const log = new LedgerLog(fd, Math.max(have, size));
       // Written, not truncated: the blocks are allocated now, so a full disk later cannot refuse a row that fits.
-      if (have < size) log.writeAt(bytes.subarray(have), have);
-      const found = log.read(bytes);
+      const zeros = Buffer.alloc(64 * 1024);
+      for (let at = have; at < size; at += zeros.length) log.writeAt(zeros.subarray(0, Math.min(zeros.length, size - at)), at);
+      let found: LoggedRow[] = [];
+      if (have > 0) {
+        const bytes = Buffer.allocUnsafe(have);
+        readSync(fd, bytes, 0, have, 0);
+        found = log.read(bytes);
+      } else log.read(Buffer.alloc(HEADER_BYTES));
       // Nothing to replay (or no valid header): a fresh generation, so no stale record can ever be read as current.
       if (found.length === 0) log.reset();
       return { log, found };
