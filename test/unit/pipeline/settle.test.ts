@@ -15,7 +15,7 @@ import type { LedgerRow } from '../../../proxy/core/ledger.js';
 import { silentLogger } from '../../../proxy/core/log.js';
 import { windowOf } from '../../../proxy/core/period.js';
 import { DB_FILE, openDatabase, type DB } from '../../../proxy/db/database.js';
-import { LEDGER_LOG_FILE } from '../../../proxy/db/ledger-log.js';
+import { LEDGER_LOG_FILE, LedgerLog } from '../../../proxy/db/ledger-log.js';
 import type { Budgets } from '../../../proxy/pipeline/budget.js';
 import { createBudgets } from '../../../proxy/server/deps.js';
 import { scopesFromPreset } from '../../../proxy/tokens/scopes.js';
@@ -190,6 +190,23 @@ describe('the ledger writer with the ledger log', () => {
     expect(rowsIn(db).map((x) => x.cost_micros)).toEqual([400]);
     expect(budgets.reservedFor(kid.id)).toBe(1);
     budgets.close();
+  });
+
+  it('a shutdown commits what is pending and leaves an empty log: the next start replays nothing', async () => {
+    const d = newDir();
+    const first = daemonBudgets(d);
+    const store = new TokenStore(first.db, () => NOW);
+    const p = store.create({ name: 'p', scopes: scopesFromPreset('write'), budget: 1_000_000 }, 'test').token;
+    const rowOf = (cost: number) => ({ ...row(cost), token_id: p.id });
+    await Promise.all([first.budgets.record(null, [p], rowOf(3)), first.budgets.record(null, [p], rowOf(4))]);
+    first.budgets.close(); // before the turn's commit
+    expect(rowsIn(first.db)).toHaveLength(2);
+    const peek = LedgerLog.open(join(d, LEDGER_LOG_FILE));
+    expect(peek.found).toEqual([]);
+    peek.log.close();
+    const next = daemonBudgets(snapshot(d));
+    expect(rowsIn(next.db)).toHaveLength(2);
+    expect(spentIn(next.db, p.id)).toBe(7);
   });
 
   it('without a usable log, every write waits for its commit, as before', async () => {
