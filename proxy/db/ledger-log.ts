@@ -22,6 +22,8 @@ export const LEDGER_LOG_FILE = 'ledger.log';
 /** 1 MiB: ~2,500 rows between resets; a reset needs every row before it committed. */
 export const LEDGER_LOG_BYTES = 1024 * 1024;
 const HEADER_BYTES = 64;
+/** What start-up reads of the file first. */
+const READ_CHUNK = 64 * 1024;
 const MAGIC = 'sidecar-ledger-log 1 ';
 
 /** A row found in the log, with the ids of the token chain it charges (the token first). */
@@ -59,12 +61,20 @@ export class LedgerLog {
       // Written, not truncated: the blocks are allocated now, so a full disk later cannot refuse a row that fits.
       const zeros = Buffer.alloc(64 * 1024);
       for (let at = have; at < size; at += zeros.length) log.writeAt(zeros.subarray(0, Math.min(zeros.length, size - at)), at);
+      // Read from the start only as far as the current generation's records go: after a clean stop, one chunk.
       let found: LoggedRow[] = [];
-      if (have > 0) {
-        const bytes = Buffer.allocUnsafe(have);
-        readSync(fd, bytes, 0, have, 0);
-        found = log.read(bytes);
-      } else log.read(Buffer.alloc(HEADER_BYTES));
+      for (let len = Math.min(have, READ_CHUNK); ; len = Math.min(have, len * 4)) {
+        const bytes = Buffer.allocUnsafe(Math.max(len, HEADER_BYTES)).fill(0, len);
+        let got = 0;
+        while (got < len) {
+          const n = readSync(fd, bytes, got, len - got, got);
+          if (n === 0) break;
+          got += n;
+        }
+        const r = log.read(bytes.subarray(0, Math.max(got, HEADER_BYTES)));
+        found = r.found;
+        if (!r.cut || len >= have) break;
+      }
       // Nothing to replay (or no valid header): a fresh generation, so no stale record can ever be read as current.
       if (found.length === 0) log.reset();
       return { log, found };
@@ -74,24 +84,40 @@ export class LedgerLog {
     }
   }
 
-  /** The records of the current generation, from the start; sets where the next one goes. */
-  private read(bytes: Buffer): LoggedRow[] {
+  /** The records of the current generation in `bytes` (the file's start); `cut` when the bytes ended inside one. Sets where the next one goes. */
+  private read(bytes: Buffer): { found: LoggedRow[]; cut: boolean } {
     const header = bytes.toString('latin1', 0, HEADER_BYTES);
     const m = header.startsWith(MAGIC) ? /^(\d+)/.exec(header.slice(MAGIC.length)) : null;
     // A new file, or a header that cannot be read: a generation no record left in the file can carry (they all count up from an earlier start).
     if (!m) {
       this.gen = Date.now();
-      return [];
+      return { found: [], cut: false };
     }
     this.gen = Number(m[1]);
     const found: LoggedRow[] = [];
     let at = HEADER_BYTES;
-    while (at < bytes.length) {
+    let cut = false;
+    for (;;) {
+      if (at >= bytes.length) {
+        cut = true;
+        break;
+      }
+      // A record starts with its length in digits; anything else (zeros after a reset) ends the generation.
+      if (bytes[at]! < 0x30 || bytes[at]! > 0x39) break;
       const tab = bytes.indexOf(9, at);
-      if (tab < 0 || tab - at > 10) break;
+      if (tab < 0) {
+        cut = bytes.length - at <= 10;
+        break;
+      }
+      if (tab - at > 10) break;
       const len = Number(bytes.toString('latin1', at, tab));
       const end = tab + 1 + len;
-      if (!Number.isSafeInteger(len) || len <= 0 || end >= bytes.length || bytes[end] !== 10) break;
+      if (!Number.isSafeInteger(len) || len <= 0) break;
+      if (end >= bytes.length) {
+        cut = true;
+        break;
+      }
+      if (bytes[end] !== 10) break;
       let rec: unknown;
       try {
         rec = JSON.parse(bytes.toString('utf8', tab + 1, end));
@@ -103,7 +129,7 @@ export class LedgerLog {
       at = end + 1;
     }
     this.pos = at;
-    return found;
+    return { found, cut };
   }
 
   /**

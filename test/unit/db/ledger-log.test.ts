@@ -60,6 +60,16 @@ describe('the ledger log', () => {
     again.log.close();
   });
 
+  it('reads a generation longer than its first read (64 KiB), to its last record', () => {
+    const { log } = LedgerLog.open(file);
+    const rows = Array.from({ length: 600 }, () => row());
+    for (const r of rows) expect(log.append(['tok_a'], r)).toBe(true);
+    log.close();
+    const again = LedgerLog.open(file);
+    expect(again.found.map((f) => f.row.request_id)).toEqual(rows.map((r) => r.request_id));
+    again.log.close();
+  });
+
   it('after a reset, reads only what came after it, although older records are still in the file behind it', () => {
     const { log } = LedgerLog.open(file);
     for (let i = 0; i < 5; i++) log.append(['tok_a'], row());
