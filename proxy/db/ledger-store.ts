@@ -114,6 +114,7 @@ export class LedgerStore {
           @cost_micros, @status, @latency_ms, @streamed, @usage_source, @cost_source, @error_code, @error_message)`),
       addSpend: db.prepare(`INSERT INTO spend (token_id, period, spent_micros, requests) VALUES (?, ?, ?, 1)
         ON CONFLICT(token_id, period) DO UPDATE SET spent_micros = spent_micros + excluded.spent_micros, requests = requests + 1`),
+      hasRow: db.prepare('SELECT 1 FROM usage WHERE token_id = ? AND ts = ? AND request_id = ? LIMIT 1').pluck(),
       spendRow: db.prepare('SELECT token_id, period, spent_micros, requests FROM spend WHERE token_id = ? AND period = ?'),
       spendIn: db.prepare('SELECT token_id, period, spent_micros, requests FROM spend WHERE period IN (SELECT value FROM json_each(?))'),
       rootsSpent: db.prepare('SELECT COALESCE(SUM(s.spent_micros), 0) FROM spend s JOIN tokens t ON t.id = s.token_id WHERE s.period = ? AND t.parent_id IS NULL').pluck(),
@@ -150,6 +151,11 @@ export class LedgerStore {
   /** Adds one request costing `micros` to the spend of `tokenId` in window `period`. */
   addSpend(tokenId: string, period: string, micros: number): void {
     this.q.addSpend.run(tokenId, period, micros);
+  }
+
+  /** Whether a request's row is in the ledger (when the ledger log is replayed at start: settle.ts). */
+  hasRow(row: Pick<LedgerRow, 'token_id' | 'ts' | 'request_id'>): boolean {
+    return this.q.hasRow.get(row.token_id, row.ts, row.request_id) !== undefined;
   }
 
   // ---- spend

@@ -146,8 +146,13 @@ export class Budgets {
     }
   }
 
-  /** Stage 11: records the ledger row and charges its spend, then releases `r` (settle.ts; group commit). */
+  /** Stage 11: records the ledger row and charges its spend, then releases `r` (settle.ts; group commit); resolves once the row is durable. */
   record(r: Reservation | null, chain: readonly Token[], row: LedgerRow): Promise<void> {
     return this.ledger.write(r, chain, row);
+  }
+
+  /** Commits what is pending and closes the ledger log (the daemon's shutdown). */
+  close(): void {
+    this.ledger.close();
   }
 }

@@ -6,8 +6,17 @@
  * (stage 7, budget.ts). Spend is kept per token for its own budget period
  * and, for every token, per month; this writer is the only one, so it also
  * keeps the committed spend in a cache the reservations read.
+ *
+ * With the ledger log (db/ledger-log.ts, the daemon's), a row is durable once
+ * it is written there (one write(), in the page cache: a SIGKILL cannot lose
+ * it), so the answer's last byte goes out then, and the SQLite commit follows
+ * in the same turn of the event loop, grouped with the turn's other rows. The
+ * reservation is still released only after that commit, so budgets never see
+ * spend the database does not have; rows a killed daemon had logged but not
+ * committed are committed when the next one starts.
  */
 import type { DB } from '../db/database.js';
+import { LedgerLog, type LoggedRow } from '../db/ledger-log.js';
 import { ledgerStore, type LedgerStore } from '../db/ledger-store.js';
 import type { SidecarEvents } from '../core/events.js';
 import { requestEvent, type LedgerRow } from '../core/ledger.js';
@@ -29,6 +38,15 @@ interface Settlement<R extends Held> {
   resolve?: () => void;
   reject?: (err: unknown) => void;
 }
+
+/** The daemon's ledger log: where it is, and how a logged row's chain of tokens is found again to replay it. */
+export interface LedgerLogOptions {
+  file: string;
+  chainOf(tokenId: string): readonly Token[];
+}
+
+/** What a write through the log returns: the row is durable, the last byte may go. */
+const DURABLE = Promise.resolve();
 
 interface Crossing {
   t: Token;
@@ -55,6 +73,8 @@ export class LedgerWriter<R extends Held> {
   private pending: Settlement<R>[] = [];
   private readonly q;
   private readonly store: LedgerStore;
+  /** Null without a data dir (tests of the budgets alone), or when the log could not be opened: every write then waits for its commit. */
+  private journal: LedgerLog | null = null;
 
   constructor(
     private readonly db: DB,
@@ -63,21 +83,49 @@ export class LedgerWriter<R extends Held> {
     private readonly guard: HoldGuard,
     /** Releases a reservation once its settlement is committed. */
     private readonly release: (r: R | null) => void,
+    ledgerLog?: LedgerLogOptions,
   ) {
     this.store = ledgerStore(db);
     this.q = {
       event: db.prepare('INSERT OR IGNORE INTO events (ts, kind, token_id, period, detail) VALUES (?, ?, ?, ?, ?)'),
     };
+    if (ledgerLog) this.openLog(ledgerLog);
+  }
+
+  /** Opens the ledger log and commits what a killed daemon left in it uncommitted; without it, answers wait for their commits. */
+  private openLog(o: LedgerLogOptions): void {
+    let found: LoggedRow[];
+    try {
+      ({ log: this.journal, found } = LedgerLog.open(o.file));
+    } catch (err) {
+      this.log.warn({ err }, 'the ledger log could not be opened; every answer waits for its ledger commit instead');
+      return;
+    }
+    const missing = found.filter((f) => !this.store.hasRow(f.row));
+    if (missing.length > 0) {
+      const batch = missing.map((f) => ({ r: null, chain: o.chainOf(f.chain[0] ?? f.row.token_id), row: f.row }));
+      try {
+        this.commit(batch);
+      } catch (err) {
+        // Held like any unwritten row (new reservations get 503 until they are in); the log keeps them meanwhile.
+        this.unwritten.push(...batch);
+        this.log.error({ err, count: batch.length }, 'could not commit the answered requests the ledger log holds from before the restart; they are held until the disk accepts writes');
+        return;
+      }
+      this.log.warn({ count: batch.length }, 'committed requests the last daemon had answered but not yet committed to the ledger (from the ledger log)');
+    }
+    this.journal!.reset();
   }
 
   /**
    * Writes the ledger row and charges the token and every ancestor; resolves
-   * once that is committed, and only then is the reservation released (so the
+   * once the row is durable: written to the ledger log, or, without one,
+   * committed. The reservation is released only once it is committed (so the
    * in-memory spend never runs ahead of the database). Settlements arriving in
    * the same turn of the event loop share one transaction (group commit): one
    * WAL write for a burst instead of one per request. The caller sends the
    * end of the response only after this resolves, so an acknowledged request
-   * is always in the ledger.
+   * is always in the ledger, or in the log that the next start commits.
    *
    * The actual cost is charged even when it exceeds the reservation (an
    * upstream-reported cost, a prompt the tokenizer under-counted): hiding real
@@ -85,10 +133,49 @@ export class LedgerWriter<R extends Held> {
    * stands at or past the budget, every later reservation against it is refused.
    */
   write(r: R | null, chain: readonly Token[], row: LedgerRow): Promise<void> {
+    if (this.journal && this.logRow(chain, row)) {
+      this.pending.push({ r, chain, row });
+      if (this.pending.length === 1) setImmediate(() => this.flush());
+      return DURABLE;
+    }
     return new Promise((resolve, reject) => {
       this.pending.push({ r, chain, row, resolve, reject });
       if (this.pending.length === 1) setImmediate(() => this.flush());
     });
+  }
+
+  /**
+   * One write() of the row to the ledger log; when the log is full, what it holds is committed now and it
+   * starts again. False when it cannot take the row (a write error, or rows still uncommitted): the caller
+   * then waits for the commit, as without a log.
+   */
+  private logRow(chain: readonly Token[], row: LedgerRow): boolean {
+    const ids = chain.map((t) => t.id);
+    const log = this.journal!;
+    if (log.append(ids, row)) return true;
+    if (!log.used) return false;
+    this.flush();
+    if (this.pending.length > 0 || this.unwritten.length > 0) return false;
+    try {
+      log.reset();
+    } catch {
+      return false;
+    }
+    return log.append(ids, row);
+  }
+
+  /** Commits what is pending and closes the log; a log whose rows are all committed starts empty next time. */
+  close(): void {
+    this.flush();
+    const log = this.journal;
+    if (!log) return;
+    this.journal = null;
+    try {
+      if (this.pending.length === 0 && this.unwritten.length === 0) log.reset();
+      else this.log.warn({ count: this.unwritten.length }, 'stopping with ledger rows the disk has not taken; the ledger log keeps them for the next start');
+    } finally {
+      log.close();
+    }
   }
 
   /** Writes the held settlements, if any, in order; throws (the storage error, a 503 to the agent) while the disk still refuses. */
@@ -127,10 +214,14 @@ export class LedgerWriter<R extends Held> {
       this.commit(batch);
     } catch (err) {
       // Hold what cost or reserved something (with its reservation) until the disk takes it; refusals that cost nothing are dropped.
+      let answered = 0;
       for (const u of batch) {
         if ((u.r !== null || u.row.cost_micros > 0) && this.unwritten.length < 100_000) this.unwritten.push({ r: u.r, chain: u.chain, row: u.row });
-        u.reject?.(err);
+        if (u.reject) u.reject(err);
+        else answered++;
       }
+      // Rows of the ledger log were answered already: nobody waits to be told, so it is said here.
+      if (answered > 0) this.log.error({ err, count: answered }, 'could not commit answered requests to the ledger; they and their reservations are held (and kept in the ledger log) until the disk accepts writes again');
       return;
     }
     for (const u of batch) u.resolve?.();
@@ -180,7 +271,8 @@ export class LedgerWriter<R extends Held> {
           'a request cost more than its reservation; the actual cost was charged',
         );
       }
-      this.release(r);
+      // None for rows replayed at start (reservations do not outlive a daemon), before the budgets exist.
+      if (r) this.release(r);
       if (emitRequests) {
         this.events.emit('request', requestEvent(row));
       }

@@ -6,11 +6,13 @@
  * guard are made and handed to the pipeline, so that the pipeline itself
  * imports nothing above it and keeps no state of its own between daemons.
  */
+import { join } from 'node:path';
 import { startUpstream, type Limits } from '../core/config.js';
 import { SidecarEvents } from '../core/events.js';
 import { silentLogger, type Logger } from '../core/log.js';
 import type { Clock } from '../core/time.js';
 import type { DB } from '../db/database.js';
+import { LEDGER_LOG_FILE } from '../db/ledger-log.js';
 import { audit, getSetting } from '../db/records.js';
 import { KeyHolder } from '../keychain/holder.js';
 import { selectKeyStore } from '../keychain/select.js';
@@ -28,7 +30,7 @@ import { Jobs } from '../pipeline/jobs.js';
 import { LooseBounds } from '../pipeline/loose.js';
 import { TOKEN_ROUTES } from '../pipeline/local.js';
 import { RateLimiter } from '../pipeline/ratelimit.js';
-import { LedgerWriter } from '../pipeline/settle.js';
+import { LedgerWriter, type LedgerLogOptions } from '../pipeline/settle.js';
 import { Upstream } from '../pipeline/upstream.js';
 import { PriceBook } from '../pricing/prices.js';
 import { TokenizerPool } from '../pricing/tokenizer-pool.js';
@@ -91,7 +93,7 @@ export function createPipelineDeps(o: PipelineDepsOptions): Pipeline {
       log.error({ err, requestId: e.request_id }, 'could not record an upstream overrun in the audit log');
     }
   });
-  const budgets = createBudgets(db, events, log);
+  const budgets = createBudgets(db, events, log, { file: join(o.dataDir, LEDGER_LOG_FILE), chainOf: (id) => tokens.chain(id) });
   // Open SkillBoss jobs hold their reservations again; ones past the human's timeout are settled every minute.
   const jobs = new Jobs(db, log);
   jobs.restore(budgets, (id) => tokens.chain(id), clock());
@@ -135,6 +137,7 @@ export function createPipelineDeps(o: PipelineDepsOptions): Pipeline {
     },
     close: () => {
       clearInterval(sweeper);
+      budgets.close();
       return tokenizer.close();
     },
   };
@@ -145,9 +148,9 @@ export function createPipelineDeps(o: PipelineDepsOptions): Pipeline {
  * one writer of spend) made here and handed in; the writer releases a
  * settlement's reservation once it is committed.
  */
-export function createBudgets(db: DB, events: SidecarEvents, log: Logger = silentLogger()): Budgets {
+export function createBudgets(db: DB, events: SidecarEvents, log: Logger = silentLogger(), ledgerLog?: LedgerLogOptions): Budgets {
   const guard = new HoldGuard(db, events, log);
-  const ledger = new LedgerWriter<Reservation>(db, events, log, guard, (r) => budgets.release(r));
+  const ledger = new LedgerWriter<Reservation>(db, events, log, guard, (r) => budgets.release(r), ledgerLog);
   const budgets = new Budgets(guard, ledger);
   return budgets;
 }
