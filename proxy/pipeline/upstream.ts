@@ -75,6 +75,11 @@ export class ConnectTimeoutError extends Error {
 
 const requireHere = createRequire(import.meta.url);
 
+/** What an abort rejects with: named as fetch's and undici's are, which the relay and forward tell from failures. */
+function abortError(): Error {
+  return Object.assign(new Error('This operation was aborted'), { name: 'AbortError', code: 'ABORT_ERR' });
+}
+
 export class Upstream {
   readonly baseUrl: string;
   private readonly agent: Agent;
@@ -117,16 +122,22 @@ export class Upstream {
       if (headers['content-type'] === undefined) headers['content-type'] = 'application/json';
       headers['content-length'] = String(typeof r.body === 'string' ? Buffer.byteLength(r.body) : r.body.length);
     }
-    const opts: RequestOptions = { host: this.host, port: this.port, method: r.method, path: this.basePath + r.path, headers, agent: this.agent, signal: r.signal };
+    const opts: RequestOptions = { host: this.host, port: this.port, method: r.method, path: this.basePath + r.path, headers, agent: this.agent };
+    if (r.signal.aborted) return Promise.reject(abortError());
     this.inFlight++;
     let settled = false;
+    // The signal ends the request, or the answer on its way (node:http's own `signal` option costs an
+    // end-of-stream watcher per request on top of this listener).
+    let req: ClientRequest | undefined;
+    const onAbort = () => req?.destroy(abortError());
+    r.signal.addEventListener('abort', onAbort, { once: true });
     const done = () => {
       if (settled) return;
       settled = true;
+      r.signal.removeEventListener('abort', onAbort);
       if (--this.inFlight === 0 && this.onIdle) this.onIdle();
     };
     return new Promise<UpstreamResponse>((resolve, reject) => {
-      let req: ClientRequest;
       let answered = false;
       const fail = (err: unknown) => {
         // After the answer, a failure reaches the relay through the body (node:http destroys it too).
@@ -135,29 +146,31 @@ export class Upstream {
         done();
         reject(mapTransportError(err, this.opts));
       };
-      const headersTimer = setTimeout(() => req.destroy(new HeadersTimeoutError('Headers Timeout Error')), this.opts.headersTimeoutMs);
+      const headersTimer = setTimeout(() => req?.destroy(new HeadersTimeoutError('Headers Timeout Error')), this.opts.headersTimeoutMs);
       try {
-        req = this.request0(opts, (res) => {
+        const created = this.request0(opts, (res) => {
           clearTimeout(headersTimer);
           answered = true;
-          watchBody(req, res, this.opts.idleTimeoutMs);
+          watchBody(created, res, this.opts.idleTimeoutMs);
           res.once('close', done);
           resolve({ statusCode: res.statusCode ?? 502, headers: res.headers, body: res });
         });
+        req = created;
       } catch (err) {
         // Invalid header values (checked by node:http before anything is sent).
         fail(err);
         return;
       }
-      req.on('error', fail);
-      req.once('socket', (socket: Socket) => {
+      const sent = req;
+      sent.on('error', fail);
+      sent.once('socket', (socket: Socket) => {
         if (!socket.connecting) return;
-        const timer = setTimeout(() => req.destroy(new ConnectTimeoutError('Connect Timeout Error')), this.opts.connectTimeoutMs ?? 10_000);
+        const timer = setTimeout(() => sent.destroy(new ConnectTimeoutError('Connect Timeout Error')), this.opts.connectTimeoutMs ?? 10_000);
         const clear = () => clearTimeout(timer);
         socket.once('connect', clear);
         socket.once('close', clear);
       });
-      req.end(r.body ?? undefined);
+      sent.end(r.body ?? undefined);
     });
   }
 
