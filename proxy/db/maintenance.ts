@@ -6,7 +6,7 @@
  * of RSS): the daemon's thread looks at the WAL file once a second, starts
  * the worker when the WAL has taken writes for a while or grown large, and
  * the worker ends itself once everything is checkpointed and no write came
- * for a few rounds. If the worker cannot run, the daemon's connection goes
+ * for half a minute. If the worker cannot run, the daemon's connection goes
  * back to checkpointing by itself, so the WAL never grows without bound.
  */
 import { statSync } from 'node:fs';
@@ -32,7 +32,7 @@ export interface MaintenanceOptions {
   startAfterMs?: number;
   /** …or at once when it is this large (bytes). */
   startAtBytes?: number;
-  /** Rounds with nothing to checkpoint after which the worker ends. */
+  /** Rounds with nothing to checkpoint after which the worker ends (default 30: bursts of writes a few seconds apart keep one worker, not one each). */
   idleRounds?: number;
   onIntegrity(ok: boolean, detail: string): void;
   onProblem(detail: string): void;
@@ -77,7 +77,7 @@ export function startMaintenance(db: DB, opts: MaintenanceOptions): Maintenance 
   };
 
   const spawn = (check: boolean) => {
-    const data: MaintenanceData = { file: opts.file, check, checkpointMs, idleRounds: opts.idleRounds ?? 5 };
+    const data: MaintenanceData = { file: opts.file, check, checkpointMs, idleRounds: opts.idleRounds ?? 30 };
     let w: Worker;
     try {
       w = new Worker(workerUrl(), { workerData: data });
