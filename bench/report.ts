@@ -31,7 +31,7 @@ export interface Verdict {
 
 export function verdicts(list: readonly Verdict[]): string {
   return table(
-    ['goal (issue 15)', 'measured', 'target', ''],
+    ['goal (issues 15, 27)', 'measured', 'target', ''],
     list.map((v) => [v.name, v.value, v.target, v.pass === null ? '' : v.pass ? 'PASS' : 'MISS']),
   );
 }

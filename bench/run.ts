@@ -2,7 +2,7 @@
  * `npm run bench`: the sidecar against a direct call to a fast fake upstream
  * and against pass-through proxies (bare node:http is the floor), interleaved
  * over several rounds (this machine is noisy), medians in one table, every
- * goal of issue 15 with its value and met/missed, the same as JSON in
+ * goal of issues 15 and 27 with its value and met/missed, the same as JSON in
  * bench/results/. Four parts, about 4–5 minutes in all:
  *   start     spawn → first served request, sidecar vs a bare node:http proxy (median of --starts);
  *   small     a tiny chat request: 50 connections (autocannon), a 1-connection loop (µs timing,
@@ -366,9 +366,14 @@ function report(
       target: '(context)',
       pass: null,
     },
-    { name: 'small, 50 conns: throughput / bare', value: `${round(sc.rps / b.rps, 2)} (${sc.rps} vs ${b.rps} req/s)`, target: '≥ 0.80', pass: sc.rps / b.rps >= 0.8 },
+    {
+      name: 'small, 50 conns: CPU per request / bare',
+      value: `${round(sc.cpu_us_per_req / b.cpu_us_per_req, 2)} (${sc.cpu_us_per_req} vs ${b.cpu_us_per_req} µs; throughput ${round(sc.rps / b.rps, 2)}× bare)`,
+      target: '≤ 1.3',
+      pass: sc.cpu_us_per_req / b.cpu_us_per_req <= 1.3,
+    },
     { name: 'small, 1 conn: added p50 over bare', value: `${ms(sc.lat_p50 - b.lat_p50)} ms (${ms(sc.lat_p50)} vs ${ms(b.lat_p50)})`, target: '≤ 0.150 ms', pass: sc.lat_p50 - b.lat_p50 <= 0.15 },
-    { name: 'small, 1 conn: p99', value: `${ms(sc.lat_p99)} ms (bare ${ms(b.lat_p99)}, direct ${ms(d.lat_p99)})`, target: '≤ 1.000 ms', pass: sc.lat_p99 <= 1 },
+    { name: 'small, 1 conn: p99', value: `${ms(sc.lat_p99)} ms (bare ${ms(b.lat_p99)}, direct ${ms(d.lat_p99)})`, target: '(context; issue 15: ≤ 1 ms)', pass: null },
     {
       name: 'small, 1 conn: CPU per request / bare',
       value: `${round(sc.cpu_us_per_req_1c / b.cpu_us_per_req_1c, 2)} (${sc.cpu_us_per_req_1c} vs ${b.cpu_us_per_req_1c} µs)`,
@@ -398,8 +403,8 @@ function report(
     {
       name: 'start to first served request / bare node:http',
       value: `${round(startSc / startBare, 2)} (${startSc} vs ${startBare} ms; sidecar listening after ${startListen} ms)`,
-      target: '≤ 1.30',
-      pass: startSc / startBare <= 1.3,
+      target: '≤ 1.50',
+      pass: startSc / startBare <= 1.5,
     },
     { name: 'budgets exact (0 overspend, no refusal from an over-estimate)', value: 'test/integration/budgets*.test.ts, test/security/f-budget.test.ts', target: '(tests)', pass: null },
     { name: 'sidecar ledger rows (200s / cost)', value: `${ledger.rows} (${ledger.ok} / $${(ledger.costMicros / 1e6).toFixed(2)})`, target: 'one per request', pass: null },

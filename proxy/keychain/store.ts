@@ -6,7 +6,8 @@
  */
 import { createHash } from 'node:crypto';
 import { realpathSync } from 'node:fs';
-import { Entry } from '@napi-rs/keyring';
+import { createRequire } from 'node:module';
+import type { Entry } from '@napi-rs/keyring';
 import { APP_NAME } from '../core/config.js';
 
 export type KeyStoreKind = 'os-keychain' | 'encrypted-file' | 'memory';
@@ -55,11 +56,21 @@ function unavailable(err: unknown): KeyStoreUnavailable {
   return new KeyStoreUnavailable(`the OS keychain is unavailable (${reason}). ${KEYCHAIN_HELP}`);
 }
 
+/**
+ * The keyring library (a native module, ~20-30 ms to load) is loaded when a keychain entry is first opened: a
+ * daemon whose key is in memory or in the encrypted file, and every command that never opens one, skip it.
+ */
+const requireHere = createRequire(import.meta.url);
+let entryClass: typeof Entry | undefined;
+export function keyringEntry(): typeof Entry {
+  return (entryClass ??= (requireHere('@napi-rs/keyring') as { Entry: typeof Entry }).Entry);
+}
+
 export function osKeychain(dataDir: string): KeyStore {
   // Pinned to the Secret Service on Linux: the library's default silently falls back to the
   // kernel keyring, which forgets the key at reboot (the safeStorage precedent in the checklist).
   const account = keychainAccount(dataDir);
-  const open = () => new Entry(APP_NAME, account, { linux: { store: 'secret-service' } });
+  const open = () => new (keyringEntry())(APP_NAME, account, { linux: { store: 'secret-service' } });
   let entry: Entry;
   try {
     entry = open();

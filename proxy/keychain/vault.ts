@@ -10,11 +10,10 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, realpathSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { Entry } from '@napi-rs/keyring';
 import { APP_NAME } from '../core/config.js';
 import { writeFileAtomic } from '../core/fs.js';
 import { PASSPHRASE_ENV, seal, unseal } from './encrypted-file.js';
-import { KEYCHAIN_HELP, KeyStoreUnavailable, type KeyStoreKind } from './store.js';
+import { KEYCHAIN_HELP, KeyStoreUnavailable, keyringEntry, type KeyStoreKind } from './store.js';
 import { envSetting } from '../core/env.js';
 
 export interface SecretVault {
@@ -56,7 +55,7 @@ export function keychainVault(dataDir: string): SecretVault {
   // Same pinning as the real key's entry: Secret Service only, never the kernel keyring that forgets at reboot.
   const entry = (name: string) => {
     try {
-      return new Entry(APP_NAME, vaultAccount(dataDir, name), { linux: { store: 'secret-service' } });
+      return new (keyringEntry())(APP_NAME, vaultAccount(dataDir, name), { linux: { store: 'secret-service' } });
     } catch (err) {
       throw unavailable(err);
     }

@@ -11,7 +11,8 @@
  */
 import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import type * as Https from 'node:https';
+import { createRequire } from 'node:module';
 import { randomBase62 } from '../tokens/format.js';
 import { SidecarError } from '../core/errors.js';
 import { checkWebhookUrl, type OutboundPolicy, type ResolvedAddress } from './outbound.js';
@@ -70,7 +71,8 @@ type Attempt = { ok: true; status: number } | { ok: false; status: number | null
 
 function once(checked: { url: URL; address: ResolvedAddress }, headers: Record<string, string>, body: string, timeoutMs: number, signal: AbortSignal): Promise<Attempt> {
   const { url, address } = checked;
-  const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  // TLS (~20 ms to load) only for an https webhook, when one is delivered, not at every daemon start.
+  const request = url.protocol === 'https:' ? ((createRequire(import.meta.url)('node:https') as typeof Https).request as unknown as typeof httpRequest) : httpRequest;
   return new Promise((resolve) => {
     let settled = false;
     const done = (a: Attempt) => {

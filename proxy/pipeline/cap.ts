@@ -2,7 +2,7 @@
  * Bounds on one upstream response (relay.ts): a time limit and a size limit,
  * whatever its kind.
  */
-import type { Dispatcher } from 'undici';
+import type { UpstreamBody } from './upstream.js';
 import type { Limits } from '../core/config.js';
 
 /** Why a response was cut off by ResponseCap. */
@@ -24,7 +24,7 @@ export class ResponseCap {
   private readonly timer: NodeJS.Timeout;
 
   constructor(
-    private readonly body: Dispatcher.ResponseData['body'],
+    private readonly body: UpstreamBody,
     private readonly limits: Limits,
   ) {
     this.timer = setTimeout(() => this.cut('time'), limits.maxResponseMs);

@@ -9,14 +9,13 @@
  * around the budget.
  */
 import { badRequest, SidecarError } from '../core/errors.js';
-import { parseInput } from '../core/validate.js';
 import type { PriceBook } from '../pricing/prices.js';
 import { promptTokensOf } from '../pricing/prompt.js';
 import { countTokens, upperBoundTokens, type Counter } from '../pricing/tokenizer.js';
 import type { RequestBody } from './body.js';
 import type { Reservation } from './budget.js';
 import type { RequestContext } from './context.js';
-import { METERS, type MeterSpec } from './meters.js';
+import { METERS, validBody, type MeterSpec } from './meters.js';
 import type { Meter } from './routes.js';
 import type { BodyScan } from './scan.js';
 
@@ -154,7 +153,7 @@ function fitted(ctx: RequestContext, est: Estimate, lower: boolean): Estimate {
  */
 export function perRequestEstimate(meter: Meter, body: RequestBody, prices: PriceBook, defaultMaxTokens: number): Estimate {
   const spec = METERS[meter];
-  const json = spec.schema ? parseInput(spec.schema, body.json ?? {}) : (body.json ?? {});
+  const json = validBody(spec, body.json ?? {});
   const model = typeof json.model === 'string' ? json.model : undefined;
   const maxOut = spec.maxCompletion(json, defaultMaxTokens);
   const p = spec.perRequest!(prices, model, body.raw.length, maxOut);
@@ -204,7 +203,7 @@ export function estimateFromScan(meter: Meter, scan: BodyScan, prices: PriceBook
     const kind = scan.kinds[k];
     return kind === undefined ? undefined : kind === '[]' ? [] : kind === 'array' ? [null] : kind === 'object' ? {} : kind === 'string' ? '' : kind === 'number' ? 0 : null;
   };
-  const body = parseInput(spec.schema, { ...scan.fields, messages: standIn('messages'), input: standIn('input') });
+  const body = validBody(spec, { ...scan.fields, messages: standIn('messages'), input: standIn('input') });
   const model = body.model as string;
   const maxOut = spec.maxCompletion(body, defaultMaxTokens);
   const { micros } = prices.cost(model, scan.promptBound, maxOut);
@@ -231,7 +230,7 @@ export function estimate(
     return { model, promptTokens: 0, exact: true, maxCompletionTokens: 0, worstCaseMicros: worst, stream: false, units: 1, agentBound: null, choices: 1, boundFields: [], bound: null };
   }
   const count: Counter = precision === 'exact' ? countTokens : upperBoundTokens;
-  const body = parseInput(spec.schema, json);
+  const body = validBody(spec, json);
   const model = body.model as string;
   const promptTokens = promptTokensOf(spec.prompt, body, count);
   const maxOut = spec.maxCompletion(body, defaultMaxTokens);

@@ -3,7 +3,7 @@
  * asked for their usage (so they can be metered) and the client's leaving
  * aborts the upstream request.
  */
-import type { Dispatcher } from 'undici';
+import type { UpstreamResponse } from './upstream.js';
 import type { RequestBody } from './body.js';
 import type { RequestContext } from './context.js';
 import type { Estimate } from './estimate.js';
@@ -12,7 +12,7 @@ import { withFields } from './scan.js';
 
 /** An upstream answer on its way back, with what the relay needs to pass it on. */
 export interface Sent {
-  up: Dispatcher.ResponseData;
+  up: UpstreamResponse;
   /** The client did not ask for the usage chunk; the sidecar did, and hides it. */
   hideUsage: boolean;
   /** Aborted when the client leaves. */

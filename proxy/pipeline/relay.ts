@@ -6,7 +6,6 @@
  * bounded in time and bytes. What the relay saw is the Outcome the meter
  * prices.
  */
-import type { Dispatcher } from 'undici';
 import { badGateway, paymentRequired, rateLimited, SidecarError, type ErrorType } from '../core/errors.js';
 import type { RequestContext } from './context.js';
 import { dialectOf } from './dialect.js';
@@ -19,7 +18,7 @@ import { sendError } from './respond.js';
 import { ResponseCap } from './cap.js';
 import { scanBody, type BodyScan } from './scan.js';
 import type { StreamTap } from './sse.js';
-import { mapTransportError, responseHeaders } from './upstream.js';
+import { mapTransportError, responseHeaders, type UpstreamBody, type UpstreamResponse } from './upstream.js';
 import { reportedCost } from './usage.js';
 import { balanceWarningText, stripInjected } from '../upstream/hygiene.js';
 import { AGENT_ANSWERS, filterModelList } from '../upstream/models.js';
@@ -82,7 +81,7 @@ function isJson(ct: unknown): boolean {
   return typeof ct === 'string' && (ct.startsWith('application/json') || ct.includes('+json'));
 }
 
-async function readCapped(body: Dispatcher.ResponseData['body'], cap: number): Promise<Buffer | null> {
+async function readCapped(body: UpstreamBody, cap: number): Promise<Buffer | null> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body) {
@@ -99,7 +98,7 @@ async function readCapped(body: Dispatcher.ResponseData['body'], cap: number): P
 /** A non-streamed JSON answer: read whole (it is atomic for the client anyway), meter, then send. */
 async function relayJson(
   ctx: RequestContext,
-  up: Dispatcher.ResponseData,
+  up: UpstreamResponse,
   spec: MeterSpec,
   cap: ResponseCap,
   translate: ((obj: Record<string, unknown>) => unknown) | null,
@@ -173,7 +172,7 @@ async function relayJson(
 }
 
 /** A streamed answer: forwarded event by event as it arrives, metered by the tap. */
-async function relayStream(ctx: RequestContext, up: Dispatcher.ResponseData, tap: StreamTap, signal: AbortSignal, cap: ResponseCap): Promise<Outcome> {
+async function relayStream(ctx: RequestContext, up: UpstreamResponse, tap: StreamTap, signal: AbortSignal, cap: ResponseCap): Promise<Outcome> {
   const { res } = ctx;
   const headers = responseHeaders(up.headers);
   res.writeHead(up.statusCode, { ...headers, 'cache-control': 'no-cache', 'x-accel-buffering': 'no' });
@@ -286,7 +285,7 @@ function drained(res: RequestContext['res'], signal: AbortSignal): Promise<void>
 }
 
 /** Anything else (audio bytes, images): piped through untouched; metered by a reported cost only. */
-async function relayOpaque(ctx: RequestContext, up: Dispatcher.ResponseData, signal: AbortSignal, cap: ResponseCap): Promise<Outcome> {
+async function relayOpaque(ctx: RequestContext, up: UpstreamResponse, signal: AbortSignal, cap: ResponseCap): Promise<Outcome> {
   const { res } = ctx;
   const headers = responseHeaders(up.headers);
   const len = up.headers['content-length'];
@@ -312,7 +311,7 @@ async function relayOpaque(ctx: RequestContext, up: Dispatcher.ResponseData, sig
  * and the real key scrubbed from every string in it, and refusals about the sidecar's own key become 502s, so
  * an agent is never told its own token is bad when the human's key is.
  */
-async function relayUpstreamError(ctx: RequestContext, up: Dispatcher.ResponseData, maxCostUsd: string | null): Promise<Outcome> {
+async function relayUpstreamError(ctx: RequestContext, up: UpstreamResponse, maxCostUsd: string | null): Promise<Outcome> {
   const { deps } = ctx;
   const dialect = dialectOf(deps.dialects, ctx.route.def);
   const raw = (await readCapped(up.body, MAX_ERROR_BODY_BYTES)) ?? Buffer.from('');

@@ -143,6 +143,10 @@ function isSafeParam(decoded: string, allowSlash: boolean): boolean {
 }
 
 export function matchRoute(method: string, rawUrl: string): MatchedRoute {
+  // The common case first: the target is a listed path as it is written (no query, no encoding, nothing to
+  // normalize), which normalizePath would hand back unchanged.
+  const listed = EXACT.get(`${method} ${rawUrl}`);
+  if (listed) return { def: listed, params: [], upstreamPath: listed.forward?.path ?? rawUrl.slice(3) };
   const { segments, query } = normalizePath(rawUrl);
   const path = `/${segments.join('/')}`;
   const suffix = query ? `?${query}` : '';

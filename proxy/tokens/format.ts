@@ -6,7 +6,7 @@
  * secret scanners and the checksum lets the daemon refuse a mistyped or forged
  * token before any lookup. Tokens are stored only as their SHA-256.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 
 export const TOKEN_PREFIX = 'sk-sbl-';
@@ -52,7 +52,8 @@ export function isWellFormedToken(s: string): boolean {
 }
 
 export function hashToken(secret: string): string {
-  return createHash('sha256').update(secret).digest('hex');
+  // The one-shot form: no Hash object per request (every authenticated request hashes its token).
+  return hash('sha256', secret, 'hex');
 }
 
 export function newTokenId(): string {

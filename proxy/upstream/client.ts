@@ -3,7 +3,32 @@
  * purposes (sync, key checks, rotation) — not on the agent path. Errors carry
  * the status and never the key.
  */
-import { request } from 'undici';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import type * as Https from 'node:https';
+import { createRequire } from 'node:module';
+
+const requireHere = createRequire(import.meta.url);
+
+/**
+ * One call with node:http (node:https, loaded only then, for an https URL): no client library loads at start-up
+ * for the sync. `timeoutMs` bounds the silence, waiting for the answer or in the middle of it.
+ */
+function call(url: string, method: string, headers: Record<string, string>, body: string | null, timeoutMs: number): Promise<{ statusCode: number; text: string }> {
+  const u = new URL(url);
+  const request = u.protocol === 'https:' ? ((requireHere('node:https') as typeof Https).request as unknown as typeof httpRequest) : httpRequest;
+  return new Promise((resolve, reject) => {
+    const h = body === null ? headers : { ...headers, 'content-length': String(Buffer.byteLength(body)) };
+    const req = request(u, { method, headers: h }, (res: IncomingMessage) => {
+      const parts: Buffer[] = [];
+      res.on('data', (c: Buffer) => parts.push(c));
+      res.on('end', () => resolve({ statusCode: res.statusCode ?? 0, text: Buffer.concat(parts).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
+    req.on('error', reject);
+    req.end(body ?? undefined);
+  });
+}
 
 export class UpstreamCallError extends Error {
   override name = 'UpstreamCallError';
@@ -25,18 +50,13 @@ export async function upstreamJson<T>(
 ): Promise<T> {
   let res;
   try {
-    res = await request(`${baseUrl}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${key}`, accept: 'application/json', ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-      body: body === undefined ? null : JSON.stringify(body),
-      headersTimeout: timeoutMs,
-      bodyTimeout: timeoutMs,
-    });
+    const headers = { authorization: `Bearer ${key}`, accept: 'application/json', ...(body !== undefined ? { 'content-type': 'application/json' } : {}) };
+    res = await call(`${baseUrl}${path}`, method, headers, body === undefined ? null : JSON.stringify(body), timeoutMs);
   } catch (err) {
     const code = (err as { code?: string }).code;
     throw new UpstreamCallError(`could not reach ${baseUrl}${code ? ` (${code})` : ''}`, null);
   }
-  const text = await res.body.text();
+  const text = res.text;
   if (res.statusCode >= 400) {
     let msg = '';
     try {

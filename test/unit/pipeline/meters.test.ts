@@ -8,7 +8,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { METERS, SCANNED_FIELDS } from '../../../proxy/pipeline/meters.js';
+import { METERS, SCANNED_FIELDS, validBody } from '../../../proxy/pipeline/meters.js';
 import { ROUTES } from '../../../proxy/pipeline/routes.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -41,5 +41,49 @@ describe('the meter table', () => {
 
   it('a scan parses every field that bounds a completion', () => {
     for (const spec of Object.values(METERS)) for (const f of spec.completionFields) expect(SCANNED_FIELDS.has(f)).toBe(true);
+  });
+
+  it("a kind's hand-written check passes only bodies its schema passes, and what it does not pass still gets the schema's error", () => {
+    const fields: Record<string, unknown[]> = {
+      model: [undefined, 'gpt-4o-mini', '', 'm'.repeat(256), 'm'.repeat(257), 7, null],
+      stream: [undefined, true, false, null, 'true', 1],
+      n: [undefined, null, 1, 128, 0, 129, 1.5, '2', Number.NaN],
+      max_tokens: [undefined, null, 1, 10_000_000, 10_000_001, 0, -1, 2 ** 53, 64.5, '64'],
+      max_completion_tokens: [undefined, 5, 0],
+      messages: [undefined, [], [{ role: 'user', content: 'hi' }], {}, 'hi'],
+      input: [undefined, 'text', ['a'], null],
+      prompt: [undefined, 'text', [1, 2]],
+    };
+    // Every value of each field against a good body, one field changed at a time.
+    const good = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], input: 'x', prompt: 'x' };
+    const bodies: Array<Record<string, unknown>> = [good, {}, { model: 'gpt-4o-mini' }];
+    for (const [f, values] of Object.entries(fields)) {
+      for (const v of values) {
+        const b: Record<string, unknown> = { ...good };
+        if (v === undefined) delete b[f];
+        else b[f] = v;
+        bodies.push(b);
+      }
+    }
+    let accepted = 0;
+    let checked = 0;
+    for (const [kind, spec] of Object.entries(METERS)) {
+      if (!spec.accepts) continue;
+      checked++;
+      for (const b of bodies) {
+        const zodSays = spec.schema!.safeParse(b).success;
+        if (spec.accepts(b)) {
+          accepted++;
+          expect(zodSays, `${kind}: ${JSON.stringify(b)}`).toBe(true);
+          expect(validBody(spec, b)).toBe(b);
+        } else if (!zodSays) {
+          expect(() => validBody(spec, b), `${kind}: ${JSON.stringify(b)}`).toThrow(/Invalid request body/);
+        }
+      }
+    }
+    expect(checked).toBeGreaterThanOrEqual(4);
+    // The common bodies take the fast path (else it would save nothing).
+    expect(accepted).toBeGreaterThan(20);
+    expect(METERS.chat.accepts!(good)).toBe(true);
   });
 });

@@ -1,7 +1,7 @@
 /**
  * Stage 9, relay, between two real HTTP servers: a stand-in upstream that
  * answers as each test says, and the sidecar side that relays through the
- * real undici pool. Checked: what the client receives, what the relay hands
+ * real upstream client (node:http, keep-alive). Checked: what the client receives, what the relay hands
  * the meter (the Outcome), the end held back until settlement, the real key
  * scrubbed from upstream refusals, and the size cap.
  */
@@ -165,5 +165,27 @@ describe('relay', () => {
     expect(events.length).toBeGreaterThan(1);
     expect(outcome).toMatchObject({ status: 502, errorCode: 'upstream_response_too_large', streamed: true });
     expect(outcome!.countedCompletion).toBeGreaterThan(0);
+  });
+
+  it('answers 504 when SkillBoss goes silent in the middle of a JSON answer (the idle timeout), and keeps the next call on the pool working', async () => {
+    const normal = upstream;
+    const port = (upstreamServer.address() as AddressInfo).port;
+    upstream = new Upstream({ baseUrl: `http://127.0.0.1:${port}/v1`, headersTimeoutMs: 10_000, idleTimeoutMs: 300 });
+    try {
+      answer = (res) => {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });
+        res.write('{"choices":');
+      };
+      const t0 = Date.now();
+      const res = await call();
+      expect(res.status).toBe(504);
+      expect(((await res.json()) as { error: { code: string; message: string } }).error).toMatchObject({ code: 'upstream_timeout', message: expect.stringContaining('stopped sending for 0.3 s') });
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(250);
+      answer = (res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ choices: [], usage: { prompt_tokens: 1, completion_tokens: 1 } }));
+      expect((await call()).status).toBe(200);
+    } finally {
+      await upstream.destroy();
+      upstream = normal;
+    }
   });
 });
