@@ -150,13 +150,17 @@ export class LedgerLog {
     const total = 16 + n + 1 - start;
     if (this.pos + total > this.size) return false;
     try {
-      if (writeSync(this.fd, this.scratch, start, total, this.pos) !== total) return false;
-    } catch {
+      if (writeSync(this.fd, this.scratch, start, total, this.pos) !== total) throw new Error('short write to the ledger log');
+    } catch (err) {
+      this.writeError ??= err;
       return false;
     }
     this.pos += total;
     return true;
   }
+
+  /** The first write that failed (the caller says so once), or null. */
+  writeError: unknown = null;
 
   /** Whether anything was written since the last reset. */
   get used(): boolean {

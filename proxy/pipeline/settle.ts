@@ -75,6 +75,8 @@ export class LedgerWriter<R extends Held> {
   private readonly store: LedgerStore;
   /** Null without a data dir (tests of the budgets alone), or when the log could not be opened: every write then waits for its commit. */
   private journal: LedgerLog | null = null;
+  /** The log's first refused write was reported (once: a failing disk would otherwise log every request). */
+  private saidLogFailed = false;
 
   constructor(
     private readonly db: DB,
@@ -153,6 +155,10 @@ export class LedgerWriter<R extends Held> {
     const ids = chain.map((t) => t.id);
     const log = this.journal!;
     if (log.append(ids, row)) return true;
+    if (log.writeError !== null && !this.saidLogFailed) {
+      this.saidLogFailed = true;
+      this.log.warn({ err: log.writeError }, 'the ledger log refused a write; answers now wait for their ledger commit instead (slower, as safe)');
+    }
     if (!log.used) return false;
     this.flush();
     if (this.pending.length > 0 || this.unwritten.length > 0) return false;

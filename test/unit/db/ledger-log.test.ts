@@ -3,7 +3,7 @@
  * the next one reads, the current generation only, up to a record a kill cut
  * short; it is pre-allocated and owner-only.
  */
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -107,6 +107,17 @@ describe('the ledger log', () => {
     expect(log.append(['tok_a'], row())).toBe(true);
     log.close();
     expect(LedgerLog.open(file, 4096).found).toHaveLength(1);
+  });
+
+  it('tells a full log (no error: commit and reset) from a write the disk refused (kept, for the writer to report once)', () => {
+    const { log } = LedgerLog.open(file, 4096);
+    while (log.append(['tok_a'], row()));
+    expect(log.writeError).toBeNull();
+    log.reset();
+    // The descriptor taken away underneath it, as a failing disk would: the write throws, append says no.
+    closeSync((log as unknown as { fd: number }).fd);
+    expect(log.append(['tok_a'], row())).toBe(false);
+    expect(log.writeError).toBeInstanceOf(Error);
   });
 
   it('a damaged header starts a fresh generation: nothing stale is read as current', () => {
