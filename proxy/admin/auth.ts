@@ -32,6 +32,8 @@ declare module 'express-serve-static-core' {
   interface Request {
     adminVia?: AdminVia;
     adminSession?: string;
+    /** The admin secret itself came with this request (as the bearer, or beside a session): a fresh proof from the human. */
+    adminProof?: boolean;
   }
 }
 
@@ -47,6 +49,11 @@ export interface AuthConfig {
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 /** The header carrying the session's key; not a CORS-safelisted header, so no cross-origin page can send it without a preflight we never grant. */
 export const SESSION_HEADER = 'x-sidecar-session';
+/**
+ * The admin secret sent beside a dashboard session, for the changes a session alone may not make (where the
+ * real key is sent: issue 25 item 10). Not CORS-safelisted either, so no other origin can send it.
+ */
+export const PROOF_HEADER = 'x-sidecar-admin-secret';
 
 export function cookieName(port: number): string {
   // Cookies are shared across ports on one host; the port in the name keeps two daemons apart.
@@ -125,6 +132,7 @@ export function requireAdmin(cfg: AuthConfig): RequestHandler {
         throw unauthorized('invalid_admin_secret', `That is not this sidecar's admin secret. ${LOGIN_HELP}`);
       }
       req.adminVia = 'bearer';
+      req.adminProof = true;
       return checkUnsafe(req, next);
     }
 
@@ -138,6 +146,19 @@ export function requireAdmin(cfg: AuthConfig): RequestHandler {
     }
     req.adminVia = 'session';
     req.adminSession = session;
+    const proof = req.headers[PROOF_HEADER];
+    if (proof !== undefined) {
+      const bucket = clientBucket(req.socket.remoteAddress ?? '');
+      const now = cfg.clock();
+      if (typeof proof !== 'string' || !secretMatches(proof.trim(), cfg.secret)) {
+        // Wrong guesses are limited like wrong bearers; 403, not 401: the session itself is fine and stays signed in.
+        const wait = cfg.limiter?.blockedFor(bucket, now) ?? 0;
+        if (wait > 0) throw rateLimited('auth_rate_limited', `Too many wrong admin secrets from this machine; retry after ${Math.ceil(wait)} s.`, wait);
+        cfg.limiter?.failed(bucket, now);
+        throw forbidden('invalid_admin_secret', 'That is not this sidecar\'s admin secret (the admin-secret file in the data dir); nothing was changed.');
+      }
+      req.adminProof = true;
+    }
     return checkUnsafe(req, next);
   };
 }

@@ -77,7 +77,7 @@ export function signedOut(sent: Record<string, string>): void {
  * table (wire/admin-api.ts), from the method and the path as written: a path
  * no route matches does not compile.
  */
-export async function api<M extends AdminMethod, P extends AdminPath<M>>(method: M, path: P, body?: unknown): Promise<AnswerOf<M, P>> {
+export async function api<M extends AdminMethod, P extends AdminPath<M>>(method: M, path: P, body?: unknown, extra: Record<string, string> = {}): Promise<AnswerOf<M, P>> {
   const auth = sessionHeaders();
   let res: Response;
   try {
@@ -85,7 +85,7 @@ export async function api<M extends AdminMethod, P extends AdminPath<M>>(method:
       method,
       credentials: 'same-origin',
       cache: 'no-store',
-      headers: body === undefined ? auth : { ...auth, 'content-type': 'application/json' },
+      headers: body === undefined ? { ...extra, ...auth } : { ...extra, ...auth, 'content-type': 'application/json' },
       body: body === undefined ? null : JSON.stringify(body),
     });
   } catch {
