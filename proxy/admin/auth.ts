@@ -4,10 +4,13 @@
  * - Scripts: `Authorization: Bearer <admin secret>` (the file in the data dir).
  * - Browsers: an HttpOnly, SameSite=Strict session cookie, set by a one-time
  *   login link (`skillboss-sidecar open`), together with the session's key in
- *   an `X-Sidecar-Session` header. The login redirect hands the key to the
- *   dashboard page in the URL fragment (never sent to a server, read by the
- *   page and removed); the page keeps it in its origin's storage, which other
- *   ports cannot read, and nothing serves it again.
+ *   an `X-Sidecar-Session` header. The login redirect hands the dashboard
+ *   page a one-time claim in the URL fragment (never sent to a server, read by
+ *   the page and removed), which the page trades once for the key
+ *   (`POST /admin/api/session/claim`); it keeps the key in its origin's
+ *   storage, which other ports cannot read.
+ * - Changing where the real key is sent needs the admin secret in the request
+ *   (bearer, or `X-Sidecar-Admin-Secret` beside a session): `adminProof`.
  * - Agent tokens never grant admin access (403), whatever their scopes.
  *
  * SameSite is not enough on loopback: cookies are not scoped by port, so a
@@ -160,6 +163,19 @@ export function requireAdmin(cfg: AuthConfig): RequestHandler {
       req.adminProof = true;
     }
     return checkUnsafe(req, next);
+  };
+}
+
+/** The claim trade comes from the dashboard's own page only: its Origin, same-origin, JSON. */
+export function claimGuard(port: number): RequestHandler {
+  const origins = ownOrigins(port);
+  return function claimFromDashboard(req, _res, next) {
+    const origin = req.headers.origin;
+    if (origin === undefined || !origins.has(origin)) throw forbidden('origin_required', 'Only the dashboard\'s own page can finish signing in.');
+    const fetchSite = req.headers['sec-fetch-site'];
+    if (fetchSite !== undefined && fetchSite !== 'same-origin') throw forbidden('forbidden_origin', 'Only the dashboard\'s own page can finish signing in.');
+    if (!req.is('application/json')) throw unsupportedMediaType('Admin requests with a body must send Content-Type: application/json.');
+    next();
   };
 }
 
