@@ -25,6 +25,7 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { forbidden, rateLimited, unauthorized, unsupportedMediaType } from '../core/errors.js';
 import { clientBucket, refuseDuplicateAuthorization, type FailedAuthLimiter } from '../pipeline/authenticate.js';
 import type { Clock } from '../core/time.js';
+import { markAuthenticated } from '../core/conn.js';
 import { TOKEN_PREFIX } from '../tokens/format.js';
 import { secretMatches } from './secret.js';
 import type { Sessions } from './sessions.js';
@@ -136,6 +137,7 @@ export function requireAdmin(cfg: AuthConfig): RequestHandler {
       }
       req.adminVia = 'bearer';
       req.adminProof = true;
+      markAuthenticated(req);
       return checkUnsafe(req, next);
     }
 
@@ -149,6 +151,7 @@ export function requireAdmin(cfg: AuthConfig): RequestHandler {
     }
     req.adminVia = 'session';
     req.adminSession = session;
+    markAuthenticated(req);
     const proof = req.headers[PROOF_HEADER];
     if (proof !== undefined) {
       const bucket = clientBucket(req.socket.remoteAddress ?? '');
