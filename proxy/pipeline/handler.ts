@@ -119,6 +119,9 @@ async function forwardRoute(ctx: RequestContext, body: RequestBody): Promise<voi
     else if (spec.job === 'start') ({ row, reservation } = deps.jobs.afterRun(ctx, est, outcome, row, reservation, claim));
     await settleForwarded(ctx, reservation, row);
     reservation = null;
+    // A Responses answer a later previous_response_id may continue: its tokens are that request's hidden input (issue 25).
+    const responseId = outcome.usage?.responseId;
+    if (responseId !== undefined && outcome.status < 400) deps.relayed?.record(responseId, principal.token.id, row.ts, row.prompt_tokens + row.completion_tokens);
     if (sent) finish(ctx, outcome);
   } catch (err) {
     // Refused or failed before anything was charged: a retry with the same key is a new request.

@@ -6,6 +6,7 @@
  * guard are made and handed to the pipeline, so that the pipeline itself
  * imports nothing above it and keeps no state of its own between daemons.
  */
+import { ledgerStore } from '../db/ledger-store.js';
 import { startUpstream, type Limits } from '../core/config.js';
 import { SidecarEvents } from '../core/events.js';
 import { silentLogger, type Logger } from '../core/log.js';
@@ -105,6 +106,10 @@ export function createPipelineDeps(o: PipelineDepsOptions): Pipeline {
     principals: new PrincipalCache(tokens),
     budgets,
     looseBounds: new LooseBounds(),
+    relayed: {
+      tokensOf: (id) => ledgerStore(db).relayedResponseTokens(id),
+      record: (id, tokenId, ts, n) => ledgerStore(db).recordRelayedResponse(id, tokenId, ts, n),
+    },
     tokenizer,
     dialects: DIALECTS,
     limiter: new RateLimiter(),
