@@ -12,6 +12,7 @@
  *   GET|PATCH /admin/api/settings, PUT /admin/api/key (write-only), POST /admin/api/pause
  *   GET  /admin/api/access-requests[/:ref], POST /admin/api/access-requests/:ref/approve|deny
  *   POST /admin/api/login-links, POST /admin/api/logout, GET /admin/api/session
+ *   POST /admin/api/session/claim   the login fragment's one-time claim → the session's key (no other credential)
  *   GET  /                          the dashboard (renderer/dist)
  */
 import express, { Router, type ErrorRequestHandler, type Request, type Response } from 'express';
@@ -108,11 +109,18 @@ export function createAdminApp(opts: AdminOptions): AdminApp {
   });
   // Before requireAdmin: the session has no key until this trade. The cookie and the claim from the login
   // redirect's fragment give the key once; a second use of the same fragment gets nothing.
-  api.post('/session/claim', claimGuard(port), express.json({ limit: '1kb', strict: true, type: 'application/json' }), (req, res) => {
+  const claimExpired = () => unauthorized('login_required', 'This sign-in link was already used, or it expired. Run `skillboss-sidecar open` for a new one.');
+  // The cookie is checked before the body is read: without a session waiting for its claim, nobody holds a socket here.
+  const claimWaiting: express.RequestHandler = (req, _res, next) => {
+    const id = readCookie(req.headers.cookie, cookieName(port));
+    if (id === undefined || !sessions.claimable(id, deps.clock())) throw claimExpired();
+    next();
+  };
+  api.post('/session/claim', claimGuard(port), claimWaiting, express.json({ limit: '1kb', strict: true, type: 'application/json' }), (req, res) => {
     const claim = (req.body as { claim?: unknown } | undefined)?.claim;
     const id = readCookie(req.headers.cookie, cookieName(port));
     const key = typeof claim === 'string' && id !== undefined ? sessions.claim(id, claim, deps.clock()) : null;
-    if (key === null) throw unauthorized('login_required', 'This sign-in link was already used, or it expired. Run `skillboss-sidecar open` for a new one.');
+    if (key === null) throw claimExpired();
     res.json({ key });
   });
   api.use(requireAdmin({ secret, sessions, clock: deps.clock, port, limiter: new FailedAuthLimiter(deps.limits.authFailuresPerMinute) }));

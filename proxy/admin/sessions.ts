@@ -93,6 +93,15 @@ export class Sessions {
     return { id, claim, expiresAt };
   }
 
+  /** Whether the cookie's session still has a claim to trade: checked before its body is read. */
+  claimable(id: string, now: number): boolean {
+    if (!SESSION_VALUE.test(id)) return false;
+    const v = this.q.get.get(SESSION_PREFIX + hash(id)) as string | undefined;
+    if (v === undefined) return false;
+    const rec = JSON.parse(v) as { expires_at: number; claim_hash?: string; claim_by?: number; instance?: string };
+    return rec.expires_at > now && rec.instance === hash(this.instance) && typeof rec.claim_hash === 'string' && (rec.claim_by ?? 0) > now;
+  }
+
   /**
    * The session's key, made now, for the cookie's session and its unused claim; null for anything else (a
    * second use of the same claim included). The key exists only from here on, and only as a hash.
