@@ -31,7 +31,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Server, Socket } from 'node:net';
 import { wasAuthenticated } from '../core/conn.js';
+import { unavailable } from '../core/errors.js';
 import { clientBucket } from '../pipeline/authenticate.js';
+import { sendError } from '../pipeline/respond.js';
 
 
 type Kind = 'pending' | 'agent' | 'human';
@@ -79,13 +81,6 @@ export class ConnectionGate {
     server.on('connection', (socket: Socket) => this.admit(socket));
   }
 
-  /** Counts for tests and status: sockets in each pool now. */
-  counts(): { general: number; reserved: number; pending: number } {
-    let pending = 0;
-    for (const e of this.sockets.values()) if (e.kind === 'pending') pending++;
-    return { general: this.general, reserved: this.reserve, pending };
-  }
-
   private admit(socket: Socket): void {
     const address = clientBucket(socket.remoteAddress ?? '');
     if ((this.pendingBy.get(address) ?? 0) >= this.o.perAddress && !this.evictOldestPending(address)) return void socket.destroy();
@@ -118,8 +113,8 @@ export class ConnectionGate {
     if (e.kind === 'pending') {
       const human = !isAgentPath(req.url ?? '/');
       if (e.probation && !human) {
-        res.writeHead(503, { 'content-type': 'application/json', connection: 'close', 'retry-after': '1' });
-        res.end(JSON.stringify({ error: { message: 'The sidecar has as many agent connections open as it allows (--max-connections); retry shortly.', type: 'service_unavailable', code: 'too_many_connections', param: null } }));
+        res.shouldKeepAlive = false;
+        sendError(res, unavailable('too_many_connections', 'The sidecar has as many agent connections open as it allows (--max-connections); retry shortly.', 1));
         return false;
       }
       this.add(e, -1);
@@ -139,7 +134,10 @@ export class ConnectionGate {
   private add(e: Entry, n: 1 | -1): void {
     if (e.kind === 'human' || e.probation) this.reserve += n;
     else this.general += n;
-    if (e.kind === 'pending') this.pendingBy.set(e.address, (this.pendingBy.get(e.address) ?? 0) + n);
+    if (e.kind !== 'pending') return;
+    const left = (this.pendingBy.get(e.address) ?? 0) + n;
+    if (left > 0) this.pendingBy.set(e.address, left);
+    else this.pendingBy.delete(e.address);
   }
 
   private tick(): void {
