@@ -157,6 +157,17 @@ describe('previous_response_id unknown to the sidecar, or a conversation (issue 
       expect(charged).toBeGreaterThan(promptMicros(5000));
       expect(spentMicros(r2, room.token.id)).toBe(charged);
       expect(charged).toBeLessThanOrEqual(window + 1000);
+
+      // A conversation (its items live upstream, never in the body) is bounded by the window the same way.
+      const convTight = r2.token({ budgetMicros: window - 1000 });
+      const convRefused = await respond(r2, convTight.secret, { model: 'gpt-4o', input: 'hi', max_output_tokens: 16, conversation: 'conv_sim_1' });
+      expect(convRefused.status).toBe(402);
+      await convRefused.arrayBuffer();
+      const convRoom = r2.token({ budgetMicros: window + 1000 });
+      const convOk = await respond(r2, convRoom.secret, { model: 'gpt-4o', input: 'hi', max_output_tokens: 16, conversation: 'conv_sim_1' });
+      expect(convOk.status).toBe(200);
+      await convOk.arrayBuffer();
+      expect(spentMicros(r2, convRoom.token.id)).toBeLessThanOrEqual(window + 1000);
     } finally {
       await r2.close();
     }
