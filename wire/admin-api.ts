@@ -157,6 +157,8 @@ interface TokenAnswer {
  */
 export type AdminRoutes = [
   ['GET', '/session', { via: string }],
+  /** The login redirect's fragment claim traded for the session's key, once (renderer/src/api.ts, before any other call). */
+  ['POST', '/session/claim', { key: string }],
   ['POST', '/logout', { ok: true }],
   ['GET', '/status', Status],
   ['POST', '/pause', { paused: boolean; changed: boolean }],

@@ -4,10 +4,13 @@
  * - Scripts: `Authorization: Bearer <admin secret>` (the file in the data dir).
  * - Browsers: an HttpOnly, SameSite=Strict session cookie, set by a one-time
  *   login link (`skillboss-sidecar open`), together with the session's key in
- *   an `X-Sidecar-Session` header. The login redirect hands the key to the
- *   dashboard page in the URL fragment (never sent to a server, read by the
- *   page and removed); the page keeps it in its origin's storage, which other
- *   ports cannot read, and nothing serves it again.
+ *   an `X-Sidecar-Session` header. The login redirect hands the dashboard
+ *   page a one-time claim in the URL fragment (never sent to a server, read by
+ *   the page and removed), which the page trades once for the key
+ *   (`POST /admin/api/session/claim`); it keeps the key in its origin's
+ *   storage, which other ports cannot read.
+ * - Changing where the real key is sent needs the admin secret in the request
+ *   (bearer, or `X-Sidecar-Admin-Secret` beside a session): `adminProof`.
  * - Agent tokens never grant admin access (403), whatever their scopes.
  *
  * SameSite is not enough on loopback: cookies are not scoped by port, so a
@@ -22,6 +25,7 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { forbidden, rateLimited, unauthorized, unsupportedMediaType } from '../core/errors.js';
 import { clientBucket, refuseDuplicateAuthorization, type FailedAuthLimiter } from '../pipeline/authenticate.js';
 import type { Clock } from '../core/time.js';
+import { markAuthenticated } from '../core/conn.js';
 import { TOKEN_PREFIX } from '../tokens/format.js';
 import { secretMatches } from './secret.js';
 import type { Sessions } from './sessions.js';
@@ -32,6 +36,8 @@ declare module 'express-serve-static-core' {
   interface Request {
     adminVia?: AdminVia;
     adminSession?: string;
+    /** The admin secret itself came with this request (as the bearer, or beside a session): a fresh proof from the human. */
+    adminProof?: boolean;
   }
 }
 
@@ -47,6 +53,11 @@ export interface AuthConfig {
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 /** The header carrying the session's key; not a CORS-safelisted header, so no cross-origin page can send it without a preflight we never grant. */
 export const SESSION_HEADER = 'x-sidecar-session';
+/**
+ * The admin secret sent beside a dashboard session, for the changes a session alone may not make (where the
+ * real key is sent: issue 25 item 10). Not CORS-safelisted either, so no other origin can send it.
+ */
+export const PROOF_HEADER = 'x-sidecar-admin-secret';
 
 export function cookieName(port: number): string {
   // Cookies are shared across ports on one host; the port in the name keeps two daemons apart.
@@ -125,6 +136,8 @@ export function requireAdmin(cfg: AuthConfig): RequestHandler {
         throw unauthorized('invalid_admin_secret', `That is not this sidecar's admin secret. ${LOGIN_HELP}`);
       }
       req.adminVia = 'bearer';
+      req.adminProof = true;
+      markAuthenticated(req);
       return checkUnsafe(req, next);
     }
 
@@ -138,7 +151,34 @@ export function requireAdmin(cfg: AuthConfig): RequestHandler {
     }
     req.adminVia = 'session';
     req.adminSession = session;
+    markAuthenticated(req);
+    const proof = req.headers[PROOF_HEADER];
+    if (proof !== undefined) {
+      const bucket = clientBucket(req.socket.remoteAddress ?? '');
+      const now = cfg.clock();
+      if (typeof proof !== 'string' || !secretMatches(proof.trim(), cfg.secret)) {
+        // Wrong guesses are limited like wrong bearers; 403, not 401: the session itself is fine and stays signed in.
+        const wait = cfg.limiter?.blockedFor(bucket, now) ?? 0;
+        if (wait > 0) throw rateLimited('auth_rate_limited', `Too many wrong admin secrets from this machine; retry after ${Math.ceil(wait)} s.`, wait);
+        cfg.limiter?.failed(bucket, now);
+        throw forbidden('invalid_admin_secret', 'That is not this sidecar\'s admin secret (the admin-secret file in the data dir); nothing was changed.');
+      }
+      req.adminProof = true;
+    }
     return checkUnsafe(req, next);
+  };
+}
+
+/** The claim trade comes from the dashboard's own page only: its Origin, same-origin, JSON. */
+export function claimGuard(port: number): RequestHandler {
+  const origins = ownOrigins(port);
+  return function claimFromDashboard(req, _res, next) {
+    const origin = req.headers.origin;
+    if (origin === undefined || !origins.has(origin)) throw forbidden('origin_required', 'Only the dashboard\'s own page can finish signing in.');
+    const fetchSite = req.headers['sec-fetch-site'];
+    if (fetchSite !== undefined && fetchSite !== 'same-origin') throw forbidden('forbidden_origin', 'Only the dashboard\'s own page can finish signing in.');
+    if (!req.is('application/json')) throw unsupportedMediaType('Admin requests with a body must send Content-Type: application/json.');
+    next();
   };
 }
 

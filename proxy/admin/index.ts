@@ -12,17 +12,18 @@
  *   GET|PATCH /admin/api/settings, PUT /admin/api/key (write-only), POST /admin/api/pause
  *   GET  /admin/api/access-requests[/:ref], POST /admin/api/access-requests/:ref/approve|deny
  *   POST /admin/api/login-links, POST /admin/api/logout, GET /admin/api/session
+ *   POST /admin/api/session/claim   the login fragment's one-time claim → the session's key (no other credential)
  *   GET  /                          the dashboard (renderer/dist)
  */
 import express, { Router, type ErrorRequestHandler, type Request, type Response } from 'express';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { asSidecarError, badRequest, notFound, SidecarError, toOpenAIBody, tooLarge, unsupportedMediaType } from '../core/errors.js';
+import { asSidecarError, badRequest, notFound, SidecarError, toOpenAIBody, tooLarge, unauthorized, unsupportedMediaType } from '../core/errors.js';
 import type { DB } from '../db/database.js';
 import { audit } from '../db/records.js';
 import type { DaemonServices } from '../pipeline/context.js';
 import { accessRouter } from './access.js';
 import { auditRouter } from './audit.js';
-import { clearedCookie, loopbackOnly, requireAdmin, sessionCookie } from './auth.js';
+import { claimGuard, clearedCookie, cookieName, loopbackOnly, readCookie, requireAdmin, sessionCookie } from './auth.js';
 import { ADMIN_ACTOR, type AdminContext, type AdminHooks } from './context.js';
 import { FailedAuthLimiter } from '../pipeline/authenticate.js';
 import { LiveHub, liveRouter } from './live.js';
@@ -96,15 +97,31 @@ export function createAdminApp(opts: AdminOptions): AdminApp {
     const s = sessions.create(now);
     audit(db, now, { actor: ADMIN_ACTOR, event: 'admin.login', detail: { via: 'link' } });
     res.setHeader('set-cookie', sessionCookie(port, s.id, SESSION_TTL_MS));
-    // 303: the used nonce leaves the address bar. The session's key rides in the fragment, which no
-    // request carries; the dashboard stores it for its own origin and removes it from the URL.
-    res.redirect(303, `/#sbs-session=${s.key}`);
+    // 303: the used nonce leaves the address bar. The session's one-time claim rides in the fragment, which
+    // no request carries; the dashboard removes it from the URL and trades it for the session's key, once.
+    res.redirect(303, `/#sbs-claim=${s.claim}`);
   });
 
   const api = Router();
   api.use((_req, res, next) => {
     res.setHeader('cache-control', 'no-store');
     next();
+  });
+  // Before requireAdmin: the session has no key until this trade. The cookie and the claim from the login
+  // redirect's fragment give the key once; a second use of the same fragment gets nothing.
+  const claimExpired = () => unauthorized('login_required', 'This sign-in link was already used, or it expired. Run `skillboss-sidecar open` for a new one.');
+  // The cookie is checked before the body is read: without a session waiting for its claim, nobody holds a socket here.
+  const claimWaiting: express.RequestHandler = (req, _res, next) => {
+    const id = readCookie(req.headers.cookie, cookieName(port));
+    if (id === undefined || !sessions.claimable(id, deps.clock())) throw claimExpired();
+    next();
+  };
+  api.post('/session/claim', claimGuard(port), claimWaiting, express.json({ limit: '1kb', strict: true, type: 'application/json' }), (req, res) => {
+    const claim = (req.body as { claim?: unknown } | undefined)?.claim;
+    const id = readCookie(req.headers.cookie, cookieName(port));
+    const key = typeof claim === 'string' && id !== undefined ? sessions.claim(id, claim, deps.clock()) : null;
+    if (key === null) throw claimExpired();
+    res.json({ key });
   });
   api.use(requireAdmin({ secret, sessions, clock: deps.clock, port, limiter: new FailedAuthLimiter(deps.limits.authFailuresPerMinute) }));
   api.use(express.json({ limit: '256kb', strict: true, type: 'application/json' }));

@@ -71,22 +71,54 @@ export class Sessions {
       get: db.prepare('SELECT value FROM settings WHERE key = ?').pluck(),
       put: db.prepare('INSERT INTO settings (key, value) VALUES (?, ?)'),
       del: db.prepare('DELETE FROM settings WHERE key = ?'),
+      set: db.prepare('UPDATE settings SET value = ? WHERE key = ?'),
     };
   }
 
   /**
-   * A session: `id` goes into the cookie, `key` to the dashboard page once (at
-   * login) and comes back as a header. Cookies on 127.0.0.1 reach every port,
-   * page storage does not, so a listener on another port that collected the
-   * cookie still lacks the key.
+   * A session: `id` goes into the cookie, `claim` to the dashboard page once
+   * (the login redirect's fragment). The page trades the claim, with the
+   * cookie, for the session's `key` (`claim()`), which then comes back as a
+   * header on every request. Cookies on 127.0.0.1 reach every port, page
+   * storage does not, so a listener on another port that collected the cookie
+   * still lacks the key; and the claim works once, so the fragment left in a
+   * history entry or read over a shoulder opens nothing (issue 25 item 5).
    */
-  create(now: number): { id: string; key: string; expiresAt: number } {
+  create(now: number): { id: string; claim: string; expiresAt: number } {
     const id = randomBase62(43);
-    const key = randomBase62(43);
+    const claim = randomBase62(43);
     const expiresAt = now + this.ttlMs;
     purgeExpired(this.db, SESSION_PREFIX, now);
-    this.q.put.run(SESSION_PREFIX + hash(id), JSON.stringify({ expires_at: expiresAt, created_at: now, key_hash: hash(key), instance: hash(this.instance) }));
-    return { id, key, expiresAt };
+    this.q.put.run(SESSION_PREFIX + hash(id), JSON.stringify({ expires_at: expiresAt, created_at: now, claim_hash: hash(claim), claim_by: now + LOGIN_NONCE_TTL_MS, instance: hash(this.instance) }));
+    return { id, claim, expiresAt };
+  }
+
+  /** Whether the cookie's session still has a claim to trade: checked before its body is read. */
+  claimable(id: string, now: number): boolean {
+    if (!SESSION_VALUE.test(id)) return false;
+    const v = this.q.get.get(SESSION_PREFIX + hash(id)) as string | undefined;
+    if (v === undefined) return false;
+    const rec = JSON.parse(v) as { expires_at: number; claim_hash?: string; claim_by?: number; instance?: string };
+    return rec.expires_at > now && rec.instance === hash(this.instance) && typeof rec.claim_hash === 'string' && (rec.claim_by ?? 0) > now;
+  }
+
+  /**
+   * The session's key, made now, for the cookie's session and its unused claim; null for anything else (a
+   * second use of the same claim included). The key exists only from here on, and only as a hash.
+   */
+  claim(id: string, claim: string, now: number): string | null {
+    if (!SESSION_VALUE.test(id) || !SESSION_VALUE.test(claim)) return null;
+    return this.db.transaction(() => {
+      const v = this.q.get.get(SESSION_PREFIX + hash(id)) as string | undefined;
+      if (v === undefined) return null;
+      const rec = JSON.parse(v) as { expires_at: number; claim_hash?: string; claim_by?: number; key_hash?: string; instance?: string };
+      if (rec.expires_at <= now || rec.instance !== hash(this.instance) || typeof rec.claim_hash !== 'string' || (rec.claim_by ?? 0) <= now) return null;
+      if (!timingSafeEqual(Buffer.from(rec.claim_hash), Buffer.from(hash(claim)))) return null;
+      const key = randomBase62(43);
+      const { claim_hash: _used, claim_by: _by, ...rest } = rec;
+      this.q.set.run(JSON.stringify({ ...rest, key_hash: hash(key) }), SESSION_PREFIX + hash(id));
+      return key;
+    })();
   }
 
   /** Both halves, unexpired, made by this instance; a session stored before keys existed has none and is not valid. */

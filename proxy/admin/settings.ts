@@ -9,7 +9,9 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { resolveUpstream, runtimeUpstreamRefusal } from '../core/config.js';
-import { badRequest, unavailable } from '../core/errors.js';
+import { badRequest, forbidden, unavailable } from '../core/errors.js';
+import { PROOF_HEADER } from './auth.js';
+import { adminSecretPath } from './secret.js';
 import { audit, bumpGeneration, getSetting, setSetting } from '../db/records.js';
 import { KeyStoreUnavailable, maskKey, validateUpstreamKey } from '../keychain/store.js';
 import type { ModelRow } from '../pricing/prices.js';
@@ -137,6 +139,19 @@ export function settingsRouter(ctx: AdminContext): Router {
     const now = deps.clock();
     const changed: Record<string, unknown> = {};
     const previousUrl = deps.upstream().baseUrl;
+    // Where the real key goes is not a session's to change (a stolen one would send the key away, issue 25 item 10):
+    // the human proves it afresh with the admin secret, as the bearer or beside the session. Unchanged values need none.
+    const moves = [
+      upstreamUrl !== undefined && upstreamUrl !== previousUrl ? 'upstream_url' : null,
+      b.control_plane_url !== undefined && b.control_plane_url !== (getSetting<string>(db, CONTROL_PLANE_SETTING) ?? null) ? 'control_plane_url' : null,
+    ].filter((f): f is string => f !== null);
+    if (moves.length > 0 && !req.adminProof) {
+      throw forbidden(
+        'admin_secret_required',
+        `Changing ${moves.join(' and ')} decides where the SkillBoss key is sent, so a dashboard session alone cannot do it: send the admin secret (the file ${adminSecretPath(ctx.dataDir)}) in the ${PROOF_HEADER} header (the dashboard's Settings asks for it), or as "Authorization: Bearer …". Nothing was changed.`,
+        Object.fromEntries(moves.map((f) => [f, 'needs the admin secret'])),
+      );
+    }
     db.transaction(() => {
       if (upstreamUrl !== undefined) setSetting(db, 'upstream_url', (changed.upstream_url = upstreamUrl));
       if (upstreamUrl !== undefined && upstreamUrl !== previousUrl) {

@@ -86,8 +86,9 @@ export interface Limits {
   /** Failed authentications one client address may make per minute before it gets 429s; 0 turns the limit off. */
   authFailuresPerMinute: number;
   /**
-   * Most client connections open at once; more are closed as they arrive. Slow clients (slowloris) are cut
-   * off by the timeouts above, but until then each holds a socket: this bounds how many they can hold.
+   * Most agent connections open at once (server/capacity.ts: the admin API and dashboard have a reserve
+   * besides, and sockets with no request yet are capped per address). Slow clients (slowloris) are cut off
+   * by the timeouts above, but until then each holds a socket: this bounds how many they can hold.
    */
   maxConnections: number;
 }

@@ -50,8 +50,8 @@ export const unauthorized = (code: string, message: string) =>
   new SidecarError(401, 'authentication_error', code, message);
 export const paymentRequired = (code: string, message: string) =>
   new SidecarError(402, 'insufficient_quota', code, message);
-export const forbidden = (code: string, message: string) =>
-  new SidecarError(403, 'permission_error', code, message);
+export const forbidden = (code: string, message: string, details?: Record<string, string>) =>
+  new SidecarError(403, 'permission_error', code, message, details ? { details } : {});
 export const notFound = (code: string, message: string) =>
   new SidecarError(404, 'not_found_error', code, message);
 export const methodNotAllowed = (message: string, allow: string) =>

@@ -105,9 +105,13 @@ export function ledgerStore(db: DB): LedgerStore {
 export class LedgerStore {
   private readonly q;
   private readonly shaped = new Map<string, Statement>();
+  private relayedWrites = 0;
 
   constructor(private readonly db: DB) {
     this.q = {
+      recordRelayed: db.prepare('INSERT OR REPLACE INTO relayed_responses (response_id, token_id, ts, tokens) VALUES (?, ?, ?, ?)'),
+      pruneRelayed: db.prepare('DELETE FROM relayed_responses WHERE ts < ?'),
+      relayedTokens: db.prepare('SELECT tokens FROM relayed_responses WHERE response_id = ?').pluck(),
       insertUsage: db.prepare(`INSERT INTO usage (ts, request_id, token_id, method, route, model, prompt_tokens, completion_tokens, cached_tokens, cache_write_tokens, reasoning_tokens,
           cost_micros, status, latency_ms, streamed, usage_source, cost_source, error_code, error_message)
         VALUES (@ts, @request_id, @token_id, @method, @route, @model, @prompt_tokens, @completion_tokens, @cached_tokens, @cache_write_tokens, @reasoning_tokens,
@@ -329,6 +333,22 @@ export class LedgerStore {
       ? { sql: 'usage.ts >= ? AND usage.ts < ? AND usage.token_id = ?', args: [start, step, start, end, tokenId] }
       : { sql: 'usage.ts >= ? AND usage.ts < ?', args: [start, step, start, end] };
   }
+
+  /**
+   * A Responses answer this sidecar relayed (issue 25): its id and its input + output tokens, which a later
+   * request naming it as previous_response_id carries as input. Kept 30 days, as the upstream keeps them.
+   */
+  recordRelayedResponse(responseId: string, tokenId: string, ts: number, tokens: number): void {
+    this.q.recordRelayed.run(responseId, tokenId, ts, tokens);
+    if (++this.relayedWrites % 256 === 1) this.q.pruneRelayed.run(ts - 30 * 86_400_000);
+  }
+
+  /** The tokens a relayed response carries into the next one, or null when this sidecar did not relay it. */
+  relayedResponseTokens(responseId: string): number | null {
+    const t = this.q.relayedTokens.get(responseId) as number | undefined;
+    return typeof t === 'number' ? t : null;
+  }
+
 }
 
 /** A text field of the synced model entry `m.raw` (the last `GET /v1/models` listing of it), NULL when absent, empty or not text. */

@@ -217,4 +217,13 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE access_requests ADD COLUMN models TEXT;    -- what the agent asked for (NULL = every model)
   ALTER TABLE access_requests ADD COLUMN approved_models TEXT; -- what the human granted (NULL = every model, or not approved yet)
   `,
+  /* 10: sec3: Responses this sidecar relayed, so a later previous_response_id is counted in its prompt bound (issue 25) */ `
+  CREATE TABLE relayed_responses (
+    response_id   TEXT PRIMARY KEY,               -- the upstream's response id (resp_…)
+    token_id      TEXT NOT NULL,
+    ts            INTEGER NOT NULL,
+    tokens        INTEGER NOT NULL                -- its input + output tokens: what a response continuing it carries as input
+  ) STRICT;
+  CREATE INDEX relayed_responses_ts ON relayed_responses(ts);
+  `,
 ];

@@ -40,6 +40,11 @@ export interface Estimate {
   /** The bound the request goes upstream with, when it is not the agent's own (forward.ts writes it); null: as it came. */
   bound: { fields: readonly string[]; perChoice: number } | null;
   /**
+   * Input the upstream adds that the body does not hold (meters.ts `carried`), inside `promptTokens`: the
+   * tokens of a relayed previous response (added to a recount too), or the model's whole context window.
+   */
+  carried?: { tokens: number } | { window: number };
+  /**
    * A request priced per request (`/v1/run`): `worstCaseMicros` is also what it
    * is charged when its answer reports no cost, and this says whether that is
    * a synced price or the fallback (flagged `default`).
@@ -70,11 +75,11 @@ export async function reserveFor(ctx: RequestContext, body: RequestBody): Promis
     return { est, reservation: deps.budgets.reserve(principal.chain, est.worstCaseMicros, ctx.now, cheaperHint(ctx, est)) };
   }
   const first = body.scan ? estimateFromScan(meter, body.scan, deps.prices, deps.limits.defaultMaxTokens) : estimate(meter, body.json, deps.prices, deps.limits.defaultMaxTokens, 'upper');
-  const est = withUnits(ctx, body, first);
   const budgeted = principal.chain.some((t) => t.budget !== null);
   // A hold threshold trips when a reservation would cross it, and a tripped hold waits for a person: an
   // over-estimate must not trip one, so a chain with a threshold reserves the exact count (from the pool).
   const holds = principal.chain.some((t) => t.holdAbove !== null || t.holdRate !== null);
+  const est = withUnits(ctx, body, withCarried(ctx, body, first, budgeted || holds));
   if (!budgeted && !holds) return { est, reservation: deps.budgets.reserve(principal.chain, est.worstCaseMicros, ctx.now, cheaperHint(ctx, est)) };
   if (est.exact) return reserveFitted(ctx, est, true);
   if (!holds) {
@@ -165,6 +170,38 @@ export function cheaperHint(ctx: RequestContext, est: Estimate): string | null {
   return METERS[ctx.route.def.forward!.meter].cheaper(ctx.route.def.path, est.units);
 }
 
+/**
+ * Issue 25: what the upstream prepends is in the prompt bound, enforced rather than assumed. A Responses
+ * request naming a `previous_response_id` this sidecar relayed carries that response's input and output
+ * tokens (its input already held everything before it); one naming a response the sidecar did not relay,
+ * or a `conversation` (whose items the sidecar never sees), is bounded by the model's synced context
+ * window, the most input the upstream takes. With neither known, a limited chain (a budget or a hold) is
+ * refused 400 `unbounded_prompt`: nothing would bound what it is charged.
+ */
+function withCarried(ctx: RequestContext, body: RequestBody, est: Estimate, limited: boolean): Estimate {
+  const spec = METERS[ctx.route.def.forward!.meter];
+  const fields = body.json ?? body.scan?.fields;
+  const c = spec.carried && fields ? spec.carried(fields) : null;
+  if (!c) return est;
+  const known = c.previous !== null && !c.conversation ? (ctx.deps.relayed?.tokensOf(c.previous) ?? null) : null;
+  const { deps } = ctx;
+  if (known !== null) {
+    const promptTokens = est.promptTokens + known;
+    return { ...est, promptTokens, carried: { tokens: known }, worstCaseMicros: deps.prices.cost(est.model, promptTokens, est.maxCompletionTokens).micros };
+  }
+  const window = deps.prices.contextLimit(est.model);
+  if (window === null) {
+    if (!limited) return est;
+    const what = c.conversation ? 'a `conversation`, whose items' : `\`previous_response_id\` ${JSON.stringify(c.previous!.slice(0, 80))}, a response this sidecar did not relay, whose items`;
+    throw badRequest(
+      'unbounded_prompt',
+      `This request continues ${what} SkillBoss adds to the prompt unseen, and the context window of ${est.model ?? 'this model'} is not known to bound them, so a token with a budget cannot send it. Send the earlier items in \`input\` instead, or continue a response made through this sidecar.`,
+    );
+  }
+  const promptTokens = Math.max(est.promptTokens, window);
+  return { ...est, promptTokens, exact: true, carried: { window }, worstCaseMicros: deps.prices.cost(est.model, promptTokens, est.maxCompletionTokens).micros };
+}
+
 /** A request reserves its worst case for every call the upstream will bill (issue 17: n = 10 is ten images). */
 function withUnits(ctx: RequestContext, body: RequestBody, est: Estimate): Estimate {
   const units = METERS[ctx.route.def.forward!.meter].units(ctx.route.def.path, body.json, body.raw, ctx.req.headers['content-type']);
@@ -184,7 +221,7 @@ export async function exactEstimate(ctx: RequestContext, body: RequestBody, est:
   if (est.exact || shape === null) return est;
   let tokens: number;
   try {
-    tokens = await ctx.deps.tokenizer.countPrompt(shape, body.raw);
+    tokens = (await ctx.deps.tokenizer.countPrompt(shape, body.raw)) + (est.carried && 'tokens' in est.carried ? est.carried.tokens : 0);
   } catch (err) {
     if ((err as { code?: string }).code === 'invalid_json') throw badRequest('invalid_json', 'The request body is not valid JSON.');
     ctx.deps.log.warn({ err, requestId: ctx.requestId }, 'could not count the prompt exactly; its upper bound stands');

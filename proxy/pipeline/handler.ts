@@ -10,6 +10,7 @@
  * path out of a forwarded request settles once, and that its reservation and
  * its rate-limit slot are released on every path.
  */
+import { markAuthenticated } from '../core/conn.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { LedgerRow } from '../core/ledger.js';
@@ -48,6 +49,7 @@ export async function handleAgentRequest(req: IncomingMessage, res: ServerRespon
     route = matchRoute(req.method ?? 'GET', req.url ?? '/');
     if (route.def.auth === false) return await handleOpenRoute({ req, res, deps, requestId, startedAt, now, route });
     principal = authenticate(req, deps.principals, now, deps.authLimiter);
+    markAuthenticated(req);
     if (deps.paused()) throw pausedError();
     const pausedBy = principal.chain.find((t) => t.meta.pausedAt !== undefined);
     if (pausedBy) throw tokenPausedError(pausedBy.id === principal.token.id ? 'This token' : `Its parent token ${pausedBy.id}`);
@@ -122,6 +124,9 @@ async function forwardRoute(ctx: RequestContext, body: RequestBody): Promise<voi
     else if (spec.job === 'start') ({ row, reservation } = deps.jobs.afterRun(ctx, est, outcome, row, reservation, claim));
     await settleForwarded(ctx, reservation, row);
     reservation = null;
+    // A Responses answer a later previous_response_id may continue: its tokens are that request's hidden input (issue 25).
+    const responseId = outcome.usage?.responseId;
+    if (responseId !== undefined && outcome.status < 400) deps.relayed?.record(responseId, principal.token.id, row.ts, row.prompt_tokens + row.completion_tokens);
     if (sent) finish(ctx, outcome);
   } catch (err) {
     // Refused or failed before anything was charged: a retry with the same key is a new request.

@@ -66,6 +66,14 @@ export interface MeterSpec {
   usage: { json(obj: Json): Usage | null; stream(obj: Json): Usage | null };
   /** Text a JSON answer delivered, counted when it reports no usage; null: not counted. */
   answerText: ((obj: Json) => string) | null;
+  /**
+   * Input the upstream adds that the body does not hold (issue 25): the Responses API prepends the items of
+   * `previous_response_id` and of a `conversation`. Read from the validated body (or the scan's fields);
+   * absent or null: everything the prompt holds is in the body.
+   */
+  carried?(body: Json): { previous: string | null; conversation: boolean } | null;
+  /** The body fields `carried` reads (always parsed by the scan). */
+  carriedFields?: readonly string[];
   /** What the agent can change to make a refused request cheaper (for the 402), null when nothing can. */
   cheaper(path: string, units: number): string | null;
   /**
@@ -270,6 +278,12 @@ export const METERS: Record<Meter, MeterSpec> = {
     boundFields: () => ['max_output_tokens'],
     streamUsage: false,
     answerText: (obj) => (typeof obj.output_text === 'string' ? obj.output_text : ''),
+    carried: (body) => {
+      const previous = typeof body.previous_response_id === 'string' && body.previous_response_id !== '' ? body.previous_response_id : null;
+      const conversation = body.conversation !== undefined && body.conversation !== null;
+      return previous === null && !conversation ? null : { previous, conversation };
+    },
+    carriedFields: ['previous_response_id', 'conversation'],
     cheaper: () => 'Lower max_output_tokens',
   },
   // Images, audio, services: the cost the upstream reports, else the default call price per billed call, never free.
@@ -345,4 +359,4 @@ export const METERS: Record<Meter, MeterSpec> = {
 };
 
 /** The top-level fields a scan parses: what the estimate and the forwarding read, of every scanned kind. */
-export const SCANNED_FIELDS: ReadonlySet<string> = new Set(['model', 'stream', 'stream_options', 'n', 'best_of', ...Object.values(METERS).flatMap((m) => m.completionFields)]);
+export const SCANNED_FIELDS: ReadonlySet<string> = new Set(['model', 'stream', 'stream_options', 'n', 'best_of', ...Object.values(METERS).flatMap((m) => [...m.completionFields, ...(m.carriedFields ?? [])])]);

@@ -13,6 +13,8 @@ export interface Usage {
   /** Cost the upstream reported itself, in micro-dollars. */
   reportedCostMicros: number | null;
   model: string | null;
+  /** A Responses answer's own id (`object: "response"`), which a later request may continue (issue 25). */
+  responseId?: string;
 }
 
 function int(v: unknown): number | null {
@@ -60,6 +62,7 @@ export function usageOf(obj: Record<string, unknown>): Usage | null {
     classes: { cached, cacheWrite, reasoning: int(cd?.reasoning_tokens) ?? 0 },
     reportedCostMicros: reportedCost(usage.cost),
     model: typeof obj.model === 'string' ? obj.model : null,
+    ...(obj.object === 'response' && typeof obj.id === 'string' && obj.id.length <= 200 ? { responseId: obj.id } : {}),
   };
 }
 

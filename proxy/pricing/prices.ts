@@ -200,18 +200,32 @@ export function outputLimitOf(entry: Record<string, unknown>): number | null {
   return null;
 }
 
-function limitOfRaw(raw: string): number | null {
+/**
+ * The most input tokens a model takes (its context window), under the names listings use (`context_length`,
+ * `context_window`, `max_input_tokens`, OpenRouter's `top_provider`, `limits`); null: unknown. Issue 25: the
+ * prompt bound of a request whose earlier items the upstream holds and the sidecar cannot see.
+ */
+export function contextLimitOf(entry: Record<string, unknown>): number | null {
+  const sub = (k: string) => (entry[k] && typeof entry[k] === 'object' ? (entry[k] as Record<string, unknown>) : {});
+  for (const v of [entry.context_length, entry.context_window, entry.max_input_tokens, entry.input_token_limit, sub('top_provider').context_length, sub('limits').context, sub('limits').max_input_tokens]) {
+    if (typeof v === 'number' && Number.isSafeInteger(v) && v > 0) return v;
+  }
+  return null;
+}
+
+function limitsOfRaw(raw: string): { output: number | null; context: number | null } {
   try {
     const entry: unknown = JSON.parse(raw);
-    return entry && typeof entry === 'object' ? outputLimitOf(entry as Record<string, unknown>) : null;
+    return entry && typeof entry === 'object' ? { output: outputLimitOf(entry as Record<string, unknown>), context: contextLimitOf(entry as Record<string, unknown>) } : { output: null, context: null };
   } catch {
-    return null;
+    return { output: null, context: null };
   }
 }
 
 export class PriceBook {
   private prices = new Map<string, Price>();
   private limits = new Map<string, number>();
+  private contexts = new Map<string, number>();
   private fallback: Price = { ...DEFAULT_UNKNOWN_PRICE, ...withClasses(DEFAULT_UNKNOWN_PRICE, {}, 'default'), source: 'default' };
   private callPrice = Math.round(DEFAULT_CALL_PRICE_USD * 1_000_000);
 
@@ -224,9 +238,11 @@ export class PriceBook {
     this.fallback = { prompt: d.prompt, completion: d.completion, ...withClasses(d, {}, 'default'), source: 'default' };
     const next = new Map<string, Price>();
     const limits = new Map<string, number>();
+    const contexts = new Map<string, number>();
     for (const r of this.db.prepare('SELECT * FROM models').all() as Array<ModelRow & { raw?: string | null }>) {
-      const limit = r.raw ? limitOfRaw(r.raw) : null;
-      if (limit !== null) limits.set(r.id, limit);
+      const l = r.raw ? limitsOfRaw(r.raw) : null;
+      if (l?.output != null) limits.set(r.id, l.output);
+      if (l?.context != null) contexts.set(r.id, l.context);
       if (r.override_prompt !== null || r.override_completion !== null) {
         const plain = { prompt: r.override_prompt ?? r.prompt_price ?? this.fallback.prompt, completion: r.override_completion ?? r.completion_price ?? this.fallback.completion };
         // An override's class rates are its own: ones it leaves out fall back to its plain rates, not to the synced ones.
@@ -240,6 +256,7 @@ export class PriceBook {
     }
     this.prices = next;
     this.limits = limits;
+    this.contexts = contexts;
     const call = getSetting<number>(this.db, 'default_call_price');
     this.callPrice = Math.round((typeof call === 'number' && call >= 0 ? call : DEFAULT_CALL_PRICE_USD) * 1_000_000);
   }
@@ -261,6 +278,11 @@ export class PriceBook {
   /** The model's output limit as its synced entry gives it (issue 25: the bound a request without one is sent with); null: not listed. */
   outputLimit(model: string | undefined): number | null {
     return (model !== undefined && this.limits.get(model)) || null;
+  }
+
+  /** The model's context window as its synced entry gives it (issue 25); null: not listed. */
+  contextLimit(model: string | undefined): number | null {
+    return (model !== undefined && this.contexts.get(model)) || null;
   }
 
   known(model: string): boolean {

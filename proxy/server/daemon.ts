@@ -23,6 +23,7 @@ import { isPaused, setPaused } from './pause.js';
 import { acquireLock, type DataDirLock } from './lock.js';
 import { createPipelineDeps, hygieneOf } from './deps.js';
 import { createRouter } from './router.js';
+import { capacityFor, ConnectionGate } from './capacity.js';
 import { Watcher } from './watcher.js';
 import { DEFAULT_LIFECYCLE_OPTIONS, Lifecycle, type LifecycleOptions } from '../lifecycle/scheduler.js';
 import type { AdminApp, AdminOptions } from '../admin/index.js';
@@ -176,6 +177,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   let adminLoading: Promise<AdminApp> | null = null;
   const loadAdmin = (): Promise<AdminApp> =>
     (adminLoading ??= import('../admin/index.js').then((m) => (admin = m.createAdminApp(adminOptions))));
+  const router = createRouter({ deps, log, guards: () => guards, storageProblem: () => storageProblem, metrics, admin: () => admin, loadAdmin });
+  const gate = new ConnectionGate(capacityFor(limits.maxConnections));
   const server: Server = createServer(
     {
       requestTimeout: limits.requestTimeoutMs,
@@ -186,10 +189,13 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       // up to 30 s past them; check at a quarter of the shorter one (at most once a second).
       connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs) / 4))),
     },
-    createRouter({ deps, log, guards: () => guards, storageProblem: () => storageProblem, metrics, admin: () => admin, loadAdmin }),
+    (req, res) => {
+      if (gate.onRequest(req, res)) router(req, res);
+    },
   );
-  // Slow connections each hold a socket until a timeout ends them; past this many, new ones are closed at once.
-  server.maxConnections = limits.maxConnections;
+  // Slow connections each hold a socket until a timeout ends them: the agents' pool is --max-connections, the
+  // admin API and dashboard have a reserve of their own, pending sockets are capped per address (capacity.ts).
+  gate.attach(server);
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     // Malformed requests (smuggling attempts, oversized headers, timeouts) get a bare 400/408/431 and a closed socket.
     if (!socket.writable) return socket.destroy();

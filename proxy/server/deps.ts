@@ -7,6 +7,7 @@
  * imports nothing above it and keeps no state of its own between daemons.
  */
 import { join } from 'node:path';
+import { ledgerStore } from '../db/ledger-store.js';
 import { startUpstream, type Limits } from '../core/config.js';
 import { SidecarEvents } from '../core/events.js';
 import { silentLogger, type Logger } from '../core/log.js';
@@ -107,6 +108,10 @@ export function createPipelineDeps(o: PipelineDepsOptions): Pipeline {
     principals: new PrincipalCache(tokens),
     budgets,
     looseBounds: new LooseBounds(),
+    relayed: {
+      tokensOf: (id) => ledgerStore(db).relayedResponseTokens(id),
+      record: (id, tokenId, ts, n) => ledgerStore(db).recordRelayedResponse(id, tokenId, ts, n),
+    },
     tokenizer,
     dialects: DIALECTS,
     limiter: new RateLimiter(),

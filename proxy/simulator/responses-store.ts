@@ -39,6 +39,11 @@ export function storeResponse(ctx: SimContext, response: JsonObject, input: unkn
   if (m.size > STORED_MAX) m.delete(m.keys().next().value as string);
 }
 
+/** A stored response by id (what `previous_response_id` continues), or undefined. */
+export function storedResponse(ctx: SimContext, id: string): JsonObject | undefined {
+  return storeOf(ctx).get(id)?.response;
+}
+
 function stored(call: Call): Stored {
   const id = call.params[0] ?? '';
   const s = storeOf(call.ctx).get(id);

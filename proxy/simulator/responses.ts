@@ -10,7 +10,7 @@ import { contentText, lastUserText } from './chat.js';
 import { costHeaders, nextSeq, nowSeconds, requireModel, usageOf, type Call } from './context.js';
 import { checkSpend } from './spend.js';
 import { badRequest, optPositiveInt, parseObject, sendJson, type JsonObject } from './http.js';
-import { storeResponse } from './responses-store.js';
+import { storedResponse, storeResponse } from './responses-store.js';
 import { classCostMicros, classify, isReasoningModel, responsesDetails } from './classes.js';
 import { sseEvent, startStream, type SseChunk } from './sse.js';
 import { buildReply, splitPieces, type Piece } from './tok.js';
@@ -65,7 +65,15 @@ export function handleResponses(call: Call): void {
     throw badRequest('input must be a string or a non-empty array of messages', 'invalid_input');
   }
   const instructions = typeof b.instructions === 'string' ? b.instructions : '';
-  const promptTokens = responsesPromptTokens(input, instructions, b.tools);
+  // As the real API does: a continued response's input and output items are prepended to this input, and billed.
+  let carried = 0;
+  if (b.previous_response_id !== undefined && b.previous_response_id !== null) {
+    const prev = typeof b.previous_response_id === 'string' ? storedResponse(ctx, b.previous_response_id) : undefined;
+    if (!prev) throw badRequest(`Previous response with id '${String(b.previous_response_id)}' not found.`, 'previous_response_not_found');
+    const u = prev.usage as { input_tokens?: number; output_tokens?: number } | undefined;
+    carried = (u?.input_tokens ?? 0) + (u?.output_tokens ?? 0);
+  }
+  const promptTokens = responsesPromptTokens(input, instructions, b.tools) + carried;
   const userText = typeof input === 'string' ? input : lastUserText(input);
   const toolOutput = trailingToolOutput(input);
   const tool = decideToolCall(functionTools(b.tools), b.tool_choice, userText, toolOutput !== undefined);

@@ -25,15 +25,21 @@ export class ApiError extends Error {
 export const UNREACHABLE = 'sidecar_unreachable';
 
 // The cookie reaches every port on this host; the key is kept in this origin's storage, which other
-// ports cannot read. The login redirect hands it over once in the fragment (#sbs-session=…): adopt it and
-// take it out of the URL before anything else reads the hash route. localStorage, so reloads and other
-// tabs of this origin share it.
+// ports cannot read. The login redirect hands over a one-time claim in the fragment (#sbs-claim=…): take it
+// out of the URL before anything else reads the hash route, then trade it (with the cookie) for the key.
+// A second use of the same fragment gets nothing. localStorage, so reloads and other tabs share the key.
 const KEY_ITEM = 'sbs-session';
-const handedOver = /^#sbs-session=([0-9A-Za-z]{43})$/.exec(window.location.hash);
-if (handedOver) {
-  window.localStorage.setItem(KEY_ITEM, handedOver[1]!);
-  window.history.replaceState(null, '', window.location.pathname + window.location.search);
-}
+const handedOver = /^#sbs-claim=([0-9A-Za-z]{43})$/.exec(window.location.hash);
+if (handedOver) window.history.replaceState(null, '', window.location.pathname + window.location.search);
+/** Settled once the claim (if any) was traded; every admin call waits for it. */
+export const sessionReady: Promise<void> = handedOver
+  ? fetch('/admin/api/session/claim', { method: 'POST', credentials: 'same-origin', cache: 'no-store', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ claim: handedOver[1] }) })
+      .then(async (res) => {
+        const got = res.ok ? ((await res.json()) as { key?: unknown }).key : undefined;
+        if (typeof got === 'string') window.localStorage.setItem(KEY_ITEM, got);
+      })
+      .catch(() => undefined)
+  : Promise.resolve();
 
 /** The header every admin request carries besides the cookie. */
 export function sessionHeaders(): Record<string, string> {
@@ -77,7 +83,8 @@ export function signedOut(sent: Record<string, string>): void {
  * table (wire/admin-api.ts), from the method and the path as written: a path
  * no route matches does not compile.
  */
-export async function api<M extends AdminMethod, P extends AdminPath<M>>(method: M, path: P, body?: unknown): Promise<AnswerOf<M, P>> {
+export async function api<M extends AdminMethod, P extends AdminPath<M>>(method: M, path: P, body?: unknown, extra: Record<string, string> = {}): Promise<AnswerOf<M, P>> {
+  await sessionReady;
   const auth = sessionHeaders();
   let res: Response;
   try {
@@ -85,7 +92,7 @@ export async function api<M extends AdminMethod, P extends AdminPath<M>>(method:
       method,
       credentials: 'same-origin',
       cache: 'no-store',
-      headers: body === undefined ? auth : { ...auth, 'content-type': 'application/json' },
+      headers: body === undefined ? { ...extra, ...auth } : { ...extra, ...auth, 'content-type': 'application/json' },
       body: body === undefined ? null : JSON.stringify(body),
     });
   } catch {

@@ -4,7 +4,7 @@
  * fetch rather than EventSource, which cannot send the session's key header.
  */
 import { useEffect, useRef, useState } from 'react';
-import { sessionHeaders, signedOut } from './api';
+import { sessionHeaders, sessionReady, signedOut } from './api';
 
 export type LiveKind = 'request' | 'budget' | 'upstream' | 'rotation' | 'access_request' | 'hold';
 type Handler = (kind: LiveKind, data: unknown) => void;
@@ -40,6 +40,7 @@ function dispatch(frame: string): void {
 }
 
 async function follow(signal: AbortSignal): Promise<void> {
+  await sessionReady;
   while (!signal.aborted) {
     const auth = sessionHeaders();
     try {

@@ -8,6 +8,7 @@ import OpenAI from 'openai';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DAY_MS } from '../../proxy/core/time.js';
+import { readAdminSecret } from '../../proxy/admin/secret.js';
 import { startStack, type Stack } from '../helpers/stack.js';
 import { heapHolds, launch, loginLink, pageHolds, screenshot, type Browser } from './browser.js';
 
@@ -193,6 +194,32 @@ describe('settings', () => {
     await hooks.getByRole('button', { name: 'Save' }).click();
     await hooks.getByRole('status').getByText('Saved').waitFor();
     expect(s.daemon.db.prepare("SELECT value FROM settings WHERE key = 'webhook_allowed_hosts'").pluck().get()).toBe('["hooks.example.com"]');
+  });
+});
+
+describe('settings: where the key goes (issue 25 item 10)', () => {
+  it('a new SkillBoss API URL asks for the admin secret: a wrong one is refused and nothing moves; the right one changes it', async () => {
+    await go('settings', 'Settings');
+    const card = page.getByRole('region', { name: 'Upstream and limits' });
+    const to = 'https://127.0.0.1:9/v1';
+    await card.getByLabel('SkillBoss API URL').fill(to);
+    await card.getByRole('button', { name: 'Save' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Confirm with the admin secret' });
+    await dialog.waitFor();
+    await dialog.getByLabel('Admin secret').fill(`sk-sba-${'x'.repeat(43)}`);
+    await dialog.getByRole('button', { name: 'Change the URL' }).click();
+    await dialog.getByText("not this sidecar's admin secret").waitFor();
+    expect(s.daemon.deps.upstream().baseUrl).toBe(s.sim.url);
+    await dialog.getByLabel('Admin secret').fill(readAdminSecret(s.dataDir));
+    await dialog.getByRole('button', { name: 'Change the URL' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    await card.getByRole('status').getByText('Saved').waitFor();
+    try {
+      expect(s.daemon.deps.upstream().baseUrl).toBe(to);
+      expect(await pageHolds(page, readAdminSecret(s.dataDir))).toEqual([]);
+    } finally {
+      s.daemon.setUpstreamUrl(s.sim.url);
+    }
   });
 });
 

@@ -58,6 +58,7 @@ describe('S. a port squatter gets no session (issue 25 item 5)', () => {
       expect(url).not.toContain(key);
       expect(url).not.toContain(nonce);
       expect(url).not.toContain('sbs-session');
+      expect(url).not.toContain('sbs-claim');
     }
   });
 
@@ -96,5 +97,27 @@ describe('S. a port squatter gets no session (issue 25 item 5)', () => {
     await page.getByRole('heading', { name: 'Sign in to the sidecar' }).waitFor();
     await page.goto(await loginLink(s.dataDir));
     await signedIn(page);
+  });
+
+  it('S4 the login fragment works once: the same /#sbs-claim=… opened again (from history, or by whoever saw it) gets no session', async () => {
+    const locations: string[] = [];
+    const seen = (r: { status(): number; headers(): Record<string, string> }) => {
+      if (r.status() === 303) locations.push(r.headers().location ?? '');
+    };
+    page.on('response', seen);
+    await page.goto(await loginLink(s.dataDir));
+    await signedIn(page);
+    page.off('response', seen);
+    const fragment = locations.find((l) => l.includes('#sbs-claim='))!;
+    expect(fragment).toMatch(/^\/#sbs-claim=[0-9A-Za-z]{43}$/);
+    const first = (await page.evaluate(() => localStorage.getItem('sbs-session'))) as string;
+    expect(first).toMatch(/^[0-9A-Za-z]{43}$/);
+    // The same browser, its cookie still set, the key forgotten: the fragment again gives nothing.
+    await page.evaluate(() => localStorage.clear());
+    await page.goto('about:blank'); // a fresh load of the page, not a same-document hash change
+    await page.goto(`http://127.0.0.1:${port}${fragment}`);
+    await page.getByRole('heading', { name: 'Sign in to the sidecar' }).waitFor();
+    expect(await page.evaluate(() => localStorage.getItem('sbs-session'))).toBeNull();
+    expect(page.url()).not.toContain('sbs-claim');
   });
 });

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminSecretPath, readAdminSecret } from '../../proxy/admin/index.js';
 import { createLoginNonce } from '../../proxy/admin/sessions.js';
 import { runCli } from '../helpers/cli.js';
+import { claimSession } from '../helpers/session.js';
 import { startStack, type Stack } from '../helpers/stack.js';
 
 let s: Stack;
@@ -50,8 +51,9 @@ async function login(): Promise<{ cookie: string; 'x-sidecar-session': string }>
   const r = await call(`/admin/login?nonce=${nonce}`);
   expect(r.status).toBe(303);
   const set = String(r.headers['set-cookie']);
-  const key = /^\/#sbs-session=([0-9A-Za-z]{43})$/.exec(String(r.headers.location))![1]!;
-  return { cookie: set.split(';')[0]!, 'x-sidecar-session': key };
+  const claim = /^\/#sbs-claim=([0-9A-Za-z]{43})$/.exec(String(r.headers.location))![1]!;
+  const cookie = set.split(';')[0]!;
+  return { cookie, 'x-sidecar-session': await claimSession(s.daemon.url, cookie, claim) };
 }
 
 describe('the admin secret', () => {
@@ -122,11 +124,14 @@ describe('one-time login links', () => {
     const first = await request(link);
     await first.body.text();
     expect(first.statusCode).toBe(303);
-    // The session's key goes to the page in the fragment, which no request carries.
-    expect(first.headers.location).toMatch(/^\/#sbs-session=[0-9A-Za-z]{43}$/);
-    const key = String(first.headers.location).split('=')[1]!;
+    // A one-time claim goes to the page in the fragment, which no request carries; the page trades it for the key.
+    expect(first.headers.location).toMatch(/^\/#sbs-claim=[0-9A-Za-z]{43}$/);
+    const claim = String(first.headers.location).split('=')[1]!;
     const cookie = String(first.headers['set-cookie']);
     expect(cookie).toMatch(new RegExp(`^sbs_admin_${s.daemon.port}=[0-9A-Za-z]{43}; Path=/; HttpOnly; SameSite=Strict; Max-Age=\\d+$`));
+    // Before the trade, the cookie is no session, whatever key comes with it (the claim itself included).
+    expect((await call('/admin/api/session', { headers: { cookie: cookie.split(';')[0]!, 'x-sidecar-session': claim } })).status).toBe(401);
+    const key = await claimSession(s.daemon.url, cookie.split(';')[0]!, claim);
 
     const who = await call('/admin/api/session', { headers: { cookie: cookie.split(';')[0]!, 'x-sidecar-session': key } });
     expect(who.status).toBe(200);
@@ -139,6 +144,28 @@ describe('one-time login links', () => {
 
     const audit = s.daemon.db.prepare("SELECT count(*) FROM audit WHERE event = 'admin.login'").pluck().get();
     expect(audit).toBe(1);
+  });
+
+  it('the fragment\'s claim works once: a second trade of the same claim gets nothing, and it needs the cookie and our own Origin', async () => {
+    const { nonce } = createLoginNonce(s.daemon.db, s.clock.now);
+    const r = await call(`/admin/login?nonce=${nonce}`);
+    const claim = /^\/#sbs-claim=([0-9A-Za-z]{43})$/.exec(String(r.headers.location))![1]!;
+    const cookie = String(r.headers['set-cookie']).split(';')[0]!;
+    const trade = (headers: Record<string, string>) =>
+      call('/admin/api/session/claim', { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ claim }) });
+    expect((await trade({ origin: own })).status).toBe(401); // no cookie
+    expect((await trade({ cookie, origin: 'http://127.0.0.1:1' })).status).toBe(403);
+    expect((await trade({ cookie })).status).toBe(403); // no Origin: not the dashboard's page
+    const once = await trade({ cookie, origin: own });
+    expect(once.status).toBe(200);
+    const key = (once.json as { key: string }).key;
+    expect(key).toMatch(/^[0-9A-Za-z]{43}$/);
+    const again = await trade({ cookie, origin: own });
+    expect(again.status).toBe(401);
+    expect(again.text).toContain('already used');
+    expect(again.text).not.toContain(key);
+    expect((await call('/admin/api/session', { headers: { cookie, 'x-sidecar-session': key } })).status).toBe(200);
+    expect(JSON.stringify(s.daemon.db.prepare('SELECT key, value FROM settings').all())).not.toContain(key);
   });
 
   it('expires within minutes', async () => {

@@ -20,6 +20,7 @@ import { randomBase62 } from '../../proxy/tokens/format.js';
 import { scopesFromPreset } from '../../proxy/tokens/scopes.js';
 import { TokenStore } from '../../proxy/tokens/store.js';
 import { startCli, type Background } from '../helpers/cli.js';
+import { claimSession } from '../helpers/session.js';
 import { errorOf, tempDir } from '../helpers/stack.js';
 
 const HOST = '127.0.0.1';
@@ -93,7 +94,7 @@ describe('a headless daemon already serves the data dir', () => {
     expect(login.status).toBe(303);
     const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
     expect(cookie).toMatch(/^sbs_admin_\d+=/);
-    const key = /#sbs-session=(\w+)$/.exec(login.headers.get('location')!)![1]!;
+    const key = await claimSession(url, cookie, /#sbs-claim=(\w+)$/.exec(login.headers.get('location')!)![1]!);
     const session = await fetch(`${url}/admin/api/session`, { headers: { cookie, 'x-sidecar-session': key } });
     expect(session.status).toBe(200);
     expect((await fetch(link, { redirect: 'manual' })).status).toBe(401);

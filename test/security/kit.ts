@@ -8,6 +8,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { createLoginNonce, readAdminSecret } from '../../proxy/admin/index.js';
+import { claimSession } from '../helpers/session.js';
 import type { Stack } from '../helpers/stack.js';
 import { ledgerOf, type UsageRow } from '../helpers/ledger.js';
 
@@ -37,16 +38,18 @@ export function adminSecret(s: Stack): string {
 
 /**
  * A dashboard session got the way a browser gets one, through a one-time login link: the cookie and the
- * key the redirect hands the page in its fragment, as the two headers the dashboard sends.
+ * key the page gets for the claim in the redirect's fragment, as the two headers the dashboard sends.
  */
 export async function sessionAuth(s: Stack): Promise<{ cookie: string; 'x-sidecar-session': string }> {
   const { nonce } = createLoginNonce(s.daemon.db, s.clock());
   const res = await fetch(`${s.daemon.url}/admin/login?nonce=${nonce}`, { redirect: 'manual' });
   const set = res.headers.get('set-cookie');
-  const key = /#sbs-session=([0-9A-Za-z]{43})$/.exec(res.headers.get('location') ?? '')?.[1];
-  if (res.status !== 303 || !set || !key) throw new Error(`login link failed: ${res.status}`);
-  return { cookie: set.split(';', 1)[0]!, 'x-sidecar-session': key };
+  const claim = /#sbs-claim=([0-9A-Za-z]{43})$/.exec(res.headers.get('location') ?? '')?.[1];
+  if (res.status !== 303 || !set || !claim) throw new Error(`login link failed: ${res.status}`);
+  const cookie = set.split(';', 1)[0]!;
+  return { cookie, 'x-sidecar-session': await claimSession(s.daemon.url, cookie, claim) };
 }
+
 
 export interface Captured {
   /** The request head exactly as received (request line and header lines). */

@@ -12,7 +12,7 @@ import { setSetting } from '../../proxy/db/records.js';
 import { memoryKeyStore } from '../../proxy/keychain/store.js';
 import { startDaemon } from '../../proxy/server/daemon.js';
 import { startStack, tempDir, type Stack } from '../helpers/stack.js';
-import { adminSecret, call, chatBody, startRawUpstream, startTrap, type RawUpstream } from './kit.js';
+import { adminSecret, call, chatBody, sessionAuth, startRawUpstream, startTrap, type RawUpstream } from './kit.js';
 
 let s: Stack;
 let thief: RawUpstream;
@@ -79,6 +79,44 @@ describe('L. the upstream URL at run time (issue 17 item 3)', () => {
       expect(second.deps.upstream().baseUrl).toBe(s.sim.url);
     } finally {
       await second.close();
+    }
+  });
+
+  it('L4 a dashboard session alone cannot move the key (upstream_url, control_plane_url): 403 naming the admin secret; with the secret beside it, changed (issue 25 item 10)', async () => {
+    const trap = await startTrap();
+    const session = await sessionAuth(s);
+    const origin = s.daemon.url;
+    const send = (body: unknown, extra: Record<string, string> = {}) =>
+      fetch(`${s.daemon.url}/admin/api/settings`, { method: 'PATCH', headers: { ...session, origin, 'content-type': 'application/json', ...extra }, body: JSON.stringify(body) });
+    try {
+      const to = `https://127.0.0.1:${trap.port}/v1`;
+      for (const body of [{ upstream_url: to }, { control_plane_url: 'https://cp.example.com' }, { upstream_url: to, default_max_tokens: 1000 }]) {
+        const r = await send(body);
+        expect(r.status).toBe(403);
+        const e = (await r.json()) as { error: { code: string; message: string; details: Record<string, string> } };
+        expect(e.error.code).toBe('admin_secret_required');
+        expect(e.error.message).toContain('admin secret');
+        expect(e.error.message).toContain('x-sidecar-admin-secret');
+        expect(Object.keys(e.error.details)).toEqual(Object.keys(body).filter((k) => k !== 'default_max_tokens'));
+      }
+      expect(s.daemon.deps.upstream().baseUrl).toBe(s.sim.url);
+      expect(String(s.daemon.db.prepare("SELECT value FROM settings WHERE key = 'upstream_url'").pluck().get())).not.toContain(String(trap.port));
+      expect(s.daemon.db.prepare("SELECT count(*) FROM settings WHERE key = 'control_plane_url'").pluck().get()).toBe(0);
+      expect(s.daemon.db.prepare("SELECT count(*) FROM audit WHERE event = 'upstream.control_plane_changed'").pluck().get()).toBe(0);
+      // The same session may still save what does not move the key, the unchanged URL included.
+      expect((await send({ upstream_url: s.sim.url, default_max_tokens: 4096 })).status).toBe(200);
+      // A wrong secret beside the session: refused, and the session stays signed in.
+      const wrong = await send({ upstream_url: to }, { 'x-sidecar-admin-secret': 'sk-sba-' + 'x'.repeat(43) });
+      expect(wrong.status).toBe(403);
+      expect(((await wrong.json()) as { error: { code: string } }).error.code).toBe('invalid_admin_secret');
+      expect((await fetch(`${s.daemon.url}/admin/api/session`, { headers: session })).status).toBe(200);
+      // With the fresh proof: changed.
+      const ok = await send({ upstream_url: to }, { 'x-sidecar-admin-secret': adminSecret(s) });
+      expect(ok.status).toBe(200);
+      expect(s.daemon.deps.upstream().baseUrl).toBe(to);
+    } finally {
+      s.daemon.setUpstreamUrl(s.sim.url);
+      await trap.close();
     }
   });
 });

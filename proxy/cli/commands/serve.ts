@@ -78,7 +78,7 @@ export function registerServe(program: Command, globals: () => GlobalOptions): v
     .option('--max-response-minutes <n>', 'longest one answer (a stream included) may run before it is cut off', String(DEFAULT_LIMITS.maxResponseMs / 60_000))
     .option('--headers-timeout <seconds>', 'time a client has to send its request headers', String(DEFAULT_LIMITS.headersTimeoutMs / 1000))
     .option('--request-timeout <seconds>', 'time a client has to send its whole request, body included', String(DEFAULT_LIMITS.requestTimeoutMs / 1000))
-    .option('--max-connections <n>', 'most client connections open at once (slow clients included); more are closed', String(DEFAULT_LIMITS.maxConnections))
+    .option('--max-connections <n>', 'most agent connections open at once (slow clients included); the admin API and dashboard have a reserve besides', String(DEFAULT_LIMITS.maxConnections))
     .option('--auth-failures-per-minute <n>', 'failed authentications one address may make per minute before it gets 429s (0: no limit)', String(DEFAULT_LIMITS.authFailuresPerMinute))
     .option('--metrics', 'serve Prometheus metrics at /metrics (loopback only; bearer: the admin-secret file in the data dir)')
     .option('--no-log-file', 'do not write JSON logs to <data dir>/logs (stderr only)')

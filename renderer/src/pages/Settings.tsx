@@ -7,6 +7,7 @@ import { useEffect, useState, type FormEvent, type ReactNode } from 'react';
 import { api, ApiError, type Settings as SettingsData } from '../api';
 import { parseCount, parseUsd, type Parsed } from '../../../wire/fields';
 import { Card, ErrorNote } from '../components/bits';
+import { Dialog } from '../components/Dialog';
 import { Field, FormFooter, refusal } from '../components/Field';
 import { useLoad } from '../hooks';
 import { KEY_SENTENCE, keyCondition } from '../keystate';
@@ -26,7 +27,7 @@ function Errors({ error, prefix }: { error: ApiError | null; prefix: string }) {
   ) : null;
 }
 
-function Section({ title, children, onSubmit, saved, error }: { title: string; children: ReactNode; onSubmit: () => Promise<void>; saved: boolean; error: ApiError | null }) {
+function Section({ title, children, onSubmit, saved, error }: { title: string; children: ReactNode; onSubmit: () => Promise<unknown>; saved: boolean; error: ApiError | null }) {
   const submit = (e: FormEvent) => {
     e.preventDefault();
     void onSubmit();
@@ -55,14 +56,16 @@ function Section({ title, children, onSubmit, saved, error }: { title: string; c
 function useSave(after: (s: SettingsData) => void) {
   const [error, setError] = useState<ApiError | null>(null);
   const [saved, setSaved] = useState(false);
-  const save = async (body: Record<string, unknown>) => {
+  const save = async (body: Record<string, unknown>, headers: Record<string, string> = {}): Promise<ApiError | null> => {
     setSaved(false);
     try {
-      after(await api('PATCH', '/settings', body));
+      after(await api('PATCH', '/settings', body, headers));
       setError(null);
       setSaved(true);
+      return null;
     } catch (e) {
       setError(e as ApiError);
+      return e as ApiError;
     }
   };
   /** Refused on the page (a field that does not parse): shown like the API's refusal, nothing sent. */
@@ -136,31 +139,74 @@ function UpstreamSection({ data, onChange }: { data: SettingsData; onChange: (s:
   const [days, setDays] = useState(data.key_rotation_days === null ? '' : String(data.key_rotation_days));
   const [maxTokens, setMaxTokens] = useState(String(data.default_max_tokens));
   const { error, saved, save, fail } = useSave(onChange);
+  // A change of where the key goes needs the admin secret besides the session (issue 25 item 10): asked for here.
+  const [confirm, setConfirm] = useState<Record<string, unknown> | null>(null);
+  const send = async (body: Record<string, unknown>) => {
+    const refused = await save(body);
+    if (refused?.code === 'admin_secret_required') setConfirm(body);
+  };
   return (
-    <Section
-      title="Upstream and limits"
-      saved={saved}
-      error={error}
-      onSubmit={() => {
-        const rotation: Parsed<number | null> = days.trim() === '' ? { ok: true, value: null } : parseCount(days, 1, 3650);
-        const maxTok = parseCount(maxTokens, 1, 1_000_000);
-        const bad = refusal({ key_rotation_days: rotation, default_max_tokens: maxTok });
-        if (bad || !rotation.ok || !maxTok.ok) return fail(bad);
-        return save({ upstream_url: url, key_rotation_days: rotation.value, default_max_tokens: maxTok.value });
-      }}
-    >
-      <Field label="SkillBoss API URL" error={errorsOf(error, 'upstream_url')}>
-        <input value={url} onChange={(e) => setUrl(e.target.value)} spellCheck={false} />
-      </Field>
-      <div className="row">
-        <Field label="Rotate the SkillBoss key every (days; empty = never)" error={errorsOf(error, 'key_rotation_days')}>
-          <input inputMode="numeric" value={days} onChange={(e) => setDays(e.target.value)} />
+    <>
+      {confirm ? <ProofDialog onClose={() => setConfirm(null)} onProof={(secret) => save(confirm, { 'x-sidecar-admin-secret': secret })} /> : null}
+      <Section
+        title="Upstream and limits"
+        saved={saved}
+        error={error}
+        onSubmit={() => {
+          const rotation: Parsed<number | null> = days.trim() === '' ? { ok: true, value: null } : parseCount(days, 1, 3650);
+          const maxTok = parseCount(maxTokens, 1, 1_000_000);
+          const bad = refusal({ key_rotation_days: rotation, default_max_tokens: maxTok });
+          if (bad || !rotation.ok || !maxTok.ok) return fail(bad);
+          return send({ ...(url.trim() !== data.upstream_url ? { upstream_url: url } : {}), key_rotation_days: rotation.value, default_max_tokens: maxTok.value });
+        }}
+      >
+        <Field label="SkillBoss API URL" error={errorsOf(error, 'upstream_url')}>
+          <input value={url} onChange={(e) => setUrl(e.target.value)} spellCheck={false} />
         </Field>
-        <Field label="max_tokens reserved when a request sets none" error={errorsOf(error, 'default_max_tokens')}>
-          <input inputMode="numeric" value={maxTokens} onChange={(e) => setMaxTokens(e.target.value)} />
+        <div className="row">
+          <Field label="Rotate the SkillBoss key every (days; empty = never)" error={errorsOf(error, 'key_rotation_days')}>
+            <input inputMode="numeric" value={days} onChange={(e) => setDays(e.target.value)} />
+          </Field>
+          <Field label="max_tokens reserved when a request sets none" error={errorsOf(error, 'default_max_tokens')}>
+            <input inputMode="numeric" value={maxTokens} onChange={(e) => setMaxTokens(e.target.value)} />
+          </Field>
+        </div>
+      </Section>
+    </>
+  );
+}
+
+/** Asks for the admin secret for a change a session alone may not make; the secret is sent once and not kept. */
+function ProofDialog({ onClose, onProof }: { onClose: () => void; onProof: (secret: string) => Promise<ApiError | null> }) {
+  const [secret, setSecret] = useState('');
+  const [error, setError] = useState<ApiError | null>(null);
+  const [busy, setBusy] = useState(false);
+  const submit = async () => {
+    setBusy(true);
+    const refused = await onProof(secret.trim());
+    setBusy(false);
+    setSecret('');
+    if (refused) setError(refused);
+    else onClose();
+  };
+  return (
+    <Dialog title="Confirm with the admin secret" onClose={onClose}>
+      <form
+        className="form"
+        noValidate
+        onSubmit={(e) => {
+          e.preventDefault();
+          void submit();
+        }}
+      >
+        <p>The SkillBoss API URL decides where the sidecar sends your SkillBoss key, so changing it takes the admin secret as well as this sign-in. It is the <code>admin-secret</code> file in the sidecar&apos;s data dir.</p>
+        <Field label="Admin secret" error={null}>
+          <input type="password" autoComplete="off" spellCheck={false} value={secret} onChange={(e) => setSecret(e.target.value)} placeholder="sk-sba-…" data-autofocus />
         </Field>
-      </div>
-    </Section>
+        {error ? <ErrorNote error={error} /> : null}
+        <FormFooter error={null} onCancel={onClose} submitLabel="Change the URL" busy={busy} disabled={secret.trim() === ''} />
+      </form>
+    </Dialog>
   );
 }
 
