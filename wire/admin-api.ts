@@ -75,7 +75,7 @@ export interface RequestRow {
    * The SkillBoss job (`/v1/run` answered 202) this row started or settled (the poll that charged it), else null:
    * its status (pending, completed, failed, timed_out), what it holds reserved and what it was charged.
    */
-  job?: { id: string; status: string; role: 'started' | 'settled'; reserved_usd: number; cost_usd: number | null } | null;
+  job?: { id: string; status: string; role: 'started' | 'polled' | 'settled'; reserved_usd: number; cost_usd: number | null } | null;
 }
 
 /** GET /admin/api/tokens with a query: one page of the matching tokens (proxy/admin/token-list.ts). */

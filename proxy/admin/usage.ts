@@ -74,18 +74,18 @@ export function usageRouter(ctx: AdminContext): Router {
   r.get('/requests', (req, res) => {
     const q = parseInput(requestsQuery, req.query, 'query');
     const rows = ledgerStore(db).requestsPage(q);
-    const page = rows.slice(0, q.limit).map(({ cost_micros, streamed, ts, job_id, job_status, job_cost_micros, job_reserved_micros, job_started, ...rest }) => ({
+    const page = rows.slice(0, q.limit).map(({ cost_micros, streamed, ts, job_id, job_status, job_cost_micros, job_reserved_micros, job_started, job_settled, ...rest }) => ({
       ...rest,
       ts: new Date(ts).toISOString(),
       cost_usd: microsToUsd(cost_micros),
       streamed: streamed === 1,
-      // The SkillBoss job this row started or settled (a /v1/run answered 202, the poll that charged it).
+      // The SkillBoss job this row started, polled or settled (a /v1/run answered 202, a poll, the poll that charged it).
       job:
         typeof job_id === 'string'
           ? {
               id: job_id,
               status: job_status as string,
-              role: job_started === 1 ? ('started' as const) : ('settled' as const),
+              role: job_started === 1 ? ('started' as const) : job_settled === 1 ? ('settled' as const) : ('polled' as const),
               reserved_usd: microsToUsd(job_reserved_micros as number),
               cost_usd: typeof job_cost_micros === 'number' ? microsToUsd(job_cost_micros) : null,
             }

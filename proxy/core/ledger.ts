@@ -34,6 +34,8 @@ export interface LedgerRow {
   error_code: string | null;
   /** The message the agent got with a refusal (the OpenAI error body's `message`), for the dashboard. */
   error_message: string | null;
+  /** The SkillBoss job the row started, polled or settled (services, pipeline/jobs.ts); absent or null otherwise. */
+  job_id?: string | null;
 }
 
 /** A committed ledger row as the live feed, the metrics and the tray see it: a boolean `streamed`, no sources. */

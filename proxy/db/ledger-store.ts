@@ -113,9 +113,9 @@ export class LedgerStore {
       pruneRelayed: db.prepare('DELETE FROM relayed_responses WHERE ts < ?'),
       relayedTokens: db.prepare('SELECT tokens FROM relayed_responses WHERE response_id = ?').pluck(),
       insertUsage: db.prepare(`INSERT INTO usage (ts, request_id, token_id, method, route, model, prompt_tokens, completion_tokens, cached_tokens, cache_write_tokens, reasoning_tokens,
-          cost_micros, status, latency_ms, streamed, usage_source, cost_source, error_code, error_message)
+          cost_micros, status, latency_ms, streamed, usage_source, cost_source, error_code, error_message, job_id)
         VALUES (@ts, @request_id, @token_id, @method, @route, @model, @prompt_tokens, @completion_tokens, @cached_tokens, @cache_write_tokens, @reasoning_tokens,
-          @cost_micros, @status, @latency_ms, @streamed, @usage_source, @cost_source, @error_code, @error_message)`),
+          @cost_micros, @status, @latency_ms, @streamed, @usage_source, @cost_source, @error_code, @error_message, @job_id)`),
       addSpend: db.prepare(`INSERT INTO spend (token_id, period, spent_micros, requests) VALUES (?, ?, ?, 1)
         ON CONFLICT(token_id, period) DO UPDATE SET spent_micros = spent_micros + excluded.spent_micros, requests = requests + 1`),
       hasRow: db.prepare('SELECT 1 FROM usage WHERE token_id = ? AND ts = ? AND request_id = ? LIMIT 1').pluck(),
@@ -149,7 +149,8 @@ export class LedgerStore {
 
   /** Appends a ledger row; `row` binds as it is (ledgerRow() sets every column). */
   insertUsage(row: LedgerRow): void {
-    this.q.insertUsage.run(row);
+    // Only a service's rows name a job; every named parameter must be bound.
+    this.q.insertUsage.run(row.job_id === undefined ? { ...row, job_id: null } : row);
   }
 
   /** Adds one request costing `micros` to the spend of `tokenId` in window `period`. */
@@ -220,7 +221,7 @@ export class LedgerStore {
     const rows = (
       this.shape(
         `SELECT ts, token_id, route, model, prompt_tokens, completion_tokens, cached_tokens, cache_write_tokens, reasoning_tokens, cost_micros, status, latency_ms,
-           coalesce((SELECT job_id FROM service_jobs WHERE request_id = usage.request_id), (SELECT job_id FROM service_jobs WHERE settled_request_id = usage.request_id)) AS job_id,
+           coalesce(usage.job_id, (SELECT job_id FROM service_jobs WHERE request_id = usage.request_id), (SELECT job_id FROM service_jobs WHERE settled_request_id = usage.request_id)) AS job_id,
            (SELECT coalesce(${syncedText('$.vendor')}, ${syncedText('$.owned_by')}) FROM models m WHERE m.id = usage.model) AS synced_vendor
          FROM usage ${where} ORDER BY id DESC LIMIT ?`,
       ).all(...args, limit) as Array<Omit<UsageListRow, 'vendor'> & { synced_vendor: string | null }>
@@ -265,11 +266,12 @@ export class LedgerStore {
       args.push(f.before);
     }
     // Every ledger column (token classes and whatever a later migration adds reach the request drawer as they are).
-    // A run's job (service_jobs): the row that started it or the one that settled it shows its id, status and cost.
+    // A run's job (service_jobs): every row that started, polled or settled it shows its id, status and cost
+    // (rows from before usage.job_id find theirs by the request that started or settled it).
     const sql = `SELECT u.*, t.name AS token_name, j.job_id AS job_id, j.status AS job_status, j.cost_micros AS job_cost_micros, j.reserved_micros AS job_reserved_micros,
-         (j.request_id = u.request_id) AS job_started
+         (j.request_id = u.request_id) AS job_started, (j.settled_request_id = u.request_id) AS job_settled
        FROM usage u LEFT JOIN tokens t ON t.id = u.token_id
-       LEFT JOIN service_jobs j ON j.request_id = u.request_id OR j.settled_request_id = u.request_id
+       LEFT JOIN service_jobs j ON j.job_id = u.job_id OR j.request_id = u.request_id OR j.settled_request_id = u.request_id
        ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY u.id DESC LIMIT ?`;
     return this.shape(sql).all(...args, f.limit + 1) as Array<Record<string, unknown> & { id: number; cost_micros: number; streamed: number; ts: number }>;
   }

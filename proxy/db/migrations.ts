@@ -226,4 +226,7 @@ export const MIGRATIONS: readonly string[] = [
   ) STRICT;
   CREATE INDEX relayed_responses_ts ON relayed_responses(ts);
   `,
+  /* 11: a poll's ledger row names its job too (usage --json job_id on every row of a job, not only its start and end) */ `
+  ALTER TABLE usage ADD COLUMN job_id TEXT;
+  `,
 ];

@@ -200,9 +200,9 @@ export class Jobs {
         created_at: ctx.now,
       }).changes === 1;
     // A job id SkillBoss already gave (a retry it recognised): nothing new is held.
-    if (!inserted) return { row: free(row), reservation };
+    if (!inserted) return { row: { ...free(row), job_id: jobId }, reservation };
     this.open.set(jobId, { reservation, chain: ctx.principal.chain });
-    return { row: free(row), reservation: null };
+    return { row: { ...free(row), job_id: jobId }, reservation: null };
   }
 
   /**
@@ -212,7 +212,7 @@ export class Jobs {
   afterPoll(ctx: JobRequest, job: JobRow, outcome: Answered, row: LedgerRow): { row: LedgerRow; reservation: Reservation | null } {
     const status = outcome.answer?.status;
     const ended = outcome.status < 400 && (status === 'completed' || status === 'failed');
-    const base = { ...row, model: job.model };
+    const base = { ...row, model: job.model, job_id: job.job_id };
     if (!ended) return { row: free(base), reservation: null };
     const taken = this.take(job.job_id, status, ctx.requestId, ctx.now, (open) => {
       const reported = row.cost_source === 'upstream' ? row.cost_micros : null;
@@ -323,5 +323,6 @@ function timeoutRow(job: JobRow, requestId: string, now: number, cost: number): 
     cost_source: 'default',
     error_code: 'job_timed_out',
     error_message: `SkillBoss job ${job.job_id} reported no end within the sidecar's job timeout; it was charged its reservation.`,
+    job_id: job.job_id,
   };
 }

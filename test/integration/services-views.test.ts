@@ -77,12 +77,13 @@ describe('spend by vendor and by type', () => {
 });
 
 describe('a run\'s job in the request feed', () => {
-  it('shows the job on the row that started it and on the poll that charged it', async () => {
+  it('shows the job on the row that started it, on a poll, and on the poll that charged it', async () => {
     type Row = { route: string; model: string | null; cost_usd: number; cost_source: string; job: { id: string; status: string; role: string; cost_usd: number | null } | null };
     const { data } = await admin<{ data: Row[] }>(`/requests?token=${tokenId}`);
     const withJob = data.filter((r) => r.job);
     expect(withJob.map((r) => [r.route, r.job!.role])).toEqual([
       ['/v1/job/*', 'settled'],
+      ['/v1/job/*', 'polled'],
       ['/v1/run', 'started'],
     ]);
     for (const r of withJob) expect(r.job).toMatchObject({ id: jobId, status: 'completed', cost_usd: 0.45 });
@@ -98,7 +99,8 @@ describe('usage --json', () => {
     expect(r.code, r.stderr).toBe(0);
     const rows = (JSON.parse(r.stdout) as { requests: Array<{ route: string; kind: string; vendor: string | null; job_id: string | null; model: string | null }> }).requests;
     expect(rows.find((x) => x.model === IMAGE)).toMatchObject({ kind: 'run', vendor: 'replicate', job_id: null });
-    expect(rows.filter((x) => x.job_id === jobId).map((x) => x.kind).sort()).toEqual(['job', 'run']);
+    // The start, the poll that found it still processing and the poll that saw it end: each names the job.
+    expect(rows.filter((x) => x.job_id === jobId).map((x) => x.kind).sort()).toEqual(['job', 'job', 'run']);
     expect(rows.find((x) => x.route === '/v1/run' && x.model === VIDEO)).toMatchObject({ vendor: 'minimax', job_id: jobId });
     expect(rows.find((x) => x.route === '/v1/chat/completions')).toMatchObject({ kind: 'chat', vendor: 'openai', job_id: null });
 

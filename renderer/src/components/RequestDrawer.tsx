@@ -88,7 +88,9 @@ export function RequestDrawer({ row, onClose }: { row: RequestRow; onClose: () =
               <div className="muted small">
                 {row.job.role === 'settled'
                   ? 'This poll saw it end and was charged for it, once.'
-                  : row.job.status === 'pending'
+                  : row.job.role === 'polled'
+                    ? 'This poll found it still running (or after its end) and was charged nothing; the poll that saw it end was charged.'
+                    : row.job.status === 'pending'
                     ? `This run started it; ${usd(row.job.reserved_usd)} is held until a poll sees it end, and that poll is charged.`
                     : `This run started it (charged nothing itself; ${usd(row.job.reserved_usd)} was held until it ended, and the poll that saw it end was charged).`}
               </div>
