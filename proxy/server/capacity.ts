@@ -85,8 +85,9 @@ export class ConnectionGate {
     const address = clientBucket(socket.remoteAddress ?? '');
     if ((this.pendingBy.get(address) ?? 0) >= this.o.perAddress && !this.evictOldestPending(address)) return void socket.destroy();
     let probation = false;
-    if (this.general >= this.o.general && !this.evictOldestPending(undefined, true)) {
-      if (this.reserve >= this.o.reserved) return void socket.destroy();
+    if (this.general >= this.o.general && !this.evictOldestPending(undefined, 'general')) {
+      // The reserve full of sockets on probation that sent nothing: the oldest makes room, or the human could never get in.
+      if (this.reserve >= this.o.reserved && !this.evictOldestPending(undefined, 'probation')) return void socket.destroy();
       probation = true;
     }
     const e: Entry = { kind: 'pending', address, turn: this.turn, probation };
@@ -153,14 +154,16 @@ export class ConnectionGate {
   /**
    * Ends the oldest pending socket (of `address`, if given) that has had a whole turn to be read since the turn
    * it was accepted in (two ticks: the reads of the next poll phase came before the second); false when none has.
-   * `general`: only one counted in the agents' pool (not one on probation), so that the eviction frees a place there.
+   * `general`: only one counted in the agents' pool (not one on probation), so that the eviction frees a place there;
+   * `probation`: only one on probation in the reserve, to free a place there.
    */
-  private evictOldestPending(address?: string, general = false): boolean {
+  private evictOldestPending(address?: string, pool: 'any' | 'general' | 'probation' = 'any'): boolean {
     let oldest: [Socket, Entry] | null = null;
     // Insertion order is accept order: the first one that qualifies is the oldest.
     for (const pair of this.sockets) {
       const e = pair[1];
-      if (e.kind !== 'pending' || (address !== undefined && e.address !== address) || (general && e.probation) || this.turn - e.turn < 2) continue;
+      if (e.kind !== 'pending' || (address !== undefined && e.address !== address) || this.turn - e.turn < 2) continue;
+      if ((pool === 'general' && e.probation) || (pool === 'probation' && !e.probation)) continue;
       oldest = pair;
       break;
     }

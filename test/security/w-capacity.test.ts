@@ -122,4 +122,46 @@ describe('W. the human always gets in (issue 25 item 9)', () => {
     expect(good.status).toBe(200);
     expect(good.connection).toBe('keep-alive');
   });
+
+  it('W3 agents holding the whole pool and a process filling the human\'s reserve with sockets that never send a byte: the human still gets in (the oldest silent one makes room)', async () => {
+    // A larger pool: the per-address cap (32) is then above the reserve (8), so silent sockets alone could fill it.
+    const big = await startStack({ daemon: { limits: { maxConnections: 64, keepAliveTimeoutMs: 60_000 } } });
+    const keep = new Agent({ keepAlive: true, maxSockets: 64 });
+    const silent: Socket[] = [];
+    try {
+      const secret = big.token({ preset: 'write' }).secret;
+      const call = (path: string, headers: Record<string, string>, a: Agent | false = false) =>
+        new Promise<number>((resolve) => {
+          const req = httpRequest({ host: '127.0.0.1', port: big.daemon.port, path, headers, agent: a }, (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode!));
+          });
+          req.on('error', () => resolve(0));
+          req.end();
+        });
+      expect(await Promise.all(Array.from({ length: 64 }, () => call('/v1/models', { authorization: `Bearer ${secret}` }, keep)))).toEqual(Array(64).fill(200));
+      let closed = 0;
+      for (let i = 0; i < 12; i++) {
+        silent.push(
+          await new Promise<Socket>((resolve) => {
+            const sock = connect(big.daemon.port, '127.0.0.1');
+            sock.on('error', () => undefined);
+            sock.once('close', () => closed++);
+            sock.once('connect', () => resolve(sock));
+          }),
+        );
+      }
+      // The reserve holds 8 on probation: of 12, 4 are closed (the oldest, or the newest while the oldest are too young to go).
+      await vi.waitFor(() => expect(closed).toBe(4), { timeout: 10_000, interval: 20 });
+      const admin: number[] = [];
+      for (let i = 0; i < 5; i++) admin.push(await call('/admin/api/status', { authorization: `Bearer ${adminSecret(big)}` }));
+      expect(admin).toEqual(Array(5).fill(200));
+      // The human's first socket made room by ending the oldest silent one (later ones found the place it left).
+      expect(closed).toBeGreaterThanOrEqual(5);
+    } finally {
+      for (const sock of silent) sock.destroy();
+      keep.destroy();
+      await big.close();
+    }
+  });
 });
