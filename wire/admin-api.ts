@@ -112,6 +112,10 @@ export interface PriceRow {
 
 export interface Settings {
   upstream_url: string;
+  /** Set explicitly, else null: derived from the upstream URL. */
+  control_plane_url: string | null;
+  pass_upstream_fields: boolean;
+  send_agent_name: boolean;
   key: { state: string; masked: string | null; store: string };
   key_rotation_days: number | null;
   webhook_allowed_hosts: string[];

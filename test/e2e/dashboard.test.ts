@@ -223,6 +223,69 @@ describe('settings: where the key goes (issue 25 item 10)', () => {
   });
 });
 
+describe('settings: what SkillBoss and agents see, and the control plane', () => {
+  const settings = async () =>
+    (await (await fetch(`${s.daemon.url}/admin/api/settings`, { headers: { authorization: `Bearer ${readAdminSecret(s.dataDir)}` } })).json()) as { control_plane_url: string | null; pass_upstream_fields: boolean; send_agent_name: boolean };
+
+  it('toggles both switches, saves them, and shows them saved after a reload', async () => {
+    expect(await settings()).toMatchObject({ pass_upstream_fields: false, send_agent_name: true });
+    await go('settings', 'Settings');
+    const card = page.getByRole('region', { name: 'What SkillBoss and agents see' });
+    const sendName = card.getByRole('switch', { name: "Send each token's name to SkillBoss" });
+    const passFields = card.getByRole('switch', { name: "Pass SkillBoss's own _ fields to agents" });
+    expect(await sendName.isChecked()).toBe(true);
+    expect(await passFields.isChecked()).toBe(false);
+    await sendName.uncheck();
+    await passFields.check();
+    await card.getByRole('button', { name: 'Save' }).click();
+    await card.getByRole('status').getByText('Saved').waitFor();
+    expect(await settings()).toMatchObject({ pass_upstream_fields: true, send_agent_name: false });
+
+    await page.reload();
+    await page.getByRole('heading', { name: 'Settings', exact: true }).waitFor();
+    expect(await sendName.isChecked()).toBe(false);
+    expect(await passFields.isChecked()).toBe(true);
+
+    // And back, so later tests see the defaults.
+    await sendName.check();
+    await passFields.uncheck();
+    await card.getByRole('button', { name: 'Save' }).click();
+    await card.getByRole('status').getByText('Saved').waitFor();
+    expect(await settings()).toMatchObject({ pass_upstream_fields: false, send_agent_name: true });
+  });
+
+  it('a new control plane URL asks for the admin secret, then shows saved after a reload', async () => {
+    await go('settings', 'Settings');
+    const card = page.getByRole('region', { name: 'Upstream and limits' });
+    const field = card.getByLabel(/SkillBoss control plane URL/);
+    const to = 'https://console.example.com';
+    await field.fill(to);
+    await card.getByRole('button', { name: 'Save' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Confirm with the admin secret' });
+    await dialog.waitFor();
+    expect((await settings()).control_plane_url).toBeNull();
+    await dialog.getByLabel('Admin secret').fill(readAdminSecret(s.dataDir));
+    await dialog.getByRole('button', { name: 'Change the URL' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    await card.getByRole('status').getByText('Saved').waitFor();
+    expect((await settings()).control_plane_url).toBe(to);
+    expect(await pageHolds(page, readAdminSecret(s.dataDir))).toEqual([]);
+
+    await page.reload();
+    await page.getByRole('heading', { name: 'Settings', exact: true }).waitFor();
+    expect(await field.inputValue()).toBe(to);
+
+    // Emptied: derived from the API URL again (also a move of the key, so the secret again).
+    await field.fill('');
+    await card.getByRole('button', { name: 'Save' }).click();
+    await dialog.getByLabel('Admin secret').fill(readAdminSecret(s.dataDir));
+    await dialog.getByRole('button', { name: 'Change the URL' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    await card.getByRole('status').getByText('Saved').waitFor();
+    expect((await settings()).control_plane_url).toBeNull();
+  });
+});
+
 describe('keyboard', () => {
   it('opens a dialog with Enter, keeps focus inside it, closes it with Esc and returns focus', async () => {
     await go('tokens', 'Tokens');

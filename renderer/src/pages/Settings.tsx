@@ -1,9 +1,10 @@
 /**
  * Settings: the upstream key (write-only: the field is emptied after saving
- * and only `sk-…` + the last four ever come back), the upstream URL and
- * rotation schedule, limits, allowed hosts and origins, and prices.
+ * and only `sk-…` + the last four ever come back), the upstream and control
+ * plane URLs and rotation schedule, limits, what SkillBoss and agents see of
+ * each other, allowed hosts and origins, and prices.
  */
-import { useEffect, useState, type FormEvent, type ReactNode } from 'react';
+import { useEffect, useId, useState, type FormEvent, type ReactNode } from 'react';
 import { api, ApiError, type Settings as SettingsData } from '../api';
 import { parseCount, parseUsd, type Parsed } from '../../../wire/fields';
 import { Card, ErrorNote } from '../components/bits';
@@ -92,6 +93,7 @@ export function Settings() {
       <h1>Settings</h1>
       <KeySection data={data} onChange={setData} />
       <UpstreamSection data={data} onChange={setData} />
+      <PrivacySection data={data} onChange={setData} />
       <AccessSection data={data} onChange={setData} />
       <PricesSection data={data} onChange={setData} />
     </div>
@@ -136,6 +138,7 @@ function KeySection({ data, onChange }: { data: SettingsData; onChange: (s: Sett
 
 function UpstreamSection({ data, onChange }: { data: SettingsData; onChange: (s: SettingsData) => void }) {
   const [url, setUrl] = useState(data.upstream_url);
+  const [controlPlane, setControlPlane] = useState(data.control_plane_url ?? '');
   const [days, setDays] = useState(data.key_rotation_days === null ? '' : String(data.key_rotation_days));
   const [maxTokens, setMaxTokens] = useState(String(data.default_max_tokens));
   const { error, saved, save, fail } = useSave(onChange);
@@ -157,11 +160,21 @@ function UpstreamSection({ data, onChange }: { data: SettingsData; onChange: (s:
           const maxTok = parseCount(maxTokens, 1, 1_000_000);
           const bad = refusal({ key_rotation_days: rotation, default_max_tokens: maxTok });
           if (bad || !rotation.ok || !maxTok.ok) return fail(bad);
-          return send({ ...(url.trim() !== data.upstream_url ? { upstream_url: url } : {}), key_rotation_days: rotation.value, default_max_tokens: maxTok.value });
+          // Empty = derived from the upstream URL again (null); sent only when it changes, as it needs the secret.
+          const cp = controlPlane.trim() === '' ? null : controlPlane.trim();
+          return send({
+            ...(url.trim() !== data.upstream_url ? { upstream_url: url } : {}),
+            ...(cp !== data.control_plane_url ? { control_plane_url: cp } : {}),
+            key_rotation_days: rotation.value,
+            default_max_tokens: maxTok.value,
+          });
         }}
       >
         <Field label="SkillBoss API URL" error={errorsOf(error, 'upstream_url')}>
           <input value={url} onChange={(e) => setUrl(e.target.value)} spellCheck={false} />
+        </Field>
+        <Field label="SkillBoss control plane URL (balance and billing; empty = derived from the API URL)" error={errorsOf(error, 'control_plane_url')}>
+          <input type="url" value={controlPlane} onChange={(e) => setControlPlane(e.target.value)} spellCheck={false} placeholder="derived from the API URL" />
         </Field>
         <div className="row">
           <Field label="Rotate the SkillBoss key every (days; empty = never)" error={errorsOf(error, 'key_rotation_days')}>
@@ -199,7 +212,7 @@ function ProofDialog({ onClose, onProof }: { onClose: () => void; onProof: (secr
           void submit();
         }}
       >
-        <p>The SkillBoss API URL decides where the sidecar sends your SkillBoss key, so changing it takes the admin secret as well as this sign-in. It is the <code>admin-secret</code> file in the sidecar&apos;s data dir.</p>
+        <p>The SkillBoss API and control plane URLs decide where the sidecar sends your SkillBoss key, so changing them takes the admin secret as well as this sign-in. It is the <code>admin-secret</code> file in the sidecar&apos;s data dir.</p>
         <Field label="Admin secret" error={null}>
           <input type="password" autoComplete="off" spellCheck={false} value={secret} onChange={(e) => setSecret(e.target.value)} placeholder="sk-sba-…" data-autofocus />
         </Field>
@@ -207,6 +220,52 @@ function ProofDialog({ onClose, onProof }: { onClose: () => void; onProof: (secr
         <FormFooter error={null} onCancel={onClose} submitLabel="Change the URL" busy={busy} disabled={secret.trim() === ''} />
       </form>
     </Dialog>
+  );
+}
+
+/** A labelled switch with its one-sentence explanation (read out with it). */
+function Switch({ label, hint, checked, onChange }: { label: string; hint: ReactNode; checked: boolean; onChange: (v: boolean) => void }) {
+  const id = useId();
+  return (
+    <div className="field">
+      <label className="check">
+        <input type="checkbox" role="switch" checked={checked} onChange={(e) => onChange(e.target.checked)} aria-describedby={`${id}-hint`} />
+        {label}
+      </label>
+      <span id={`${id}-hint`} className="muted small">
+        {hint}
+      </span>
+    </div>
+  );
+}
+
+function PrivacySection({ data, onChange }: { data: SettingsData; onChange: (s: SettingsData) => void }) {
+  const [passFields, setPassFields] = useState(data.pass_upstream_fields);
+  const [sendName, setSendName] = useState(data.send_agent_name);
+  const { error, saved, save } = useSave(onChange);
+  return (
+    <Section title="What SkillBoss and agents see" saved={saved} error={error} onSubmit={() => save({ send_agent_name: sendName, pass_upstream_fields: passFields })}>
+      <Switch
+        label="Send each token's name to SkillBoss"
+        checked={sendName}
+        onChange={setSendName}
+        hint={
+          <>
+            Every request carries the token&apos;s name upstream as <code>X-Agent-Name</code>, for SkillBoss&apos;s per-agent analytics; off, SkillBoss does not learn your agents&apos; names.
+          </>
+        }
+      />
+      <Switch
+        label="Pass SkillBoss's own _ fields to agents"
+        checked={passFields}
+        onChange={setPassFields}
+        hint={
+          <>
+            Off, the fields SkillBoss adds to answers (<code>_memory_hint</code>, which asks an agent to edit its memory files, <code>_tip</code>, <code>_streak</code>, …) are removed before an agent sees them; on, agents get them.
+          </>
+        }
+      />
+    </Section>
   );
 }
 
