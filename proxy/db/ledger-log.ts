@@ -39,7 +39,7 @@ export class LedgerLog {
 
   private constructor(
     private fd: number | null,
-    private readonly size: number,
+    private size: number,
   ) {}
 
   /**
@@ -136,7 +136,7 @@ export class LedgerLog {
    * Appends one row with one write(). False when it does not fit before the next reset, or the
    * write failed (the caller then waits for the SQLite commit instead, as without a log).
    */
-  append(chain: readonly string[], row: LedgerRow): boolean {
+  append(chain: readonly string[], row: LedgerRow, grow = false): boolean {
     if (this.fd === null) return false;
     const json = JSON.stringify([this.gen, chain, row]);
     // UTF-8 takes at most 3 bytes per UTF-16 unit; the length prefix counts bytes.
@@ -148,7 +148,9 @@ export class LedgerLog {
     this.scratch.write(prefix, start, 'latin1');
     this.scratch[16 + n] = 10;
     const total = 16 + n + 1 - start;
-    if (this.pos + total > this.size) return false;
+    // Past the pre-allocated end only when told to (rows that cannot be committed yet must stay durable somewhere):
+    // the file grows, and the next opener reads it to its real end.
+    if (this.pos + total > this.size && !grow) return false;
     try {
       if (writeSync(this.fd, this.scratch, start, total, this.pos) !== total) throw new Error('short write to the ledger log');
     } catch (err) {
@@ -156,6 +158,7 @@ export class LedgerLog {
       return false;
     }
     this.pos += total;
+    if (this.pos > this.size) this.size = this.pos;
     return true;
   }
 

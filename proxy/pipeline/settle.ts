@@ -48,6 +48,12 @@ export interface LedgerLogOptions {
 /** What a write through the log returns: the row is durable, the last byte may go. */
 const DURABLE = Promise.resolve();
 
+/** What a commit wrote: the budget crossings to announce and the spend added per `period token`. */
+interface Committed {
+  crossings: Crossing[];
+  delta: Map<string, number>;
+}
+
 interface Crossing {
   t: Token;
   kind: 'budget_80' | 'budget_100' | 'budget_overrun';
@@ -107,7 +113,7 @@ export class LedgerWriter<R extends Held> {
     if (missing.length > 0) {
       const batch = missing.map((f) => ({ r: null, chain: o.chainOf(f.chain[0] ?? f.row.token_id), row: f.row }));
       try {
-        this.commit(batch);
+        this.settled(batch, this.commit(batch));
       } catch (err) {
         // Held like any unwritten row (new reservations get 503 until they are in); the log keeps them meanwhile.
         this.unwritten.push(...batch);
@@ -161,7 +167,8 @@ export class LedgerWriter<R extends Held> {
     }
     if (!log.used) return false;
     this.flush();
-    if (this.pending.length > 0 || this.unwritten.length > 0) return false;
+    // Rows the database will not take yet (locked, full): this one is made durable past the log's pre-allocated end.
+    if (this.pending.length > 0 || this.unwritten.length > 0) return log.append(ids, row, true);
     try {
       log.reset();
     } catch {
@@ -187,8 +194,10 @@ export class LedgerWriter<R extends Held> {
   /** Writes the held settlements, if any, in order; throws (the storage error, a 503 to the agent) while the disk still refuses. */
   writeHeldRows(): void {
     if (this.unwritten.length === 0) return;
-    this.commit(this.unwritten.map((u) => ({ ...u })));
+    const batch = this.unwritten.map((u) => ({ ...u }));
+    const committed = this.commit(batch);
     this.unwritten = [];
+    this.settled(batch, committed);
     this.log.info('the ledger is writable again; held requests were recorded');
   }
 
@@ -216,8 +225,9 @@ export class LedgerWriter<R extends Held> {
     const batch = this.pending;
     this.pending = [];
     if (batch.length === 0) return;
+    let committed: Committed;
     try {
-      this.commit(batch);
+      committed = this.commit(batch);
     } catch (err) {
       // Hold what cost or reserved something (with its reservation) until the disk takes it; refusals that cost nothing are dropped.
       let answered = 0;
@@ -230,11 +240,24 @@ export class LedgerWriter<R extends Held> {
       if (answered > 0) this.log.error({ err, count: answered }, 'could not commit answered requests to the ledger; they and their reservations are held (and kept in the ledger log) until the disk accepts writes again');
       return;
     }
+    this.settled(batch, committed);
     for (const u of batch) u.resolve?.();
   }
 
-  /** One transaction for all of `batch`; after the commit, caches, reservations, logs and events follow. Throws if the write fails. */
-  private commit(batch: readonly Settlement<R>[]): void {
+  /**
+   * What follows a commit. Only the transaction decides whether a row is held: a failure after it must never send
+   * a committed batch back to be written (and charged) again, so it is logged here and goes no further.
+   */
+  private settled(batch: readonly Settlement<R>[], committed: Committed): void {
+    try {
+      this.afterCommit(batch, committed);
+    } catch (err) {
+      this.log.error({ err, count: batch.length }, 'committed ledger rows, but what follows a commit (caches, reservations, events) failed');
+    }
+  }
+
+  /** One transaction for all of `batch`. Throws if the write fails. */
+  private commit(batch: readonly Settlement<R>[]): Committed {
     const crossings: Crossing[] = [];
     const delta = new Map<string, number>();
     this.db.transaction(() => {
@@ -263,7 +286,11 @@ export class LedgerWriter<R extends Held> {
         c.recorded = this.q.event.run(c.ts, c.kind, c.t.id, c.period, JSON.stringify({ spent_micros: c.after, budget_micros: c.t.budget })).changes === 1;
       }
     })();
-    // Committed: now the cache, then the rolling hours of hold rates, then the reservations.
+    return { crossings, delta };
+  }
+
+  /** Committed: now the cache, then the rolling hours of hold rates, then the reservations, logs and events. */
+  private afterCommit(batch: readonly Settlement<R>[], { crossings, delta }: Committed): void {
     for (const [k, d] of delta) {
       const [period, id] = k.split(' ') as [string, string];
       this.spentCache.set(k, this.spentIn(id, period) + d);

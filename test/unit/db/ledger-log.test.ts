@@ -109,6 +109,16 @@ describe('the ledger log', () => {
     expect(LedgerLog.open(file, 4096).found).toHaveLength(1);
   });
 
+  it('grows past its pre-allocated end when told to (rows the database cannot take yet), and the next opener reads them all', () => {
+    const { log } = LedgerLog.open(file, 4096);
+    let n = 0;
+    while (log.append(['tok_a'], row())) n++;
+    for (let i = 0; i < n + 5; i++) expect(log.append(['tok_a'], row(), true)).toBe(true);
+    log.close();
+    expect(statSync(file).size).toBeGreaterThan(4096);
+    expect(LedgerLog.open(file, 4096).found).toHaveLength(2 * n + 5);
+  });
+
   it('tells a full log (no error: commit and reset) from a write the disk refused (kept, for the writer to report once)', () => {
     const { log } = LedgerLog.open(file, 4096);
     while (log.append(['tok_a'], row()));
