@@ -145,3 +145,6 @@ export interface Status {
   access_requests?: { pending: number };
   alerts: Alert[];
 }
+
+/** The header by which an admin-secret request says it comes from the CLI: its changes are audited as `cli` (proxy/admin/auth.ts). */
+export const CLIENT_HEADER = 'x-sidecar-client';

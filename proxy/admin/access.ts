@@ -17,7 +17,8 @@ import { usdToMicros } from '../core/money.js';
 import { clearPending, recentTurnedAway } from '../access/flood.js';
 import { accessRequestJson, MAX_EXPIRATION_DAYS, type AccessRequest } from '../access/model.js';
 import { SCOPES } from '../tokens/scopes.js';
-import { ADMIN_ACTOR, type AdminContext } from './context.js';
+import { actorOf } from './auth.js';
+import type { AdminContext } from './context.js';
 import { parseInput } from './validate.js';
 import { amountField, countField, modelsField } from '../core/fields.js';
 
@@ -65,8 +66,8 @@ export function accessRouter(ctx: AdminContext): Router {
   });
 
   // Before /:ref, so "clear" is never read as a request's code.
-  r.post('/clear', (_req, res) => {
-    res.json({ cleared: clearPending(ctx.access, ADMIN_ACTOR) });
+  r.post('/clear', (req, res) => {
+    res.json({ cleared: clearPending(ctx.access, actorOf(req)) });
   });
 
   r.get('/:ref', (req, res) => {
@@ -84,7 +85,7 @@ export function accessRouter(ctx: AdminContext): Router {
         ...(b.expiration_days !== undefined ? { expirationDays: b.expiration_days } : {}),
         ...(b.models ? { models: b.models } : {}),
       },
-      ADMIN_ACTOR,
+      actorOf(req),
     );
     res.json(accessView(approved, deps.clock()));
   });
@@ -92,7 +93,7 @@ export function accessRouter(ctx: AdminContext): Router {
   r.post('/:ref/deny', (req, res) => {
     const id = ref(req);
     const b = parseInput(denySchema, req.body);
-    res.json(accessView(ctx.access.deny(id, { reason: b.reason ?? null }, ADMIN_ACTOR), deps.clock()));
+    res.json(accessView(ctx.access.deny(id, { reason: b.reason ?? null }, actorOf(req)), deps.clock()));
   });
 
   return r;

@@ -13,6 +13,13 @@
  *   (bearer, or `X-Sidecar-Admin-Secret` beside a session): `adminProof`.
  * - Agent tokens never grant admin access (403), whatever their scopes.
  *
+ * Who made a change, as the audit log says (`req.adminActor`, `actorOf`): `admin` (the
+ * dashboard, a script), or `cli` when an admin-secret request says it comes from the CLI
+ * (`X-Sidecar-Client: cli`, sent by cli/daemon.ts), as the CLI's own writes to the
+ * database say. Only a label: anyone holding the admin secret may do anything the
+ * CLI can, so it is not proof; a dashboard session may not send it (400), so a
+ * change from the dashboard never reads as the CLI's.
+ *
  * SameSite is not enough on loopback: cookies are not scoped by port, so a
  * page served from 127.0.0.1:<any other port> is "same-site" and its requests
  * carry the cookie. The daemon's Guards refuse foreign Origin/Host on every
@@ -22,15 +29,18 @@
  * a JSON content type (which no cross-origin form or no-cors fetch can send).
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { forbidden, rateLimited, unauthorized, unsupportedMediaType } from '../core/errors.js';
+import { badRequest, forbidden, rateLimited, unauthorized, unsupportedMediaType } from '../core/errors.js';
 import { clientBucket, refuseDuplicateAuthorization, type FailedAuthLimiter } from '../pipeline/authenticate.js';
 import type { Clock } from '../core/time.js';
 import { markAuthenticated } from '../core/conn.js';
 import { TOKEN_PREFIX } from '../tokens/format.js';
 import { secretMatches } from './secret.js';
 import type { Sessions } from './sessions.js';
+import { CLIENT_HEADER } from '../../wire/admin.js';
 
 export type AdminVia = 'bearer' | 'session';
+/** The audit actor of an admin API change. */
+export type AdminActor = 'admin' | 'cli';
 
 declare module 'express-serve-static-core' {
   interface Request {
@@ -38,7 +48,22 @@ declare module 'express-serve-static-core' {
     adminSession?: string;
     /** The admin secret itself came with this request (as the bearer, or beside a session): a fresh proof from the human. */
     adminProof?: boolean;
+    adminActor?: AdminActor;
   }
+}
+
+
+/** Who the audit log names for a change made by this (authenticated) request. */
+export function actorOf(req: Request): AdminActor {
+  return req.adminActor ?? 'admin';
+}
+
+function clientActor(req: Request, via: AdminVia): AdminActor {
+  const client = req.headers[CLIENT_HEADER];
+  if (client === undefined) return 'admin';
+  if (via === 'session') throw badRequest('client_not_allowed', `A dashboard session speaks for the dashboard; ${CLIENT_HEADER} is for admin-secret requests of the CLI.`);
+  if (client !== 'cli') throw badRequest('invalid_client', `${CLIENT_HEADER} may only be "cli".`);
+  return 'cli';
 }
 
 export interface AuthConfig {
@@ -138,6 +163,7 @@ export function requireAdmin(cfg: AuthConfig): RequestHandler {
       req.adminVia = 'bearer';
       req.adminProof = true;
       markAuthenticated(req);
+      req.adminActor = clientActor(req, 'bearer');
       return checkUnsafe(req, next);
     }
 
@@ -150,6 +176,7 @@ export function requireAdmin(cfg: AuthConfig): RequestHandler {
       throw forbidden('origin_required', 'State-changing admin requests from a browser must come from the dashboard\'s own origin.');
     }
     req.adminVia = 'session';
+    req.adminActor = clientActor(req, 'session');
     req.adminSession = session;
     markAuthenticated(req);
     const proof = req.headers[PROOF_HEADER];

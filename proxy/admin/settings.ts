@@ -19,7 +19,8 @@ import { normalizeAllowedHost } from '../lifecycle/outbound.js';
 import { WEBHOOK_HOSTS_SETTING } from '../lifecycle/rotation.js';
 import { JOB_TIMEOUT_SETTING, jobTimeoutMinutes } from '../pipeline/jobs.js';
 import { ROTATION_DAYS_SETTING, rotationDays } from '../upstream/rotate.js';
-import { ADMIN_ACTOR, type AdminContext } from './context.js';
+import { actorOf } from './auth.js';
+import type { AdminContext } from './context.js';
 import { parseInput } from './validate.js';
 import { countField, priceField } from '../core/fields.js';
 import { CONTROL_PLANE_SETTING, parseControlPlane } from '../upstream/balance.js';
@@ -157,13 +158,13 @@ export function settingsRouter(ctx: AdminContext): Router {
       if (upstreamUrl !== undefined && upstreamUrl !== previousUrl) {
         // Its own event, whoever made the change: the tray announces it (a stolen session would be "admin" too),
         // and the key's next use, the re-sync just below, goes to this URL.
-        audit(db, now, { actor: ADMIN_ACTOR, event: 'upstream.url_changed', detail: { from: previousUrl, to: upstreamUrl, key_sent: 'from the next call on' } });
+        audit(db, now, { actor: actorOf(req), event: 'upstream.url_changed', detail: { from: previousUrl, to: upstreamUrl, key_sent: 'from the next call on' } });
       }
       if (b.control_plane_url !== undefined) {
         const before = getSetting<string>(db, CONTROL_PLANE_SETTING) ?? null;
         setSetting(db, CONTROL_PLANE_SETTING, (changed.control_plane_url = b.control_plane_url));
         // The key goes there with the next sync: announced like an upstream change, whoever made it.
-        if (before !== b.control_plane_url) audit(db, now, { actor: ADMIN_ACTOR, event: 'upstream.control_plane_changed', detail: { from: before, to: b.control_plane_url, key_sent: 'from the next sync on' } });
+        if (before !== b.control_plane_url) audit(db, now, { actor: actorOf(req), event: 'upstream.control_plane_changed', detail: { from: before, to: b.control_plane_url, key_sent: 'from the next sync on' } });
       }
       if (b.pass_upstream_fields !== undefined) setSetting(db, PASS_UPSTREAM_FIELDS_SETTING, (changed.pass_upstream_fields = b.pass_upstream_fields));
       if (b.send_agent_name !== undefined) setSetting(db, SEND_AGENT_NAME_SETTING, (changed.send_agent_name = b.send_agent_name));
@@ -177,7 +178,7 @@ export function settingsRouter(ctx: AdminContext): Router {
         for (const [model, p] of Object.entries(b.price_overrides)) deps.prices.setOverride(model, p?.prompt ?? null, p?.completion ?? null);
         changed.price_overrides = b.price_overrides;
       }
-      audit(db, now, { actor: ADMIN_ACTOR, event: 'settings.change', detail: changed });
+      audit(db, now, { actor: actorOf(req), event: 'settings.change', detail: changed });
       bumpGeneration(db, 'settings');
     })();
     // Applied to this daemon only after the commit.
@@ -207,7 +208,7 @@ export function settingsRouter(ctx: AdminContext): Router {
     const state = deps.key.reload();
     const now = deps.clock();
     db.transaction(() => {
-      audit(db, now, { actor: ADMIN_ACTOR, event: 'key.set', detail: { key: maskKey(key), store: deps.key.store.kind } });
+      audit(db, now, { actor: actorOf(req), event: 'key.set', detail: { key: maskKey(key), store: deps.key.store.kind } });
       bumpGeneration(db, 'key');
     })();
     // The answer says whether SkillBoss accepts the new key, so the human knows at once.

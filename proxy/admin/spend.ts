@@ -8,7 +8,8 @@ import { z } from 'zod';
 import { usdToMicros } from '../core/money.js';
 import { decideHold, heldTokens, setHoldLimits, topUp } from '../spend/holds.js';
 import type { BudgetPeriod } from '../core/period.js';
-import { ADMIN_ACTOR, type AdminContext } from './context.js';
+import { actorOf, type AdminActor } from './auth.js';
+import type { AdminContext } from './context.js';
 import { parseInput } from './validate.js';
 import { amountField, periodField, tokenIdField } from '../core/fields.js';
 
@@ -34,15 +35,16 @@ export function applyBudgetPatch(
   id: string,
   b: { monthly_budget_usd?: number | null | undefined; budget_period?: BudgetPeriod | undefined; hold_above_usd?: number | null | undefined; hold_rate_usd?: number | null | undefined },
   now: number,
+  actor: AdminActor,
 ): void {
   const { tokens } = ctx.deps;
   if (b.monthly_budget_usd !== undefined || b.budget_period !== undefined) {
     const cur = tokens.require(id);
     const budget = b.monthly_budget_usd === undefined ? cur.budget : micros(b.monthly_budget_usd)!;
-    tokens.setBudget(id, budget, ADMIN_ACTOR, b.budget_period);
+    tokens.setBudget(id, budget, actor, b.budget_period);
   }
   if (b.hold_above_usd !== undefined || b.hold_rate_usd !== undefined) {
-    setHoldLimits(ctx.db, tokens, id, { holdAbove: micros(b.hold_above_usd), holdRate: micros(b.hold_rate_usd) }, ADMIN_ACTOR, now);
+    setHoldLimits(ctx.db, tokens, id, { holdAbove: micros(b.hold_above_usd), holdRate: micros(b.hold_rate_usd) }, actor, now);
   }
 }
 
@@ -69,7 +71,7 @@ export function spendRouter(ctx: AdminContext): Router {
   r.post('/tokens/:id/topup', (req, res) => {
     const id = tokenId(req);
     const b = parseInput(topupSchema, req.body);
-    topUp(ctx.db, deps.tokens, id, usdToMicros(b.amount_usd), ADMIN_ACTOR, deps.clock());
+    topUp(ctx.db, deps.tokens, id, usdToMicros(b.amount_usd), actorOf(req), deps.clock());
     deps.principals.clear();
     res.json({ token: viewOf(id) });
   });
@@ -78,7 +80,7 @@ export function spendRouter(ctx: AdminContext): Router {
     const id = tokenId(req);
     const b = parseInput(decision === 'approved' ? approveSchema : denySchema, req.body) as { hold_above_usd?: number };
     const now = deps.clock();
-    const t = decideHold(ctx.db, deps.tokens, id, decision, ADMIN_ACTOR, now, b.hold_above_usd === undefined ? {} : { holdAbove: usdToMicros(b.hold_above_usd) });
+    const t = decideHold(ctx.db, deps.tokens, id, decision, actorOf(req), now, b.hold_above_usd === undefined ? {} : { holdAbove: usdToMicros(b.hold_above_usd) });
     deps.principals.clear();
     deps.events.emit('hold', { kind: decision, token_id: id, name: t.name, reason: '', ts: now });
     res.json({ token: viewOf(id) });

@@ -10,7 +10,8 @@ import { formatUsd, usdToMicros } from '../core/money.js';
 import { DAY_MS, periodOf, periodResetAt } from '../core/time.js';
 import { VERSION } from '../core/version.js';
 import { recentTurnedAway } from '../access/flood.js';
-import { ADMIN_ACTOR, type AdminContext } from './context.js';
+import { actorOf } from './auth.js';
+import type { AdminContext } from './context.js';
 import { parseInput } from './validate.js';
 import type { TokenView } from './views.js';
 import type { Alert, Status } from '../../wire/admin.js';
@@ -116,7 +117,7 @@ export function statusRouter(ctx: AdminContext): Router {
 
   r.post('/pause', (req, res) => {
     const b = parseInput(pauseBody, req.body);
-    const changed = ctx.killSwitch.set(b.paused, { actor: ADMIN_ACTOR, now: deps.clock() });
+    const changed = ctx.killSwitch.set(b.paused, { actor: actorOf(req), now: deps.clock() });
     // The daemon's flag follows through its Watcher (onLocalChange) before the next request is read.
     res.json({ paused: ctx.killSwitch.isSet(), changed });
   });

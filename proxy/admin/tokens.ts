@@ -13,7 +13,8 @@ import { DAY_MS } from '../core/time.js';
 import { PRINTABLE, PRINTABLE_MESSAGE } from '../core/text.js';
 import { PRESETS, SCOPES, type Scope } from '../tokens/scopes.js';
 import { DEFAULT_GRACE_MS, type Token } from '../tokens/store.js';
-import { ADMIN_ACTOR, type AdminContext } from './context.js';
+import { actorOf } from './auth.js';
+import type { AdminContext } from './context.js';
 import { instant, parseInput } from './validate.js';
 import { amountField, countField, durationField, modelsField, tokenIdField } from '../core/fields.js';
 import { toTree, type TokenView } from './views.js';
@@ -132,7 +133,7 @@ export function tokensRouter(ctx: AdminContext): Router {
     if (b.paused !== (t.meta.pausedAt !== undefined)) {
       ctx.db.transaction(() => {
         deps.tokens.setMeta(t.id, b.paused ? { ...rest, pausedAt: now } : rest);
-        audit(ctx.db, now, { actor: ADMIN_ACTOR, event: b.paused ? 'token.pause' : 'token.resume', tokenId: t.id, detail: {} });
+        audit(ctx.db, now, { actor: actorOf(req), event: b.paused ? 'token.pause' : 'token.resume', tokenId: t.id, detail: {} });
       })();
       changed();
     }
@@ -159,7 +160,7 @@ export function tokensRouter(ctx: AdminContext): Router {
         maxConcurrent: b.max_concurrent ?? null,
         models: b.models ?? null,
       },
-      ADMIN_ACTOR,
+      actorOf(req),
     );
     changed();
     res.status(201).json({ token: view(created.token.id), secret: created.secret });
@@ -168,7 +169,7 @@ export function tokensRouter(ctx: AdminContext): Router {
   r.post('/:id/rotate', async (req, res) => {
     const t = tokenParam(req);
     const b = parseInput(rotateSchema, req.body);
-    const rot = deps.tokens.rotate(t.id, b.grace_days === undefined ? DEFAULT_GRACE_MS : b.grace_days * DAY_MS, ADMIN_ACTOR);
+    const rot = deps.tokens.rotate(t.id, b.grace_days === undefined ? DEFAULT_GRACE_MS : b.grace_days * DAY_MS, actorOf(req));
     changed();
     deps.events.emit('rotation', { token_id: t.id, kind: 'manual' });
     // Like the CLI and the agent's own rotate: the env sink is rewritten now, a registered webhook hears of it.
@@ -185,7 +186,7 @@ export function tokensRouter(ctx: AdminContext): Router {
   r.post('/:id/revoke', (req, res) => {
     const t = tokenParam(req);
     const b = parseInput(revokeSchema, req.body);
-    const revoked = deps.tokens.revoke(t.id, ADMIN_ACTOR, b.reason ?? 'revoked from the dashboard');
+    const revoked = deps.tokens.revoke(t.id, actorOf(req), b.reason ?? 'revoked from the dashboard');
     changed();
     res.json({ revoked });
   });
@@ -198,15 +199,15 @@ export function tokensRouter(ctx: AdminContext): Router {
     let narrowed: string[] = [];
     // One transaction: a PATCH that breaks a rule in its last field changes nothing.
     ctx.db.transaction(() => {
-      if (b.name !== undefined && b.name !== t.name) ctx.editor.rename(t, b.name, ADMIN_ACTOR, now);
-      if (b.scopes !== undefined) narrowed = ctx.editor.setScopes(deps.tokens.require(t.id), b.scopes, ADMIN_ACTOR, now);
-      if (b.expires_at !== undefined) ctx.editor.setExpiry(deps.tokens.require(t.id), b.expires_at, ADMIN_ACTOR, now);
-      applyBudgetPatch(ctx, t.id, b, now);
+      if (b.name !== undefined && b.name !== t.name) ctx.editor.rename(t, b.name, actorOf(req), now);
+      if (b.scopes !== undefined) narrowed = ctx.editor.setScopes(deps.tokens.require(t.id), b.scopes, actorOf(req), now);
+      if (b.expires_at !== undefined) ctx.editor.setExpiry(deps.tokens.require(t.id), b.expires_at, actorOf(req), now);
+      applyBudgetPatch(ctx, t.id, b, now, actorOf(req));
       if (b.rpm !== undefined || b.max_concurrent !== undefined) {
         const cur = deps.tokens.require(t.id);
-        deps.tokens.setLimits(t.id, { rpm: b.rpm === undefined ? cur.rpm : b.rpm, maxConcurrent: b.max_concurrent === undefined ? cur.maxConcurrent : b.max_concurrent }, ADMIN_ACTOR);
+        deps.tokens.setLimits(t.id, { rpm: b.rpm === undefined ? cur.rpm : b.rpm, maxConcurrent: b.max_concurrent === undefined ? cur.maxConcurrent : b.max_concurrent }, actorOf(req));
       }
-      if (b.models !== undefined) deps.tokens.setModels(t.id, b.models, ADMIN_ACTOR);
+      if (b.models !== undefined) deps.tokens.setModels(t.id, b.models, actorOf(req));
     }).immediate();
     changed();
     res.json({ token: view(t.id), narrowed });

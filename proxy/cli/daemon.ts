@@ -13,7 +13,7 @@ import { readAdminSecret } from '../admin/secret.js';
 import { isLocked, readRuntime, type RuntimeInfo } from '../server/lock.js';
 import { CliError, dataDirOf, type GlobalOptions } from './context.js';
 import { listRunning } from './running.js';
-import type { Status } from '../../wire/admin.js';
+import { CLIENT_HEADER, type Status } from '../../wire/admin.js';
 
 export class DaemonGone extends Error {
   override name = 'DaemonGone';
@@ -66,7 +66,8 @@ export function daemonAt(dataDir: string): DaemonClient | null {
       try {
         res = await fetch(`${base}${path}`, {
           method,
-          headers: { authorization: `Bearer ${secret}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+          // The audit log names the CLI for what it changes through the daemon, as for its own writes (admin/auth.ts).
+          headers: { authorization: `Bearer ${secret}`, [CLIENT_HEADER]: 'cli', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
           ...(body === undefined ? {} : { body: JSON.stringify(body) }),
           signal: AbortSignal.timeout(30_000),
         });

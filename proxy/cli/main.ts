@@ -10,6 +10,7 @@ import { KeyStoreUnavailable } from '../keychain/store.js';
 import { DataDirLocked } from '../server/lock.js';
 import { CliError, discoverRunningDaemon, type GlobalOptions } from './context.js';
 import { evalFailureLine, printsForEval } from './eval-failure.js';
+import { adoptShimSignals, releaseShimSignals, type ShimSignals } from './stop.js';
 
 type Registrar = (program: Command, globals: () => GlobalOptions) => void;
 
@@ -71,9 +72,12 @@ function commandOf(args: string[]): string | undefined {
   return undefined;
 }
 
-export async function main(argv: string[]): Promise<void> {
+/** `signals`: what the bin shim caught while the CLI loaded; `serve` takes it over, every other command lets go of it. */
+export async function main(argv: string[], signals?: ShimSignals): Promise<void> {
   const args = argv.slice(2);
   const cmd = commandOf(args);
+  adoptShimSignals(signals);
+  if (cmd !== 'serve') releaseShimSignals();
   const versionOnly = cmd === undefined && (args.includes('--version') || args.includes('-V'));
   // `completion` walks the whole command tree, and an unknown word needs every command for suggestions.
   const program = await buildProgram(versionOnly ? '' : cmd === 'completion' ? undefined : cmd);

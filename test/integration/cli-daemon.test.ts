@@ -218,3 +218,52 @@ describe('connect during the demo', () => {
     expect(gone.stderr).toContain('is gone (a demo that stopped?)');
   });
 });
+
+describe('the audit log names the CLI for what it changes through the daemon', () => {
+  type AuditRow = { actor: string; event: string; token_id: string | null };
+  const adminGet = async (path: string, headers: Record<string, string> = {}) =>
+    fetch(`${base.replace(/\/v1$/, '')}${path}`, { headers: { authorization: `Bearer ${readFileSync(join(dataDir, 'admin-secret'), 'utf8').trim()}`, ...headers } });
+  /** What the dashboard's Audit view shows for a token. */
+  const auditOf = async (tokenId: string): Promise<AuditRow[]> =>
+    ((await (await adminGet(`/admin/api/audit?token=${tokenId}&limit=100`)).json()) as { data: AuditRow[] }).data;
+
+  it('token create, set-budget and revoke with a daemon running: actor cli, not admin; a script with the admin secret stays admin', async () => {
+    const { id } = await create(['--name', 'audited-by-cli']);
+    expect((await cli(['token', 'set-budget', id, '3'])).code).toBe(0);
+    const script = await fetch(`${base.replace(/\/v1$/, '')}/admin/api/tokens/${id}`, {
+      method: 'PATCH',
+      headers: { authorization: `Bearer ${readFileSync(join(dataDir, 'admin-secret'), 'utf8').trim()}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'renamed-by-a-script' }),
+    });
+    expect(script.status).toBe(200);
+    expect((await cli(['token', 'revoke', id])).code).toBe(0);
+    const rows = await auditOf(id);
+    // Through the daemon (it runs), so these are the admin API's rows, not the CLI's direct database writes.
+    expect(rows.map((r) => [r.event, r.actor]).reverse()).toEqual([
+      ['token.create', 'cli'],
+      ['token.budget', 'cli'],
+      ['token.rename', 'admin'],
+      ['token.revoke', 'cli'],
+    ]);
+    const shown = await cli(['audit', '--token', id]);
+    expect(shown.stdout).toMatch(/token\.create.*\bcli\b|\bcli\b.*token\.create/);
+  });
+
+  it('the CLI label is only for admin-secret requests: a dashboard session that claims it is refused, a value other than cli too', async () => {
+    const link = (await (await fetch(`${base.replace(/\/v1$/, '')}/admin/api/login-links`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${readFileSync(join(dataDir, 'admin-secret'), 'utf8').trim()}` },
+    })).json()) as { url: string };
+    const signIn = await fetch(link.url, { redirect: 'manual' });
+    const session = { cookie: String(signIn.headers.get('set-cookie')).split(';')[0]!, 'x-sidecar-session': /#sbs-session=(\w+)$/.exec(String(signIn.headers.get('location')))![1]! };
+    const origin = new URL(link.url).origin;
+    const asDashboard = (client?: string) =>
+      fetch(`${origin}/admin/api/access-requests/clear`, { method: 'POST', headers: { ...session, origin, ...(client === undefined ? {} : { 'x-sidecar-client': client }) } });
+    expect((await asDashboard()).status).toBe(200);
+    const claimed = await asDashboard('cli');
+    expect(claimed.status).toBe(400);
+    expect(((await claimed.json()) as { error: { code: string } }).error.code).toBe('client_not_allowed');
+    const odd = await adminGet('/admin/api/status', { 'x-sidecar-client': 'tray' });
+    expect(odd.status).toBe(400);
+  });
+});

@@ -140,6 +140,16 @@ describe('H. secret leakage', () => {
     expect((await agent(lead.secret, 'GET', '/v1/models')).status).toBe(200);
     expect((await agent(lead.secret, 'GET', '/v1/balance')).status).toBe(200);
 
+    // The WAL searched after the crash must hold everything written from here on. The daemon checkpoints every second,
+    // and a writer after a complete checkpoint starts the WAL over, overwriting its frames, so whether the frames that
+    // name the marker token (and any secret) were still there at the crash depended on timing. A read transaction held open
+    // from before the session issues its secrets keeps the WAL from starting over (no checkpoint may pass a reader's
+    // snapshot, and none may reset the log while a reader is on it), so nothing written after it is overwritten.
+    // Read-only: closing it after the snapshot neither checkpoints nor deletes the crashed daemon's WAL.
+    const walPin = openDatabase(dataDir, { readonly: true });
+    walPin.exec('BEGIN');
+    walPin.prepare('SELECT count(*) FROM tokens').get();
+
     // Secrets issued over the session (these answers carry them once, by design, so they are not haystacks).
     const minted = (await (await agent(lead.secret, 'POST', '/v1/api-keys', { name: 'kid', scopes: ['models:read', 'models:use'], monthly_budget: 1 }, false)).json()) as { api_key: string; id: string };
     const child = (await (await agent(lead.secret, 'POST', '/v1/agents/create-child', { child_name: 'kid2', child_budget: 1, scopes: ['models:read'], expiration_days: 5 }, false)).json()) as { api_key: string };
@@ -212,6 +222,8 @@ describe('H. secret leakage', () => {
     printed.set('serve run 1', d.output());
     expect(existsSync(`${dataDir}/sidecar.db-wal`)).toBe(true);
     snapshotFiles(dataDir, 'after SIGKILL', files);
+    walPin.exec('COMMIT');
+    walPin.close();
 
     // Restart, use the rotated secrets, stop cleanly.
     ({ d, url } = await serve());

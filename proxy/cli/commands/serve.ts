@@ -9,6 +9,7 @@ import { isLoopbackHost } from '../../server/guards.js';
 import { startDaemon, type Daemon } from '../../server/daemon.js';
 import { CliError, dataDirOf, type GlobalOptions } from '../context.js';
 import { registerRunning } from '../running.js';
+import { StopRequest } from '../stop.js';
 import { parseCountFlag, parsePortFlag, parsePositiveFlag } from '../parse.js';
 import { parseControlPlane } from '../../upstream/balance.js';
 
@@ -45,21 +46,14 @@ function duration(flag: string, s: string, unitMs = 1000): number {
   return Math.round(parsePositiveFlag(s, flag, `a positive number of ${unitMs === 1000 ? 'seconds' : 'minutes'}`) * unitMs);
 }
 
-/** Stops the daemon on SIGINT/SIGTERM and resolves when it has stopped. */
-export function runUntilSignal(daemon: Daemon, onStop?: () => Promise<void>): Promise<void> {
-  return new Promise((resolve) => {
-    let stopping = false;
-    const stop = () => {
-      if (stopping) return;
-      stopping = true;
-      void daemon
-        .close()
-        .then(() => onStop?.())
-        .finally(resolve);
-    };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
+/** Stops the daemon on SIGINT/SIGTERM (at once if `stop` was already asked for) and resolves when it has stopped. */
+export async function runUntilSignal(daemon: Daemon, onStop?: () => Promise<void>, stop = new StopRequest()): Promise<void> {
+  await stop.wait();
+  try {
+    await daemon.close();
+  } finally {
+    await onStop?.();
+  }
 }
 
 export function registerServe(program: Command, globals: () => GlobalOptions): void {
@@ -83,56 +77,74 @@ export function registerServe(program: Command, globals: () => GlobalOptions): v
     .option('--metrics', 'serve Prometheus metrics at /metrics (loopback only; bearer: the admin-secret file in the data dir)')
     .option('--no-log-file', 'do not write JSON logs to <data dir>/logs (stderr only)')
     .action(async (o: ServeFlags) => {
-      const port = parsePortFlag(o.port);
-      if (!isLoopbackHost(o.host) && !o.allowRemote) {
-        throw new CliError(`refusing to bind ${o.host}: the sidecar is meant for loopback only. Add --allow-remote if you really want it reachable from the network.`);
-      }
-      const maxBodyMb = parsePositiveFlag(o.maxBodyMb ?? '32', '--max-body-mb', 'a positive number of MiB');
-      const upTimeout = parsePositiveFlag(o.upstreamTimeout ?? '300', '--upstream-timeout', 'a positive number of seconds');
-      const headersTimeoutMs = duration('--headers-timeout', o.headersTimeout);
-      const requestTimeoutMs = duration('--request-timeout', o.requestTimeout);
-      if (headersTimeoutMs > requestTimeoutMs) throw new CliError('--headers-timeout must not be longer than --request-timeout');
-      // 0 turns the limit off.
-      const authFailures = parseCountFlag(o.authFailuresPerMinute, '--auth-failures-per-minute', 1_000_000, { min: 0, none: false })!;
-      const maxConnections = parseCountFlag(o.maxConnections, '--max-connections', 1_000_000, { none: false })!;
-      const dataDir = dataDirOf(globals());
-      // Before anything is written there (the log file): a data dir the daemon cannot write is a clear refusal.
-      ensureDataDir(dataDir);
-      checkWritable(dataDir);
-      const file = o.logFile ? await openLogFile(dataDir) : undefined;
-      const log = createLogger({ pretty: process.stderr.isTTY, file });
-      const daemon = await startDaemon({
-        dataDir,
-        host: o.host,
-        port,
-        upstreamUrl: resolveUpstream(o.upstream),
-        ...controlPlaneFlag(o.controlPlane ?? (envSetting('SKILLBOSS_CONTROL_PLANE_URL'))),
-        allowedOrigins: o.allowOrigin,
-        limits: {
-          maxBodyBytes: Math.round(maxBodyMb * 1024 * 1024),
-          upstreamHeadersTimeoutMs: upTimeout * 1000,
-          upstreamIdleTimeoutMs: duration('--upstream-idle-timeout', o.upstreamIdleTimeout),
-          maxResponseMs: duration('--max-response-minutes', o.maxResponseMinutes, 60_000),
-          headersTimeoutMs,
-          requestTimeoutMs,
-          authFailuresPerMinute: authFailures,
-          maxConnections,
-        },
-        log,
-        ...(o.metrics ? { metrics: true } : {}),
-      });
-      logRequests(daemon.events, log);
-      log.info({ url: daemon.url, dataDir }, 'skillboss-sidecar is serving');
-      // One plain line on stdout for scripts and tests: where agents should point.
-      process.stdout.write(`listening ${daemon.url}/v1\n`);
-      const unregister = registerRunning({ pid: process.pid, kind: 'serve', dataDir, url: daemon.url });
-      await runUntilSignal(daemon, async () => unregister());
-      log.info('stopped');
-      if (file) {
-        // end() writes what is buffered, in order, then closes.
-        const closed = once(file, 'close');
-        file.end();
-        await closed;
+      // First: a SIGTERM/SIGINT from here on (or one caught while the CLI loaded) is an orderly stop, start-up included.
+      const stop = new StopRequest();
+      try {
+        await serve(o, globals(), stop);
+      } finally {
+        stop.dispose();
       }
     });
+}
+
+async function serve(o: ServeFlags, g: GlobalOptions, stop: StopRequest): Promise<void> {
+  const port = parsePortFlag(o.port);
+  if (!isLoopbackHost(o.host) && !o.allowRemote) {
+    throw new CliError(`refusing to bind ${o.host}: the sidecar is meant for loopback only. Add --allow-remote if you really want it reachable from the network.`);
+  }
+  const maxBodyMb = parsePositiveFlag(o.maxBodyMb ?? '32', '--max-body-mb', 'a positive number of MiB');
+  const upTimeout = parsePositiveFlag(o.upstreamTimeout ?? '300', '--upstream-timeout', 'a positive number of seconds');
+  const headersTimeoutMs = duration('--headers-timeout', o.headersTimeout);
+  const requestTimeoutMs = duration('--request-timeout', o.requestTimeout);
+  if (headersTimeoutMs > requestTimeoutMs) throw new CliError('--headers-timeout must not be longer than --request-timeout');
+  // 0 turns the limit off.
+  const authFailures = parseCountFlag(o.authFailuresPerMinute, '--auth-failures-per-minute', 1_000_000, { min: 0, none: false })!;
+  const maxConnections = parseCountFlag(o.maxConnections, '--max-connections', 1_000_000, { none: false })!;
+  // Asked to stop while the CLI loaded: nothing was started, nothing is written.
+  if (stop.asked) return;
+  const dataDir = dataDirOf(g);
+  // Before anything is written there (the log file): a data dir the daemon cannot write is a clear refusal.
+  ensureDataDir(dataDir);
+  checkWritable(dataDir);
+  const file = o.logFile ? await openLogFile(dataDir) : undefined;
+  const log = createLogger({ pretty: process.stderr.isTTY, file });
+  const daemon = await startDaemon({
+    dataDir,
+    host: o.host,
+    port,
+    upstreamUrl: resolveUpstream(o.upstream),
+    ...controlPlaneFlag(o.controlPlane ?? (envSetting('SKILLBOSS_CONTROL_PLANE_URL'))),
+    allowedOrigins: o.allowOrigin,
+    limits: {
+      maxBodyBytes: Math.round(maxBodyMb * 1024 * 1024),
+      upstreamHeadersTimeoutMs: upTimeout * 1000,
+      upstreamIdleTimeoutMs: duration('--upstream-idle-timeout', o.upstreamIdleTimeout),
+      maxResponseMs: duration('--max-response-minutes', o.maxResponseMinutes, 60_000),
+      headersTimeoutMs,
+      requestTimeoutMs,
+      authFailuresPerMinute: authFailures,
+      maxConnections,
+    },
+    log,
+    ...(o.metrics ? { metrics: true } : {}),
+  });
+  if (stop.asked) {
+    // Asked to stop while starting: stopped before serving anything, leaving no runtime file behind.
+    await daemon.close();
+    log.info({ signal: stop.asked }, 'stopped while starting');
+  } else {
+    logRequests(daemon.events, log);
+    log.info({ url: daemon.url, dataDir }, 'skillboss-sidecar is serving');
+    // One plain line on stdout for scripts and tests: where agents should point.
+    process.stdout.write(`listening ${daemon.url}/v1\n`);
+    const unregister = registerRunning({ pid: process.pid, kind: 'serve', dataDir, url: daemon.url });
+    await runUntilSignal(daemon, async () => unregister(), stop);
+    log.info('stopped');
+  }
+  if (file) {
+    // end() writes what is buffered, in order, then closes.
+    const closed = once(file, 'close');
+    file.end();
+    await closed;
+  }
 }
