@@ -111,7 +111,7 @@ export class LedgerStore {
     this.q = {
       recordRelayed: db.prepare('INSERT OR REPLACE INTO relayed_responses (response_id, token_id, ts, tokens) VALUES (?, ?, ?, ?)'),
       pruneRelayed: db.prepare('DELETE FROM relayed_responses WHERE ts < ?'),
-      relayedTokens: db.prepare('SELECT tokens FROM relayed_responses WHERE response_id = ?').pluck(),
+      relayedTokens: db.prepare('SELECT tokens, token_id FROM relayed_responses WHERE response_id = ?'),
       insertUsage: db.prepare(`INSERT INTO usage (ts, request_id, token_id, method, route, model, prompt_tokens, completion_tokens, cached_tokens, cache_write_tokens, reasoning_tokens,
           cost_micros, status, latency_ms, streamed, usage_source, cost_source, error_code, error_message, job_id)
         VALUES (@ts, @request_id, @token_id, @method, @route, @model, @prompt_tokens, @completion_tokens, @cached_tokens, @cache_write_tokens, @reasoning_tokens,
@@ -345,10 +345,10 @@ export class LedgerStore {
     if (++this.relayedWrites % 256 === 1) this.q.pruneRelayed.run(ts - 30 * 86_400_000);
   }
 
-  /** The tokens a relayed response carries into the next one, or null when this sidecar did not relay it. */
-  relayedResponseTokens(responseId: string): number | null {
-    const t = this.q.relayedTokens.get(responseId) as number | undefined;
-    return typeof t === 'number' ? t : null;
+  /** The tokens a relayed response carries into the next one and the token it was made for, or null when this sidecar did not relay it. */
+  relayedResponse(responseId: string): { tokens: number; tokenId: string } | null {
+    const r = this.q.relayedTokens.get(responseId) as { tokens: number; token_id: string } | undefined;
+    return r ? { tokens: r.tokens, tokenId: r.token_id } : null;
   }
 
 }

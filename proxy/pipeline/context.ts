@@ -72,7 +72,12 @@ export interface StageDeps extends DaemonServices {
    * Responses this sidecar relayed (issue 25): the tokens a later `previous_response_id` carries into its
    * prompt. Absent: none known (every continued response is bounded by the model's context window).
    */
-  relayed?: { tokensOf(responseId: string): number | null; record(responseId: string, tokenId: string, ts: number, tokens: number): void };
+  relayed?: {
+    tokensOf(responseId: string): { tokens: number; tokenId: string } | null;
+    /** Whether two tokens are one family (the same, or one an ancestor of the other). */
+    related(a: string, b: string): boolean;
+    record(responseId: string, tokenId: string, ts: number, tokens: number): void;
+  };
   /** Counts prompts and delivered text off the event loop. */
   tokenizer: Pick<TokenizerPool, 'countPrompt' | 'countText' | 'translate' | 'countTranslated'>;
   /** What each dialect the route table names means: request, answer and stream translation, error shape. */

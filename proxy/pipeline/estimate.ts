@@ -8,7 +8,7 @@
  * route's meter kind (meters.ts), since a wrong type there would be a way
  * around the budget.
  */
-import { badRequest, SidecarError } from '../core/errors.js';
+import { badRequest, notFound, SidecarError } from '../core/errors.js';
 import type { PriceBook } from '../pricing/prices.js';
 import { promptTokensOf } from '../pricing/prompt.js';
 import { countTokens, upperBoundTokens, type Counter } from '../pricing/tokenizer.js';
@@ -183,8 +183,13 @@ function withCarried(ctx: RequestContext, body: RequestBody, est: Estimate, limi
   const fields = body.json ?? body.scan?.fields;
   const c = spec.carried && fields ? spec.carried(fields) : null;
   if (!c) return est;
-  const known = c.previous !== null && !c.conversation ? (ctx.deps.relayed?.tokensOf(c.previous) ?? null) : null;
+  const relayed = c.previous !== null && !c.conversation ? (ctx.deps.relayed?.tokensOf(c.previous) ?? null) : null;
   const { deps } = ctx;
+  // Every token shares the one real key, so the upstream would continue anyone's response: only its own family may.
+  if (relayed && !deps.relayed!.related(ctx.principal.token.id, relayed.tokenId)) {
+    throw notFound('response_not_found', `No response ${JSON.stringify(c.previous!.slice(0, 80))} was made with this token (or its parent or children).`);
+  }
+  const known = relayed?.tokens ?? null;
   if (known !== null) {
     const promptTokens = est.promptTokens + known;
     return { ...est, promptTokens, carried: { tokens: known }, worstCaseMicros: deps.prices.cost(est.model, promptTokens, est.maxCompletionTokens).micros };

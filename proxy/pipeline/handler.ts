@@ -124,10 +124,18 @@ async function forwardRoute(ctx: RequestContext, body: RequestBody): Promise<voi
     else if (spec.job === 'start') ({ row, reservation } = deps.jobs.afterRun(ctx, est, outcome, row, reservation, claim));
     await settleForwarded(ctx, reservation, row);
     reservation = null;
-    // A Responses answer a later previous_response_id may continue: its tokens are that request's hidden input (issue 25).
-    const responseId = outcome.usage?.responseId;
-    if (responseId !== undefined && outcome.status < 400) deps.relayed?.record(responseId, principal.token.id, row.ts, row.prompt_tokens + row.completion_tokens);
     if (sent) finish(ctx, outcome);
+    // A Responses answer a later previous_response_id may continue: its tokens are that request's hidden input (issue 25).
+    // Recorded in the same turn as the last byte (no request continuing it can come first), and never at the answer's
+    // cost: a database that will not take it leaves the continuation bounded by the model's context window instead.
+    const responseId = outcome.usage?.responseId;
+    if (responseId !== undefined && outcome.status < 400) {
+      try {
+        deps.relayed?.record(responseId, principal.token.id, row.ts, row.prompt_tokens + row.completion_tokens);
+      } catch (err) {
+        deps.log.warn({ err, requestId: ctx.requestId }, 'could not record a relayed response; a request continuing it is bounded by the model\'s context window');
+      }
+    }
   } catch (err) {
     // Refused or failed before anything was charged: a retry with the same key is a new request.
     if (claim && !claim.retryOf) deps.jobs.dropClaim(ctx, claim);

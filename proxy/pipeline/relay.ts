@@ -134,6 +134,8 @@ async function relayJson(
       throw badGateway('upstream_invalid_response', 'SkillBoss sent a response that is not valid JSON.');
     }
     usage ??= obj ? spec.usage.json(obj) : null;
+    // Fails closed: a list the filter cannot read is not shown to a token with a model list as it came.
+    if (filtered && !obj) throw badGateway('upstream_invalid_response', 'SkillBoss sent a model list that is not a JSON object, so the sidecar cannot show this token only the models it may use.');
   }
   const after = obj ? obj.wallet_balance_after_usd : scanned?.fields.wallet_balance_after_usd;
   if (typeof after === 'number' && Number.isFinite(after)) ctx.deps.events.emit('upstream_said', { kind: 'balance_after', usd: after });

@@ -103,6 +103,8 @@ export class TokenizerPool {
    * would throw, with `model` set when the body named one.
    */
   translate(dialect: TranslatedDialect, raw: Buffer, maxDepth: number, who?: JobOwner): Promise<Translated> {
+    const refused = this.refuseOver(who);
+    if (refused) return refused;
     const body = handOver(raw);
     return this.run<Translated>({ id: 0, kind: 'translate', dialect, body, maxDepth }, [body], who?.owner);
   }
@@ -128,7 +130,7 @@ export class TokenizerPool {
   /** A 429 when the owner already has its most jobs in the pool (`maxInFlight`); null: it may queue another. */
   private refuseOver(who: JobOwner | undefined): Promise<never> | null {
     if (who?.maxInFlight === undefined || (this.inFlight.get(who.owner) ?? 0) < who.maxInFlight) return null;
-    return Promise.reject(rateLimited('tokenizer_busy', `This token already has ${who.maxInFlight} counts in progress; wait for them to finish before sending another.`, 1));
+    return Promise.reject(rateLimited('tokenizer_busy', `This token already has ${who.maxInFlight} large requests being read or counted by the sidecar; wait for them to finish before sending another.`, 1));
   }
 
   /** Ends every thread; pending counts are rejected. */

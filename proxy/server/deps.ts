@@ -109,7 +109,9 @@ export function createPipelineDeps(o: PipelineDepsOptions): Pipeline {
     budgets,
     looseBounds: new LooseBounds(),
     relayed: {
-      tokensOf: (id) => ledgerStore(db).relayedResponseTokens(id),
+      tokensOf: (id) => ledgerStore(db).relayedResponse(id),
+      // One family: the same token, an ancestor of it, or one of its descendants.
+      related: (a, b) => a === b || tokens.chain(a).some((t) => t.id === b) || tokens.chain(b).some((t) => t.id === a),
       record: (id, tokenId, ts, n) => ledgerStore(db).recordRelayedResponse(id, tokenId, ts, n),
     },
     tokenizer,

@@ -14,7 +14,8 @@ import { OPENAI_DIALECT, type Dialect, type Dialects } from '../pipeline/dialect
 
 const ANTHROPIC_DIALECT: Dialect = {
   // A small body is translated here (its parse costs less than a thread's round trip); a large one in the pool.
-  request: async (body, o) => (body.json ? chatBodyOf(body.json) : { ...(await o.pool.translate('anthropic', body.raw, o.maxDepth, { owner: o.owner })), json: undefined }),
+  request: async (body, o) =>
+    body.json ? chatBodyOf(body.json) : { ...(await o.pool.translate('anthropic', body.raw, o.maxDepth, { owner: o.owner, maxInFlight: TRANSLATIONS_IN_FLIGHT })), json: undefined },
   response: (answer, model) => toMessage(answer, model),
   tap: (o) => new AnthropicSseTap(o.model, o.promptTokens, o.readUsage, o.redact),
   errorBody: (err) => toAnthropicBody(err),
@@ -24,6 +25,12 @@ const ANTHROPIC_DIALECT: Dialect = {
 
 /** count_tokens requests one token may have in the tokenizer pool at once; more get 429. */
 const COUNTS_IN_FLIGHT = 2;
+/**
+ * Large /v1/messages bodies one token may have waiting in or read by the pool at once (before its concurrency
+ * limit, which is taken once a body is read); more get 429, so that one agent's connections cannot queue
+ * unbounded memory there. Above what parallel subagents on one token send.
+ */
+const TRANSLATIONS_IN_FLIGHT = 8;
 
 export const DIALECTS: Dialects = { openai: OPENAI_DIALECT, anthropic: ANTHROPIC_DIALECT };
 

@@ -44,9 +44,11 @@ const promptMicros = (tokens: number) => Math.ceil(tokens * 2.5);
 describe('previous_response_id of a response this sidecar relayed (issue 25 item 2)', () => {
   let previous = '';
   let carried = 0;
+  let creator = '';
 
   beforeAll(async () => {
-    const { secret } = s.token({ budgetUsd: 10 });
+    const { secret, token } = s.token({ budgetUsd: 10 });
+    creator = token.id;
     const r = await respond(s, secret, { model: 'gpt-4o', input: text(40_000), max_output_tokens: 16 });
     expect(r.status).toBe(200);
     const body = (await r.json()) as { id: string; usage: { input_tokens: number; output_tokens: number } };
@@ -58,7 +60,8 @@ describe('previous_response_id of a response this sidecar relayed (issue 25 item
   it('is counted: a budget below what the continued prompt costs is refused 402, nothing sent, nothing spent', async () => {
     // "hi" and 16 output tokens cost well under a cent; the prepended items alone cost more than this budget.
     const budgetMicros = Math.floor(promptMicros(carried) * 0.9);
-    const { secret, token: { id } } = s.token({ budgetMicros });
+    // A child of the token that made it: its own family may continue it.
+    const { secret, token: { id } } = s.token({ budgetMicros, parentId: creator });
     const from = s.sim.requests.length;
     const before = s.sim.balanceMicros();
     const r = await respond(s, secret, { model: 'gpt-4o', input: 'hi', max_output_tokens: 16, previous_response_id: previous });
@@ -69,10 +72,20 @@ describe('previous_response_id of a response this sidecar relayed (issue 25 item
     expect(spentMicros(s, id)).toBe(0);
   });
 
+  it('belongs to the token that made it and its family: another token naming it gets 404, nothing sent', async () => {
+    const { secret, token: { id } } = s.token({ budgetUsd: 10 });
+    const from = s.sim.requests.length;
+    const r = await respond(s, secret, { model: 'gpt-4o', input: 'hi', max_output_tokens: 16, previous_response_id: previous });
+    expect(r.status).toBe(404);
+    expect(((await r.json()) as { error: { code: string } }).error.code).toBe('response_not_found');
+    expect(s.sim.requests.slice(from).filter((q) => q.path.endsWith('/responses'))).toHaveLength(0);
+    expect(spentMicros(s, id)).toBe(0);
+  });
+
   it('a budget that holds the bound is admitted, and the bound reserved is at least what the upstream charged', async () => {
     const bound = promptMicros(carried + 64) + 16 * 10;
     const budgetMicros = bound + 2000;
-    const { secret, token: { id } } = s.token({ budgetMicros });
+    const { secret, token: { id } } = s.token({ budgetMicros, parentId: creator });
     const before = s.sim.balanceMicros();
     const r = await respond(s, secret, { model: 'gpt-4o', input: 'hi', max_output_tokens: 16, previous_response_id: previous });
     expect(r.status).toBe(200);
@@ -90,7 +103,7 @@ describe('previous_response_id of a response this sidecar relayed (issue 25 item
 
 describe('streamed responses are recorded too', () => {
   it('a streamed answer\'s id and tokens are recorded from its closing event, so continuing it is bounded the same way', async () => {
-    const { secret } = s.token({ budgetUsd: 10 });
+    const { secret, token: maker } = s.token({ budgetUsd: 10 });
     const r = await respond(s, secret, { model: 'gpt-4o', input: text(20_000), max_output_tokens: 16, stream: true });
     expect(r.status).toBe(200);
     const sse = await r.text();
@@ -98,7 +111,7 @@ describe('streamed responses are recorded too', () => {
     expect(id).toBeDefined();
     const tokens = s.daemon.db.prepare('SELECT tokens FROM relayed_responses WHERE response_id = ?').pluck().get(id) as number;
     expect(tokens).toBeGreaterThan(2500);
-    const tight = s.token({ budgetMicros: Math.floor(promptMicros(tokens) * 0.9) });
+    const tight = s.token({ budgetMicros: Math.floor(promptMicros(tokens) * 0.9), parentId: maker.id });
     const refused = await respond(s, tight.secret, { model: 'gpt-4o', input: 'hi', max_output_tokens: 16, previous_response_id: id, stream: true });
     expect(refused.status).toBe(402);
     await refused.arrayBuffer();
