@@ -233,8 +233,14 @@ export class LedgerWriter<R extends Held> {
       let answered = 0;
       for (const u of batch) {
         if ((u.r !== null || u.row.cost_micros > 0) && this.unwritten.length < 100_000) this.unwritten.push({ r: u.r, chain: u.chain, row: u.row });
-        if (u.reject) u.reject(err);
-        else answered++;
+        // A row that waited for this commit is made durable in the log instead (past its end if need be), so its
+        // answer can still go out with the row safe; only without a usable log is the caller told it failed.
+        if (u.reject && !this.journal?.append(u.chain.map((t) => t.id), u.row, true)) {
+          u.reject(err);
+          continue;
+        }
+        u.resolve?.();
+        answered++;
       }
       // Rows of the ledger log were answered already: nobody waits to be told, so it is said here.
       if (answered > 0) this.log.error({ err, count: answered }, 'could not commit answered requests to the ledger; they and their reservations are held (and kept in the ledger log) until the disk accepts writes again');

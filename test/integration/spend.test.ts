@@ -243,7 +243,7 @@ describe('a human in the loop', () => {
     expect(listed.holds).toContainEqual(expect.objectContaining({ token_id: t.id, state: 'held' }));
     expect((await call(secret, '/chat/completions', small)).status).toBe(402);
 
-    // Through the running daemon's admin API (issue 26), so audited as 'admin'.
+    // Through the running daemon's admin API (issue 26), audited as the CLI's.
     const approved = await cli('requests', 'approve', t.id, '--hold-above', String((20 * w) / 1e6));
     expect(approved.code).toBe(0);
     await vi.waitFor(async () => expect(((await (await call(secret, '/balance')).json()) as { held: boolean }).held).toBe(false), { timeout: 10_000, interval: 50 });
@@ -251,7 +251,7 @@ describe('a human in the loop', () => {
     expect(after.map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
     await Promise.all(after.map((r) => r.text()));
     const audit = s.daemon.db.prepare('SELECT event, actor FROM audit WHERE token_id = ? ORDER BY id').all(t.id) as Array<{ event: string; actor: string }>;
-    expect(audit).toEqual(expect.arrayContaining([{ event: 'token.hold', actor: 'daemon' }, { event: 'token.hold_approved', actor: 'admin' }]));
+    expect(audit).toEqual(expect.arrayContaining([{ event: 'token.hold', actor: 'daemon' }, { event: 'token.hold_approved', actor: 'cli' }]));
   });
 
   it('a rate hold trips on the rolling hour and reaches the live feed; a denied token stays held and its agents are told not to retry', async () => {
