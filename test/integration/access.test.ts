@@ -135,10 +135,10 @@ describe('the whole flow', () => {
     expect((await errorOf(p3)).code).toBe('access_request_used');
     expect((await cli('list', '--all', '--json')).stdout).toContain('"status": "delivered"');
 
-    // Every step is audited, and no secret is anywhere in the audit log, the database or its WAL.
+    // Every step is audited (the human's approval came through the CLI, so it reads as the CLI's), and no secret is anywhere in the audit log, the database or its WAL.
     const trail = listAudit(s.daemon.db, { limit: 50 }).reverse();
     const mine = trail.filter((a) => a.detail.request_id === created.request_id || a.token_id === got.token_id);
-    expect(mine.map((a) => `${a.actor} ${a.event}`)).toEqual(['agent access.create', 'admin access.approve', 'admin token.create', 'agent access.collect']);
+    expect(mine.map((a) => `${a.actor} ${a.event}`)).toEqual(['agent access.create', 'cli access.approve', 'cli token.create', 'agent access.collect']);
     expect(mine[1]!.detail).toMatchObject({ monthly_budget_micros: 7_500_000, requested: { monthly_budget_micros: 20_000_000 } });
     const files = ['sidecar.db', 'sidecar.db-wal'].map((f) => readFileSync(join(s.dataDir, f)));
     for (const secret of [got.api_key, pollSecret]) {

@@ -10,6 +10,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBase62 } from '../../proxy/tokens/format.js';
+import { claimSession } from '../helpers/session.js';
 import { runCli, startCli, type Background } from '../helpers/cli.js';
 import { tempDir } from '../helpers/stack.js';
 
@@ -255,8 +256,11 @@ describe('the audit log names the CLI for what it changes through the daemon', (
       headers: { authorization: `Bearer ${readFileSync(join(dataDir, 'admin-secret'), 'utf8').trim()}` },
     })).json()) as { url: string };
     const signIn = await fetch(link.url, { redirect: 'manual' });
-    const session = { cookie: String(signIn.headers.get('set-cookie')).split(';')[0]!, 'x-sidecar-session': /#sbs-session=(\w+)$/.exec(String(signIn.headers.get('location')))![1]! };
+    const cookie = String(signIn.headers.get('set-cookie')).split(';')[0]!;
     const origin = new URL(link.url).origin;
+    // The page trades the fragment's one-time claim for the session's key (issue 25).
+    const claim = /#sbs-claim=([\w-]+)$/.exec(String(signIn.headers.get('location')))![1]!;
+    const session = { cookie, 'x-sidecar-session': await claimSession(origin, cookie, claim) };
     const asDashboard = (client?: string) =>
       fetch(`${origin}/admin/api/access-requests/clear`, { method: 'POST', headers: { ...session, origin, ...(client === undefined ? {} : { 'x-sidecar-client': client }) } });
     expect((await asDashboard()).status).toBe(200);
