@@ -90,6 +90,13 @@ export interface SeriesBucket {
   cost_micros: number;
 }
 
+/** The usage columns a row writes, in the order insertUsage binds them. */
+const USAGE_COLUMNS = [
+  'ts', 'request_id', 'token_id', 'method', 'route', 'model', 'prompt_tokens', 'completion_tokens', 'cached_tokens',
+  'cache_write_tokens', 'reasoning_tokens', 'cost_micros', 'status', 'latency_ms', 'streamed', 'usage_source',
+  'cost_source', 'error_code', 'error_message', 'job_id',
+] as const satisfies readonly (keyof LedgerRow)[];
+
 const stores = new WeakMap<DB, LedgerStore>();
 
 /** The ledger store of `db` (one per connection, so its statements are prepared once). */
@@ -112,10 +119,7 @@ export class LedgerStore {
       recordRelayed: db.prepare('INSERT OR REPLACE INTO relayed_responses (response_id, token_id, ts, tokens) VALUES (?, ?, ?, ?)'),
       pruneRelayed: db.prepare('DELETE FROM relayed_responses WHERE ts < ?'),
       relayedTokens: db.prepare('SELECT tokens, token_id FROM relayed_responses WHERE response_id = ?'),
-      insertUsage: db.prepare(`INSERT INTO usage (ts, request_id, token_id, method, route, model, prompt_tokens, completion_tokens, cached_tokens, cache_write_tokens, reasoning_tokens,
-          cost_micros, status, latency_ms, streamed, usage_source, cost_source, error_code, error_message, job_id)
-        VALUES (@ts, @request_id, @token_id, @method, @route, @model, @prompt_tokens, @completion_tokens, @cached_tokens, @cache_write_tokens, @reasoning_tokens,
-          @cost_micros, @status, @latency_ms, @streamed, @usage_source, @cost_source, @error_code, @error_message, @job_id)`),
+      insertUsage: db.prepare(`INSERT INTO usage (${USAGE_COLUMNS.join(', ')}) VALUES (${USAGE_COLUMNS.map(() => '?').join(', ')})`),
       addSpend: db.prepare(`INSERT INTO spend (token_id, period, spent_micros, requests) VALUES (?, ?, ?, 1)
         ON CONFLICT(token_id, period) DO UPDATE SET spent_micros = spent_micros + excluded.spent_micros, requests = requests + 1`),
       hasRow: db.prepare('SELECT 1 FROM usage WHERE token_id = ? AND ts = ? AND request_id = ? LIMIT 1').pluck(),
@@ -149,8 +153,10 @@ export class LedgerStore {
 
   /** Appends a ledger row; `row` binds as it is (ledgerRow() sets every column). */
   insertUsage(row: LedgerRow): void {
-    // Only a service's rows name a job; every named parameter must be bound.
-    this.q.insertUsage.run(row.job_id === undefined ? { ...row, job_id: null } : row);
+    // Bound by position, not by name: a few µs a row cheaper than 20 named parameters (it is on every request).
+    const values = new Array<unknown>(USAGE_COLUMNS.length);
+    for (let i = 0; i < USAGE_COLUMNS.length; i++) values[i] = row[USAGE_COLUMNS[i]!] ?? null; // only a service's rows name a job
+    this.q.insertUsage.run(values);
   }
 
   /** Adds one request costing `micros` to the spend of `tokenId` in window `period`. */
