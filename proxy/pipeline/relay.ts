@@ -18,7 +18,7 @@ import { sendError } from './respond.js';
 import { ResponseCap } from './cap.js';
 import { scanBody, type BodyScan } from './scan.js';
 import type { StreamTap } from './sse.js';
-import { mapTransportError, responseHeaders, type UpstreamBody, type UpstreamResponse } from './upstream.js';
+import { mapTransportError, responseHeaders, type Abortable, type UpstreamBody, type UpstreamResponse } from './upstream.js';
 import { reportedCost } from './usage.js';
 import { balanceWarningText, stripInjected } from '../upstream/hygiene.js';
 import { AGENT_ANSWERS, filterModelList } from '../upstream/models.js';
@@ -174,11 +174,13 @@ async function relayJson(
 }
 
 /** A streamed answer: forwarded event by event as it arrives, metered by the tap. */
-async function relayStream(ctx: RequestContext, up: UpstreamResponse, tap: StreamTap, signal: AbortSignal, cap: ResponseCap): Promise<Outcome> {
+async function relayStream(ctx: RequestContext, up: UpstreamResponse, tap: StreamTap, signal: Abortable, cap: ResponseCap): Promise<Outcome> {
   const { res } = ctx;
   const headers = responseHeaders(up.headers);
   res.writeHead(up.statusCode, { ...headers, 'cache-control': 'no-cache', 'x-accel-buffering': 'no' });
-  res.flushHeaders();
+  // The head goes out now only when no event is waiting behind it; otherwise it leaves with the first event, in
+  // one write and one packet (the client's first byte comes ~0.1 ms sooner, and a syscall is saved).
+  if (up.body.readableLength === 0) res.flushHeaders();
   let errorCode: string | null = null;
   let errorMessage: string | null = null;
   let status = up.statusCode;
@@ -270,7 +272,7 @@ function heardInjected(ctx: RequestContext, removed: Record<string, unknown>): v
   if (warning) ctx.deps.events.emit('upstream_said', { kind: 'balance_warning', message: warning });
 }
 
-function drained(res: RequestContext['res'], signal: AbortSignal): Promise<void> {
+function drained(res: RequestContext['res'], signal: Abortable): Promise<void> {
   return new Promise((resolve, reject) => {
     const done = () => {
       res.off('drain', done);
@@ -287,7 +289,7 @@ function drained(res: RequestContext['res'], signal: AbortSignal): Promise<void>
 }
 
 /** Anything else (audio bytes, images): piped through untouched; metered by a reported cost only. */
-async function relayOpaque(ctx: RequestContext, up: UpstreamResponse, signal: AbortSignal, cap: ResponseCap): Promise<Outcome> {
+async function relayOpaque(ctx: RequestContext, up: UpstreamResponse, signal: Abortable, cap: ResponseCap): Promise<Outcome> {
   const { res } = ctx;
   const headers = responseHeaders(up.headers);
   const len = up.headers['content-length'];

@@ -9,11 +9,16 @@
  *
  * With the ledger log (db/ledger-log.ts, the daemon's), a row is durable once
  * it is written there (one write(), in the page cache: a SIGKILL cannot lose
- * it), so the answer's last byte goes out then, and the SQLite commit follows
- * in the same turn of the event loop, grouped with the turn's other rows. The
- * reservation is still released only after that commit, so budgets never see
- * spend the database does not have; rows a killed daemon had logged but not
- * committed are committed when the next one starts.
+ * it), so the answer's last byte goes out then. Its SQLite commit follows
+ * within COMMIT_WINDOW_MS, grouped with every row logged meanwhile: a commit
+ * costs ~16 syscalls (WAL pages, locks) whatever it holds, so an agent calling
+ * one request after another pays for one per window instead of one per call.
+ * A logged row's spend counts from the moment it is durable (`logged`, read
+ * with the committed spend by every budget check), its reservation is
+ * released then, and every read of the ledger in the daemon commits what waits
+ * first (ledger-store.ts `beforeRead`), so nothing the human or a budget sees
+ * lags the answers. Rows a killed daemon had logged but not committed are
+ * committed when the next one starts.
  */
 import type { DB } from '../db/database.js';
 import { LedgerLog, type LoggedRow } from '../db/ledger-log.js';
@@ -35,14 +40,27 @@ interface Settlement<R extends Held> {
   r: R | null;
   chain: readonly Token[];
   row: LedgerRow;
+  /** Logged (durable) before its commit: its spend is in `logged` until then, and its reservation, of `reserved`, is released. */
+  logged?: true;
+  reserved?: number;
   resolve?: () => void;
   reject?: (err: unknown) => void;
 }
+
+/**
+ * How long logged rows wait for their commit, at most: long enough that a sequential agent's calls (a few
+ * hundred µs apart) share one, short enough that no one would see it (a read in the daemon commits first).
+ */
+export const COMMIT_WINDOW_MS = 5;
+/** A window commits at the end of its turn once this many rows wait (one transaction stays short). */
+const COMMIT_WINDOW_ROWS = 512;
 
 /** The daemon's ledger log: where it is, and how a logged row's chain of tokens is found again to replay it. */
 export interface LedgerLogOptions {
   file: string;
   chainOf(tokenId: string): readonly Token[];
+  /** How long logged rows wait for their commit (COMMIT_WINDOW_MS); 0: at the end of their turn, for readers of the database file. */
+  commitWindowMs?: number;
 }
 
 /** What a write through the log returns: the row is durable, the last byte may go. */
@@ -68,6 +86,8 @@ export class LedgerWriter<R extends Held> {
   private day = '';
   /** Committed spend by `period-key token-id`. */
   private spentCache = new Map<string, number>();
+  /** Spend of logged rows not yet committed, by the same keys (counted by every budget check all the same). */
+  private logged = new Map<string, number>();
   /**
    * Settlements whose write failed (disk full, read-only data dir): held with
    * their reservations, retried before any new request may reserve, so the
@@ -75,8 +95,17 @@ export class LedgerWriter<R extends Held> {
    * and loses none of these rows once the disk recovers.
    */
   private unwritten: Settlement<R>[] = [];
-  /** Settlements waiting for this turn's group commit. */
+  /** Settlements waiting for their group commit: this turn's, or the window's (logged rows). */
   private pending: Settlement<R>[] = [];
+  /** Rows of `pending` whose answer waits for the commit (not logged): the commit is then this turn's. */
+  private waiting = 0;
+  /** A row came in this turn of the event loop: later ones of the same turn join its commit instead of the log. */
+  private turnOpen = false;
+  /** The window's commit, while only logged rows wait for it. */
+  private due: NodeJS.Timeout | null = null;
+  /** A commit is under way (a read it makes must not start another). */
+  private flushing = false;
+  private readonly windowMs: number;
   private readonly q;
   private readonly store: LedgerStore;
   /** Null without a data dir (tests of the budgets alone), or when the log could not be opened: every write then waits for its commit. */
@@ -93,7 +122,12 @@ export class LedgerWriter<R extends Held> {
     private readonly release: (r: R | null) => void,
     ledgerLog?: LedgerLogOptions,
   ) {
+    this.windowMs = ledgerLog?.commitWindowMs ?? COMMIT_WINDOW_MS;
     this.store = ledgerStore(db);
+    // A read of the ledger in the daemon sees every answered request: what waits for its window is committed first.
+    this.store.beforeRead(() => {
+      if (this.pending.length > 0 && !this.flushing) this.flush();
+    });
     this.q = {
       event: db.prepare('INSERT OR IGNORE INTO events (ts, kind, token_id, period, detail) VALUES (?, ?, ?, ?, ?)'),
     };
@@ -142,20 +176,54 @@ export class LedgerWriter<R extends Held> {
    * stands at or past the budget, every later reservation against it is refused.
    */
   write(r: R | null, chain: readonly Token[], row: LedgerRow): Promise<void> {
-    // A row that finds this turn's group commit already due joins it and waits for it: one transaction for a
-    // burst costs less than a write() per row (a syscall is ~20 µs on a VM, the bench's biggest cost at 50
-    // connections). The first row of a turn goes to the log, so a lone request's last byte never waits for a
-    // commit; so does every row while the database refuses them.
-    const joining = this.pending.length > 0 && this.unwritten.length === 0;
+    // A row that finds a row of this same turn before it joins that turn's group commit and waits for it: one
+    // transaction for a burst costs less than a write() per row (a syscall is ~20 µs on a VM, the bench's biggest
+    // cost at 50 connections). The first row of a turn goes to the log, so a lone request's last byte never waits
+    // for a commit, and its commit waits for the window's; so does every row while the database refuses them.
+    const joining = this.turnOpen && this.unwritten.length === 0;
     if (this.journal && !joining && this.logRow(chain, row)) {
-      this.pending.push({ r, chain, row });
-      if (this.pending.length === 1) setImmediate(() => this.flush());
+      // Durable: its spend counts now (in `logged`, then committed), so its reservation is done with.
+      this.addLogged(chain, row, 1);
+      this.guard.recordSpend(chain, row.cost_micros, row.ts);
+      this.pending.push(r ? { r: null, chain, row, logged: true, reserved: r.micros } : { r: null, chain, row, logged: true });
+      if (r) this.release(r);
+      this.openTurn();
       return DURABLE;
     }
     return new Promise((resolve, reject) => {
       this.pending.push({ r, chain, row, resolve, reject });
-      if (this.pending.length === 1) setImmediate(() => this.flush());
+      this.waiting++;
+      this.openTurn();
     });
+  }
+
+  /** At the end of the turn: rows waiting for their commit get it now; logged rows only the window's. */
+  private openTurn(): void {
+    if (this.turnOpen) return;
+    this.turnOpen = true;
+    setImmediate(() => {
+      this.turnOpen = false;
+      if (this.waiting > 0 || this.windowMs === 0 || this.pending.length >= COMMIT_WINDOW_ROWS) this.flush();
+      else if (this.pending.length > 0 && !this.due) {
+        this.due = setTimeout(() => this.flush(), this.windowMs);
+        this.due.unref();
+      }
+    });
+  }
+
+  /** A logged row's spend, by the keys its commit will add it to (`sign` -1 once it is committed). */
+  private addLogged(chain: readonly Token[], row: LedgerRow, sign: 1 | -1): void {
+    if (row.cost_micros <= 0) return;
+    const month = windowOf('month', row.ts).key;
+    for (const t of chain) {
+      const own = windowOf(t.budgetPeriod, row.ts).key;
+      for (const key of own === month ? [own] : [month, own]) {
+        const k = `${key} ${t.id}`;
+        const v = (this.logged.get(k) ?? 0) + sign * row.cost_micros;
+        if (v === 0) this.logged.delete(k);
+        else this.logged.set(k, v);
+      }
+    }
   }
 
   /**
@@ -207,9 +275,14 @@ export class LedgerWriter<R extends Held> {
     this.log.info('the ledger is writable again; held requests were recorded');
   }
 
-  /** Spend of a token in the window `key` as committed (cached until the day changes). */
+  /** Spend of a token in the window `key`: committed (cached until the day changes), and logged rows waiting for their commit. */
   spentIn(tokenId: string, key: string): number {
     const k = `${key} ${tokenId}`;
+    return this.committedIn(tokenId, key, k) + (this.logged.get(k) ?? 0);
+  }
+
+  /** Spend of a token in the window `key` as committed (cached until the day changes). */
+  private committedIn(tokenId: string, key: string, k: string): number {
     let v = this.spentCache.get(k);
     if (v === undefined) {
       v = this.store.spendOf(tokenId, key).spentMicros;
@@ -230,15 +303,22 @@ export class LedgerWriter<R extends Held> {
   private flush(): void {
     const batch = this.pending;
     this.pending = [];
+    this.waiting = 0;
+    if (this.due) {
+      clearTimeout(this.due);
+      this.due = null;
+    }
     if (batch.length === 0) return;
     let committed: Committed;
+    this.flushing = true;
     try {
       committed = this.commit(batch);
     } catch (err) {
       // Hold what cost or reserved something (with its reservation) until the disk takes it; refusals that cost nothing are dropped.
       let answered = 0;
       for (const u of batch) {
-        if ((u.r !== null || u.row.cost_micros > 0) && this.unwritten.length < 100_000) this.unwritten.push({ r: u.r, chain: u.chain, row: u.row });
+        // (A logged row's spend stays counted in `logged` meanwhile; its reservation was released when it was logged.)
+        if ((u.r !== null || u.row.cost_micros > 0) && this.unwritten.length < 100_000) this.unwritten.push(held(u));
         // A row that waited for this commit is made durable in the log instead (past its end if need be), so its
         // answer can still go out with the row safe; only without a usable log is the caller told it failed.
         if (u.reject && !this.journal?.append(u.chain.map((t) => t.id), u.row, true)) {
@@ -251,6 +331,8 @@ export class LedgerWriter<R extends Held> {
       // Rows of the ledger log were answered already: nobody waits to be told, so it is said here.
       if (answered > 0) this.log.error({ err, count: answered }, 'could not commit answered requests to the ledger; they and their reservations are held (and kept in the ledger log) until the disk accepts writes again');
       return;
+    } finally {
+      this.flushing = false;
     }
     this.settled(batch, committed);
     for (const u of batch) u.resolve?.();
@@ -305,14 +387,19 @@ export class LedgerWriter<R extends Held> {
   private afterCommit(batch: readonly Settlement<R>[], { crossings, delta }: Committed): void {
     for (const [k, d] of delta) {
       const [period, id] = k.split(' ') as [string, string];
-      this.spentCache.set(k, this.spentIn(id, period) + d);
+      this.spentCache.set(k, this.committedIn(id, period, k) + d);
     }
-    for (const { chain, row } of batch) this.guard.recordSpend(chain, row.cost_micros, row.ts);
+    for (const { chain, row, logged } of batch) {
+      // A logged row's spend moves from `logged` to the committed cache; its hour's spend was recorded when it was logged.
+      if (logged) this.addLogged(chain, row, -1);
+      else this.guard.recordSpend(chain, row.cost_micros, row.ts);
+    }
     const emitRequests = this.events.listenerCount('request') > 0;
-    for (const { r, row } of batch) {
-      if (r && r.micros > 0 && row.cost_micros > r.micros) {
+    for (const { r, row, reserved } of batch) {
+      const was = reserved ?? r?.micros ?? 0;
+      if (was > 0 && row.cost_micros > was) {
         this.log.warn(
-          { requestId: row.request_id, tokenId: row.token_id, reservedMicros: r.micros, costMicros: row.cost_micros, model: row.model },
+          { requestId: row.request_id, tokenId: row.token_id, reservedMicros: was, costMicros: row.cost_micros, model: row.model },
           'a request cost more than its reservation; the actual cost was charged',
         );
       }
@@ -340,9 +427,17 @@ export class LedgerWriter<R extends Held> {
   /** Adds to a spend row inside the commit's transaction; `delta` carries what is not yet in the cache. */
   private addSpend(tokenId: string, key: string, micros: number, delta: Map<string, number>): { before: number; after: number } {
     const k = `${key} ${tokenId}`;
-    const before = this.spentIn(tokenId, key) + (delta.get(k) ?? 0);
+    const before = this.committedIn(tokenId, key, k) + (delta.get(k) ?? 0);
     delta.set(k, (delta.get(k) ?? 0) + micros);
     this.store.addSpend(tokenId, key, micros);
     return { before, after: before + micros };
   }
+}
+
+/** A settlement as it is held while the disk refuses it (without whoever waited to be told). */
+function held<R extends Held>(u: Settlement<R>): Settlement<R> {
+  const h: Settlement<R> = { r: u.r, chain: u.chain, row: u.row };
+  if (u.logged) h.logged = true;
+  if (u.reserved !== undefined) h.reserved = u.reserved;
+  return h;
 }

@@ -49,9 +49,19 @@ export interface ForwardRequest {
   body: Buffer | string | null;
   key: string;
   requestId: string;
-  signal: AbortSignal;
+  signal: Abortable;
   /** Headers the sidecar sets itself (X-Max-Cost-Usd, X-Agent-Name): after the allowlist, so they win. */
   extra?: Readonly<Record<string, string>>;
+}
+
+/**
+ * What ends a request early: an AbortSignal, or anything of its shape (the pipeline's Departure, forward.ts,
+ * which is the same contract without an EventTarget behind it).
+ */
+export interface Abortable {
+  readonly aborted: boolean;
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
 }
 
 /** The upstream's answer: status, headers, and the body as it arrives (read it, or destroy it). */

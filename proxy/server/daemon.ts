@@ -65,6 +65,12 @@ export interface DaemonOptions {
   access?: Partial<AccessOptions>;
   /** The throwaway demo (`skillboss-sidecar demo`): said in the admin status, so `status` and `connect` can tell. */
   demo?: boolean;
+  /**
+   * How long an answered request's ledger row waits for its SQLite commit, grouped with others (settle.ts; default
+   * COMMIT_WINDOW_MS). Reads in the daemon never see the lag; 0 commits at the end of the turn, for tests that read
+   * the database file directly right after an answer.
+   */
+  ledgerCommitWindowMs?: number;
 }
 
 export interface Daemon {
@@ -109,7 +115,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     if (typeof saved === 'number' && Number.isInteger(saved) && saved > 0) limits.defaultMaxTokens = saved;
   }
   let paused = getSetting<boolean>(db, 'paused') === true;
-  const pipeline = createPipelineDeps({ db, dataDir: opts.dataDir, clock, limits, log, keyStore: opts.keyStore, upstreamUrl: opts.upstreamUrl, paused: () => paused, access: opts.access });
+  const pipeline = createPipelineDeps({ db, dataDir: opts.dataDir, clock, limits, log, keyStore: opts.keyStore, upstreamUrl: opts.upstreamUrl, paused: () => paused, access: opts.access, ledgerCommitWindowMs: opts.ledgerCommitWindowMs });
   const { deps, services, access, setUpstreamUrl } = pipeline;
   const { events, key, prices, principals, upstreamState } = deps;
 

@@ -51,6 +51,8 @@ export interface PipelineDepsOptions {
   upstreamUrl: string;
   paused: () => boolean;
   access?: Partial<AccessOptions>;
+  /** DaemonOptions.ledgerCommitWindowMs. */
+  ledgerCommitWindowMs?: number | undefined;
 }
 
 export interface Pipeline {
@@ -94,7 +96,11 @@ export function createPipelineDeps(o: PipelineDepsOptions): Pipeline {
       log.error({ err, requestId: e.request_id }, 'could not record an upstream overrun in the audit log');
     }
   });
-  const budgets = createBudgets(db, events, log, { file: join(o.dataDir, LEDGER_LOG_FILE), chainOf: (id) => tokens.chain(id) });
+  const budgets = createBudgets(db, events, log, {
+    file: join(o.dataDir, LEDGER_LOG_FILE),
+    chainOf: (id) => tokens.chain(id),
+    ...(o.ledgerCommitWindowMs !== undefined ? { commitWindowMs: o.ledgerCommitWindowMs } : {}),
+  });
   // Open SkillBoss jobs hold their reservations again; ones past the human's timeout are settled every minute.
   const jobs = new Jobs(db, log);
   jobs.restore(budgets, (id) => tokens.chain(id), clock());

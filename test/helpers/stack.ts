@@ -102,6 +102,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     clock,
     syncIntervalMs: 0,
     watchIntervalMs: 50,
+    // Tests read the database file right after an answer: its rows are committed at the end of the turn, not the window.
+    ledgerCommitWindowMs: 0,
     ...opts.daemon,
   });
   await daemon.sync();

@@ -101,6 +101,23 @@ const sse = (...events: unknown[]) => events.map((e) => `data: ${typeof e === 's
 const chunk = (content: string) => ({ choices: [{ index: 0, delta: { content } }] });
 
 describe('relay', () => {
+  it('sends a stream\'s head at once when its upstream sent only the head, and the events when they come', async () => {
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    answer = (res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' }).flushHeaders();
+      void released.then(() => res.end(sse(chunk('late'), '[DONE]')));
+    };
+    // The client has its status and headers while the upstream still holds every event back.
+    const res = await call();
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('text/event-stream');
+    release();
+    const text = await res.text();
+    expect(text).toContain('"late"');
+    expect(text.trimEnd().endsWith('data: [DONE]')).toBe(true);
+  });
+
   it('passes a JSON answer through whole and hands the meter its usage and reported cost', async () => {
     const body = { model: 'gpt-4o-mini', choices: [{ message: { content: 'hi' } }], usage: { prompt_tokens: 7, completion_tokens: 2 } };
     answer = (res) => res.writeHead(200, { 'content-type': 'application/json', 'x-skillboss-cost': '0.000012', 'set-cookie': 'no=1' }).end(JSON.stringify(body));

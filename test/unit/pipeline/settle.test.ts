@@ -9,13 +9,14 @@
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { SidecarEvents } from '../../../proxy/core/events.js';
 import type { LedgerRow } from '../../../proxy/core/ledger.js';
 import { silentLogger } from '../../../proxy/core/log.js';
 import { windowOf } from '../../../proxy/core/period.js';
 import { DB_FILE, openDatabase, type DB } from '../../../proxy/db/database.js';
 import { LEDGER_LOG_FILE, LedgerLog } from '../../../proxy/db/ledger-log.js';
+import { ledgerStore } from '../../../proxy/db/ledger-store.js';
 import type { Budgets } from '../../../proxy/pipeline/budget.js';
 import { createBudgets } from '../../../proxy/server/deps.js';
 import { scopesFromPreset } from '../../../proxy/tokens/scopes.js';
@@ -57,11 +58,12 @@ function newDir(): string {
 }
 
 /** The daemon's budgets over `d`'s database, with its ledger log (as server/deps.ts builds them). */
-function daemonBudgets(d: string, onDb?: DB): { db: DB; budgets: Budgets; events: SidecarEvents } {
+/** The daemon's budgets on `d`; its logged rows commit at the end of their turn unless `windowMs` says otherwise. */
+function daemonBudgets(d: string, onDb?: DB, windowMs = 0): { db: DB; budgets: Budgets; events: SidecarEvents } {
   const conn = onDb ?? openDatabase(d);
   const store = onDb ? tokens : new TokenStore(conn, () => NOW);
   const events = new SidecarEvents();
-  const budgets = createBudgets(conn, events, silentLogger(), { file: join(d, LEDGER_LOG_FILE), chainOf: (id) => store.chain(id) });
+  const budgets = createBudgets(conn, events, silentLogger(), { file: join(d, LEDGER_LOG_FILE), chainOf: (id) => store.chain(id), commitWindowMs: windowMs });
   if (!onDb) opened.push({ db: conn, budgets });
   return { db: conn, budgets, events };
 }
@@ -104,7 +106,7 @@ function snapshot(from: string): string {
 }
 
 describe('the ledger writer with the ledger log', () => {
-  it('resolves the first row of a turn before the commit, commits the turn together after it (the rest joining it), and releases the reservations only then', async () => {
+  it('resolves the first row of a turn before the commit (its spend counted, its reservation done), commits the turn together after it (the rest joining it), and releases their reservations only then', async () => {
     const { budgets, events } = daemonBudgets(dir, db);
     const committed: string[] = [];
     events.on('request', (e) => committed.push(e.request_id));
@@ -114,10 +116,13 @@ describe('the ledger writer with the ledger log', () => {
     let restDone = false;
     void Promise.all(rest).then(() => (restDone = true));
     await first;
-    // The first is durable in the log, answered: not yet in SQLite, still reserved. The others wait for the commit.
+    // The first is durable in the log, answered: not yet in SQLite, but its cost counts and its reservation is done
+    // with. The others wait for the commit, reserved.
     expect(rowsIn(db)).toHaveLength(0);
     expect(committed).toEqual([]);
-    expect(budgets.reservedFor(kid.id)).toBe(3000);
+    expect(budgets.reservedFor(kid.id)).toBe(2000);
+    expect(budgets.spent(kid.id, NOW)).toBe(100);
+    expect(budgets.spent(parent.id, NOW)).toBe(100);
     expect(restDone).toBe(false);
     await Promise.all(rest);
     expect(rowsIn(db).map((r) => r.cost_micros)).toEqual([100, 200, 300]);
@@ -175,7 +180,7 @@ describe('the ledger writer with the ledger log', () => {
     budgets.close();
   });
 
-  it('a disk that refuses the commit: the answered rows are held with their reservations, new reservations are refused, and they are written once it accepts', async () => {
+  it('a disk that refuses the commit: the answered rows are held, their spend still counted, new reservations are refused, and they are written once it accepts', async () => {
     const { budgets } = daemonBudgets(dir, db);
     const chain = tokens.chain(kid.id);
     const r = budgets.reserve(chain, 500, NOW);
@@ -190,13 +195,17 @@ describe('the ledger writer with the ledger log', () => {
     }
     await budgets.record(r, chain, row(400)); // durable in the log: the answer goes
     await turn();
-    expect(budgets.reservedFor(kid.id)).toBe(500);
+    // Its reservation is done with (it was logged); its cost stays counted until the disk takes the row.
+    expect(budgets.reservedFor(kid.id)).toBe(0);
+    expect(budgets.spent(kid.id, NOW)).toBe(400);
     expect(() => budgets.reserve(chain, 1, NOW)).toThrow(/disk/);
     db.prepare("DELETE FROM usage WHERE token_id = 'tok_filler000000000000'").run();
     db.pragma('max_page_count = 1073741823');
     budgets.reserve(chain, 1, NOW);
     expect(rowsIn(db).map((x) => x.cost_micros)).toEqual([400]);
     expect(budgets.reservedFor(kid.id)).toBe(1);
+    expect(budgets.spent(kid.id, NOW)).toBe(400);
+    expect(spentIn(db, kid.id)).toBe(400);
     budgets.close();
   });
 
@@ -217,6 +226,50 @@ describe('the ledger writer with the ledger log', () => {
     const next = daemonBudgets(snapshot(d));
     expect(rowsIn(next.db)).toHaveLength(2);
     expect(spentIn(next.db, p.id)).toBe(7);
+  });
+
+  it('with a commit window, rows logged one a turn wait for one commit, counted all the while; a read of the ledger commits them first', async () => {
+    const { budgets, events } = daemonBudgets(dir, db, 60_000);
+    const committed: string[] = [];
+    events.on('request', (e) => committed.push(e.request_id));
+    const chain = tokens.chain(kid.id);
+    for (const cost of [100, 200, 300]) {
+      const r = budgets.reserve(chain, 1000, NOW);
+      await budgets.record(r, chain, row(cost));
+      await turn();
+    }
+    // Three answers, no commit yet: every budget check sees them all the same, and nothing is reserved.
+    expect(rowsIn(db)).toHaveLength(0);
+    expect(committed).toEqual([]);
+    expect(budgets.spent(kid.id, NOW)).toBe(600);
+    expect(budgets.spent(parent.id, NOW)).toBe(600);
+    expect(budgets.reservedFor(kid.id)).toBe(0);
+    expect(() => budgets.reserve(chain, 5_000_000 - 600 + 1, NOW)).toThrow(/Budget exhausted/);
+    budgets.release(budgets.reserve(chain, 5_000_000 - 600, NOW));
+    // A read through the ledger store (the admin API's, the views') commits what waits first, in one transaction.
+    expect(ledgerStore(db).totalsSince(0)).toEqual({ micros: 600, requests: 3 });
+    expect(rowsIn(db).map((x) => x.cost_micros)).toEqual([100, 200, 300]);
+    expect(committed).toHaveLength(3);
+    expect(spentIn(db, parent.id)).toBe(600);
+    expect(budgets.spent(parent.id, NOW)).toBe(600);
+    budgets.close();
+  });
+
+  it('with a commit window, the window\'s end commits the rows nobody read; a kill before it loses none', async () => {
+    const { budgets } = daemonBudgets(dir, db, 20);
+    const chain = tokens.chain(kid.id);
+    await budgets.record(null, chain, row(10));
+    await turn();
+    await budgets.record(null, chain, row(20));
+    const killed = snapshot(dir);
+    expect(rowsIn(db)).toHaveLength(0);
+    await vi.waitFor(() => expect(rowsIn(db).map((x) => x.cost_micros)).toEqual([10, 20]), { interval: 5 });
+    expect(spentIn(db, kid.id)).toBe(30);
+    // Killed inside the window: the next start commits both from the log.
+    const restarted = daemonBudgets(killed);
+    expect(rowsIn(restarted.db).map((x) => x.cost_micros)).toEqual([10, 20]);
+    expect(spentIn(restarted.db, parent.id)).toBe(30);
+    budgets.close();
   });
 
   it('without a usable log, every write waits for its commit, as before', async () => {
