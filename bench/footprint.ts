@@ -14,9 +14,9 @@ import { join } from 'node:path';
 import { agentChatBody } from './agent-body.js';
 import { BENCH_DIST, readRss, sampleRss, startChild, type Child } from './common.js';
 import { chatBody, chatHeaders, CHAT_PATH, latency, load, streams } from './measure.js';
-import { addBenchToken, sidecarNodeFlags, startUpstream, tempDataDir } from './targets.js';
+import { addBenchToken, cliNodeEnv, sidecarNodeFlags, startUpstream, tempDataDir } from './targets.js';
 
-interface Variant { name: string; env?: Record<string, string>; flags?: string[]; extraFlags?: string[]; settleS?: number }
+interface Variant { name: string; dist?: string; env?: Record<string, string>; flags?: string[]; extraFlags?: string[]; settleS?: number }
 
 function smaps(pid: number) {
   const text = readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n');
@@ -72,9 +72,9 @@ async function runVariant(v: Variant, upstream: Child, big: string) {
   const tok = addBenchToken(dir);
   const flags = [...(v.flags ?? sidecarNodeFlags()), ...(v.extraFlags ?? []), '--import', join(BENCH_DIST, 'fp-preload.js')];
   console.log(JSON.stringify({ variant: v.name, flags, env: v.env ?? {} }));
-  const c = await startChild(v.name, 'sidecar.js', {
+  const c = await startChild(v.name, v.dist ? join('..', '..', v.dist, 'bench', 'sidecar.js') : 'sidecar.js', {
     execArgv: flags, ipc: true,
-    env: { ...(v.env ?? {}), BENCH_DATA_DIR: dir, BENCH_UPSTREAM_URL: `${upstream.url}/v1`, BENCH_UPSTREAM_KEY: 'sk-bench-upstream-key-0000000000' },
+    env: { ...(v.env ?? (v.flags ? {} : cliNodeEnv())), BENCH_DATA_DIR: dir, BENCH_UPSTREAM_URL: `${upstream.url}/v1`, BENCH_UPSTREAM_KEY: 'sk-bench-upstream-key-0000000000' },
   });
   try {
     await snapshot('start', c);
