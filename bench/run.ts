@@ -26,7 +26,7 @@ import { agentChatBody } from './agent-body.js';
 import { argOf, environment, hasFlag, log, median, readRss, round, sampleRss, type Child, type LoopDelay } from './common.js';
 import { chatBody, chatHeaders, CHAT_PATH, latency, load, streams, type LatencyResult, type LoadResult, type StreamResult } from './measure.js';
 import { ms, table, verdicts, writeResults, type Verdict } from './report.js';
-import { addBenchToken, ledgerRows, sidecarNodeFlags, startPassthrough, startSidecar, startUpstream, tempDataDir, type PassMode, type StreamShape } from './targets.js';
+import { addBenchToken, cliNodeEnv, ledgerRows, sidecarNodeFlags, startPassthrough, startSidecar, startUpstream, tempDataDir, type PassMode, type StreamShape } from './targets.js';
 
 let loadAtStart: number[] = [];
 
@@ -413,7 +413,7 @@ function report(
     `SkillBoss Sidecar benchmark: medians of ${o.rounds} interleaved rounds; small: ${o.connections} connections × ${o.durationS} s, ` +
     `1-connection loop ${o.latencyN} requests, ${o.streams} streams/round of ${o.shape.chunks} chunks × ${o.shape.chunkDelayMs} ms; ` +
     `400 KiB (${bigBytes} bytes): ${o.largeRounds} rounds of ${o.largeN} sequential requests and 8 connections × ${o.largeDurationS} s; start: median of ${o.starts}`;
-  const env = { ...environment(), loadavg_at_start: loadAtStart, sidecar_node_flags: sidecarNodeFlags().join(' ') };
+  const env = { ...environment(), loadavg_at_start: loadAtStart, sidecar_node_flags: sidecarNodeFlags().join(' '), sidecar_node_env: cliNodeEnv() };
   const noisy = loadAtStart[0]! > 1.5 || env.loadavg[0]! > 3;
   process.stdout.write(
     `\n${title}\n(${env.node}, ${env.cpus} × ${env.cpu}, commit ${env.commit}, ${Math.round(seconds)} s, load average ${loadAtStart.join(' ')} at start, ${env.loadavg.join(' ')} at end; daemon Node flags: ${env.sidecar_node_flags || 'none'})\n` +

@@ -61,11 +61,22 @@ export function addBenchToken(dataDir: string): { tokenId: string; secret: strin
   }
 }
 
-/** The Node flags `skillboss-sidecar` runs with (from its `#!/usr/bin/env -S node …` line), so the bench measures what `serve` runs. */
-export function cliNodeFlags(): string[] {
+/** The `#!/usr/bin/env -S [NAME=value …] node …` line of `skillboss-sidecar`: its environment and its Node flags. */
+function cliStartLine(): { env: Record<string, string>; flags: string[] } {
   const first = readFileSync(join(REPO_ROOT, 'bin', 'skillboss-sidecar.js'), 'utf8').split('\n', 1)[0]!;
-  const m = /^#!\/usr\/bin\/env -S node( .*)?$/.exec(first);
-  return m?.[1]?.split(' ').filter(Boolean) ?? [];
+  const m = /^#!\/usr\/bin\/env -S ((?:[A-Z_][A-Z0-9_]*=\S* )*)node( .*)?$/.exec(first);
+  const env = Object.fromEntries((m?.[1] ?? '').split(' ').filter(Boolean).map((a) => [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)]));
+  return { env, flags: m?.[2]?.split(' ').filter(Boolean) ?? [] };
+}
+
+/** The Node flags `skillboss-sidecar` runs with (from its `#!` line), so the bench measures what `serve` runs. */
+export function cliNodeFlags(): string[] {
+  return cliStartLine().flags;
+}
+
+/** The environment the `#!` line sets (MALLOC_ARENA_MAX), unless BENCH_SIDECAR_NODE_OPTIONS is set (then none, to compare). */
+export function cliNodeEnv(): Record<string, string> {
+  return process.env.BENCH_SIDECAR_NODE_OPTIONS === undefined ? cliStartLine().env : {};
 }
 
 /** The daemon's Node flags: the CLI's own, or BENCH_SIDECAR_NODE_OPTIONS (space-separated) instead when it is set ("" = none, to compare). */
@@ -86,7 +97,7 @@ export function startSidecar(dataDir: string, upstream: Child, opts: SidecarStar
     execArgv: [...sidecarNodeFlags(), ...(opts.execArgv ?? [])],
     readyTimeoutMs: opts.readyTimeoutMs ?? 30_000,
     ipc: true,
-    env: { BENCH_DATA_DIR: dataDir, BENCH_UPSTREAM_URL: `${upstream.url}/v1`, BENCH_UPSTREAM_KEY: UPSTREAM_KEY },
+    env: { ...cliNodeEnv(), BENCH_DATA_DIR: dataDir, BENCH_UPSTREAM_URL: `${upstream.url}/v1`, BENCH_UPSTREAM_KEY: UPSTREAM_KEY },
   });
 }
 

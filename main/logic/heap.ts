@@ -10,8 +10,15 @@
  * relaunch, whatever Electron does with the switch.
  */
 
-/** The daemon's V8 flags: the same two as the CLI's start line (a unit test keeps them equal). */
+/** The daemon's V8 flags: the same two as the CLI's start line (a unit test keeps them, and DAEMON_ENV, equal to it). */
 export const DAEMON_V8_FLAGS: readonly string[] = ['--max-semi-space-size=4', '--initial-old-space-size=64'];
+
+/**
+ * The environment the CLI's start line sets as well: glibc's malloc arenas capped at two, so the daemon's
+ * worker threads do not each keep an arena of their own (Linux; other systems ignore it). It takes effect
+ * only from a process's start, so the relaunch carries it.
+ */
+export const DAEMON_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2' };
 
 /** Set in the relaunched process's environment, so a second relaunch never happens. */
 export const HEAP_RELAUNCH_MARKER = 'SKILLBOSS_SIDECAR_HEAP_RELAUNCHED';
@@ -46,7 +53,8 @@ export function relaunchArgs(argv: readonly string[], jsFlags: string): string[]
   return [...argv.filter((a) => !a.startsWith('--js-flags=')), `--js-flags=${jsFlags}`];
 }
 
-/** Marks the environment the relaunched process inherits, so it never relaunches again. */
+/** Marks the environment the relaunched process inherits, so it never relaunches again, and gives it DAEMON_ENV. */
 export function markRelaunched(env: NodeJS.ProcessEnv): void {
+  Object.assign(env, DAEMON_ENV);
   env[HEAP_RELAUNCH_MARKER] = '1';
 }

@@ -11,6 +11,7 @@
  */
 import { statSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
+import { threadHeapDefaults } from '../core/threads.js';
 import type { DB } from './database.js';
 import type { MaintenanceData, MaintenanceMessage } from './maintenance-worker.js';
 
@@ -80,7 +81,9 @@ export function startMaintenance(db: DB, opts: MaintenanceOptions): Maintenance 
     const data: MaintenanceData = { file: opts.file, check, checkpointMs, idleRounds: opts.idleRounds ?? 30 };
     let w: Worker;
     try {
-      w = new Worker(workerUrl(), { workerData: data });
+      // One SQLite connection and a timer: V8's default heap, not the daemon's flags (core/threads.ts).
+      threadHeapDefaults();
+      w = new Worker(workerUrl(), { workerData: data, resourceLimits: { maxYoungGenerationSizeMb: 3 } });
     } catch (err) {
       fallBack((err as Error).message);
       return;

@@ -17,8 +17,9 @@
  * serialised there, handed back as bytes with its fields (issue 27 item 5).
  */
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import { Worker, type ResourceLimits } from 'node:worker_threads';
 import { rateLimited, SidecarError } from '../core/errors.js';
+import { threadHeapDefaults } from '../core/threads.js';
 import type { BodyScan } from '../core/json.js';
 import type { PromptShape } from './prompt.js';
 import type { TokenizerAnswer, TokenizerJob, TranslatedDialect } from './tokenizer-worker.js';
@@ -64,12 +65,24 @@ export interface TokenizerPoolOptions {
   size?: number;
   /** A thread with nothing to do for this long ends (ms). */
   idleMs?: number;
+  /** Each thread's V8 heap limits (default: THREAD_HEAP). */
+  resourceLimits?: ResourceLimits;
 }
+
+/**
+ * A thread's young generation, kept small (1 MB semi-spaces): the encoder
+ * (~11 MB) is old, and a job's garbage (a parsed 400 KiB body) dies with the
+ * job, so a small new space only means it is collected sooner. Applies
+ * because `threadHeapDefaults()` takes the daemon's own heap flags away from
+ * its threads (core/threads.ts).
+ */
+export const THREAD_HEAP: ResourceLimits = { maxYoungGenerationSizeMb: 3 };
 
 export class TokenizerPool {
   private readonly slots: Slot[] = [];
   private readonly size: number;
   private readonly idleMs: number;
+  private readonly resourceLimits: ResourceLimits;
   private nextId = 1;
   /** Waiting jobs per owner, and the owners with any, in the order they are served. */
   private readonly queues = new Map<string, Job[]>();
@@ -79,6 +92,7 @@ export class TokenizerPool {
   constructor(opts: TokenizerPoolOptions = {}) {
     this.size = Math.max(1, opts.size ?? Math.min(2, availableParallelism() - 1));
     this.idleMs = opts.idleMs ?? 30_000;
+    this.resourceLimits = opts.resourceLimits ?? THREAD_HEAP;
   }
 
   /**
@@ -188,7 +202,8 @@ export class TokenizerPool {
   }
 
   private spawn(): Slot {
-    const worker = new Worker(workerUrl());
+    threadHeapDefaults();
+    const worker = new Worker(workerUrl(), { resourceLimits: this.resourceLimits });
     const slot: Slot = { worker, pending: new Map() };
     worker.on('message', (m: TokenizerAnswer) => {
       const p = slot.pending.get(m.id);
