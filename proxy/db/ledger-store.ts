@@ -159,7 +159,10 @@ export class LedgerStore {
     this.fresh = fn;
   }
 
-  /** Commits the rows the writer holds for its window now (what a reader outside this store does before reading). */
+  /**
+   * Commits the rows the writer holds for its window now: what a transaction that reads spend does before it opens
+   * (inside a transaction the hook cannot commit; see settle.ts).
+   */
   commitWaiting(): void {
     this.fresh();
   }
@@ -186,6 +189,11 @@ export class LedgerStore {
   /** Settled spend and requests of a token in the period window `key` (zeros when nothing was spent). */
   spendOf(tokenId: string, key: string): { spentMicros: number; requests: number } {
     this.fresh();
+    return this.committedSpendOf(tokenId, key);
+  }
+
+  /** The same as committed, without committing what the writer holds first: the writer's own read (it adds those rows itself). */
+  committedSpendOf(tokenId: string, key: string): { spentMicros: number; requests: number } {
     const r = this.q.spendRow.get(tokenId, key) as SpendRow | undefined;
     return { spentMicros: r?.spent_micros ?? 0, requests: r?.requests ?? 0 };
   }

@@ -87,10 +87,14 @@ export class Budgets {
     let room: number | null = null;
     const take = (left: number) => (room = room === null ? left : Math.min(room, left));
     for (const t of chain) {
+      // Spend first: a first read of an hour may commit rows waiting for their window (settle.ts), which moves
+      // their cost out of `reserved`; read after it, the two never count a row twice.
+      const spent = t.budget !== null || t.holdAbove !== null ? this.periodSpent(t, now) : 0;
+      const hour = t.holdRate !== null ? this.guard.rollingHour(t, now) : 0;
       const reserved = this.reservedFor(t.id);
-      if (t.budget !== null) take(t.budget - this.periodSpent(t, now) - reserved);
-      if (t.holdAbove !== null && t.holdWaivedPeriod !== windowOf(t.budgetPeriod, now).key) take(t.holdAbove - this.periodSpent(t, now) - reserved);
-      if (t.holdRate !== null) take(t.holdRate - this.guard.rollingHour(t, now) - reserved);
+      if (t.budget !== null) take(t.budget - spent - reserved);
+      if (t.holdAbove !== null && t.holdWaivedPeriod !== windowOf(t.budgetPeriod, now).key) take(t.holdAbove - spent - reserved);
+      if (t.holdRate !== null) take(t.holdRate - hour - reserved);
     }
     return room === null ? null : Math.max(0, room);
   }

@@ -178,9 +178,11 @@ async function relayStream(ctx: RequestContext, up: UpstreamResponse, tap: Strea
   const { res } = ctx;
   const headers = responseHeaders(up.headers);
   res.writeHead(up.statusCode, { ...headers, 'cache-control': 'no-cache', 'x-accel-buffering': 'no' });
-  // The head goes out now only when no event is waiting behind it; otherwise it leaves with the first event, in
-  // one write and one packet (the client's first byte comes ~0.1 ms sooner, and a syscall is saved).
-  if (up.body.readableLength === 0) res.flushHeaders();
+  // The head goes out now only when an event is not already waiting behind it; otherwise it leaves with that
+  // event, in one write and one packet (the client's first byte comes ~0.1 ms sooner, and a syscall is saved).
+  // If those bytes give the client nothing yet (half an event, a hidden chunk), the head goes out alone then.
+  let headHeld = up.body.readableLength > 0;
+  if (!headHeld) res.flushHeaders();
   let errorCode: string | null = null;
   let errorMessage: string | null = null;
   let status = up.statusCode;
@@ -188,6 +190,10 @@ async function relayStream(ctx: RequestContext, up: UpstreamResponse, tap: Strea
     for await (const chunk of up.body) {
       cap.count((chunk as Buffer).length);
       const out = tap.push(chunk as Buffer);
+      if (headHeld) {
+        headHeld = false;
+        if (!out) res.flushHeaders();
+      }
       if (out && !res.write(out)) await drained(res, signal);
     }
     const rest = tap.flush();

@@ -125,8 +125,10 @@ export class LedgerWriter<R extends Held> {
     this.windowMs = ledgerLog?.commitWindowMs ?? COMMIT_WINDOW_MS;
     this.store = ledgerStore(db);
     // A read of the ledger in the daemon sees every answered request: what waits for its window is committed first.
+    // Never inside a transaction (a commit there would be a savepoint its rollback could take back, after the rows
+    // were counted as committed): a transaction that reads spend commits what waits before it opens (spend/holds.ts).
     this.store.beforeRead(() => {
-      if (this.pending.length > 0 && !this.flushing) this.flush();
+      if (this.pending.length > 0 && !this.flushing && !this.db.inTransaction) this.flush();
     });
     this.q = {
       event: db.prepare('INSERT OR IGNORE INTO events (ts, kind, token_id, period, detail) VALUES (?, ?, ?, ?, ?)'),
@@ -285,7 +287,7 @@ export class LedgerWriter<R extends Held> {
   private committedIn(tokenId: string, key: string, k: string): number {
     let v = this.spentCache.get(k);
     if (v === undefined) {
-      v = this.store.spendOf(tokenId, key).spentMicros;
+      v = this.store.committedSpendOf(tokenId, key).spentMicros;
       this.spentCache.set(k, v);
     }
     return v;
@@ -310,7 +312,6 @@ export class LedgerWriter<R extends Held> {
     }
     if (batch.length === 0) return;
     let committed: Committed;
-    this.flushing = true;
     try {
       committed = this.commit(batch);
     } catch (err) {
@@ -318,7 +319,7 @@ export class LedgerWriter<R extends Held> {
       let answered = 0;
       for (const u of batch) {
         // (A logged row's spend stays counted in `logged` meanwhile; its reservation was released when it was logged.)
-        if ((u.r !== null || u.row.cost_micros > 0) && this.unwritten.length < 100_000) this.unwritten.push(held(u));
+        if ((u.logged || u.r !== null || u.row.cost_micros > 0) && this.unwritten.length < 100_000) this.unwritten.push(held(u));
         // A row that waited for this commit is made durable in the log instead (past its end if need be), so its
         // answer can still go out with the row safe; only without a usable log is the caller told it failed.
         if (u.reject && !this.journal?.append(u.chain.map((t) => t.id), u.row, true)) {
@@ -331,8 +332,6 @@ export class LedgerWriter<R extends Held> {
       // Rows of the ledger log were answered already: nobody waits to be told, so it is said here.
       if (answered > 0) this.log.error({ err, count: answered }, 'could not commit answered requests to the ledger; they and their reservations are held (and kept in the ledger log) until the disk accepts writes again');
       return;
-    } finally {
-      this.flushing = false;
     }
     this.settled(batch, committed);
     for (const u of batch) u.resolve?.();
@@ -354,6 +353,18 @@ export class LedgerWriter<R extends Held> {
   private commit(batch: readonly Settlement<R>[]): Committed {
     const crossings: Crossing[] = [];
     const delta = new Map<string, number>();
+    // No read it makes may start another commit (every path in: the window's, a held batch's, a replay's).
+    const outer = this.flushing;
+    this.flushing = true;
+    try {
+      this.commitIn(batch, crossings, delta);
+    } finally {
+      this.flushing = outer;
+    }
+    return { crossings, delta };
+  }
+
+  private commitIn(batch: readonly Settlement<R>[], crossings: Crossing[], delta: Map<string, number>): void {
     this.db.transaction(() => {
       for (const { chain, row } of batch) {
         // ledgerRow() sets every column, so the row binds as it is (no copy per settlement).
@@ -380,7 +391,6 @@ export class LedgerWriter<R extends Held> {
         c.recorded = this.q.event.run(c.ts, c.kind, c.t.id, c.period, JSON.stringify({ spent_micros: c.after, budget_micros: c.t.budget })).changes === 1;
       }
     })();
-    return { crossings, delta };
   }
 
   /** Committed: now the cache, then the rolling hours of hold rates, then the reservations, logs and events. */

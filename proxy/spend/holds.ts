@@ -70,6 +70,8 @@ export function decideHold(
   now: number,
   opts: { holdAbove?: number | null } = {},
 ): Token {
+  // The spend read below is in a transaction, where the ledger cannot commit what waits for its window: it does now.
+  ledgerStore(db).commitWaiting();
   return db
     .transaction(() => {
       const t = tokens.require(id);

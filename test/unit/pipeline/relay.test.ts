@@ -101,6 +101,21 @@ const sse = (...events: unknown[]) => events.map((e) => `data: ${typeof e === 's
 const chunk = (content: string) => ({ choices: [{ index: 0, delta: { content } }] });
 
 describe('relay', () => {
+  it('sends a stream\'s head at once when the first bytes behind it are only half an event', async () => {
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    const whole = sse(chunk('split'), '[DONE]');
+    answer = (res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(whole.slice(0, 12)); // goes with the head: the sidecar finds bytes waiting, but no whole event
+      void released.then(() => res.end(whole.slice(12)));
+    };
+    const res = await call();
+    expect(res.status).toBe(200);
+    release();
+    expect(await res.text()).toContain('"split"');
+  });
+
   it('sends a stream\'s head at once when its upstream sent only the head, and the events when they come', async () => {
     let release!: () => void;
     const released = new Promise<void>((r) => (release = r));

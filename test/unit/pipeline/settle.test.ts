@@ -184,6 +184,7 @@ describe('the ledger writer with the ledger log', () => {
     const { budgets } = daemonBudgets(dir, db);
     const chain = tokens.chain(kid.id);
     const r = budgets.reserve(chain, 500, NOW);
+    const free = budgets.reserve(chain, 50, NOW);
     db.pragma(`max_page_count = ${db.pragma('page_count', { simple: true }) as number}`);
     const filler = db.prepare("INSERT INTO usage (ts, request_id, token_id, method, route, status, latency_ms) VALUES (0, '', 'tok_filler000000000000', 'POST', ?, 200, 0)");
     for (const size of [2000, 200, 20, 0]) {
@@ -195,6 +196,8 @@ describe('the ledger writer with the ledger log', () => {
     }
     await budgets.record(r, chain, row(400)); // durable in the log: the answer goes
     await turn();
+    await budgets.record(free, chain, row(0)); // an answered request that cost nothing (an upstream 5xx) is held too
+    await turn();
     // Its reservation is done with (it was logged); its cost stays counted until the disk takes the row.
     expect(budgets.reservedFor(kid.id)).toBe(0);
     expect(budgets.spent(kid.id, NOW)).toBe(400);
@@ -202,7 +205,7 @@ describe('the ledger writer with the ledger log', () => {
     db.prepare("DELETE FROM usage WHERE token_id = 'tok_filler000000000000'").run();
     db.pragma('max_page_count = 1073741823');
     budgets.reserve(chain, 1, NOW);
-    expect(rowsIn(db).map((x) => x.cost_micros)).toEqual([400]);
+    expect(rowsIn(db).map((x) => x.cost_micros)).toEqual([400, 0]);
     expect(budgets.reservedFor(kid.id)).toBe(1);
     expect(budgets.spent(kid.id, NOW)).toBe(400);
     expect(spentIn(db, kid.id)).toBe(400);
@@ -269,6 +272,25 @@ describe('the ledger writer with the ledger log', () => {
     const restarted = daemonBudgets(killed);
     expect(rowsIn(restarted.db).map((x) => x.cost_micros)).toEqual([10, 20]);
     expect(spentIn(restarted.db, parent.id)).toBe(30);
+    budgets.close();
+  });
+
+  it('with a commit window, a read inside another transaction commits nothing (its rollback cannot take back counted rows)', async () => {
+    const { budgets } = daemonBudgets(dir, db, 60_000);
+    const chain = tokens.chain(kid.id);
+    await budgets.record(null, chain, row(70));
+    await turn();
+    expect(() =>
+      db.transaction(() => {
+        ledgerStore(db).totalsSince(0);
+        throw new Error('rolled back');
+      })(),
+    ).toThrow('rolled back');
+    // Still waiting, still counted; the next read outside a transaction commits it.
+    expect(budgets.spent(kid.id, NOW)).toBe(70);
+    expect(ledgerStore(db).totalsSince(0)).toEqual({ micros: 70, requests: 1 });
+    expect(rowsIn(db).map((x) => x.cost_micros)).toEqual([70]);
+    expect(spentIn(db, kid.id)).toBe(70);
     budgets.close();
   });
 
