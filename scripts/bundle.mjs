@@ -40,7 +40,10 @@ await build({
   ...common,
   // pino itself is bundled here (its ~20 files would each be resolved, read and compiled at start, outside the code
   // cache); the sidecar uses no pino transports, the part that starts workers from files by path (thread-stream).
-  external: external.filter((e) => e !== 'pino'),
+  // thread-stream (pino's transports) is a stub that throws, so it is not loaded at every start for nothing.
+  // better-sqlite3's JavaScript is bundled too (db/database.ts hands it its addon by path; `bindings` stays out).
+  external: [...external.filter((e) => e !== 'pino' && e !== 'thread-stream' && e !== 'better-sqlite3'), 'bindings'],
+  alias: { 'thread-stream': './scripts/no-thread-stream.cjs' },
   entryPoints: { daemon: 'dist/proxy/server/daemon.js', cli: 'dist/proxy/cli/main.js' },
   outdir: 'dist/bundle',
   outExtension: { '.js': '.cjs' },
