@@ -153,12 +153,8 @@ export function loadBundle(fileUrl: URL, opts: LoadOptions): LoadedBundle {
   const cached = cacheFile ? readCache(cacheFile) : { data: null, present: false };
 
   const wrapped = `(function (exports, require, module, __filename, __dirname) {${source}\n})`;
-  // import() of an external ESM module (gpt-tokenizer in the CLI) goes to Node's own loader, as from a file.
-  const script = new vm.Script(wrapped, {
-    filename: file,
-    importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
-    ...(cached.data ? { cachedData: cached.data } : {}),
-  });
+  // No import() in the bundle (scripts/bundle.mjs makes it require()): a script from a code cache could not run one.
+  const script = new vm.Script(wrapped, { filename: file, ...(cached.data ? { cachedData: cached.data } : {}) });
   const state: LoadedBundle['cache'] = !dir ? 'off' : cached.data && !script.cachedDataRejected ? 'hit' : cached.present ? 'rejected' : 'miss';
 
   const mod = { exports: {} as Record<string, unknown> };
