@@ -30,6 +30,27 @@ await build({
   banner: { js: "import { createRequire as __sbsCreateRequire } from 'node:module'; const require = __sbsCreateRequire(import.meta.url);" },
 });
 
+/**
+ * pino's lib/tools.js loads node:worker_threads at load for one `isMainThread`, read only when a destination
+ * stream is built (a silent logger never does): read it then. The exact text is checked, so a pino that changes
+ * it fails the build instead of keeping the load.
+ */
+const lazyWorkerThreadsInPino = {
+  name: 'lazy-worker-threads-in-pino',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]pino[\\/]lib[\\/]tools\.js$/ }, ({ path }) => {
+      const from = ["const { isMainThread } = require('worker_threads')\n", '  if (!opts.sync && isMainThread) {'];
+      const to = ['', "  if (!opts.sync && require('worker_threads').isMainThread) {"];
+      let text = readFileSync(path, 'utf8');
+      from.forEach((f, i) => {
+        if (!text.includes(f)) throw new Error(`${path} no longer has ${JSON.stringify(f)}: update scripts/bundle.mjs`);
+        text = text.replace(f, to[i]);
+      });
+      return { contents: text, loader: 'js' };
+    });
+  },
+};
+
 /** The loaders: what `import('dist/bundle/daemon.js')` (the bench, scripts) and bin/ (cli.js) get. */
 const loaders = {
   daemon: { exports: ['startDaemon'], role: "'daemon'" },
@@ -44,6 +65,7 @@ await build({
   // better-sqlite3's JavaScript is bundled too (db/database.ts hands it its addon by path; `bindings` stays out).
   external: [...external.filter((e) => e !== 'pino' && e !== 'thread-stream' && e !== 'better-sqlite3'), 'bindings'],
   alias: { 'thread-stream': './scripts/no-thread-stream.cjs' },
+  plugins: [lazyWorkerThreadsInPino],
   entryPoints: { daemon: 'dist/proxy/server/daemon.js', cli: 'dist/proxy/cli/main.js' },
   outdir: 'dist/bundle',
   outExtension: { '.js': '.cjs' },

@@ -17,7 +17,7 @@
  * serialised there, handed back as bytes with its fields (issue 27 item 5).
  */
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { rateLimited, SidecarError } from '../core/errors.js';
 import type { BodyScan } from '../core/json.js';
 import type { PromptShape } from './prompt.js';
@@ -188,7 +188,8 @@ export class TokenizerPool {
   }
 
   private spawn(): Slot {
-    const worker = new Worker(workerUrl());
+    // node:worker_threads loads with the first worker, not at every start (issue 27 item 4).
+    const worker = new (process.getBuiltinModule('node:worker_threads').Worker)(workerUrl());
     const slot: Slot = { worker, pending: new Map() };
     worker.on('message', (m: TokenizerAnswer) => {
       const p = slot.pending.get(m.id);
