@@ -31,23 +31,34 @@ await build({
 });
 
 /**
- * pino's lib/tools.js loads node:worker_threads at load for one `isMainThread`, read only when a destination
- * stream is built (a silent logger never does): read it then. The exact text is checked, so a pino that changes
- * it fails the build instead of keeping the load.
+ * Builtins that pino's files load at load time for one use later: node:worker_threads for one `isMainThread`
+ * in lib/tools.js (read only when a destination stream is built; a silent logger never does), node:assert
+ * for one argument check in sonic-boom (on close): each is loaded at its use instead. The exact text is
+ * checked, so a pino or sonic-boom that changes it fails the build instead of silently keeping the load.
  */
-const lazyWorkerThreadsInPino = {
-  name: 'lazy-worker-threads-in-pino',
+const LAZY_BUILTINS = [
+  {
+    file: /[\\/]pino[\\/]lib[\\/]tools\.js$/,
+    edits: [
+      ["const { isMainThread } = require('worker_threads')\n", ''],
+      ['  if (!opts.sync && isMainThread) {', "  if (!opts.sync && require('worker_threads').isMainThread) {"],
+    ],
+  },
+  { file: /[\\/]sonic-boom[\\/]index\.js$/, edits: [["const assert = require('assert')\n", "const assert = (value, message) => require('assert')(value, message)\n"]] },
+];
+const lazyBuiltinsInPino = {
+  name: 'lazy-builtins-in-pino',
   setup(b) {
-    b.onLoad({ filter: /[\\/]pino[\\/]lib[\\/]tools\.js$/ }, ({ path }) => {
-      const from = ["const { isMainThread } = require('worker_threads')\n", '  if (!opts.sync && isMainThread) {'];
-      const to = ['', "  if (!opts.sync && require('worker_threads').isMainThread) {"];
-      let text = readFileSync(path, 'utf8');
-      from.forEach((f, i) => {
-        if (!text.includes(f)) throw new Error(`${path} no longer has ${JSON.stringify(f)}: update scripts/bundle.mjs`);
-        text = text.replace(f, to[i]);
+    for (const { file, edits } of LAZY_BUILTINS) {
+      b.onLoad({ filter: file }, ({ path }) => {
+        let text = readFileSync(path, 'utf8');
+        for (const [from, to] of edits) {
+          if (!text.includes(from)) throw new Error(`${path} no longer has ${JSON.stringify(from)}: update scripts/bundle.mjs`);
+          text = text.replace(from, to);
+        }
+        return { contents: text, loader: 'js' };
       });
-      return { contents: text, loader: 'js' };
-    });
+    }
   },
 };
 
@@ -68,7 +79,7 @@ await build({
   // this machine at ~7 ms a MB, for code a start never runs.
   external: [...external.filter((e) => e !== 'pino' && e !== 'thread-stream' && e !== 'better-sqlite3'), 'bindings', 'express', 'prom-client'],
   alias: { 'thread-stream': './scripts/no-thread-stream.cjs' },
-  plugins: [lazyWorkerThreadsInPino],
+  plugins: [lazyBuiltinsInPino],
   entryPoints: { daemon: 'dist/proxy/server/daemon.js', cli: 'dist/proxy/cli/main.js' },
   outdir: 'dist/bundle',
   outExtension: { '.js': '.cjs' },
