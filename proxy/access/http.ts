@@ -6,7 +6,7 @@
  * (once), 200 denied (once), then 410; 410 expired; 429 slow_down; 404 for an
  * unknown id or a wrong secret alike.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { usdToMicros } from '../core/money.js';
 import { parseInput } from '../core/validate.js';
 import { countField, modelsField, requiredAmount } from '../core/fields.js';

@@ -12,7 +12,7 @@
  * No token secret passes through here: the agent collects it on its next poll.
  */
 import { Router, type Request } from 'express';
-import { z } from 'zod';
+import * as z from 'zod';
 import { usdToMicros } from '../core/money.js';
 import { clearPending, recentTurnedAway } from '../access/flood.js';
 import { accessRequestJson, MAX_EXPIRATION_DAYS, type AccessRequest } from '../access/model.js';

@@ -1,6 +1,6 @@
 /** `/admin/api/audit`: the append-only audit log, newest first, filtered, paginated by id. */
 import { Router } from 'express';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { AdminContext } from './context.js';
 import { parseInput } from './validate.js';
 

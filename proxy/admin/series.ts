@@ -10,7 +10,7 @@
  * of the bin it falls in. Accurate enough for a chart, at a bounded cost.
  */
 import { Router } from 'express';
-import { z } from 'zod';
+import * as z from 'zod';
 import { microsToUsd } from '../core/money.js';
 import { DAY_MS } from '../core/time.js';
 import { ledgerStore } from '../db/ledger-store.js';

@@ -7,7 +7,7 @@
  * back out, here or anywhere.
  */
 import { Router } from 'express';
-import { z } from 'zod';
+import * as z from 'zod';
 import { resolveUpstream, runtimeUpstreamRefusal } from '../core/config.js';
 import { badRequest, forbidden, unavailable } from '../core/errors.js';
 import { PROOF_HEADER } from './auth.js';

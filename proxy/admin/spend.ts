@@ -4,7 +4,7 @@
  * `GET /holds`, and the fields token create/patch accept for them.
  */
 import { Router, type Request } from 'express';
-import { z } from 'zod';
+import * as z from 'zod';
 import { usdToMicros } from '../core/money.js';
 import { decideHold, heldTokens, setHoldLimits, topUp } from '../spend/holds.js';
 import type { BudgetPeriod } from '../core/period.js';

@@ -5,7 +5,7 @@
  * `POST /admin/api/pause {paused}`: the kill switch for every agent call.
  */
 import { Router } from 'express';
-import { z } from 'zod';
+import * as z from 'zod';
 import { formatUsd, usdToMicros } from '../core/money.js';
 import { DAY_MS, periodOf, periodResetAt } from '../core/time.js';
 import { VERSION } from '../core/version.js';

@@ -14,7 +14,7 @@
  *   order    asc | desc (default: desc for spend, last_used and created; asc for name)
  *   offset, limit (1-500, default 50)
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { BUDGET_PERIODS } from '../core/period.js';
 import { windowOf } from '../core/period.js';
 import type { Token } from '../tokens/token.js';

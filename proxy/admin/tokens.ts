@@ -4,7 +4,7 @@
  * broken is a 403 naming it, a malformed field a 400 naming the field.
  */
 import { Router, type Request } from 'express';
-import { z } from 'zod';
+import * as z from 'zod';
 import { badRequest } from '../core/errors.js';
 import { microsToUsd, usdToMicros } from '../core/money.js';
 import { audit } from '../db/records.js';

@@ -4,7 +4,7 @@
  * paginated by id). Both read the usage table through its ts index.
  */
 import { Router, type Response } from 'express';
-import { z } from 'zod';
+import * as z from 'zod';
 import { badRequest } from '../core/errors.js';
 import { microsToUsd } from '../core/money.js';
 import { DAY_MS } from '../core/time.js';

@@ -3,7 +3,7 @@
  * (core/validate.ts) and the date fields admin requests use; amounts,
  * counts, periods and token ids are core/fields.ts's, as on every path.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 export { parseInput } from '../core/validate.js';
 

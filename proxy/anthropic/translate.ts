@@ -11,7 +11,7 @@
  * tools, documents), never silently dropped; what only tunes Anthropic's own
  * service (cache_control, top_k, metadata, thinking, service_tier) is left out.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { badRequest } from '../core/errors.js';
 import type { BodyScan } from '../core/json.js';
 import { parseInput } from '../core/validate.js';

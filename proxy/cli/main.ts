@@ -46,6 +46,9 @@ const COMMANDS: Record<string, () => Promise<Registrar>> = {
 const FIND_RUNNING_DAEMON = new Set(['token', 'env', 'connect', 'open', 'status', 'doctor', 'usage', 'requests', 'audit', 'rotation', 'price']);
 
 /** The program with every command, with just `only` (what `main` runs), or with none (`''`, for --version). */
+/** For the bundle's loader (core/code-cache.ts): `serve` ends start-up at its first served request, other commands at exit. */
+export { onStartupDone } from '../core/startup.js';
+
 export async function buildProgram(only?: string): Promise<Command> {
   const program = new Command();
   program

@@ -6,7 +6,7 @@
  * field, so a value refused on one path is refused, in the same words, on
  * every other (issue 22, item 4).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { MAX_MODEL_PATTERNS, MAX_MODEL_PATTERN_LENGTH, parseModelList } from '../../wire/allowlist.js';
 import { BUDGET_PERIODS, PERIOD_MESSAGE, TOKEN_ID, TOKEN_ID_MESSAGE, parseAmount, parseCount, parseDuration, parseUsd, type Parsed } from '../../wire/fields.js';
 

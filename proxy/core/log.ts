@@ -139,7 +139,9 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
 }
 
 export function silentLogger(): Logger {
-  return pino({ level: 'silent' });
+  // A stream of its own that takes nothing: pino's default (a SonicBoom on stdout) would load node:worker_threads
+  // and register an exit handler for a logger that never writes.
+  return pino({ level: 'silent' }, { write() {} });
 }
 
 export interface LogFileOptions {

@@ -4,7 +4,7 @@
  * with one message per field in `error.details` (unknown fields named and
  * refused). Messages never repeat the submitted values: one may be a key.
  */
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { badRequest } from './errors.js';
 
 /**

@@ -5,8 +5,30 @@
  */
 import Database from 'better-sqlite3';
 import { accessSync, chmodSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { MIGRATIONS } from './migrations.js';
+
+const requireHere = createRequire(import.meta.url);
+let addonPath: string | null | undefined;
+
+/**
+ * better-sqlite3's addon by path: by default it finds it with the `bindings` package, which loads two more
+ * packages and tries paths one by one at every start (issue 27 item 4). Not in Electron, whose packaged addon
+ * lives outside the asar archive where `bindings` knows to look.
+ */
+export function sqliteAddon(): { nativeBinding?: string } {
+  if (addonPath === undefined) {
+    addonPath = null;
+    try {
+      const p = join(dirname(requireHere.resolve('better-sqlite3/package.json')), 'build', 'Release', 'better_sqlite3.node');
+      if (!process.versions.electron && existsSync(p)) addonPath = p;
+    } catch {
+      /* bindings finds it */
+    }
+  }
+  return addonPath ? { nativeBinding: addonPath } : {};
+}
 
 export type DB = Database.Database;
 
@@ -84,7 +106,7 @@ export function openDatabase(dataDir: string, opts: OpenOptions = {}): DB {
   const file = join(dataDir, DB_FILE);
   let db: DB;
   try {
-    db = new Database(file, { readonly: opts.readonly ?? false, timeout: opts.busyTimeoutMs ?? 5000 });
+    db = new Database(file, { readonly: opts.readonly ?? false, timeout: opts.busyTimeoutMs ?? 5000, ...sqliteAddon() });
   } catch (err) {
     throw new DatabaseError(describeOpenFailure(file, err), { cause: err });
   }

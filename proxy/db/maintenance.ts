@@ -10,7 +10,7 @@
  * back to checkpointing by itself, so the WAL never grows without bound.
  */
 import { statSync } from 'node:fs';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { threadHeapDefaults } from '../core/threads.js';
 import type { DB } from './database.js';
 import type { MaintenanceData, MaintenanceMessage } from './maintenance-worker.js';
@@ -81,9 +81,10 @@ export function startMaintenance(db: DB, opts: MaintenanceOptions): Maintenance 
     const data: MaintenanceData = { file: opts.file, check, checkpointMs, idleRounds: opts.idleRounds ?? 30 };
     let w: Worker;
     try {
-      // One SQLite connection and a timer: V8's default heap, not the daemon's flags (core/threads.ts).
+      // One SQLite connection and a timer: V8's default heap, not the daemon's flags (core/threads.ts); node:worker_threads
+      // loads with the first worker, not at every start (issue 27 item 4).
       threadHeapDefaults();
-      w = new Worker(workerUrl(), { workerData: data, resourceLimits: { maxYoungGenerationSizeMb: 3 } });
+      w = new (process.getBuiltinModule('node:worker_threads').Worker)(workerUrl(), { workerData: data, resourceLimits: { maxYoungGenerationSizeMb: 3 } });
     } catch (err) {
       fallBack((err as Error).message);
       return;

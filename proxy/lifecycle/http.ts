@@ -4,7 +4,7 @@
  * token; `{enabled: false}` turns it off. The webhook's signing secret is in
  * the answer, once.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { badRequest, unavailable } from '../core/errors.js';
 import { parseInput } from '../core/validate.js';
 import type { Principal } from '../pipeline/authenticate.js';

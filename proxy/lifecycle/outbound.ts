@@ -13,7 +13,6 @@
  * resolved and every answer checked, and the caller connects to the very
  * address that was checked (no second lookup for a rebinding to exploit).
  */
-import { lookup as dnsLookup } from 'node:dns/promises';
 import { BlockList, isIP, isIPv4 } from 'node:net';
 import { badRequest, type SidecarError } from '../core/errors.js';
 
@@ -38,34 +37,49 @@ export interface CheckedUrl {
   loopback: boolean;
 }
 
+// node:dns/promises and the BlockLists (node's internal/blocklist) are loaded on first use: only webhooks and
+// rotations reach this, and a daemon's start would otherwise pay for both (issue 27 item 4).
 const systemResolver: Resolver = async (hostname) =>
-  (await dnsLookup(hostname, { all: true, verbatim: true })).map((a) => ({ address: a.address, family: a.family === 6 ? 6 : 4 }));
+  (await process.getBuiltinModule('node:dns/promises').lookup(hostname, { all: true, verbatim: true })).map((a) => ({ address: a.address, family: a.family === 6 ? 6 : 4 }));
 
 /**
  * Addresses that are not public unicast internet addresses (IANA special-purpose
  * registries). One list per family: BlockList matches IPv4 addresses against
  * IPv4-mapped IPv6 rules, so a shared list would make every IPv4 address "mapped".
  */
-const NON_PUBLIC_V4 = new BlockList();
-const NON_PUBLIC_V6 = new BlockList();
-for (const [net, bits] of [
-  ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12],
-  ['192.0.0.0', 24], ['192.0.2.0', 24], ['192.88.99.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15],
-  ['198.51.100.0', 24], ['203.0.113.0', 24], ['224.0.0.0', 4], ['240.0.0.0', 4],
-] as const) NON_PUBLIC_V4.addSubnet(net, bits, 'ipv4');
-for (const [net, bits] of [
-  ['::', 96], // unspecified, loopback and the deprecated IPv4-compatible form
-  ['::ffff:0:0', 96], // IPv4-mapped: refused whatever it maps to
-  ['64:ff9b::', 96], ['64:ff9b:1::', 48], // NAT64 can reach private IPv4
-  ['100::', 64], ['2001::', 23], ['2001:db8::', 32], ['2002::', 16], // discard, IETF/Teredo, documentation, 6to4
-  ['fc00::', 7], ['fe80::', 10], ['fec0::', 10], ['ff00::', 8],
-] as const) NON_PUBLIC_V6.addSubnet(net, bits, 'ipv6');
+interface Lists {
+  NON_PUBLIC_V4: BlockList;
+  NON_PUBLIC_V6: BlockList;
+  LOOPBACK_V4: BlockList;
+  MAPPED: BlockList;
+}
+let lists: Lists | null = null;
 
-const LOOPBACK_V4 = new BlockList();
-LOOPBACK_V4.addSubnet('127.0.0.0', 8, 'ipv4');
+function blockLists(): Lists {
+  if (lists) return lists;
+  const NON_PUBLIC_V4 = new BlockList();
+  const NON_PUBLIC_V6 = new BlockList();
+  for (const [net, bits] of [
+    ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12],
+    ['192.0.0.0', 24], ['192.0.2.0', 24], ['192.88.99.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15],
+    ['198.51.100.0', 24], ['203.0.113.0', 24], ['224.0.0.0', 4], ['240.0.0.0', 4],
+  ] as const) NON_PUBLIC_V4.addSubnet(net, bits, 'ipv4');
+  for (const [net, bits] of [
+    ['::', 96], // unspecified, loopback and the deprecated IPv4-compatible form
+    ['::ffff:0:0', 96], // IPv4-mapped: refused whatever it maps to
+    ['64:ff9b::', 96], ['64:ff9b:1::', 48], // NAT64 can reach private IPv4
+    ['100::', 64], ['2001::', 23], ['2001:db8::', 32], ['2002::', 16], // discard, IETF/Teredo, documentation, 6to4
+    ['fc00::', 7], ['fe80::', 10], ['fec0::', 10], ['ff00::', 8],
+  ] as const) NON_PUBLIC_V6.addSubnet(net, bits, 'ipv6');
 
-const MAPPED = new BlockList();
-MAPPED.addSubnet('::ffff:0:0', 96, 'ipv6');
+  const LOOPBACK_V4 = new BlockList();
+  LOOPBACK_V4.addSubnet('127.0.0.0', 8, 'ipv4');
+
+  const MAPPED = new BlockList();
+  MAPPED.addSubnet('::ffff:0:0', 96, 'ipv6');
+  lists = { NON_PUBLIC_V4, NON_PUBLIC_V6, LOOPBACK_V4, MAPPED };
+  return lists;
+}
 
 function refuse(message: string): SidecarError {
   return badRequest('webhook_url_refused', `webhook_url refused: ${message}`, { webhook_url: message });
@@ -76,14 +90,15 @@ function family(address: string): 4 | 6 {
 }
 
 function isMapped(address: string): boolean {
-  return family(address) === 6 && MAPPED.check(address, 'ipv6');
+  return family(address) === 6 && blockLists().MAPPED.check(address, 'ipv6');
 }
 
 export function isLoopbackAddress(address: string): boolean {
-  return family(address) === 4 ? LOOPBACK_V4.check(address, 'ipv4') : new URL(`http://[${address}]/`).hostname === '[::1]';
+  return family(address) === 4 ? blockLists().LOOPBACK_V4.check(address, 'ipv4') : new URL(`http://[${address}]/`).hostname === '[::1]';
 }
 
 export function isPublicAddress(address: string): boolean {
+  const { NON_PUBLIC_V4, NON_PUBLIC_V6 } = blockLists();
   return family(address) === 4 ? !NON_PUBLIC_V4.check(address, 'ipv4') : !isMapped(address) && !NON_PUBLIC_V6.check(address, 'ipv6');
 }
 

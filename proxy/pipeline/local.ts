@@ -6,7 +6,7 @@
  * Anthropic's count_tokens) belong to features and dialects above the
  * pipeline; the daemon hands their handlers in as `deps.localRoutes`.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { badRequest, forbidden, notFound } from '../core/errors.js';
 import { microsToUsd, usdToMicros } from '../core/money.js';
 import { parseInput } from '../core/validate.js';

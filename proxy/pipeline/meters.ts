@@ -8,7 +8,7 @@
  * a route is: this is the one place the kinds differ, so a new kind (`run`,
  * `job`) is one entry here and one name in `Meter`.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseInput } from '../core/validate.js';
 import { callUnits } from '../pricing/calls.js';
 import type { PriceBook } from '../pricing/prices.js';

@@ -17,7 +17,7 @@
  * serialised there, handed back as bytes with its fields (issue 27 item 5).
  */
 import { availableParallelism } from 'node:os';
-import { Worker, type ResourceLimits } from 'node:worker_threads';
+import type { ResourceLimits, Worker } from 'node:worker_threads';
 import { rateLimited, SidecarError } from '../core/errors.js';
 import { threadHeapDefaults } from '../core/threads.js';
 import type { BodyScan } from '../core/json.js';
@@ -203,7 +203,8 @@ export class TokenizerPool {
 
   private spawn(): Slot {
     threadHeapDefaults();
-    const worker = new Worker(workerUrl(), { resourceLimits: this.resourceLimits });
+    // node:worker_threads loads with the first worker, not at every start (issue 27 item 4).
+    const worker = new (process.getBuiltinModule('node:worker_threads').Worker)(workerUrl(), { resourceLimits: this.resourceLimits });
     const slot: Slot = { worker, pending: new Map() };
     worker.on('message', (m: TokenizerAnswer) => {
       const p = slot.pending.get(m.id);

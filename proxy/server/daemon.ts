@@ -31,6 +31,10 @@ import { ensureAdminSecret, readAdminSecret, secretMatches } from '../admin/secr
 import type { AccessOptions } from '../access/model.js';
 import type { AccessRequests } from '../access/requests.js';
 import { createMetricsRoute, METRICS_SETTING } from '../metrics/route.js';
+import { startupDone } from '../core/startup.js';
+
+/** For the bundle's loader (core/code-cache.ts): it makes the code cache once start-up is done. */
+export { onStartupDone } from '../core/startup.js';
 
 /** How long after listening the start-up sync begins (ms). */
 const STARTUP_SYNC_DELAY_MS = 250;
@@ -185,6 +189,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     (adminLoading ??= import('../admin/index.js').then((m) => (admin = m.createAdminApp(adminOptions))));
   const router = createRouter({ deps, log, guards: () => guards, storageProblem: () => storageProblem, metrics, admin: () => admin, loadAdmin });
   const gate = new ConnectionGate(capacityFor(limits.maxConnections));
+  let servedAgent = false;
   const server: Server = createServer(
     {
       requestTimeout: limits.requestTimeoutMs,
@@ -196,6 +201,11 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs) / 4))),
     },
     (req, res) => {
+      // The first agent request answered ends start-up (the code cache is made then, off this request's path).
+      if (!servedAgent && req.url?.startsWith('/v1/')) {
+        servedAgent = true;
+        res.once('finish', () => setImmediate(startupDone));
+      }
       if (gate.onRequest(req, res)) router(req, res);
     },
   );
@@ -304,6 +314,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     async close() {
       if (closed) return;
       closed = true;
+      startupDone();
       watcher.stop();
       access.stop();
       await lifecycle.stop();

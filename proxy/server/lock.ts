@@ -6,6 +6,7 @@
 import Database from 'better-sqlite3';
 import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { sqliteAddon } from '../db/database.js';
 
 export const LOCK_FILE = 'daemon.lock';
 export const RUNTIME_FILE = 'daemon.json';
@@ -47,7 +48,7 @@ export function readRuntime(dataDir: string): RuntimeInfo | null {
 }
 
 export function acquireLock(dataDir: string): DataDirLock {
-  const db = new Database(join(dataDir, LOCK_FILE), { timeout: 0 });
+  const db = new Database(join(dataDir, LOCK_FILE), { timeout: 0, ...sqliteAddon() });
   try {
     // Owner-only like everything else in the data dir (SQLite creates it with the umask's mode).
     chmodSync(join(dataDir, LOCK_FILE), 0o600);

@@ -7,7 +7,6 @@
  * token before any lookup. Tokens are stored only as their SHA-256.
  */
 import { hash, randomBytes } from 'node:crypto';
-import { crc32 } from 'node:zlib';
 
 export const TOKEN_PREFIX = 'sk-sbl-';
 const BODY_LENGTH = 32;
@@ -28,6 +27,23 @@ export function randomBase62(length: number): string {
     }
   }
   return out;
+}
+
+// CRC-32 (IEEE, as zlib's crc32 of the UTF-8 bytes) in a few lines here: node:zlib (and the streams under it)
+// would otherwise load at every start for this one function (issue 27 item 4).
+let crcTable: Int32Array | null = null;
+function crc32(s: string): number {
+  if (!crcTable) {
+    crcTable = new Int32Array(256);
+    for (let n = 0; n < 256; n++) {
+      let c = n;
+      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+      crcTable[n] = c;
+    }
+  }
+  let c = -1;
+  for (const byte of Buffer.from(s, 'utf8')) c = crcTable[(c ^ byte) & 0xff]! ^ (c >>> 8);
+  return (c ^ -1) >>> 0;
 }
 
 function checksum(payload: string): string {
