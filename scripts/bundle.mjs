@@ -43,22 +43,36 @@ const LAZY_BUILTINS = [
       ["const { isMainThread } = require('worker_threads')\n", ''],
       ['  if (!opts.sync && isMainThread) {', "  if (!opts.sync && require('worker_threads').isMainThread) {"],
     ],
+    uses: { isMainThread: 1 },
   },
   { file: /[\\/]sonic-boom[\\/]index\.js$/, edits: [["const assert = require('assert')\n", "const assert = (value, message) => require('assert')(value, message)\n"]] },
 ];
 const lazyBuiltinsInPino = {
   name: 'lazy-builtins-in-pino',
   setup(b) {
-    for (const { file, edits } of LAZY_BUILTINS) {
-      b.onLoad({ filter: file }, ({ path }) => {
+    const patched = new Set();
+    for (const entry of LAZY_BUILTINS) {
+      b.onLoad({ filter: entry.file }, ({ path }) => {
         let text = readFileSync(path, 'utf8');
-        for (const [from, to] of edits) {
+        for (const [from, to] of entry.edits) {
           if (!text.includes(from)) throw new Error(`${path} no longer has ${JSON.stringify(from)}: update scripts/bundle.mjs`);
           text = text.replace(from, to);
         }
+        // A name the edits took the declaration of must have no other use left (it would throw at run time).
+        for (const [name, uses] of Object.entries(entry.uses ?? {})) {
+          const n = text.match(new RegExp(`\\b${name}\\b`, 'g'))?.length ?? 0;
+          if (n !== uses) throw new Error(`${path} uses ${name} ${n} times after the edits, not ${uses}: update scripts/bundle.mjs`);
+        }
+        patched.add(entry);
         return { contents: text, loader: 'js' };
       });
     }
+    // A file that moved would otherwise go unpatched in silence.
+    b.onEnd((result) => {
+      if (result.errors.length > 0) return;
+      const missed = LAZY_BUILTINS.filter((e) => !patched.has(e));
+      if (missed.length > 0) throw new Error(`scripts/bundle.mjs patched no file matching ${missed.map((e) => e.file).join(', ')}: update it`);
+    });
   },
 };
 

@@ -52,5 +52,7 @@ if (!existsSync(new URL('../node_modules/.bin/vitest', import.meta.url))) {
 // A private registry of running daemons (proxy/cli/running.ts): the suite's `serve`s and demos never
 // register where the developer's CLI looks, and a demo the developer runs is never found by a test.
 process.env.SKILLBOSS_SIDECAR_RUNTIME_DIR ??= mkdtempSync(join(tmpdir(), 'sbs-runtime-'));
+// The CLI's code cache (proxy/core/code-cache.ts) goes to a directory of the run's own, not the user's ~/.cache.
+process.env.SKILLBOSS_SIDECAR_CACHE_DIR ??= mkdtempSync(join(tmpdir(), 'sbs-code-cache-'));
 if (run('npm', ['run', '--silent', 'build']) !== 0) process.exit(1);
 process.exit(run('npx', ['vitest', 'run', ...args]));

@@ -30,9 +30,16 @@ const builtin = <T>(name: string): T => process.getBuiltinModule(name) as T;
 const fs = builtin<typeof Fs>('node:fs');
 const path = builtin<typeof Path>('node:path');
 
-/** A cache file: MAGIC, the payload's SHA-256 (32 bytes), the payload (V8's code cache). */
-const MAGIC = Buffer.from('SBSCC1\n\0', 'latin1');
+/**
+ * A cache file: MAGIC, a SHA-256 (32 bytes) of the payload and of the bundle file it was made from (its size,
+ * mtime and inode: V8 itself checks only the source's length), then the payload (V8's code cache). The hash
+ * catches corruption and a cache of another build; it is no signature: what keeps others' bytes out is the
+ * directory's and the file's ownership and modes (`privateDir`, `readCache`).
+ */
+const MAGIC = Buffer.from('SBSCC2\n\0', 'latin1');
 const HEADER = MAGIC.length + 32;
+/** Larger than any cache of these bundles (~1 MB): a file past it is not read. */
+const MAX_CACHE_BYTES = 64 * 1024 * 1024;
 
 export interface LoadedBundle {
   exports: Record<string, unknown>;
@@ -68,24 +75,69 @@ function sha256(data: Uint8Array): Buffer {
   return builtin<typeof Crypto>('node:crypto').createHash('sha256').update(data).digest();
 }
 
-/** The flags the cache was made under: V8 refuses a cache from other flags, so each set gets its own file. */
+/** The flags (and the node binary) the cache was made under: V8 refuses a cache from other flags, so each set gets its own file. */
 function flagsKey(): string {
-  const flags = [...process.execArgv, envSetting('NODE_OPTIONS') ?? ''].join('\0');
+  const flags = [process.execPath, ...process.execArgv, envSetting('NODE_OPTIONS') ?? ''].join('\0');
   return sha256(Buffer.from(flags)).toString('hex').slice(0, 12);
 }
 
+/** What binds a cache to the bundle file it was made from. */
+function sourceId(file: string): Buffer {
+  const st = fs.statSync(file, { bigint: true });
+  return Buffer.from(`${st.size}\0${st.mtimeNs}\0${st.ino}`);
+}
+
+function digest(payload: Uint8Array, source: Buffer): Buffer {
+  return builtin<typeof Crypto>('node:crypto').createHash('sha256').update(source).update(payload).digest();
+}
+
+/**
+ * Whether `dir` may hold the cache: a real directory (not a link), ours, and no one else's to write in, nor its
+ * parent (unless that is sticky, as /tmp is); one of ours with looser modes is made 0700. A directory that is
+ * missing is fine (it is made 0700) when its parent passes the same test. Windows: the user's profile decides.
+ */
+function privateDir(dir: string): boolean {
+  if (process.platform === 'win32') return true;
+  const uid = process.getuid?.();
+  const parentOk = (p: string): boolean => {
+    try {
+      const st = fs.lstatSync(p);
+      return st.isDirectory() && (st.uid === uid || st.uid === 0) && ((st.mode & 0o022) === 0 || (st.mode & 0o1000) !== 0);
+    } catch {
+      return false;
+    }
+  };
+  let st: Fs.Stats;
+  try {
+    st = fs.lstatSync(dir);
+  } catch {
+    return parentOk(path.dirname(dir));
+  }
+  if (!st.isDirectory() || st.uid !== uid || !parentOk(path.dirname(dir))) return false;
+  if ((st.mode & 0o077) !== 0) {
+    try {
+      fs.chmodSync(dir, 0o700);
+    } catch {
+      return false;
+    }
+  }
+  return true;
+}
+
 /** The cache's payload, or null when the file is missing, not ours, or corrupt. */
-function readCache(file: string): { data: Buffer | null; present: boolean } {
+function readCache(file: string, source: Buffer): { data: Buffer | null; present: boolean } {
   let fd: number;
   try {
-    fd = fs.openSync(file, 'r');
-  } catch {
-    return { data: null, present: false };
+    // Not through a link, and not blocking on a FIFO someone left there.
+    const { O_RDONLY, O_NOFOLLOW = 0, O_NONBLOCK = 0 } = fs.constants;
+    fd = fs.openSync(file, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+  } catch (err) {
+    return { data: null, present: (err as NodeJS.ErrnoException).code !== 'ENOENT' };
   }
   try {
     const st = fs.fstatSync(fd);
-    if (!st.isFile()) return { data: null, present: true };
-    if (process.platform !== 'win32' && (st.uid !== process.getuid?.() || (st.mode & 0o022) !== 0)) return { data: null, present: true };
+    if (!st.isFile() || st.size > MAX_CACHE_BYTES) return { data: null, present: true };
+    if (process.platform !== 'win32' && (st.uid !== process.getuid?.() || (st.mode & 0o077) !== 0 || st.nlink !== 1)) return { data: null, present: true };
     const buf = Buffer.allocUnsafe(st.size);
     let off = 0;
     while (off < buf.length) {
@@ -95,7 +147,7 @@ function readCache(file: string): { data: Buffer | null; present: boolean } {
     }
     if (off !== buf.length || buf.length <= HEADER || !buf.subarray(0, MAGIC.length).equals(MAGIC)) return { data: null, present: true };
     const payload = buf.subarray(HEADER);
-    if (!sha256(payload).equals(buf.subarray(MAGIC.length, HEADER))) return { data: null, present: true };
+    if (!digest(payload, source).equals(buf.subarray(MAGIC.length, HEADER))) return { data: null, present: true };
     return { data: payload, present: true };
   } catch {
     return { data: null, present: true };
@@ -105,12 +157,13 @@ function readCache(file: string): { data: Buffer | null; present: boolean } {
 }
 
 /** Writes the cache atomically (a private temporary file renamed over the old one), mode 0600; removes this bundle's older caches. */
-function writeCache(dir: string, file: string, prefix: string, payload: Buffer): void {
+function writeCache(dir: string, file: string, prefix: string, payload: Buffer, source: Buffer): void {
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if (!privateDir(dir)) return;
   const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
   const fd = fs.openSync(tmp, 'wx', 0o600);
   try {
-    fs.writeSync(fd, Buffer.concat([MAGIC, sha256(payload), payload]));
+    fs.writeSync(fd, Buffer.concat([MAGIC, digest(payload, source), payload]));
     fs.fchmodSync(fd, 0o600);
   } finally {
     fs.closeSync(fd);
@@ -147,10 +200,13 @@ export function loadBundle(fileUrl: URL, opts: LoadOptions): LoadedBundle {
   const file = builtin<typeof Url>('node:url').fileURLToPath(fileUrl);
   const source = fs.readFileSync(file, opts.encoding ?? 'utf8');
   const off = envSetting('SKILLBOSS_SIDECAR_CODE_CACHE', env) === '0';
-  const dir = off ? null : codeCacheDir(env);
+  const wanted = off ? null : codeCacheDir(env);
+  // A directory another user could write in (or swap) could hand this process code of theirs: no cache then.
+  const dir = wanted && privateDir(wanted) ? wanted : null;
+  const made = dir ? sourceId(file) : Buffer.alloc(0);
   const prefix = `${opts.role}-`;
   const cacheFile = dir ? path.join(dir, `${prefix}${opts.buildId}-${process.version}-${process.arch}-${flagsKey()}.v8`) : null;
-  const cached = cacheFile ? readCache(cacheFile) : { data: null, present: false };
+  const cached = cacheFile ? readCache(cacheFile, made) : { data: null, present: false };
 
   const wrapped = `(function (exports, require, module, __filename, __dirname) {${source}\n})`;
   // No import() in the bundle (scripts/bundle.mjs makes it require()): a script from a code cache could not run one.
@@ -164,11 +220,16 @@ export function loadBundle(fileUrl: URL, opts: LoadOptions): LoadedBundle {
 
   if (dir && cacheFile && state !== 'hit') {
     let saved = false;
+    const v8 = builtin<typeof import('node:v8')>('node:v8');
+    const tag = v8.cachedDataVersionTag();
     const save = () => {
       if (saved) return;
       saved = true;
+      // Flags changed since the compile (core/threads.ts does before its first worker) stamp the cache with a hash
+      // the next start's V8 would refuse: nothing is written then.
+      if (v8.cachedDataVersionTag() !== tag) return;
       try {
-        writeCache(dir, cacheFile, prefix, script.createCachedData());
+        writeCache(dir, cacheFile, prefix, script.createCachedData(), made);
       } catch {
         /* an unwritable cache directory only costs the next start its compile */
       }

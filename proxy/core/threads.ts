@@ -12,6 +12,7 @@
  * Performance).
  */
 import { setFlagsFromString } from 'node:v8';
+import { startupDone } from './startup.js';
 
 let done = false;
 
@@ -19,6 +20,8 @@ let done = false;
 export function threadHeapDefaults(): void {
   if (done) return;
   done = true;
+  // The code cache (core/code-cache.ts) is made first: one made under the changed flags would be refused next start.
+  startupDone();
   setFlagsFromString('--max-semi-space-size=0');
   setFlagsFromString('--initial-old-space-size=0');
 }

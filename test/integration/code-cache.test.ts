@@ -6,8 +6,8 @@
  * serves) and replaced by a good one; SKILLBOSS_SIDECAR_CODE_CACHE=0 writes none.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, existsSync, lstatSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/stack.js';
@@ -32,8 +32,8 @@ await daemon.close();
 process.stdout.write(JSON.stringify({ state: codeCache.state, file: codeCache.file, status: res.status }));
 `;
 
-function start(cacheDir: string, env: Record<string, string> = {}): { state: string; file: string | null; status: number } {
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', CHILD], {
+function start(cacheDir: string, env: Record<string, string> = {}, nodeArgs: string[] = [], child = CHILD): { state: string; file: string | null; status: number } {
+  const r = spawnSync(process.execPath, [...nodeArgs, '--input-type=module', '-e', child], {
     env: { ...process.env, SKILLBOSS_SIDECAR_CACHE_DIR: cacheDir, SKILLBOSS_SIDECAR_CODE_CACHE: '', ...env },
     encoding: 'utf8',
     timeout: 30_000,
@@ -90,6 +90,41 @@ describe('the code cache of dist/bundle/daemon.js', () => {
     expect(start(dir)).toMatchObject({ state: 'rejected', status: 401 });
     expect(statSync(file!).mode & 0o777).toBe(0o600);
     expect(start(dir)).toMatchObject({ state: 'hit', status: 401 });
+  });
+
+  it.skipIf(process.platform === 'win32')('does not follow a link to a cache, and replaces the link with a file', () => {
+    const dir = newCacheDir();
+    const { file } = start(dir);
+    const elsewhere = join(dirname(dir), 'elsewhere.v8');
+    renameSync(file!, elsewhere);
+    symlinkSync(elsewhere, file!);
+    expect(start(dir)).toMatchObject({ state: 'rejected', status: 401 });
+    expect(lstatSync(file!).isSymbolicLink()).toBe(false);
+    expect(start(dir)).toMatchObject({ state: 'hit', status: 401 });
+  });
+
+  it.skipIf(process.platform === 'win32')('makes its own loose directory private, and uses none whose parent anyone may write in', () => {
+    const dir = newCacheDir();
+    const { file } = start(dir);
+    chmodSync(dir, 0o777);
+    expect(start(dir)).toMatchObject({ state: 'hit', file });
+    expect(statSync(dir).mode & 0o777).toBe(0o700);
+    // Someone else could swap the directory for one of theirs: no cache at all, the daemon serves the same.
+    chmodSync(dirname(dir), 0o777);
+    expect(start(dir)).toMatchObject({ state: 'off', file: null, status: 401 });
+    chmodSync(dirname(dir), 0o700);
+  });
+
+  it('writes no cache when the flags changed after the compile (the next start would refuse it)', () => {
+    const dir = newCacheDir();
+    // The flags change once the bundle is compiled, before the first request (what core/threads.ts does before a worker starts).
+    const changing = CHILD.replace('const res = await fetch', "(await import('node:v8')).setFlagsFromString('--max-semi-space-size=0');\nconst res = await fetch");
+    expect(changing).not.toBe(CHILD);
+    expect(start(dir, {}, ['--max-semi-space-size=4'], changing)).toMatchObject({ state: 'miss', status: 401 });
+    expect(existsSync(dir) ? readdirSync(dir).filter((n) => n.endsWith('.v8')) : []).toEqual([]);
+    // Unchanged flags: written, and used.
+    expect(start(dir, {}, ['--max-semi-space-size=4'])).toMatchObject({ state: 'miss' });
+    expect(start(dir, {}, ['--max-semi-space-size=4'])).toMatchObject({ state: 'hit' });
   });
 
   it('is off with SKILLBOSS_SIDECAR_CODE_CACHE=0', () => {
