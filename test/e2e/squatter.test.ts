@@ -75,8 +75,10 @@ describe('S. a port squatter gets no session (issue 25 item 5)', () => {
       // The premise: the dashboard keeps calling and hands the squatter both halves of its session.
       await vi.waitFor(() => expect(seen.length).toBeGreaterThan(0), { timeout: 20_000, interval: 100 });
     } finally {
-      await new Promise((r) => squatter.close(r));
+      // Its connections end first: close() alone waits for a browser's open keep-alive connection.
+      const closed = new Promise((r) => squatter.close(r));
       squatter.closeAllConnections();
+      await closed;
     }
     const stolen = seen[0]!;
     expect(stolen.cookie).toContain(`sbs_admin_${port}=`);
