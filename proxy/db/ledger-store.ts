@@ -153,7 +153,6 @@ export class LedgerStore {
 
   // ---- writes (the settlement stage, inside its transaction)
 
-  /** Appends a ledger row; `row` binds as it is (ledgerRow() sets every column). */
   /** The writer's hook: called before every read of usage or spend below (a commit of rows it holds, if any). */
   beforeRead(fn: () => void): void {
     this.fresh = fn;
@@ -167,6 +166,7 @@ export class LedgerStore {
     this.fresh();
   }
 
+  /** Appends a ledger row (ledgerRow() sets every column; a missing job_id is null). */
   insertUsage(row: LedgerRow): void {
     // Bound by position, not by name: a few µs a row cheaper than 20 named parameters (it is on every request).
     const values = new Array<unknown>(USAGE_COLUMNS.length);

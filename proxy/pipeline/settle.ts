@@ -90,7 +90,8 @@ export class LedgerWriter<R extends Held> {
   private logged = new Map<string, number>();
   /**
    * Settlements whose write failed (disk full, read-only data dir): held with
-   * their reservations, retried before any new request may reserve, so the
+   * their reservations (a logged row: its spend still counted in `logged`),
+   * retried before any new request may reserve, so the
    * daemon fails closed (503) instead of forwarding requests it cannot meter,
    * and loses none of these rows once the disk recovers.
    */
@@ -216,16 +217,17 @@ export class LedgerWriter<R extends Held> {
   /** A logged row's spend, by the keys its commit will add it to (`sign` -1 once it is committed). */
   private addLogged(chain: readonly Token[], row: LedgerRow, sign: 1 | -1): void {
     if (row.cost_micros <= 0) return;
-    const month = windowOf('month', row.ts).key;
     for (const t of chain) {
-      const own = windowOf(t.budgetPeriod, row.ts).key;
-      for (const key of own === month ? [own] : [month, own]) {
-        const k = `${key} ${t.id}`;
-        const v = (this.logged.get(k) ?? 0) + sign * row.cost_micros;
-        if (v === 0) this.logged.delete(k);
-        else this.logged.set(k, v);
-      }
+      const { month, own } = spendWindows(t, row.ts);
+      this.moveLogged(`${month} ${t.id}`, sign * row.cost_micros);
+      if (own !== month) this.moveLogged(`${own} ${t.id}`, sign * row.cost_micros);
     }
+  }
+
+  private moveLogged(k: string, micros: number): void {
+    const v = (this.logged.get(k) ?? 0) + micros;
+    if (v === 0) this.logged.delete(k);
+    else this.logged.set(k, v);
   }
 
   /**
@@ -357,40 +359,33 @@ export class LedgerWriter<R extends Held> {
     const outer = this.flushing;
     this.flushing = true;
     try {
-      this.commitIn(batch, crossings, delta);
+      this.db.transaction(() => {
+        for (const { chain, row } of batch) {
+          // ledgerRow() sets every column, so the row binds as it is (no copy per settlement).
+          this.store.insertUsage(row);
+          if (row.cost_micros <= 0) continue;
+          for (const t of chain) {
+            const { month, own: period } = spendWindows(t, row.ts);
+            if (period !== month) this.addSpend(t.id, month, row.cost_micros, delta);
+            const { before, after } = this.addSpend(t.id, period, row.cost_micros, delta);
+            const budget = t.budget;
+            if (budget !== null && budget > 0) {
+              // after / budget >= 80%, in integers: 0.8 × budget is not exact in floating point.
+              if (before * 5 < budget * 4 && after * 5 >= budget * 4) crossings.push({ t, kind: 'budget_80', after, period, ts: row.ts });
+              if (before < budget && after >= budget) crossings.push({ t, kind: 'budget_100', after, period, ts: row.ts });
+              if (before <= budget && after > budget) crossings.push({ t, kind: 'budget_overrun', after, period, ts: row.ts });
+            }
+          }
+        }
+        // One event per kind, token and period (UNIQUE): only a row really inserted is announced.
+        for (const c of crossings) {
+          c.recorded = this.q.event.run(c.ts, c.kind, c.t.id, c.period, JSON.stringify({ spent_micros: c.after, budget_micros: c.t.budget })).changes === 1;
+        }
+      })();
     } finally {
       this.flushing = outer;
     }
     return { crossings, delta };
-  }
-
-  private commitIn(batch: readonly Settlement<R>[], crossings: Crossing[], delta: Map<string, number>): void {
-    this.db.transaction(() => {
-      for (const { chain, row } of batch) {
-        // ledgerRow() sets every column, so the row binds as it is (no copy per settlement).
-        this.store.insertUsage(row);
-        if (row.cost_micros <= 0) continue;
-        const month = windowOf('month', row.ts).key;
-        for (const t of chain) {
-          // Every token's month (what the views of the month read), and the token's own period when that differs.
-          const own = windowOf(t.budgetPeriod, row.ts).key;
-          if (own !== month) this.addSpend(t.id, month, row.cost_micros, delta);
-          const period = own;
-          const { before, after } = this.addSpend(t.id, own, row.cost_micros, delta);
-          const budget = t.budget;
-          if (budget !== null && budget > 0) {
-            // after / budget >= 80%, in integers: 0.8 × budget is not exact in floating point.
-            if (before * 5 < budget * 4 && after * 5 >= budget * 4) crossings.push({ t, kind: 'budget_80', after, period, ts: row.ts });
-            if (before < budget && after >= budget) crossings.push({ t, kind: 'budget_100', after, period, ts: row.ts });
-            if (before <= budget && after > budget) crossings.push({ t, kind: 'budget_overrun', after, period, ts: row.ts });
-          }
-        }
-      }
-      // One event per kind, token and period (UNIQUE): only a row really inserted is announced.
-      for (const c of crossings) {
-        c.recorded = this.q.event.run(c.ts, c.kind, c.t.id, c.period, JSON.stringify({ spent_micros: c.after, budget_micros: c.t.budget })).changes === 1;
-      }
-    })();
   }
 
   /** Committed: now the cache, then the rolling hours of hold rates, then the reservations, logs and events. */
@@ -446,8 +441,14 @@ export class LedgerWriter<R extends Held> {
 
 /** A settlement as it is held while the disk refuses it (without whoever waited to be told). */
 function held<R extends Held>(u: Settlement<R>): Settlement<R> {
-  const h: Settlement<R> = { r: u.r, chain: u.chain, row: u.row };
-  if (u.logged) h.logged = true;
-  if (u.reserved !== undefined) h.reserved = u.reserved;
+  const { resolve: _told, reject: _failed, ...h } = u;
   return h;
+}
+
+/**
+ * The spend windows a row's cost goes to for token `t`: every token's month (what the views of the month read),
+ * and its own budget period's, when that differs. A commit and the logged spend use the same ones.
+ */
+function spendWindows(t: Token, ts: number): { month: string; own: string } {
+  return { month: windowOf('month', ts).key, own: windowOf(t.budgetPeriod, ts).key };
 }

@@ -1,3 +1,4 @@
+import { crc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { generateTokenSecret, hashToken, isWellFormedToken, maskSecret, TOKEN_LENGTH, TOKEN_PATTERN } from '../../../proxy/tokens/format.js';
 
@@ -37,5 +38,24 @@ describe('token format', () => {
     expect(hashToken(t)).toMatch(/^[0-9a-f]{64}$/);
     expect(hashToken(t)).not.toBe(hashToken(generateTokenSecret()));
     expect(maskSecret(t)).toBe(`sk-sbl-…${t.slice(-4)}`);
+  });
+  it('checks tokens issued before its own CRC-32 replaced zlib\'s: the same checksum for every payload', () => {
+    // The checksum as it was computed with node:zlib's crc32 (base62, 6 characters, most significant first).
+    const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+    const zlibChecksum = (payload: string) => {
+      let n = crc32(payload) >>> 0;
+      let out = '';
+      for (let i = 0; i < 6; i++) {
+        out = ALPHABET[n % 62]! + out;
+        n = Math.floor(n / 62);
+      }
+      return out;
+    };
+    for (let i = 0; i < 2000; i++) {
+      const t = generateTokenSecret();
+      const payload = t.slice(0, -6);
+      expect(t.slice(-6)).toBe(zlibChecksum(payload));
+      expect(isWellFormedToken(payload + zlibChecksum(payload))).toBe(true);
+    }
   });
 });
